@@ -1,0 +1,49 @@
+# Quota Sentinel — the two commands: `make run` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/quota-sentinel/target
+export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export LEPTOS_SITE_ROOT ?= target/site
+BIN := $(CARGO_TARGET_DIR)/release/quota-sentinel
+QS_CONFIG ?= $(wildcard quota-sentinel.toml)
+export QS_CONFIG
+
+.PHONY: run test build tools test-tools unit sdk e2e bench fmt lint
+
+## make run: build the gateway and its UI (release) and serve on 127.0.0.1:3000 with SQLite.
+run: build
+	mkdir -p data
+	$(BIN) serve
+
+build: tools
+	cargo leptos build --release
+
+tools:
+	@scripts/ensure-tools.sh build
+
+test-tools:
+	@scripts/ensure-tools.sh test
+
+## make test: every test — unit, integration, SDK end-to-end, browser end-to-end.
+test: test-tools
+	cargo test --workspace --quiet
+	cargo leptos build --release
+	$(MAKE) --no-print-directory sdk e2e
+
+sdk:
+	QS_BIN=$(BIN) .venv/bin/python -m pytest -q tests/sdk
+
+e2e:
+	cd end2end && QS_BIN=$(BIN) npx playwright test
+
+## make bench: the figures of BENCHMARKS.md.
+bench: tools
+	@scripts/ensure-tools.sh bench
+	cargo build --release --bin quota-sentinel --example loadgen
+	scripts/bench.sh $(BIN)
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

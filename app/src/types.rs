@@ -1,0 +1,475 @@
+//! Every JSON shape of the REST API and the WebSocket, shared by the server and the browser.
+//!
+//! This module depends on `serde` and `chrono` only, so the gateway core can use its enums
+//! without pulling in anything of the UI. Field names here are the public contract of the API:
+//! changing one is a breaking change for every client.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A workspace's quota status. The derive order is the precedence: when several causes hold at
+/// once, the greatest wins (`QuotaExceeded` > `RateLimited` > `Degraded` > `Warning` > `Normal`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Normal,
+    Warning,
+    Degraded,
+    RateLimited,
+    QuotaExceeded,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Normal,
+        Status::Warning,
+        Status::Degraded,
+        Status::RateLimited,
+        Status::QuotaExceeded,
+    ];
+
+    /// The wire name (`"rate_limited"`), also used in Fluent keys and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Normal => "normal",
+            Status::Warning => "warning",
+            Status::Degraded => "degraded",
+            Status::RateLimited => "rate_limited",
+            Status::QuotaExceeded => "quota_exceeded",
+        }
+    }
+
+    /// Statuses during which calls are (or are likely to be) refused: the UI shows a banner.
+    pub fn is_blocking(self) -> bool {
+        matches!(
+            self,
+            Status::RateLimited | Status::QuotaExceeded | Status::Degraded
+        )
+    }
+}
+
+/// The severity of a notification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// One of a workspace's six limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    RequestsPerMinute,
+    RequestsPerDay,
+    TokensPerMinute,
+    TokensPerDay,
+    BudgetUsdPerDay,
+    BudgetUsdPerMonth,
+}
+
+impl LimitKind {
+    pub const ALL: [LimitKind; 6] = [
+        LimitKind::RequestsPerMinute,
+        LimitKind::RequestsPerDay,
+        LimitKind::TokensPerMinute,
+        LimitKind::TokensPerDay,
+        LimitKind::BudgetUsdPerDay,
+        LimitKind::BudgetUsdPerMonth,
+    ];
+
+    /// The config / JSON field name (`"tokens_per_day"`), also used in Fluent keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::RequestsPerMinute => "requests_per_minute",
+            LimitKind::RequestsPerDay => "requests_per_day",
+            LimitKind::TokensPerMinute => "tokens_per_minute",
+            LimitKind::TokensPerDay => "tokens_per_day",
+            LimitKind::BudgetUsdPerDay => "budget_usd_per_day",
+            LimitKind::BudgetUsdPerMonth => "budget_usd_per_month",
+        }
+    }
+
+    /// The error `type` of a 429 refused because of this limit: `requests`, `tokens` or `budget`.
+    pub fn error_type(self) -> &'static str {
+        match self {
+            LimitKind::RequestsPerMinute | LimitKind::RequestsPerDay => "requests",
+            LimitKind::TokensPerMinute | LimitKind::TokensPerDay => "tokens",
+            LimitKind::BudgetUsdPerDay | LimitKind::BudgetUsdPerMonth => "budget",
+        }
+    }
+
+    /// Minute limits recover within a minute (`rate_limited`); day and month limits at the end
+    /// of their calendar period (`quota_exceeded`).
+    pub fn is_per_minute(self) -> bool {
+        matches!(
+            self,
+            LimitKind::RequestsPerMinute | LimitKind::TokensPerMinute
+        )
+    }
+}
+
+/// Whose limit caused a status: the workspace's own, or the OpenAI account's behind the gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Workspace,
+    Account,
+}
+
+/// Why a workspace is in its status. Carries structured data; text is rendered at the edge.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cause {
+    /// Nothing to report.
+    None,
+    /// A workspace limit is at or above its warning threshold.
+    NearLimit { limit: LimitKind, ratio: f64 },
+    /// The upstream account's `x-ratelimit-remaining-*` headroom is low.
+    UpstreamHeadroomLow { resource: Resource, ratio: f64 },
+    /// A workspace limit is reached (minute limits → rate_limited, others → quota_exceeded).
+    WorkspaceLimit { limit: LimitKind },
+    /// The upstream answered 429 `rate_limit_exceeded`.
+    UpstreamRateLimited,
+    /// The upstream answered 429 `insufficient_quota` or 400 `billing_hard_limit_reached`:
+    /// the OpenAI account is out of credit.
+    AccountQuotaExceeded,
+    /// Consecutive upstream failures (5xx, timeouts, refused connections).
+    UpstreamFailures { consecutive: u32 },
+}
+
+impl Cause {
+    pub fn scope(&self) -> Option<Scope> {
+        match self {
+            Cause::None => None,
+            Cause::NearLimit { .. } | Cause::WorkspaceLimit { .. } => Some(Scope::Workspace),
+            Cause::UpstreamHeadroomLow { .. }
+            | Cause::UpstreamRateLimited
+            | Cause::AccountQuotaExceeded
+            | Cause::UpstreamFailures { .. } => Some(Scope::Account),
+        }
+    }
+}
+
+/// An upstream rate-limit resource (`x-ratelimit-*-requests` or `x-ratelimit-*-tokens`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    Requests,
+    Tokens,
+}
+
+/// Usage in the current windows and calendar periods.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub requests_minute: u64,
+    pub requests_day: u64,
+    pub tokens_minute: u64,
+    pub tokens_day: u64,
+    pub cost_usd_day: f64,
+    pub cost_usd_month: f64,
+}
+
+/// A workspace's limits; `None` means "no limit".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub requests_per_minute: Option<u64>,
+    pub requests_per_day: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+    pub tokens_per_day: Option<u64>,
+    pub budget_usd_per_day: Option<f64>,
+    pub budget_usd_per_month: Option<f64>,
+    pub warning_at: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            requests_per_minute: None,
+            requests_per_day: None,
+            tokens_per_minute: None,
+            tokens_per_day: None,
+            budget_usd_per_day: None,
+            budget_usd_per_month: None,
+            warning_at: 0.8,
+        }
+    }
+}
+
+impl Limits {
+    /// The limit of one kind as a float (USD limits as dollars, the others as counts).
+    pub fn get(&self, kind: LimitKind) -> Option<f64> {
+        match kind {
+            LimitKind::RequestsPerMinute => self.requests_per_minute.map(|v| v as f64),
+            LimitKind::RequestsPerDay => self.requests_per_day.map(|v| v as f64),
+            LimitKind::TokensPerMinute => self.tokens_per_minute.map(|v| v as f64),
+            LimitKind::TokensPerDay => self.tokens_per_day.map(|v| v as f64),
+            LimitKind::BudgetUsdPerDay => self.budget_usd_per_day,
+            LimitKind::BudgetUsdPerMonth => self.budget_usd_per_month,
+        }
+    }
+}
+
+impl Usage {
+    /// The usage counted against one kind of limit.
+    pub fn get(&self, kind: LimitKind) -> f64 {
+        match kind {
+            LimitKind::RequestsPerMinute => self.requests_minute as f64,
+            LimitKind::RequestsPerDay => self.requests_day as f64,
+            LimitKind::TokensPerMinute => self.tokens_minute as f64,
+            LimitKind::TokensPerDay => self.tokens_day as f64,
+            LimitKind::BudgetUsdPerDay => self.cost_usd_day,
+            LimitKind::BudgetUsdPerMonth => self.cost_usd_month,
+        }
+    }
+}
+
+/// The upstream account's headroom, from the last `x-ratelimit-*` headers seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamHeadroom {
+    pub limit_requests: Option<u64>,
+    pub remaining_requests: Option<u64>,
+    pub reset_requests_ms: Option<u64>,
+    pub limit_tokens: Option<u64>,
+    pub remaining_tokens: Option<u64>,
+    pub reset_tokens_ms: Option<u64>,
+    pub observed_at: DateTime<Utc>,
+}
+
+/// `GET /api/quota/status`, the WebSocket `status` message and each row of the admin list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub workspace: String,
+    pub name: String,
+    pub status: Status,
+    pub since: DateTime<Utc>,
+    pub cause: Cause,
+    /// `cause.scope()`, spelled out for clients that do not model causes.
+    pub scope: Option<Scope>,
+    /// Rendered in the requester's locale.
+    pub message: String,
+    /// Rendered in the requester's locale.
+    pub suggested_actions: Vec<String>,
+    pub usage: Usage,
+    pub limits: Limits,
+    pub upstream: Option<UpstreamHeadroom>,
+    pub retry_after_seconds: Option<u64>,
+    /// The last upstream or gateway error seen for this workspace, rendered.
+    pub last_error: Option<String>,
+}
+
+/// `GET /api/quota/check`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckResponse {
+    pub allowed: bool,
+    pub status: Status,
+    pub retry_after_seconds: Option<u64>,
+}
+
+/// A Fluent argument value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ArgValue {
+    Number(f64),
+    Text(String),
+}
+
+/// A notification: a Fluent message key with arguments, rendered into `title` and `body` in the
+/// requester's locale. `id` is unique and stable, so clients de-duplicate by it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    pub workspace: String,
+    pub level: Level,
+    pub status: Status,
+    pub key: String,
+    #[serde(default)]
+    pub args: BTreeMap<String, ArgValue>,
+    /// Fluent keys of the suggested actions.
+    #[serde(default)]
+    pub action_keys: Vec<String>,
+    pub title: String,
+    pub body: String,
+    /// Rendered suggested actions.
+    #[serde(default)]
+    pub actions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /api/quota/notifications`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotificationList {
+    pub notifications: Vec<Notification>,
+}
+
+/// How `GET /api/quota/usage` groups its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Family,
+    Model,
+    Goal,
+    Task,
+    Hour,
+    Day,
+}
+
+impl GroupBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Family => "family",
+            GroupBy::Model => "model",
+            GroupBy::Goal => "goal",
+            GroupBy::Task => "task",
+            GroupBy::Hour => "hour",
+            GroupBy::Day => "day",
+        }
+    }
+}
+
+/// One group of `GET /api/quota/usage`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageRow {
+    pub key: String,
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub cached_tokens: u64,
+    pub output_tokens: u64,
+    /// Sum of the priced calls' cost.
+    pub cost_usd: f64,
+    /// Calls whose cost is unknown (model without a price).
+    pub unpriced_requests: u64,
+    pub estimated_requests: u64,
+}
+
+/// `GET /api/quota/usage`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageReport {
+    pub workspace: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub group_by: GroupBy,
+    pub rows: Vec<UsageRow>,
+}
+
+/// `GET /api/admin/workspaces`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceList {
+    pub workspaces: Vec<StatusReport>,
+}
+
+/// `POST /api/admin/workspaces`: limits left out take the defaults; `0` means "no limit".
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkspace {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub requests_per_minute: Option<u64>,
+    #[serde(default)]
+    pub requests_per_day: Option<u64>,
+    #[serde(default)]
+    pub tokens_per_minute: Option<u64>,
+    #[serde(default)]
+    pub tokens_per_day: Option<u64>,
+    #[serde(default)]
+    pub budget_usd_per_day: Option<f64>,
+    #[serde(default)]
+    pub budget_usd_per_month: Option<f64>,
+    #[serde(default)]
+    pub warning_at: Option<f64>,
+}
+
+/// `POST /api/admin/workspaces/{id}/keys`: the key is shown once and stored only as a hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MintedKey {
+    pub workspace: String,
+    pub key_id: String,
+    pub key: String,
+    pub key_sha256: String,
+}
+
+/// `POST /api/quota/reset`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub workspace: String,
+}
+
+/// A message from the server on `/api/quota/ws`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Status(Box<StatusReport>),
+    Notification(Box<Notification>),
+    Pong,
+}
+
+/// A message from the client on `/api/quota/ws`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    Ping,
+}
+
+/// OpenAI's error body: `{"error":{"message","type","param","code"}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub param: Option<String>,
+    pub code: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_precedence_follows_declaration_order() {
+        assert!(Status::QuotaExceeded > Status::RateLimited);
+        assert!(Status::RateLimited > Status::Degraded);
+        assert!(Status::Degraded > Status::Warning);
+        assert!(Status::Warning > Status::Normal);
+    }
+
+    #[test]
+    fn websocket_messages_have_the_documented_shape() {
+        let pong = serde_json::to_string(&ServerMessage::Pong).unwrap_or_default();
+        assert_eq!(pong, r#"{"type":"pong"}"#);
+        let ping: ClientMessage = serde_json::from_str(r#"{"type":"ping"}"#)
+            .unwrap_or_else(|e| panic!("ping does not parse: {e}"));
+        assert_eq!(ping, ClientMessage::Ping);
+    }
+
+    #[test]
+    fn cause_serializes_with_a_kind_tag() {
+        let c = Cause::WorkspaceLimit {
+            limit: LimitKind::TokensPerDay,
+        };
+        let v = serde_json::to_value(&c).unwrap_or_default();
+        assert_eq!(v["kind"], "workspace_limit");
+        assert_eq!(v["limit"], "tokens_per_day");
+        assert_eq!(c.scope(), Some(Scope::Workspace));
+    }
+}

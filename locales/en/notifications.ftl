@@ -1,0 +1,92 @@
+## Quota Sentinel: quota notifications, status messages and suggested actions (English).
+##
+## Arguments given by the quota core:
+##   $limit        a limit's wire name (tokens_per_day); its text is the message limit-<name>
+##   $resource     requests or tokens (selected on in the messages themselves)
+##   $from         the previous status' wire name (notif-recovered; not shown in English)
+##   $status       a status' wire name; its text is the message status-name-<name>
+##   $percent      a whole percentage (87)
+##   $retry_after  seconds until a retry can succeed
+##   $consecutive  a count of consecutive upstream failures
+##   $model        a model name
+## Suggested actions are rendered with the arguments of the message they come with.
+
+## Notifications: one per kind of transition, each with a title and a body.
+
+notif-warning-near-limit =
+    .title = Approaching a workspace limit
+    .body = This workspace has used { $percent }% of its { $limit } limit.
+notif-warning-upstream-headroom =
+    .title = OpenAI rate limit running low
+    .body = Only { $percent }% of the OpenAI account's { $resource ->
+        [requests] request
+       *[tokens] token
+    } rate limit is left. Every workspace on the account shares it.
+notif-rate-limited-workspace =
+    .title = Workspace rate limited
+    .body = This workspace has reached its { $limit } limit. Calls are refused until enough of the last minute's usage expires.
+notif-rate-limited-upstream =
+    .title = Rate limited by OpenAI
+    .body = The OpenAI account is rate limiting the gateway. Calls are refused until its limit resets.
+notif-quota-exceeded-workspace =
+    .title = Workspace limit used up
+    .body = This workspace has used all of its { $limit } limit. Calls are refused until the limit resets at the start of the next period.
+notif-quota-exceeded-account =
+    .title = OpenAI account out of credit
+    .body = The OpenAI account behind this gateway is out of credit, so every call of every workspace is refused. An admin must add credit to the OpenAI account, then reset the quota status in Quota Sentinel.
+notif-degraded =
+    .title = OpenAI is failing
+    .body = The OpenAI API failed { $consecutive } times in a row (server errors, timeouts or refused connections). Calls may fail until it recovers.
+notif-recovered =
+    .title = Back to normal
+    .body = Calls are admitted normally again.
+notif-unpriced-model =
+    .title = Model without a price
+    .body = The model { $model } has no price, so the cost of its calls is not counted against budgets.
+notif-status-changed =
+    .title = Quota status changed
+    .body = The quota status is now { $status }.
+
+## Status messages (GET /api/quota/status): one per cause.
+
+status-normal = Every limit has room: calls are admitted.
+status-warning-near-limit = { $percent }% of the { $limit } limit is used.
+status-warning-upstream-headroom = Only { $percent }% of the OpenAI account's { $resource ->
+        [requests] request
+       *[tokens] token
+    } rate limit is left.
+status-rate-limited-workspace = The { $limit } limit is reached: calls are refused for now.
+status-rate-limited-upstream = The OpenAI account is rate limiting calls: they are refused for now.
+status-quota-exceeded-workspace = The { $limit } limit is used up: calls are refused until it resets.
+status-quota-exceeded-account = The OpenAI account is out of credit: every call is refused until an admin adds credit and resets the quota status.
+status-degraded = The OpenAI API is failing ({ $consecutive } failures in a row): calls may fail.
+status-other = The quota status is { $status }.
+
+## Suggested actions.
+
+action-wait-retry = Retry in { $retry_after } seconds.
+action-retry-later = Retry in a little while.
+action-wait-period-reset = Wait until the limit resets: at local midnight for daily limits, on the first of the month for monthly ones.
+action-raise-limit = Ask an admin to raise this workspace's limit.
+action-reduce-usage = Send fewer or smaller requests, for example with a lower max_tokens.
+action-check-upstream = Check the OpenAI account's status page and rate limits.
+action-add-credit = An admin must add credit to the OpenAI account in its billing settings.
+action-reset-after-credit = Once the credit is added, an admin resets the quota status in Quota Sentinel.
+action-set-model-price = Ask an admin to add a price for this model to the gateway's configuration.
+
+## Limit names (for $limit).
+
+limit-requests_per_minute = requests per minute
+limit-requests_per_day = requests per day
+limit-tokens_per_minute = tokens per minute
+limit-tokens_per_day = tokens per day
+limit-budget_usd_per_day = daily budget
+limit-budget_usd_per_month = monthly budget
+
+## Status names (for $status).
+
+status-name-normal = normal
+status-name-warning = warning
+status-name-degraded = degraded
+status-name-rate_limited = rate limited
+status-name-quota_exceeded = quota exceeded

@@ -1,0 +1,101 @@
+## Quota Sentinel: notifiche sulle quote, messaggi di stato e azioni suggerite (italiano).
+##
+## Argomenti forniti dal core delle quote:
+##   $limit        nome wire di un limite (tokens_per_day); il suo testo è il messaggio limit-<nome>
+##   $resource     requests o tokens (selezionato nei messaggi stessi)
+##   $from         nome wire dello stato precedente (notif-recovered; non mostrato)
+##   $status       nome wire di uno stato; il suo testo è il messaggio status-name-<nome>
+##   $percent      una percentuale intera (87)
+##   $retry_after  secondi prima che un nuovo tentativo possa riuscire
+##   $consecutive  numero di errori consecutivi di OpenAI
+##   $model        nome di un modello
+## Le azioni suggerite sono rese con gli argomenti del messaggio che accompagnano.
+
+## Notifiche: una per tipo di transizione, ciascuna con titolo e corpo.
+
+notif-warning-near-limit =
+    .title = Limite del workspace quasi raggiunto
+    .body = Questo workspace ha usato il { $percent }% del limite di { $limit }.
+notif-warning-upstream-headroom =
+    .title = Limite di frequenza OpenAI quasi esaurito
+    .body = Resta solo il { $percent }% del limite di frequenza dell'account OpenAI per { $resource ->
+        [requests] le richieste
+       *[tokens] i token
+    }. È condiviso da tutti i workspace dell'account.
+notif-rate-limited-workspace =
+    .title = Workspace temporaneamente limitato
+    .body = Questo workspace ha raggiunto il limite di { $limit }. Le chiamate vengono rifiutate finché non scade una parte sufficiente dell'utilizzo dell'ultimo minuto.
+notif-rate-limited-upstream =
+    .title = Frequenza limitata da OpenAI
+    .body = L'account OpenAI sta limitando la frequenza delle richieste del gateway. Le chiamate vengono rifiutate finché il limite non si azzera.
+notif-quota-exceeded-workspace =
+    .title = Limite del workspace esaurito
+    .body = Questo workspace ha esaurito il limite di { $limit }. Le chiamate vengono rifiutate finché il limite non si azzera all'inizio del periodo successivo.
+notif-quota-exceeded-account =
+    .title = Credito dell'account OpenAI esaurito
+    .body = L'account OpenAI usato da questo gateway ha esaurito il credito, quindi tutte le chiamate di tutti i workspace vengono rifiutate. Un amministratore deve aggiungere credito all'account OpenAI e poi reimpostare lo stato della quota in Quota Sentinel.
+notif-degraded =
+    .title = OpenAI restituisce errori
+    .body = L'API di OpenAI ha fallito { $consecutive ->
+        [one] { $consecutive } volta
+       *[other] { $consecutive } volte
+    } di seguito (errori del server, timeout o connessioni rifiutate). Le chiamate potrebbero non riuscire finché non torna a funzionare.
+notif-recovered =
+    .title = Tutto di nuovo normale
+    .body = Le chiamate vengono di nuovo accettate normalmente.
+notif-unpriced-model =
+    .title = Modello senza prezzo
+    .body = Il modello { $model } non ha un prezzo, quindi il costo delle sue chiamate non viene conteggiato nei budget.
+notif-status-changed =
+    .title = Stato della quota cambiato
+    .body = Lo stato della quota ora è: { $status }.
+
+## Messaggi di stato (GET /api/quota/status): uno per causa.
+
+status-normal = Tutti i limiti hanno margine: le chiamate vengono accettate.
+status-warning-near-limit = È stato usato il { $percent }% del limite di { $limit }.
+status-warning-upstream-headroom = Resta solo il { $percent }% del limite di frequenza dell'account OpenAI per { $resource ->
+        [requests] le richieste
+       *[tokens] i token
+    }.
+status-rate-limited-workspace = Il limite di { $limit } è stato raggiunto: per ora le chiamate vengono rifiutate.
+status-rate-limited-upstream = L'account OpenAI sta limitando la frequenza delle chiamate: per ora vengono rifiutate.
+status-quota-exceeded-workspace = Il limite di { $limit } è esaurito: le chiamate vengono rifiutate finché non si azzera.
+status-quota-exceeded-account = L'account OpenAI ha esaurito il credito: tutte le chiamate vengono rifiutate finché un amministratore non aggiunge credito e reimposta lo stato della quota.
+status-degraded = L'API di OpenAI restituisce errori ({ $consecutive ->
+        [one] { $consecutive } errore
+       *[other] { $consecutive } errori
+    } di seguito): le chiamate potrebbero non riuscire.
+status-other = Lo stato della quota è: { $status }.
+
+## Azioni suggerite.
+
+action-wait-retry = Riprova tra { $retry_after ->
+        [one] { $retry_after } secondo
+       *[other] { $retry_after } secondi
+    }.
+action-retry-later = Riprova tra poco.
+action-wait-period-reset = Attendi che il limite si azzeri: a mezzanotte (ora locale) per i limiti giornalieri, il primo del mese per quelli mensili.
+action-raise-limit = Chiedi a un amministratore di aumentare il limite di questo workspace.
+action-reduce-usage = Invia meno richieste o richieste più piccole, ad esempio con un valore di max_tokens più basso.
+action-check-upstream = Controlla la pagina di stato e i limiti di frequenza dell'account OpenAI.
+action-add-credit = Un amministratore deve aggiungere credito all'account OpenAI dalle impostazioni di fatturazione.
+action-reset-after-credit = Una volta aggiunto il credito, un amministratore reimposta lo stato della quota in Quota Sentinel.
+action-set-model-price = Chiedi a un amministratore di aggiungere un prezzo per questo modello nella configurazione del gateway.
+
+## Nomi dei limiti (per $limit).
+
+limit-requests_per_minute = richieste al minuto
+limit-requests_per_day = richieste al giorno
+limit-tokens_per_minute = token al minuto
+limit-tokens_per_day = token al giorno
+limit-budget_usd_per_day = budget giornaliero
+limit-budget_usd_per_month = budget mensile
+
+## Nomi degli stati (per $status).
+
+status-name-normal = normale
+status-name-warning = avviso
+status-name-degraded = degradato
+status-name-rate_limited = limitato
+status-name-quota_exceeded = quota superata

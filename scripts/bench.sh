@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Measures the figures of BENCHMARKS.md side by side in one run, all on 127.0.0.1:
+#  1. added latency at a fixed 1,000 requests/s: simulator direct vs through the gateway (and nginx);
+#  2. maximum requests/s (wrk, 64 connections) through the gateway vs nginx proxy_pass, 3 alternating rounds;
+#  3. memory per idle workspace (RSS with 10,000 workspaces vs 1).
+# Usage: scripts/bench.sh PATH/TO/quota-sentinel     (make bench builds it and calls this)
+set -euo pipefail
+BIN=${1:?usage: bench.sh BIN}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+KEY=qs_bench_key_0123456789
+HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
+BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello benchmark"}],"max_tokens":16}'
+RATE=${BENCH_RATE:-1000}; SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
+
+SIM=$(port); GW=$(port); NG=$(port)
+QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & PIDS+=($!)
+cat > "$TMP/qs.toml" <<TOML
+[[workspaces]]
+id = "bench"
+key_sha256 = ["$HASH"]
+requests_per_minute = 0
+requests_per_day = 0
+tokens_per_minute = 0
+TOML
+QS_LOG=warn OPENAI_API_KEY=sk-bench "$BIN" serve --config "$TMP/qs.toml" --listen 127.0.0.1:$GW \
+  --database-url "sqlite://$TMP/qs.db" --upstream-url http://127.0.0.1:$SIM/v1 & GW_PID=$!; PIDS+=($GW_PID)
+mkdir -p "$TMP/nginx"
+cat > "$TMP/nginx.conf" <<NGINX
+worker_processes auto;
+daemon off;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx;
+  fastcgi_temp_path $TMP/nginx; uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
+  upstream sim { server 127.0.0.1:$SIM; keepalive 512; }
+  server {
+    listen 127.0.0.1:$NG;
+    location / { proxy_pass http://sim; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }
+}
+NGINX
+nginx -c "$TMP/nginx.conf" -p "$TMP" & PIDS+=($!)
+wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$GW/healthz"; wait_up "http://127.0.0.1:$NG/_sim/stats"
+
+LOADGEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/loadgen"
+cat > "$TMP/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+LUA
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo "## Fixed rate: $RATE requests/s for $SECS s (latency from scheduled start)"
+declare -A P50 P99
+for target in direct gateway nginx; do
+  case $target in direct) url=http://127.0.0.1:$SIM;; gateway) url=http://127.0.0.1:$GW;; nginx) url=http://127.0.0.1:$NG;; esac
+  "$LOADGEN" "$url/v1/chat/completions" 200 2 "$KEY" "$BODY" >/dev/null   # warm-up
+  out=$("$LOADGEN" "$url/v1/chat/completions" "$RATE" "$SECS" "$KEY" "$BODY")
+  echo "$target: $out"
+  P50[$target]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['p50_ms'])" "$out")
+  P99[$target]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['p99_ms'])" "$out")
+done
+python3 - "${P50[direct]}" "${P99[direct]}" "${P50[gateway]}" "${P99[gateway]}" "${P50[nginx]}" "${P99[nginx]}" <<'PY'
+import sys
+d50, d99, g50, g99, n50, n99 = map(float, sys.argv[1:])
+print(f"| path | p50 ms | p99 ms | added p50 ms | added p99 ms |")
+print(f"|---|---|---|---|---|")
+print(f"| direct to upstream | {d50:.3f} | {d99:.3f} | — | — |")
+print(f"| through Quota Sentinel | {g50:.3f} | {g99:.3f} | {g50-d50:.3f} | {g99-d99:.3f} |")
+print(f"| through nginx proxy_pass | {n50:.3f} | {n99:.3f} | {n50-d50:.3f} | {n99-d99:.3f} |")
+PY
+
+echo; echo "## Maximum requests/s (wrk -t2 -c64 -d${SECS}s, $ROUNDS alternating rounds)"
+rps() { wrk -t2 -c64 -d"${SECS}s" -s "$TMP/post.lua" "$1/v1/chat/completions" | awk '/Requests\/sec/ {print $2}'; }
+G=(); N=(); D=()
+for r in $(seq 1 "$ROUNDS"); do
+  D+=("$(rps http://127.0.0.1:$SIM)"); G+=("$(rps http://127.0.0.1:$GW)"); N+=("$(rps http://127.0.0.1:$NG)")
+  echo "round $r: direct ${D[-1]}  gateway ${G[-1]}  nginx ${N[-1]}"
+done
+gm=$(printf '%s\n' "${G[@]}" | median); nm=$(printf '%s\n' "${N[@]}" | median); dm=$(printf '%s\n' "${D[@]}" | median)
+echo "| path | median requests/s |"; echo "|---|---|"
+echo "| direct to upstream | $dm |"; echo "| through Quota Sentinel | $gm |"; echo "| through nginx proxy_pass | $nm |"
+python3 -c "import sys; print(f'gateway / nginx = {float(sys.argv[1])/float(sys.argv[2]):.3f}')" "$gm" "$nm"
+
+echo; echo "## Memory per idle workspace"
+rss_small=$(rss_kb $GW_PID)
+python3 - "$TMP/many.toml" <<'PY'
+import hashlib, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(10000):
+        h = hashlib.sha256(f"qs_idle_{i}".encode()).hexdigest()
+        f.write(f'[[workspaces]]\nid = "ws{i}"\nkey_sha256 = ["{h}"]\n')
+PY
+GW2=$(port)
+QS_LOG=warn "$BIN" serve --config "$TMP/many.toml" --listen 127.0.0.1:$GW2 --database-url "sqlite://$TMP/many.db" \
+  --upstream-url http://127.0.0.1:$SIM/v1 & GW2_PID=$!; PIDS+=($GW2_PID)
+wait_up "http://127.0.0.1:$GW2/healthz"
+GW3=$(port)
+QS_LOG=warn "$BIN" serve --listen 127.0.0.1:$GW3 --database-url "sqlite://$TMP/none.db" \
+  --upstream-url http://127.0.0.1:$SIM/v1 & GW3_PID=$!; PIDS+=($GW3_PID)
+wait_up "http://127.0.0.1:$GW3/healthz"
+sleep 1
+rss_many=$(rss_kb $GW2_PID); rss_none=$(rss_kb $GW3_PID)
+echo "RSS idle with 0 workspaces: ${rss_none} KiB; with 10,000: ${rss_many} KiB; after the load above (1 workspace): ${rss_small} KiB"
+python3 -c "import sys; print(f'per idle workspace: {(int(sys.argv[1])-int(sys.argv[2]))*1024/10000:.0f} bytes')" "$rss_many" "$rss_none"

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, idempotently; fast when everything is there.
+#   scripts/ensure-tools.sh build   -> rust wasm target, cargo-leptos, wasm-bindgen-cli, npm (binaryen)
+#   scripts/ensure-tools.sh test    -> build tools + chromium, nginx-free test deps, python venv with openai
+set -euo pipefail
+mode="${1:-build}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+LEPTOS_VERSION=0.3.11
+WASM_BINDGEN_VERSION=0.2.130
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Installs a crate from its unpacked registry source after pinning one lock-file entry
+# (see TOOLCHAIN.md: the published lock files want versions this registry/toolchain lack).
+install_patched() {
+  local crate="$1" version="$2" fixpkg="$3" fixver="$4"
+  log "installing $crate $version (lock fix: $fixpkg $fixver)"
+  cargo install "$crate" --version "$version" --locked >/dev/null 2>&1 || true
+  local src
+  src=$(ls -d "$HOME"/.cargo/registry/src/*/"$crate-$version" 2>/dev/null | head -n1)
+  if [ -z "$src" ]; then
+    cargo fetch --manifest-path /dev/null >/dev/null 2>&1 || true
+    log "source for $crate-$version not unpacked; trying plain install"
+    cargo install "$crate" --version "$version" --locked
+    return
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  cp -r "$src" "$tmp/src"
+  (cd "$tmp/src" && cargo update -p "$fixpkg" --precise "$fixver" >/dev/null 2>&1 && cargo install --path . --locked --quiet)
+  rm -rf "$tmp"
+}
+
+ensure_build_tools() {
+  if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
+    log "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown >/dev/null
+  fi
+  if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$LEPTOS_VERSION" ]; then
+    install_patched cargo-leptos "$LEPTOS_VERSION" cargo-util-schemas 0.14.1
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    install_patched wasm-bindgen-cli "$WASM_BINDGEN_VERSION" webpki-roots 1.0.10
+  fi
+  if [ ! -x "$root/end2end/node_modules/.bin/wasm-opt" ] || [ "$root/end2end/package-lock.json" -nt "$root/end2end/node_modules/.stamp" ]; then
+    log "npm ci in end2end/"
+    (cd "$root/end2end" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && touch node_modules/.stamp)
+  fi
+}
+
+ensure_test_tools() {
+  apt_install chromium chromium-driver nginx-light wrk python3-venv
+  local venv="$root/.venv"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import openai' 2>/dev/null; then
+    log "python venv with the openai SDK"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/tests/sdk/requirements.txt"
+  fi
+  if ! command -v cargo-nextest >/dev/null 2>&1; then :; fi
+}
+
+case "$mode" in
+  build) ensure_build_tools ;;
+  test) ensure_build_tools; ensure_test_tools ;;
+  bench) ensure_build_tools; apt_install nginx-light wrk ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac

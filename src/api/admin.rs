@@ -1,0 +1,147 @@
+//! Admin endpoints: `POST /api/quota/reset`, `GET/POST /api/admin/workspaces`,
+//! `POST /api/admin/workspaces/{id}/keys`. All need the admin key.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chrono::Utc;
+use rand::RngCore;
+
+use super::quota::query;
+use super::{bearer, Scope, Shared};
+use crate::config::{limits_from, validate_workspace_id, RawLimits};
+use crate::error::AppError;
+use crate::i18n::{render_status, request_locale};
+use crate::registry::key_hash;
+use crate::store::{StoredKey, StoredWorkspace};
+use crate::types::{CreateWorkspace, MintedKey, ResetRequest, StatusReport, WorkspaceList};
+
+fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
+    j.map(|Json(v)| v)
+        .map_err(|e| AppError::bad_request(e.body_text(), None))
+}
+
+pub async fn reset(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Json<ResetRequest>, JsonRejection>,
+) -> Result<Json<StatusReport>, AppError> {
+    shared.require_admin(bearer(&headers))?;
+    let req = json(body)?;
+    let w = shared
+        .registry
+        .workspace(&req.workspace)
+        .ok_or_else(|| AppError::WorkspaceNotFound(req.workspace.clone()))?;
+    let now = Utc::now();
+    shared.registry.reset(&w, now);
+    tracing::info!(workspace = %w.id, "admin reset");
+    let view = shared.registry.view(&w, now);
+    Ok(Json(render_status(&view, request_locale(None, &headers))))
+}
+
+pub async fn list(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<Scope>, QueryRejection>,
+) -> Result<Json<WorkspaceList>, AppError> {
+    shared.require_admin(bearer(&headers))?;
+    let q = query(q)?;
+    let locale = request_locale(q.locale.as_deref(), &headers);
+    let now = Utc::now();
+    let workspaces = shared
+        .registry
+        .workspaces()
+        .iter()
+        .map(|w| render_status(&shared.registry.view(w, now), locale))
+        .collect();
+    Ok(Json(WorkspaceList { workspaces }))
+}
+
+pub async fn create(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Json<CreateWorkspace>, JsonRejection>,
+) -> Result<(StatusCode, Json<StatusReport>), AppError> {
+    shared.require_admin(bearer(&headers))?;
+    let req = json(body)?;
+    validate_workspace_id(&req.id).map_err(|rule| AppError::bad_request(format!("id: {rule}"), Some("id")))?;
+    if shared.registry.workspace(&req.id).is_some() {
+        return Err(AppError::WorkspaceExists(req.id));
+    }
+    let raw = RawLimits {
+        requests_per_minute: req.requests_per_minute,
+        requests_per_day: req.requests_per_day,
+        tokens_per_minute: req.tokens_per_minute,
+        tokens_per_day: req.tokens_per_day,
+        budget_usd_per_day: req.budget_usd_per_day,
+        budget_usd_per_month: req.budget_usd_per_month,
+        warning_at: req.warning_at,
+    };
+    let limits = limits_from("body", &raw, Some(&shared.config.defaults))
+        .map_err(|e| AppError::bad_request(e.to_string(), None))?;
+    let name = req.name.clone().unwrap_or_else(|| req.id.clone());
+    let now = Utc::now();
+    shared
+        .store
+        .insert_workspace(
+            &StoredWorkspace {
+                id: req.id.clone(),
+                name: name.clone(),
+                limits_json: serde_json::to_string(&req).unwrap_or_default(),
+            },
+            now,
+        )
+        .await?;
+    let w = shared.registry.upsert_workspace(&req.id, &name, limits, now);
+    let view = shared.registry.view(&w, now);
+    Ok((StatusCode::CREATED, Json(render_status(&view, request_locale(None, &headers)))))
+}
+
+/// A new workspace key: `qs_` and 43 base64url characters (256 random bits).
+pub fn new_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut s = String::with_capacity(3 + 64);
+    s.push_str("qs_");
+    s.push_str(&hex::encode(bytes));
+    s
+}
+
+pub async fn mint_key(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<MintedKey>), AppError> {
+    shared.require_admin(bearer(&headers))?;
+    if shared.registry.workspace(&id).is_none() {
+        return Err(AppError::WorkspaceNotFound(id));
+    }
+    let key = new_key();
+    let hash = key_hash(&key);
+    let key_id = format!("key_{}", &hex::encode(hash)[..12]);
+    shared
+        .store
+        .insert_key(
+            &StoredKey {
+                key_id: key_id.clone(),
+                workspace: id.clone(),
+                sha256: hash,
+            },
+            Utc::now(),
+        )
+        .await?;
+    shared.registry.add_key(&id, &key_id, hash);
+    tracing::info!(workspace = %id, %key_id, "key minted");
+    Ok((
+        StatusCode::CREATED,
+        Json(MintedKey {
+            workspace: id,
+            key_id,
+            key,
+            key_sha256: hex::encode(hash),
+        }),
+    ))
+}

@@ -1,0 +1,199 @@
+//! The HTTP edge: the router, shared state, authentication of API callers, and the REST,
+//! WebSocket, metrics and health endpoints. Errors are [`AppError`]s, turned into OpenAI-shaped
+//! JSON in `crate::error` only.
+//!
+//! Owns: routes and request parsing. Must not: hold business rules (it asks the registry and
+//! the store) or log secrets (keys are compared as hashes; the admin key in constant time).
+
+pub mod admin;
+mod quota;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::error::{mask_key, AppError, InternalDetail};
+use crate::proxy::Proxy;
+use crate::registry::{key_hash, Registry, Workspace};
+use crate::store::Store;
+
+/// Everything the handlers share.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub shared: Arc<Shared>,
+}
+
+/// The long-lived parts of the gateway.
+pub struct Shared {
+    pub config: Config,
+    pub registry: Arc<Registry>,
+    pub proxy: Arc<Proxy>,
+    pub store: Store,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// SHA-256 of `QUOTA_ADMIN_KEY`, if set.
+    pub admin_hash: Option<[u8; 32]>,
+}
+
+/// Who is calling an API endpoint.
+#[derive(Clone)]
+pub enum Principal {
+    Workspace(Arc<Workspace>),
+    Admin,
+}
+
+impl Shared {
+    fn is_admin_key(&self, key: &str) -> bool {
+        match &self.admin_hash {
+            Some(h) => bool::from(key_hash(key).ct_eq(h)),
+            None => false,
+        }
+    }
+
+    /// A workspace key or the admin key → who is calling.
+    pub fn principal(&self, key: Option<&str>) -> Result<Principal, AppError> {
+        let key = key.ok_or(AppError::MissingKey)?;
+        if self.is_admin_key(key) {
+            return Ok(Principal::Admin);
+        }
+        match self.registry.authenticate(key) {
+            Some(c) => Ok(Principal::Workspace(c.workspace)),
+            None => Err(AppError::InvalidKey {
+                masked: mask_key(key),
+            }),
+        }
+    }
+
+    /// Admin-only endpoints: 403 when the admin API is off, 401 without a key, 403 when wrong.
+    pub fn require_admin(&self, key: Option<&str>) -> Result<(), AppError> {
+        if self.admin_hash.is_none() {
+            return Err(AppError::AdminDisabled);
+        }
+        match key {
+            None => Err(AppError::AdminKeyMissing),
+            Some(k) if self.is_admin_key(k) => Ok(()),
+            Some(_) => Err(AppError::AdminKeyWrong),
+        }
+    }
+
+    /// The workspace a quota endpoint reads: a workspace key reads its own (naming another is
+    /// 403); the admin names one with `?workspace=`.
+    pub fn target(&self, p: &Principal, requested: Option<&str>) -> Result<Arc<Workspace>, AppError> {
+        match (p, requested) {
+            (Principal::Workspace(w), None) => Ok(w.clone()),
+            (Principal::Workspace(w), Some(id)) if *w.id == *id => Ok(w.clone()),
+            (Principal::Workspace(_), Some(_)) => Err(AppError::OtherWorkspace),
+            (Principal::Admin, None) => Err(AppError::bad_request(
+                "With the admin key, name the workspace: ?workspace=ID.",
+                Some("workspace"),
+            )),
+            (Principal::Admin, Some(id)) => self
+                .registry
+                .workspace(id)
+                .ok_or_else(|| AppError::WorkspaceNotFound(id.to_string())),
+        }
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(h: &HeaderMap) -> Option<&str> {
+    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The API and proxy routes (the UI routes are added by `main`).
+pub fn router(state: AppState) -> Router<AppState> {
+    let cors = cors_layer(&state.shared.config.cors_allow_origins);
+    let api = Router::new()
+        .route("/api/quota/status", get(quota::status))
+        .route("/api/quota/check", get(quota::check))
+        .route("/api/quota/usage", get(quota::usage))
+        .route("/api/quota/notifications", get(quota::notifications))
+        .route("/api/quota/reset", post(admin::reset))
+        .route("/api/quota/ws", get(ws::upgrade))
+        .route("/api/admin/workspaces", get(admin::list).post(admin::create))
+        .route("/api/admin/workspaces/{id}/keys", post(admin::mint_key))
+        .route("/api/{*rest}", any(api_not_found))
+        .route("/v1/{*path}", any(proxy))
+        .route("/v1", any(proxy))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .layer(axum::middleware::from_fn(log_errors));
+    match cors {
+        Some(c) => api.layer(c),
+        None => api,
+    }
+}
+
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let list: Vec<axum::http::HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(list)
+            .allow_methods(tower_http::cors::Any)
+            .allow_headers(tower_http::cors::Any),
+    )
+}
+
+async fn proxy(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    match shared.proxy.forward(req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn api_not_found(req: Request) -> AppError {
+    AppError::NotFound(format!("{} {}", req.method(), req.uri().path()))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        shared.metrics.render(),
+    )
+}
+
+async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+    match sqlx::query("SELECT 1").execute(shared.store.pool()).await {
+        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Err(e) => AppError::Store(e.into()).into_response(),
+    }
+}
+
+/// Logs the internal detail of 5xx answers (never a key: details carry no headers).
+async fn log_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    if let Some(InternalDetail(d)) = resp.extensions().get::<InternalDetail>() {
+        tracing::error!(%method, %path, status = resp.status().as_u16(), detail = %d, "request failed");
+    } else if resp.status().is_server_error() {
+        tracing::warn!(%method, %path, status = resp.status().as_u16(), "request failed");
+    }
+    resp
+}
+
+/// `?workspace=&locale=` shared by the quota endpoints.
+#[derive(Debug, Default, Deserialize)]
+pub struct Scope {
+    pub workspace: Option<String>,
+    pub locale: Option<String>,
+}
+pub use admin::new_key;

@@ -1,0 +1,147 @@
+//! `GET /api/quota/{status,check,usage,notifications}`.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
+
+use super::{bearer, Scope, Shared};
+use crate::error::AppError;
+use crate::i18n::{render_notification, render_status, request_locale};
+use crate::types::{CheckResponse, GroupBy, NotificationList, Status, StatusReport, UsageReport};
+
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
+    q.map(|Query(v)| v)
+        .map_err(|e| AppError::bad_request(e.body_text(), None))
+}
+
+pub async fn status(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<Scope>, QueryRejection>,
+) -> Result<Json<StatusReport>, AppError> {
+    let q = query(q)?;
+    let p = shared.principal(bearer(&headers))?;
+    let w = shared.target(&p, q.workspace.as_deref())?;
+    let view = shared.registry.view(&w, Utc::now());
+    Ok(Json(render_status(&view, request_locale(q.locale.as_deref(), &headers))))
+}
+
+pub async fn check(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<Scope>, QueryRejection>,
+) -> Result<Json<CheckResponse>, AppError> {
+    let q = query(q)?;
+    let p = shared.principal(bearer(&headers))?;
+    let w = shared.target(&p, q.workspace.as_deref())?;
+    let view = shared.registry.view(&w, Utc::now());
+    let allowed = !matches!(view.status, Status::RateLimited | Status::QuotaExceeded);
+    Ok(Json(CheckResponse {
+        allowed,
+        status: view.status,
+        retry_after_seconds: view.retry_after_secs,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UsageQuery {
+    workspace: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    group_by: Option<String>,
+}
+
+/// `2026-11-26T10:00:00Z` (any RFC 3339) or a local date `2026-11-26` (its midnight).
+fn parse_time(s: &str, tz: chrono_tz::Tz, param: &'static str) -> Result<DateTime<Utc>, AppError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0).and_then(|n| tz.from_local_datetime(&n).earliest()) {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    Err(AppError::bad_request(
+        format!("`{param}` must be an RFC 3339 time (2026-11-26T10:00:00Z) or a date (2026-11-26), not `{s}`."),
+        Some(param),
+    ))
+}
+
+pub async fn usage(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<UsageQuery>, QueryRejection>,
+) -> Result<Json<UsageReport>, AppError> {
+    let q = query(q)?;
+    let p = shared.principal(bearer(&headers))?;
+    let w = shared.target(&p, q.workspace.as_deref())?;
+    let tz = shared.config.time_zone;
+    let now = Utc::now();
+    let to = match q.to.as_deref() {
+        Some(s) => parse_time(s, tz, "to")?,
+        None => now,
+    };
+    let from = match q.from.as_deref() {
+        Some(s) => parse_time(s, tz, "from")?,
+        None => {
+            let local = now.with_timezone(&tz).date_naive();
+            parse_time(&local.format("%Y-%m-%d").to_string(), tz, "from")?
+        }
+    };
+    if from > to {
+        return Err(AppError::bad_request("`from` must not be after `to`.", Some("from")));
+    }
+    let group_by = match q.group_by.as_deref().unwrap_or("family") {
+        "family" => GroupBy::Family,
+        "model" => GroupBy::Model,
+        "goal" => GroupBy::Goal,
+        "task" => GroupBy::Task,
+        "hour" => GroupBy::Hour,
+        "day" => GroupBy::Day,
+        other => {
+            return Err(AppError::bad_request(
+                format!("`group_by` must be one of family, model, goal, task, hour, day, not `{other}`."),
+                Some("group_by"),
+            ))
+        }
+    };
+    let rows = shared.store.usage(&w.id, from, to, group_by, tz).await?;
+    Ok(Json(UsageReport {
+        workspace: w.id.to_string(),
+        from,
+        to,
+        group_by,
+        rows,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NotificationsQuery {
+    workspace: Option<String>,
+    locale: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn notifications(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<NotificationsQuery>, QueryRejection>,
+) -> Result<Json<NotificationList>, AppError> {
+    let q = query(q)?;
+    let p = shared.principal(bearer(&headers))?;
+    let w = shared.target(&p, q.workspace.as_deref())?;
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > 500 {
+        return Err(AppError::bad_request("`limit` must be between 1 and 500.", Some("limit")));
+    }
+    let locale = request_locale(q.locale.as_deref(), &headers);
+    let stored = shared.store.notifications(&w.id, limit).await?;
+    Ok(Json(NotificationList {
+        notifications: stored.iter().map(|n| render_notification(n, locale)).collect(),
+    }))
+}

@@ -1,0 +1,115 @@
+//! `GET /api/quota/ws`: live status and notifications over a WebSocket.
+//!
+//! On connect the client gets a `status` snapshot (every workspace's, for an admin without
+//! `?workspace=`); then `status` and `notification` messages on every change; `ping` is
+//! answered with `pong`. A lagging client is not dropped: it gets a fresh snapshot instead of
+//! the events it missed. The socket is split into a sending and a receiving half driven by one
+//! `select!` loop.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::Utc;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::quota::query;
+use super::{bearer, Principal, Shared};
+use crate::alerts::Event;
+use crate::error::AppError;
+use crate::i18n::{render_notification, render_status, request_locale, Locale};
+use crate::registry::Workspace;
+use crate::types::{ClientMessage, ServerMessage};
+
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+    workspace: Option<String>,
+    locale: Option<String>,
+}
+
+pub async fn upgrade(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<WsQuery>, QueryRejection>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    let q = query(q)?;
+    let key = q.token.as_deref().or_else(|| bearer(&headers));
+    let p = shared.principal(key)?;
+    let target = match (&p, q.workspace.as_deref()) {
+        (Principal::Admin, None) => None,
+        _ => Some(shared.target(&p, q.workspace.as_deref())?),
+    };
+    let locale = request_locale(q.locale.as_deref(), &headers);
+    Ok(ws.on_upgrade(move |socket| serve(socket, shared, target, locale)))
+}
+
+fn encode(m: &ServerMessage) -> Message {
+    Message::Text(serde_json::to_string(m).unwrap_or_default().into())
+}
+
+fn snapshot(shared: &Shared, target: &Option<Arc<Workspace>>, locale: Locale) -> Vec<Message> {
+    let now = Utc::now();
+    let list = match target {
+        Some(w) => vec![w.clone()],
+        None => shared.registry.workspaces(),
+    };
+    list.iter()
+        .map(|w| {
+            let v = shared.registry.view(w, now);
+            encode(&ServerMessage::Status(Box::new(render_status(&v, locale))))
+        })
+        .collect()
+}
+
+async fn serve(socket: WebSocket, shared: Arc<Shared>, target: Option<Arc<Workspace>>, locale: Locale) {
+    let mut events = match &target {
+        Some(w) => shared.registry.hub().subscribe(&w.id),
+        None => shared.registry.hub().subscribe_all(),
+    };
+    let (mut tx, mut rx) = socket.split();
+    for m in snapshot(&shared, &target, locale) {
+        if tx.send(m).await.is_err() {
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            ev = events.recv() => {
+                let out = match ev {
+                    Ok(Event::Status(v)) => vec![encode(&ServerMessage::Status(Box::new(render_status(&v, locale))))],
+                    Ok(Event::Notification(n)) => vec![encode(&ServerMessage::Notification(Box::new(render_notification(&n, locale))))],
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "websocket subscriber lagged; resending a snapshot");
+                        snapshot(&shared, &target, locale)
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                for m in out {
+                    if tx.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            msg = rx.next() => {
+                match msg {
+                    Some(Ok(Message::Text(t))) => {
+                        if let Ok(ClientMessage::Ping) = serde_json::from_str::<ClientMessage>(&t) {
+                            if tx.send(encode(&ServerMessage::Pong)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+    }
+}

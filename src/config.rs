@@ -1,0 +1,527 @@
+//! Configuration: the optional `quota-sentinel.toml`, environment variables and CLI flags,
+//! validated once at start into a typed [`Config`].
+//!
+//! Owns: the raw file shape (`deny_unknown_fields`), defaults, the precedence
+//! defaults → file → environment → flags, and validation with messages that name the TOML path
+//! and the rule broken. Secrets (upstream key, admin key) are [`SecretString`]s that never print.
+//! Must not: read files after start-up or know anything of requests.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::pricing::ModelPrice;
+use crate::types::Limits;
+
+/// A configuration error: what is wrong and where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: {rule}")]
+    Invalid { path: String, rule: String },
+}
+
+fn invalid(path: impl Into<String>, rule: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.into(),
+        rule: rule.into(),
+    }
+}
+
+/// The file as written. Every table and field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub upstream: RawUpstream,
+    #[serde(default)]
+    pub defaults: RawLimits,
+    #[serde(default)]
+    pub status: RawStatus,
+    #[serde(default)]
+    pub workspaces: Vec<RawWorkspace>,
+    #[serde(default)]
+    pub prices: BTreeMap<String, ModelPrice>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    /// Origins allowed by CORS (exact `scheme://host[:port]`); empty = none.
+    #[serde(default)]
+    pub cors_allow_origins: Vec<String>,
+    pub retention_days: Option<u32>,
+    /// IANA time zone of the calendar days and months (default `UTC`).
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub base_url: Option<String>,
+    pub timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatus {
+    /// Consecutive upstream failures before `degraded` (default 3).
+    pub degraded_after: Option<u32>,
+    /// Consecutive successes that clear `degraded` (default 2).
+    pub recover_after: Option<u32>,
+    /// `degraded` ends this long after the last failure (default 300).
+    pub degraded_ttl_seconds: Option<u64>,
+    /// The account-wide `quota_exceeded` ends this long after the last sign (default 3600).
+    pub quota_exceeded_ttl_seconds: Option<u64>,
+    /// Upstream `rate_limited` length when the upstream gives no reset time (default 20).
+    pub default_rate_limit_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub requests_per_minute: Option<u64>,
+    pub requests_per_day: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+    pub tokens_per_day: Option<u64>,
+    pub budget_usd_per_day: Option<f64>,
+    pub budget_usd_per_month: Option<f64>,
+    pub warning_at: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkspace {
+    pub id: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub key_sha256: Vec<String>,
+    pub requests_per_minute: Option<u64>,
+    pub requests_per_day: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+    pub tokens_per_day: Option<u64>,
+    pub budget_usd_per_day: Option<f64>,
+    pub budget_usd_per_month: Option<f64>,
+    pub warning_at: Option<f64>,
+}
+
+/// Values from the CLI and the environment (clap reads both); `Some` overrides the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub upstream_url: Option<String>,
+    pub upstream_key: Option<SecretString>,
+    pub admin_key: Option<SecretString>,
+    pub requests_per_minute: Option<u64>,
+    pub requests_per_day: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+}
+
+/// The validated runtime configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub cors_allow_origins: Vec<String>,
+    pub retention_days: u32,
+    pub time_zone: chrono_tz::Tz,
+    pub upstream_url: String,
+    pub upstream_timeout_seconds: u64,
+    pub upstream_key: Option<SecretString>,
+    pub admin_key: Option<SecretString>,
+    pub account: crate::quota::AccountPolicy,
+    pub defaults: Limits,
+    pub workspaces: Vec<WorkspaceConfig>,
+    pub prices: BTreeMap<String, ModelPrice>,
+}
+
+/// A workspace declared in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkspaceConfig {
+    pub id: String,
+    pub name: String,
+    pub key_sha256: Vec<[u8; 32]>,
+    pub limits: Limits,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/quota-sentinel.db";
+pub const DEFAULT_UPSTREAM_URL: &str = "https://api.openai.com/v1";
+
+impl Config {
+    /// Reads `path` (if given) and applies `over`.
+    pub fn load(path: Option<&Path>, over: Overrides) -> Result<Config, ConfigError> {
+        let raw = match path {
+            None => RawConfig::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                RawConfig::parse(&text).map_err(|message| ConfigError::Parse {
+                    path: p.display().to_string(),
+                    message,
+                })?
+            }
+        };
+        raw.validate(over)
+    }
+}
+
+impl RawConfig {
+    pub fn parse(text: &str) -> Result<RawConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// Turns the file plus overrides into a [`Config`], checking every rule.
+    pub fn validate(self, over: Overrides) -> Result<Config, ConfigError> {
+        let listen_text = over
+            .listen
+            .or(self.server.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            invalid(
+                "server.listen",
+                format!("`{listen_text}` is not an address like 127.0.0.1:3000"),
+            )
+        })?;
+        let database_url = over
+            .database_url
+            .or(self.server.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        if !database_url.starts_with("sqlite:") {
+            return Err(invalid(
+                "server.database_url",
+                "only sqlite: URLs are supported (e.g. sqlite://data/quota-sentinel.db)",
+            ));
+        }
+        for (i, o) in self.server.cors_allow_origins.iter().enumerate() {
+            if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
+                return Err(invalid(
+                    format!("server.cors_allow_origins[{i}]"),
+                    "must be an origin like https://app.example.com (scheme, host, optional port, no path)",
+                ));
+            }
+        }
+        let retention_days = self.server.retention_days.unwrap_or(90);
+        if retention_days == 0 {
+            return Err(invalid("server.retention_days", "must be at least 1"));
+        }
+        let time_zone = match self.server.time_zone.as_deref() {
+            None => chrono_tz::UTC,
+            Some(tz) => tz.parse().map_err(|_| {
+                invalid(
+                    "server.time_zone",
+                    format!("`{tz}` is not an IANA time zone such as Europe/Rome"),
+                )
+            })?,
+        };
+        let upstream_url = over
+            .upstream_url
+            .or(self.upstream.base_url)
+            .unwrap_or_else(|| DEFAULT_UPSTREAM_URL.to_string());
+        let upstream_url = upstream_url.trim_end_matches('/').to_string();
+        if !(upstream_url.starts_with("http://") || upstream_url.starts_with("https://")) {
+            return Err(invalid(
+                "upstream.base_url",
+                "must start with http:// or https://",
+            ));
+        }
+        let upstream_timeout_seconds = self.upstream.timeout_seconds.unwrap_or(600);
+        if upstream_timeout_seconds == 0 {
+            return Err(invalid("upstream.timeout_seconds", "must be at least 1"));
+        }
+        let d = crate::quota::AccountPolicy::default();
+        let account = crate::quota::AccountPolicy {
+            degraded_after: self.status.degraded_after.unwrap_or(d.degraded_after),
+            recover_after: self.status.recover_after.unwrap_or(d.recover_after),
+            degraded_ttl_secs: self.status.degraded_ttl_seconds.unwrap_or(d.degraded_ttl_secs),
+            quota_exceeded_ttl_secs: self
+                .status
+                .quota_exceeded_ttl_seconds
+                .unwrap_or(d.quota_exceeded_ttl_secs),
+            default_rate_limit_secs: self
+                .status
+                .default_rate_limit_seconds
+                .unwrap_or(d.default_rate_limit_secs),
+        };
+        if account.degraded_after == 0 {
+            return Err(invalid("status.degraded_after", "must be at least 1"));
+        }
+        if account.recover_after == 0 {
+            return Err(invalid("status.recover_after", "must be at least 1"));
+        }
+
+        // Defaults: built-in → file → env twins (kept under their historical names).
+        let mut dl = self.defaults.clone();
+        dl.requests_per_minute = over
+            .requests_per_minute
+            .or(dl.requests_per_minute)
+            .or(Some(500));
+        dl.requests_per_day = over.requests_per_day.or(dl.requests_per_day).or(Some(10_000));
+        dl.tokens_per_minute = over
+            .tokens_per_minute
+            .or(dl.tokens_per_minute)
+            .or(Some(150_000));
+        let defaults = limits_from("defaults", &dl, None)?;
+
+        let mut workspaces = Vec::with_capacity(self.workspaces.len());
+        let mut ids = HashSet::new();
+        let mut hashes = HashSet::new();
+        for (i, w) in self.workspaces.iter().enumerate() {
+            let path = format!("workspaces[{i}]");
+            validate_workspace_id(&w.id).map_err(|rule| invalid(format!("{path}.id"), rule))?;
+            if !ids.insert(w.id.clone()) {
+                return Err(invalid(
+                    format!("{path}.id"),
+                    format!("`{}` is declared twice", w.id),
+                ));
+            }
+            let mut keys = Vec::with_capacity(w.key_sha256.len());
+            for (j, h) in w.key_sha256.iter().enumerate() {
+                let k = parse_sha256(h).ok_or_else(|| {
+                    invalid(
+                        format!("{path}.key_sha256[{j}]"),
+                        "must be 64 hex characters (the SHA-256 of the key; `quota-sentinel keygen` prints one)",
+                    )
+                })?;
+                if !hashes.insert(k) {
+                    return Err(invalid(
+                        format!("{path}.key_sha256[{j}]"),
+                        "this key hash is already used by another workspace or entry",
+                    ));
+                }
+                keys.push(k);
+            }
+            let raw = RawLimits {
+                requests_per_minute: w.requests_per_minute,
+                requests_per_day: w.requests_per_day,
+                tokens_per_minute: w.tokens_per_minute,
+                tokens_per_day: w.tokens_per_day,
+                budget_usd_per_day: w.budget_usd_per_day,
+                budget_usd_per_month: w.budget_usd_per_month,
+                warning_at: w.warning_at,
+            };
+            workspaces.push(WorkspaceConfig {
+                id: w.id.clone(),
+                name: w.name.clone().unwrap_or_else(|| w.id.clone()),
+                key_sha256: keys,
+                limits: limits_from(&path, &raw, Some(&defaults))?,
+            });
+        }
+        for (model, p) in &self.prices {
+            // Every price field is a number of USD; check them all without naming each.
+            if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(p) {
+                for (field, v) in fields {
+                    if v.as_f64().is_some_and(|v| !v.is_finite() || v < 0.0) {
+                        return Err(invalid(
+                            format!("prices.\"{model}\".{field}"),
+                            "must be a non-negative number of USD",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Config {
+            listen,
+            database_url,
+            cors_allow_origins: self.server.cors_allow_origins,
+            retention_days,
+            time_zone,
+            upstream_url,
+            upstream_timeout_seconds,
+            upstream_key: over.upstream_key,
+            admin_key: over.admin_key,
+            account,
+            defaults,
+            workspaces,
+            prices: self.prices,
+        })
+    }
+}
+
+/// Builds limits from a raw table: an omitted field takes `base`'s value (the defaults),
+/// `0` means "no limit".
+pub fn limits_from(path: &str, raw: &RawLimits, base: Option<&Limits>) -> Result<Limits, ConfigError> {
+    let b = base.cloned().unwrap_or_default();
+    let count = |v: Option<u64>, d: Option<u64>| match v {
+        Some(0) => None,
+        Some(v) => Some(v),
+        None => d,
+    };
+    let money = |field: &str, v: Option<f64>, d: Option<f64>| -> Result<Option<f64>, ConfigError> {
+        match v {
+            Some(v) if !v.is_finite() || v < 0.0 => Err(invalid(
+                format!("{path}.{field}"),
+                "must be a non-negative number of USD",
+            )),
+            Some(v) if v == 0.0 => Ok(None),
+            Some(v) => Ok(Some(v)),
+            None => Ok(d),
+        }
+    };
+    let warning_at = raw.warning_at.unwrap_or(b.warning_at);
+    if !(warning_at > 0.0 && warning_at <= 1.0) {
+        return Err(invalid(
+            format!("{path}.warning_at"),
+            "must be a fraction in (0, 1], e.g. 0.8",
+        ));
+    }
+    Ok(Limits {
+        requests_per_minute: count(raw.requests_per_minute, b.requests_per_minute),
+        requests_per_day: count(raw.requests_per_day, b.requests_per_day),
+        tokens_per_minute: count(raw.tokens_per_minute, b.tokens_per_minute),
+        tokens_per_day: count(raw.tokens_per_day, b.tokens_per_day),
+        budget_usd_per_day: money("budget_usd_per_day", raw.budget_usd_per_day, b.budget_usd_per_day)?,
+        budget_usd_per_month: money(
+            "budget_usd_per_month",
+            raw.budget_usd_per_month,
+            b.budget_usd_per_month,
+        )?,
+        warning_at,
+    })
+}
+
+/// Workspace ids appear in URLs and metric labels: 1–64 of `A-Z a-z 0-9 _ -`.
+pub fn validate_workspace_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > 64 {
+        return Err("must be 1 to 64 characters long".into());
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(format!(
+            "`{id}` may only contain letters, digits, `_` and `-`"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses 64 hex characters into a SHA-256 digest.
+pub fn parse_sha256(hex_text: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_text.trim(), &mut out).ok()?;
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, String> {
+        let raw = RawConfig::parse(text)?;
+        raw.validate(Overrides::default()).map_err(|e| e.to_string())
+    }
+
+    const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    #[test]
+    fn empty_config_has_documented_defaults() {
+        let c = load("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.upstream_url, DEFAULT_UPSTREAM_URL);
+        assert_eq!(c.defaults.requests_per_minute, Some(500));
+        assert_eq!(c.defaults.requests_per_day, Some(10_000));
+        assert_eq!(c.defaults.tokens_per_minute, Some(150_000));
+        assert_eq!(c.defaults.tokens_per_day, None);
+        assert_eq!(c.defaults.warning_at, 0.8);
+        assert_eq!(c.retention_days, 90);
+        assert_eq!(c.account.degraded_after, 3);
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = format!(
+            r#"
+[upstream]
+base_url = "https://api.openai.com/v1"
+timeout_seconds = 600
+[defaults]
+requests_per_minute = 500
+requests_per_day = 10000
+tokens_per_minute = 150000
+warning_at = 0.8
+[[workspaces]]
+id = "acme"
+name = "Acme"
+key_sha256 = ["{HASH}"]
+requests_per_minute = 60
+requests_per_day = 0
+tokens_per_minute = 90000
+tokens_per_day = 1000000
+budget_usd_per_day = 20.0
+budget_usd_per_month = 300.0
+[prices]
+"gpt-4o-mini" = {{ input = 0.15, cached_input = 0.075, output = 0.60 }}
+"#
+        );
+        let c = load(&text).unwrap_or_else(|e| panic!("{e}"));
+        let w = &c.workspaces[0];
+        assert_eq!(w.name, "Acme");
+        assert_eq!(w.limits.requests_per_minute, Some(60));
+        assert_eq!(w.limits.requests_per_day, None, "0 means no limit");
+        assert_eq!(w.limits.budget_usd_per_month, Some(300.0));
+        assert_eq!(c.prices["gpt-4o-mini"].output, Some(0.60));
+    }
+
+    #[test]
+    fn omitted_workspace_limits_take_the_defaults() {
+        let c = load("[defaults]\ntokens_per_day = 5\n[[workspaces]]\nid = \"a\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.workspaces[0].limits.tokens_per_day, Some(5));
+        assert_eq!(c.workspaces[0].limits.requests_per_minute, Some(500));
+    }
+
+    #[test]
+    fn errors_name_the_path_and_the_rule() {
+        let e = load("[upstream]\nbase_urll = \"x\"\n").err().unwrap_or_default();
+        assert!(e.contains("unknown field `base_urll`"), "{e}");
+        let e = load("[[workspaces]]\nid = \"a\"\nkey_sha256 = [\"zz\"]\n")
+            .err()
+            .unwrap_or_default();
+        assert!(e.starts_with("workspaces[0].key_sha256[0]: must be 64 hex"), "{e}");
+        let e = load("[defaults]\nwarning_at = 1.5\n").err().unwrap_or_default();
+        assert!(e.starts_with("defaults.warning_at:"), "{e}");
+        let e = load("[[workspaces]]\nid = \"a b\"\n").err().unwrap_or_default();
+        assert!(e.starts_with("workspaces[0].id:"), "{e}");
+        let e = load("[[workspaces]]\nid = \"a\"\n[[workspaces]]\nid = \"a\"\n")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("declared twice"), "{e}");
+        let e = load("[server]\ntime_zone = \"Mars/Olympus\"\n").err().unwrap_or_default();
+        assert!(e.starts_with("server.time_zone:"), "{e}");
+        let e = load("[prices]\n\"m\" = { input = -1.0 }\n").err().unwrap_or_default();
+        assert!(e.starts_with("prices.\"m\".input:"), "{e}");
+    }
+
+    #[test]
+    fn overrides_beat_the_file() {
+        let raw = RawConfig::parse("[server]\nlisten = \"127.0.0.1:1\"\n[defaults]\nrequests_per_minute = 7\n")
+            .unwrap_or_default();
+        let c = raw
+            .validate(Overrides {
+                listen: Some("127.0.0.1:2".into()),
+                requests_per_minute: Some(9),
+                ..Default::default()
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.port(), 2);
+        assert_eq!(c.defaults.requests_per_minute, Some(9));
+    }
+}

@@ -1,0 +1,217 @@
+//! The API layer's error, [`AppError`], and its one mapping to HTTP: OpenAI's error shape
+//! `{"error":{"message","type","param","code"}}` with the right status and headers.
+//!
+//! Owns: status codes, error `type`/`code` strings and client-facing messages of every failure
+//! the gateway itself produces. Internal details (database errors, upstream connection errors)
+//! never reach the client: they ride in a response extension, [`InternalDetail`], which the
+//! logging middleware writes to the log. Must not: log (the middleware does) or hold business
+//! rules.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::types::{ErrorBody, ErrorDetail, LimitKind};
+
+/// Every failure the gateway answers itself.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("You didn't provide an API key. Send your workspace key as `Authorization: Bearer KEY`.")]
+    MissingKey,
+    #[error("Incorrect API key provided: {masked}. Ask your Quota Sentinel admin for a workspace key.")]
+    InvalidKey { masked: String },
+    #[error("This endpoint needs the admin key (QUOTA_ADMIN_KEY) as `Authorization: Bearer KEY`.")]
+    AdminKeyMissing,
+    #[error("The admin key is wrong.")]
+    AdminKeyWrong,
+    #[error("The admin API is disabled: start the gateway with QUOTA_ADMIN_KEY set to enable it.")]
+    AdminDisabled,
+    #[error("A workspace key can only read its own workspace.")]
+    OtherWorkspace,
+    #[error("No workspace `{0}`.")]
+    WorkspaceNotFound(String),
+    #[error("Workspace `{0}` already exists.")]
+    WorkspaceExists(String),
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        param: Option<&'static str>,
+    },
+    #[error("Workspace `{workspace}` reached its limit of {limit_value} {unit}: {used} used. Retry in {retry_after_secs} s.", unit = limit_unit(*.limit))]
+    QuotaExceeded {
+        workspace: String,
+        limit: LimitKind,
+        limit_value: f64,
+        used: f64,
+        retry_after_secs: u64,
+    },
+    #[error("The upstream did not answer within {0} s.")]
+    UpstreamTimeout(u64),
+    #[error("The upstream could not be reached.")]
+    UpstreamUnreachable(#[source] reqwest::Error),
+    #[error("Internal error.")]
+    Store(#[from] crate::store::StoreError),
+    #[error("Not found: {0}")]
+    NotFound(String),
+}
+
+fn limit_unit(l: LimitKind) -> &'static str {
+    match l {
+        LimitKind::RequestsPerMinute => "requests per minute",
+        LimitKind::RequestsPerDay => "requests per day",
+        LimitKind::TokensPerMinute => "tokens per minute",
+        LimitKind::TokensPerDay => "tokens per day",
+        LimitKind::BudgetUsdPerDay => "USD per day",
+        LimitKind::BudgetUsdPerMonth => "USD per month",
+    }
+}
+
+/// The internal cause of a 5xx, for the log only.
+#[derive(Clone, Debug)]
+pub struct InternalDetail(pub String);
+
+impl AppError {
+    pub fn bad_request(message: impl Into<String>, param: Option<&'static str>) -> AppError {
+        AppError::BadRequest {
+            message: message.into(),
+            param,
+        }
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::MissingKey | AppError::InvalidKey { .. } | AppError::AdminKeyMissing => {
+                StatusCode::UNAUTHORIZED
+            }
+            AppError::AdminKeyWrong | AppError::AdminDisabled | AppError::OtherWorkspace => {
+                StatusCode::FORBIDDEN
+            }
+            AppError::WorkspaceNotFound(_) | AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::WorkspaceExists(_) => StatusCode::CONFLICT,
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            AppError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
+            AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// OpenAI's `type` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::MissingKey | AppError::InvalidKey { .. } | AppError::AdminKeyMissing => {
+                "invalid_request_error"
+            }
+            AppError::AdminKeyWrong | AppError::AdminDisabled | AppError::OtherWorkspace => {
+                "permission_error"
+            }
+            AppError::WorkspaceNotFound(_)
+            | AppError::NotFound(_)
+            | AppError::WorkspaceExists(_)
+            | AppError::BadRequest { .. } => "invalid_request_error",
+            AppError::QuotaExceeded { limit, .. } => limit.error_type(),
+            AppError::UpstreamTimeout(_) | AppError::UpstreamUnreachable(_) => "upstream_error",
+            AppError::Store(_) => "server_error",
+        }
+    }
+
+    /// OpenAI's `code` field.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            AppError::MissingKey => "missing_api_key",
+            AppError::InvalidKey { .. } => "invalid_api_key",
+            AppError::AdminKeyMissing => "admin_key_required",
+            AppError::AdminKeyWrong => "invalid_admin_key",
+            AppError::AdminDisabled => "admin_api_disabled",
+            AppError::OtherWorkspace => "workspace_forbidden",
+            AppError::WorkspaceNotFound(_) => "workspace_not_found",
+            AppError::WorkspaceExists(_) => "workspace_exists",
+            AppError::QuotaExceeded { .. } => "workspace_quota_exceeded",
+            AppError::UpstreamTimeout(_) => "upstream_timeout",
+            AppError::UpstreamUnreachable(_) => "upstream_unreachable",
+            AppError::NotFound(_) => "not_found",
+            AppError::BadRequest { .. } | AppError::Store(_) => return None,
+        })
+    }
+
+    fn param(&self) -> Option<&'static str> {
+        match self {
+            AppError::BadRequest { param, .. } => *param,
+            _ => None,
+        }
+    }
+
+    /// The body, in OpenAI's shape.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                message: self.to_string(),
+                kind: self.kind().to_string(),
+                param: self.param().map(str::to_string),
+                code: self.code().map(str::to_string),
+            },
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status_code(), axum::Json(self.body())).into_response();
+        if let AppError::QuotaExceeded {
+            retry_after_secs, ..
+        } = &self
+        {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        let detail = match &self {
+            AppError::Store(e) => Some(e.to_string()),
+            AppError::UpstreamUnreachable(e) => Some(format!("{e:#}")),
+            _ => None,
+        };
+        if let Some(d) = detail {
+            resp.extensions_mut().insert(InternalDetail(d));
+        }
+        resp
+    }
+}
+
+/// Masks a secret the way OpenAI does in its messages: `sk-ab...wxyz`.
+pub fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 8 {
+        return "*".repeat(chars.len().max(3));
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}***{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_error_has_openai_shape_and_retry_after() {
+        let e = AppError::QuotaExceeded {
+            workspace: "acme".into(),
+            limit: LimitKind::TokensPerMinute,
+            limit_value: 100.0,
+            used: 100.0,
+            retry_after_secs: 7,
+        };
+        let body = serde_json::to_value(e.body()).unwrap_or_default();
+        assert_eq!(body["error"]["type"], "tokens");
+        assert_eq!(body["error"]["code"], "workspace_quota_exceeded");
+        assert!(body["error"]["param"].is_null());
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+    }
+
+    #[test]
+    fn masks_keep_only_the_ends() {
+        assert_eq!(mask_key("qs_abcdefghijklmnop"), "qs_***mnop");
+        assert_eq!(mask_key("short"), "*****");
+        assert!(!mask_key("qs_abcdefghijklmnop").contains("efgh"));
+    }
+}

@@ -1,0 +1,115 @@
+//! Rendering at the edge: turns unrendered status views and stored notifications into the
+//! API's localized shapes, and picks a request's locale (`?locale=`, the `qs_lang` cookie,
+//! `Accept-Language`, then `en`).
+//!
+//! Owns: the only place the server turns Fluent keys into text. The bundles themselves live in
+//! [`app::i18n`], shared with the browser. Must not: choose which message applies (the quota
+//! core does) or hold state.
+
+use std::collections::BTreeMap;
+
+use axum::http::{header, HeaderMap};
+
+pub use app::i18n::{translations, Locale, LOCALE_COOKIE};
+
+use crate::registry::StatusView;
+use crate::store::StoredNotification;
+use crate::types::{ArgValue, Notification, StatusReport};
+
+/// The locale of a request: an explicit `?locale=`, else the cookie, else `Accept-Language`.
+pub fn request_locale(explicit: Option<&str>, headers: &HeaderMap) -> Locale {
+    if let Some(l) = explicit.and_then(Locale::from_tag) {
+        return l;
+    }
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == LOCALE_COOKIE).then_some(v)
+        });
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Locale::negotiate(cookie, accept)
+}
+
+/// Arguments with limit names and statuses translated (they travel as wire names).
+fn localize_args(locale: Locale, args: &BTreeMap<String, ArgValue>) -> BTreeMap<String, ArgValue> {
+    let t = translations();
+    args.iter()
+        .map(|(k, v)| {
+            let v = match (k.as_str(), v) {
+                ("limit", ArgValue::Text(name)) => ArgValue::Text(t.text(locale, &format!("limit-{name}"))),
+                ("status", ArgValue::Text(name)) => ArgValue::Text(t.text(locale, &format!("status-name-{name}"))),
+                _ => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// A status view in `locale`.
+pub fn render_status(v: &StatusView, locale: Locale) -> StatusReport {
+    let t = translations();
+    let args = localize_args(locale, &v.message_args);
+    StatusReport {
+        workspace: v.workspace.clone(),
+        name: v.name.clone(),
+        status: v.status,
+        since: v.since,
+        cause: v.cause.clone(),
+        scope: v.cause.scope(),
+        message: t.render(locale, v.message_key, &args),
+        suggested_actions: v
+            .action_keys
+            .iter()
+            .map(|k| t.render(locale, k, &args))
+            .collect(),
+        usage: v.usage.clone(),
+        limits: v.limits.clone(),
+        upstream: v.upstream.clone(),
+        retry_after_seconds: v.retry_after_secs,
+        last_error: v.last_error.as_ref().map(|e| {
+            let a = localize_args(locale, &e.args);
+            t.render(locale, e.key, &a)
+        }),
+    }
+}
+
+/// A stored notification in `locale`.
+pub fn render_notification(n: &StoredNotification, locale: Locale) -> Notification {
+    let t = translations();
+    let args = localize_args(locale, &n.args);
+    Notification {
+        id: n.id.clone(),
+        workspace: n.workspace.clone(),
+        level: n.level,
+        status: n.status,
+        key: n.key.clone(),
+        args: n.args.clone(),
+        action_keys: n.action_keys.clone(),
+        title: t.render(locale, &format!("{}.title", n.key), &args),
+        body: t.render(locale, &format!("{}.body", n.key), &args),
+        actions: n.action_keys.iter().map(|k| t.render(locale, k, &args)).collect(),
+        created_at: n.ts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn explicit_then_cookie_then_accept_language() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("de-DE,de;q=0.9"));
+        assert_eq!(request_locale(None, &h).code(), "de");
+        h.insert(header::COOKIE, HeaderValue::from_static("a=b; qs_lang=it"));
+        assert_eq!(request_locale(None, &h).code(), "it");
+        assert_eq!(request_locale(Some("es"), &h).code(), "es");
+    }
+}

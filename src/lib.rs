@@ -1,0 +1,42 @@
+//! Quota Sentinel: a self-hosted, OpenAI-compatible gateway that meters every call per
+//! workspace, enforces limits and budgets, and alerts people in real time.
+//!
+//! # Layout
+//! One request's way: [`api`] routes `/v1/*` to [`proxy`], which authenticates the workspace
+//! ([`registry`]), asks the pure [`quota`] core to admit the call's worst case, forwards it with
+//! the key swapped, streams the answer back while reading its usage, prices it ([`pricing`]),
+//! settles the reservation and feeds upstream signals to the status engine; status transitions
+//! become notifications that [`store`] persists and [`alerts`] fans out to WebSockets.
+//!
+//! | module | owns | must not |
+//! |---|---|---|
+//! | [`config`] | TOML + env + flags → validated [`config::Config`]; masked secrets | read files after start |
+//! | [`quota`] | windows, reservations, limits, status machine, notices — pure, `now` passed in | do IO, read clocks, format text |
+//! | [`registry`] | live workspaces, key index, account state; transitions → store + hub | do IO or format text |
+//! | [`proxy`] | forwarding, streaming, family naming, usage extraction, upstream signals | decide policy |
+//! | [`pricing`] | the shipped price table + overrides → cost of a usage | guess a price |
+//! | [`store`] | SQLite pool, migrations, batched ledger writer, counter rebuild, roll-ups | block the hot path |
+//! | [`alerts`] | per-workspace broadcast hub | drop a lagging subscriber |
+//! | [`api`] | REST, WebSocket, admin, metrics, health | hold business rules |
+//! | [`error`] | [`error::AppError`] → OpenAI-shaped JSON, in one place | log |
+//! | [`i18n`] | rendering notification keys per locale (bundles in `app::i18n`) | live anywhere else |
+//! | [`simulator`] | an OpenAI-compatible upstream for tests, demo and benchmarks | be used by the proxy |
+//! | [`server`] | wiring, background tasks, graceful shutdown | hold logic worth testing alone |
+//!
+//! The types of the API and the WebSocket are in the shared `app` crate, re-exported as
+//! [`types`]; `main.rs` holds only the CLI.
+
+pub use app::types;
+
+pub mod alerts;
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod i18n;
+pub mod pricing;
+pub mod proxy;
+pub mod quota;
+pub mod registry;
+pub mod server;
+pub mod simulator;
+pub mod store;

@@ -1,0 +1,182 @@
+//! The `quota-sentinel` command line: `serve` (default), `keygen`, `simulate`.
+//! Wiring only; everything testable lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use quota_sentinel::config::{Config, Overrides};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+/// A self-hosted, OpenAI-compatible gateway that meters every call per workspace, enforces
+/// quotas and budgets, and alerts in real time. Point OPENAI_BASE_URL at http://HOST:PORT/v1.
+#[derive(Parser, Debug)]
+#[command(name = "quota-sentinel", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Print a new workspace key and its SHA-256 (put the hash in `key_sha256`).
+    Keygen,
+    /// Run the built-in OpenAI-compatible simulator (for trying the gateway without OpenAI).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+struct ServeArgs {
+    /// Configuration file (TOML); every setting is optional.
+    #[arg(long, env = "QS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:3000].
+    #[arg(long, env = "QS_LISTEN")]
+    listen: Option<String>,
+    /// Database URL [default: sqlite://data/quota-sentinel.db].
+    #[arg(long, env = "QS_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Upstream OpenAI base URL [default: https://api.openai.com/v1].
+    #[arg(long, env = "QS_UPSTREAM_URL")]
+    upstream_url: Option<String>,
+    /// The OpenAI key the gateway sends upstream (never logged).
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    upstream_key: Option<String>,
+    /// The admin key for /api/admin and reset; the admin API is off when unset.
+    #[arg(long, env = "QUOTA_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+    /// Default requests per minute for workspaces that set none [default: 500].
+    #[arg(long, env = "OPENAI_RATE_LIMIT_PER_MINUTE")]
+    requests_per_minute: Option<u64>,
+    /// Default requests per day [default: 10000].
+    #[arg(long, env = "OPENAI_RATE_LIMIT_PER_DAY")]
+    requests_per_day: Option<u64>,
+    /// Default tokens per minute [default: 150000].
+    #[arg(long, env = "OPENAI_TOKEN_LIMIT_PER_MINUTE")]
+    tokens_per_minute: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct SimulateArgs {
+    /// Address the simulator listens on.
+    #[arg(long = "sim-listen", env = "QS_SIM_LISTEN", default_value = "127.0.0.1:3100")]
+    listen: String,
+    /// Bearer key the simulator expects (any when unset).
+    #[arg(long = "sim-api-key", env = "QS_SIM_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Latency added to every answer, in milliseconds.
+    #[arg(long = "sim-latency-ms", env = "QS_SIM_LATENCY_MS", default_value_t = 0)]
+    latency_ms: u64,
+}
+
+fn overrides(a: &ServeArgs) -> Overrides {
+    Overrides {
+        listen: a.listen.clone(),
+        database_url: a.database_url.clone(),
+        upstream_url: a.upstream_url.clone(),
+        upstream_key: a.upstream_key.clone().filter(|k| !k.is_empty()).map(SecretString::from),
+        admin_key: a.admin_key.clone().filter(|k| !k.is_empty()).map(SecretString::from),
+        requests_per_minute: a.requests_per_minute,
+        requests_per_day: a.requests_per_day,
+        tokens_per_minute: a.tokens_per_minute,
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,hyper=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+async fn shutdown_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests and flushing the ledger");
+    token.cancel();
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = Config::load(args.config.as_deref(), overrides(&args)).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let token = CancellationToken::new();
+    let running = quota_sentinel::server::start(config, listener, token.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(addr = %running.addr, "Quota Sentinel is listening; set OPENAI_BASE_URL=http://{}/v1", running.addr);
+    tokio::spawn(shutdown_signal(token));
+    running.wait().await.map_err(|e| e.to_string())
+}
+
+async fn simulate(args: SimulateArgs) -> Result<(), String> {
+    use quota_sentinel::simulator::{serve, SimConfig, Simulator};
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let sim = Simulator::new(SimConfig {
+        api_key: args.api_key,
+        latency_ms: args.latency_ms,
+        ..SimConfig::default()
+    });
+    tracing::info!(addr = %args.listen, "OpenAI simulator listening");
+    let token = CancellationToken::new();
+    tokio::spawn(shutdown_signal(token.clone()));
+    serve(listener, sim, async move { token.cancelled().await })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    if let Command::Keygen = command {
+        let key = quota_sentinel::api::new_key();
+        let hash = hex::encode(quota_sentinel::registry::key_hash(&key));
+        println!("key:        {key}\nkey_sha256: {hash}");
+        return ExitCode::SUCCESS;
+    }
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("quota-sentinel: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            Command::Serve(a) => serve(a).await,
+            Command::Simulate(a) => simulate(a).await,
+            Command::Keygen => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quota-sentinel: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

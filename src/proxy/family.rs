@@ -1,0 +1,308 @@
+//! Endpoint families: the stable, id-free name of an OpenAI API path (`threads/thread_1/runs/run_2`
+//! → `threads.runs`) and the kind of metering that family gets.
+//!
+//! Owns: id detection in path segments, the family string (a metric label and ledger column, so
+//! it must have a small, bounded set of values), and the mapping family → [`FamilyKind`].
+//! Must not: look at methods, headers or bodies, allocate more than the returned string, or keep
+//! any list of known paths for naming (unknown future endpoints get a family by the same rule).
+
+/// The family of the empty path (`/v1` or `/v1/`), and of a path made only of ids.
+pub const ROOT_FAMILY: &str = "root";
+
+/// The family of a request path given without its `/v1/` prefix and without its query:
+/// word segments joined with dots, id segments dropped.
+///
+/// A segment is a word iff it matches `^[a-z]+(_[a-z]+)*$`, does not directly follow a
+/// `models` segment (model names such as `babbage` are ids there), and does not start with one
+/// of OpenAI's underscore id prefixes ([`ID_PREFIXES`]: `vs_abc`, `thread_abc`, `run_abc` are
+/// ids even without a digit). Anything with a digit, an uppercase letter, `-`, `.`, `:` or any
+/// other character is an id. Empty segments (doubled or
+/// trailing slashes) are ignored; a `?query` left on the path by mistake is ignored too. A path
+/// with no word at all gives [`ROOT_FAMILY`].
+///
+/// `chat/completions` → `chat.completions`, `files/file-abc123/content` → `files.content`,
+/// `models/gpt-4o-mini` → `models`, `realtime/sessions` → `realtime.sessions`.
+pub fn family(path: &str) -> String {
+    let path = match path.find(['?', '#']) {
+        Some(i) => &path[..i],
+        None => path,
+    };
+    let mut out = String::with_capacity(path.len());
+    let mut after_models = false;
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        let word = !after_models && is_word(seg) && !has_id_prefix(seg);
+        after_models = seg == "models";
+        if word {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+    }
+    if out.is_empty() {
+        out.push_str(ROOT_FAMILY);
+    }
+    out
+}
+
+/// The prefixes (before `_`) of OpenAI object ids that may appear in paths. No path word of the
+/// API starts with one of these followed by `_` (`file_batches`, `input_items`, `fine_tuning`,
+/// `vector_stores`, `submit_tool_outputs`, `api_keys`, `audit_logs` do not).
+pub const ID_PREFIXES: [&str; 28] = [
+    "asst", "batch", "cfile", "chatcmpl", "cntr", "conv", "cp", "eval", "evalrun", "ftckpt",
+    "ftjob", "invite", "item", "key", "modr", "msg", "org", "part", "proj", "resp", "run", "sess",
+    "step", "thread", "upload", "user", "vs", "vsfb",
+];
+
+fn has_id_prefix(seg: &str) -> bool {
+    seg.split_once('_')
+        .is_some_and(|(head, _)| ID_PREFIXES.contains(&head))
+}
+
+/// `^[a-z]+(_[a-z]+)*$`: lowercase ASCII letters, single underscores only between letters.
+fn is_word(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    if b.is_empty() || b[0] == b'_' || b[b.len() - 1] == b'_' {
+        return false;
+    }
+    let mut prev_underscore = false;
+    for &c in b {
+        match c {
+            b'a'..=b'z' => prev_underscore = false,
+            b'_' if !prev_underscore => prev_underscore = true,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// How a family is metered (see `crate::proxy::usage::extract_json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FamilyKind {
+    /// `chat.completions` (create, and retrieving a stored completion, which also shows usage).
+    ChatCompletions,
+    /// `completions` (legacy).
+    Completions,
+    /// `responses` (create, and retrieving a stored response, which also shows usage).
+    Responses,
+    /// `embeddings`.
+    Embeddings,
+    /// `images.generations`, `images.edits`, `images.variations`.
+    Images,
+    /// `audio.transcriptions`.
+    AudioTranscription,
+    /// `audio.translations`.
+    AudioTranslation,
+    /// `audio.speech`.
+    Speech,
+    /// `moderations`.
+    Moderations,
+    /// Assistants runs whose response is a run object: `threads.runs` (create, create thread
+    /// and run, retrieve, modify — a list of runs is also `threads.runs` but carries no
+    /// top-level usage), `threads.runs.cancel`, `threads.runs.submit_tool_outputs`.
+    /// Run steps (`threads.runs.steps`) are `Other`: their usage is part of the run's.
+    Runs,
+    /// Everything else (files, batches, models, vector stores, fine-tuning, …).
+    Other,
+}
+
+impl FamilyKind {
+    /// A short stable name, for logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FamilyKind::ChatCompletions => "chat_completions",
+            FamilyKind::Completions => "completions",
+            FamilyKind::Responses => "responses",
+            FamilyKind::Embeddings => "embeddings",
+            FamilyKind::Images => "images",
+            FamilyKind::AudioTranscription => "audio_transcription",
+            FamilyKind::AudioTranslation => "audio_translation",
+            FamilyKind::Speech => "speech",
+            FamilyKind::Moderations => "moderations",
+            FamilyKind::Runs => "runs",
+            FamilyKind::Other => "other",
+        }
+    }
+}
+
+/// The kind of a family string as returned by [`family`].
+///
+/// Note: retrieving a stored chat completion (`GET chat/completions/{id}`) or response
+/// (`GET responses/{id}`) has the same family as creating one and its body carries the same
+/// `usage`; the caller decides by method whether to count it.
+pub fn family_kind(family: &str) -> FamilyKind {
+    match family {
+        "chat.completions" => FamilyKind::ChatCompletions,
+        "completions" => FamilyKind::Completions,
+        "responses" => FamilyKind::Responses,
+        "embeddings" => FamilyKind::Embeddings,
+        "images.generations" | "images.edits" | "images.variations" => FamilyKind::Images,
+        "audio.transcriptions" => FamilyKind::AudioTranscription,
+        "audio.translations" => FamilyKind::AudioTranslation,
+        "audio.speech" => FamilyKind::Speech,
+        "moderations" => FamilyKind::Moderations,
+        "threads.runs" | "threads.runs.cancel" | "threads.runs.submit_tool_outputs" => {
+            FamilyKind::Runs
+        }
+        _ => FamilyKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_of_the_brief() {
+        let cases = [
+            ("chat/completions", "chat.completions"),
+            ("threads/thread_1/runs/run_2", "threads.runs"),
+            ("files/file-abc123/content", "files.content"),
+            (
+                "vector_stores/vs_abc/file_batches/vsfb_1/files",
+                "vector_stores.file_batches.files",
+            ),
+            ("models/gpt-4o-mini", "models"),
+            (
+                "fine_tuning/jobs/ftjob-abc/events",
+                "fine_tuning.jobs.events",
+            ),
+            ("responses/resp_123/input_items", "responses.input_items"),
+            ("batches/batch_abc/cancel", "batches.cancel"),
+            ("realtime/sessions", "realtime.sessions"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(family(path), want, "path {path}");
+        }
+    }
+
+    #[test]
+    fn real_openai_ids_are_dropped() {
+        let cases = [
+            ("threads/thread_abc123XYZ/messages", "threads.messages"),
+            (
+                "threads/thread_abc/runs/run_Xyz9/steps/step_1",
+                "threads.runs.steps",
+            ),
+            (
+                "threads/thread_abc/runs/run_Xyz9/submit_tool_outputs",
+                "threads.runs.submit_tool_outputs",
+            ),
+            (
+                "chat/completions/chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT/messages",
+                "chat.completions.messages",
+            ),
+            (
+                "models/ft:gpt-4o-mini-2024-07-18:my-org:custom:9sJ1ssUP",
+                "models",
+            ),
+            ("models/babbage", "models"),
+            ("models/davinci/extra", "models.extra"),
+            ("uploads/upload_abc123/parts", "uploads.parts"),
+            (
+                "organization/projects/proj_abc/api_keys/key_abc",
+                "organization.projects.api_keys",
+            ),
+            (
+                "containers/cntr_682e0e7318108198aa783fd921ff305e08e78805b9fdbb04/files",
+                "containers.files",
+            ),
+            ("audio/speech", "audio.speech"),
+            ("images/generations", "images.generations"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(family(path), want, "path {path}");
+        }
+    }
+
+    #[test]
+    fn segments_that_are_not_words() {
+        for seg in [
+            "", "_", "a_", "_a", "a__b", "A", "aB", "a1", "a-b", "a.b", "gpt-4o", "é", "a b",
+        ] {
+            assert!(!is_word(seg), "{seg:?} must be an id");
+        }
+        for seg in ["a", "chat", "file_batches", "submit_tool_outputs"] {
+            assert!(is_word(seg), "{seg:?} must be a word");
+        }
+        for seg in [
+            "vs_abc",
+            "thread_abc",
+            "run_abc",
+            "vsfb_x",
+            "msg_abc",
+            "asst_abc",
+        ] {
+            assert!(
+                is_word(seg) && has_id_prefix(seg),
+                "{seg:?} must be an id by prefix"
+            );
+        }
+        for seg in [
+            "file_batches",
+            "input_items",
+            "fine_tuning",
+            "vector_stores",
+            "submit_tool_outputs",
+            "api_keys",
+            "admin_api_keys",
+            "audit_logs",
+            "service_accounts",
+            "rate_limits",
+            "input_tokens",
+            "output_items",
+            "runs",
+            "threads",
+        ] {
+            assert!(!has_id_prefix(seg), "{seg:?} is a path word");
+        }
+    }
+
+    #[test]
+    fn empty_slashes_and_queries() {
+        assert_eq!(family(""), ROOT_FAMILY);
+        assert_eq!(family("/"), ROOT_FAMILY);
+        assert_eq!(family("file-abc"), ROOT_FAMILY);
+        assert_eq!(family("/chat//completions/"), "chat.completions");
+        assert_eq!(family("files?purpose=batch"), "files");
+        assert_eq!(family("models/"), "models");
+    }
+
+    #[test]
+    fn kinds() {
+        let cases = [
+            ("chat/completions", FamilyKind::ChatCompletions),
+            ("chat/completions/chatcmpl-1", FamilyKind::ChatCompletions),
+            ("completions", FamilyKind::Completions),
+            ("responses", FamilyKind::Responses),
+            ("responses/resp_1/input_items", FamilyKind::Other),
+            ("embeddings", FamilyKind::Embeddings),
+            ("images/generations", FamilyKind::Images),
+            ("images/edits", FamilyKind::Images),
+            ("images/variations", FamilyKind::Images),
+            ("audio/transcriptions", FamilyKind::AudioTranscription),
+            ("audio/translations", FamilyKind::AudioTranslation),
+            ("audio/speech", FamilyKind::Speech),
+            ("moderations", FamilyKind::Moderations),
+            ("threads/runs", FamilyKind::Runs),
+            ("threads/thread_1/runs", FamilyKind::Runs),
+            ("threads/thread_1/runs/run_1", FamilyKind::Runs),
+            ("threads/thread_1/runs/run_1/cancel", FamilyKind::Runs),
+            (
+                "threads/thread_1/runs/run_1/submit_tool_outputs",
+                FamilyKind::Runs,
+            ),
+            ("threads/thread_1/runs/run_1/steps", FamilyKind::Other),
+            ("threads/thread_1", FamilyKind::Other),
+            ("files", FamilyKind::Other),
+            ("", FamilyKind::Other),
+        ];
+        for (path, want) in cases {
+            assert_eq!(family_kind(&family(path)), want, "path {path}");
+        }
+        assert_eq!(
+            FamilyKind::AudioTranscription.as_str(),
+            "audio_transcription"
+        );
+    }
+}

@@ -1,0 +1,781 @@
+//! The gateway's hot path: `ANY /v1/{*path}` is authenticated, admitted against the
+//! workspace's limits, forwarded to the upstream with the key swapped, and streamed back while
+//! its usage is read on the fly; when the body ends (or the client leaves) the call is settled,
+//! recorded and fed to the status engine.
+//!
+//! Owns: forwarding (headers, bodies, timeouts), the metered response body, and the mapping of
+//! upstream outcomes to [`UpstreamObservation`]s. The pure parts live in submodules:
+//! [`family`] (endpoint naming), [`usage`] (request inspection and usage extraction per family),
+//! [`sse`] (the streaming tap), [`signals`] (`x-ratelimit-*`, 429 kinds), [`estimate`]
+//! (tokenizer). Must not: decide policy (it asks [`crate::registry`] / [`crate::quota`]), hold
+//! a lock across an `.await`, buffer a stream, or log a key.
+
+pub mod estimate;
+pub mod family;
+pub mod signals;
+pub mod sse;
+pub mod usage;
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::stream::{BoxStream, Stream, StreamExt};
+
+use crate::error::{mask_key, AppError};
+use crate::pricing::PriceTable;
+use crate::quota::{Actual, Demand, Reservation, UpstreamObservation};
+use crate::registry::{Caller, Registry};
+use crate::store::{LedgerRow, Store, Write};
+use crate::types::{ArgValue, UpstreamHeadroom};
+use family::FamilyKind;
+use signals::UpstreamError;
+use sse::{StreamKind, StreamOutcome, StreamTap};
+use usage::{CallUsage, RequestInfo};
+
+/// JSON request bodies are read whole (to see `model`, `stream`, `max_tokens`); larger ones
+/// are refused with 413 in OpenAI's shape.
+pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
+/// How much of a multipart upload is looked at for its `model` field before streaming on.
+const MULTIPART_PEEK: usize = 64 * 1024;
+/// JSON responses larger than this are passed through without usage extraction.
+const MAX_COLLECT: usize = 64 * 1024 * 1024;
+/// Output tokens reserved for a generating call that sets no `max_tokens`.
+pub const DEFAULT_OUTPUT_RESERVE: u64 = 4096;
+
+/// The forwarding side of the gateway. Shared as `Arc<Proxy>`.
+#[derive(Debug)]
+pub struct Proxy {
+    client: reqwest::Client,
+    base_url: String,
+    upstream_auth: Option<HeaderValue>,
+    timeout: Duration,
+    pub registry: Arc<Registry>,
+    prices: Arc<PriceTable>,
+    store: Store,
+}
+
+/// Headers that describe one hop, never forwarded.
+fn is_hop_header(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+    )
+}
+
+const X_QUOTA_GOAL: &str = "x-quota-goal";
+const X_QUOTA_TASK: &str = "x-quota-task";
+const X_QUOTA_PRIORITY: &str = "x-quota-priority";
+
+impl Proxy {
+    pub fn new(
+        base_url: &str,
+        upstream_key: Option<&str>,
+        timeout_seconds: u64,
+        registry: Arc<Registry>,
+        prices: Arc<PriceTable>,
+        store: Store,
+    ) -> Result<Proxy, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(1024)
+            .tcp_nodelay(true)
+            .build()?;
+        let upstream_auth = upstream_key.and_then(|k| {
+            let mut v = HeaderValue::from_str(&format!("Bearer {k}")).ok()?;
+            v.set_sensitive(true);
+            Some(v)
+        });
+        Ok(Proxy {
+            client,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            upstream_auth,
+            timeout: Duration::from_secs(timeout_seconds),
+            registry,
+            prices,
+            store,
+        })
+    }
+
+    /// Handles one `/v1/...` request end to end.
+    pub async fn forward(self: &Arc<Self>, req: Request<Body>) -> Result<Response<Body>, AppError> {
+        let started = Instant::now();
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path();
+        let rest = path
+            .strip_prefix("/v1/")
+            .or_else(|| path.strip_prefix("/v1"))
+            .unwrap_or(path)
+            .trim_start_matches('/');
+        let family = family::family(rest);
+        let kind = family::family_kind(&family);
+
+        let key = bearer(&parts.headers).ok_or(AppError::MissingKey)?;
+        let caller = self
+            .registry
+            .authenticate(key)
+            .ok_or_else(|| AppError::InvalidKey {
+                masked: mask_key(key),
+            })?;
+        let tags = Tags::from_headers(&parts.headers)?;
+
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let is_json = content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/json"));
+        let is_multipart = content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("multipart/"));
+
+        // The request body: JSON is read whole (small, and we must see it); everything else
+        // streams, multipart after a short peek for its `model` field.
+        let mut strip_usage_chunk = false;
+        let mut request_json = Bytes::new();
+        let (upstream_body, info) = if is_json {
+            let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
+                .await
+                .map_err(|_| AppError::bad_request(format!("The request body is larger than {MAX_JSON_BODY} bytes or was cut."), None))?;
+            let info = usage::inspect_request(kind, content_type.as_deref(), &bytes);
+            let bytes = if info.stream
+                && !info.include_usage
+                && matches!(kind, FamilyKind::ChatCompletions | FamilyKind::Completions)
+            {
+                match usage::add_include_usage(&bytes) {
+                    Some(b) => {
+                        strip_usage_chunk = true;
+                        Bytes::from(b)
+                    }
+                    None => bytes,
+                }
+            } else {
+                bytes
+            };
+            request_json = bytes.clone();
+            (reqwest::Body::from(bytes), info)
+        } else if is_multipart {
+            let mut stream = body.into_data_stream();
+            let mut peek: Vec<Bytes> = Vec::new();
+            let mut peeked = 0usize;
+            while peeked < MULTIPART_PEEK {
+                match stream.next().await {
+                    Some(Ok(b)) => {
+                        peeked += b.len();
+                        peek.push(b);
+                    }
+                    Some(Err(_)) => {
+                        return Err(AppError::bad_request("The upload was cut before it ended.", None))
+                    }
+                    None => break,
+                }
+            }
+            let head: Vec<u8> = peek.iter().flat_map(|b| b.iter().copied()).collect();
+            let mut info = usage::inspect_request(kind, content_type.as_deref(), &head);
+            info.body_len = content_length(&parts.headers).unwrap_or(peeked as u64);
+            let chained = futures_util::stream::iter(peek.into_iter().map(Ok::<Bytes, axum::Error>)).chain(stream);
+            (reqwest::Body::wrap_stream(chained), info)
+        } else {
+            let info = RequestInfo {
+                body_len: content_length(&parts.headers).unwrap_or(0),
+                n: 1,
+                ..Default::default()
+            };
+            (reqwest::Body::wrap_stream(body.into_data_stream()), info)
+        };
+
+        let demand = self.demand(kind, &info, &request_json);
+        let now = Utc::now();
+        let reservation = self
+            .registry
+            .admit(&caller.workspace, demand, now)
+            .map_err(|r| {
+                metrics::counter!("qs_refused_total", "workspace" => caller.workspace.id.to_string(), "limit" => r.limit.as_str()).increment(1);
+                AppError::QuotaExceeded {
+                    workspace: caller.workspace.id.to_string(),
+                    limit: r.limit,
+                    limit_value: r.limit_value,
+                    used: r.used,
+                    retry_after_secs: r.retry_after_secs,
+                }
+            })?;
+
+        let mut url = String::with_capacity(self.base_url.len() + rest.len() + 1 + parts.uri.query().map_or(0, |q| q.len() + 1));
+        url.push_str(&self.base_url);
+        url.push('/');
+        url.push_str(rest);
+        if let Some(q) = parts.uri.query() {
+            url.push('?');
+            url.push_str(q);
+        }
+        let mut headers = HeaderMap::with_capacity(parts.headers.len());
+        for (name, value) in parts.headers.iter() {
+            if is_hop_header(name)
+                || name == header::AUTHORIZATION
+                || name == header::ACCEPT_ENCODING
+                || name.as_str().starts_with("x-quota-")
+                || (name == header::CONTENT_LENGTH && is_json)
+            {
+                continue;
+            }
+            headers.append(name.clone(), value.clone());
+        }
+        if let Some(auth) = &self.upstream_auth {
+            headers.insert(header::AUTHORIZATION, auth.clone());
+        }
+
+        let settlement = Settlement {
+            proxy: self.clone(),
+            caller,
+            reservation,
+            family,
+            kind,
+            info,
+            request_json,
+            tags,
+            is_get: parts.method == axum::http::Method::GET,
+            started,
+            status: 0,
+            error_headers: None,
+            headroom: None,
+            upstream_request_id: None,
+        };
+        metrics::histogram!("qs_gateway_overhead_seconds").record(started.elapsed().as_secs_f64());
+
+        let sent = Instant::now();
+        let result = self
+            .client
+            .request(parts.method.clone(), url)
+            .headers(headers)
+            .body(upstream_body)
+            .timeout(self.timeout)
+            .send()
+            .await;
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let timed_out = e.is_timeout();
+                settlement.fail(if timed_out { "error-upstream-timeout" } else { "error-upstream-unreachable" });
+                return Err(if timed_out {
+                    AppError::UpstreamTimeout(self.timeout.as_secs())
+                } else {
+                    AppError::UpstreamUnreachable(e)
+                });
+            }
+        };
+        metrics::histogram!("qs_upstream_latency_seconds").record(sent.elapsed().as_secs_f64());
+        Ok(self.respond(settlement, resp, strip_usage_chunk))
+    }
+
+    fn demand(&self, kind: FamilyKind, info: &RequestInfo, body: &[u8]) -> Demand {
+        let input = match kind {
+            FamilyKind::ChatCompletions
+            | FamilyKind::Completions
+            | FamilyKind::Responses
+            | FamilyKind::Embeddings
+            | FamilyKind::Runs => estimate::estimate_prompt_tokens(body),
+            _ => 0,
+        };
+        let output = match kind {
+            FamilyKind::ChatCompletions | FamilyKind::Completions | FamilyKind::Responses | FamilyKind::Runs => {
+                info.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE) * info.n.max(1)
+            }
+            _ => 0,
+        };
+        let cost_nanos = self
+            .prices
+            .worst_case_nanos(info.model.as_deref(), input, output);
+        Demand {
+            tokens: input + output,
+            cost_nanos,
+        }
+    }
+
+    fn respond(&self, mut s: Settlement, resp: reqwest::Response, strip_usage_chunk: bool) -> Response<Body> {
+        let status = resp.status();
+        s.status = status.as_u16();
+        let now = Utc::now();
+        s.headroom = signals::headroom(resp.headers(), now);
+        s.upstream_request_id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if status.as_u16() >= 400 {
+            s.error_headers = Some(resp.headers().clone());
+        }
+        let ctype = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mode = if ctype.starts_with("text/event-stream") {
+            let sk = match s.kind {
+                FamilyKind::ChatCompletions => StreamKind::Chat { strip_usage_chunk },
+                FamilyKind::Completions => StreamKind::Completions { strip_usage_chunk },
+                FamilyKind::Responses => StreamKind::Responses,
+                _ => StreamKind::Other,
+            };
+            Mode::Sse(StreamTap::new(sk, s.info.model.clone()))
+        } else if ctype.starts_with("application/json") || status.as_u16() >= 400 {
+            Mode::Collect { chunks: Vec::new(), len: 0, overflow: false }
+        } else {
+            Mode::Pass
+        };
+        let changes_length = matches!(mode, Mode::Sse(_)) && strip_usage_chunk;
+
+        let mut builder = Response::builder().status(status);
+        if let Some(h) = builder.headers_mut() {
+            for (name, value) in resp.headers() {
+                if is_hop_header(name) || (changes_length && name == header::CONTENT_LENGTH) {
+                    continue;
+                }
+                h.append(name.clone(), value.clone());
+            }
+            h.insert("x-quota-status", HeaderValue::from_static(s.caller.workspace.status().as_str()));
+            if let Ok(v) = HeaderValue::from_str(&s.caller.workspace.id) {
+                h.insert("x-quota-workspace", v);
+            }
+        }
+        let body = MeteredBody {
+            inner: resp.bytes_stream().boxed(),
+            mode,
+            settlement: Some(s),
+            tail: None,
+        };
+        builder
+            .body(Body::from_stream(body))
+            .unwrap_or_else(|_| (StatusCode::BAD_GATEWAY, "").into_response_body())
+    }
+}
+
+trait IntoResponseBody {
+    fn into_response_body(self) -> Response<Body>;
+}
+
+impl IntoResponseBody for (StatusCode, &'static str) {
+    fn into_response_body(self) -> Response<Body> {
+        let mut r = Response::new(Body::from(self.1));
+        *r.status_mut() = self.0;
+        r
+    }
+}
+
+/// The optional call tags, recorded and never forwarded.
+#[derive(Clone, Debug, Default)]
+struct Tags {
+    goal: Option<String>,
+    task: Option<String>,
+    priority: Option<String>,
+}
+
+impl Tags {
+    fn from_headers(h: &HeaderMap) -> Result<Tags, AppError> {
+        let get = |n: &str| -> Result<Option<String>, AppError> {
+            match h.get(n) {
+                None => Ok(None),
+                Some(v) => {
+                    let s = v.to_str().map_err(|_| {
+                        AppError::bad_request(format!("Header {n} must be visible ASCII."), None)
+                    })?;
+                    if s.len() > 200 {
+                        return Err(AppError::bad_request(format!("Header {n} is longer than 200 characters."), None));
+                    }
+                    Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty()))
+                }
+            }
+        };
+        let priority = get(X_QUOTA_PRIORITY)?;
+        if let Some(p) = &priority {
+            if !matches!(p.as_str(), "critical" | "normal" | "optional") {
+                return Err(AppError::bad_request(
+                    format!("Header X-Quota-Priority must be critical, normal or optional, not `{p}`."),
+                    None,
+                ));
+            }
+        }
+        Ok(Tags {
+            goal: get(X_QUOTA_GOAL)?,
+            task: get(X_QUOTA_TASK)?,
+            priority,
+        })
+    }
+}
+
+fn bearer(h: &HeaderMap) -> Option<&str> {
+    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// What happens to the response body on its way to the client.
+enum Mode {
+    /// Server-sent events: tapped event by event.
+    Sse(StreamTap),
+    /// A JSON (or error) body: the chunks are kept (reference-counted, not copied) to be read
+    /// once it ends.
+    Collect {
+        chunks: Vec<Bytes>,
+        len: usize,
+        overflow: bool,
+    },
+    /// Anything else (audio, file contents): passed through untouched.
+    Pass,
+}
+
+/// How a body ended.
+enum End {
+    /// The upstream finished it.
+    Complete,
+    /// The upstream connection failed mid-body.
+    UpstreamCut,
+    /// The client went away first.
+    ClientGone,
+}
+
+/// Everything needed to settle a call once its body ends.
+struct Settlement {
+    proxy: Arc<Proxy>,
+    caller: Caller,
+    reservation: Reservation,
+    family: String,
+    kind: FamilyKind,
+    info: RequestInfo,
+    request_json: Bytes,
+    tags: Tags,
+    /// GET of a stored chat completion or response returns its usage again: not counted.
+    is_get: bool,
+    started: Instant,
+    status: u16,
+    error_headers: Option<HeaderMap>,
+    headroom: Option<UpstreamHeadroom>,
+    upstream_request_id: Option<String>,
+}
+
+/// The response body: forwards chunks as they come and settles the call at the end.
+struct MeteredBody {
+    inner: BoxStream<'static, reqwest::Result<Bytes>>,
+    mode: Mode,
+    settlement: Option<Settlement>,
+    /// Bytes the SSE tap held back, sent after the upstream ends.
+    tail: Option<Bytes>,
+}
+
+impl Stream for MeteredBody {
+    type Item = Result<Bytes, reqwest::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(t) = this.tail.take() {
+                return Poll::Ready(Some(Ok(t)));
+            }
+            if this.settlement.is_none() {
+                return Poll::Ready(None);
+            }
+            match this.inner.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    let out = match &mut this.mode {
+                        Mode::Sse(tap) => tap.push(chunk),
+                        Mode::Collect { chunks, len, overflow } => {
+                            if !*overflow {
+                                *len += chunk.len();
+                                if *len <= MAX_COLLECT {
+                                    chunks.push(chunk.clone());
+                                } else {
+                                    *overflow = true;
+                                    chunks.clear();
+                                }
+                            }
+                            chunk
+                        }
+                        Mode::Pass => chunk,
+                    };
+                    if out.is_empty() {
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(out)));
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.finish(End::UpstreamCut);
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(None) => {
+                    this.finish(End::Complete);
+                    // `finish` may have set a tail; the loop sends it, then ends.
+                }
+            }
+        }
+    }
+}
+
+impl MeteredBody {
+    fn finish(&mut self, end: End) {
+        let Some(s) = self.settlement.take() else {
+            return;
+        };
+        let mode = std::mem::replace(&mut self.mode, Mode::Pass);
+        match mode {
+            Mode::Sse(tap) => {
+                let (tail, outcome) = tap.finish();
+                if !tail.is_empty() && matches!(end, End::Complete) {
+                    self.tail = Some(tail);
+                }
+                s.settle_stream(outcome, end);
+            }
+            Mode::Collect { chunks, overflow, .. } => {
+                let body: Bytes = if overflow {
+                    Bytes::new()
+                } else if chunks.len() == 1 {
+                    chunks.into_iter().next().unwrap_or_default()
+                } else {
+                    let mut v = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+                    for c in &chunks {
+                        v.extend_from_slice(c);
+                    }
+                    Bytes::from(v)
+                };
+                s.settle_body(&body, end);
+            }
+            Mode::Pass => s.settle_body(&[], end),
+        }
+    }
+}
+
+impl Drop for MeteredBody {
+    fn drop(&mut self) {
+        // The client left before the end: the call is still recorded.
+        self.finish(End::ClientGone);
+    }
+}
+
+impl Settlement {
+    /// The upstream was never reached or never answered.
+    fn fail(self, error_key: &'static str) {
+        let mut s = self;
+        s.status = 0;
+        s.record(CallUsage::default(), Some(UpstreamObservation::Failure), Some((error_key, BTreeMap::new())));
+    }
+
+    fn observation(&self, body: &[u8], end: &End) -> (Option<UpstreamObservation>, Option<(&'static str, BTreeMap<String, ArgValue>)>) {
+        if matches!(end, End::UpstreamCut) {
+            return (Some(UpstreamObservation::Failure), Some(("error-upstream-cut", BTreeMap::new())));
+        }
+        let empty = HeaderMap::new();
+        let headers = self.error_headers.as_ref().unwrap_or(&empty);
+        match signals::classify(self.status, headers, body) {
+            None => (Some(UpstreamObservation::Success { headroom: self.headroom.clone() }), None),
+            Some(UpstreamError::RateLimited { retry_after_secs }) => {
+                let mut args = BTreeMap::new();
+                if let Some(r) = retry_after_secs {
+                    args.insert("retry_after".into(), ArgValue::Number(r as f64));
+                }
+                (
+                    Some(UpstreamObservation::RateLimited { retry_after_secs, headroom: self.headroom.clone() }),
+                    Some(("error-upstream-rate-limited", args)),
+                )
+            }
+            Some(UpstreamError::InsufficientQuota) | Some(UpstreamError::BillingHardLimit) => {
+                (Some(UpstreamObservation::QuotaExhausted), Some(("error-upstream-quota", BTreeMap::new())))
+            }
+            Some(UpstreamError::ServerError { status }) => {
+                let mut args = BTreeMap::new();
+                args.insert("status".into(), ArgValue::Number(status as f64));
+                (Some(UpstreamObservation::Failure), Some(("error-upstream-server", args)))
+            }
+            // A client error (bad request, not found…): the upstream itself is fine.
+            Some(UpstreamError::Other) => (Some(UpstreamObservation::Success { headroom: self.headroom.clone() }), None),
+        }
+    }
+
+    fn settle_body(self, body: &[u8], end: End) {
+        let (obs, err) = match end {
+            End::ClientGone => (None, None),
+            _ => self.observation(body, &end),
+        };
+        let refetch = self.is_get && matches!(self.kind, FamilyKind::ChatCompletions | FamilyKind::Responses);
+        let mut usage = if self.status < 400 && !refetch {
+            usage::extract_json(self.kind, &self.info, self.status, body).unwrap_or_default()
+        } else {
+            CallUsage::default()
+        };
+        if self.kind == FamilyKind::Runs && usage.total_tokens() > 0 {
+            // A run's usage counts once, on the first retrieve that shows it terminal.
+            let first = usage::run_id(body).is_none_or(|id| self.proxy.registry.first_sight_of_run(&id));
+            if !first {
+                usage = CallUsage { model: usage.model, ..Default::default() };
+            }
+        }
+        self.record(usage, obs, err);
+    }
+
+    fn settle_stream(self, outcome: StreamOutcome, end: End) {
+        let obs = match end {
+            End::UpstreamCut => Some(UpstreamObservation::Failure),
+            End::ClientGone => None,
+            End::Complete => Some(UpstreamObservation::Success { headroom: self.headroom.clone() }),
+        };
+        let err = matches!(end, End::UpstreamCut).then(|| ("error-upstream-cut", BTreeMap::new()));
+        match outcome.usage {
+            Some(mut u) => {
+                if u.model.is_none() {
+                    u.model = outcome.model.or_else(|| self.info.model.clone());
+                }
+                self.record(u, obs, err);
+            }
+            None => {
+                // No usage arrived: estimate with the model's tokenizer, off the async threads.
+                let model = outcome.model.or_else(|| self.info.model.clone());
+                let output_text = outcome.output_text;
+                let work = move || {
+                    let input = estimate::estimate_request_tokens(model.as_deref(), &self.request_json);
+                    let output = estimate::count_tokens(model.as_deref(), &output_text);
+                    let u = CallUsage {
+                        model,
+                        input_tokens: input,
+                        output_tokens: output,
+                        estimated: true,
+                        ..Default::default()
+                    };
+                    self.record(u, obs, err);
+                };
+                match tokio::runtime::Handle::try_current() {
+                    Ok(h) => {
+                        h.spawn_blocking(work);
+                    }
+                    Err(_) => work(),
+                }
+            }
+        }
+    }
+
+    /// Settles the reservation, records the ledger row and the metrics.
+    fn record(
+        self,
+        usage: CallUsage,
+        obs: Option<UpstreamObservation>,
+        err: Option<(&'static str, BTreeMap<String, ArgValue>)>,
+    ) {
+        let now = Utc::now();
+        let model = usage.model.clone().or_else(|| self.info.model.clone());
+        let billable = usage.total_tokens() > 0 || usage.images > 0 || usage.audio_seconds > 0.0 || usage.characters > 0;
+        let cost_nanos = if billable {
+            let priced = CallUsage { model: model.clone(), ..usage.clone() };
+            self.proxy.prices.cost_nanos(&priced)
+        } else {
+            Some(0)
+        };
+        if cost_nanos.is_none() {
+            self.proxy
+                .registry
+                .note_unpriced(&self.caller.workspace, model.as_deref().unwrap_or("unknown"), now);
+        }
+        let tokens = usage.total_tokens();
+        self.proxy.registry.settle(
+            &self.caller.workspace,
+            self.reservation,
+            Actual { tokens, cost_nanos },
+            obs,
+            err,
+            now,
+        );
+        let ws = self.caller.workspace.id.to_string();
+        let status_label = status_class(self.status);
+        metrics::counter!("qs_calls_total", "workspace" => ws.clone(), "family" => self.family.clone(), "status" => status_label).increment(1);
+        metrics::counter!("qs_tokens_total", "workspace" => ws.clone(), "family" => self.family.clone(), "kind" => "input").increment(usage.input_tokens);
+        metrics::counter!("qs_tokens_total", "workspace" => ws.clone(), "family" => self.family.clone(), "kind" => "output").increment(usage.output_tokens);
+        if let Some(c) = cost_nanos {
+            metrics::counter!("qs_cost_nanodollars_total", "workspace" => ws.clone(), "family" => self.family.clone()).increment(c);
+        }
+        let row = LedgerRow {
+            ts: now,
+            workspace: ws,
+            key_id: self.caller.key_id.to_string(),
+            family: self.family,
+            model,
+            http_status: self.status,
+            input_tokens: usage.input_tokens,
+            cached_tokens: usage.cached_tokens,
+            output_tokens: usage.output_tokens,
+            reasoning_tokens: usage.reasoning_tokens,
+            images: usage.images,
+            audio_seconds: usage.audio_seconds,
+            characters: usage.characters,
+            cost_nanos,
+            estimated: usage.estimated,
+            latency_ms: self.started.elapsed().as_millis() as u64,
+            goal: self.tags.goal,
+            task: self.tags.task,
+            priority: self.tags.priority,
+            request_id: None,
+            upstream_request_id: self.upstream_request_id,
+        };
+        if !self.proxy.store.write(Write::Call(Box::new(row))) {
+            tracing::error!("ledger writer stopped; a call was not recorded");
+        }
+    }
+}
+
+fn status_class(s: u16) -> &'static str {
+    match s {
+        0 => "unreachable",
+        200..=299 => "2xx",
+        400..=499 if s == 429 => "429",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_is_parsed_case_insensitively() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  abc "));
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&h), None);
+    }
+
+    #[test]
+    fn priority_must_be_one_of_three() {
+        let mut h = HeaderMap::new();
+        h.insert(X_QUOTA_PRIORITY, HeaderValue::from_static("urgent"));
+        assert!(Tags::from_headers(&h).is_err());
+        h.insert(X_QUOTA_PRIORITY, HeaderValue::from_static("critical"));
+        h.insert(X_QUOTA_GOAL, HeaderValue::from_static("onboarding"));
+        let t = Tags::from_headers(&h).unwrap_or_default();
+        assert_eq!(t.priority.as_deref(), Some("critical"));
+        assert_eq!(t.goal.as_deref(), Some("onboarding"));
+    }
+}

@@ -1,0 +1,1389 @@
+//! One workspace's meter: its counters (sliding minute window, local day, local month), the
+//! reservations of calls in flight, and the workspace's own refusal state.
+//!
+//! Owns: admission against the six limits, reservations and their settlement, restoring usage
+//! from the ledger, the workspace's side of the status (limit reached, refusal remembered, near
+//! a limit). Must not: read the clock (`now` is a parameter), do IO, allocate on the hot path
+//! (`admit` / `settle`), know about the upstream account, or format text.
+//!
+//! Money is counted in integer nano-dollars (1e-9 USD); dollars appear only in [`Usage`],
+//! [`Refusal`] and [`Limits`].
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use super::window::{
+    add_secs, fits, local_day, month_key, secs_until, secs_until_next_day, secs_until_next_month,
+    Counter, MinuteWindow,
+};
+use super::Evaluation;
+use crate::types::{Cause, LimitKind, Limits, Status, Usage};
+
+/// Nano-dollars in one US dollar.
+pub const NANOS_PER_USD: f64 = 1e9;
+
+/// USD → nano-dollars, rounded; negative or NaN gives 0, huge values saturate.
+pub fn usd_to_nanos(usd: f64) -> u64 {
+    if usd.is_nan() || usd <= 0.0 {
+        return 0;
+    }
+    // `as` saturates for values beyond u64::MAX (and +inf).
+    (usd * NANOS_PER_USD).round() as u64
+}
+
+/// Nano-dollars → USD.
+pub fn nanos_to_usd(nanos: u64) -> f64 {
+    nanos as f64 / NANOS_PER_USD
+}
+
+/// The worst case of one call (one request is implied).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Demand {
+    pub tokens: u64,
+    pub cost_nanos: u64,
+}
+
+/// What one call actually used. `cost_nanos: None` means unpriced: it counts 0 cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Actual {
+    pub tokens: u64,
+    pub cost_nanos: Option<u64>,
+}
+
+/// What `admit` reserved, and when and where it was counted, so that `settle` takes back
+/// exactly that. Opaque; hand it to [`WorkspaceMeter::settle`] when the call ends.
+#[must_use = "a reservation must be settled, or it keeps counting until its window and period pass"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    at: DateTime<Utc>,
+    second: i64,
+    day: NaiveDate,
+    month: i32,
+    tokens: u64,
+    cost_nanos: u64,
+    generation: u64,
+}
+
+impl Reservation {
+    /// When the reservation was made.
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// The tokens reserved.
+    pub fn tokens(&self) -> u64 {
+        self.tokens
+    }
+
+    /// The cost reserved, in nano-dollars.
+    pub fn cost_nanos(&self) -> u64 {
+        self.cost_nanos
+    }
+}
+
+/// Why a call was refused. `used` and `limit_value` are in the limit's unit (USD for budgets);
+/// `used` includes the reservations in flight, not the refused demand.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub limit: LimitKind,
+    /// At least 1.
+    pub retry_after_secs: u64,
+    pub used: f64,
+    pub limit_value: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DayCounters {
+    day: NaiveDate,
+    requests: u64,
+    tokens: u64,
+    cost_nanos: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct MonthCounters {
+    month: i32,
+    cost_nanos: u64,
+}
+
+/// A refusal, remembered until its retry time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Remembered {
+    limit: LimitKind,
+    until: DateTime<Utc>,
+}
+
+/// The caps of the six limits in the core's integer units, indexed by `LimitKind as usize`.
+type Caps = [Option<u64>; 6];
+
+fn caps_of(l: &Limits) -> Caps {
+    let mut c: Caps = [None; 6];
+    c[LimitKind::RequestsPerMinute as usize] = l.requests_per_minute;
+    c[LimitKind::RequestsPerDay as usize] = l.requests_per_day;
+    c[LimitKind::TokensPerMinute as usize] = l.tokens_per_minute;
+    c[LimitKind::TokensPerDay as usize] = l.tokens_per_day;
+    c[LimitKind::BudgetUsdPerDay as usize] = l.budget_usd_per_day.map(usd_to_nanos);
+    c[LimitKind::BudgetUsdPerMonth as usize] = l.budget_usd_per_month.map(usd_to_nanos);
+    c
+}
+
+fn is_budget(kind: LimitKind) -> bool {
+    matches!(
+        kind,
+        LimitKind::BudgetUsdPerDay | LimitKind::BudgetUsdPerMonth
+    )
+}
+
+/// A workspace's counters and its own refusal state.
+#[derive(Clone, Debug)]
+pub struct WorkspaceMeter {
+    limits: Limits,
+    caps: Caps,
+    tz: Tz,
+    window: MinuteWindow,
+    day: DayCounters,
+    month: MonthCounters,
+    refused_minute: Option<Remembered>,
+    refused_period: Option<Remembered>,
+    /// Bumped by `reset`: reservations made before it take nothing back.
+    generation: u64,
+}
+
+impl WorkspaceMeter {
+    /// A meter with empty counters; day and month counters start on first use.
+    pub fn new(limits: Limits, tz: Tz) -> Self {
+        WorkspaceMeter {
+            caps: caps_of(&limits),
+            limits,
+            tz,
+            window: MinuteWindow::new(),
+            day: DayCounters {
+                day: NaiveDate::MIN,
+                requests: 0,
+                tokens: 0,
+                cost_nanos: 0,
+            },
+            month: MonthCounters {
+                month: i32::MIN,
+                cost_nanos: 0,
+            },
+            refused_minute: None,
+            refused_period: None,
+            generation: 0,
+        }
+    }
+
+    /// The workspace's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The time zone of the day and month periods.
+    pub fn time_zone(&self) -> Tz {
+        self.tz
+    }
+
+    /// Replaces the limits. Counters are kept; remembered refusals are forgotten when the limits
+    /// actually change (they were judged against the old limits).
+    pub fn set_limits(&mut self, limits: Limits) {
+        if limits != self.limits {
+            self.refused_minute = None;
+            self.refused_period = None;
+        }
+        self.caps = caps_of(&limits);
+        self.limits = limits;
+    }
+
+    /// Starts new day / month counters when the local date has moved forward.
+    fn roll(&mut self, now: DateTime<Utc>) {
+        let today = local_day(now, self.tz);
+        if today > self.day.day {
+            self.day = DayCounters {
+                day: today,
+                requests: 0,
+                tokens: 0,
+                cost_nanos: 0,
+            };
+        }
+        let month = month_key(today);
+        if month > self.month.month {
+            self.month = MonthCounters {
+                month,
+                cost_nanos: 0,
+            };
+        }
+    }
+
+    /// Usage per limit kind at `now` (reservations included), in the core's integer units,
+    /// indexed by `LimitKind as usize`. Does not mutate: periods that ended read as zero.
+    fn snapshot(&self, now: DateTime<Utc>) -> [u64; 6] {
+        let sec = now.timestamp();
+        let today = local_day(now, self.tz);
+        let day = if today > self.day.day {
+            None
+        } else {
+            Some(&self.day)
+        };
+        let month = if month_key(today) > self.month.month {
+            0
+        } else {
+            self.month.cost_nanos
+        };
+        let mut u = [0u64; 6];
+        u[LimitKind::RequestsPerMinute as usize] = self.window.total(sec, Counter::Requests);
+        u[LimitKind::TokensPerMinute as usize] = self.window.total(sec, Counter::Tokens);
+        u[LimitKind::RequestsPerDay as usize] = day.map_or(0, |d| d.requests);
+        u[LimitKind::TokensPerDay as usize] = day.map_or(0, |d| d.tokens);
+        u[LimitKind::BudgetUsdPerDay as usize] = day.map_or(0, |d| d.cost_nanos);
+        u[LimitKind::BudgetUsdPerMonth as usize] = month;
+        u
+    }
+
+    /// A count in the limit's unit (USD for budgets).
+    fn value(kind: LimitKind, v: u64) -> f64 {
+        if is_budget(kind) {
+            nanos_to_usd(v)
+        } else {
+            v as f64
+        }
+    }
+
+    /// Seconds until `demand` fits under `kind`'s limit of `cap` (at least 1).
+    fn retry_after(&self, kind: LimitKind, demand: u64, cap: u64, now: DateTime<Utc>) -> u64 {
+        let sec = now.timestamp();
+        match kind {
+            LimitKind::RequestsPerMinute => {
+                self.window
+                    .secs_until_fits(sec, Counter::Requests, demand, cap)
+            }
+            LimitKind::TokensPerMinute => {
+                self.window
+                    .secs_until_fits(sec, Counter::Tokens, demand, cap)
+            }
+            LimitKind::RequestsPerDay | LimitKind::TokensPerDay | LimitKind::BudgetUsdPerDay => {
+                secs_until_next_day(now, self.tz)
+            }
+            LimitKind::BudgetUsdPerMonth => secs_until_next_month(now, self.tz),
+        }
+    }
+
+    fn remember(&mut self, kind: LimitKind, retry_after_secs: u64, now: DateTime<Utc>) {
+        let r = Remembered {
+            limit: kind,
+            until: add_secs(now, retry_after_secs),
+        };
+        let slot = if kind.is_per_minute() {
+            &mut self.refused_minute
+        } else {
+            &mut self.refused_period
+        };
+        match slot {
+            Some(old) if old.until > now && old.until >= r.until => {}
+            _ => *slot = Some(r),
+        }
+    }
+
+    /// Checks every set limit against used + in flight + `d`. On success the demand is counted
+    /// as a reservation; on refusal, the limit with the longest retry time is named, and every
+    /// refusing limit is remembered until its retry time.
+    pub fn admit(&mut self, d: Demand, now: DateTime<Utc>) -> Result<Reservation, Refusal> {
+        self.roll(now);
+        let used = self.snapshot(now);
+        let mut demand = [0u64; 6];
+        demand[LimitKind::RequestsPerMinute as usize] = 1;
+        demand[LimitKind::RequestsPerDay as usize] = 1;
+        demand[LimitKind::TokensPerMinute as usize] = d.tokens;
+        demand[LimitKind::TokensPerDay as usize] = d.tokens;
+        demand[LimitKind::BudgetUsdPerDay as usize] = d.cost_nanos;
+        demand[LimitKind::BudgetUsdPerMonth as usize] = d.cost_nanos;
+
+        let mut worst: Option<Refusal> = None;
+        for kind in LimitKind::ALL {
+            let i = kind as usize;
+            let Some(cap) = self.caps[i] else { continue };
+            if fits(used[i], demand[i], cap) {
+                continue;
+            }
+            let retry = self.retry_after(kind, demand[i], cap, now);
+            self.remember(kind, retry, now);
+            if worst.as_ref().is_none_or(|w| retry > w.retry_after_secs) {
+                worst = Some(Refusal {
+                    limit: kind,
+                    retry_after_secs: retry,
+                    used: Self::value(kind, used[i]),
+                    limit_value: self
+                        .limits
+                        .get(kind)
+                        .unwrap_or_else(|| Self::value(kind, cap)),
+                });
+            }
+        }
+        if let Some(r) = worst {
+            return Err(r);
+        }
+
+        let second = self.window.effective(now.timestamp());
+        self.window.add(second, 1, d.tokens);
+        self.day.requests = self.day.requests.saturating_add(1);
+        self.day.tokens = self.day.tokens.saturating_add(d.tokens);
+        self.day.cost_nanos = self.day.cost_nanos.saturating_add(d.cost_nanos);
+        self.month.cost_nanos = self.month.cost_nanos.saturating_add(d.cost_nanos);
+        Ok(Reservation {
+            at: now,
+            second,
+            day: self.day.day,
+            month: self.month.month,
+            tokens: d.tokens,
+            cost_nanos: d.cost_nanos,
+            generation: self.generation,
+        })
+    }
+
+    /// Ends a call: takes back what was reserved (from the second / day / month it was counted
+    /// in, if still current and not reset since) and counts the actual at `now`. The request
+    /// stays counted where it was admitted.
+    pub fn settle(&mut self, r: Reservation, a: Actual, now: DateTime<Utc>) {
+        self.roll(now);
+        if r.generation == self.generation {
+            self.window.remove(r.second, 0, r.tokens);
+            if r.day == self.day.day {
+                self.day.tokens = self.day.tokens.saturating_sub(r.tokens);
+                self.day.cost_nanos = self.day.cost_nanos.saturating_sub(r.cost_nanos);
+            }
+            if r.month == self.month.month {
+                self.month.cost_nanos = self.month.cost_nanos.saturating_sub(r.cost_nanos);
+            }
+        }
+        let cost = a.cost_nanos.unwrap_or(0);
+        let second = self.window.effective(now.timestamp());
+        self.window.add(second, 0, a.tokens);
+        self.day.tokens = self.day.tokens.saturating_add(a.tokens);
+        self.day.cost_nanos = self.day.cost_nanos.saturating_add(cost);
+        self.month.cost_nanos = self.month.cost_nanos.saturating_add(cost);
+    }
+
+    /// Adds historical usage (from the ledger at start-up) that happened at `at`. Each part is
+    /// ignored when `at` is outside the current minute window / local day / local month; an
+    /// `at` later than `now` (clock skew) counts as `now`.
+    pub fn restore(
+        &mut self,
+        at: DateTime<Utc>,
+        requests: u64,
+        tokens: u64,
+        cost_nanos: u64,
+        now: DateTime<Utc>,
+    ) {
+        self.roll(now);
+        let at = at.min(now);
+        let eff = self.window.effective(now.timestamp());
+        let at_sec = at.timestamp();
+        if at_sec <= eff {
+            // `add` ignores seconds that already left the window.
+            self.window.add(at_sec, requests, tokens);
+        }
+        let at_day = local_day(at, self.tz);
+        if at_day == self.day.day {
+            self.day.requests = self.day.requests.saturating_add(requests);
+            self.day.tokens = self.day.tokens.saturating_add(tokens);
+            self.day.cost_nanos = self.day.cost_nanos.saturating_add(cost_nanos);
+        }
+        if month_key(at_day) == self.month.month {
+            self.month.cost_nanos = self.month.cost_nanos.saturating_add(cost_nanos);
+        }
+    }
+
+    /// Usage in the current window and periods, reservations in flight included.
+    pub fn usage(&self, now: DateTime<Utc>) -> Usage {
+        let u = self.snapshot(now);
+        Usage {
+            requests_minute: u[LimitKind::RequestsPerMinute as usize],
+            requests_day: u[LimitKind::RequestsPerDay as usize],
+            tokens_minute: u[LimitKind::TokensPerMinute as usize],
+            tokens_day: u[LimitKind::TokensPerDay as usize],
+            cost_usd_day: nanos_to_usd(u[LimitKind::BudgetUsdPerDay as usize]),
+            cost_usd_month: nanos_to_usd(u[LimitKind::BudgetUsdPerMonth as usize]),
+        }
+    }
+
+    /// Admin reset: every counter and the refusal state are cleared. Reservations still in
+    /// flight take nothing back when settled; their actual usage still counts.
+    pub fn reset(&mut self, now: DateTime<Utc>) {
+        self.roll(now);
+        self.window.clear();
+        self.day.requests = 0;
+        self.day.tokens = 0;
+        self.day.cost_nanos = 0;
+        self.month.cost_nanos = 0;
+        self.refused_minute = None;
+        self.refused_period = None;
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// The workspace's own side of the status at `now`: a remembered refusal or a reached limit
+    /// (minute limits → `RateLimited`, others → `QuotaExceeded`, the longest retry among equals),
+    /// else the limit nearest to its warning threshold, else `Normal`.
+    pub fn evaluate(&self, now: DateTime<Utc>) -> Evaluation {
+        let used = self.snapshot(now);
+        let mut best: Option<(Status, LimitKind, u64)> = None;
+        let mut consider = |status: Status, limit: LimitKind, retry: u64| {
+            let better = match best {
+                None => true,
+                Some((s, _, r)) => status > s || (status == s && retry > r),
+            };
+            if better {
+                best = Some((status, limit, retry));
+            }
+        };
+        let status_of = |k: LimitKind| {
+            if k.is_per_minute() {
+                Status::RateLimited
+            } else {
+                Status::QuotaExceeded
+            }
+        };
+        for r in [self.refused_minute, self.refused_period]
+            .into_iter()
+            .flatten()
+        {
+            if r.until > now {
+                consider(status_of(r.limit), r.limit, secs_until(now, r.until));
+            }
+        }
+        for kind in LimitKind::ALL {
+            let i = kind as usize;
+            let Some(cap) = self.caps[i] else { continue };
+            if used[i] >= cap {
+                consider(status_of(kind), kind, self.retry_after(kind, 0, cap, now));
+            }
+        }
+        if let Some((status, limit, retry)) = best {
+            return Evaluation {
+                status,
+                cause: Cause::WorkspaceLimit { limit },
+                retry_after_secs: Some(retry),
+            };
+        }
+
+        let warning_at = self.limits.warning_at;
+        let mut near: Option<(LimitKind, f64)> = None;
+        if warning_at > 0.0 {
+            for kind in LimitKind::ALL {
+                let i = kind as usize;
+                let Some(cap) = self.caps[i] else { continue };
+                if cap == 0 {
+                    continue;
+                }
+                let ratio = used[i] as f64 / cap as f64;
+                if ratio >= warning_at && near.is_none_or(|(_, r)| ratio > r) {
+                    near = Some((kind, ratio));
+                }
+            }
+        }
+        match near {
+            Some((limit, ratio)) => Evaluation {
+                status: Status::Warning,
+                cause: Cause::NearLimit { limit, ratio },
+                retry_after_secs: None,
+            },
+            None => Evaluation::normal(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .unwrap_or_else(|e| panic!("bad date {s}: {e}"))
+            .with_timezone(&Utc)
+    }
+
+    fn secs(t: DateTime<Utc>, s: u64) -> DateTime<Utc> {
+        add_secs(t, s)
+    }
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    fn ok(m: &mut WorkspaceMeter, d: Demand, now: DateTime<Utc>) -> Reservation {
+        m.admit(d, now)
+            .unwrap_or_else(|r| panic!("refused at {now}: {r:?}"))
+    }
+
+    fn refused(m: &mut WorkspaceMeter, d: Demand, now: DateTime<Utc>) -> Refusal {
+        match m.admit(d, now) {
+            Ok(r) => panic!("admitted at {now}: {r:?}"),
+            Err(r) => r,
+        }
+    }
+
+    const T0: &str = "2024-05-10T12:00:00Z";
+
+    #[test]
+    fn no_limits_admit_everything_and_count_it() {
+        let mut m = WorkspaceMeter::new(limits(), chrono_tz::UTC);
+        let t = utc(T0);
+        for _ in 0..1000 {
+            let r = ok(
+                &mut m,
+                Demand {
+                    tokens: 1000,
+                    cost_nanos: 5,
+                },
+                t,
+            );
+            m.settle(
+                r,
+                Actual {
+                    tokens: 10,
+                    cost_nanos: Some(2),
+                },
+                t,
+            );
+        }
+        let u = m.usage(t);
+        assert_eq!(u.requests_minute, 1000);
+        assert_eq!(u.requests_day, 1000);
+        assert_eq!(u.tokens_minute, 10_000);
+        assert_eq!(u.tokens_day, 10_000);
+        assert!((u.cost_usd_day - 2000e-9).abs() < 1e-15);
+        assert_eq!(m.evaluate(t).status, Status::Normal);
+    }
+
+    #[test]
+    fn usage_includes_reservations_and_settle_replaces_them() {
+        let mut m = WorkspaceMeter::new(limits(), chrono_tz::UTC);
+        let t = utc(T0);
+        let r = ok(
+            &mut m,
+            Demand {
+                tokens: 500,
+                cost_nanos: 3_000_000,
+            },
+            t,
+        );
+        assert_eq!(r.tokens(), 500);
+        assert_eq!(r.cost_nanos(), 3_000_000);
+        assert_eq!(r.at(), t);
+        let u = m.usage(t);
+        assert_eq!(
+            (u.requests_minute, u.tokens_minute, u.tokens_day),
+            (1, 500, 500)
+        );
+        assert!((u.cost_usd_day - 0.003).abs() < 1e-12);
+        assert!((u.cost_usd_month - 0.003).abs() < 1e-12);
+
+        m.settle(
+            r,
+            Actual {
+                tokens: 120,
+                cost_nanos: Some(1_000_000),
+            },
+            secs(t, 2),
+        );
+        let u = m.usage(secs(t, 2));
+        assert_eq!((u.requests_minute, u.requests_day), (1, 1));
+        assert_eq!((u.tokens_minute, u.tokens_day), (120, 120));
+        assert!((u.cost_usd_day - 0.001).abs() < 1e-12);
+        assert!((u.cost_usd_month - 0.001).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_unpriced_call_counts_no_cost() {
+        let mut m = WorkspaceMeter::new(limits(), chrono_tz::UTC);
+        let t = utc(T0);
+        let r = ok(
+            &mut m,
+            Demand {
+                tokens: 10,
+                cost_nanos: 7,
+            },
+            t,
+        );
+        m.settle(
+            r,
+            Actual {
+                tokens: 9,
+                cost_nanos: None,
+            },
+            t,
+        );
+        let u = m.usage(t);
+        assert_eq!(u.cost_usd_day, 0.0);
+        assert_eq!(u.cost_usd_month, 0.0);
+        assert_eq!(u.tokens_day, 9);
+    }
+
+    #[test]
+    fn requests_per_minute_slide() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                requests_per_minute: Some(2),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        let a = ok(&mut m, Demand::default(), t);
+        let b = ok(&mut m, Demand::default(), secs(t, 30));
+        m.settle(a, Actual::default(), secs(t, 1));
+        m.settle(b, Actual::default(), secs(t, 31));
+        // Settling does not give the request back.
+        let r = refused(&mut m, Demand::default(), secs(t, 59));
+        assert_eq!(r.limit, LimitKind::RequestsPerMinute);
+        assert_eq!(r.retry_after_secs, 1);
+        assert_eq!(r.used, 2.0);
+        assert_eq!(r.limit_value, 2.0);
+        // At t+60 the first request left the window.
+        let c = ok(&mut m, Demand::default(), secs(t, 60));
+        m.settle(c, Actual::default(), secs(t, 60));
+        let r = refused(&mut m, Demand::default(), secs(t, 61));
+        assert_eq!(r.retry_after_secs, 29);
+        let _ = ok(&mut m, Demand::default(), secs(t, 90));
+    }
+
+    #[test]
+    fn tokens_per_minute_retry_after_counts_what_must_expire() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                tokens_per_minute: Some(1000),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        let a = ok(
+            &mut m,
+            Demand {
+                tokens: 400,
+                cost_nanos: 0,
+            },
+            t,
+        );
+        m.settle(
+            a,
+            Actual {
+                tokens: 400,
+                cost_nanos: Some(0),
+            },
+            t,
+        );
+        let b = ok(
+            &mut m,
+            Demand {
+                tokens: 400,
+                cost_nanos: 0,
+            },
+            secs(t, 20),
+        );
+        m.settle(
+            b,
+            Actual {
+                tokens: 400,
+                cost_nanos: Some(0),
+            },
+            secs(t, 20),
+        );
+        // 800 used; 300 more needs the first 400 gone (at t+60): from t+40, 20 s.
+        let r = refused(
+            &mut m,
+            Demand {
+                tokens: 300,
+                cost_nanos: 0,
+            },
+            secs(t, 40),
+        );
+        assert_eq!(r.limit, LimitKind::TokensPerMinute);
+        assert_eq!(r.retry_after_secs, 20);
+        assert_eq!(r.used, 800.0);
+        // 200 fits now.
+        let c = ok(
+            &mut m,
+            Demand {
+                tokens: 200,
+                cost_nanos: 0,
+            },
+            secs(t, 40),
+        );
+        m.settle(
+            c,
+            Actual {
+                tokens: 200,
+                cost_nanos: Some(0),
+            },
+            secs(t, 40),
+        );
+        // A demand larger than the limit: 60.
+        let r = refused(
+            &mut m,
+            Demand {
+                tokens: 1001,
+                cost_nanos: 0,
+            },
+            secs(t, 41),
+        );
+        assert_eq!(r.retry_after_secs, 60);
+        // After the retry, the 300 fits.
+        let _ = ok(
+            &mut m,
+            Demand {
+                tokens: 300,
+                cost_nanos: 0,
+            },
+            secs(t, 60),
+        );
+    }
+
+    #[test]
+    fn concurrent_reservations_cannot_overshoot() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                tokens_per_day: Some(1000),
+                budget_usd_per_day: Some(1.0),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        let d = Demand {
+            tokens: 300,
+            cost_nanos: 100_000_000,
+        };
+        let r1 = ok(&mut m, d, t);
+        let r2 = ok(&mut m, d, t);
+        let r3 = ok(&mut m, d, t);
+        let r = refused(&mut m, d, t);
+        assert_eq!(r.limit, LimitKind::TokensPerDay);
+        assert_eq!(r.used, 900.0);
+        assert_eq!(r.limit_value, 1000.0);
+        // 100 tokens still fit alongside the three in flight.
+        let r4 = ok(
+            &mut m,
+            Demand {
+                tokens: 100,
+                cost_nanos: 0,
+            },
+            t,
+        );
+        assert_eq!(m.usage(t).tokens_day, 1000);
+        // Nothing at all fits now, not even a zero-token call: the limit is reached.
+        let _ = refused(&mut m, Demand::default(), t);
+        // The first call used less than reserved: room comes back.
+        m.settle(
+            r1,
+            Actual {
+                tokens: 50,
+                cost_nanos: Some(1),
+            },
+            secs(t, 5),
+        );
+        assert_eq!(m.usage(secs(t, 5)).tokens_day, 750);
+        let r5 = ok(
+            &mut m,
+            Demand {
+                tokens: 250,
+                cost_nanos: 0,
+            },
+            secs(t, 5),
+        );
+        for r in [r2, r3, r4, r5] {
+            m.settle(
+                r,
+                Actual {
+                    tokens: 0,
+                    cost_nanos: Some(0),
+                },
+                secs(t, 6),
+            );
+        }
+        assert_eq!(m.usage(secs(t, 6)).tokens_day, 50);
+    }
+
+    #[test]
+    fn budgets_use_nano_dollars_and_report_dollars() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                budget_usd_per_day: Some(0.5),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        let r = ok(
+            &mut m,
+            Demand {
+                tokens: 0,
+                cost_nanos: 400_000_000,
+            },
+            t,
+        );
+        m.settle(
+            r,
+            Actual {
+                tokens: 0,
+                cost_nanos: Some(400_000_000),
+            },
+            t,
+        );
+        let r = refused(
+            &mut m,
+            Demand {
+                tokens: 0,
+                cost_nanos: 100_000_001,
+            },
+            t,
+        );
+        assert_eq!(r.limit, LimitKind::BudgetUsdPerDay);
+        assert!((r.used - 0.4).abs() < 1e-12);
+        assert_eq!(r.limit_value, 0.5);
+        assert_eq!(r.retry_after_secs, 12 * 3600);
+        let _ = ok(
+            &mut m,
+            Demand {
+                tokens: 0,
+                cost_nanos: 100_000_000,
+            },
+            t,
+        );
+        assert_eq!(usd_to_nanos(0.5), 500_000_000);
+        assert_eq!(usd_to_nanos(-1.0), 0);
+        assert_eq!(usd_to_nanos(f64::NAN), 0);
+        assert_eq!(usd_to_nanos(f64::INFINITY), u64::MAX);
+    }
+
+    #[test]
+    fn the_longest_retry_names_the_refusal_and_every_refusal_is_remembered() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                requests_per_minute: Some(1),
+                requests_per_day: Some(1),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc("2024-05-10T23:00:00Z");
+        let r = ok(&mut m, Demand::default(), t);
+        m.settle(r, Actual::default(), t);
+        let r = refused(&mut m, Demand::default(), secs(t, 10));
+        assert_eq!(r.limit, LimitKind::RequestsPerDay);
+        assert_eq!(r.retry_after_secs, 3600 - 10);
+        let e = m.evaluate(secs(t, 10));
+        assert_eq!(e.status, Status::QuotaExceeded);
+        assert_eq!(
+            e.cause,
+            Cause::WorkspaceLimit {
+                limit: LimitKind::RequestsPerDay
+            }
+        );
+        assert_eq!(e.retry_after_secs, Some(3590));
+        // Midnight: a new day, and the minute window has long moved on.
+        let midnight = utc("2024-05-11T00:00:00Z");
+        assert_eq!(m.evaluate(midnight).status, Status::Normal);
+        let _ = ok(&mut m, Demand::default(), midnight);
+    }
+
+    #[test]
+    fn a_minute_refusal_is_rate_limited_until_its_retry_passes() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                tokens_per_minute: Some(100),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        let r = ok(
+            &mut m,
+            Demand {
+                tokens: 60,
+                cost_nanos: 0,
+            },
+            t,
+        );
+        m.settle(
+            r,
+            Actual {
+                tokens: 60,
+                cost_nanos: Some(0),
+            },
+            t,
+        );
+        // 60 of 100 used: below warning_at (0.8).
+        assert_eq!(m.evaluate(t).status, Status::Normal);
+        let r = refused(
+            &mut m,
+            Demand {
+                tokens: 50,
+                cost_nanos: 0,
+            },
+            secs(t, 15),
+        );
+        assert_eq!(r.retry_after_secs, 45);
+        let e = m.evaluate(secs(t, 15));
+        assert_eq!(e.status, Status::RateLimited);
+        assert_eq!(
+            e.cause,
+            Cause::WorkspaceLimit {
+                limit: LimitKind::TokensPerMinute
+            }
+        );
+        assert_eq!(e.retry_after_secs, Some(45));
+        assert_eq!(m.evaluate(secs(t, 59)).retry_after_secs, Some(1));
+        // Expired exactly at its retry time.
+        assert_eq!(m.evaluate(secs(t, 60)).status, Status::Normal);
+    }
+
+    #[test]
+    fn a_reached_limit_is_a_status_without_any_refusal() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                requests_per_minute: Some(3),
+                tokens_per_day: Some(1000),
+                budget_usd_per_month: Some(10.0),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        for i in 0..3 {
+            let r = ok(&mut m, Demand::default(), secs(t, i * 10));
+            m.settle(r, Actual::default(), secs(t, i * 10));
+        }
+        let e = m.evaluate(secs(t, 25));
+        assert_eq!(e.status, Status::RateLimited);
+        assert_eq!(
+            e.cause,
+            Cause::WorkspaceLimit {
+                limit: LimitKind::RequestsPerMinute
+            }
+        );
+        // One request must leave: the one at t, at t+60.
+        assert_eq!(e.retry_after_secs, Some(35));
+        // Two of three left (0.67 < warning_at 0.8): normal again.
+        assert_eq!(m.evaluate(secs(t, 60)).status, Status::Normal);
+    }
+
+    #[test]
+    fn warnings_name_the_highest_ratio() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                requests_per_day: Some(10),
+                tokens_per_day: Some(1000),
+                warning_at: 0.8,
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        for _ in 0..8 {
+            let r = ok(&mut m, Demand::default(), t);
+            m.settle(
+                r,
+                Actual {
+                    tokens: 100,
+                    cost_nanos: Some(0),
+                },
+                t,
+            );
+        }
+        // requests 8/10 = 0.8, tokens 800/1000 = 0.8: equal → the first kept.
+        let e = m.evaluate(t);
+        assert_eq!(e.status, Status::Warning);
+        assert_eq!(e.retry_after_secs, None);
+        assert_eq!(
+            e.cause,
+            Cause::NearLimit {
+                limit: LimitKind::RequestsPerDay,
+                ratio: 0.8
+            }
+        );
+        let r = ok(&mut m, Demand::default(), t);
+        m.settle(
+            r,
+            Actual {
+                tokens: 50,
+                cost_nanos: Some(0),
+            },
+            t,
+        );
+        // requests 0.9 > tokens 0.85.
+        assert_eq!(
+            m.evaluate(t).cause,
+            Cause::NearLimit {
+                limit: LimitKind::RequestsPerDay,
+                ratio: 0.9
+            }
+        );
+        // Below the threshold: normal.
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                tokens_per_day: Some(1000),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let r = ok(&mut m, Demand::default(), t);
+        m.settle(
+            r,
+            Actual {
+                tokens: 799,
+                cost_nanos: Some(0),
+            },
+            t,
+        );
+        assert_eq!(m.evaluate(t).status, Status::Normal);
+    }
+
+    #[test]
+    fn the_day_rolls_over_at_local_midnight() {
+        let tz = chrono_tz::America::New_York; // UTC-4 in May
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                requests_per_day: Some(2),
+                ..limits()
+            },
+            tz,
+        );
+        let t = utc("2024-05-11T03:30:00Z"); // 23:30 local on the 10th
+        for _ in 0..2 {
+            let r = ok(
+                &mut m,
+                Demand {
+                    tokens: 5,
+                    cost_nanos: 5,
+                },
+                t,
+            );
+            m.settle(
+                r,
+                Actual {
+                    tokens: 5,
+                    cost_nanos: Some(5),
+                },
+                t,
+            );
+        }
+        let r = refused(&mut m, Demand::default(), t);
+        assert_eq!(r.retry_after_secs, 30 * 60);
+        // UTC midnight passed, local midnight not yet.
+        assert_eq!(m.usage(utc("2024-05-11T03:59:59Z")).requests_day, 2);
+        let _ = refused(&mut m, Demand::default(), utc("2024-05-11T03:59:59Z"));
+        // Local midnight: new day, same month.
+        let after = utc("2024-05-11T04:00:00Z");
+        let u = m.usage(after);
+        assert_eq!((u.requests_day, u.tokens_day, u.cost_usd_day), (0, 0, 0.0));
+        assert!(u.cost_usd_month > 0.0);
+        assert_eq!(m.evaluate(after).status, Status::Normal);
+        let _ = ok(&mut m, Demand::default(), after);
+    }
+
+    #[test]
+    fn the_month_rolls_over_at_the_local_first() {
+        let tz = chrono_tz::Asia::Tokyo; // UTC+9
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                budget_usd_per_month: Some(1.0),
+                ..limits()
+            },
+            tz,
+        );
+        let t = utc("2024-01-31T14:00:00Z"); // 23:00 local, Jan 31st
+        let r = ok(
+            &mut m,
+            Demand {
+                tokens: 0,
+                cost_nanos: 1_000_000_000,
+            },
+            t,
+        );
+        m.settle(
+            r,
+            Actual {
+                tokens: 0,
+                cost_nanos: Some(1_000_000_000),
+            },
+            t,
+        );
+        let e = m.evaluate(t);
+        assert_eq!(e.status, Status::QuotaExceeded);
+        assert_eq!(
+            e.cause,
+            Cause::WorkspaceLimit {
+                limit: LimitKind::BudgetUsdPerMonth
+            }
+        );
+        assert_eq!(e.retry_after_secs, Some(3600));
+        let r = refused(
+            &mut m,
+            Demand {
+                tokens: 0,
+                cost_nanos: 1,
+            },
+            t,
+        );
+        assert_eq!(r.limit, LimitKind::BudgetUsdPerMonth);
+        assert_eq!(r.retry_after_secs, 3600);
+        let feb = utc("2024-01-31T15:00:00Z");
+        assert_eq!(m.usage(feb).cost_usd_month, 0.0);
+        assert_eq!(m.evaluate(feb).status, Status::Normal);
+        let _ = ok(
+            &mut m,
+            Demand {
+                tokens: 0,
+                cost_nanos: 1,
+            },
+            feb,
+        );
+    }
+
+    #[test]
+    fn settle_after_the_window_or_the_day_moved_on_takes_back_nothing_there() {
+        let mut m = WorkspaceMeter::new(limits(), chrono_tz::UTC);
+        let t = utc("2024-05-10T23:59:30Z");
+        let r = ok(
+            &mut m,
+            Demand {
+                tokens: 1000,
+                cost_nanos: 1000,
+            },
+            t,
+        );
+        // Activity of the next day in the same minute slot (t + 60 s).
+        let next = secs(t, 60);
+        let other = ok(
+            &mut m,
+            Demand {
+                tokens: 7,
+                cost_nanos: 7,
+            },
+            next,
+        );
+        m.settle(
+            other,
+            Actual {
+                tokens: 7,
+                cost_nanos: Some(7),
+            },
+            next,
+        );
+        // The long call ends: the actual counts now, nothing is taken from the new day.
+        m.settle(
+            r,
+            Actual {
+                tokens: 900,
+                cost_nanos: Some(900),
+            },
+            next,
+        );
+        let u = m.usage(next);
+        assert_eq!(u.tokens_minute, 907);
+        assert_eq!(u.tokens_day, 907);
+        assert!((u.cost_usd_day - 907e-9).abs() < 1e-15);
+        // Same month: the reservation of 1000 was taken back there.
+        assert!((u.cost_usd_month - 907e-9).abs() < 1e-15);
+    }
+
+    #[test]
+    fn a_reservation_stays_counted_until_settled_within_its_window() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                tokens_per_minute: Some(100),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        let r = ok(
+            &mut m,
+            Demand {
+                tokens: 100,
+                cost_nanos: 0,
+            },
+            t,
+        );
+        let refusal = refused(
+            &mut m,
+            Demand {
+                tokens: 1,
+                cost_nanos: 0,
+            },
+            secs(t, 30),
+        );
+        assert_eq!(refusal.retry_after_secs, 30);
+        m.settle(
+            r,
+            Actual {
+                tokens: 10,
+                cost_nanos: Some(0),
+            },
+            secs(t, 31),
+        );
+        assert_eq!(m.usage(secs(t, 31)).tokens_minute, 10);
+        let _ = ok(
+            &mut m,
+            Demand {
+                tokens: 90,
+                cost_nanos: 0,
+            },
+            secs(t, 31),
+        );
+    }
+
+    #[test]
+    fn reset_clears_counters_and_refusals_and_ignores_older_reservations() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                tokens_per_day: Some(100),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        let old = ok(
+            &mut m,
+            Demand {
+                tokens: 100,
+                cost_nanos: 0,
+            },
+            t,
+        );
+        let _ = refused(
+            &mut m,
+            Demand {
+                tokens: 1,
+                cost_nanos: 0,
+            },
+            t,
+        );
+        assert_eq!(m.evaluate(t).status, Status::QuotaExceeded);
+        m.reset(secs(t, 1));
+        assert_eq!(m.usage(secs(t, 1)), Usage::default());
+        assert_eq!(m.evaluate(secs(t, 1)).status, Status::Normal);
+        let new = ok(
+            &mut m,
+            Demand {
+                tokens: 50,
+                cost_nanos: 0,
+            },
+            secs(t, 1),
+        );
+        // Settling the pre-reset call takes nothing from the new counters, adds its actual.
+        m.settle(
+            old,
+            Actual {
+                tokens: 20,
+                cost_nanos: Some(0),
+            },
+            secs(t, 1),
+        );
+        assert_eq!(m.usage(secs(t, 1)).tokens_day, 70);
+        m.settle(
+            new,
+            Actual {
+                tokens: 5,
+                cost_nanos: Some(0),
+            },
+            secs(t, 2),
+        );
+        assert_eq!(m.usage(secs(t, 2)).tokens_day, 25);
+    }
+
+    #[test]
+    fn restore_counts_only_the_current_window_day_and_month() {
+        let mut m = WorkspaceMeter::new(limits(), chrono_tz::UTC);
+        let now = utc("2024-05-10T12:00:00Z");
+        m.restore(utc("2024-05-10T11:59:30Z"), 2, 20, 200, now); // window, day, month
+        m.restore(utc("2024-05-10T11:59:00Z"), 1, 10, 100, now); // just out of the window
+        m.restore(utc("2024-05-10T08:00:00Z"), 3, 30, 300, now); // day and month
+        m.restore(utc("2024-05-09T08:00:00Z"), 4, 40, 400, now); // month only
+        m.restore(utc("2024-04-30T08:00:00Z"), 5, 50, 500, now); // nothing
+        m.restore(utc("2024-05-10T12:00:05Z"), 1, 1, 1, now); // future: counts as now
+        let u = m.usage(now);
+        assert_eq!((u.requests_minute, u.tokens_minute), (3, 21));
+        assert_eq!((u.requests_day, u.tokens_day), (7, 61));
+        assert!((u.cost_usd_day - 601e-9).abs() < 1e-15);
+        assert!((u.cost_usd_month - 1001e-9).abs() < 1e-15);
+        // Restored usage is enforced.
+        m.set_limits(Limits {
+            requests_per_minute: Some(3),
+            ..limits()
+        });
+        let r = refused(&mut m, Demand::default(), now);
+        assert_eq!(r.retry_after_secs, 30);
+    }
+
+    #[test]
+    fn restore_uses_the_local_day() {
+        let tz = chrono_tz::Europe::Paris; // UTC+2 in May
+        let mut m = WorkspaceMeter::new(limits(), tz);
+        let now = utc("2024-05-10T00:30:00Z"); // 02:30 local on the 10th
+        m.restore(utc("2024-05-09T22:30:00Z"), 1, 0, 0, now); // 00:30 local, the 10th
+        m.restore(utc("2024-05-09T21:30:00Z"), 1, 0, 0, now); // 23:30 local, the 9th
+        assert_eq!(m.usage(now).requests_day, 1);
+    }
+
+    #[test]
+    fn set_limits_forgets_refusals_only_when_limits_change() {
+        let l = Limits {
+            requests_per_day: Some(1),
+            ..limits()
+        };
+        let mut m = WorkspaceMeter::new(l.clone(), chrono_tz::UTC);
+        let t = utc(T0);
+        let r = ok(
+            &mut m,
+            Demand {
+                tokens: 1000,
+                cost_nanos: 0,
+            },
+            t,
+        );
+        m.settle(r, Actual::default(), t);
+        let _ = refused(&mut m, Demand::default(), t);
+        m.set_limits(l);
+        assert_eq!(m.evaluate(t).status, Status::QuotaExceeded);
+        m.set_limits(Limits {
+            requests_per_day: Some(100),
+            ..limits()
+        });
+        assert_eq!(m.limits().requests_per_day, Some(100));
+        assert_eq!(m.evaluate(t).status, Status::Normal);
+        let _ = ok(&mut m, Demand::default(), t);
+    }
+
+    #[test]
+    fn a_zero_limit_blocks() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                budget_usd_per_day: Some(0.0),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        let r = refused(&mut m, Demand::default(), t);
+        assert_eq!(r.limit, LimitKind::BudgetUsdPerDay);
+        assert_eq!(m.evaluate(t).status, Status::QuotaExceeded);
+    }
+
+    #[test]
+    fn a_clock_stepping_back_neither_frees_nor_loses_usage() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                requests_per_minute: Some(1),
+                requests_per_day: Some(5),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc("2024-05-11T00:00:10Z");
+        let r = ok(&mut m, Demand::default(), t);
+        m.settle(r, Actual::default(), t);
+        let earlier = utc("2024-05-10T23:59:50Z");
+        let _ = refused(&mut m, Demand::default(), earlier);
+        assert_eq!(m.usage(earlier).requests_day, 1);
+    }
+}

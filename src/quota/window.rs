@@ -1,0 +1,387 @@
+//! Time arithmetic of the quota core: the sliding 60-second window of requests and tokens, and
+//! the calendar periods (local day, local month) of the configured time zone.
+//!
+//! Owns: the ring of sixty one-second buckets, and the conversions from an instant to its local
+//! day / month and to the next local midnight / month start (DST gaps and overlaps included).
+//! Must not: read the clock, allocate, do IO, or know about limits or statuses (callers compare).
+
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// Length of the sliding minute window, in seconds.
+pub const WINDOW_SECS: i64 = 60;
+const SLOTS: usize = WINDOW_SECS as usize;
+
+/// Which counter of the minute window a question is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    Requests,
+    Tokens,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bucket {
+    /// The Unix second this bucket counts, `i64::MIN` when never used.
+    second: i64,
+    requests: u64,
+    tokens: u64,
+}
+
+const EMPTY: Bucket = Bucket {
+    second: i64::MIN,
+    requests: 0,
+    tokens: 0,
+};
+
+impl Bucket {
+    fn get(&self, c: Counter) -> u64 {
+        match c {
+            Counter::Requests => self.requests,
+            Counter::Tokens => self.tokens,
+        }
+    }
+}
+
+/// True when `used + demand` fits under `limit` and the limit is not already reached.
+///
+/// A reached limit (`used >= limit`) refuses even a zero demand, so that a workspace shown as
+/// limited is also refused.
+pub fn fits(used: u64, demand: u64, limit: u64) -> bool {
+    used < limit && used.saturating_add(demand) <= limit
+}
+
+/// A sliding 60-second window of requests and tokens: sixty one-second buckets, each tagged with
+/// the second it counts, so a stale bucket is recognised without a sweep. Fixed size, no heap.
+///
+/// The window's "now" never goes back: a clock that steps backwards cannot free capacity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MinuteWindow {
+    buckets: [Bucket; SLOTS],
+    /// The latest second ever written.
+    head: i64,
+}
+
+impl Default for MinuteWindow {
+    fn default() -> Self {
+        MinuteWindow {
+            buckets: [EMPTY; SLOTS],
+            head: i64::MIN,
+        }
+    }
+}
+
+fn slot(second: i64) -> usize {
+    // rem_euclid of a positive modulus is in 0..60.
+    second.rem_euclid(WINDOW_SECS) as usize
+}
+
+fn live(second: i64, eff: i64) -> bool {
+    second <= eff && second > eff.saturating_sub(WINDOW_SECS)
+}
+
+impl MinuteWindow {
+    /// An empty window.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Empties every bucket (the window's notion of "now" is kept).
+    pub fn clear(&mut self) {
+        self.buckets = [EMPTY; SLOTS];
+    }
+
+    /// The second the window treats as "now" for a caller at `second`.
+    pub fn effective(&self, second: i64) -> i64 {
+        second.max(self.head)
+    }
+
+    /// Adds to the bucket of `second`. Returns false (and adds nothing) when `second` is already
+    /// outside the window.
+    pub fn add(&mut self, second: i64, requests: u64, tokens: u64) -> bool {
+        if second > self.head {
+            self.head = second;
+        }
+        if !live(second, self.head) {
+            return false;
+        }
+        let b = &mut self.buckets[slot(second)];
+        if b.second != second {
+            *b = Bucket {
+                second,
+                requests: 0,
+                tokens: 0,
+            };
+        }
+        b.requests = b.requests.saturating_add(requests);
+        b.tokens = b.tokens.saturating_add(tokens);
+        true
+    }
+
+    /// Takes back what was added to the bucket of `second`, if that bucket still counts that
+    /// second (it is reused once the second has left the window).
+    pub fn remove(&mut self, second: i64, requests: u64, tokens: u64) {
+        let b = &mut self.buckets[slot(second)];
+        if b.second == second {
+            b.requests = b.requests.saturating_sub(requests);
+            b.tokens = b.tokens.saturating_sub(tokens);
+        }
+    }
+
+    /// The sum of one counter over the window ending at `second`.
+    pub fn total(&self, second: i64, c: Counter) -> u64 {
+        let eff = self.effective(second);
+        self.buckets
+            .iter()
+            .filter(|b| live(b.second, eff))
+            .fold(0u64, |acc, b| acc.saturating_add(b.get(c)))
+    }
+
+    /// Seconds (1..=60) until enough of the window has expired for `demand` to fit under
+    /// `limit`; 60 when it never fits (the demand alone exceeds the limit).
+    pub fn secs_until_fits(&self, second: i64, c: Counter, demand: u64, limit: u64) -> u64 {
+        let eff = self.effective(second);
+        let mut used = self.total(eff, c);
+        for k in 1..=WINDOW_SECS {
+            // At eff + k the bucket of eff - 60 + k leaves the window.
+            let leaving = eff.saturating_sub(WINDOW_SECS).saturating_add(k);
+            let b = &self.buckets[slot(leaving)];
+            if b.second == leaving {
+                used = used.saturating_sub(b.get(c));
+            }
+            if fits(used, demand, limit) {
+                return k as u64;
+            }
+        }
+        WINDOW_SECS as u64
+    }
+}
+
+/// The local calendar day of `at` in `tz`.
+pub fn local_day(at: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    at.with_timezone(&tz).date_naive()
+}
+
+/// A month as a single ordered number (`year * 12 + month0`).
+pub fn month_key(day: NaiveDate) -> i32 {
+    day.year()
+        .saturating_mul(12)
+        .saturating_add(day.month0() as i32)
+}
+
+/// `now + secs`, saturating at the largest representable instant.
+pub fn add_secs(now: DateTime<Utc>, secs: u64) -> DateTime<Utc> {
+    let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+    TimeDelta::try_seconds(secs)
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Whole seconds from `now` to `later`, rounded up, at least 1.
+pub fn secs_until(now: DateTime<Utc>, later: DateTime<Utc>) -> u64 {
+    let ms = (later - now).num_milliseconds();
+    if ms <= 0 {
+        return 1;
+    }
+    let secs = (ms as u64).div_ceil(1000);
+    secs.max(1)
+}
+
+/// The first instant of local `day` in `tz`. Midnight may not exist (a DST gap at midnight): the
+/// day then starts at the first local time that exists. When midnight happens twice, the first.
+pub fn start_of_local_day(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let Some(mut t) = day.and_hms_opt(0, 0, 0) else {
+        return DateTime::<Utc>::MAX_UTC;
+    };
+    let fallback = t.and_utc();
+    // Gaps are at most a few hours; try every quarter hour of the day.
+    for _ in 0..96 {
+        match tz.from_local_datetime(&t) {
+            LocalResult::Single(x) => return x.with_timezone(&Utc),
+            LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
+            LocalResult::None => match t.checked_add_signed(TimeDelta::minutes(15)) {
+                Some(next) => t = next,
+                None => break,
+            },
+        }
+    }
+    fallback
+}
+
+/// Seconds from `now` until the next local midnight in `tz` (at least 1).
+pub fn secs_until_next_day(now: DateTime<Utc>, tz: Tz) -> u64 {
+    match local_day(now, tz).succ_opt() {
+        Some(next) => secs_until(now, start_of_local_day(next, tz)),
+        None => 86_400,
+    }
+}
+
+/// Seconds from `now` until the first instant of the next local month in `tz` (at least 1).
+pub fn secs_until_next_month(now: DateTime<Utc>, tz: Tz) -> u64 {
+    let today = local_day(now, tz);
+    let (y, m) = if today.month() == 12 {
+        (today.year().saturating_add(1), 1)
+    } else {
+        (today.year(), today.month() + 1)
+    };
+    match NaiveDate::from_ymd_opt(y, m, 1) {
+        Some(first) => secs_until(now, start_of_local_day(first, tz)),
+        None => 31 * 86_400,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .unwrap_or_else(|e| panic!("bad date {s}: {e}"))
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn fits_refuses_a_reached_limit_even_for_zero() {
+        assert!(fits(0, 10, 10));
+        assert!(!fits(1, 10, 10));
+        assert!(fits(9, 0, 10));
+        assert!(!fits(10, 0, 10));
+        assert!(!fits(0, 0, 0));
+        assert!(!fits(u64::MAX, 1, u64::MAX));
+    }
+
+    #[test]
+    fn a_bucket_counts_for_exactly_sixty_seconds() {
+        let mut w = MinuteWindow::new();
+        assert!(w.add(1000, 1, 50));
+        assert_eq!(w.total(1000, Counter::Requests), 1);
+        assert_eq!(w.total(1059, Counter::Tokens), 50);
+        assert_eq!(w.total(1060, Counter::Tokens), 0);
+        assert_eq!(w.total(1060, Counter::Requests), 0);
+    }
+
+    #[test]
+    fn buckets_slide_one_second_at_a_time() {
+        let mut w = MinuteWindow::new();
+        for s in 0..120 {
+            assert!(w.add(10_000 + s, 1, 2));
+            let expect = (s + 1).min(60) as u64;
+            assert_eq!(w.total(10_000 + s, Counter::Requests), expect, "at +{s}");
+            assert_eq!(w.total(10_000 + s, Counter::Tokens), 2 * expect);
+        }
+    }
+
+    #[test]
+    fn a_reused_slot_forgets_its_old_second() {
+        let mut w = MinuteWindow::new();
+        assert!(w.add(0, 5, 5));
+        assert!(w.add(60, 1, 1)); // same slot, one minute later
+        assert_eq!(w.total(60, Counter::Requests), 1);
+        // Removing what was added at second 0 must not touch second 60.
+        w.remove(0, 5, 5);
+        assert_eq!(w.total(60, Counter::Requests), 1);
+        w.remove(60, 1, 1);
+        assert_eq!(w.total(60, Counter::Requests), 0);
+    }
+
+    #[test]
+    fn adds_older_than_the_window_are_refused() {
+        let mut w = MinuteWindow::new();
+        assert!(w.add(500, 1, 1));
+        assert!(w.add(441, 1, 1));
+        assert!(!w.add(440, 1, 1));
+        assert_eq!(w.total(500, Counter::Requests), 2);
+    }
+
+    #[test]
+    fn a_clock_stepping_back_frees_nothing() {
+        let mut w = MinuteWindow::new();
+        assert!(w.add(1000, 3, 0));
+        // "now" earlier than what was written: still counted.
+        assert_eq!(w.total(900, Counter::Requests), 3);
+        assert_eq!(w.effective(900), 1000);
+    }
+
+    #[test]
+    fn secs_until_fits_waits_for_the_oldest_buckets() {
+        let mut w = MinuteWindow::new();
+        // 40 tokens at t=0, 40 at t=30; limit 100 at t=50.
+        assert!(w.add(0, 0, 40));
+        assert!(w.add(30, 0, 40));
+        assert!(w.add(50, 0, 0));
+        // Demand 30: 80+30 > 100; at t=60 the first 40 leave → 40+30 fits: 10 s.
+        assert_eq!(w.secs_until_fits(50, Counter::Tokens, 30, 100), 10);
+        // Demand 70: needs the bucket of t=30 gone too → at t=90: 40 s.
+        assert_eq!(w.secs_until_fits(50, Counter::Tokens, 70, 100), 40);
+        // Demand larger than the limit: never fits → 60.
+        assert_eq!(w.secs_until_fits(50, Counter::Tokens, 101, 100), 60);
+        // Zero limit: never.
+        assert_eq!(w.secs_until_fits(50, Counter::Tokens, 0, 0), 60);
+        // Already fits: the minimum, 1.
+        assert_eq!(w.secs_until_fits(50, Counter::Tokens, 1, 1000), 1);
+    }
+
+    #[test]
+    fn midnight_in_utc_and_in_a_zone() {
+        let now = utc("2024-03-05T23:59:30Z");
+        assert_eq!(secs_until_next_day(now, chrono_tz::UTC), 30);
+        // Paris is UTC+1 in March: local 00:59:30 on the 6th; next midnight is 23:00Z.
+        assert_eq!(
+            secs_until_next_day(now, chrono_tz::Europe::Paris),
+            23 * 3600 + 30
+        );
+        assert_eq!(
+            local_day(now, chrono_tz::Europe::Paris),
+            NaiveDate::from_ymd_opt(2024, 3, 6).unwrap_or_default()
+        );
+        // Sub-second remainders round up.
+        let now = utc("2024-03-05T23:59:59.200Z");
+        assert_eq!(secs_until_next_day(now, chrono_tz::UTC), 1);
+    }
+
+    #[test]
+    fn a_dst_day_is_23_or_25_hours_long() {
+        // Paris springs forward on 2024-03-31 (02:00 → 03:00): that day has 23 hours.
+        let tz = chrono_tz::Europe::Paris;
+        let start = utc("2024-03-30T23:00:00Z"); // local midnight of the 31st
+        assert_eq!(secs_until_next_day(start, tz), 23 * 3600);
+        // Falls back on 2024-10-27: 25 hours.
+        let start = utc("2024-10-26T22:00:00Z");
+        assert_eq!(secs_until_next_day(start, tz), 25 * 3600);
+    }
+
+    #[test]
+    fn a_day_without_midnight_starts_at_its_first_existing_minute() {
+        // Santiago springs forward at local midnight (2024-09-08 00:00 → 01:00, UTC-4 → UTC-3).
+        let tz = chrono_tz::America::Santiago;
+        let day = NaiveDate::from_ymd_opt(2024, 9, 8).unwrap_or_default();
+        assert_eq!(start_of_local_day(day, tz), utc("2024-09-08T04:00:00Z"));
+        assert_eq!(local_day(utc("2024-09-08T04:00:00Z"), tz), day);
+        assert_eq!(secs_until_next_day(utc("2024-09-08T03:59:00Z"), tz), 60);
+    }
+
+    #[test]
+    fn next_month_start_handles_december_and_zones() {
+        let now = utc("2024-12-31T23:00:00Z");
+        assert_eq!(secs_until_next_month(now, chrono_tz::UTC), 3600);
+        // In Tokyo (UTC+9) it is already 2025-01-01 08:00: next month is February.
+        let tokyo = chrono_tz::Asia::Tokyo;
+        assert_eq!(secs_until_next_month(now, tokyo), (31 * 24 - 8) * 3600);
+        assert_eq!(
+            month_key(local_day(now, tokyo)),
+            month_key(NaiveDate::from_ymd_opt(2025, 1, 15).unwrap_or_default())
+        );
+        assert!(
+            month_key(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default())
+                > month_key(NaiveDate::from_ymd_opt(2024, 12, 31).unwrap_or_default())
+        );
+    }
+
+    #[test]
+    fn add_secs_saturates() {
+        let now = utc("2024-01-01T00:00:00Z");
+        assert_eq!(add_secs(now, 90), utc("2024-01-01T00:01:30Z"));
+        assert_eq!(add_secs(now, u64::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(secs_until(now, now), 1);
+        assert_eq!(secs_until(now, add_secs(now, 5)), 5);
+    }
+}

@@ -1,0 +1,240 @@
+//! Wiring: builds the store, registry, proxy and router from a [`Config`], starts the
+//! background tasks (ledger writer, status ticker, hourly roll-up), serves until the shutdown
+//! token fires, then flushes the ledger before returning.
+//!
+//! Owns: start-up order (migrations, counter rebuild from the ledger, then listening) and
+//! graceful shutdown. Must not: hold logic that deserves its own tests.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use chrono::Utc;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::alerts::Hub;
+use crate::api::{self, AppState, Shared};
+use crate::config::{limits_from, Config, RawLimits};
+use crate::pricing::PriceTable;
+use crate::proxy::Proxy;
+use crate::registry::{key_hash, Registry};
+use crate::store::{month_start, Store};
+use crate::types::CreateWorkspace;
+
+/// What can stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("price table: {0}")]
+    Pricing(#[from] crate::pricing::PricingError),
+    #[error("HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("metrics recorder: {0}")]
+    Metrics(String),
+}
+
+/// The process-wide Prometheus recorder (installed once, shared by every server in-process).
+fn metrics_handle() -> Result<metrics_exporter_prometheus::PrometheusHandle, ServerError> {
+    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let buckets = [
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ];
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&buckets)
+        .map_err(|e| ServerError::Metrics(e.to_string()))?
+        .build_recorder();
+    let handle = recorder.handle();
+    if metrics::set_global_recorder(recorder).is_err() {
+        // Another thread won the race; use its handle.
+        return HANDLE
+            .get()
+            .cloned()
+            .ok_or_else(|| ServerError::Metrics("recorder already installed".into()));
+    }
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// Leptos options from cargo-leptos' environment, with the project's defaults.
+pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    LeptosOptions::builder()
+        .output_name(env("LEPTOS_OUTPUT_NAME", "quota-sentinel"))
+        .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(addr)
+        .build()
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    done: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+impl Running {
+    /// Waits until the server has stopped and the ledger is flushed.
+    pub async fn wait(self) -> Result<(), ServerError> {
+        self.done
+            .await
+            .map_err(|e| ServerError::Io(std::io::Error::other(e)))?
+    }
+}
+
+/// Builds everything and starts serving on `listener`; stops when `shutdown` is cancelled.
+pub async fn start(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<Running, ServerError> {
+    let addr = listener.local_addr()?;
+    let (store, writer) = Store::open(&config.database_url).await?;
+    let tracker = TaskTracker::new();
+    let writer_stop = shutdown.clone();
+    let writer_done = tracker.spawn(writer.run_until(async move { writer_stop.cancelled().await }));
+
+    let hub = Arc::new(Hub::default());
+    let registry = Arc::new(Registry::new(config.time_zone, config.account.clone(), store.clone(), hub));
+    let now = Utc::now();
+    load_workspaces(&config, &store, &registry, now).await?;
+    let buckets = store.usage_buckets(month_start(now, config.time_zone), now).await?;
+    for b in &buckets {
+        registry.restore(&b.workspace, b.at, b.requests, b.tokens, b.cost_nanos, now);
+    }
+    tracing::info!(rows = buckets.len(), "counters rebuilt from the ledger");
+
+    let prices = Arc::new(PriceTable::shipped()?.with_overrides(config.prices.clone()));
+    let upstream_key = config.upstream_key.as_ref().map(|k| k.expose_secret().to_string());
+    if upstream_key.is_none() {
+        tracing::warn!("OPENAI_API_KEY is not set: calls reach the upstream without a key");
+    }
+    let proxy = Arc::new(Proxy::new(
+        &config.upstream_url,
+        upstream_key.as_deref(),
+        config.upstream_timeout_seconds,
+        registry.clone(),
+        prices,
+        store.clone(),
+    )?);
+    let admin_hash = config.admin_key.as_ref().map(|k| key_hash(k.expose_secret()));
+    let shared = Arc::new(Shared {
+        config,
+        registry: registry.clone(),
+        proxy,
+        store: store.clone(),
+        metrics: metrics_handle()?,
+        admin_hash,
+    });
+
+    // Status ticker: expiries and live usage pushes, once a second.
+    let tick_stop = shutdown.clone();
+    let tick_registry = registry.clone();
+    tracker.spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = every.tick() => tick_registry.tick(Utc::now()),
+                () = tick_stop.cancelled() => return,
+            }
+        }
+    });
+    // Hourly roll-up and pruning of rows past the retention period.
+    let roll_stop = shutdown.clone();
+    let roll_store = store.clone();
+    let retention = chrono::Duration::days(i64::from(shared.config.retention_days));
+    tracker.spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = every.tick() => match roll_store.roll_up(Utc::now() - retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "ledger rows rolled up and pruned"),
+                    Err(e) => tracing::warn!(error = %e, "roll-up failed; will retry in an hour"),
+                },
+                () = roll_stop.cancelled() => return,
+            }
+        }
+    });
+    tracker.close();
+
+    let options = leptos_options(addr);
+    let state = AppState {
+        leptos_options: options.clone(),
+        shared: shared.clone(),
+    };
+    let app = router(state);
+    let serve_stop = shutdown.clone();
+    let done = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { serve_stop.cancelled().await })
+            .await;
+        // Make sure every task stops even if serving failed, then wait for the ledger flush.
+        shutdown.cancel();
+        tracker.wait().await;
+        let _ = writer_done;
+        store.close().await;
+        tracing::info!("stopped; ledger flushed");
+        served.map_err(ServerError::Io)
+    });
+    Ok(Running { addr, shared, done })
+}
+
+/// The whole router: API, proxy, and the Leptos pages with their static files.
+pub fn router(state: AppState) -> Router {
+    let options = state.leptos_options.clone();
+    let routes = generate_route_list(app::App);
+    api::router(state.clone())
+        .leptos_routes(&state, routes, {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .with_state(state)
+}
+
+async fn load_workspaces(config: &Config, store: &Store, registry: &Registry, now: chrono::DateTime<Utc>) -> Result<(), ServerError> {
+    for w in &config.workspaces {
+        registry.upsert_workspace(&w.id, &w.name, w.limits.clone(), now);
+        for h in &w.key_sha256 {
+            let key_id = format!("cfg_{}", &hex::encode(h)[..12]);
+            registry.add_key(&w.id, &key_id, *h);
+        }
+    }
+    for sw in store.workspaces().await? {
+        if registry.workspace(&sw.id).is_some() {
+            tracing::warn!(workspace = %sw.id, "workspace is both in the config file and the database; the file wins");
+            continue;
+        }
+        let req: CreateWorkspace = serde_json::from_str(&sw.limits_json).map_err(crate::store::StoreError::from)?;
+        let raw = RawLimits {
+            requests_per_minute: req.requests_per_minute,
+            requests_per_day: req.requests_per_day,
+            tokens_per_minute: req.tokens_per_minute,
+            tokens_per_day: req.tokens_per_day,
+            budget_usd_per_day: req.budget_usd_per_day,
+            budget_usd_per_month: req.budget_usd_per_month,
+            warning_at: req.warning_at,
+        };
+        let limits = limits_from(&format!("stored workspace {}", sw.id), &raw, Some(&config.defaults))
+            .unwrap_or_else(|_| config.defaults.clone());
+        registry.upsert_workspace(&sw.id, &sw.name, limits, now);
+    }
+    for k in store.keys().await? {
+        if !registry.add_key(&k.workspace, &k.key_id, k.sha256) {
+            tracing::warn!(key_id = %k.key_id, "stored key skipped: unknown workspace or duplicate");
+        }
+    }
+    if registry.workspaces().is_empty() {
+        tracing::warn!("no workspaces: add [[workspaces]] to the config file or create one with POST /api/admin/workspaces");
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! In-memory objects the stateful endpoints create (files, assistants,
+//! threads, runs, vector stores, batches) and OpenAI's cursor-list shape.
+//! Lives behind one `std::sync::Mutex` in the simulator; never held across
+//! an `.await`. Nothing on the chat/responses hot path touches it.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::tokens::ReplyPlan;
+use super::wire::query_pairs;
+
+/// A collection keeping insertion (= creation) order.
+pub(crate) struct Coll<T> {
+    order: Vec<String>,
+    map: HashMap<String, T>,
+}
+
+impl<T> Default for Coll<T> {
+    fn default() -> Self {
+        Self {
+            order: Vec::new(),
+            map: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Coll<T> {
+    pub fn insert(&mut self, id: String, value: T) {
+        if self.map.insert(id.clone(), value).is_none() {
+            self.order.push(id);
+        }
+    }
+    pub fn get(&self, id: &str) -> Option<&T> {
+        self.map.get(id)
+    }
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut T> {
+        self.map.get_mut(id)
+    }
+    pub fn remove(&mut self, id: &str) -> Option<T> {
+        let v = self.map.remove(id)?;
+        self.order.retain(|x| x != id);
+        Some(v)
+    }
+    /// Values oldest first.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.order.iter().filter_map(|id| self.map.get(id))
+    }
+}
+
+pub(crate) struct FileRec {
+    pub id: String,
+    pub filename: String,
+    pub purpose: String,
+    pub bytes: u64,
+    pub created_at: u64,
+    /// Kept for uploads up to [`super::files::KEEP_FILE_BYTES`]; larger ones
+    /// are served back as zero bytes of the same length.
+    pub content: Option<Bytes>,
+}
+
+impl FileRec {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "object": "file",
+            "id": self.id,
+            "purpose": self.purpose,
+            "filename": self.filename,
+            "bytes": self.bytes,
+            "created_at": self.created_at,
+            "expires_at": null,
+            "status": "processed",
+            "status_details": null,
+        })
+    }
+}
+
+pub(crate) struct ThreadRec {
+    pub obj: Value,
+    pub messages: Vec<Value>,
+}
+
+pub(crate) struct RunRec {
+    pub obj: Value,
+    pub retrieves: u32,
+    pub prompt_tokens: u64,
+    pub reply: ReplyPlan,
+    /// Usage already counted in `tokens_reported`.
+    pub reported: bool,
+}
+
+pub(crate) struct VsRec {
+    pub obj: Value,
+    pub files: Coll<Value>,
+}
+
+pub(crate) struct BatchRec {
+    pub obj: Value,
+    pub gets: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct Store {
+    pub files: Coll<FileRec>,
+    pub assistants: Coll<Value>,
+    pub threads: Coll<ThreadRec>,
+    pub runs: Coll<RunRec>,
+    pub vector_stores: Coll<VsRec>,
+    pub batches: Coll<BatchRec>,
+}
+
+/// OpenAI's list page: `limit` (default `default_limit`, max `max_limit`),
+/// `order` (`desc` default) and `after`/`before` cursors over `items`
+/// (oldest first, each with an `id`).
+pub(crate) fn list_page(
+    items: Vec<Value>,
+    query: Option<&str>,
+    default_limit: usize,
+    max_limit: usize,
+) -> Value {
+    let q = query_pairs(query);
+    let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let limit = get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(default_limit)
+        .clamp(1, max_limit);
+    let mut items = items;
+    if get("order") != Some("asc") {
+        items.reverse();
+    }
+    let id_of = |v: &Value| v.get("id").and_then(Value::as_str).map(str::to_owned);
+    if let Some(after) = get("after") {
+        if let Some(pos) = items.iter().position(|v| id_of(v).as_deref() == Some(after)) {
+            items.drain(..=pos);
+        }
+    }
+    if let Some(before) = get("before") {
+        if let Some(pos) = items.iter().position(|v| id_of(v).as_deref() == Some(before)) {
+            items.truncate(pos);
+        }
+    }
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    let first_id = items.first().and_then(id_of);
+    let last_id = items.last().and_then(id_of);
+    json!({
+        "object": "list",
+        "data": items,
+        "first_id": first_id,
+        "last_id": last_id,
+        "has_more": has_more,
+    })
+}

@@ -1,0 +1,667 @@
+//! Durable storage: the SQLite pool (WAL, migrations), the batched ledger writer, the counter
+//! rebuild at start, the usage queries and the hourly roll-up and pruning.
+//!
+//! Owns: every SQL statement of the project. Writes arrive on an unbounded channel and are
+//! committed in batches by one background task, so the proxy never waits on the disk; on
+//! shutdown the writer drains the channel before it returns. Must not: block the hot path,
+//! decide policy, or let a database error text reach a client (callers map [`StoreError`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, SqlitePool};
+use tokio::sync::mpsc;
+
+use crate::types::{ArgValue, GroupBy, Level, Status, UsageRow};
+
+/// The storage layer's error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("stored JSON is malformed: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// One call, as the ledger records it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LedgerRow {
+    pub ts: DateTime<Utc>,
+    pub workspace: String,
+    pub key_id: String,
+    pub family: String,
+    pub model: Option<String>,
+    pub http_status: u16,
+    pub input_tokens: u64,
+    pub cached_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_tokens: u64,
+    pub images: u64,
+    pub audio_seconds: f64,
+    pub characters: u64,
+    pub cost_nanos: Option<u64>,
+    pub estimated: bool,
+    pub latency_ms: u64,
+    pub goal: Option<String>,
+    pub task: Option<String>,
+    pub priority: Option<String>,
+    pub request_id: Option<String>,
+    pub upstream_request_id: Option<String>,
+}
+
+/// A notification as stored: key and arguments, rendered per locale when read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredNotification {
+    pub id: String,
+    pub workspace: String,
+    pub ts: DateTime<Utc>,
+    pub level: Level,
+    pub status: Status,
+    pub key: String,
+    pub args: BTreeMap<String, ArgValue>,
+    pub action_keys: Vec<String>,
+}
+
+/// A status change, for history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusChange {
+    pub workspace: String,
+    pub ts: DateTime<Utc>,
+    pub from: Status,
+    pub to: Status,
+    pub cause_json: String,
+}
+
+/// What the writer task commits.
+#[derive(Debug)]
+pub enum Write {
+    Call(Box<LedgerRow>),
+    Notification(Box<StoredNotification>),
+    StatusChange(Box<StatusChange>),
+}
+
+/// Usage aggregated for the counter rebuild: `at` is the start of the bucket.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageBucket {
+    pub workspace: String,
+    pub at: DateTime<Utc>,
+    pub requests: u64,
+    pub tokens: u64,
+    pub cost_nanos: u64,
+}
+
+/// A workspace created through the admin API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredWorkspace {
+    pub id: String,
+    pub name: String,
+    pub limits_json: String,
+}
+
+/// A minted key (hash only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredKey {
+    pub key_id: String,
+    pub workspace: String,
+    pub sha256: [u8; 32],
+}
+
+/// The pool plus the sending side of the writer.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    tx: mpsc::UnboundedSender<Write>,
+}
+
+/// The writer task's handle: await [`Writer::run`] to drain and stop.
+pub struct Writer {
+    pool: SqlitePool,
+    rx: mpsc::UnboundedReceiver<Write>,
+}
+
+const BATCH: usize = 512;
+
+impl Store {
+    /// Opens (creating if needed) the database and runs the migrations.
+    pub async fn open(url: &str) -> Result<(Store, Writer), StoreError> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10));
+        let file = opts.get_filename();
+        if let Some(dir) = Path::new(file).parent() {
+            if !dir.as_os_str().is_empty() && file != Path::new(":memory:") {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok((
+            Store {
+                pool: pool.clone(),
+                tx,
+            },
+            Writer { pool, rx },
+        ))
+    }
+
+    /// Queues a write; never waits. Returns false only if the writer has stopped.
+    pub fn write(&self, w: Write) -> bool {
+        self.tx.send(w).is_ok()
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Usage per group between `from` and `to`, ledger and roll-ups together.
+    pub async fn usage(
+        &self,
+        workspace: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        group_by: GroupBy,
+        tz: chrono_tz::Tz,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let (ledger_key, rollup_key) = match group_by {
+            GroupBy::Family => ("family", "family"),
+            GroupBy::Model => ("COALESCE(model, '')", "model"),
+            GroupBy::Goal => ("COALESCE(goal, '')", "goal"),
+            GroupBy::Task => ("COALESCE(task, '')", "task"),
+            // Hours in SQL (as text of the hour's start in ms); local hours and days in Rust.
+            GroupBy::Hour | GroupBy::Day => ("CAST((ts_ms / 3600000) * 3600000 AS TEXT)", "CAST(hour_ms AS TEXT)"),
+        };
+        let sql = format!(
+            "SELECT k, SUM(requests) AS requests, SUM(input) AS input, SUM(cached) AS cached, \
+                    SUM(output) AS output, SUM(cost) AS cost, SUM(unpriced) AS unpriced, \
+                    SUM(estimated) AS estimated FROM ( \
+               SELECT {ledger_key} AS k, 1 AS requests, input_tokens AS input, cached_tokens AS cached, \
+                      output_tokens AS output, COALESCE(cost_nanos, 0) AS cost, \
+                      (cost_nanos IS NULL) AS unpriced, estimated \
+                 FROM ledger WHERE workspace = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 \
+               UNION ALL \
+               SELECT {rollup_key} AS k, requests, input_tokens, cached_tokens, output_tokens, \
+                      cost_nanos, unpriced_requests, estimated_requests \
+                 FROM usage_rollup WHERE workspace = ?1 AND hour_ms >= ?2 AND hour_ms < ?3 \
+             ) GROUP BY k ORDER BY k"
+        );
+        // Safe: the only dynamic parts are the fixed column expressions above.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(workspace)
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: BTreeMap<String, UsageRow> = BTreeMap::new();
+        for r in rows {
+            let raw_key: String = r.try_get("k")?;
+            let key = match group_by {
+                GroupBy::Hour | GroupBy::Day => {
+                    let ms: i64 = raw_key.parse().unwrap_or_default();
+                    let local = tz.timestamp_millis_opt(ms).single();
+                    match (local, group_by) {
+                        (Some(t), GroupBy::Hour) => t.format("%Y-%m-%dT%H:00:00%:z").to_string(),
+                        (Some(t), _) => t.format("%Y-%m-%d").to_string(),
+                        (None, _) => raw_key,
+                    }
+                }
+                _ => raw_key,
+            };
+            let e = out.entry(key.clone()).or_insert_with(|| UsageRow {
+                key,
+                requests: 0,
+                input_tokens: 0,
+                cached_tokens: 0,
+                output_tokens: 0,
+                cost_usd: 0.0,
+                unpriced_requests: 0,
+                estimated_requests: 0,
+            });
+            e.requests += get_u64(&r, "requests")?;
+            e.input_tokens += get_u64(&r, "input")?;
+            e.cached_tokens += get_u64(&r, "cached")?;
+            e.output_tokens += get_u64(&r, "output")?;
+            e.cost_usd += get_u64(&r, "cost")? as f64 / 1e9;
+            e.unpriced_requests += get_u64(&r, "unpriced")?;
+            e.estimated_requests += get_u64(&r, "estimated")?;
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// Usage since `since`, bucketed (per second for the last minute, per minute before, per
+    /// hour from the roll-ups), to rebuild the in-memory counters at start.
+    pub async fn usage_buckets(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UsageBucket>, StoreError> {
+        let recent = now.timestamp_millis() - 61_000;
+        let rows = sqlx::query(
+            "SELECT workspace, (ts_ms / ?3) * ?3 AS at, COUNT(*) AS requests, \
+                    SUM(input_tokens + output_tokens) AS tokens, SUM(COALESCE(cost_nanos, 0)) AS cost \
+               FROM ledger WHERE ts_ms >= ?1 AND ts_ms < ?2 GROUP BY workspace, at \
+             UNION ALL \
+             SELECT workspace, (ts_ms / 1000) * 1000 AS at, COUNT(*), SUM(input_tokens + output_tokens), \
+                    SUM(COALESCE(cost_nanos, 0)) FROM ledger WHERE ts_ms >= ?2 GROUP BY workspace, at \
+             UNION ALL \
+             SELECT workspace, hour_ms, SUM(requests), SUM(input_tokens + output_tokens), SUM(cost_nanos) \
+               FROM usage_rollup WHERE hour_ms >= ?4 GROUP BY workspace, hour_ms",
+        )
+        .bind(since.timestamp_millis())
+        .bind(recent.max(since.timestamp_millis()))
+        .bind(60_000i64)
+        .bind(since.timestamp_millis() - since.timestamp_millis().rem_euclid(3_600_000))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let at: i64 = r.try_get(1)?;
+            out.push(UsageBucket {
+                workspace: r.try_get(0)?,
+                at: Utc.timestamp_millis_opt(at).single().unwrap_or(since),
+                requests: r.try_get::<i64, _>(2)?.max(0) as u64,
+                tokens: r.try_get::<Option<i64>, _>(3)?.unwrap_or(0).max(0) as u64,
+                cost_nanos: r.try_get::<Option<i64>, _>(4)?.unwrap_or(0).max(0) as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The newest notifications of a workspace, newest first.
+    pub async fn notifications(
+        &self,
+        workspace: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, workspace, ts_ms, level, status, key, args, action_keys FROM notifications \
+              WHERE workspace = ?1 ORDER BY ts_ms DESC, id DESC LIMIT ?2",
+        )
+        .bind(workspace)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let level: String = r.try_get("level")?;
+                let status: String = r.try_get("status")?;
+                let ts: i64 = r.try_get("ts_ms")?;
+                Ok(StoredNotification {
+                    id: r.try_get("id")?,
+                    workspace: r.try_get("workspace")?,
+                    ts: Utc.timestamp_millis_opt(ts).single().unwrap_or_default(),
+                    level: serde_json::from_value(serde_json::Value::String(level))?,
+                    status: serde_json::from_value(serde_json::Value::String(status))?,
+                    key: r.try_get("key")?,
+                    args: serde_json::from_str(&r.try_get::<String, _>("args")?)?,
+                    action_keys: serde_json::from_str(&r.try_get::<String, _>("action_keys")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The last `limit` ledger rows of a workspace (newest first): the call log.
+    pub async fn ledger_count(&self, workspace: &str) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger WHERE workspace = ?1")
+            .bind(workspace)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    pub async fn workspaces(&self) -> Result<Vec<StoredWorkspace>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, limits FROM workspaces ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredWorkspace {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    limits_json: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query("SELECT key_id, workspace, sha256 FROM api_keys")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let blob: Vec<u8> = r.try_get(2)?;
+            let Ok(sha256) = <[u8; 32]>::try_from(blob.as_slice()) else {
+                continue;
+            };
+            out.push(StoredKey {
+                key_id: r.try_get(0)?,
+                workspace: r.try_get(1)?,
+                sha256,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn insert_workspace(&self, w: &StoredWorkspace, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO workspaces (id, name, limits, created_ms) VALUES (?1, ?2, ?3, ?4)")
+            .bind(&w.id)
+            .bind(&w.name)
+            .bind(&w.limits_json)
+            .bind(now.timestamp_millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_key(&self, k: &StoredKey, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO api_keys (key_id, workspace, sha256, created_ms) VALUES (?1, ?2, ?3, ?4)")
+            .bind(&k.key_id)
+            .bind(&k.workspace)
+            .bind(k.sha256.as_slice())
+            .bind(now.timestamp_millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves ledger rows older than `cutoff` into hourly roll-ups and deletes them, along with
+    /// old notifications and status changes. Returns the number of ledger rows rolled up.
+    pub async fn roll_up(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let c = cutoff.timestamp_millis();
+        let c = c - c.rem_euclid(3_600_000);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO usage_rollup (hour_ms, workspace, family, model, goal, task, requests, \
+                 input_tokens, cached_tokens, output_tokens, cost_nanos, unpriced_requests, estimated_requests) \
+             SELECT (ts_ms / 3600000) * 3600000, workspace, family, COALESCE(model, ''), COALESCE(goal, ''), \
+                    COALESCE(task, ''), COUNT(*), SUM(input_tokens), SUM(cached_tokens), SUM(output_tokens), \
+                    SUM(COALESCE(cost_nanos, 0)), SUM(cost_nanos IS NULL), SUM(estimated) \
+               FROM ledger WHERE ts_ms < ?1 \
+              GROUP BY 1, 2, 3, 4, 5, 6 \
+             ON CONFLICT (workspace, hour_ms, family, model, goal, task) DO UPDATE SET \
+                 requests = requests + excluded.requests, \
+                 input_tokens = input_tokens + excluded.input_tokens, \
+                 cached_tokens = cached_tokens + excluded.cached_tokens, \
+                 output_tokens = output_tokens + excluded.output_tokens, \
+                 cost_nanos = cost_nanos + excluded.cost_nanos, \
+                 unpriced_requests = unpriced_requests + excluded.unpriced_requests, \
+                 estimated_requests = estimated_requests + excluded.estimated_requests",
+        )
+        .bind(c)
+        .execute(&mut *tx)
+        .await?;
+        let n = sqlx::query("DELETE FROM ledger WHERE ts_ms < ?1")
+            .bind(c)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM notifications WHERE ts_ms < ?1")
+            .bind(c)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM status_changes WHERE ts_ms < ?1")
+            .bind(c)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Closes the pool (after the writer has drained).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn get_u64(r: &sqlx::sqlite::SqliteRow, col: &str) -> Result<u64, StoreError> {
+    Ok(r.try_get::<Option<i64>, _>(col)?.unwrap_or(0).max(0) as u64)
+}
+
+impl Writer {
+    /// Commits queued writes in batches until every [`Store`] handle is dropped, then returns
+    /// after the last batch: dropping the senders is how shutdown flushes.
+    pub async fn run(self) {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Like [`Writer::run`], but once `stop` completes no new write is accepted and the writer
+    /// returns after committing everything already queued (shutdown).
+    pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()>) {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut stop = std::pin::pin!(stop);
+        let mut stopping = false;
+        loop {
+            let n = if stopping {
+                self.rx.recv_many(&mut batch, BATCH).await
+            } else {
+                tokio::select! {
+                    n = self.rx.recv_many(&mut batch, BATCH) => n,
+                    () = &mut stop => {
+                        stopping = true;
+                        self.rx.close();
+                        continue;
+                    }
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            let mut attempt = 0;
+            loop {
+                match write_batch(&self.pool, &batch).await {
+                    Ok(()) => break,
+                    Err(e) if attempt < 5 => {
+                        attempt += 1;
+                        tracing::warn!(error = %e, rows = batch.len(), attempt, "ledger batch failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, rows = batch.len(), "ledger batch lost after retries");
+                        break;
+                    }
+                }
+            }
+            batch.clear();
+        }
+    }
+}
+
+async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let calls: Vec<&LedgerRow> = batch
+        .iter()
+        .filter_map(|w| match w {
+            Write::Call(r) => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    // SQLite allows 32766 bound parameters; 22 per row keeps a chunk well below it.
+    for chunk in calls.chunks(256) {
+        let mut qb = QueryBuilder::new(
+            "INSERT INTO ledger (ts_ms, workspace, key_id, family, model, http_status, input_tokens, \
+             cached_tokens, output_tokens, reasoning_tokens, images, audio_seconds, characters, cost_nanos, \
+             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.ts.timestamp_millis())
+                .push_bind(&r.workspace)
+                .push_bind(&r.key_id)
+                .push_bind(&r.family)
+                .push_bind(&r.model)
+                .push_bind(r.http_status as i64)
+                .push_bind(r.input_tokens as i64)
+                .push_bind(r.cached_tokens as i64)
+                .push_bind(r.output_tokens as i64)
+                .push_bind(r.reasoning_tokens as i64)
+                .push_bind(r.images as i64)
+                .push_bind(r.audio_seconds)
+                .push_bind(r.characters as i64)
+                .push_bind(r.cost_nanos.map(|c| c as i64))
+                .push_bind(r.estimated)
+                .push_bind(r.latency_ms as i64)
+                .push_bind(&r.goal)
+                .push_bind(&r.task)
+                .push_bind(&r.priority)
+                .push_bind(&r.request_id)
+                .push_bind(&r.upstream_request_id);
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    for w in batch {
+        match w {
+            Write::Call(_) => {}
+            Write::Notification(n) => {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO notifications (id, workspace, ts_ms, level, status, key, args, action_keys) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .bind(&n.id)
+                .bind(&n.workspace)
+                .bind(n.ts.timestamp_millis())
+                .bind(n.level.as_str())
+                .bind(n.status.as_str())
+                .bind(&n.key)
+                .bind(serde_json::to_string(&n.args)?)
+                .bind(serde_json::to_string(&n.action_keys)?)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::StatusChange(s) => {
+                sqlx::query(
+                    "INSERT INTO status_changes (workspace, ts_ms, from_status, to_status, cause) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .bind(&s.workspace)
+                .bind(s.ts.timestamp_millis())
+                .bind(s.from.as_str())
+                .bind(s.to.as_str())
+                .bind(&s.cause_json)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The start of the current calendar month in `tz`, as UTC: how far back the rebuild reads.
+pub fn month_start(now: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    let local = now.with_timezone(&tz);
+    tz.with_ymd_and_hms(local.year(), local.month(), 1, 0, 0, 0)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now - chrono::Duration::days(31))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn temp_store() -> (Store, tokio::task::JoinHandle<()>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}/sub/t.db", dir.path().display());
+        let (store, writer) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        (store, tokio::spawn(writer.run()), dir)
+    }
+
+    fn row(ws: &str, ts: DateTime<Utc>, family: &str, input: u64, output: u64, cost: Option<u64>) -> LedgerRow {
+        LedgerRow {
+            ts,
+            workspace: ws.into(),
+            key_id: "k1".into(),
+            family: family.into(),
+            model: Some("gpt-4o-mini".into()),
+            http_status: 200,
+            input_tokens: input,
+            output_tokens: output,
+            cost_nanos: cost,
+            latency_ms: 5,
+            goal: Some("g".into()),
+            ..Default::default()
+        }
+    }
+
+    async fn flushed(store: Store, writer: tokio::task::JoinHandle<()>, url_holder: &tempfile::TempDir) -> Store {
+        // Dropping the only sender lets the writer drain and stop; reopen to read.
+        let pool = store.pool.clone();
+        drop(store);
+        writer.await.unwrap_or_else(|e| panic!("{e}"));
+        pool.close().await;
+        let url = format!("sqlite://{}/sub/t.db", url_holder.path().display());
+        let (s, _w) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        s
+    }
+
+    #[tokio::test]
+    async fn writes_are_flushed_when_the_senders_drop_and_survive_reopen() {
+        let (store, writer, dir) = temp_store().await;
+        let now = Utc::now();
+        for i in 0..1000 {
+            assert!(store.write(Write::Call(Box::new(row("a", now, "chat.completions", i, 1, Some(1000))))));
+        }
+        let store = flushed(store, writer, &dir).await;
+        assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1000);
+        let rows = store
+            .usage("a", now - chrono::Duration::hours(1), now + chrono::Duration::hours(1), GroupBy::Family, chrono_tz::UTC)
+            .await
+            .unwrap_or_default();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].requests, 1000);
+        assert_eq!(rows[0].input_tokens, (0..1000).sum::<u64>());
+        assert!((rows[0].cost_usd - 1000.0 * 1000.0 / 1e9).abs() < 1e-12);
+    }
+
+    #[tokio::test]
+    async fn roll_up_keeps_totals_and_prunes_rows() {
+        let (store, writer, dir) = temp_store().await;
+        let now = Utc::now();
+        let old = now - chrono::Duration::days(100);
+        store.write(Write::Call(Box::new(row("a", old, "embeddings", 10, 0, None))));
+        store.write(Write::Call(Box::new(row("a", old, "embeddings", 5, 0, Some(7)))));
+        store.write(Write::Call(Box::new(row("a", now, "embeddings", 1, 0, Some(1)))));
+        let store = flushed(store, writer, &dir).await;
+        let n = store.roll_up(now - chrono::Duration::days(90)).await.unwrap_or(0);
+        assert_eq!(n, 2);
+        assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1);
+        let rows = store
+            .usage("a", old - chrono::Duration::days(1), now + chrono::Duration::hours(1), GroupBy::Day, chrono_tz::UTC)
+            .await
+            .unwrap_or_default();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0].requests, 2);
+        assert_eq!(rows[0].input_tokens, 15);
+        assert_eq!(rows[0].unpriced_requests, 1);
+        let buckets = store.usage_buckets(old - chrono::Duration::hours(1), now).await.unwrap_or_default();
+        let total: u64 = buckets.iter().map(|b| b.requests).sum();
+        assert_eq!(total, 3);
+    }
+
+    #[test]
+    fn month_start_is_local() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 31, 23, 30, 0).single().unwrap_or_default();
+        assert_eq!(month_start(now, chrono_tz::UTC).to_rfc3339(), "2026-03-01T00:00:00+00:00");
+        // In Rome it is already April 1st.
+        assert_eq!(month_start(now, chrono_tz::Europe::Rome).to_rfc3339(), "2026-03-31T22:00:00+00:00");
+    }
+}

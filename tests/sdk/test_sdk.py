@@ -1,0 +1,197 @@
+"""End-to-end: the official `openai` Python SDK drives the real gateway binary, which forwards
+to the project's OpenAI simulator (`quota-sentinel simulate`). Checks that every call lands in
+the ledger with the tokens the upstream reported.
+
+Run by `make test` (QS_BIN points at the release binary)."""
+
+import hashlib
+import io
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import openai
+import pytest
+
+BIN = os.environ.get("QS_BIN", "target/release/quota-sentinel")
+UPSTREAM_KEY = "sk-sdk-upstream-0123456789"
+WS_KEY = "qs_sdk_workspace_key_0123456789"
+ADMIN_KEY = "sdk-admin-key-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except Exception:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def get_json(url: str, key: str):
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def env():
+    tmp = tempfile.TemporaryDirectory()
+    sim_port, gw_port = free_port(), free_port()
+    config = os.path.join(tmp.name, "qs.toml")
+    with open(config, "w") as f:
+        f.write(
+            '[[workspaces]]\nid = "sdk"\nname = "SDK"\n'
+            f'key_sha256 = ["{hashlib.sha256(WS_KEY.encode()).hexdigest()}"]\n'
+            "requests_per_minute = 0\nrequests_per_day = 0\ntokens_per_minute = 0\n"
+        )
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    sim = subprocess.Popen(
+        [BIN, "simulate", "--sim-listen", f"127.0.0.1:{sim_port}", "--sim-api-key", UPSTREAM_KEY],
+        env=base_env,
+    )
+    gw = subprocess.Popen(
+        [BIN, "serve", "--config", config, "--listen", f"127.0.0.1:{gw_port}",
+         "--database-url", f"sqlite://{tmp.name}/qs.db",
+         "--upstream-url", f"http://127.0.0.1:{sim_port}/v1"],
+        env={**base_env, "OPENAI_API_KEY": UPSTREAM_KEY, "QUOTA_ADMIN_KEY": ADMIN_KEY,
+             "LEPTOS_SITE_ROOT": os.path.join(os.getcwd(), "target/site")},
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{sim_port}/_sim/stats")
+        wait_http(f"http://127.0.0.1:{gw_port}/healthz")
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{gw_port}/v1", api_key=WS_KEY, max_retries=0)
+        yield {"client": client, "gw": f"http://127.0.0.1:{gw_port}", "sim": f"http://127.0.0.1:{sim_port}"}
+    finally:
+        for p in (gw, sim):
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        tmp.cleanup()
+
+
+def usage_by_family(env, want_requests: int):
+    deadline = time.time() + 10
+    while True:
+        rows = get_json(f"{env['gw']}/api/quota/usage?group_by=family&from=2000-01-01", WS_KEY)["rows"]
+        if sum(r["requests"] for r in rows) >= want_requests or time.time() > deadline:
+            return {r["key"]: r for r in rows}
+        time.sleep(0.1)
+
+
+def test_every_family_through_the_sdk_is_metered(env):
+    c = env["client"]
+    expected = {}  # family -> (input, output) the upstream reported to the client
+    calls = 0
+
+    def add(family, inp, out):
+        i, o = expected.get(family, (0, 0))
+        expected[family] = (i + inp, o + out)
+
+    r = c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello there gateway"}])
+    assert r.choices[0].message.content
+    add("chat.completions", r.usage.prompt_tokens, r.usage.completion_tokens)
+    calls += 1
+
+    # Streamed without include_usage: the client must not see the usage chunk the gateway asked for.
+    chunks = list(c.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "stream me a reply"}], stream=True))
+    assert chunks and all(ch.choices for ch in chunks), "the extra usage chunk leaked to the client"
+    assert all(ch.usage is None for ch in chunks)
+    calls += 1
+
+    # Streamed with include_usage: the client gets the usage chunk.
+    chunks = list(c.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "stream with usage"}], stream=True,
+        stream_options={"include_usage": True}))
+    u = chunks[-1].usage
+    assert u is not None and chunks[-1].choices == []
+    calls += 1
+
+    with c.responses.stream(model="gpt-4o-mini", input="tell me something") as s:
+        for _ in s:
+            pass
+        final = s.get_final_response()
+    add("responses", final.usage.input_tokens, final.usage.output_tokens)
+    calls += 1
+
+    e = c.embeddings.create(model="text-embedding-3-small", input=["one two three", "four five"])
+    assert len(e.data) == 2
+    add("embeddings", e.usage.prompt_tokens, 0)
+    calls += 1
+
+    img = c.images.generate(model="gpt-image-1", prompt="a lighthouse at dusk", n=1)
+    assert img.data and img.data[0].b64_json
+    add("images.generations", img.usage.input_tokens, img.usage.output_tokens)
+    calls += 1
+
+    audio = io.BytesIO(b"\0" * 64000)
+    audio.name = "speech.wav"
+    t = c.audio.transcriptions.create(model="gpt-4o-transcribe", file=audio)
+    assert t.text
+    calls += 1
+
+    f = c.files.create(file=("notes.jsonl", io.BytesIO(b'{"a":1}\n' * 100)), purpose="batch")
+    assert f.id.startswith("file-") and f.bytes == 800
+    assert any(x.id == f.id for x in c.files.list())
+    calls += 2
+
+    m = c.moderations.create(model="omni-moderation-latest", input="be nice")
+    assert m.results[0].flagged is False
+    calls += 1
+
+    thread = c.beta.threads.create()
+    run = c.beta.threads.runs.create(thread_id=thread.id, assistant_id="asst_sdk")
+    calls += 2
+    for _ in range(5):
+        run = c.beta.threads.runs.retrieve(thread_id=thread.id, run_id=run.id)
+        calls += 1
+        if run.status == "completed":
+            break
+    assert run.status == "completed" and run.usage is not None
+    # Retrieving a terminal run again must not count its usage twice.
+    c.beta.threads.runs.retrieve(thread_id=thread.id, run_id=run.id)
+    calls += 1
+    add("threads.runs", run.usage.prompt_tokens, run.usage.completion_tokens)
+
+    rows = usage_by_family(env, calls)
+    assert sum(r["requests"] for r in rows.values()) == calls, rows
+    for family, (inp, out) in expected.items():
+        assert family in rows, (family, rows)
+        assert rows[family]["input_tokens"] >= inp, (family, rows[family], inp)
+        assert rows[family]["output_tokens"] >= out, (family, rows[family], out)
+    # Exact for non-streamed single-call families.
+    for family in ("embeddings", "images.generations", "threads.runs", "responses"):
+        assert (rows[family]["input_tokens"], rows[family]["output_tokens"]) == expected[family], family
+    # The two chat streams and the plain call: the gateway's totals equal the simulator's.
+    sim = json.loads(urllib.request.urlopen(f"{env['sim']}/_sim/stats").read())
+    total_in = sum(r["input_tokens"] for r in rows.values())
+    assert total_in == sim["tokens_reported"]["input"], (total_in, sim["tokens_reported"])
+    assert rows["audio.transcriptions"]["input_tokens"] > 0
+    assert rows["chat.completions"]["estimated_requests"] == 0
+    assert rows["chat.completions"]["cost_usd"] > 0
+
+
+def test_bad_key_is_refused_in_openai_shape(env):
+    bad = openai.OpenAI(base_url=env["client"].base_url, api_key="qs_wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as e:
+        bad.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    assert e.value.code == "invalid_api_key"
+    assert e.value.status_code == 401
