@@ -58,14 +58,13 @@ ensure_build_tools() {
 }
 
 ensure_test_tools() {
-  apt_install chromium chromium-driver nginx-light wrk python3-venv
+  apt_install chromium chromium-driver
   local venv="$root/.venv"
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import openai' 2>/dev/null; then
     log "python venv with the openai SDK"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/tests/sdk/requirements.txt"
   fi
-  if ! command -v cargo-nextest >/dev/null 2>&1; then :; fi
 }
 
 case "$mode" in

@@ -373,11 +373,12 @@ impl Workspace {
     }
 }
 
-/// The account's own contribution to status, to tell whether an observation changed it.
-fn account_view(acct: &AccountState, now: DateTime<Utc>) -> (Status, Cause) {
-    let probe = WorkspaceMeter::new(Limits::default(), chrono_tz::UTC);
-    let e = quota::evaluate(&probe, acct, now);
-    (e.status, e.cause)
+/// The account's own contribution to status, to tell whether an observation changed it. Only
+/// the kind of cause counts: a headroom ratio moving on every call is not a change (the
+/// once-a-second tick picks up such drifts).
+fn account_view(acct: &AccountState, now: DateTime<Utc>) -> (Status, std::mem::Discriminant<Cause>) {
+    let e = acct.evaluate(Limits::default().warning_at, now);
+    (e.status, std::mem::discriminant(&e.cause))
 }
 
 fn view_of(w: &Workspace, st: &WsState, acct: &AccountState, now: DateTime<Utc>) -> StatusView {

@@ -125,6 +125,7 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
         store.clone(),
     )?);
     let admin_hash = config.admin_key.as_ref().map(|k| key_hash(k.expose_secret()));
+    let session_secret = store.session_secret().await?;
     let shared = Arc::new(Shared {
         config,
         registry: registry.clone(),
@@ -132,6 +133,7 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
         store: store.clone(),
         metrics: metrics_handle()?,
         admin_hash,
+        session_secret,
     });
 
     // Status ticker: expiries and live usage pushes, once a second.

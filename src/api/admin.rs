@@ -11,7 +11,7 @@ use chrono::Utc;
 use rand::RngCore;
 
 use super::quota::query;
-use super::{bearer, Scope, Shared};
+use super::{Scope, Shared};
 use crate::config::{limits_from, validate_workspace_id, RawLimits};
 use crate::error::AppError;
 use crate::i18n::{render_status, request_locale};
@@ -29,7 +29,7 @@ pub async fn reset(
     headers: HeaderMap,
     body: Result<Json<ResetRequest>, JsonRejection>,
 ) -> Result<Json<StatusReport>, AppError> {
-    shared.require_admin(bearer(&headers))?;
+    shared.require_admin(&headers)?;
     let req = json(body)?;
     let w = shared
         .registry
@@ -47,7 +47,7 @@ pub async fn list(
     headers: HeaderMap,
     q: Result<Query<Scope>, QueryRejection>,
 ) -> Result<Json<WorkspaceList>, AppError> {
-    shared.require_admin(bearer(&headers))?;
+    shared.require_admin(&headers)?;
     let q = query(q)?;
     let locale = request_locale(q.locale.as_deref(), &headers);
     let now = Utc::now();
@@ -65,7 +65,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Json<CreateWorkspace>, JsonRejection>,
 ) -> Result<(StatusCode, Json<StatusReport>), AppError> {
-    shared.require_admin(bearer(&headers))?;
+    shared.require_admin(&headers)?;
     let req = json(body)?;
     validate_workspace_id(&req.id).map_err(|rule| AppError::bad_request(format!("id: {rule}"), Some("id")))?;
     if shared.registry.workspace(&req.id).is_some() {
@@ -115,7 +115,7 @@ pub async fn mint_key(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<MintedKey>), AppError> {
-    shared.require_admin(bearer(&headers))?;
+    shared.require_admin(&headers)?;
     if shared.registry.workspace(&id).is_none() {
         return Err(AppError::WorkspaceNotFound(id));
     }

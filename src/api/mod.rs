@@ -7,11 +7,12 @@
 
 pub mod admin;
 mod quota;
+pub mod session;
 mod ws;
 
 use std::sync::Arc;
 
-use axum::extract::{FromRef, Query, Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -43,6 +44,8 @@ pub struct Shared {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// SHA-256 of `QUOTA_ADMIN_KEY`, if set.
     pub admin_hash: Option<[u8; 32]>,
+    /// Signs session cookies (kept in the database).
+    pub session_secret: [u8; 32],
 }
 
 /// Who is calling an API endpoint.
@@ -74,12 +77,36 @@ impl Shared {
         }
     }
 
+    /// The principal of a signed session cookie, if valid and still meaningful.
+    fn session_principal(&self, headers: &HeaderMap) -> Option<Principal> {
+        let value = session::cookie(headers)?;
+        let (role, ws) = session::verify(&self.session_secret, value, chrono::Utc::now().timestamp())?;
+        match role.as_str() {
+            "admin" if self.admin_hash.is_some() => Some(Principal::Admin),
+            "workspace" => self.registry.workspace(&ws).map(Principal::Workspace),
+            _ => None,
+        }
+    }
+
+    /// Who calls an API endpoint: an explicit key (bearer or `token`) wins, else the session.
+    pub fn caller(&self, headers: &HeaderMap, token: Option<&str>) -> Result<Principal, AppError> {
+        let key = token.or_else(|| bearer(headers));
+        if key.is_none() {
+            if let Some(p) = self.session_principal(headers) {
+                return Ok(p);
+            }
+        }
+        self.principal(key)
+    }
+
     /// Admin-only endpoints: 403 when the admin API is off, 401 without a key, 403 when wrong.
-    pub fn require_admin(&self, key: Option<&str>) -> Result<(), AppError> {
+    /// An admin session cookie counts as the key.
+    pub fn require_admin(&self, headers: &HeaderMap) -> Result<(), AppError> {
         if self.admin_hash.is_none() {
             return Err(AppError::AdminDisabled);
         }
-        match key {
+        match bearer(headers) {
+            None if matches!(self.session_principal(headers), Some(Principal::Admin)) => Ok(()),
             None => Err(AppError::AdminKeyMissing),
             Some(k) if self.is_admin_key(k) => Ok(()),
             Some(_) => Err(AppError::AdminKeyWrong),
@@ -125,6 +152,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/quota/notifications", get(quota::notifications))
         .route("/api/quota/reset", post(admin::reset))
         .route("/api/quota/ws", get(ws::upgrade))
+        .route("/api/session", get(session::whoami).post(session::sign_in).delete(session::sign_out))
         .route("/api/admin/workspaces", get(admin::list).post(admin::create))
         .route("/api/admin/workspaces/{id}/keys", post(admin::mint_key))
         .route("/api/{*rest}", any(api_not_found))

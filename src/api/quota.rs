@@ -9,7 +9,7 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
-use super::{bearer, Scope, Shared};
+use super::{Scope, Shared};
 use crate::error::AppError;
 use crate::i18n::{render_notification, render_status, request_locale};
 use crate::types::{CheckResponse, GroupBy, NotificationList, Status, StatusReport, UsageReport};
@@ -25,7 +25,7 @@ pub async fn status(
     q: Result<Query<Scope>, QueryRejection>,
 ) -> Result<Json<StatusReport>, AppError> {
     let q = query(q)?;
-    let p = shared.principal(bearer(&headers))?;
+    let p = shared.caller(&headers, None)?;
     let w = shared.target(&p, q.workspace.as_deref())?;
     let view = shared.registry.view(&w, Utc::now());
     Ok(Json(render_status(&view, request_locale(q.locale.as_deref(), &headers))))
@@ -37,7 +37,7 @@ pub async fn check(
     q: Result<Query<Scope>, QueryRejection>,
 ) -> Result<Json<CheckResponse>, AppError> {
     let q = query(q)?;
-    let p = shared.principal(bearer(&headers))?;
+    let p = shared.caller(&headers, None)?;
     let w = shared.target(&p, q.workspace.as_deref())?;
     let view = shared.registry.view(&w, Utc::now());
     let allowed = !matches!(view.status, Status::RateLimited | Status::QuotaExceeded);
@@ -78,7 +78,7 @@ pub async fn usage(
     q: Result<Query<UsageQuery>, QueryRejection>,
 ) -> Result<Json<UsageReport>, AppError> {
     let q = query(q)?;
-    let p = shared.principal(bearer(&headers))?;
+    let p = shared.caller(&headers, None)?;
     let w = shared.target(&p, q.workspace.as_deref())?;
     let tz = shared.config.time_zone;
     let now = Utc::now();
@@ -133,7 +133,7 @@ pub async fn notifications(
     q: Result<Query<NotificationsQuery>, QueryRejection>,
 ) -> Result<Json<NotificationList>, AppError> {
     let q = query(q)?;
-    let p = shared.principal(bearer(&headers))?;
+    let p = shared.caller(&headers, None)?;
     let w = shared.target(&p, q.workspace.as_deref())?;
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {

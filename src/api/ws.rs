@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::quota::query;
-use super::{bearer, Principal, Shared};
+use super::{Principal, Shared};
 use crate::alerts::Event;
 use crate::error::AppError;
 use crate::i18n::{render_notification, render_status, request_locale, Locale};
@@ -40,8 +40,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
     let q = query(q)?;
-    let key = q.token.as_deref().or_else(|| bearer(&headers));
-    let p = shared.principal(key)?;
+    let p = shared.caller(&headers, q.token.as_deref())?;
     let target = match (&p, q.workspace.as_deref()) {
         (Principal::Admin, None) => None,
         _ => Some(shared.target(&p, q.workspace.as_deref())?),

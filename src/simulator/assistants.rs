@@ -120,12 +120,14 @@ fn content_parts(content: Value) -> Value {
         Value::Array(parts) => Value::Array(
             parts
                 .into_iter()
-                .map(|p| match (p.get("type").and_then(Value::as_str), p.get("text")) {
-                    (Some("text"), Some(Value::String(t))) => {
-                        json!({"type": "text", "text": {"value": t, "annotations": []}})
-                    }
-                    _ => p,
-                })
+                .map(
+                    |p| match (p.get("type").and_then(Value::as_str), p.get("text")) {
+                        (Some("text"), Some(Value::String(t))) => {
+                            json!({"type": "text", "text": {"value": t, "annotations": []}})
+                        }
+                        _ => p,
+                    },
+                )
                 .collect(),
         ),
         other => other,
@@ -200,7 +202,9 @@ fn new_thread(store: &mut Store, t: ThreadIn) -> Result<String, ApiError> {
         "metadata": t.metadata.unwrap_or_else(|| json!({})),
         "tool_resources": t.tool_resources.unwrap_or_else(|| json!({})),
     });
-    store.threads.insert(id.clone(), ThreadRec { obj, messages });
+    store
+        .threads
+        .insert(id.clone(), ThreadRec { obj, messages });
     Ok(id)
 }
 
@@ -260,7 +264,10 @@ pub(crate) async fn handle(ctx: &Ctx, op: Op, req: Request) -> Result<Response, 
     match op {
         Op::AssistantCreate => {
             let a: AssistantCreate = parse_json(&body)?;
-            let model = a.model.filter(|m| !m.is_empty()).ok_or_else(|| ApiError::missing("model"))?;
+            let model = a
+                .model
+                .filter(|m| !m.is_empty())
+                .ok_or_else(|| ApiError::missing("model"))?;
             let id = alnum_id("asst_", 24);
             let obj = json!({
                 "id": id,
@@ -290,7 +297,10 @@ pub(crate) async fn handle(ctx: &Ctx, op: Op, req: Request) -> Result<Response, 
             Ok(json(StatusCode::OK, a))
         }
         Op::AssistantDelete(id) => {
-            store.assistants.remove(&id).ok_or_else(|| no_assistant(&id))?;
+            store
+                .assistants
+                .remove(&id)
+                .ok_or_else(|| no_assistant(&id))?;
             Ok(json(
                 StatusCode::OK,
                 &json!({"id": id, "object": "assistant.deleted", "deleted": true}),
@@ -380,7 +390,10 @@ pub(crate) async fn handle(ctx: &Ctx, op: Op, req: Request) -> Result<Response, 
                 .filter(|r| r.obj["thread_id"].as_str() == Some(tid.as_str()))
                 .ok_or_else(|| no_run(&rid))?;
             let status = run.obj["status"].as_str().unwrap_or("").to_owned();
-            if !matches!(status.as_str(), "queued" | "in_progress" | "requires_action") {
+            if !matches!(
+                status.as_str(),
+                "queued" | "in_progress" | "requires_action"
+            ) {
                 return Err(ApiError::invalid(format!(
                     "Cannot cancel run with status '{status}'."
                 )));
@@ -420,7 +433,10 @@ fn create_run(
             }),
         )?,
     };
-    let thread = store.threads.get_mut(&thread_id).ok_or_else(|| no_thread(&thread_id))?;
+    let thread = store
+        .threads
+        .get_mut(&thread_id)
+        .ok_or_else(|| no_thread(&thread_id))?;
     for m in r.additional_messages.unwrap_or_default() {
         let msg = user_message(&thread_id, m)?;
         thread.messages.push(msg);
@@ -492,7 +508,12 @@ fn create_run(
 }
 
 /// Play the whole run as an Assistants SSE stream.
-fn stream_run(ctx: &Ctx, store: &mut Store, run_id: &str, queued: Value) -> Result<Response, ApiError> {
+fn stream_run(
+    ctx: &Ctx,
+    store: &mut Store,
+    run_id: &str,
+    queued: Value,
+) -> Result<Response, ApiError> {
     let mut events = Vec::new();
     events.push(named_event("thread.run.created", &queued)?);
     events.push(named_event("thread.run.queued", &queued)?);

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::dispatch::parse_json;
 use super::sse::{data_event, sse_response, DONE};
-use super::tokens::{cached_tokens, plan_reply, reply_text, word_deltas, Messages, ReplyPlan, Words};
+use super::tokens::{
+    cached_tokens, plan_reply, reply_text, word_deltas, Messages, ReplyPlan, Words,
+};
 use super::wire::{alnum_id, json_bytes, snapshot, unix_now, ApiError, SYSTEM_FINGERPRINT};
 use super::{Ctx, Gen, Metered};
 
@@ -189,7 +191,10 @@ struct ChatPlan {
 
 impl ChatPlan {
     fn new(req: ChatRequest, gen: Gen) -> Result<Self, ApiError> {
-        let model = req.model.filter(|m| !m.is_empty()).ok_or_else(ApiError::missing_model)?;
+        let model = req
+            .model
+            .filter(|m| !m.is_empty())
+            .ok_or_else(ApiError::missing_model)?;
         let Messages(messages) = req.messages.ok_or_else(|| ApiError::missing("messages"))?;
         if messages.count == 0 {
             return Err(ApiError::invalid_param(
@@ -213,7 +218,12 @@ impl ChatPlan {
             &model,
         );
         let prompt = messages.tokens;
-        let usage = ChatUsage::new(prompt, cached_tokens(prompt, gen.forced_cached), reply, u64::from(n));
+        let usage = ChatUsage::new(
+            prompt,
+            cached_tokens(prompt, gen.forced_cached),
+            reply,
+            u64::from(n),
+        );
         Ok(Self {
             model: snapshot(&model).to_owned(),
             usage,
@@ -404,7 +414,10 @@ struct CompletionPlan {
 
 impl CompletionPlan {
     fn new(req: CompletionRequest, gen: Gen) -> Result<Self, ApiError> {
-        let model = req.model.filter(|m| !m.is_empty()).ok_or_else(ApiError::missing_model)?;
+        let model = req
+            .model
+            .filter(|m| !m.is_empty())
+            .ok_or_else(ApiError::missing_model)?;
         let prompt = req.prompt.ok_or_else(|| ApiError::missing("prompt"))?;
         let prompts = match &prompt {
             serde_json::Value::Array(items)

@@ -115,9 +115,7 @@ pub(crate) fn route(method: &str, path: &str) -> Route {
         ("POST", ["assistants"]) => Some(Route::Assistants(Op::AssistantCreate)),
         ("GET", ["assistants"]) => Some(Route::Assistants(Op::AssistantList)),
         ("GET", ["assistants", a]) => id(a).map(|a| Route::Assistants(Op::AssistantGet(a))),
-        ("DELETE", ["assistants", a]) => {
-            id(a).map(|a| Route::Assistants(Op::AssistantDelete(a)))
-        }
+        ("DELETE", ["assistants", a]) => id(a).map(|a| Route::Assistants(Op::AssistantDelete(a))),
         ("POST", ["threads"]) => Some(Route::Assistants(Op::ThreadCreate)),
         ("POST", ["threads", "runs"]) => Some(Route::Assistants(Op::ThreadAndRun)),
         ("GET", ["threads", t]) => id(t).map(|t| Route::Assistants(Op::ThreadGet(t))),
@@ -125,9 +123,7 @@ pub(crate) fn route(method: &str, path: &str) -> Route {
         ("POST", ["threads", t, "messages"]) => {
             id(t).map(|t| Route::Assistants(Op::MessageCreate(t)))
         }
-        ("GET", ["threads", t, "messages"]) => {
-            id(t).map(|t| Route::Assistants(Op::MessageList(t)))
-        }
+        ("GET", ["threads", t, "messages"]) => id(t).map(|t| Route::Assistants(Op::MessageList(t))),
         ("POST", ["threads", t, "runs"]) => id(t).map(|t| Route::Assistants(Op::RunCreate(t))),
         ("GET", ["threads", t, "runs"]) => id(t).map(|t| Route::Assistants(Op::RunList(t))),
         ("GET", ["threads", t, "runs", r]) => id(t)

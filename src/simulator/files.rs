@@ -58,7 +58,13 @@ impl Form {
 }
 
 fn multipart_error(err: axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::new(err.status(), err.body_text(), "invalid_request_error", None, None)
+    ApiError::new(
+        err.status(),
+        err.body_text(),
+        "invalid_request_error",
+        None,
+        None,
+    )
 }
 
 /// Read a multipart form chunk by chunk; the file part is counted and kept
@@ -166,7 +172,10 @@ pub(crate) fn list(ctx: &Ctx, query: Option<&str>) -> Result<Response, ApiError>
             .map(FileRec::to_json)
             .collect()
     };
-    Ok(json(StatusCode::OK, &list_page(items, query, 10_000, 10_000)))
+    Ok(json(
+        StatusCode::OK,
+        &list_page(items, query, 10_000, 10_000),
+    ))
 }
 
 /// `GET /v1/files/{id}`.
@@ -204,7 +213,11 @@ pub(crate) fn content(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
         let n = (len - start).min(ZEROS.len() as u64) as usize;
         Ok::<Bytes, std::io::Error>(Bytes::from_static(&ZEROS[..n]))
     }));
-    let mut resp = typed(StatusCode::OK, "application/octet-stream", Body::from_stream(stream));
+    let mut resp = typed(
+        StatusCode::OK,
+        "application/octet-stream",
+        Body::from_stream(stream),
+    );
     if let Ok(v) = header::HeaderValue::try_from(len.to_string()) {
         resp.headers_mut().insert(header::CONTENT_LENGTH, v);
     }
@@ -246,7 +259,8 @@ fn refresh_vs(vs: &mut VsRec) {
         .filter_map(|f| f.get("usage_bytes").and_then(Value::as_u64))
         .sum();
     vs.obj["usage_bytes"] = json!(bytes);
-    vs.obj["file_counts"] = json!({"in_progress": 0, "completed": total, "failed": 0, "cancelled": 0, "total": total});
+    vs.obj["file_counts"] =
+        json!({"in_progress": 0, "completed": total, "failed": 0, "cancelled": 0, "total": total});
     vs.obj["last_active_at"] = json!(unix_now());
 }
 
@@ -323,7 +337,10 @@ pub(crate) fn vs_file_create(ctx: &Ctx, vs_id: &str, body: &[u8]) -> Result<Resp
     let mut guard = lock(&ctx.inner.store);
     let store: &mut Store = &mut guard;
     let file = store.files.get(&fid).ok_or_else(|| no_file(&fid))?;
-    let vs = store.vector_stores.get_mut(vs_id).ok_or_else(|| no_vs(vs_id))?;
+    let vs = store
+        .vector_stores
+        .get_mut(vs_id)
+        .ok_or_else(|| no_vs(vs_id))?;
     let obj = vs_file_obj(file, vs_id, unix_now());
     vs.files.insert(fid, obj.clone());
     refresh_vs(vs);
@@ -331,7 +348,11 @@ pub(crate) fn vs_file_create(ctx: &Ctx, vs_id: &str, body: &[u8]) -> Result<Resp
 }
 
 /// `GET /v1/vector_stores/{id}/files`.
-pub(crate) fn vs_file_list(ctx: &Ctx, vs_id: &str, query: Option<&str>) -> Result<Response, ApiError> {
+pub(crate) fn vs_file_list(
+    ctx: &Ctx,
+    vs_id: &str,
+    query: Option<&str>,
+) -> Result<Response, ApiError> {
     let items: Vec<Value> = {
         let store = lock(&ctx.inner.store);
         let vs = store.vector_stores.get(vs_id).ok_or_else(|| no_vs(vs_id))?;
@@ -377,7 +398,9 @@ struct BatchCreate {
 /// `POST /v1/batches`.
 pub(crate) fn batch_create(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let req: BatchCreate = parse_json(body)?;
-    let input = req.input_file_id.ok_or_else(|| ApiError::missing("input_file_id"))?;
+    let input = req
+        .input_file_id
+        .ok_or_else(|| ApiError::missing("input_file_id"))?;
     let endpoint = req.endpoint.ok_or_else(|| ApiError::missing("endpoint"))?;
     let window = req
         .completion_window
@@ -424,9 +447,13 @@ pub(crate) fn batch_create(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError>
         "request_counts": {"total": 0, "completed": 0, "failed": 0},
         "metadata": req.metadata,
     });
-    store
-        .batches
-        .insert(id, BatchRec { obj: obj.clone(), gets: 0 });
+    store.batches.insert(
+        id,
+        BatchRec {
+            obj: obj.clone(),
+            gets: 0,
+        },
+    );
     Ok(json(StatusCode::OK, &obj))
 }
 

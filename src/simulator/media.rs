@@ -35,11 +35,11 @@ pub(crate) const EMBEDDING_DIMS: usize = 8;
 
 /// A valid 1×1 PNG, returned for every generated image.
 pub(crate) const TINY_PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
-    0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f,
-    0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x64,
-    0x60, 0xf8, 0x5f, 0x0f, 0x00, 0x02, 0x87, 0x01, 0x80, 0xeb, 0x47, 0xba, 0x92, 0x00, 0x00,
-    0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x64, 0x60, 0xf8, 0x5f,
+    0x0f, 0x00, 0x02, 0x87, 0x01, 0x80, 0xeb, 0x47, 0xba, 0x92, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
 
 fn fnv1a(data: &[u8]) -> u64 {
@@ -114,7 +114,10 @@ fn vector(seed: u64, dims: usize) -> Vec<f32> {
 
 fn embeddings_body(body: &[u8]) -> Result<(Vec<u8>, Metered), ApiError> {
     let req: EmbeddingsRequest = parse_json(body)?;
-    let model = req.model.filter(|m| !m.is_empty()).ok_or_else(ApiError::missing_model)?;
+    let model = req
+        .model
+        .filter(|m| !m.is_empty())
+        .ok_or_else(ApiError::missing_model)?;
     let input = req.input.ok_or_else(|| ApiError::missing("input"))?;
     let items: Vec<&Value> = match &input {
         Value::Array(a) if a.iter().all(Value::is_number) => vec![&input],
@@ -122,9 +125,9 @@ fn embeddings_body(body: &[u8]) -> Result<(Vec<u8>, Metered), ApiError> {
         other => vec![other],
     };
     let empty = items.is_empty()
-        || items
-            .iter()
-            .any(|v| v.as_str().is_some_and(str::is_empty) || v.as_array().is_some_and(Vec::is_empty));
+        || items.iter().any(|v| {
+            v.as_str().is_some_and(str::is_empty) || v.as_array().is_some_and(Vec::is_empty)
+        });
     if empty {
         return Err(ApiError::invalid_param(
             "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
@@ -132,7 +135,9 @@ fn embeddings_body(body: &[u8]) -> Result<(Vec<u8>, Metered), ApiError> {
             None,
         ));
     }
-    let dims = req.dimensions.map_or(EMBEDDING_DIMS, |d| d.clamp(1, 3072) as usize);
+    let dims = req
+        .dimensions
+        .map_or(EMBEDDING_DIMS, |d| d.clamp(1, 3072) as usize);
     let b64 = req.encoding_format.as_deref() == Some("base64");
     let mut tokens = 0u64;
     let data = items
@@ -213,7 +218,10 @@ fn image_tokens(size: &str, quality: &str) -> u64 {
 /// `POST /v1/images/generations`.
 pub(crate) fn images(_ctx: &Ctx, body: &[u8], host: Option<&str>) -> Result<Response, ApiError> {
     let req: ImagesRequest = parse_json(body)?;
-    let prompt = req.prompt.filter(|p| !p.is_empty()).ok_or_else(|| ApiError::missing("prompt"))?;
+    let prompt = req
+        .prompt
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::missing("prompt"))?;
     let model = req.model.unwrap_or_else(|| "dall-e-2".to_owned());
     let n = req.n.unwrap_or(1);
     let max_n = if model == "dall-e-3" { 1 } else { 10 };
@@ -228,8 +236,14 @@ pub(crate) fn images(_ctx: &Ctx, body: &[u8], host: Option<&str>) -> Result<Resp
     let created = unix_now();
     let png_b64 = base64(TINY_PNG);
     if model.starts_with("gpt-image") {
-        let size = req.size.filter(|s| s != "auto").unwrap_or_else(|| "1024x1024".to_owned());
-        let quality = req.quality.filter(|q| q != "auto").unwrap_or_else(|| "medium".to_owned());
+        let size = req
+            .size
+            .filter(|s| s != "auto")
+            .unwrap_or_else(|| "1024x1024".to_owned());
+        let quality = req
+            .quality
+            .filter(|q| q != "auto")
+            .unwrap_or_else(|| "medium".to_owned());
         let text_tokens = count_words(&prompt);
         let output_tokens = image_tokens(&size, &quality) * u64::from(n);
         let data: Vec<Value> = (0..n).map(|_| json!({"b64_json": png_b64})).collect();
@@ -277,7 +291,10 @@ pub(crate) fn images(_ctx: &Ctx, body: &[u8], host: Option<&str>) -> Result<Resp
             Value::Object(item)
         })
         .collect();
-    Ok(json(StatusCode::OK, &json!({"created": created, "data": data})))
+    Ok(json(
+        StatusCode::OK,
+        &json!({"created": created, "data": data}),
+    ))
 }
 
 // ---------------------------------------------------------------- audio
@@ -294,10 +311,20 @@ pub(crate) fn audio_seconds(bytes: u64) -> u64 {
 }
 
 /// `POST /v1/audio/transcriptions` and `/v1/audio/translations`.
-pub(crate) async fn transcribe(ctx: &Ctx, req: Request, task: AudioTask) -> Result<Response, ApiError> {
+pub(crate) async fn transcribe(
+    ctx: &Ctx,
+    req: Request,
+    task: AudioTask,
+) -> Result<Response, ApiError> {
     let form = read_form(req, 0).await?;
-    let model = form.field("model").filter(|m| !m.is_empty()).ok_or_else(|| ApiError::missing("model"))?;
-    let file = form.file.as_ref().ok_or_else(|| ApiError::missing("file"))?;
+    let model = form
+        .field("model")
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ApiError::missing("model"))?;
+    let file = form
+        .file
+        .as_ref()
+        .ok_or_else(|| ApiError::missing("file"))?;
     let format = form.field("response_format").unwrap_or("json");
     let stream = form.field("stream").is_some_and(|s| s == "true");
     let token_model = model.starts_with("gpt-");
@@ -337,15 +364,28 @@ pub(crate) async fn transcribe(ctx: &Ctx, req: Request, task: AudioTask) -> Resu
     if stream && token_model {
         let mut events = Vec::new();
         for delta in super::tokens::word_deltas(text) {
-            events.push(data_event(&json!({"type": "transcript.text.delta", "delta": delta, "logprobs": []}))?);
+            events.push(data_event(
+                &json!({"type": "transcript.text.delta", "delta": delta, "logprobs": []}),
+            )?);
         }
-        events.push(data_event(&json!({"type": "transcript.text.done", "text": text, "logprobs": [], "usage": usage}))?);
+        events.push(data_event(
+            &json!({"type": "transcript.text.done", "text": text, "logprobs": [], "usage": usage}),
+        )?);
         let at = events.len() - 1;
         return Ok(sse_response(ctx, events, Some(at), metered));
     }
-    let end = format!("{:02}:{:02}:{:02}", seconds / 3600, (seconds / 60) % 60, seconds % 60);
+    let end = format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        (seconds / 60) % 60,
+        seconds % 60
+    );
     let mut resp = match format {
-        "text" => typed(StatusCode::OK, "text/plain; charset=utf-8", format!("{text}\n")),
+        "text" => typed(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            format!("{text}\n"),
+        ),
         "srt" => typed(
             StatusCode::OK,
             "text/plain; charset=utf-8",
@@ -403,7 +443,9 @@ struct SpeechRequest {
 /// `POST /v1/audio/speech`.
 pub(crate) fn speech(_ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let req: SpeechRequest = parse_json(body)?;
-    req.model.filter(|m| !m.is_empty()).ok_or_else(ApiError::missing_model)?;
+    req.model
+        .filter(|m| !m.is_empty())
+        .ok_or_else(ApiError::missing_model)?;
     let input = req.input.ok_or_else(|| ApiError::missing("input"))?;
     if req.voice.is_none() {
         return Err(ApiError::missing("voice"));
@@ -492,7 +534,9 @@ struct ModerationRequest {
 pub(crate) fn moderations(_ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let req: ModerationRequest = parse_json(body)?;
     let input = req.input.ok_or_else(|| ApiError::missing("input"))?;
-    let model = req.model.unwrap_or_else(|| "omni-moderation-latest".to_owned());
+    let model = req
+        .model
+        .unwrap_or_else(|| "omni-moderation-latest".to_owned());
     let omni = model.starts_with("omni");
     let texts: Vec<String> = match &input {
         Value::String(s) => vec![s.clone()],

@@ -8,7 +8,7 @@
 //!   [`serve`]) used by `quota-sentinel simulate`, demo mode and the tests;
 //! * the `/v1/...` endpoints (chat, completions, responses, embeddings,
 //!   images, audio, moderations, files, assistants/threads/runs, vector
-//!   stores, batches, models) — see [`dispatch`] for the route table;
+//!   stores, batches, models) — the route table is in `dispatch.rs`;
 //! * the request pipeline shared by every `/v1` request: stats, bearer-key
 //!   check, queued faults, latency, `x-request-id`/`openai-*`/`x-ratelimit-*`
 //!   headers (see [`Simulator::router`]);
@@ -467,7 +467,9 @@ async fn peek_model(req: Request) -> Option<String> {
     if !is_json {
         return None;
     }
-    let body = axum::body::to_bytes(req.into_body(), 4 * 1024 * 1024).await.ok()?;
+    let body = axum::body::to_bytes(req.into_body(), 4 * 1024 * 1024)
+        .await
+        .ok()?;
     serde_json::from_slice::<M>(&body).ok()?.model
 }
 
@@ -566,8 +568,14 @@ async fn finish(inner: &Inner, mut resp: Response, started: Instant, cut: Option
         OPENAI_PROCESSING_MS.clone(),
         HeaderValue::from(started.elapsed().as_millis() as u64),
     );
-    h.insert(OPENAI_VERSION.clone(), HeaderValue::from_static("2020-10-01"));
-    h.insert(OPENAI_ORGANIZATION.clone(), HeaderValue::from_static(ORGANIZATION));
+    h.insert(
+        OPENAI_VERSION.clone(),
+        HeaderValue::from_static("2020-10-01"),
+    );
+    h.insert(
+        OPENAI_ORGANIZATION.clone(),
+        HeaderValue::from_static(ORGANIZATION),
+    );
     if inner.cfg.rate_limit_headers
         && status != StatusCode::UNAUTHORIZED
         && !h.contains_key(&RL_LIMIT_REQ)
@@ -575,10 +583,16 @@ async fn finish(inner: &Inner, mut resp: Response, started: Instant, cut: Option
         let tokens = metered.map_or(0, |m| m.input + m.output);
         let l = inner.limiter.charge(tokens);
         h.insert(RL_LIMIT_REQ.clone(), HeaderValue::from(LIMIT_REQUESTS));
-        h.insert(RL_REMAINING_REQ.clone(), HeaderValue::from(l.remaining_requests));
+        h.insert(
+            RL_REMAINING_REQ.clone(),
+            HeaderValue::from(l.remaining_requests),
+        );
         insert_str(h, &RL_RESET_REQ, &go_duration(l.reset_requests_ms));
         h.insert(RL_LIMIT_TOK.clone(), HeaderValue::from(LIMIT_TOKENS));
-        h.insert(RL_REMAINING_TOK.clone(), HeaderValue::from(l.remaining_tokens));
+        h.insert(
+            RL_REMAINING_TOK.clone(),
+            HeaderValue::from(l.remaining_tokens),
+        );
         insert_str(h, &RL_RESET_TOK, &go_duration(l.reset_tokens_ms));
     }
     resp
@@ -664,7 +678,11 @@ async fn ctl_health() -> Response {
 
 async fn ctl_image(Path(name): Path<String>) -> Response {
     if name.ends_with(".png") {
-        wire::typed(StatusCode::OK, "image/png", Bytes::from_static(media::TINY_PNG))
+        wire::typed(
+            StatusCode::OK,
+            "image/png",
+            Bytes::from_static(media::TINY_PNG),
+        )
     } else {
         StatusCode::NOT_FOUND.into_response()
     }

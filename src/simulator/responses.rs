@@ -220,7 +220,10 @@ struct Rendered {
 
 impl Plan {
     fn new(req: ResponsesRequest, gen: Gen) -> Result<Self, ApiError> {
-        let model = req.model.filter(|m| !m.is_empty()).ok_or_else(ApiError::missing_model)?;
+        let model = req
+            .model
+            .filter(|m| !m.is_empty())
+            .ok_or_else(ApiError::missing_model)?;
         let mut prompt = req.input.map_or(0, |i| i.tokens);
         if let Some(ins) = &req.instructions {
             prompt += PER_MESSAGE_TOKENS + count_words(ins);
@@ -263,7 +266,9 @@ impl Plan {
             temperature: req.temperature.unwrap_or(1.0),
             top_p: req.top_p.unwrap_or(1.0),
             user: req.user,
-            metadata: req.metadata.unwrap_or_else(|| Value::Object(Default::default())),
+            metadata: req
+                .metadata
+                .unwrap_or_else(|| Value::Object(Default::default())),
         })
     }
 

@@ -131,12 +131,18 @@ pub(crate) fn list_page(
     }
     let id_of = |v: &Value| v.get("id").and_then(Value::as_str).map(str::to_owned);
     if let Some(after) = get("after") {
-        if let Some(pos) = items.iter().position(|v| id_of(v).as_deref() == Some(after)) {
+        if let Some(pos) = items
+            .iter()
+            .position(|v| id_of(v).as_deref() == Some(after))
+        {
             items.drain(..=pos);
         }
     }
     if let Some(before) = get("before") {
-        if let Some(pos) = items.iter().position(|v| id_of(v).as_deref() == Some(before)) {
+        if let Some(pos) = items
+            .iter()
+            .position(|v| id_of(v).as_deref() == Some(before))
+        {
             items.truncate(pos);
         }
     }

@@ -130,9 +130,13 @@ async fn chat_completion_has_openai_shape_headers_and_usage() {
     assert_eq!(header(&resp, "openai-version"), "2020-10-01");
     assert!(header(&resp, "openai-processing-ms").parse::<u64>().is_ok());
     assert_eq!(header(&resp, "x-ratelimit-limit-requests"), "10000");
-    let first_remaining: u64 = header(&resp, "x-ratelimit-remaining-requests").parse().expect("num");
+    let first_remaining: u64 = header(&resp, "x-ratelimit-remaining-requests")
+        .parse()
+        .expect("num");
     assert!(header(&resp, "x-ratelimit-reset-requests").ends_with('s'));
-    assert!(header(&resp, "x-ratelimit-remaining-tokens").parse::<u64>().is_ok());
+    assert!(header(&resp, "x-ratelimit-remaining-tokens")
+        .parse::<u64>()
+        .is_ok());
     assert!(header(&resp, "x-ratelimit-reset-tokens").ends_with('s'));
     assert!(header(&resp, "content-type").starts_with("application/json"));
     let v: Value = resp.json().await.expect("json");
@@ -141,7 +145,10 @@ async fn chat_completion_has_openai_shape_headers_and_usage() {
     assert_eq!(v["model"], "gpt-4o-mini-2024-07-18");
     assert!(v["created"].as_u64().expect("created") > 1_700_000_000);
     assert_eq!(v["service_tier"], "default");
-    assert!(v["system_fingerprint"].as_str().expect("fp").starts_with("fp_"));
+    assert!(v["system_fingerprint"]
+        .as_str()
+        .expect("fp")
+        .starts_with("fp_"));
     let choice = &v["choices"][0];
     assert_eq!(choice["index"], 0);
     assert_eq!(choice["finish_reason"], "stop");
@@ -154,15 +161,23 @@ async fn chat_completion_has_openai_shape_headers_and_usage() {
     assert_eq!(u["prompt_tokens"], CHAT_PROMPT);
     assert_eq!(u["completion_tokens"], 8);
     assert_eq!(u["total_tokens"], CHAT_PROMPT + 8);
-    assert_eq!(u["prompt_tokens_details"], json!({"cached_tokens": 0, "audio_tokens": 0}));
+    assert_eq!(
+        u["prompt_tokens_details"],
+        json!({"cached_tokens": 0, "audio_tokens": 0})
+    );
     assert_eq!(
         u["completion_tokens_details"],
         json!({"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0})
     );
 
     let resp = s.post("/v1/chat/completions", chat_body(false)).await;
-    let second_remaining: u64 = header(&resp, "x-ratelimit-remaining-requests").parse().expect("num");
-    assert!(second_remaining < first_remaining, "{second_remaining} < {first_remaining}");
+    let second_remaining: u64 = header(&resp, "x-ratelimit-remaining-requests")
+        .parse()
+        .expect("num");
+    assert!(
+        second_remaining < first_remaining,
+        "{second_remaining} < {first_remaining}"
+    );
 
     let st = s.sim.stats();
     assert_eq!(st.requests, 2);
@@ -187,7 +202,9 @@ async fn chat_length_reasoning_cache_and_n_rules() {
     assert_eq!(v["model"], "gpt-4.1-2025-04-14");
     assert_eq!(v["choices"].as_array().expect("choices").len(), 2);
     assert_eq!(v["choices"][1]["index"], 1);
-    let text = v["choices"][0]["message"]["content"].as_str().expect("text");
+    let text = v["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("text");
     assert_eq!(text.split_whitespace().count(), 12);
     assert_eq!(v["usage"]["completion_tokens"], 24);
     assert_eq!(v["usage"]["prompt_tokens"], 4);
@@ -201,8 +218,13 @@ async fn chat_length_reasoning_cache_and_n_rules() {
         .await;
     assert_eq!(v["model"], "o3-mini-2025-01-31");
     assert_eq!(v["usage"]["completion_tokens"], 30);
-    assert_eq!(v["usage"]["completion_tokens_details"]["reasoning_tokens"], 20);
-    let text = v["choices"][0]["message"]["content"].as_str().expect("text");
+    assert_eq!(
+        v["usage"]["completion_tokens_details"]["reasoning_tokens"],
+        20
+    );
+    let text = v["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("text");
     assert_eq!(text.split_whitespace().count(), 10);
 
     // Long prompts are partly cached; headers force both numbers.
@@ -256,9 +278,15 @@ async fn chat_stream_without_usage() {
         assert_eq!(c["object"], "chat.completion.chunk");
         assert_eq!(c["id"], id);
         assert_eq!(c["model"], "gpt-4o-mini-2024-07-18");
-        assert!(c.get("usage").is_none(), "no usage key without include_usage");
+        assert!(
+            c.get("usage").is_none(),
+            "no usage key without include_usage"
+        );
     }
-    assert_eq!(chunks[0]["choices"][0]["delta"], json!({"role": "assistant", "content": "", "refusal": null}));
+    assert_eq!(
+        chunks[0]["choices"][0]["delta"],
+        json!({"role": "assistant", "content": "", "refusal": null})
+    );
     let text: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
@@ -329,7 +357,10 @@ async fn legacy_completions_plain_and_streamed() {
     assert_eq!(v["object"], "text_completion");
     assert_eq!(v["choices"].as_array().expect("choices").len(), 2);
     assert_eq!(v["choices"][0]["text"], "This is a simulated");
-    assert_eq!(v["usage"], json!({"prompt_tokens": 3, "completion_tokens": 8, "total_tokens": 11}));
+    assert_eq!(
+        v["usage"],
+        json!({"prompt_tokens": 3, "completion_tokens": 8, "total_tokens": 11})
+    );
 
     let body = s
         .post(
@@ -373,7 +404,10 @@ async fn responses_plain_and_streamed() {
     assert_eq!(msg["role"], "assistant");
     assert_eq!(msg["content"][0]["type"], "output_text");
     assert_eq!(msg["content"][0]["annotations"], json!([]));
-    assert_eq!(msg["content"][0]["text"], "This is a simulated reply from the simulator.");
+    assert_eq!(
+        msg["content"][0]["text"],
+        "This is a simulated reply from the simulator."
+    );
     // input: 3 + 4, instructions: 3 + 2
     assert_eq!(
         v["usage"],
@@ -390,7 +424,10 @@ async fn responses_plain_and_streamed() {
     assert!(header(&resp, "content-type").starts_with("text/event-stream"));
     let body = resp.text().await.expect("body");
     let events = sse_events(&body);
-    let names: Vec<&str> = events.iter().map(|e| e.0.as_deref().expect("event name")).collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e.0.as_deref().expect("event name"))
+        .collect();
     let mut expected = vec![
         "response.created",
         "response.in_progress",
@@ -408,7 +445,13 @@ async fn responses_plain_and_streamed() {
     ]);
     assert_eq!(names, expected);
     for (i, (name, data)) in events.iter().enumerate() {
-        assert!(data.starts_with(&format!("{{\"type\":\"{}\",\"sequence_number\":{i}", name.as_deref().unwrap_or(""))), "{data}");
+        assert!(
+            data.starts_with(&format!(
+                "{{\"type\":\"{}\",\"sequence_number\":{i}",
+                name.as_deref().unwrap_or("")
+            )),
+            "{data}"
+        );
     }
     let created: Value = serde_json::from_str(&events[0].1).expect("json");
     assert_eq!(created["response"]["status"], "in_progress");
@@ -418,7 +461,12 @@ async fn responses_plain_and_streamed() {
     let deltas: String = events
         .iter()
         .filter(|e| e.0.as_deref() == Some("response.output_text.delta"))
-        .map(|e| serde_json::from_str::<Value>(&e.1).expect("json")["delta"].as_str().unwrap_or("").to_owned())
+        .map(|e| {
+            serde_json::from_str::<Value>(&e.1).expect("json")["delta"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
         .collect();
     assert_eq!(deltas, "This is a simulated reply from the simulator.");
     let done: Value = serde_json::from_str(&events[events.len() - 1].1).expect("json");
@@ -426,7 +474,10 @@ async fn responses_plain_and_streamed() {
     assert_eq!(done["response"]["output"][1]["content"][0]["text"], deltas);
     assert_eq!(done["response"]["usage"]["input_tokens"], 5);
     assert_eq!(done["response"]["usage"]["output_tokens"], 24);
-    assert_eq!(done["response"]["usage"]["output_tokens_details"]["reasoning_tokens"], 16);
+    assert_eq!(
+        done["response"]["usage"]["output_tokens_details"]["reasoning_tokens"],
+        16
+    );
     let st = s.sim.stats();
     assert_eq!(st.tokens_reported.input, 12 + 5);
     assert_eq!(st.tokens_reported.output, 8 + 24);
@@ -461,7 +512,10 @@ async fn embeddings_float_and_base64() {
     assert!((norm - 1.0).abs() < 1e-3);
     // Deterministic.
     let (_, again) = s
-        .post_json("/v1/embeddings", json!({"model": "text-embedding-3-small", "input": "hello world"}))
+        .post_json(
+            "/v1/embeddings",
+            json!({"model": "text-embedding-3-small", "input": "hello world"}),
+        )
         .await;
     assert_eq!(again["data"][0]["embedding"], data[0]["embedding"]);
 
@@ -487,19 +541,33 @@ async fn images_token_and_url_models() {
         .await;
     assert_eq!(st, 200);
     assert_eq!(v["data"].as_array().expect("data").len(), 2);
-    assert!(v["data"][0]["b64_json"].as_str().expect("b64").starts_with("iVBORw0KGgo"));
+    assert!(v["data"][0]["b64_json"]
+        .as_str()
+        .expect("b64")
+        .starts_with("iVBORw0KGgo"));
     assert_eq!(
         v["usage"],
         json!({"input_tokens": 3, "input_tokens_details": {"text_tokens": 3, "image_tokens": 0}, "output_tokens": 544, "total_tokens": 547})
     );
 
     let (_, v) = s
-        .post_json("/v1/images/generations", json!({"model": "dall-e-3", "prompt": "a cat"}))
+        .post_json(
+            "/v1/images/generations",
+            json!({"model": "dall-e-3", "prompt": "a cat"}),
+        )
         .await;
     assert!(v.get("usage").is_none());
     assert!(v["data"][0]["revised_prompt"].is_string());
     let url = v["data"][0]["url"].as_str().expect("url");
-    let png = s.http.get(url).send().await.expect("get").bytes().await.expect("bytes");
+    let png = s
+        .http
+        .get(url)
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes");
     assert_eq!(&png[..4], b"\x89PNG");
 
     let (_, v) = s
@@ -511,7 +579,10 @@ async fn images_token_and_url_models() {
     assert_eq!(v["data"].as_array().expect("data").len(), 3);
     assert!(v["data"][0].get("revised_prompt").is_none());
     let (st, v) = s
-        .post_json("/v1/images/generations", json!({"model": "dall-e-3", "prompt": "x", "n": 2}))
+        .post_json(
+            "/v1/images/generations",
+            json!({"model": "dall-e-3", "prompt": "x", "n": 2}),
+        )
         .await;
     assert_eq!(st, 400);
     assert_eq!(v["error"]["param"], "n");
@@ -571,7 +642,10 @@ async fn audio_transcription_translation_and_speech() {
         .await
         .expect("send");
     assert!(header(&resp, "content-type").starts_with("text/plain"));
-    assert_eq!(resp.text().await.expect("text"), "This is a simulated transcription.\n");
+    assert_eq!(
+        resp.text().await.expect("text"),
+        "This is a simulated transcription.\n"
+    );
 
     let v: Value = s
         .http
@@ -586,6 +660,24 @@ async fn audio_transcription_translation_and_speech() {
     assert_eq!(v["text"], "This is a simulated translation.");
     assert_eq!(v["usage"]["seconds"], 7);
 
+    // Streamed gpt-4o-mini-transcribe: deltas then done with usage.
+    let resp = s
+        .http
+        .post(s.url("/v1/audio/transcriptions"))
+        .multipart(audio_form("gpt-4o-mini-transcribe", 100, None).text("stream", "true"))
+        .send()
+        .await
+        .expect("send");
+    assert!(header(&resp, "content-type").starts_with("text/event-stream"));
+    let events = sse_events(&resp.text().await.expect("body"));
+    let done: Value = serde_json::from_str(&events[events.len() - 1].1).expect("json");
+    assert_eq!(done["type"], "transcript.text.done");
+    assert_eq!(done["text"], "This is a simulated transcription.");
+    assert_eq!(done["usage"]["input_tokens"], 10);
+    let first: Value = serde_json::from_str(&events[0].1).expect("json");
+    assert_eq!(first["type"], "transcript.text.delta");
+    assert_eq!(s.sim.stats().tokens_reported.input, 20);
+
     // Missing file.
     let resp = s
         .http
@@ -597,7 +689,10 @@ async fn audio_transcription_translation_and_speech() {
     assert_eq!(resp.status(), 400);
 
     let resp = s
-        .post("/v1/audio/speech", json!({"model": "tts-1", "input": "Hello there", "voice": "alloy"}))
+        .post(
+            "/v1/audio/speech",
+            json!({"model": "tts-1", "input": "Hello there", "voice": "alloy"}),
+        )
         .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(header(&resp, "content-type"), "audio/mpeg");
@@ -611,7 +706,10 @@ async fn audio_transcription_translation_and_speech() {
 async fn moderations_shape() {
     let s = Server::default().await;
     let (st, v) = s
-        .post_json("/v1/moderations", json!({"input": ["hello", "sim-flag me"]}))
+        .post_json(
+            "/v1/moderations",
+            json!({"input": ["hello", "sim-flag me"]}),
+        )
         .await;
     assert_eq!(st, 200);
     assert!(v["id"].as_str().expect("id").starts_with("modr-"));
@@ -669,16 +767,30 @@ async fn files_upload_list_get_content_delete() {
         .await
         .expect("bytes");
     assert_eq!(content.as_ref(), payload.as_slice());
-    let resp = s.http.delete(s.url(&format!("/v1/files/{id}"))).send().await.expect("send");
+    let resp = s
+        .http
+        .delete(s.url(&format!("/v1/files/{id}")))
+        .send()
+        .await
+        .expect("send");
     let del: Value = resp.json().await.expect("json");
     assert_eq!(del, json!({"id": id, "object": "file", "deleted": true}));
     let (st, err) = s.get_json(&format!("/v1/files/{id}")).await;
     assert_eq!(st, 404);
-    assert_eq!(err["error"]["message"], format!("No such File object: {id}"));
+    assert_eq!(
+        err["error"]["message"],
+        format!("No such File object: {id}")
+    );
 
     // Missing purpose.
     let form = Form::new().part("file", Part::bytes(vec![1u8; 3]).file_name("a.bin"));
-    let resp = s.http.post(s.url("/v1/files")).multipart(form).send().await.expect("send");
+    let resp = s
+        .http
+        .post(s.url("/v1/files"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(resp.status(), 400);
     let err: Value = resp.json().await.expect("json");
     assert_eq!(err["error"]["param"], "purpose");
@@ -690,7 +802,11 @@ fn beta(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
 }
 
 async fn beta_post(s: &Server, path: &str, body: Value) -> (StatusCode, Value) {
-    let resp = beta(s.http.post(s.url(path))).json(&body).send().await.expect("send");
+    let resp = beta(s.http.post(s.url(path)))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
     let st = resp.status();
     (st, resp.json().await.expect("json"))
 }
@@ -704,26 +820,51 @@ async fn beta_get(s: &Server, path: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn assistants_threads_and_run_progression() {
     let s = Server::default().await;
-    let (st, err) = s.post_json("/v1/assistants", json!({"model": "gpt-4o"})).await;
+    let (st, err) = s
+        .post_json("/v1/assistants", json!({"model": "gpt-4o"}))
+        .await;
     assert_eq!(st, 400);
-    assert!(err["error"]["message"].as_str().expect("msg").contains("OpenAI-Beta"));
+    assert!(err["error"]["message"]
+        .as_str()
+        .expect("msg")
+        .contains("OpenAI-Beta"));
 
-    let (st, a) = beta_post(&s, "/v1/assistants", json!({"model": "gpt-4o", "name": "Helper", "instructions": "Be nice"})).await;
+    let (st, a) = beta_post(
+        &s,
+        "/v1/assistants",
+        json!({"model": "gpt-4o", "name": "Helper", "instructions": "Be nice"}),
+    )
+    .await;
     assert_eq!(st, 200);
     let aid = a["id"].as_str().expect("id").to_owned();
     assert!(aid.starts_with("asst_"));
     assert_eq!(a["object"], "assistant");
 
-    let (_, t) = beta_post(&s, "/v1/threads", json!({"messages": [{"role": "user", "content": "first message"}]})).await;
+    let (_, t) = beta_post(
+        &s,
+        "/v1/threads",
+        json!({"messages": [{"role": "user", "content": "first message"}]}),
+    )
+    .await;
     let tid = t["id"].as_str().expect("id").to_owned();
     assert!(tid.starts_with("thread_"));
     assert_eq!(t["object"], "thread");
-    let (st, m) = beta_post(&s, &format!("/v1/threads/{tid}/messages"), json!({"role": "user", "content": "second one here"})).await;
+    let (st, m) = beta_post(
+        &s,
+        &format!("/v1/threads/{tid}/messages"),
+        json!({"role": "user", "content": "second one here"}),
+    )
+    .await;
     assert_eq!(st, 200);
     assert_eq!(m["object"], "thread.message");
     assert_eq!(m["content"][0]["text"]["value"], "second one here");
 
-    let (st, run) = beta_post(&s, &format!("/v1/threads/{tid}/runs"), json!({"assistant_id": aid})).await;
+    let (st, run) = beta_post(
+        &s,
+        &format!("/v1/threads/{tid}/runs"),
+        json!({"assistant_id": aid}),
+    )
+    .await;
     assert_eq!(st, 200);
     let rid = run["id"].as_str().expect("id").to_owned();
     assert!(rid.starts_with("run_"));
@@ -743,7 +884,11 @@ async fn assistants_threads_and_run_progression() {
     assert_eq!(r2["usage"]["total_tokens"], 24);
     let (_, r3) = beta_get(&s, &format!("/v1/threads/{tid}/runs/{rid}")).await;
     assert_eq!(r3["status"], "completed");
-    assert_eq!(s.sim.stats().tokens_reported.input, 16, "run usage reported once");
+    assert_eq!(
+        s.sim.stats().tokens_reported.input,
+        16,
+        "run usage reported once"
+    );
 
     let (_, msgs) = beta_get(&s, &format!("/v1/threads/{tid}/messages")).await;
     let data = msgs["data"].as_array().expect("data");
@@ -770,11 +915,21 @@ async fn assistants_threads_and_run_progression() {
     let completed: Value = serde_json::from_str(&completed.1).expect("json");
     assert_eq!(completed["usage"]["prompt_tokens"], 3 + 1 + 3 + 2);
 
-    let (_, run) = beta_post(&s, "/v1/threads/runs", json!({"assistant_id": aid, "thread": {"messages": [{"role": "user", "content": "x"}]}})).await;
+    let (_, run) = beta_post(
+        &s,
+        "/v1/threads/runs",
+        json!({"assistant_id": aid, "thread": {"messages": [{"role": "user", "content": "x"}]}}),
+    )
+    .await;
     assert_eq!(run["status"], "queued");
     assert_ne!(run["thread_id"], tid.as_str());
 
-    let (st, _) = beta_post(&s, "/v1/threads/thread_nope/runs", json!({"assistant_id": aid})).await;
+    let (st, _) = beta_post(
+        &s,
+        "/v1/threads/thread_nope/runs",
+        json!({"assistant_id": aid}),
+    )
+    .await;
     assert_eq!(st, 404);
     s.shutdown().await;
 }
@@ -787,9 +942,10 @@ async fn vector_stores_and_batches() {
         json!({"custom_id": "b", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "gpt-4o-mini"}}),
     ];
     let jsonl: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let form = Form::new()
-        .text("purpose", "batch")
-        .part("file", Part::bytes(jsonl.into_bytes()).file_name("in.jsonl"));
+    let form = Form::new().text("purpose", "batch").part(
+        "file",
+        Part::bytes(jsonl.into_bytes()).file_name("in.jsonl"),
+    );
     let f: Value = s
         .http
         .post(s.url("/v1/files"))
@@ -803,7 +959,12 @@ async fn vector_stores_and_batches() {
     let fid = f["id"].as_str().expect("id").to_owned();
 
     // Vector store with that file.
-    let (st, vs) = s.post_json("/v1/vector_stores", json!({"name": "kb", "file_ids": [fid]})).await;
+    let (st, vs) = s
+        .post_json(
+            "/v1/vector_stores",
+            json!({"name": "kb", "file_ids": [fid]}),
+        )
+        .await;
     assert_eq!(st, 200);
     let vsid = vs["id"].as_str().expect("id").to_owned();
     assert!(vsid.starts_with("vs_"));
@@ -812,7 +973,12 @@ async fn vector_stores_and_batches() {
     let (_, files) = s.get_json(&format!("/v1/vector_stores/{vsid}/files")).await;
     assert_eq!(files["data"][0]["object"], "vector_store.file");
     assert_eq!(files["data"][0]["id"], fid.as_str());
-    let (st, _) = s.post_json(&format!("/v1/vector_stores/{vsid}/files"), json!({"file_id": "file-missing"})).await;
+    let (st, _) = s
+        .post_json(
+            &format!("/v1/vector_stores/{vsid}/files"),
+            json!({"file_id": "file-missing"}),
+        )
+        .await;
     assert_eq!(st, 404);
     let (_, list) = s.get_json("/v1/vector_stores").await;
     assert_eq!(list["data"][0]["id"], vsid.as_str());
@@ -831,7 +997,10 @@ async fn vector_stores_and_batches() {
     assert_eq!(b1["request_counts"]["total"], 2);
     let (_, b2) = s.get_json(&format!("/v1/batches/{bid}")).await;
     assert_eq!(b2["status"], "completed");
-    assert_eq!(b2["request_counts"], json!({"total": 2, "completed": 1, "failed": 1}));
+    assert_eq!(
+        b2["request_counts"],
+        json!({"total": 2, "completed": 1, "failed": 1})
+    );
     assert_eq!(b2["usage"]["input_tokens"], 5);
     let out_id = b2["output_file_id"].as_str().expect("output file");
     let out = s
@@ -855,7 +1024,9 @@ async fn vector_stores_and_batches() {
         .post_json("/v1/batches", json!({"input_file_id": fid, "endpoint": "/v1/chat/completions", "completion_window": "24h"}))
         .await;
     let bid2 = b["id"].as_str().expect("id").to_owned();
-    let (st, c) = s.post_json(&format!("/v1/batches/{bid2}/cancel"), json!({})).await;
+    let (st, c) = s
+        .post_json(&format!("/v1/batches/{bid2}/cancel"), json!({}))
+        .await;
     assert_eq!(st, 200);
     assert_eq!(c["status"], "cancelling");
     let (_, c) = s.get_json(&format!("/v1/batches/{bid2}")).await;
@@ -871,10 +1042,17 @@ async fn models_and_routing_errors() {
     let (st, v) = s.get_json("/v1/models").await;
     assert_eq!(st, 200);
     assert_eq!(v["object"], "list");
-    assert!(v["data"].as_array().expect("data").iter().any(|m| m["id"] == "gpt-4o-mini"));
+    assert!(v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .any(|m| m["id"] == "gpt-4o-mini"));
     let (st, v) = s.get_json("/v1/models/gpt-4o-mini").await;
     assert_eq!(st, 200);
-    assert_eq!(v, json!({"id": "gpt-4o-mini", "object": "model", "created": 1_721_172_741u64, "owned_by": "system"}));
+    assert_eq!(
+        v,
+        json!({"id": "gpt-4o-mini", "object": "model", "created": 1_721_172_741u64, "owned_by": "system"})
+    );
     let (st, v) = s.get_json("/v1/models/nope").await;
     assert_eq!(st, 404);
     assert_eq!(v["error"]["code"], "model_not_found");
@@ -887,7 +1065,10 @@ async fn models_and_routing_errors() {
     );
     let (st, v) = s.get_json("/v1/chat/completions").await;
     assert_eq!(st, 404);
-    assert_eq!(v["error"]["message"], "Invalid URL (GET /v1/chat/completions)");
+    assert_eq!(
+        v["error"]["message"],
+        "Invalid URL (GET /v1/chat/completions)"
+    );
 
     let resp = s
         .http
@@ -901,16 +1082,31 @@ async fn models_and_routing_errors() {
     assert!(resp.headers().contains_key("x-request-id"));
     let v: Value = resp.json().await.expect("json");
     assert_eq!(v["error"]["type"], "invalid_request_error");
-    assert!(v["error"]["message"].as_str().expect("msg").starts_with("We could not parse the JSON body"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .expect("msg")
+        .starts_with("We could not parse the JSON body"));
 
-    let (st, v) = s.post_json("/v1/chat/completions", json!({"model": "gpt-4o"})).await;
+    let (st, v) = s
+        .post_json("/v1/chat/completions", json!({"model": "gpt-4o"}))
+        .await;
     assert_eq!(st, 400);
     assert_eq!(v["error"]["param"], "messages");
     assert_eq!(v["error"]["code"], "missing_required_parameter");
-    let (st, v) = s.post_json("/v1/chat/completions", json!({"messages": [{"role": "user", "content": "x"}]})).await;
+    let (st, v) = s
+        .post_json(
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(st, 400);
     assert_eq!(v["error"]["message"], "you must provide a model parameter");
-    let (st, v) = s.post_json("/v1/chat/completions", json!({"model": "gpt-4o", "messages": "oops"})).await;
+    let (st, v) = s
+        .post_json(
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o", "messages": "oops"}),
+        )
+        .await;
     assert_eq!(st, 400);
     assert_eq!(v["error"]["type"], "invalid_request_error");
     s.shutdown().await;
@@ -927,7 +1123,10 @@ async fn auth_is_checked_and_key_masked() {
     assert_eq!(resp.status(), 401);
     assert!(header(&resp, "x-request-id").starts_with("req_"));
     let v: Value = resp.json().await.expect("json");
-    assert!(v["error"]["message"].as_str().expect("msg").starts_with("You didn't provide an API key."));
+    assert!(v["error"]["message"]
+        .as_str()
+        .expect("msg")
+        .starts_with("You didn't provide an API key."));
 
     let resp = s
         .http
@@ -976,7 +1175,13 @@ async fn fault_case(s: &Server, fault: Fault) -> (StatusCode, reqwest::header::H
 #[tokio::test]
 async fn each_error_fault() {
     let s = Server::default().await;
-    let (st, h, v) = fault_case(&s, Fault::RateLimited { retry_after_secs: 20 }).await;
+    let (st, h, v) = fault_case(
+        &s,
+        Fault::RateLimited {
+            retry_after_secs: 20,
+        },
+    )
+    .await;
     assert_eq!(st, 429);
     assert_eq!(h["retry-after"], "20");
     assert_eq!(h["x-ratelimit-remaining-requests"], "0");
@@ -1004,7 +1209,10 @@ async fn each_error_fault() {
     assert_eq!(st, 500);
     assert!(h.contains_key("x-request-id"));
     assert_eq!(v["error"]["type"], "server_error");
-    assert_eq!(v["error"]["message"], "The server had an error while processing your request. Sorry about that!");
+    assert_eq!(
+        v["error"]["message"],
+        "The server had an error while processing your request. Sorry about that!"
+    );
 
     let (st, _, v) = fault_case(&s, Fault::BadGateway).await;
     assert_eq!(st, 502);
@@ -1013,7 +1221,10 @@ async fn each_error_fault() {
 
     let (st, _, v) = fault_case(&s, Fault::Overloaded).await;
     assert_eq!(st, 503);
-    assert_eq!(v["error"]["message"], "The engine is currently overloaded, please try again later");
+    assert_eq!(
+        v["error"]["message"],
+        "The engine is currently overloaded, please try again later"
+    );
 
     // Faults are consumed: the next request succeeds.
     let (st, _) = s.post_json("/v1/chat/completions", chat_body(false)).await;
@@ -1029,7 +1240,12 @@ async fn fault_queue_is_fifo_counted_and_clearable() {
     s.sim.inject(Fault::Overloaded, 1);
     let mut seen = Vec::new();
     for _ in 0..4 {
-        seen.push(s.post("/v1/models/gpt-4o", json!({})).await.status().as_u16());
+        seen.push(
+            s.post("/v1/models/gpt-4o", json!({}))
+                .await
+                .status()
+                .as_u16(),
+        );
     }
     // POST /v1/models/{id} is not a route, but faults apply to any /v1 request.
     assert_eq!(seen, vec![500, 500, 503, 404]);
@@ -1057,7 +1273,10 @@ async fn delay_fault_and_latency() {
     let (st, _) = s.post_json("/v1/chat/completions", chat_body(false)).await;
     assert_eq!(st, 200);
     let e = started.elapsed();
-    assert!(e >= Duration::from_millis(30) && e < Duration::from_millis(2000), "{e:?}");
+    assert!(
+        e >= Duration::from_millis(30) && e < Duration::from_millis(2000),
+        "{e:?}"
+    );
     s.shutdown().await;
 }
 
@@ -1105,19 +1324,33 @@ async fn cut_stream_fault_breaks_the_body() {
 async fn control_routes() {
     let s = Server::default().await;
     let (st, v) = s
-        .post_json("/_sim/faults", json!({"fault": "rate_limited", "retry_after_secs": 7, "count": 2}))
+        .post_json(
+            "/_sim/faults",
+            json!({"fault": "rate_limited", "retry_after_secs": 7, "count": 2}),
+        )
         .await;
     assert_eq!(st, 200);
     assert_eq!(v["queued"], 2);
     assert_eq!(s.sim.pending_faults(), 2);
-    let (st, v) = s.post_json("/_sim/faults", json!({"fault": "insufficient_quota"})).await;
+    let (st, v) = s
+        .post_json("/_sim/faults", json!({"fault": "insufficient_quota"}))
+        .await;
     assert_eq!(st, 200);
     assert_eq!(v["queued"], 1);
-    let (st, _) = s.post_json("/_sim/faults", json!({"fault": "cut_stream", "after_chunks": 2})).await;
+    let (st, _) = s
+        .post_json(
+            "/_sim/faults",
+            json!({"fault": "cut_stream", "after_chunks": 2}),
+        )
+        .await;
     assert_eq!(st, 200);
-    let (st, _) = s.post_json("/_sim/faults", json!({"fault": "delay", "ms": 1})).await;
+    let (st, _) = s
+        .post_json("/_sim/faults", json!({"fault": "delay", "ms": 1}))
+        .await;
     assert_eq!(st, 200);
-    let (st, v) = s.post_json("/_sim/faults", json!({"fault": "explode"})).await;
+    let (st, v) = s
+        .post_json("/_sim/faults", json!({"fault": "explode"}))
+        .await;
     assert_eq!(st, 400);
     assert!(v["error"]["message"].is_string());
 
@@ -1125,7 +1358,12 @@ async fn control_routes() {
     assert_eq!(resp.status(), 429);
     assert_eq!(header(&resp, "retry-after"), "7");
 
-    let resp = s.http.delete(s.url("/_sim/faults")).send().await.expect("send");
+    let resp = s
+        .http
+        .delete(s.url("/_sim/faults"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(resp.status(), 200);
     let v: Value = resp.json().await.expect("json");
     assert_eq!(v["cleared"], 4);
@@ -1139,10 +1377,18 @@ async fn control_routes() {
     assert_eq!(stats.requests, 2);
     assert_eq!(stats.by_path.get("/v1/chat/completions"), Some(&2));
     assert!(stats.last_headers.iter().any(|(k, _)| k == "content-type"));
-    assert!(stats.last_headers.iter().all(|(k, _)| *k == k.to_lowercase()));
+    assert!(stats
+        .last_headers
+        .iter()
+        .all(|(k, _)| *k == k.to_lowercase()));
     assert_eq!(stats.tokens_reported.input, CHAT_PROMPT);
 
-    let resp = s.http.delete(s.url("/_sim/stats")).send().await.expect("send");
+    let resp = s
+        .http
+        .delete(s.url("/_sim/stats"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(resp.status(), 200);
     assert_eq!(s.sim.stats(), SimStats::default());
     let (st, v) = s.get_json("/_sim/health").await;
@@ -1150,10 +1396,14 @@ async fn control_routes() {
     assert_eq!(v["status"], "ok");
 
     // Fault serde round trip.
-    let f: Fault = serde_json::from_value(json!({"fault": "cut_stream", "after_chunks": 4})).expect("fault");
+    let f: Fault =
+        serde_json::from_value(json!({"fault": "cut_stream", "after_chunks": 4})).expect("fault");
     assert_eq!(f, Fault::CutStream { after_chunks: 4 });
     assert_eq!(
-        serde_json::to_value(Fault::RateLimited { retry_after_secs: 3 }).expect("ser"),
+        serde_json::to_value(Fault::RateLimited {
+            retry_after_secs: 3
+        })
+        .expect("ser"),
         json!({"fault": "rate_limited", "retry_after_secs": 3})
     );
     s.shutdown().await;
@@ -1186,7 +1436,12 @@ async fn router_can_be_mounted_and_handles_concurrency() {
         let http = http.clone();
         let url = url.clone();
         handles.push(tokio::spawn(async move {
-            let resp = http.post(&url).json(&chat_body(false)).send().await.expect("send");
+            let resp = http
+                .post(&url)
+                .json(&chat_body(false))
+                .send()
+                .await
+                .expect("send");
             assert!(!resp.headers().contains_key("x-ratelimit-limit-requests"));
             resp.status().as_u16()
         }));
@@ -1197,7 +1452,11 @@ async fn router_can_be_mounted_and_handles_concurrency() {
     let st = sim.stats();
     assert_eq!(st.requests, 200);
     assert_eq!(st.tokens_reported.input, 200 * CHAT_PROMPT);
-    let health = http.get(format!("http://{addr}/health")).send().await.expect("send");
+    let health = http
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(health.status(), 200);
     let _ = tx.send(());
     tokio::time::timeout(Duration::from_secs(5), task)
@@ -1205,4 +1464,70 @@ async fn router_can_be_mounted_and_handles_concurrency() {
         .expect("stops")
         .expect("join")
         .expect("serve ok");
+}
+
+#[tokio::test]
+async fn large_upload_is_counted_streaming_and_served_back_by_length() {
+    let s = Server::default().await;
+    // 20 MiB sent as a stream of 1 MiB chunks (above the 16 MiB keep limit).
+    const CHUNK: usize = 1024 * 1024;
+    const CHUNKS: usize = 20;
+    let stream = futures_util::stream::iter(
+        (0..CHUNKS).map(|_| Ok::<Vec<u8>, std::io::Error>(vec![1u8; CHUNK])),
+    );
+    let part =
+        Part::stream_with_length(reqwest::Body::wrap_stream(stream), (CHUNK * CHUNKS) as u64)
+            .file_name("big.bin");
+    let form = Form::new().text("purpose", "user_data").part("file", part);
+    let resp = s
+        .http
+        .post(s.url("/v1/files"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    let f: Value = resp.json().await.expect("json");
+    assert_eq!(f["bytes"], (CHUNK * CHUNKS) as u64);
+    let id = f["id"].as_str().expect("id");
+    let resp = s
+        .http
+        .get(s.url(&format!("/v1/files/{id}/content")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(header(&resp, "content-type"), "application/octet-stream");
+    let body = resp.bytes().await.expect("bytes");
+    assert_eq!(body.len(), CHUNK * CHUNKS);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn streamed_chat_with_several_choices() {
+    let s = Server::default().await;
+    let body = json!({"model": "gpt-4o-mini", "n": 2, "max_tokens": 3, "stream": true,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    let text = s
+        .post("/v1/chat/completions", body)
+        .await
+        .text()
+        .await
+        .expect("body");
+    let events = sse_events(&text);
+    // 2 role chunks + 3 words x 2 + 2 finish chunks + [DONE]
+    assert_eq!(events.len(), 11);
+    for index in 0..2 {
+        let content: String = events[..10]
+            .iter()
+            .map(|(_, d)| serde_json::from_str::<Value>(d).expect("json"))
+            .filter(|c| c["choices"][0]["index"] == index)
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(content, "This is a");
+    }
+    s.shutdown().await;
 }

@@ -5,20 +5,22 @@
 //! * A *word* is a whitespace-separated run of characters (`str::split_whitespace`).
 //! * Text tokens of a string = its word count. A number inside a prompt/input
 //!   array (a token id) counts 1. An `image_url`/`input_image` content part
-//!   counts [`IMAGE_PART_TOKENS`]; other non-text parts count 0.
+//!   counts 85; other non-text parts count 0.
 //! * Inside objects only the values of the keys `text`, `content`, `value`,
 //!   `output` and `arguments` are counted (recursively).
 //! * Chat: `prompt_tokens` = Σ over messages of (3 + tokens of the message).
 //!   Responses: the same over input items (a plain string input is one
 //!   message), plus 3 + words of `instructions` when present.
 //!   Legacy completions and embeddings: tokens of `prompt`/`input`, no overhead.
-//! * Completion: the reply is [`REPLY_WORDS`] cycled. Its length in tokens
-//!   is the `x-sim-completion-tokens` request header if present, else
+//! * Completion: the reply is the 8 words `This is a simulated reply from
+//!   the simulator.` cycled. Its length in tokens is the
+//!   `x-sim-completion-tokens` request header if present, else
 //!   `max_completion_tokens`/`max_tokens`/`max_output_tokens` if present,
-//!   else 8 (24 for reasoning models); capped at [`MAX_COMPLETION_TOKENS`].
+//!   else 8 (24 for reasoning models); capped at 4096.
 //!   For reasoning models (o1/o3/o4/gpt-5) a third of it (rounded up) is
 //!   visible text and the rest is `reasoning_tokens`; otherwise all of it is
-//!   visible text. `completion_tokens` per choice = that length.
+//!   visible text. `completion_tokens` per choice = that length, and
+//!   `finish_reason` is always `stop` (the simulated model ends exactly there).
 //! * Cached prompt tokens: the `x-sim-cached-tokens` header (capped at the
 //!   prompt size) if present, else `floor(prompt/128)*128` when the prompt
 //!   has at least 1024 tokens, else 0.
@@ -334,7 +336,8 @@ pub(crate) struct Messages(pub Items);
 
 impl<'de> Deserialize<'de> for Messages {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ItemsVisitor { allow_str: false }).map(Messages)
+        d.deserialize_any(ItemsVisitor { allow_str: false })
+            .map(Messages)
     }
 }
 
@@ -359,17 +362,38 @@ mod unit {
         let w: Words = serde_json::from_str(r#"[[1,2,3],"a b"]"#).unwrap_or_default();
         assert_eq!(w.0, 5);
         let i: Items = serde_json::from_str(r#""one two three""#).unwrap_or_default();
-        assert_eq!(i, Items { tokens: 6, count: 1 });
+        assert_eq!(
+            i,
+            Items {
+                tokens: 6,
+                count: 1
+            }
+        );
     }
 
     #[test]
     fn reply_rules() {
-        assert_eq!(plan_reply(None, None, "gpt-4o-mini"), ReplyPlan { visible: 8, reasoning: 0 });
+        assert_eq!(
+            plan_reply(None, None, "gpt-4o-mini"),
+            ReplyPlan {
+                visible: 8,
+                reasoning: 0
+            }
+        );
         assert_eq!(plan_reply(None, Some(20), "gpt-4o-mini").visible, 20);
         assert_eq!(plan_reply(Some(5), Some(20), "gpt-4o-mini").visible, 5);
-        assert_eq!(plan_reply(None, None, "o3-mini"), ReplyPlan { visible: 8, reasoning: 16 });
+        assert_eq!(
+            plan_reply(None, None, "o3-mini"),
+            ReplyPlan {
+                visible: 8,
+                reasoning: 16
+            }
+        );
         assert_eq!(plan_reply(None, Some(10), "o1").completion(), 10);
-        assert_eq!(plan_reply(None, Some(1_000_000), "gpt-4o").visible, MAX_COMPLETION_TOKENS);
+        assert_eq!(
+            plan_reply(None, Some(1_000_000), "gpt-4o").visible,
+            MAX_COMPLETION_TOKENS
+        );
         let text = reply_text(10);
         assert_eq!(count_words(&text), 10);
         assert_eq!(word_deltas(&text).collect::<String>(), text);

@@ -47,7 +47,13 @@ impl ApiError {
 
     /// 400 `invalid_request_error` with no param/code.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, message, "invalid_request_error", None, None)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            message,
+            "invalid_request_error",
+            None,
+            None,
+        )
     }
 
     /// 400 with a `param` (and optional code).
@@ -77,7 +83,13 @@ impl ApiError {
 
     /// 404 `invalid_request_error` (object not found).
     pub fn not_found(message: impl Into<String>, param: Option<&str>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, message, "invalid_request_error", param, None)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            message,
+            "invalid_request_error",
+            param,
+            None,
+        )
     }
 
     /// 404 for a path/method the API does not have.
@@ -153,7 +165,11 @@ pub(crate) fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
 }
 
 /// A body with an explicit content type.
-pub(crate) fn typed(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Response {
+pub(crate) fn typed(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Body>,
+) -> Response {
     let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
     resp.headers_mut()

@@ -427,6 +427,25 @@ impl Store {
         Ok(n)
     }
 
+    /// The 32-byte secret that signs session cookies, created on first use and kept in the
+    /// database so sessions survive a restart.
+    pub async fn session_secret(&self) -> Result<[u8; 32], StoreError> {
+        let mut fresh = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
+        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES ('session_secret', ?1)")
+            .bind(fresh.as_slice())
+            .execute(&self.pool)
+            .await?;
+        let v: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'session_secret'")
+            .fetch_one(&self.pool)
+            .await?;
+        let mut out = [0u8; 32];
+        if v.len() == 32 {
+            out.copy_from_slice(&v);
+        }
+        Ok(out)
+    }
+
     /// Closes the pool (after the writer has drained).
     pub async fn close(&self) {
         self.pool.close().await;
