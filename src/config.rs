@@ -369,7 +369,7 @@ pub fn limits_from(path: &str, raw: &RawLimits, base: Option<&Limits>) -> Result
                 format!("{path}.{field}"),
                 "must be a non-negative number of USD",
             )),
-            Some(v) if v == 0.0 => Ok(None),
+            Some(0.0) => Ok(None),
             Some(v) => Ok(Some(v)),
             None => Ok(d),
         }

@@ -22,9 +22,13 @@
 //! | [`i18n`] | rendering notification keys per locale (bundles in `app::i18n`) | live anywhere else |
 //! | [`simulator`] | an OpenAI-compatible upstream for tests, demo and benchmarks | be used by the proxy |
 //! | [`server`] | wiring, background tasks, graceful shutdown | hold logic worth testing alone |
+//! | [`ui_backend`] | the web UI's server-rendered data (`app::data::Backend`) | decide access beyond the API's rules |
 //!
 //! The types of the API and the WebSocket are in the shared `app` crate, re-exported as
 //! [`types`]; `main.rs` holds only the CLI.
+
+// Leptos view types nest deeply when the server renders the app.
+#![recursion_limit = "256"]
 
 pub use app::types;
 
@@ -40,3 +44,4 @@ pub mod registry;
 pub mod server;
 pub mod simulator;
 pub mod store;
+pub mod ui_backend;

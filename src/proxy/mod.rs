@@ -335,7 +335,7 @@ impl Proxy {
                 FamilyKind::Responses => StreamKind::Responses,
                 _ => StreamKind::Other,
             };
-            Mode::Sse(StreamTap::new(sk, s.info.model.clone()))
+            Mode::Sse(Box::new(StreamTap::new(sk, s.info.model.clone())))
         } else if ctype.starts_with("application/json") || status.as_u16() >= 400 {
             Mode::Collect { chunks: Vec::new(), len: 0, overflow: false }
         } else {
@@ -434,10 +434,13 @@ fn content_length(h: &HeaderMap) -> Option<u64> {
     h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
+/// A workspace's last error: a Fluent key and its arguments.
+type ErrorNote = (&'static str, BTreeMap<String, ArgValue>);
+
 /// What happens to the response body on its way to the client.
 enum Mode {
     /// Server-sent events: tapped event by event.
-    Sse(StreamTap),
+    Sse(Box<StreamTap>),
     /// A JSON (or error) body: the chunks are kept (reference-counted, not copied) to be read
     /// once it ends.
     Collect {
@@ -544,7 +547,7 @@ impl MeteredBody {
         let mode = std::mem::replace(&mut self.mode, Mode::Pass);
         match mode {
             Mode::Sse(tap) => {
-                let (tail, outcome) = tap.finish();
+                let (tail, outcome) = (*tap).finish();
                 if !tail.is_empty() && matches!(end, End::Complete) {
                     self.tail = Some(tail);
                 }
@@ -584,7 +587,7 @@ impl Settlement {
         s.record(CallUsage::default(), Some(UpstreamObservation::Failure), Some((error_key, BTreeMap::new())));
     }
 
-    fn observation(&self, body: &[u8], end: &End) -> (Option<UpstreamObservation>, Option<(&'static str, BTreeMap<String, ArgValue>)>) {
+    fn observation(&self, body: &[u8], end: &End) -> (Option<UpstreamObservation>, Option<ErrorNote>) {
         if matches!(end, End::UpstreamCut) {
             return (Some(UpstreamObservation::Failure), Some(("error-upstream-cut", BTreeMap::new())));
         }

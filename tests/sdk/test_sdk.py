@@ -96,6 +96,7 @@ def usage_by_family(env, want_requests: int):
         time.sleep(0.1)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_every_family_through_the_sdk_is_metered(env):
     c = env["client"]
     expected = {}  # family -> (input, output) the upstream reported to the client
@@ -157,9 +158,10 @@ def test_every_family_through_the_sdk_is_metered(env):
     assert m.results[0].flagged is False
     calls += 1
 
+    asst = c.beta.assistants.create(model="gpt-4o-mini", name="sdk helper")
     thread = c.beta.threads.create()
-    run = c.beta.threads.runs.create(thread_id=thread.id, assistant_id="asst_sdk")
-    calls += 2
+    run = c.beta.threads.runs.create(thread_id=thread.id, assistant_id=asst.id)
+    calls += 3
     for _ in range(5):
         run = c.beta.threads.runs.retrieve(thread_id=thread.id, run_id=run.id)
         calls += 1
