@@ -7,12 +7,16 @@ BIN := $(CARGO_TARGET_DIR)/release/quota-sentinel
 QS_CONFIG ?= $(wildcard quota-sentinel.toml)
 export QS_CONFIG
 
-.PHONY: run test build tools test-tools unit sdk e2e bench fmt lint
+.PHONY: run demo test build tools test-tools unit sdk e2e bench fmt lint
 
 ## make run: build the gateway and its UI (release) and serve on 127.0.0.1:3000 with SQLite.
 run: build
 	mkdir -p data
 	$(BIN) serve
+
+## make demo: the gateway and UI with a simulated OpenAI and traffic through every status.
+demo: build
+	$(BIN) demo
 
 build: tools
 	cargo leptos build --release

@@ -21,6 +21,7 @@
 //! | [`error`] | [`error::AppError`] → OpenAI-shaped JSON, in one place | log |
 //! | [`i18n`] | rendering notification keys per locale (bundles in `app::i18n`) | live anywhere else |
 //! | [`simulator`] | an OpenAI-compatible upstream for tests, demo and benchmarks | be used by the proxy |
+//! | [`demo`] | `quota-sentinel demo`: simulator + gateway + scripted traffic through every status | run outside `demo` |
 //! | [`server`] | wiring, background tasks, graceful shutdown | hold logic worth testing alone |
 //! | [`ui_backend`] | the web UI's server-rendered data (`app::data::Backend`) | decide access beyond the API's rules |
 //!
@@ -35,6 +36,7 @@ pub use app::types;
 pub mod alerts;
 pub mod api;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod i18n;
 pub mod pricing;

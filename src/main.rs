@@ -28,6 +28,9 @@ enum Command {
     Keygen,
     /// Run the built-in OpenAI-compatible simulator (for trying the gateway without OpenAI).
     Simulate(SimulateArgs),
+    /// Serve the gateway and UI with a simulated OpenAI and synthetic traffic from three
+    /// workspaces that go through every status within a minute.
+    Demo(DemoArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -59,6 +62,13 @@ struct ServeArgs {
     /// Default tokens per minute [default: 150000].
     #[arg(long, env = "OPENAI_TOKEN_LIMIT_PER_MINUTE")]
     tokens_per_minute: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Address the demo gateway listens on.
+    #[arg(long = "demo-listen", env = "QS_DEMO_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: String,
 }
 
 #[derive(Args, Debug)]
@@ -169,6 +179,11 @@ fn main() -> ExitCode {
         match command {
             Command::Serve(a) => serve(a).await,
             Command::Simulate(a) => simulate(a).await,
+            Command::Demo(a) => {
+                let token = CancellationToken::new();
+                tokio::spawn(shutdown_signal(token.clone()));
+                quota_sentinel::demo::run(&a.listen, token).await
+            }
             Command::Keygen => Ok(()),
         }
     });

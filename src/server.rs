@@ -98,11 +98,14 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
     let addr = listener.local_addr()?;
     let (store, writer) = Store::open(&config.database_url).await?;
     let tracker = TaskTracker::new();
-    let writer_stop = shutdown.clone();
-    let writer_done = tracker.spawn(writer.run_until(async move { writer_stop.cancelled().await }));
+    // The writer stops only after the HTTP server has finished every in-flight call, so the
+    // last calls' rows are in the final batch.
+    let writer_stop = CancellationToken::new();
+    let writer_stop_signal = writer_stop.clone();
+    tracker.spawn(writer.run_until(async move { writer_stop_signal.cancelled().await }));
 
     let hub = Arc::new(Hub::default());
-    let registry = Arc::new(Registry::new(config.time_zone, config.account.clone(), store.clone(), hub));
+    let registry = Arc::new(Registry::new(config.time_zone, config.account, store.clone(), hub));
     let now = Utc::now();
     load_workspaces(&config, &store, &registry, now).await?;
     let buckets = store.usage_buckets(month_start(now, config.time_zone), now).await?;
@@ -176,13 +179,19 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
     let app = router(state);
     let serve_stop = shutdown.clone();
     let done = tokio::spawn(async move {
+        // Nagle would hold a response's body segment behind its headers' delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { serve_stop.cancelled().await })
             .await;
-        // Make sure every task stops even if serving failed, then wait for the ledger flush.
+        // Every task stops (even if serving failed), then the ledger flushes what is queued.
         shutdown.cancel();
+        writer_stop.cancel();
         tracker.wait().await;
-        let _ = writer_done;
         store.close().await;
         tracing::info!("stopped; ledger flushed");
         served.map_err(ServerError::Io)
@@ -194,11 +203,18 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
 pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let routes = generate_route_list(app::App);
+    // Pages render their first data on the server through the UI backend.
+    let backend = app::data::BackendHandle(crate::ui_backend::UiBackend::new(state.shared.clone()));
     api::router(state.clone())
-        .leptos_routes(&state, routes, {
-            let options = options.clone();
-            move || app::shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(backend.clone()),
+            {
+                let options = options.clone();
+                move || app::shell(options.clone())
+            },
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .with_state(state)
 }

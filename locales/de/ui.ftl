@@ -6,3 +6,153 @@ error-upstream-cut = Die Verbindung zu OpenAI brach ab, während eine Antwort ge
 error-upstream-rate-limited = OpenAI hat die Anfragerate des Kontos begrenzt.
 error-upstream-quota = OpenAI hat den Aufruf abgelehnt: Das Konto hat kein Guthaben mehr.
 error-upstream-server = OpenAI hat mit einem Serverfehler geantwortet ({ $status }).
+
+## ─── Weboberfläche ───────────────────────────────────────────────────────────────
+
+app-name = Quota Sentinel
+language-name = Deutsch
+language-label = Sprache
+loading = Wird geladen…
+
+number-decimal-separator = ,
+number-group-separator = .
+money-usd = { $amount } $
+date-short-format = %d.%m.
+datetime-format = %d.%m.%Y %H:%M UTC
+time-ago-seconds = { $count ->
+    [one] vor 1 Sekunde
+   *[other] vor { $count } Sekunden
+}
+time-ago-minutes = { $count ->
+    [one] vor 1 Minute
+   *[other] vor { $count } Minuten
+}
+time-ago-hours = { $count ->
+    [one] vor 1 Stunde
+   *[other] vor { $count } Stunden
+}
+time-ago-days = { $count ->
+    [one] vor 1 Tag
+   *[other] vor { $count } Tagen
+}
+
+nav-label = Hauptnavigation
+nav-workspace = Workspace
+nav-admin = Alle Workspaces
+nav-sign-out = Abmelden
+connection-live = Live
+connection-connecting = Verbinde…
+connection-reconnecting = Verbinde erneut…
+connection-offline = Offline
+stale-data = Diese Daten sind möglicherweise veraltet: Die Verbindung zum Server ist unterbrochen.
+
+login-title = Anmelden
+login-intro = Füge einen Workspace-Schlüssel ein, um deinen Workspace zu sehen, oder den Admin-Schlüssel für alle Workspaces.
+login-key-label = Schlüssel
+login-key-placeholder = qs_… oder der Admin-Schlüssel
+login-key-help = Der Schlüssel wird einmal gesendet; danach behält der Browser nur ein Sitzungs-Cookie.
+login-submit = Anmelden
+login-error-empty = Bitte zuerst einen Schlüssel einfügen.
+login-error-invalid = Dieser Schlüssel ist ungültig.
+login-error-failed = Die Anmeldung ist fehlgeschlagen. Bitte erneut versuchen.
+
+forbidden-title = Kein Zugriff
+forbidden-body = Diese Seite ist für Administratoren. Melde dich mit dem Admin-Schlüssel an, um sie zu öffnen.
+forbidden-home = Zur Startseite
+not-found-title = Seite nicht gefunden
+load-error-title = Die Seite konnte nicht geladen werden
+load-error-body = Der Server hat nicht wie erwartet geantwortet. Lade die Seite neu, um es erneut zu versuchen.
+
+status-label-normal = Normal
+status-label-warning = Warnung
+status-label-degraded = Beeinträchtigt
+status-label-rate_limited = Gedrosselt
+status-label-quota_exceeded = Kontingent erschöpft
+
+banner-title-rate_limited = Aufrufe werden gedrosselt
+banner-title-quota_exceeded = Kontingent erschöpft: Aufrufe werden abgelehnt
+banner-title-degraded = OpenAI hat Probleme
+banner-title-normal = Alles in Ordnung
+banner-title-warning = Ein Limit ist fast erreicht
+banner-scope = Wessen Limit:
+banner-scope-workspace = das eigene Limit dieses Workspaces.
+banner-scope-account = das Limit des OpenAI-Kontos, das sich alle Workspaces teilen.
+banner-actions = Was zu tun ist
+banner-retry-in = { $seconds ->
+    [one] Aufrufe sind in 1 Sekunde wieder möglich.
+   *[other] Aufrufe sind in { $seconds } Sekunden wieder möglich.
+}
+banner-retry-now = Aufrufe sind jetzt wieder möglich.
+
+usage-title = Nutzung
+usage-label-requests_per_minute = Anfragen pro Minute
+usage-label-requests_per_day = Anfragen heute
+usage-label-tokens_per_minute = Tokens pro Minute
+usage-label-tokens_per_day = Tokens heute
+usage-label-budget_usd_per_day = Ausgaben heute
+usage-label-budget_usd_per_month = Ausgaben diesen Monat
+usage-of-limit = { $used } von { $limit }
+usage-no-limit = { $used } (kein Limit)
+usage-state-warning = ⚠ nahe am Limit
+usage-state-full = ⛔ Limit erreicht
+usage-warning-mark = Warnschwelle
+
+upstream-title = OpenAI-Spielraum
+upstream-help = Was dem OpenAI-Konto im aktuellen Rate-Limit-Fenster bleibt; alle Workspaces teilen es sich.
+upstream-none = OpenAI hat noch keinen Spielraum gemeldet.
+upstream-requests = Verbleibende Anfragen
+upstream-tokens = Verbleibende Tokens
+upstream-remaining-of = { $remaining } von { $limit }
+upstream-unknown = unbekannt
+upstream-observed = Zuletzt gesehen
+
+breakdown-title = Heutige Nutzung nach Ziel und Aufgabe
+breakdown-by-goal = Nach Ziel
+breakdown-by-task = Nach Aufgabe
+usage-table-key = Name
+usage-table-requests = Anfragen
+usage-table-tokens = Tokens
+usage-table-cost = Kosten
+usage-table-empty = Heute noch keine Aufrufe.
+usage-table-untagged = (ohne Kennzeichnung)
+
+notifications-title = Letzte Benachrichtigungen
+notifications-empty = Noch keine Benachrichtigungen.
+level-info = Information
+level-warning = Warnung
+level-error = Fehler
+toasts-label = Benachrichtigungen
+toast-close = Benachrichtigung schließen
+toast-count = { $count ->
+    [one] einmal
+   *[other] ×{ $count }
+}
+
+admin-title = Alle Workspaces
+admin-filter = Filtern
+admin-filter-placeholder = Name oder ID des Workspaces
+admin-filter-status = Status
+admin-filter-any = Jeder Status
+admin-empty = Kein Workspace passt.
+admin-col-workspace = Workspace
+admin-col-status = Status
+admin-col-requests_day = Anfragen heute
+admin-col-tokens_day = Tokens heute
+admin-col-spend_day = Ausgaben heute
+admin-col-spend_month = Ausgaben diesen Monat
+admin-col-last_error = Letzter Fehler
+detail-back = ← Alle Workspaces
+history-title = Verlauf
+chart-hourly-requests = Anfragen pro Stunde (letzte 24 Stunden)
+chart-hourly-tokens = Tokens pro Stunde (letzte 24 Stunden)
+chart-hourly-cost = Kosten pro Stunde (letzte 24 Stunden)
+chart-daily-requests = Anfragen pro Tag (letzte 30 Tage)
+chart-daily-tokens = Tokens pro Tag (letzte 30 Tage)
+chart-daily-cost = Kosten pro Tag (letzte 30 Tage)
+chart-summary = Summe: { $total }
+reset-button = Kontingentstatus zurücksetzen
+reset-confirm-question = Zähler und Status dieses Workspaces zurücksetzen, einschließlich des kontoweiten Status? Das lässt sich nicht rückgängig machen.
+reset-confirm-yes = Ja, zurücksetzen
+reset-confirm-no = Abbrechen
+reset-done = Der Workspace wurde zurückgesetzt.
+reset-failed = Das Zurücksetzen ist fehlgeschlagen.

@@ -6,3 +6,169 @@ error-upstream-cut = The connection to OpenAI broke while a response was streami
 error-upstream-rate-limited = OpenAI rate-limited the account.
 error-upstream-quota = OpenAI refused the call: the account is out of credit.
 error-upstream-server = OpenAI answered with a server error ({ $status }).
+
+## ─── Web interface ───────────────────────────────────────────────────────────────
+## Everything below is shown in the browser. Keep the keys; translate the text.
+
+app-name = Quota Sentinel
+# This language's own name, shown in the language menu.
+language-name = English
+language-label = Language
+loading = Loading…
+
+## Formats. Numbers use these separators (write "space" for a thin space);
+## dates use chrono patterns: %d day, %m month, %Y year, %H hour, %M minute.
+number-decimal-separator = .
+number-group-separator = ,
+# $amount is already formatted with the separators above.
+money-usd = ${ $amount }
+date-short-format = %b %d
+datetime-format = %Y-%m-%d %H:%M UTC
+time-ago-seconds = { $count ->
+    [one] 1 second ago
+   *[other] { $count } seconds ago
+}
+time-ago-minutes = { $count ->
+    [one] 1 minute ago
+   *[other] { $count } minutes ago
+}
+time-ago-hours = { $count ->
+    [one] 1 hour ago
+   *[other] { $count } hours ago
+}
+time-ago-days = { $count ->
+    [one] 1 day ago
+   *[other] { $count } days ago
+}
+
+## Header and navigation.
+nav-label = Main
+nav-workspace = Workspace
+nav-admin = All workspaces
+nav-sign-out = Sign out
+connection-live = Live
+connection-connecting = Connecting…
+connection-reconnecting = Reconnecting…
+connection-offline = Offline
+stale-data = This data may be out of date: the connection to the server is down.
+
+## Sign-in page.
+login-title = Sign in
+login-intro = Paste a workspace key to see your workspace, or the admin key to see every workspace.
+login-key-label = Key
+login-key-placeholder = qs_… or the admin key
+login-key-help = The key is sent once; the browser then keeps only a session cookie.
+login-submit = Sign in
+login-error-empty = Paste a key first.
+login-error-invalid = This key is not valid.
+login-error-failed = Signing in failed. Please try again.
+
+## Errors and empty pages.
+forbidden-title = Not allowed
+forbidden-body = This page is for administrators. Sign in with the admin key to open it.
+forbidden-home = Go to the start page
+not-found-title = Page not found
+load-error-title = Could not load this page
+load-error-body = The server did not answer as expected. Reload the page to try again.
+
+## Statuses (pills, filters).
+status-label-normal = Normal
+status-label-warning = Warning
+status-label-degraded = Degraded
+status-label-rate_limited = Rate limited
+status-label-quota_exceeded = Quota exceeded
+
+## The banner shown while calls are refused or failing.
+banner-title-rate_limited = Calls are being rate limited
+banner-title-quota_exceeded = Quota used up: calls are refused
+banner-title-degraded = OpenAI is having problems
+banner-title-normal = All good
+banner-title-warning = Approaching a limit
+banner-scope = Whose limit:
+banner-scope-workspace = this workspace's own limit.
+banner-scope-account = the OpenAI account's limit, shared by every workspace.
+banner-actions = What to do
+banner-retry-in = { $seconds ->
+    [one] Calls can be retried in 1 second.
+   *[other] Calls can be retried in { $seconds } seconds.
+}
+banner-retry-now = Calls can be retried now.
+
+## Usage bars.
+usage-title = Usage
+usage-label-requests_per_minute = Requests per minute
+usage-label-requests_per_day = Requests today
+usage-label-tokens_per_minute = Tokens per minute
+usage-label-tokens_per_day = Tokens today
+usage-label-budget_usd_per_day = Spend today
+usage-label-budget_usd_per_month = Spend this month
+# $used and $limit are already formatted.
+usage-of-limit = { $used } of { $limit }
+usage-no-limit = { $used } (no limit)
+usage-state-warning = ⚠ near the limit
+usage-state-full = ⛔ limit reached
+usage-warning-mark = Warning threshold
+
+## Upstream headroom.
+upstream-title = OpenAI headroom
+upstream-help = What the OpenAI account has left in its current rate-limit window, shared by every workspace.
+upstream-none = No headroom reported by OpenAI yet.
+upstream-requests = Requests left
+upstream-tokens = Tokens left
+upstream-remaining-of = { $remaining } of { $limit }
+upstream-unknown = unknown
+upstream-observed = Last seen
+
+## Usage by goal and task.
+breakdown-title = Today's usage by goal and task
+breakdown-by-goal = By goal
+breakdown-by-task = By task
+usage-table-key = Name
+usage-table-requests = Requests
+usage-table-tokens = Tokens
+usage-table-cost = Cost
+usage-table-empty = No calls today.
+usage-table-untagged = (untagged)
+
+## Notifications and toasts.
+notifications-title = Recent notifications
+notifications-empty = No notifications yet.
+level-info = Information
+level-warning = Warning
+level-error = Error
+toasts-label = Notifications
+toast-close = Dismiss notification
+toast-count = { $count ->
+    [one] once
+   *[other] ×{ $count }
+}
+
+## Admin pages.
+admin-title = All workspaces
+admin-filter = Filter
+admin-filter-placeholder = Workspace name or id
+admin-filter-status = Status
+admin-filter-any = Any status
+admin-empty = No workspace matches.
+admin-col-workspace = Workspace
+admin-col-status = Status
+admin-col-requests_day = Requests today
+admin-col-tokens_day = Tokens today
+admin-col-spend_day = Spend today
+admin-col-spend_month = Spend this month
+admin-col-last_error = Last error
+detail-back = ← All workspaces
+history-title = History
+chart-hourly-requests = Requests per hour (last 24 hours)
+chart-hourly-tokens = Tokens per hour (last 24 hours)
+chart-hourly-cost = Cost per hour (last 24 hours)
+chart-daily-requests = Requests per day (last 30 days)
+chart-daily-tokens = Tokens per day (last 30 days)
+chart-daily-cost = Cost per day (last 30 days)
+chart-summary = Total: { $total }
+reset-button = Reset quota status
+reset-confirm-question = Reset this workspace's counters and statuses, including the account-wide one? This cannot be undone.
+reset-confirm-yes = Yes, reset
+reset-confirm-no = Cancel
+reset-done = The workspace was reset.
+reset-failed = The reset failed.

@@ -6,3 +6,153 @@ error-upstream-cut = La conexión con OpenAI se cortó mientras se transmitía u
 error-upstream-rate-limited = OpenAI limitó la tasa de solicitudes de la cuenta.
 error-upstream-quota = OpenAI rechazó la llamada: la cuenta no tiene crédito.
 error-upstream-server = OpenAI respondió con un error del servidor ({ $status }).
+
+## ─── Interfaz web ────────────────────────────────────────────────────────────────
+
+app-name = Quota Sentinel
+language-name = Español
+language-label = Idioma
+loading = Cargando…
+
+number-decimal-separator = ,
+number-group-separator = .
+money-usd = { $amount } US$
+date-short-format = %d/%m
+datetime-format = %d/%m/%Y %H:%M UTC
+time-ago-seconds = { $count ->
+    [one] hace 1 segundo
+   *[other] hace { $count } segundos
+}
+time-ago-minutes = { $count ->
+    [one] hace 1 minuto
+   *[other] hace { $count } minutos
+}
+time-ago-hours = { $count ->
+    [one] hace 1 hora
+   *[other] hace { $count } horas
+}
+time-ago-days = { $count ->
+    [one] hace 1 día
+   *[other] hace { $count } días
+}
+
+nav-label = Principal
+nav-workspace = Espacio de trabajo
+nav-admin = Todos los espacios
+nav-sign-out = Cerrar sesión
+connection-live = En directo
+connection-connecting = Conectando…
+connection-reconnecting = Reconectando…
+connection-offline = Sin conexión
+stale-data = Estos datos pueden estar desactualizados: la conexión con el servidor se ha interrumpido.
+
+login-title = Iniciar sesión
+login-intro = Pega la clave de un espacio de trabajo para verlo, o la clave de administración para verlos todos.
+login-key-label = Clave
+login-key-placeholder = qs_… o la clave de administración
+login-key-help = La clave se envía una sola vez; después el navegador solo guarda una cookie de sesión.
+login-submit = Iniciar sesión
+login-error-empty = Primero pega una clave.
+login-error-invalid = Esta clave no es válida.
+login-error-failed = No se pudo iniciar sesión. Inténtalo de nuevo.
+
+forbidden-title = Acceso no permitido
+forbidden-body = Esta página es para administradores. Inicia sesión con la clave de administración para abrirla.
+forbidden-home = Ir a la página de inicio
+not-found-title = Página no encontrada
+load-error-title = No se pudo cargar la página
+load-error-body = El servidor no respondió como se esperaba. Recarga la página para intentarlo de nuevo.
+
+status-label-normal = Normal
+status-label-warning = Aviso
+status-label-degraded = Degradado
+status-label-rate_limited = Limitado
+status-label-quota_exceeded = Cuota agotada
+
+banner-title-rate_limited = Las llamadas están limitadas
+banner-title-quota_exceeded = Cuota agotada: se rechazan las llamadas
+banner-title-degraded = OpenAI tiene problemas
+banner-title-normal = Todo bien
+banner-title-warning = Cerca de un límite
+banner-scope = De quién es el límite:
+banner-scope-workspace = el límite propio de este espacio de trabajo.
+banner-scope-account = el límite de la cuenta de OpenAI, compartido por todos los espacios de trabajo.
+banner-actions = Qué hacer
+banner-retry-in = { $seconds ->
+    [one] Se podrá reintentar en 1 segundo.
+   *[other] Se podrá reintentar en { $seconds } segundos.
+}
+banner-retry-now = Ya se puede reintentar.
+
+usage-title = Uso
+usage-label-requests_per_minute = Solicitudes por minuto
+usage-label-requests_per_day = Solicitudes hoy
+usage-label-tokens_per_minute = Tokens por minuto
+usage-label-tokens_per_day = Tokens hoy
+usage-label-budget_usd_per_day = Gasto de hoy
+usage-label-budget_usd_per_month = Gasto del mes
+usage-of-limit = { $used } de { $limit }
+usage-no-limit = { $used } (sin límite)
+usage-state-warning = ⚠ cerca del límite
+usage-state-full = ⛔ límite alcanzado
+usage-warning-mark = Umbral de aviso
+
+upstream-title = Margen de OpenAI
+upstream-help = Lo que le queda a la cuenta de OpenAI en su ventana de límite actual, compartida por todos los espacios de trabajo.
+upstream-none = OpenAI aún no ha indicado ningún margen.
+upstream-requests = Solicitudes restantes
+upstream-tokens = Tokens restantes
+upstream-remaining-of = { $remaining } de { $limit }
+upstream-unknown = desconocido
+upstream-observed = Última lectura
+
+breakdown-title = Uso de hoy por objetivo y tarea
+breakdown-by-goal = Por objetivo
+breakdown-by-task = Por tarea
+usage-table-key = Nombre
+usage-table-requests = Solicitudes
+usage-table-tokens = Tokens
+usage-table-cost = Coste
+usage-table-empty = Ninguna llamada hoy.
+usage-table-untagged = (sin etiqueta)
+
+notifications-title = Notificaciones recientes
+notifications-empty = Todavía no hay notificaciones.
+level-info = Información
+level-warning = Aviso
+level-error = Error
+toasts-label = Notificaciones
+toast-close = Cerrar la notificación
+toast-count = { $count ->
+    [one] una vez
+   *[other] ×{ $count }
+}
+
+admin-title = Todos los espacios de trabajo
+admin-filter = Filtrar
+admin-filter-placeholder = Nombre o id del espacio
+admin-filter-status = Estado
+admin-filter-any = Cualquier estado
+admin-empty = Ningún espacio de trabajo coincide.
+admin-col-workspace = Espacio de trabajo
+admin-col-status = Estado
+admin-col-requests_day = Solicitudes hoy
+admin-col-tokens_day = Tokens hoy
+admin-col-spend_day = Gasto de hoy
+admin-col-spend_month = Gasto del mes
+admin-col-last_error = Último error
+detail-back = ← Todos los espacios de trabajo
+history-title = Historial
+chart-hourly-requests = Solicitudes por hora (últimas 24 horas)
+chart-hourly-tokens = Tokens por hora (últimas 24 horas)
+chart-hourly-cost = Coste por hora (últimas 24 horas)
+chart-daily-requests = Solicitudes por día (últimos 30 días)
+chart-daily-tokens = Tokens por día (últimos 30 días)
+chart-daily-cost = Coste por día (últimos 30 días)
+chart-summary = Total: { $total }
+reset-button = Restablecer el estado de la cuota
+reset-confirm-question = ¿Restablecer los contadores y estados de este espacio de trabajo, incluido el de la cuenta? No se puede deshacer.
+reset-confirm-yes = Sí, restablecer
+reset-confirm-no = Cancelar
+reset-done = Se ha restablecido el espacio de trabajo.
+reset-failed = No se pudo restablecer.

@@ -6,3 +6,153 @@ error-upstream-cut = La connessione a OpenAI si è interrotta durante lo streami
 error-upstream-rate-limited = OpenAI ha limitato la frequenza delle richieste dell'account.
 error-upstream-quota = OpenAI ha rifiutato la chiamata: l'account ha esaurito il credito.
 error-upstream-server = OpenAI ha risposto con un errore del server ({ $status }).
+
+## ─── Interfaccia web ─────────────────────────────────────────────────────────────
+
+app-name = Quota Sentinel
+language-name = Italiano
+language-label = Lingua
+loading = Caricamento…
+
+number-decimal-separator = ,
+number-group-separator = .
+money-usd = { $amount } $
+date-short-format = %d/%m
+datetime-format = %d/%m/%Y %H:%M UTC
+time-ago-seconds = { $count ->
+    [one] 1 secondo fa
+   *[other] { $count } secondi fa
+}
+time-ago-minutes = { $count ->
+    [one] 1 minuto fa
+   *[other] { $count } minuti fa
+}
+time-ago-hours = { $count ->
+    [one] 1 ora fa
+   *[other] { $count } ore fa
+}
+time-ago-days = { $count ->
+    [one] 1 giorno fa
+   *[other] { $count } giorni fa
+}
+
+nav-label = Principale
+nav-workspace = Workspace
+nav-admin = Tutti i workspace
+nav-sign-out = Esci
+connection-live = In diretta
+connection-connecting = Connessione…
+connection-reconnecting = Riconnessione…
+connection-offline = Non in linea
+stale-data = Questi dati potrebbero non essere aggiornati: la connessione al server è interrotta.
+
+login-title = Accedi
+login-intro = Incolla la chiave di un workspace per vederlo, oppure la chiave di amministrazione per vederli tutti.
+login-key-label = Chiave
+login-key-placeholder = qs_… o la chiave di amministrazione
+login-key-help = La chiave viene inviata una sola volta; poi il browser conserva solo un cookie di sessione.
+login-submit = Accedi
+login-error-empty = Incolla prima una chiave.
+login-error-invalid = Questa chiave non è valida.
+login-error-failed = Accesso non riuscito. Riprova.
+
+forbidden-title = Accesso non consentito
+forbidden-body = Questa pagina è riservata agli amministratori. Accedi con la chiave di amministrazione per aprirla.
+forbidden-home = Vai alla pagina iniziale
+not-found-title = Pagina non trovata
+load-error-title = Impossibile caricare la pagina
+load-error-body = Il server non ha risposto come previsto. Ricarica la pagina per riprovare.
+
+status-label-normal = Normale
+status-label-warning = Attenzione
+status-label-degraded = Degradato
+status-label-rate_limited = Limitato
+status-label-quota_exceeded = Quota esaurita
+
+banner-title-rate_limited = Le chiamate sono limitate
+banner-title-quota_exceeded = Quota esaurita: le chiamate vengono rifiutate
+banner-title-degraded = OpenAI ha dei problemi
+banner-title-normal = Tutto a posto
+banner-title-warning = Vicino a un limite
+banner-scope = Di chi è il limite:
+banner-scope-workspace = il limite di questo workspace.
+banner-scope-account = il limite dell'account OpenAI, condiviso da tutti i workspace.
+banner-actions = Cosa fare
+banner-retry-in = { $seconds ->
+    [one] Si potrà riprovare tra 1 secondo.
+   *[other] Si potrà riprovare tra { $seconds } secondi.
+}
+banner-retry-now = Ora si può riprovare.
+
+usage-title = Utilizzo
+usage-label-requests_per_minute = Richieste al minuto
+usage-label-requests_per_day = Richieste oggi
+usage-label-tokens_per_minute = Token al minuto
+usage-label-tokens_per_day = Token oggi
+usage-label-budget_usd_per_day = Spesa di oggi
+usage-label-budget_usd_per_month = Spesa del mese
+usage-of-limit = { $used } su { $limit }
+usage-no-limit = { $used } (nessun limite)
+usage-state-warning = ⚠ vicino al limite
+usage-state-full = ⛔ limite raggiunto
+usage-warning-mark = Soglia di avviso
+
+upstream-title = Margine OpenAI
+upstream-help = Quanto resta all'account OpenAI nella finestra di rate limit corrente, condivisa da tutti i workspace.
+upstream-none = OpenAI non ha ancora indicato alcun margine.
+upstream-requests = Richieste rimaste
+upstream-tokens = Token rimasti
+upstream-remaining-of = { $remaining } su { $limit }
+upstream-unknown = sconosciuto
+upstream-observed = Ultimo rilevamento
+
+breakdown-title = Utilizzo di oggi per obiettivo e attività
+breakdown-by-goal = Per obiettivo
+breakdown-by-task = Per attività
+usage-table-key = Nome
+usage-table-requests = Richieste
+usage-table-tokens = Token
+usage-table-cost = Costo
+usage-table-empty = Nessuna chiamata oggi.
+usage-table-untagged = (senza etichetta)
+
+notifications-title = Notifiche recenti
+notifications-empty = Ancora nessuna notifica.
+level-info = Informazione
+level-warning = Avviso
+level-error = Errore
+toasts-label = Notifiche
+toast-close = Chiudi la notifica
+toast-count = { $count ->
+    [one] una volta
+   *[other] ×{ $count }
+}
+
+admin-title = Tutti i workspace
+admin-filter = Filtra
+admin-filter-placeholder = Nome o id del workspace
+admin-filter-status = Stato
+admin-filter-any = Qualsiasi stato
+admin-empty = Nessun workspace corrisponde.
+admin-col-workspace = Workspace
+admin-col-status = Stato
+admin-col-requests_day = Richieste oggi
+admin-col-tokens_day = Token oggi
+admin-col-spend_day = Spesa di oggi
+admin-col-spend_month = Spesa del mese
+admin-col-last_error = Ultimo errore
+detail-back = ← Tutti i workspace
+history-title = Andamento
+chart-hourly-requests = Richieste per ora (ultime 24 ore)
+chart-hourly-tokens = Token per ora (ultime 24 ore)
+chart-hourly-cost = Costo per ora (ultime 24 ore)
+chart-daily-requests = Richieste al giorno (ultimi 30 giorni)
+chart-daily-tokens = Token al giorno (ultimi 30 giorni)
+chart-daily-cost = Costo al giorno (ultimi 30 giorni)
+chart-summary = Totale: { $total }
+reset-button = Azzera lo stato della quota
+reset-confirm-question = Azzerare contatori e stati di questo workspace, compreso quello dell'account? L'operazione non si può annullare.
+reset-confirm-yes = Sì, azzera
+reset-confirm-no = Annulla
+reset-done = Il workspace è stato azzerato.
+reset-failed = L'azzeramento non è riuscito.

@@ -356,7 +356,10 @@ impl Proxy {
                 h.insert("x-quota-workspace", v);
             }
         }
+        let expected = resp.content_length();
         let body = MeteredBody {
+            received: 0,
+            expected,
             inner: resp.bytes_stream().boxed(),
             mode,
             settlement: Some(s),
@@ -483,6 +486,10 @@ struct Settlement {
 
 /// The response body: forwards chunks as they come and settles the call at the end.
 struct MeteredBody {
+    /// Bytes received from the upstream so far, and how many it announced: hyper stops
+    /// polling a body once its `Content-Length` is written, so "all received" is the end.
+    received: u64,
+    expected: Option<u64>,
     inner: BoxStream<'static, reqwest::Result<Bytes>>,
     mode: Mode,
     settlement: Option<Settlement>,
@@ -505,6 +512,7 @@ impl Stream for MeteredBody {
             match this.inner.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
+                    this.received += chunk.len() as u64;
                     let out = match &mut this.mode {
                         Mode::Sse(tap) => tap.push(chunk),
                         Mode::Collect { chunks, len, overflow } => {
@@ -521,6 +529,9 @@ impl Stream for MeteredBody {
                         }
                         Mode::Pass => chunk,
                     };
+                    if this.expected == Some(this.received) {
+                        this.finish(End::Complete);
+                    }
                     if out.is_empty() {
                         continue;
                     }
@@ -575,7 +586,8 @@ impl MeteredBody {
 impl Drop for MeteredBody {
     fn drop(&mut self) {
         // The client left before the end: the call is still recorded.
-        self.finish(End::ClientGone);
+        let end = if self.expected == Some(self.received) { End::Complete } else { End::ClientGone };
+        self.finish(end);
     }
 }
 

@@ -1,0 +1,316 @@
+//! Page data: who is signed in and what each page shows first. On the server it comes straight
+//! from the gateway through the [`Backend`] the server provides as context (so the first HTML is
+//! complete before the WASM loads); in the browser from the REST API with the session cookie.
+//! Both sides return the same serialisable values, which Leptos hands from server to browser.
+//!
+//! Must not: hold UI state. Live updates are [`crate::monitor`]'s.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::Locale;
+use crate::types::{GroupBy, Notification, StatusReport, UsageRow};
+
+/// Who is signed in: `GET /api/session`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub role: Role,
+    pub workspace: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Workspace,
+}
+
+impl Session {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// Why a page could not load its data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum LoadError {
+    /// No valid session: the page redirects to `/login`.
+    #[error("not signed in")]
+    Unauthorized,
+    /// Signed in, but this page is not for this session.
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The workspace view's first data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceData {
+    pub session: Session,
+    pub status: StatusReport,
+    pub notifications: Vec<Notification>,
+    pub by_goal: Vec<UsageRow>,
+    pub by_task: Vec<UsageRow>,
+}
+
+/// The admin table's first data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminData {
+    pub session: Session,
+    pub workspaces: Vec<StatusReport>,
+}
+
+/// A workspace's detail view (admin).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetailData {
+    pub session: Session,
+    pub status: StatusReport,
+    pub notifications: Vec<Notification>,
+    pub hourly: Vec<UsageRow>,
+    pub daily: Vec<UsageRow>,
+    /// When the data was read: the charts' right edge.
+    pub generated_at: DateTime<Utc>,
+}
+
+/// Notifications shown in panels.
+pub const NOTIFICATION_LIMIT: u32 = 20;
+/// The hourly chart covers this many hours, the daily one this many days.
+pub const HOURS: i64 = 24;
+pub const DAYS: i64 = 30;
+
+/// The server's side of page data, implemented by the gateway (`src/ui_backend.rs`) and
+/// provided as Leptos context with [`BackendHandle`].
+#[cfg(feature = "ssr")]
+pub trait Backend: Send + Sync + 'static {
+    /// The verified session of a request's cookie.
+    fn session(&self, headers: &http::HeaderMap) -> Option<Session>;
+    /// One workspace's status in `locale`.
+    fn status(&self, workspace: &str, locale: Locale) -> Option<StatusReport>;
+    /// Every workspace's status in `locale`, sorted by id.
+    fn workspaces(&self, locale: Locale) -> Vec<StatusReport>;
+    /// The newest notifications of a workspace, newest first.
+    fn notifications(&self, workspace: &str, locale: Locale, limit: u32) -> BoxFuture<Result<Vec<Notification>, String>>;
+    /// Usage rows of a workspace between two times (None: today so far).
+    fn usage(&self, workspace: &str, group_by: GroupBy, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> BoxFuture<Result<Vec<UsageRow>, String>>;
+}
+
+#[cfg(feature = "ssr")]
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
+
+/// The backend as context.
+#[cfg(feature = "ssr")]
+#[derive(Clone)]
+pub struct BackendHandle(pub std::sync::Arc<dyn Backend>);
+
+/// Loads page data; captures what it needs from context when created (inside a component).
+#[derive(Clone)]
+pub struct Loader {
+    locale: Locale,
+    #[cfg(feature = "ssr")]
+    backend: Option<BackendHandle>,
+    #[cfg(feature = "ssr")]
+    headers: http::HeaderMap,
+}
+
+fn hours_ago(h: i64) -> DateTime<Utc> {
+    Utc::now() - Duration::hours(h)
+}
+
+impl Loader {
+    pub fn from_context(locale: Locale) -> Loader {
+        Loader {
+            locale,
+            #[cfg(feature = "ssr")]
+            backend: leptos::prelude::use_context::<BackendHandle>(),
+            #[cfg(feature = "ssr")]
+            headers: leptos::prelude::use_context::<http::request::Parts>()
+                .map(|p| p.headers)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The session, checked synchronously on the server (so a redirect can still be sent).
+    #[cfg(feature = "ssr")]
+    pub fn session_now(&self) -> Option<Session> {
+        self.backend.as_ref()?.0.session(&self.headers)
+    }
+
+    pub async fn session(&self) -> Result<Session, LoadError> {
+        #[cfg(feature = "ssr")]
+        {
+            self.session_now().ok_or(LoadError::Unauthorized)
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            browser::get_json::<Session>("/api/session").await
+        }
+    }
+
+    /// The workspace view of the signed-in workspace.
+    pub async fn workspace(self) -> Result<WorkspaceData, LoadError> {
+        let session = self.session().await?;
+        let Some(ws) = session.workspace.clone() else {
+            return Err(LoadError::Forbidden);
+        };
+        let status = self.status(&ws).await?;
+        let notifications = self.notifications(&ws).await?;
+        let by_goal = self.usage(&ws, GroupBy::Goal, None).await?;
+        let by_task = self.usage(&ws, GroupBy::Task, None).await?;
+        Ok(WorkspaceData {
+            session,
+            status,
+            notifications,
+            by_goal,
+            by_task,
+        })
+    }
+
+    /// The admin table.
+    pub async fn admin(self) -> Result<AdminData, LoadError> {
+        let session = self.session().await?;
+        if !session.is_admin() {
+            return Err(LoadError::Forbidden);
+        }
+        #[cfg(feature = "ssr")]
+        let workspaces = self.backend()?.workspaces(self.locale);
+        #[cfg(not(feature = "ssr"))]
+        let workspaces = browser::get_json::<crate::types::WorkspaceList>(&format!(
+            "/api/admin/workspaces?locale={}",
+            self.locale.code()
+        ))
+        .await?
+        .workspaces;
+        Ok(AdminData { session, workspaces })
+    }
+
+    /// A workspace's detail view (admin).
+    pub async fn detail(self, ws: String) -> Result<DetailData, LoadError> {
+        let session = self.session().await?;
+        if !session.is_admin() {
+            return Err(LoadError::Forbidden);
+        }
+        let status = self.status(&ws).await?;
+        let notifications = self.notifications(&ws).await?;
+        let hourly = self.usage(&ws, GroupBy::Hour, Some(HOURS)).await?;
+        let daily = self.usage(&ws, GroupBy::Day, Some(DAYS * 24)).await?;
+        Ok(DetailData {
+            session,
+            status,
+            notifications,
+            hourly,
+            daily,
+            generated_at: Utc::now(),
+        })
+    }
+
+    #[cfg(feature = "ssr")]
+    fn backend(&self) -> Result<&dyn Backend, LoadError> {
+        self.backend
+            .as_ref()
+            .map(|b| b.0.as_ref())
+            .ok_or_else(|| LoadError::Failed("no backend".into()))
+    }
+
+    async fn status(&self, ws: &str) -> Result<StatusReport, LoadError> {
+        #[cfg(feature = "ssr")]
+        {
+            self.backend()?.status(ws, self.locale).ok_or(LoadError::NotFound)
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            browser::get_json(&format!(
+                "/api/quota/status?workspace={}&locale={}",
+                browser::enc(ws),
+                self.locale.code()
+            ))
+            .await
+        }
+    }
+
+    async fn notifications(&self, ws: &str) -> Result<Vec<Notification>, LoadError> {
+        #[cfg(feature = "ssr")]
+        {
+            self.backend()?
+                .notifications(ws, self.locale, NOTIFICATION_LIMIT)
+                .await
+                .map_err(LoadError::Failed)
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            Ok(browser::get_json::<crate::types::NotificationList>(&format!(
+                "/api/quota/notifications?workspace={}&locale={}&limit={NOTIFICATION_LIMIT}",
+                browser::enc(ws),
+                self.locale.code()
+            ))
+            .await?
+            .notifications)
+        }
+    }
+
+    /// Usage grouped by `g`, over the last `hours` (None: today).
+    async fn usage(&self, ws: &str, g: GroupBy, hours: Option<i64>) -> Result<Vec<UsageRow>, LoadError> {
+        let from = hours.map(hours_ago);
+        #[cfg(feature = "ssr")]
+        {
+            self.backend()?.usage(ws, g, from, None).await.map_err(LoadError::Failed)
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            let mut url = format!("/api/quota/usage?workspace={}&group_by={}", browser::enc(ws), g.as_str());
+            if let Some(f) = from {
+                url.push_str("&from=");
+                url.push_str(&browser::enc(&f.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+            }
+            Ok(browser::get_json::<crate::types::UsageReport>(&url).await?.rows)
+        }
+    }
+}
+
+/// Browser-side HTTP helpers (same-origin fetches carry the session cookie).
+#[cfg(not(feature = "ssr"))]
+pub mod browser {
+    use super::LoadError;
+    use serde::de::DeserializeOwned;
+
+    pub fn enc(s: &str) -> String {
+        String::from(js_sys::encode_uri_component(s))
+    }
+
+    fn status_error(status: u16) -> LoadError {
+        match status {
+            401 => LoadError::Unauthorized,
+            403 => LoadError::Forbidden,
+            404 => LoadError::NotFound,
+            s => LoadError::Failed(format!("HTTP {s}")),
+        }
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, LoadError> {
+        let resp = gloo_net::http::Request::get(url)
+            .send()
+            .await
+            .map_err(|e| LoadError::Failed(e.to_string()))?;
+        if !resp.ok() {
+            return Err(status_error(resp.status()));
+        }
+        resp.json::<T>().await.map_err(|e| LoadError::Failed(e.to_string()))
+    }
+
+    /// Sends a JSON body with `method`; returns the response's status and text.
+    pub async fn send_json(method: &str, url: &str, body: &serde_json::Value) -> Result<(u16, String), LoadError> {
+        let builder = match method {
+            "DELETE" => gloo_net::http::Request::delete(url),
+            _ => gloo_net::http::Request::post(url),
+        };
+        let req = builder
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .map_err(|e| LoadError::Failed(e.to_string()))?;
+        let resp = req.send().await.map_err(|e| LoadError::Failed(e.to_string()))?;
+        let text = resp.text().await.unwrap_or_default();
+        Ok((resp.status(), text))
+    }
+}

@@ -1,0 +1,16 @@
+//! The UI's rules as plain functions and structs: no DOM, no clock reads, no IO. Callers pass
+//! `now` (milliseconds) and random numbers in, so every rule is unit-tested with `cargo test -p app`.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`live`] | reconnect backoff with jitter, connection states, staleness, notification de-duplication |
+//! | [`toast`] | the toast queue: lifetimes by level, pause on hover/focus, collapse of repeats, ≤ 5 visible |
+//! | [`format`] | locale-aware numbers, money, bar shares, countdowns |
+//! | [`table`] | sorting and filtering of the admin table |
+//! | [`chart`] | geometry of the SVG bar charts |
+
+pub mod chart;
+pub mod format;
+pub mod live;
+pub mod table;
+pub mod toast;

@@ -1,0 +1,78 @@
+//! The pages: `/login`, `/` (workspace view), `/admin` (every workspace) and
+//! `/admin/workspaces/:id` (one workspace's detail). Each loads its first data through
+//! [`crate::data::Loader`] (server-rendered, then hydrated) and goes live with
+//! [`crate::monitor::use_quota_monitor`].
+
+pub mod admin;
+pub mod login;
+pub mod workspace;
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+
+use crate::components::Header;
+use crate::data::LoadError;
+use crate::tr::use_tr;
+
+/// Wraps a page's data future so a `Resource` accepts it: server futures are `Send`; browser
+/// ones (fetch) are not, and stay on the one browser thread.
+#[cfg(feature = "ssr")]
+pub fn sendable<F: std::future::Future + Send + 'static>(f: F) -> F {
+    f
+}
+#[cfg(not(feature = "ssr"))]
+pub fn sendable<F: std::future::Future + 'static>(f: F) -> send_wrapper::SendWrapper<F> {
+    send_wrapper::SendWrapper::new(f)
+}
+
+/// What a page shows when its data did not load.
+pub fn load_error_view(e: LoadError) -> AnyView {
+    let tr = use_tr();
+    match e {
+        LoadError::Unauthorized => view! { <Redirect path="/login"/> }.into_any(),
+        LoadError::Forbidden => view! {
+            <Header/>
+            <main class="page narrow" data-testid="forbidden">
+                <h1>{tr.t("forbidden-title")}</h1>
+                <p>{tr.t("forbidden-body")}</p>
+                <p><a href="/">{tr.t("forbidden-home")}</a></p>
+            </main>
+        }
+        .into_any(),
+        LoadError::NotFound => view! {
+            <Header/>
+            <main class="page narrow"><h1>{tr.t("not-found-title")}</h1></main>
+        }
+        .into_any(),
+        LoadError::Failed(detail) => view! {
+            <Header/>
+            <main class="page narrow" data-testid="load-error">
+                <h1>{tr.t("load-error-title")}</h1>
+                <p>{tr.t("load-error-body")}</p>
+                <p class="muted"><code>{detail}</code></p>
+            </main>
+        }
+        .into_any(),
+    }
+}
+
+/// The text shown while a page's data loads (client-side navigation only; the server waits).
+pub fn loading_view() -> impl IntoView {
+    let tr = use_tr();
+    view! { <p class="loading">{tr.t("loading")}</p> }
+}
+
+/// On the server: sends a redirect or a status before any HTML when the session does not fit.
+#[cfg(feature = "ssr")]
+pub fn guard(loader: &crate::data::Loader, need_admin: bool) {
+    match loader.session_now() {
+        None => leptos_axum::redirect("/login"),
+        Some(s) if need_admin && !s.is_admin() => {
+            if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
+                r.set_status(http::StatusCode::FORBIDDEN);
+            }
+        }
+        Some(s) if !need_admin && s.workspace.is_none() => leptos_axum::redirect("/admin"),
+        _ => {}
+    }
+}

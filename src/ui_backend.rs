@@ -1,0 +1,102 @@
+//! The gateway's side of the web UI's server rendering: implements [`app::data::Backend`] over
+//! the live registry and the store, so pages render their first data on the server (in the
+//! reader's language) and the browser hydrates them without a round trip.
+//!
+//! Owns: mapping sessions, status views and stored rows to the UI's shapes. Must not: decide
+//! who may see what beyond what the API already decides (it uses the same session check), or
+//! render text other than through [`crate::i18n`].
+
+use std::sync::Arc;
+
+use app::data::{Backend, BoxFuture, Role, Session};
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::api::{Principal, Shared};
+use crate::i18n::{render_notification, render_status, Locale};
+use crate::types::{GroupBy, Notification, StatusReport, UsageRow};
+
+/// The UI's backend: a handle on the gateway's shared state.
+pub struct UiBackend {
+    pub shared: Arc<Shared>,
+}
+
+impl UiBackend {
+    pub fn new(shared: Arc<Shared>) -> Arc<dyn Backend> {
+        Arc::new(UiBackend { shared })
+    }
+}
+
+/// The start of today in the gateway's time zone.
+fn today_start(tz: chrono_tz::Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    now.with_timezone(&tz)
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|n| tz.from_local_datetime(&n).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now)
+}
+
+impl Backend for UiBackend {
+    fn session(&self, headers: &http::HeaderMap) -> Option<Session> {
+        match self.shared.caller(headers, None).ok()? {
+            Principal::Admin => Some(Session {
+                role: Role::Admin,
+                workspace: None,
+            }),
+            Principal::Workspace(w) => Some(Session {
+                role: Role::Workspace,
+                workspace: Some(w.id.to_string()),
+            }),
+        }
+    }
+
+    fn status(&self, workspace: &str, locale: Locale) -> Option<StatusReport> {
+        let w = self.shared.registry.workspace(workspace)?;
+        Some(render_status(&self.shared.registry.view(&w, Utc::now()), locale))
+    }
+
+    fn workspaces(&self, locale: Locale) -> Vec<StatusReport> {
+        let now = Utc::now();
+        self.shared
+            .registry
+            .workspaces()
+            .iter()
+            .map(|w| render_status(&self.shared.registry.view(w, now), locale))
+            .collect()
+    }
+
+    fn notifications(&self, workspace: &str, locale: Locale, limit: u32) -> BoxFuture<Result<Vec<Notification>, String>> {
+        let shared = self.shared.clone();
+        let workspace = workspace.to_string();
+        Box::pin(async move {
+            let stored = shared
+                .store
+                .notifications(&workspace, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(stored.iter().map(|n| render_notification(n, locale)).collect())
+        })
+    }
+
+    fn usage(
+        &self,
+        workspace: &str,
+        group_by: GroupBy,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> BoxFuture<Result<Vec<UsageRow>, String>> {
+        let shared = self.shared.clone();
+        let workspace = workspace.to_string();
+        Box::pin(async move {
+            let tz = shared.config.time_zone;
+            let now = Utc::now();
+            let from = from.unwrap_or_else(|| today_start(tz, now));
+            let to = to.unwrap_or(now);
+            shared
+                .store
+                .usage(&workspace, from, to, group_by, tz)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
