@@ -5,7 +5,9 @@ export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 BIN := $(CARGO_TARGET_DIR)/release/quota-sentinel
 QS_CONFIG ?= $(wildcard quota-sentinel.toml)
+ifneq ($(QS_CONFIG),)
 export QS_CONFIG
+endif
 
 .PHONY: run demo test build tools test-tools unit sdk e2e bench fmt lint
 

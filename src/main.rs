@@ -127,7 +127,8 @@ async fn shutdown_signal(token: CancellationToken) {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let config = Config::load(args.config.as_deref(), overrides(&args)).map_err(|e| e.to_string())?;
+    let path = args.config.as_deref().filter(|p| !p.as_os_str().is_empty());
+    let config = Config::load(path, overrides(&args)).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

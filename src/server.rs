@@ -42,28 +42,26 @@ pub enum ServerError {
     Metrics(String),
 }
 
-/// The process-wide Prometheus recorder (installed once, shared by every server in-process).
+/// The process-wide Prometheus recorder, installed once; concurrent first callers wait for
+/// the one that installs it (several gateways may start at once in one test process).
 fn metrics_handle() -> Result<metrics_exporter_prometheus::PrometheusHandle, ServerError> {
-    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
-    if let Some(h) = HANDLE.get() {
-        return Ok(h.clone());
-    }
-    let buckets = [
-        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-    ];
-    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(&buckets)
-        .map_err(|e| ServerError::Metrics(e.to_string()))?
-        .build_recorder();
-    let handle = recorder.handle();
-    if metrics::set_global_recorder(recorder).is_err() {
-        // Another thread won the race; use its handle.
-        return HANDLE
-            .get()
-            .cloned()
-            .ok_or_else(|| ServerError::Metrics("recorder already installed".into()));
-    }
-    Ok(HANDLE.get_or_init(|| handle).clone())
+    static HANDLE: OnceLock<Result<metrics_exporter_prometheus::PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                30.0, 60.0,
+            ];
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .map_err(|e| e.to_string())?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).map_err(|e| e.to_string())?;
+            Ok(handle)
+        })
+        .clone()
+        .map_err(ServerError::Metrics)
 }
 
 /// Leptos options from cargo-leptos' environment, with the project's defaults.
@@ -142,12 +140,22 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
     // Status ticker: expiries and live usage pushes, once a second.
     let tick_stop = shutdown.clone();
     let tick_registry = registry.clone();
+    let tick_metrics = shared.metrics.clone();
     tracker.spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(1));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut n: u64 = 0;
         loop {
             tokio::select! {
-                _ = every.tick() => tick_registry.tick(Utc::now()),
+                _ = every.tick() => {
+                    tick_registry.tick(Utc::now());
+                    // Histogram samples accumulate until upkeep folds them into buckets; without
+                    // it an unscraped /metrics would grow without bound.
+                    n += 1;
+                    if n % 5 == 0 {
+                        tick_metrics.run_upkeep();
+                    }
+                }
                 () = tick_stop.cancelled() => return,
             }
         }

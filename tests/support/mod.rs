@@ -21,8 +21,6 @@ pub fn sha(key: &str) -> String {
     hex::encode(quota_sentinel::registry::key_hash(key))
 }
 
-/// Whether a gateway has already started in this process.
-static BOOTED: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
 
 /// One gateway + one simulator.
 pub struct Env {
@@ -156,22 +154,7 @@ impl Env {
             .unwrap_or_else(|e| panic!("{e}"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
         self.stop = CancellationToken::new();
-        // Workaround for a product bug in `server::metrics_handle` (src/server.rs): the first
-        // gateways started concurrently in one process race to install the process-wide metrics
-        // recorder, and the loser can fail with "metrics recorder: recorder already installed".
-        // The first start of each test binary is serialized here; QS_TEST_NO_BOOT_LOCK=1 turns
-        // the workaround off (to check a fix).
-        let guard = BOOTED.lock().await;
-        let first = if *guard || std::env::var_os("QS_TEST_NO_BOOT_LOCK").is_some() {
-            drop(guard);
-            None
-        } else {
-            Some(guard)
-        };
         let running = server::start(config, listener, self.stop.clone()).await.unwrap_or_else(|e| panic!("{e}"));
-        if let Some(mut booted) = first {
-            *booted = true;
-        }
         self.gateway = format!("http://{}", running.addr);
         self.running = Some(running);
     }

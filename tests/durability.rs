@@ -1,0 +1,108 @@
+//! A restart loses nothing: the counters are rebuilt from the ledger.
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+const N: u64 = 5;
+
+async fn make_calls(env: &Env) -> (u64, u64) {
+    let (mut input, mut output) = (0, 0);
+    for i in 0..N {
+        let r = env.chat(ACME_KEY, &format!("call number {i}")).await;
+        assert_eq!(r.status(), 200, "call {i}");
+        let v: Value = r.json().await.unwrap_or_else(|e| panic!("{e}"));
+        input += n(&v["usage"], "prompt_tokens");
+        output += n(&v["usage"], "completion_tokens");
+    }
+    (input, output)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_are_rebuilt_from_the_ledger_after_a_restart() {
+    let mut env = Env::start(&base_toml("")).await;
+    let (input, output) = make_calls(&env).await;
+    let before = env.wait_json(ACME_KEY, "/api/quota/status", |v| n(&v["usage"], "tokens_day") == input + output).await;
+    assert_eq!(n(&before["usage"], "requests_day"), N, "{before}");
+
+    env.restart().await;
+
+    let st = env.get_json(ACME_KEY, "/api/quota/status").await;
+    assert_eq!(n(&st["usage"], "requests_day"), N, "{st}");
+    assert_eq!(n(&st["usage"], "requests_minute"), N, "{st}");
+    assert_eq!(n(&st["usage"], "tokens_day"), input + output, "{st}");
+    assert_eq!(n(&st["usage"], "tokens_minute"), input + output, "{st}");
+    assert!(st["usage"]["cost_usd_day"].as_f64().is_some_and(|c| c > 0.0), "{st}");
+    let report = env.get_json(ACME_KEY, "/api/quota/usage?group_by=family&from=2000-01-01").await;
+    let row = usage_row(&report, "chat.completions").cloned().unwrap_or_default();
+    assert_eq!(n(&row, "requests"), N, "{report}");
+    assert_eq!(n(&row, "input_tokens"), input, "{report}");
+    assert_eq!(n(&row, "output_tokens"), output, "{report}");
+    // beta had no calls.
+    let b = env.get_json(BETA_KEY, "/api/quota/status").await;
+    assert_eq!(n(&b["usage"], "requests_day"), 0, "{b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_request_limit_still_holds_after_a_restart() {
+    let mut env = Env::start(&base_toml(&format!("requests_per_day = {N}"))).await;
+    make_calls(&env).await;
+    env.wait_status(ACME_KEY, "quota_exceeded").await;
+
+    env.restart().await;
+
+    let st = env.get_json(ACME_KEY, "/api/quota/status").await;
+    assert_eq!(n(&st["usage"], "requests_day"), N, "{st}");
+    let e = api_error(env.chat(ACME_KEY, "one more").await).await;
+    assert_eq!(e.status, 429, "{}", e.raw);
+    assert_eq!(e.body.error.kind, "requests", "{}", e.raw);
+    assert_eq!(e.body.error.code.as_deref(), Some("workspace_quota_exceeded"), "{}", e.raw);
+    assert_eq!(env.sim.stats().requests, N, "the refused call reached the upstream");
+    let st = env.wait_status(ACME_KEY, "quota_exceeded").await;
+    assert_eq!(st["cause"]["limit"], "requests_per_day", "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_in_flight_at_shutdown_is_still_recorded() {
+    use futures_util::StreamExt;
+    use quota_sentinel::simulator::SimConfig;
+    let sim = SimConfig {
+        api_key: Some(UPSTREAM_KEY.into()),
+        stream_chunk_delay_ms: 100,
+        rate_limit_headers: true,
+        ..SimConfig::default()
+    };
+    let mut env = Env::start_with(&base_toml(""), sim).await;
+    let r = env
+        .post(
+            ACME_KEY,
+            "/v1/chat/completions",
+            serde_json::json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 8,
+                               "messages": [{"role": "user", "content": "a slow answer"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let mut stream = r.bytes_stream();
+    let first = stream.next().await.and_then(Result::ok).unwrap_or_default();
+    assert!(!first.is_empty(), "no first chunk");
+    // The client keeps reading while the gateway shuts down gracefully.
+    let reader = tokio::spawn(async move {
+        let mut body = String::from_utf8_lossy(&first).into_owned();
+        while let Some(Ok(chunk)) = stream.next().await {
+            body.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        body
+    });
+    env.stop_gateway().await;
+    let body = reader.await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(body.trim_end().ends_with("data: [DONE]"), "the graceful shutdown cut the stream:\n{body}");
+
+    env.restart().await;
+    let report = env.get_json(ACME_KEY, "/api/quota/usage?group_by=family&from=2000-01-01").await;
+    let row = usage_row(&report, "chat.completions").cloned().unwrap_or_default();
+    assert_eq!(n(&row, "requests"), 1, "the call that finished during the shutdown was not recorded: {report}");
+    assert_eq!(n(&row, "output_tokens"), 8, "{report}");
+    let st = env.get_json(ACME_KEY, "/api/quota/status").await;
+    assert_eq!(n(&st["usage"], "requests_day"), 1, "{st}");
+}
