@@ -21,15 +21,7 @@ pub fn request_locale(explicit: Option<&str>, headers: &HeaderMap) -> Locale {
     if let Some(l) = explicit.and_then(Locale::from_tag) {
         return l;
     }
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == LOCALE_COOKIE).then_some(v)
-        });
+    let cookie = crate::headers::cookie(headers, LOCALE_COOKIE);
     let accept = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());

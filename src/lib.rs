@@ -18,6 +18,7 @@
 //! | [`store`] | SQLite pool, migrations, batched ledger writer, counter rebuild, roll-ups | block the hot path |
 //! | [`alerts`] | per-workspace broadcast hub | drop a lagging subscriber |
 //! | [`api`] | REST, WebSocket, admin, metrics, health | hold business rules |
+//! | [`headers`] | bearer token and cookie parsing | judge credentials |
 //! | [`error`] | [`error::AppError`] → OpenAI-shaped JSON, in one place | log |
 //! | [`i18n`] | rendering notification keys per locale (bundles in `app::i18n`) | live anywhere else |
 //! | [`simulator`] | an OpenAI-compatible upstream for tests, demo and benchmarks | be used by the proxy |
@@ -38,6 +39,7 @@ pub mod api;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod headers;
 pub mod i18n;
 pub mod pricing;
 pub mod proxy;

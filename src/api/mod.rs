@@ -132,15 +132,7 @@ impl Shared {
     }
 }
 
-/// The bearer token of a request, if any.
-pub fn bearer(h: &HeaderMap) -> Option<&str> {
-    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
+pub use crate::headers::bearer;
 
 /// The API and proxy routes (the UI routes are added by `main`).
 pub fn router(state: AppState) -> Router<AppState> {

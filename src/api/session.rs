@@ -72,15 +72,7 @@ pub fn verify(secret: &[u8; 32], value: &str, now: i64) -> Option<(String, Strin
 
 /// The session cookie of a request, if any.
 pub fn cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == SESSION_COOKIE).then_some(v)
-        })
+    crate::headers::cookie(headers, SESSION_COOKIE)
 }
 
 fn info(p: &Principal) -> SessionInfo {

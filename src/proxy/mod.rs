@@ -29,6 +29,7 @@ use chrono::Utc;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 
 use crate::error::{mask_key, AppError};
+use crate::headers::bearer;
 use crate::pricing::PriceTable;
 use crate::quota::{Actual, Demand, Reservation, UpstreamObservation};
 use crate::registry::{Caller, Registry};
@@ -424,15 +425,6 @@ impl Tags {
     }
 }
 
-fn bearer(h: &HeaderMap) -> Option<&str> {
-    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
 fn content_length(h: &HeaderMap) -> Option<u64> {
     h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
@@ -772,15 +764,6 @@ fn status_class(s: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bearer_is_parsed_case_insensitively() {
-        let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  abc "));
-        assert_eq!(bearer(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer(&h), None);
-    }
 
     #[test]
     fn priority_must_be_one_of_three() {
