@@ -112,6 +112,8 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
     }
     tracing::info!(rows = buckets.len(), "counters rebuilt from the ledger");
 
+    // Installed before anything registers a metric handle.
+    let metrics = metrics_handle()?;
     let prices = Arc::new(PriceTable::shipped()?.with_overrides(config.prices.clone()));
     let upstream_key = config.upstream_key.as_ref().map(|k| k.expose_secret().to_string());
     if upstream_key.is_none() {
@@ -132,7 +134,7 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
         registry: registry.clone(),
         proxy,
         store: store.clone(),
-        metrics: metrics_handle()?,
+        metrics,
         admin_hash,
         session_secret,
     });
@@ -210,9 +212,10 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
 /// The whole router: API, proxy, and the Leptos pages with their static files.
 pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
+    use crate::ui_backend::UiBackend;
     let routes = generate_route_list(app::App);
     // Pages render their first data on the server through the UI backend.
-    let backend = app::data::BackendHandle(crate::ui_backend::UiBackend::new(state.shared.clone()));
+    let backend = app::data::BackendHandle(UiBackend::shared_backend(state.shared.clone()));
     api::router(state.clone())
         .leptos_routes_with_context(
             &state,

@@ -12,6 +12,7 @@
 
 pub mod estimate;
 pub mod family;
+pub mod meters;
 pub mod signals;
 pub mod sse;
 pub mod usage;
@@ -60,6 +61,7 @@ pub struct Proxy {
     pub registry: Arc<Registry>,
     prices: Arc<PriceTable>,
     store: Store,
+    meters: meters::Meters,
 }
 
 /// Headers that describe one hop, never forwarded.
@@ -112,6 +114,7 @@ impl Proxy {
             registry,
             prices,
             store,
+            meters: meters::Meters::default(),
         })
     }
 
@@ -260,7 +263,7 @@ impl Proxy {
             headroom: None,
             upstream_request_id: None,
         };
-        metrics::histogram!("qs_gateway_overhead_seconds").record(started.elapsed().as_secs_f64());
+        self.meters.overhead.record(started.elapsed().as_secs_f64());
 
         let sent = Instant::now();
         let result = self
@@ -283,7 +286,7 @@ impl Proxy {
                 });
             }
         };
-        metrics::histogram!("qs_upstream_latency_seconds").record(sent.elapsed().as_secs_f64());
+        self.meters.upstream_latency.record(sent.elapsed().as_secs_f64());
         Ok(self.respond(settlement, resp, strip_usage_chunk))
     }
 
@@ -713,17 +716,16 @@ impl Settlement {
             err,
             now,
         );
-        let ws = self.caller.workspace.id.to_string();
-        let status_label = status_class(self.status);
-        metrics::counter!("qs_calls_total", "workspace" => ws.clone(), "family" => self.family.clone(), "status" => status_label).increment(1);
-        metrics::counter!("qs_tokens_total", "workspace" => ws.clone(), "family" => self.family.clone(), "kind" => "input").increment(usage.input_tokens);
-        metrics::counter!("qs_tokens_total", "workspace" => ws.clone(), "family" => self.family.clone(), "kind" => "output").increment(usage.output_tokens);
+        let m = self.proxy.meters.family(&self.caller.workspace.id, &self.family);
+        m.calls[meters::status_class(self.status)].increment(1);
+        m.input_tokens.increment(usage.input_tokens);
+        m.output_tokens.increment(usage.output_tokens);
         if let Some(c) = cost_nanos {
-            metrics::counter!("qs_cost_nanodollars_total", "workspace" => ws.clone(), "family" => self.family.clone()).increment(c);
+            m.cost_nanodollars.increment(c);
         }
         let row = LedgerRow {
             ts: now,
-            workspace: ws,
+            workspace: self.caller.workspace.id.to_string(),
             key_id: self.caller.key_id.to_string(),
             family: self.family,
             model,
@@ -747,17 +749,6 @@ impl Settlement {
         if !self.proxy.store.write(Write::Call(Box::new(row))) {
             tracing::error!("ledger writer stopped; a call was not recorded");
         }
-    }
-}
-
-fn status_class(s: u16) -> &'static str {
-    match s {
-        0 => "unreachable",
-        200..=299 => "2xx",
-        400..=499 if s == 429 => "429",
-        400..=499 => "4xx",
-        500..=599 => "5xx",
-        _ => "other",
     }
 }
 

@@ -131,6 +131,8 @@ pub struct Writer {
 }
 
 const BATCH: usize = 512;
+/// How long a batch may gather before it is committed.
+const BATCH_WAIT: Duration = Duration::from_millis(20);
 
 impl Store {
     /// Opens (creating if needed) the database and runs the migrations.
@@ -484,6 +486,17 @@ impl Writer {
             };
             if n == 0 {
                 break;
+            }
+            // Under load, one transaction per call would cost more than the calls: let a
+            // batch gather for a moment (rows become visible at most BATCH_WAIT later).
+            if !stopping && batch.len() < BATCH {
+                tokio::time::sleep(BATCH_WAIT).await;
+                while batch.len() < BATCH {
+                    match self.rx.try_recv() {
+                        Ok(w) => batch.push(w),
+                        Err(_) => break,
+                    }
+                }
             }
             let mut attempt = 0;
             loop {
