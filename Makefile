@@ -44,7 +44,8 @@ e2e:
 ## make bench: the figures of BENCHMARKS.md.
 bench: tools
 	@scripts/ensure-tools.sh bench
-	cargo build --release --bin quota-sentinel --example loadgen
+	cargo leptos build --release
+	cargo build --release --example loadgen
 	scripts/bench.sh $(BIN)
 
 fmt:

@@ -35,7 +35,13 @@ async fn main() {
     for i in 0..total {
         let scheduled = start + interval * i as u32;
         tokio::time::sleep_until(scheduled.into()).await;
-        let (client, url, key, body, tx) = (client.clone(), url.clone(), key.clone(), body.clone(), tx.clone());
+        let (client, url, key, body, tx) = (
+            client.clone(),
+            url.clone(),
+            key.clone(),
+            body.clone(),
+            tx.clone(),
+        );
         tokio::spawn(async move {
             let r = client
                 .post(&url)

@@ -112,9 +112,15 @@ mod tests {
         let mut b = hub.subscribe("b");
         let mut all = hub.subscribe_all();
         hub.publish(note("a"));
-        assert_eq!(a.recv().await.map(|e| e.workspace().to_string()).ok(), Some("a".into()));
+        assert_eq!(
+            a.recv().await.map(|e| e.workspace().to_string()).ok(),
+            Some("a".into())
+        );
         assert!(b.try_recv().is_err());
-        assert_eq!(all.recv().await.map(|e| e.workspace().to_string()).ok(), Some("a".into()));
+        assert_eq!(
+            all.recv().await.map(|e| e.workspace().to_string()).ok(),
+            Some("a".into())
+        );
         assert!(hub.has_subscribers("b"));
         drop(b);
         drop(all);

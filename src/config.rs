@@ -249,7 +249,10 @@ impl RawConfig {
         let account = crate::quota::AccountPolicy {
             degraded_after: self.status.degraded_after.unwrap_or(d.degraded_after),
             recover_after: self.status.recover_after.unwrap_or(d.recover_after),
-            degraded_ttl_secs: self.status.degraded_ttl_seconds.unwrap_or(d.degraded_ttl_secs),
+            degraded_ttl_secs: self
+                .status
+                .degraded_ttl_seconds
+                .unwrap_or(d.degraded_ttl_secs),
             quota_exceeded_ttl_secs: self
                 .status
                 .quota_exceeded_ttl_seconds
@@ -272,7 +275,10 @@ impl RawConfig {
             .requests_per_minute
             .or(dl.requests_per_minute)
             .or(Some(500));
-        dl.requests_per_day = over.requests_per_day.or(dl.requests_per_day).or(Some(10_000));
+        dl.requests_per_day = over
+            .requests_per_day
+            .or(dl.requests_per_day)
+            .or(Some(10_000));
         dl.tokens_per_minute = over
             .tokens_per_minute
             .or(dl.tokens_per_minute)
@@ -356,7 +362,11 @@ impl RawConfig {
 
 /// Builds limits from a raw table: an omitted field takes `base`'s value (the defaults),
 /// `0` means "no limit".
-pub fn limits_from(path: &str, raw: &RawLimits, base: Option<&Limits>) -> Result<Limits, ConfigError> {
+pub fn limits_from(
+    path: &str,
+    raw: &RawLimits,
+    base: Option<&Limits>,
+) -> Result<Limits, ConfigError> {
     let b = base.cloned().unwrap_or_default();
     let count = |v: Option<u64>, d: Option<u64>| match v {
         Some(0) => None,
@@ -386,7 +396,11 @@ pub fn limits_from(path: &str, raw: &RawLimits, base: Option<&Limits>) -> Result
         requests_per_day: count(raw.requests_per_day, b.requests_per_day),
         tokens_per_minute: count(raw.tokens_per_minute, b.tokens_per_minute),
         tokens_per_day: count(raw.tokens_per_day, b.tokens_per_day),
-        budget_usd_per_day: money("budget_usd_per_day", raw.budget_usd_per_day, b.budget_usd_per_day)?,
+        budget_usd_per_day: money(
+            "budget_usd_per_day",
+            raw.budget_usd_per_day,
+            b.budget_usd_per_day,
+        )?,
         budget_usd_per_month: money(
             "budget_usd_per_month",
             raw.budget_usd_per_month,
@@ -425,7 +439,8 @@ mod tests {
 
     fn load(text: &str) -> Result<Config, String> {
         let raw = RawConfig::parse(text)?;
-        raw.validate(Overrides::default()).map_err(|e| e.to_string())
+        raw.validate(Overrides::default())
+            .map_err(|e| e.to_string())
     }
 
     const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -490,30 +505,45 @@ budget_usd_per_month = 300.0
 
     #[test]
     fn errors_name_the_path_and_the_rule() {
-        let e = load("[upstream]\nbase_urll = \"x\"\n").err().unwrap_or_default();
+        let e = load("[upstream]\nbase_urll = \"x\"\n")
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("unknown field `base_urll`"), "{e}");
         let e = load("[[workspaces]]\nid = \"a\"\nkey_sha256 = [\"zz\"]\n")
             .err()
             .unwrap_or_default();
-        assert!(e.starts_with("workspaces[0].key_sha256[0]: must be 64 hex"), "{e}");
-        let e = load("[defaults]\nwarning_at = 1.5\n").err().unwrap_or_default();
+        assert!(
+            e.starts_with("workspaces[0].key_sha256[0]: must be 64 hex"),
+            "{e}"
+        );
+        let e = load("[defaults]\nwarning_at = 1.5\n")
+            .err()
+            .unwrap_or_default();
         assert!(e.starts_with("defaults.warning_at:"), "{e}");
-        let e = load("[[workspaces]]\nid = \"a b\"\n").err().unwrap_or_default();
+        let e = load("[[workspaces]]\nid = \"a b\"\n")
+            .err()
+            .unwrap_or_default();
         assert!(e.starts_with("workspaces[0].id:"), "{e}");
         let e = load("[[workspaces]]\nid = \"a\"\n[[workspaces]]\nid = \"a\"\n")
             .err()
             .unwrap_or_default();
         assert!(e.contains("declared twice"), "{e}");
-        let e = load("[server]\ntime_zone = \"Mars/Olympus\"\n").err().unwrap_or_default();
+        let e = load("[server]\ntime_zone = \"Mars/Olympus\"\n")
+            .err()
+            .unwrap_or_default();
         assert!(e.starts_with("server.time_zone:"), "{e}");
-        let e = load("[prices]\n\"m\" = { input = -1.0 }\n").err().unwrap_or_default();
+        let e = load("[prices]\n\"m\" = { input = -1.0 }\n")
+            .err()
+            .unwrap_or_default();
         assert!(e.starts_with("prices.\"m\".input:"), "{e}");
     }
 
     #[test]
     fn overrides_beat_the_file() {
-        let raw = RawConfig::parse("[server]\nlisten = \"127.0.0.1:1\"\n[defaults]\nrequests_per_minute = 7\n")
-            .unwrap_or_default();
+        let raw = RawConfig::parse(
+            "[server]\nlisten = \"127.0.0.1:1\"\n[defaults]\nrequests_per_minute = 7\n",
+        )
+        .unwrap_or_default();
         let c = raw
             .validate(Overrides {
                 listen: Some("127.0.0.1:2".into()),

@@ -83,12 +83,16 @@ pub async fn run(listen: &str, stop: CancellationToken) -> Result<(), String> {
         stream_chunk_delay_ms: 20,
         rate_limit_headers: true,
     });
-    let sim_listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let sim_listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
     let sim_addr = sim_listener.local_addr().map_err(|e| e.to_string())?;
     let sim_stop = stop.clone();
-    let sim_task = tokio::spawn(crate::simulator::serve(sim_listener, sim.clone(), async move {
-        sim_stop.cancelled().await
-    }));
+    let sim_task = tokio::spawn(crate::simulator::serve(
+        sim_listener,
+        sim.clone(),
+        async move { sim_stop.cancelled().await },
+    ));
 
     let db_dir = std::env::temp_dir().join(format!("quota-sentinel-demo-{}", std::process::id()));
     std::fs::create_dir_all(&db_dir).map_err(|e| e.to_string())?;
@@ -138,11 +142,11 @@ async fn traffic(base: String, sim: Simulator, stop: CancellationToken) {
         }
         let t = second % 60;
         let atlas = if (5..27).contains(&t) { 2 } else { 0 };
-        let cascade = u64::from(t % 2 == 0 && t < 20);
+        let cascade = u64::from(t.is_multiple_of(2) && t < 20);
         let (borealis, borealis_tokens) = match t {
             42 => (3, 40),
             50..=57 => (3, 400),
-            _ => (u64::from(t % 2 == 0), 40),
+            _ => (u64::from(t.is_multiple_of(2)), 40),
         };
         let plan = [
             (DEMO_KEYS[0].2, atlas, "gpt-4o-mini", 64),
@@ -150,7 +154,12 @@ async fn traffic(base: String, sim: Simulator, stop: CancellationToken) {
             (DEMO_KEYS[2].2, cascade, "gpt-4o", 300),
         ];
         match t {
-            30 => sim.inject(Fault::RateLimited { retry_after_secs: 6 }, 1),
+            30 => sim.inject(
+                Fault::RateLimited {
+                    retry_after_secs: 6,
+                },
+                1,
+            ),
             42 => sim.inject(Fault::ServerError, 3),
             58 => {
                 for (id, _, _) in &DEMO_KEYS[1..] {
@@ -195,7 +204,8 @@ mod tests {
 
     #[test]
     fn the_demo_config_is_valid() {
-        let c = config("127.0.0.1:0", "sqlite://x.db", "http://127.0.0.1:1/v1").unwrap_or_else(|e| panic!("{e}"));
+        let c = config("127.0.0.1:0", "sqlite://x.db", "http://127.0.0.1:1/v1")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.workspaces.len(), 3);
         assert_eq!(c.workspaces[0].limits.requests_per_minute, Some(40));
         assert_eq!(c.workspaces[2].limits.budget_usd_per_day, Some(0.02));

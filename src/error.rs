@@ -15,9 +15,13 @@ use crate::types::{ErrorBody, ErrorDetail, LimitKind};
 /// Every failure the gateway answers itself.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("You didn't provide an API key. Send your workspace key as `Authorization: Bearer KEY`.")]
+    #[error(
+        "You didn't provide an API key. Send your workspace key as `Authorization: Bearer KEY`."
+    )]
     MissingKey,
-    #[error("Incorrect API key provided: {masked}. Ask your Quota Sentinel admin for a workspace key.")]
+    #[error(
+        "Incorrect API key provided: {masked}. Ask your Quota Sentinel admin for a workspace key."
+    )]
     InvalidKey { masked: String },
     #[error("This endpoint needs the admin key (QUOTA_ADMIN_KEY) as `Authorization: Bearer KEY`.")]
     AdminKeyMissing,

@@ -34,8 +34,12 @@ fn localize_args(locale: Locale, args: &BTreeMap<String, ArgValue>) -> BTreeMap<
     args.iter()
         .map(|(k, v)| {
             let v = match (k.as_str(), v) {
-                ("limit", ArgValue::Text(name)) => ArgValue::Text(t.text(locale, &format!("limit-{name}"))),
-                ("status", ArgValue::Text(name)) => ArgValue::Text(t.text(locale, &format!("status-name-{name}"))),
+                ("limit", ArgValue::Text(name)) => {
+                    ArgValue::Text(t.text(locale, &format!("limit-{name}")))
+                }
+                ("status", ArgValue::Text(name)) => {
+                    ArgValue::Text(t.text(locale, &format!("status-name-{name}")))
+                }
                 _ => v.clone(),
             };
             (k.clone(), v)
@@ -85,7 +89,11 @@ pub fn render_notification(n: &StoredNotification, locale: Locale) -> Notificati
         action_keys: n.action_keys.clone(),
         title: t.render(locale, &format!("{}.title", n.key), &args),
         body: t.render(locale, &format!("{}.body", n.key), &args),
-        actions: n.action_keys.iter().map(|k| t.render(locale, k, &args)).collect(),
+        actions: n
+            .action_keys
+            .iter()
+            .map(|k| t.render(locale, k, &args))
+            .collect(),
         created_at: n.ts,
     }
 }
@@ -98,7 +106,10 @@ mod tests {
     #[test]
     fn explicit_then_cookie_then_accept_language() {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("de-DE,de;q=0.9"));
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("de-DE,de;q=0.9"),
+        );
         assert_eq!(request_locale(None, &h).code(), "de");
         h.insert(header::COOKIE, HeaderValue::from_static("a=b; qs_lang=it"));
         assert_eq!(request_locale(None, &h).code(), "it");

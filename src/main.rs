@@ -67,20 +67,32 @@ struct ServeArgs {
 #[derive(Args, Debug)]
 struct DemoArgs {
     /// Address the demo gateway listens on.
-    #[arg(long = "demo-listen", env = "QS_DEMO_LISTEN", default_value = "127.0.0.1:3000")]
+    #[arg(
+        long = "demo-listen",
+        env = "QS_DEMO_LISTEN",
+        default_value = "127.0.0.1:3000"
+    )]
     listen: String,
 }
 
 #[derive(Args, Debug)]
 struct SimulateArgs {
     /// Address the simulator listens on.
-    #[arg(long = "sim-listen", env = "QS_SIM_LISTEN", default_value = "127.0.0.1:3100")]
+    #[arg(
+        long = "sim-listen",
+        env = "QS_SIM_LISTEN",
+        default_value = "127.0.0.1:3100"
+    )]
     listen: String,
     /// Bearer key the simulator expects (any when unset).
     #[arg(long = "sim-api-key", env = "QS_SIM_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
     /// Latency added to every answer, in milliseconds.
-    #[arg(long = "sim-latency-ms", env = "QS_SIM_LATENCY_MS", default_value_t = 0)]
+    #[arg(
+        long = "sim-latency-ms",
+        env = "QS_SIM_LATENCY_MS",
+        default_value_t = 0
+    )]
     latency_ms: u64,
 }
 
@@ -89,8 +101,16 @@ fn overrides(a: &ServeArgs) -> Overrides {
         listen: a.listen.clone(),
         database_url: a.database_url.clone(),
         upstream_url: a.upstream_url.clone(),
-        upstream_key: a.upstream_key.clone().filter(|k| !k.is_empty()).map(SecretString::from),
-        admin_key: a.admin_key.clone().filter(|k| !k.is_empty()).map(SecretString::from),
+        upstream_key: a
+            .upstream_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .map(SecretString::from),
+        admin_key: a
+            .admin_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .map(SecretString::from),
         requests_per_minute: a.requests_per_minute,
         requests_per_day: a.requests_per_day,
         tokens_per_minute: a.tokens_per_minute,
@@ -169,7 +189,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("quota-sentinel: cannot start the runtime: {e}");

@@ -125,7 +125,13 @@ impl Registry {
     }
 
     /// Adds a workspace (or replaces its limits if it exists). Returns it.
-    pub fn upsert_workspace(&self, id: &str, name: &str, limits: Limits, now: DateTime<Utc>) -> Arc<Workspace> {
+    pub fn upsert_workspace(
+        &self,
+        id: &str,
+        name: &str,
+        limits: Limits,
+        now: DateTime<Utc>,
+    ) -> Arc<Workspace> {
         let mut idx = self.index.write().unwrap_or_else(|p| p.into_inner());
         if let Some(w) = idx.by_id.get(id) {
             w.lock().meter.set_limits(limits);
@@ -185,22 +191,43 @@ impl Registry {
     }
 
     /// Adds usage read back from the ledger at start.
-    pub fn restore(&self, workspace: &str, at: DateTime<Utc>, requests: u64, tokens: u64, cost_nanos: u64, now: DateTime<Utc>) {
+    pub fn restore(
+        &self,
+        workspace: &str,
+        at: DateTime<Utc>,
+        requests: u64,
+        tokens: u64,
+        cost_nanos: u64,
+        now: DateTime<Utc>,
+    ) {
         if let Some(w) = self.workspace(workspace) {
-            w.lock().meter.restore(at, requests, tokens, cost_nanos, now);
+            w.lock()
+                .meter
+                .restore(at, requests, tokens, cost_nanos, now);
         }
     }
 
     /// Reserves a call's worst case, or refuses it (and reports the status change if any).
-    pub fn admit(&self, w: &Workspace, demand: Demand, now: DateTime<Utc>) -> Result<Reservation, Refusal> {
+    pub fn admit(
+        &self,
+        w: &Workspace,
+        demand: Demand,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation, Refusal> {
         let acct = self.account.lock().unwrap_or_else(|p| p.into_inner());
         let mut st = w.lock();
         let r = st.meter.admit(demand, now);
         st.dirty = true;
         if let Err(refusal) = &r {
             let mut args = BTreeMap::new();
-            args.insert("limit".into(), ArgValue::Text(refusal.limit.as_str().into()));
-            args.insert("retry_after".into(), ArgValue::Number(refusal.retry_after_secs as f64));
+            args.insert(
+                "limit".into(),
+                ArgValue::Text(refusal.limit.as_str().into()),
+            );
+            args.insert(
+                "retry_after".into(),
+                ArgValue::Number(refusal.retry_after_secs as f64),
+            );
             st.last_error = Some(LastError {
                 key: "error-workspace-limit",
                 args,
@@ -322,7 +349,14 @@ impl Registry {
     }
 
     /// Feeds an evaluation to the tracker; on a transition, records it and notifies.
-    fn apply(&self, w: &Workspace, st: &mut WsState, acct: &AccountState, e: &Evaluation, now: DateTime<Utc>) {
+    fn apply(
+        &self,
+        w: &Workspace,
+        st: &mut WsState,
+        acct: &AccountState,
+        e: &Evaluation,
+        now: DateTime<Utc>,
+    ) {
         let Some(t) = st.tracker.update(e, now) else {
             return;
         };
@@ -338,7 +372,8 @@ impl Registry {
         self.emit(w, t.notice, now);
         // Subscribers get the new status right away, not at the next tick.
         st.dirty = false;
-        self.hub.publish(Event::Status(Arc::new(view_of(w, st, acct, now))));
+        self.hub
+            .publish(Event::Status(Arc::new(view_of(w, st, acct, now))));
     }
 
     fn emit(&self, w: &Workspace, n: Notice, now: DateTime<Utc>) {
@@ -353,7 +388,8 @@ impl Registry {
             action_keys: n.action_keys.iter().map(|s| s.to_string()).collect(),
         };
         let stored = Arc::new(stored);
-        self.store.write(Write::Notification(Box::new((*stored).clone())));
+        self.store
+            .write(Write::Notification(Box::new((*stored).clone())));
         self.hub.publish(Event::Notification(stored));
     }
 }
@@ -376,7 +412,10 @@ impl Workspace {
 /// The account's own contribution to status, to tell whether an observation changed it. Only
 /// the kind of cause counts: a headroom ratio moving on every call is not a change (the
 /// once-a-second tick picks up such drifts).
-fn account_view(acct: &AccountState, now: DateTime<Utc>) -> (Status, std::mem::Discriminant<Cause>) {
+fn account_view(
+    acct: &AccountState,
+    now: DateTime<Utc>,
+) -> (Status, std::mem::Discriminant<Cause>) {
     let e = acct.evaluate(Limits::default().warning_at, now);
     (e.status, std::mem::discriminant(&e.cause))
 }

@@ -45,12 +45,13 @@ pub enum ServerError {
 /// The process-wide Prometheus recorder, installed once; concurrent first callers wait for
 /// the one that installs it (several gateways may start at once in one test process).
 fn metrics_handle() -> Result<metrics_exporter_prometheus::PrometheusHandle, ServerError> {
-    static HANDLE: OnceLock<Result<metrics_exporter_prometheus::PrometheusHandle, String>> = OnceLock::new();
+    static HANDLE: OnceLock<Result<metrics_exporter_prometheus::PrometheusHandle, String>> =
+        OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let buckets = [
-                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                30.0, 60.0,
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
             ];
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
                 .set_buckets(&buckets)
@@ -92,7 +93,11 @@ impl Running {
 }
 
 /// Builds everything and starts serving on `listener`; stops when `shutdown` is cancelled.
-pub async fn start(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<Running, ServerError> {
+pub async fn start(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<Running, ServerError> {
     let addr = listener.local_addr()?;
     let (store, writer) = Store::open(&config.database_url).await?;
     let tracker = TaskTracker::new();
@@ -103,10 +108,17 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
     tracker.spawn(writer.run_until(async move { writer_stop_signal.cancelled().await }));
 
     let hub = Arc::new(Hub::default());
-    let registry = Arc::new(Registry::new(config.time_zone, config.account, store.clone(), hub));
+    let registry = Arc::new(Registry::new(
+        config.time_zone,
+        config.account,
+        store.clone(),
+        hub,
+    ));
     let now = Utc::now();
     load_workspaces(&config, &store, &registry, now).await?;
-    let buckets = store.usage_buckets(month_start(now, config.time_zone), now).await?;
+    let buckets = store
+        .usage_buckets(month_start(now, config.time_zone), now)
+        .await?;
     for b in &buckets {
         registry.restore(&b.workspace, b.at, b.requests, b.tokens, b.cost_nanos, now);
     }
@@ -115,7 +127,10 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
     // Installed before anything registers a metric handle.
     let metrics = metrics_handle()?;
     let prices = Arc::new(PriceTable::shipped()?.with_overrides(config.prices.clone()));
-    let upstream_key = config.upstream_key.as_ref().map(|k| k.expose_secret().to_string());
+    let upstream_key = config
+        .upstream_key
+        .as_ref()
+        .map(|k| k.expose_secret().to_string());
     if upstream_key.is_none() {
         tracing::warn!("OPENAI_API_KEY is not set: calls reach the upstream without a key");
     }
@@ -127,7 +142,10 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
         prices,
         store.clone(),
     )?);
-    let admin_hash = config.admin_key.as_ref().map(|k| key_hash(k.expose_secret()));
+    let admin_hash = config
+        .admin_key
+        .as_ref()
+        .map(|k| key_hash(k.expose_secret()));
     let session_secret = store.session_secret().await?;
     let shared = Arc::new(Shared {
         config,
@@ -154,7 +172,7 @@ pub async fn start(config: Config, listener: TcpListener, shutdown: Cancellation
                     // Histogram samples accumulate until upkeep folds them into buckets; without
                     // it an unscraped /metrics would grow without bound.
                     n += 1;
-                    if n % 5 == 0 {
+                    if n.is_multiple_of(5) {
                         tick_metrics.run_upkeep();
                     }
                 }
@@ -217,20 +235,22 @@ pub fn router(state: AppState) -> Router {
     // Pages render their first data on the server through the UI backend.
     let backend = app::data::BackendHandle(UiBackend::shared_backend(state.shared.clone()));
     api::router(state.clone())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(backend.clone()),
-            {
-                let options = options.clone();
-                move || app::shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
         .with_state(state)
 }
 
-async fn load_workspaces(config: &Config, store: &Store, registry: &Registry, now: chrono::DateTime<Utc>) -> Result<(), ServerError> {
+async fn load_workspaces(
+    config: &Config,
+    store: &Store,
+    registry: &Registry,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ServerError> {
     for w in &config.workspaces {
         registry.upsert_workspace(&w.id, &w.name, w.limits.clone(), now);
         for h in &w.key_sha256 {
@@ -243,7 +263,8 @@ async fn load_workspaces(config: &Config, store: &Store, registry: &Registry, no
             tracing::warn!(workspace = %sw.id, "workspace is both in the config file and the database; the file wins");
             continue;
         }
-        let req: CreateWorkspace = serde_json::from_str(&sw.limits_json).map_err(crate::store::StoreError::from)?;
+        let req: CreateWorkspace =
+            serde_json::from_str(&sw.limits_json).map_err(crate::store::StoreError::from)?;
         let raw = RawLimits {
             requests_per_minute: req.requests_per_minute,
             requests_per_day: req.requests_per_day,
@@ -253,8 +274,12 @@ async fn load_workspaces(config: &Config, store: &Store, registry: &Registry, no
             budget_usd_per_month: req.budget_usd_per_month,
             warning_at: req.warning_at,
         };
-        let limits = limits_from(&format!("stored workspace {}", sw.id), &raw, Some(&config.defaults))
-            .unwrap_or_else(|_| config.defaults.clone());
+        let limits = limits_from(
+            &format!("stored workspace {}", sw.id),
+            &raw,
+            Some(&config.defaults),
+        )
+        .unwrap_or_else(|_| config.defaults.clone());
         registry.upsert_workspace(&sw.id, &sw.name, limits, now);
     }
     for k in store.keys().await? {

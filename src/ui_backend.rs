@@ -21,7 +21,8 @@ pub struct UiBackend {
 }
 
 impl UiBackend {
-    pub fn new(shared: Arc<Shared>) -> Arc<dyn Backend> {
+    /// The backend as the trait object the pages take from context.
+    pub fn shared_backend(shared: Arc<Shared>) -> Arc<dyn Backend> {
         Arc::new(UiBackend { shared })
     }
 }
@@ -52,7 +53,10 @@ impl Backend for UiBackend {
 
     fn status(&self, workspace: &str, locale: Locale) -> Option<StatusReport> {
         let w = self.shared.registry.workspace(workspace)?;
-        Some(render_status(&self.shared.registry.view(&w, Utc::now()), locale))
+        Some(render_status(
+            &self.shared.registry.view(&w, Utc::now()),
+            locale,
+        ))
     }
 
     fn workspaces(&self, locale: Locale) -> Vec<StatusReport> {
@@ -65,7 +69,12 @@ impl Backend for UiBackend {
             .collect()
     }
 
-    fn notifications(&self, workspace: &str, locale: Locale, limit: u32) -> BoxFuture<Result<Vec<Notification>, String>> {
+    fn notifications(
+        &self,
+        workspace: &str,
+        locale: Locale,
+        limit: u32,
+    ) -> BoxFuture<Result<Vec<Notification>, String>> {
         let shared = self.shared.clone();
         let workspace = workspace.to_string();
         Box::pin(async move {
@@ -74,7 +83,10 @@ impl Backend for UiBackend {
                 .notifications(&workspace, limit)
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok(stored.iter().map(|n| render_notification(n, locale)).collect())
+            Ok(stored
+                .iter()
+                .map(|n| render_notification(n, locale))
+                .collect())
         })
     }
 

@@ -16,28 +16,56 @@ use tokio_tungstenite::tungstenite::{self, Message};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_endpoints_need_the_admin_key() {
     let env = Env::start(&base_toml("")).await;
-    let r = env.http.get(env.url("/api/admin/workspaces")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let r = env
+        .http
+        .get(env.url("/api/admin/workspaces"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let e = api_error(r).await;
     assert_eq!(e.status, 401, "{}", e.raw);
-    assert_eq!(e.body.error.code.as_deref(), Some("admin_key_required"), "{}", e.raw);
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("admin_key_required"),
+        "{}",
+        e.raw
+    );
 
-    let e = api_error(env.get("not-the-admin-key-000", "/api/admin/workspaces").await).await;
+    let e = api_error(
+        env.get("not-the-admin-key-000", "/api/admin/workspaces")
+            .await,
+    )
+    .await;
     assert_eq!(e.status, 403, "{}", e.raw);
     assert_eq!(e.body.error.kind, "permission_error", "{}", e.raw);
     // A workspace key is not an admin key either.
     let e = api_error(env.get(ACME_KEY, "/api/admin/workspaces").await).await;
     assert_eq!(e.status, 403, "{}", e.raw);
-    let e = api_error(env.post(ACME_KEY, "/api/admin/workspaces", json!({"id": "evil"})).await).await;
+    let e = api_error(
+        env.post(ACME_KEY, "/api/admin/workspaces", json!({"id": "evil"}))
+            .await,
+    )
+    .await;
     assert_eq!(e.status, 403, "{}", e.raw);
 
     let list = env.get_json(ADMIN_KEY, "/api/admin/workspaces").await;
-    let ids: Vec<&str> = list["workspaces"].as_array().map(|a| a.iter().filter_map(|w| w["workspace"].as_str()).collect()).unwrap_or_default();
+    let ids: Vec<&str> = list["workspaces"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|w| w["workspace"].as_str()).collect())
+        .unwrap_or_default();
     assert_eq!(ids, ["acme", "beta"], "{list}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_admin_key_the_admin_api_is_disabled() {
-    let env = Env::start_opts(&base_toml(""), Options { admin_key: None, ..Options::default() }).await;
+    let env = Env::start_opts(
+        &base_toml(""),
+        Options {
+            admin_key: None,
+            ..Options::default()
+        },
+    )
+    .await;
     for key in [Some(ADMIN_KEY), Some("anything-at-all-123"), None] {
         let mut req = env.http.get(env.url("/api/admin/workspaces"));
         if let Some(k) = key {
@@ -45,10 +73,24 @@ async fn without_an_admin_key_the_admin_api_is_disabled() {
         }
         let e = api_error(req.send().await.unwrap_or_else(|e| panic!("{e}"))).await;
         assert_eq!(e.status, 403, "{key:?}: {}", e.raw);
-        assert_eq!(e.body.error.code.as_deref(), Some("admin_api_disabled"), "{key:?}: {}", e.raw);
+        assert_eq!(
+            e.body.error.code.as_deref(),
+            Some("admin_api_disabled"),
+            "{key:?}: {}",
+            e.raw
+        );
     }
-    let e = api_error(env.post(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"})).await).await;
-    assert_eq!(e.body.error.code.as_deref(), Some("admin_api_disabled"), "{}", e.raw);
+    let e = api_error(
+        env.post(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("admin_api_disabled"),
+        "{}",
+        e.raw
+    );
     // The proxy still works.
     assert_eq!(env.chat(ACME_KEY, "hello").await.status(), 200);
 }
@@ -56,20 +98,40 @@ async fn without_an_admin_key_the_admin_api_is_disabled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn created_workspaces_and_minted_keys_work_and_survive_a_restart() {
     let mut env = Env::start(&base_toml("")).await;
-    let r = env.post(ADMIN_KEY, "/api/admin/workspaces", json!({"id": "gamma", "name": "Gamma", "requests_per_day": 1234})).await;
+    let r = env
+        .post(
+            ADMIN_KEY,
+            "/api/admin/workspaces",
+            json!({"id": "gamma", "name": "Gamma", "requests_per_day": 1234}),
+        )
+        .await;
     assert_eq!(r.status(), 201);
     let created: Value = r.json().await.unwrap_or_default();
     assert_eq!(created["workspace"], "gamma", "{created}");
     assert_eq!(created["limits"]["requests_per_day"], 1234, "{created}");
 
-    let e = api_error(env.post(ADMIN_KEY, "/api/admin/workspaces", json!({"id": "gamma"})).await).await;
+    let e = api_error(
+        env.post(ADMIN_KEY, "/api/admin/workspaces", json!({"id": "gamma"}))
+            .await,
+    )
+    .await;
     assert_eq!(e.status, 409, "{}", e.raw);
-    let e = api_error(env.post(ADMIN_KEY, "/api/admin/workspaces", json!({"id": "bad id!"})).await).await;
+    let e = api_error(
+        env.post(ADMIN_KEY, "/api/admin/workspaces", json!({"id": "bad id!"}))
+            .await,
+    )
+    .await;
     assert_eq!(e.status, 400, "{}", e.raw);
-    let e = api_error(env.post(ADMIN_KEY, "/api/admin/workspaces/nope/keys", json!({})).await).await;
+    let e = api_error(
+        env.post(ADMIN_KEY, "/api/admin/workspaces/nope/keys", json!({}))
+            .await,
+    )
+    .await;
     assert_eq!(e.status, 404, "{}", e.raw);
 
-    let r = env.post(ADMIN_KEY, "/api/admin/workspaces/gamma/keys", json!({})).await;
+    let r = env
+        .post(ADMIN_KEY, "/api/admin/workspaces/gamma/keys", json!({}))
+        .await;
     assert_eq!(r.status(), 201);
     let minted: Value = r.json().await.unwrap_or_default();
     let key = minted["key"].as_str().unwrap_or_default().to_string();
@@ -79,11 +141,19 @@ async fn created_workspaces_and_minted_keys_work_and_survive_a_restart() {
 
     let r = env.chat(&key, "hello from gamma").await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers().get("x-quota-workspace").and_then(|v| v.to_str().ok()), Some("gamma"));
+    assert_eq!(
+        r.headers()
+            .get("x-quota-workspace")
+            .and_then(|v| v.to_str().ok()),
+        Some("gamma")
+    );
     let _ = r.bytes().await;
     let st = env.get_json(&key, "/api/quota/status").await;
     assert_eq!(st["workspace"], "gamma", "{st}");
-    env.wait_usage(&key, "family", |v| usage_row(v, "chat.completions").is_some()).await;
+    env.wait_usage(&key, "family", |v| {
+        usage_row(v, "chat.completions").is_some()
+    })
+    .await;
 
     env.restart().await;
 
@@ -96,7 +166,11 @@ async fn created_workspaces_and_minted_keys_work_and_survive_a_restart() {
     assert_eq!(gamma["name"], "Gamma", "{gamma}");
     assert_eq!(gamma["limits"]["requests_per_day"], 1234, "{gamma}");
     let r = env.chat(&key, "hello again").await;
-    assert_eq!(r.status(), 200, "the minted key stopped working after a restart");
+    assert_eq!(
+        r.status(),
+        200,
+        "the minted key stopped working after a restart"
+    );
     let _ = r.bytes().await;
     let st = env.get_json(&key, "/api/quota/status").await;
     assert_eq!(st["workspace"], "gamma", "{st}");
@@ -106,17 +180,33 @@ async fn created_workspaces_and_minted_keys_work_and_survive_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workspace_key_reads_only_its_own_workspace() {
     let env = Env::start(&base_toml("")).await;
-    for path in ["/api/quota/status", "/api/quota/usage", "/api/quota/notifications", "/api/quota/check"] {
+    for path in [
+        "/api/quota/status",
+        "/api/quota/usage",
+        "/api/quota/notifications",
+        "/api/quota/check",
+    ] {
         let e = api_error(env.get(ACME_KEY, &format!("{path}?workspace=beta")).await).await;
         assert_eq!(e.status, 403, "{path}: {}", e.raw);
-        assert_eq!(e.body.error.code.as_deref(), Some("workspace_forbidden"), "{path}: {}", e.raw);
+        assert_eq!(
+            e.body.error.code.as_deref(),
+            Some("workspace_forbidden"),
+            "{path}: {}",
+            e.raw
+        );
     }
-    let own = env.get_json(ACME_KEY, "/api/quota/status?workspace=acme").await;
+    let own = env
+        .get_json(ACME_KEY, "/api/quota/status?workspace=acme")
+        .await;
     assert_eq!(own["workspace"], "acme");
-    let b = env.get_json(ADMIN_KEY, "/api/quota/status?workspace=beta").await;
+    let b = env
+        .get_json(ADMIN_KEY, "/api/quota/status?workspace=beta")
+        .await;
     assert_eq!(b["workspace"], "beta", "{b}");
     assert_eq!(b["name"], "Beta", "{b}");
-    let u = env.get_json(ADMIN_KEY, "/api/quota/usage?workspace=beta").await;
+    let u = env
+        .get_json(ADMIN_KEY, "/api/quota/usage?workspace=beta")
+        .await;
     assert_eq!(u["workspace"], "beta", "{u}");
     let e = api_error(env.get(ADMIN_KEY, "/api/quota/status").await).await;
     assert_eq!(e.status, 400, "{}", e.raw);
@@ -126,11 +216,17 @@ async fn a_workspace_key_reads_only_its_own_workspace() {
 
 // ------------------------------------------------------------------ WebSocket
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn ws_connect(env: &Env, token: &str) -> Ws {
-    let url = format!("{}/api/quota/ws?token={token}", env.gateway.replacen("http://", "ws://", 1));
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap_or_else(|e| panic!("ws connect: {e}"));
+    let url = format!(
+        "{}/api/quota/ws?token={token}",
+        env.gateway.replacen("http://", "ws://", 1)
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .unwrap_or_else(|e| panic!("ws connect: {e}"));
     ws
 }
 
@@ -141,7 +237,10 @@ async fn ws_next(ws: &mut Ws, within: Duration) -> Option<Value> {
         let msg = tokio::time::timeout_at(deadline, ws.next()).await.ok()??;
         match msg {
             Ok(Message::Text(t)) => {
-                return Some(serde_json::from_str(t.as_str()).unwrap_or_else(|e| panic!("bad ws message {t}: {e}")))
+                return Some(
+                    serde_json::from_str(t.as_str())
+                        .unwrap_or_else(|e| panic!("bad ws message {t}: {e}")),
+                )
             }
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
@@ -165,13 +264,19 @@ async fn ws_wait(ws: &mut Ws, kind: &str, within: Duration) -> Option<Value> {
 async fn the_websocket_sends_status_pong_and_notifications() {
     let env = Env::start(&base_toml("")).await;
     let mut ws = ws_connect(&env, ACME_KEY).await;
-    let first = ws_next(&mut ws, Duration::from_secs(5)).await.unwrap_or_else(|| panic!("no first message"));
+    let first = ws_next(&mut ws, Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("no first message"));
     assert_eq!(first["type"], "status", "{first}");
     assert_eq!(first["data"]["workspace"], "acme", "{first}");
     assert_eq!(first["data"]["status"], "normal", "{first}");
 
-    ws.send(Message::Text(r#"{"type":"ping"}"#.into())).await.unwrap_or_else(|e| panic!("{e}"));
-    let pong = ws_wait(&mut ws, "pong", Duration::from_secs(5)).await.unwrap_or_else(|| panic!("no pong"));
+    ws.send(Message::Text(r#"{"type":"ping"}"#.into()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pong = ws_wait(&mut ws, "pong", Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("no pong"));
     assert_eq!(pong, json!({"type": "pong"}));
 
     env.sim.inject(Fault::InsufficientQuota, 1);
@@ -181,9 +286,17 @@ async fn the_websocket_sends_status_pong_and_notifications() {
     let notif = ws_wait(&mut ws, "notification", Duration::from_secs(1))
         .await
         .unwrap_or_else(|| panic!("no notification within 1 s of the refusal"));
-    assert_eq!(notif["data"]["key"], "notif-quota-exceeded-account", "{notif}");
+    assert_eq!(
+        notif["data"]["key"], "notif-quota-exceeded-account",
+        "{notif}"
+    );
     assert_eq!(notif["data"]["workspace"], "acme", "{notif}");
-    assert!(notif["data"]["title"].as_str().is_some_and(|t| !t.is_empty()), "{notif}");
+    assert!(
+        notif["data"]["title"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{notif}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,9 +304,13 @@ async fn a_workspace_socket_never_gets_another_workspaces_notifications() {
     let env = Env::start(&base_toml("requests_per_minute = 1")).await;
     let mut acme = ws_connect(&env, ACME_KEY).await;
     let mut beta = ws_connect(&env, BETA_KEY).await;
-    let a0 = ws_next(&mut acme, Duration::from_secs(5)).await.unwrap_or_default();
+    let a0 = ws_next(&mut acme, Duration::from_secs(5))
+        .await
+        .unwrap_or_default();
     assert_eq!(a0["data"]["workspace"], "acme", "{a0}");
-    let b0 = ws_next(&mut beta, Duration::from_secs(5)).await.unwrap_or_default();
+    let b0 = ws_next(&mut beta, Duration::from_secs(5))
+        .await
+        .unwrap_or_default();
     assert_eq!(b0["data"]["workspace"], "beta", "{b0}");
 
     // acme's own limit: the second call is refused.
@@ -205,12 +322,26 @@ async fn a_workspace_socket_never_gets_another_workspaces_notifications() {
     let notif = ws_wait(&mut acme, "notification", Duration::from_secs(2))
         .await
         .unwrap_or_else(|| panic!("acme got no notification"));
-    assert_eq!(notif["data"]["key"], "notif-rate-limited-workspace", "{notif}");
+    assert_eq!(
+        notif["data"]["key"], "notif-rate-limited-workspace",
+        "{notif}"
+    );
     // Everything acme's event published is already in beta's queue if it was sent there.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-    while let Some(m) = ws_next(&mut beta, deadline.saturating_duration_since(tokio::time::Instant::now())).await {
-        assert_ne!(m["type"], "notification", "beta got acme's notification: {m}");
-        assert_eq!(m["data"]["workspace"], "beta", "beta got acme's status: {m}");
+    while let Some(m) = ws_next(
+        &mut beta,
+        deadline.saturating_duration_since(tokio::time::Instant::now()),
+    )
+    .await
+    {
+        assert_ne!(
+            m["type"], "notification",
+            "beta got acme's notification: {m}"
+        );
+        assert_eq!(
+            m["data"]["workspace"], "beta",
+            "beta got acme's status: {m}"
+        );
     }
 }
 
@@ -218,7 +349,10 @@ async fn a_workspace_socket_never_gets_another_workspaces_notifications() {
 async fn a_websocket_with_a_bad_token_is_refused() {
     let env = Env::start(&base_toml("")).await;
     let base = env.gateway.replacen("http://", "ws://", 1);
-    for url in [format!("{base}/api/quota/ws?token=qs_not_a_real_key_123456"), format!("{base}/api/quota/ws")] {
+    for url in [
+        format!("{base}/api/quota/ws?token=qs_not_a_real_key_123456"),
+        format!("{base}/api/quota/ws"),
+    ] {
         match tokio_tungstenite::connect_async(url.clone()).await {
             Ok(_) => panic!("{url}: the upgrade was accepted"),
             Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401, "{url}"),
@@ -226,7 +360,11 @@ async fn a_websocket_with_a_bad_token_is_refused() {
         }
     }
     // A workspace key cannot watch another workspace.
-    match tokio_tungstenite::connect_async(format!("{base}/api/quota/ws?token={ACME_KEY}&workspace=beta")).await {
+    match tokio_tungstenite::connect_async(format!(
+        "{base}/api/quota/ws?token={ACME_KEY}&workspace=beta"
+    ))
+    .await
+    {
         Ok(_) => panic!("acme's key watched beta"),
         Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
         Err(e) => panic!("unexpected error {e}"),
@@ -240,9 +378,15 @@ fn a_config_file_with_an_unknown_field_is_rejected_with_the_field_named() {
     use quota_sentinel::config::{Config, Overrides};
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cases = [
-        ("[[workspaces]]\nid = \"acme\"\ntokens_per_dya = 5\n", "tokens_per_dya"),
+        (
+            "[[workspaces]]\nid = \"acme\"\ntokens_per_dya = 5\n",
+            "tokens_per_dya",
+        ),
         ("[status]\nrecover_aftr = 2\n", "recover_aftr"),
-        ("[server]\nlisten = \"127.0.0.1:3000\"\nport = 3000\n", "port"),
+        (
+            "[server]\nlisten = \"127.0.0.1:3000\"\nport = 3000\n",
+            "port",
+        ),
         ("colour = \"blue\"\n", "colour"),
     ];
     for (i, (text, field)) in cases.iter().enumerate() {
@@ -253,15 +397,22 @@ fn a_config_file_with_an_unknown_field_is_rejected_with_the_field_named() {
             Err(e) => e.to_string(),
         };
         assert!(err.contains(&format!("unknown field `{field}`")), "{err}");
-        assert!(err.contains(&path.display().to_string()), "the file is not named: {err}");
+        assert!(
+            err.contains(&path.display().to_string()),
+            "the file is not named: {err}"
+        );
     }
     // The same file without the mistake loads.
     let path = dir.path().join("ok.toml");
-    std::fs::write(&path, "[[workspaces]]\nid = \"acme\"\ntokens_per_day = 5\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, "[[workspaces]]\nid = \"acme\"\ntokens_per_day = 5\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     let c = Config::load(Some(&path), Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.workspaces[0].limits.tokens_per_day, Some(5));
     // A missing file is an error that names it.
     let missing = dir.path().join("missing.toml");
-    let err = Config::load(Some(&missing), Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = Config::load(Some(&missing), Overrides::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(err.contains("missing.toml"), "{err}");
 }

@@ -23,7 +23,11 @@ async fn make_calls(env: &Env) -> (u64, u64) {
 async fn counters_are_rebuilt_from_the_ledger_after_a_restart() {
     let mut env = Env::start(&base_toml("")).await;
     let (input, output) = make_calls(&env).await;
-    let before = env.wait_json(ACME_KEY, "/api/quota/status", |v| n(&v["usage"], "tokens_day") == input + output).await;
+    let before = env
+        .wait_json(ACME_KEY, "/api/quota/status", |v| {
+            n(&v["usage"], "tokens_day") == input + output
+        })
+        .await;
     assert_eq!(n(&before["usage"], "requests_day"), N, "{before}");
 
     env.restart().await;
@@ -33,9 +37,18 @@ async fn counters_are_rebuilt_from_the_ledger_after_a_restart() {
     assert_eq!(n(&st["usage"], "requests_minute"), N, "{st}");
     assert_eq!(n(&st["usage"], "tokens_day"), input + output, "{st}");
     assert_eq!(n(&st["usage"], "tokens_minute"), input + output, "{st}");
-    assert!(st["usage"]["cost_usd_day"].as_f64().is_some_and(|c| c > 0.0), "{st}");
-    let report = env.get_json(ACME_KEY, "/api/quota/usage?group_by=family&from=2000-01-01").await;
-    let row = usage_row(&report, "chat.completions").cloned().unwrap_or_default();
+    assert!(
+        st["usage"]["cost_usd_day"]
+            .as_f64()
+            .is_some_and(|c| c > 0.0),
+        "{st}"
+    );
+    let report = env
+        .get_json(ACME_KEY, "/api/quota/usage?group_by=family&from=2000-01-01")
+        .await;
+    let row = usage_row(&report, "chat.completions")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(n(&row, "requests"), N, "{report}");
     assert_eq!(n(&row, "input_tokens"), input, "{report}");
     assert_eq!(n(&row, "output_tokens"), output, "{report}");
@@ -57,8 +70,17 @@ async fn a_daily_request_limit_still_holds_after_a_restart() {
     let e = api_error(env.chat(ACME_KEY, "one more").await).await;
     assert_eq!(e.status, 429, "{}", e.raw);
     assert_eq!(e.body.error.kind, "requests", "{}", e.raw);
-    assert_eq!(e.body.error.code.as_deref(), Some("workspace_quota_exceeded"), "{}", e.raw);
-    assert_eq!(env.sim.stats().requests, N, "the refused call reached the upstream");
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("workspace_quota_exceeded"),
+        "{}",
+        e.raw
+    );
+    assert_eq!(
+        env.sim.stats().requests,
+        N,
+        "the refused call reached the upstream"
+    );
     let st = env.wait_status(ACME_KEY, "quota_exceeded").await;
     assert_eq!(st["cause"]["limit"], "requests_per_day", "{st}");
 }
@@ -96,12 +118,23 @@ async fn a_call_in_flight_at_shutdown_is_still_recorded() {
     });
     env.stop_gateway().await;
     let body = reader.await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(body.trim_end().ends_with("data: [DONE]"), "the graceful shutdown cut the stream:\n{body}");
+    assert!(
+        body.trim_end().ends_with("data: [DONE]"),
+        "the graceful shutdown cut the stream:\n{body}"
+    );
 
     env.restart().await;
-    let report = env.get_json(ACME_KEY, "/api/quota/usage?group_by=family&from=2000-01-01").await;
-    let row = usage_row(&report, "chat.completions").cloned().unwrap_or_default();
-    assert_eq!(n(&row, "requests"), 1, "the call that finished during the shutdown was not recorded: {report}");
+    let report = env
+        .get_json(ACME_KEY, "/api/quota/usage?group_by=family&from=2000-01-01")
+        .await;
+    let row = usage_row(&report, "chat.completions")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        n(&row, "requests"),
+        1,
+        "the call that finished during the shutdown was not recorded: {report}"
+    );
     assert_eq!(n(&row, "output_tokens"), 8, "{report}");
     let st = env.get_json(ACME_KEY, "/api/quota/status").await;
     assert_eq!(n(&st["usage"], "requests_day"), 1, "{st}");

@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 use support::*;
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,10 +30,22 @@ async fn chat_is_forwarded_with_the_upstream_key_and_tags_are_recorded() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers().get("x-quota-workspace").and_then(|v| v.to_str().ok()), Some("acme"));
-    let qs = r.headers().get("x-quota-status").and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert_eq!(
+        r.headers()
+            .get("x-quota-workspace")
+            .and_then(|v| v.to_str().ok()),
+        Some("acme")
+    );
+    let qs = r
+        .headers()
+        .get("x-quota-status")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     assert!(
-        matches!(qs.as_deref(), Some("normal" | "warning" | "degraded" | "rate_limited" | "quota_exceeded")),
+        matches!(
+            qs.as_deref(),
+            Some("normal" | "warning" | "degraded" | "rate_limited" | "quota_exceeded")
+        ),
         "x-quota-status: {qs:?}"
     );
     let body: Value = r.json().await.unwrap_or_else(|e| panic!("{e}"));
@@ -40,22 +55,49 @@ async fn chat_is_forwarded_with_the_upstream_key_and_tags_are_recorded() {
     assert_eq!(stats.requests, 1);
     assert_eq!(stats.by_path.get("/v1/chat/completions"), Some(&1));
     let auth = header(&stats.last_headers, "authorization");
-    assert_eq!(auth, Some(format!("Bearer {UPSTREAM_KEY}").as_str()), "{:?}", stats.last_headers);
+    assert_eq!(
+        auth,
+        Some(format!("Bearer {UPSTREAM_KEY}").as_str()),
+        "{:?}",
+        stats.last_headers
+    );
     assert!(
         !stats.last_headers.iter().any(|(_, v)| v.contains(ACME_KEY)),
         "the workspace key reached the upstream: {:?}",
         stats.last_headers
     );
-    let leaked: Vec<_> = stats.last_headers.iter().filter(|(k, _)| k.starts_with("x-quota-")).collect();
+    let leaked: Vec<_> = stats
+        .last_headers
+        .iter()
+        .filter(|(k, _)| k.starts_with("x-quota-"))
+        .collect();
     assert!(leaked.is_empty(), "x-quota-* headers forwarded: {leaked:?}");
 
-    let goals = env.wait_usage(ACME_KEY, "goal", |v| usage_row(v, "onboarding").is_some()).await;
+    let goals = env
+        .wait_usage(ACME_KEY, "goal", |v| usage_row(v, "onboarding").is_some())
+        .await;
     let g = usage_row(&goals, "onboarding").cloned().unwrap_or_default();
     assert_eq!(n(&g, "requests"), 1, "{goals}");
-    assert_eq!(n(&g, "input_tokens"), n(&body["usage"], "prompt_tokens"), "{goals}");
-    assert_eq!(n(&g, "output_tokens"), n(&body["usage"], "completion_tokens"), "{goals}");
-    let tasks = env.wait_usage(ACME_KEY, "task", |v| usage_row(v, "summarize-ticket").is_some()).await;
-    assert_eq!(usage_row(&tasks, "summarize-ticket").map(|r| n(r, "requests")), Some(1), "{tasks}");
+    assert_eq!(
+        n(&g, "input_tokens"),
+        n(&body["usage"], "prompt_tokens"),
+        "{goals}"
+    );
+    assert_eq!(
+        n(&g, "output_tokens"),
+        n(&body["usage"], "completion_tokens"),
+        "{goals}"
+    );
+    let tasks = env
+        .wait_usage(ACME_KEY, "task", |v| {
+            usage_row(v, "summarize-ticket").is_some()
+        })
+        .await;
+    assert_eq!(
+        usage_row(&tasks, "summarize-ticket").map(|r| n(r, "requests")),
+        Some(1),
+        "{tasks}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +115,11 @@ async fn an_invalid_priority_is_refused_before_the_upstream() {
     let e = api_error(r).await;
     assert_eq!(e.status, 400, "{}", e.raw);
     assert_eq!(e.body.error.kind, "invalid_request_error", "{}", e.raw);
-    assert!(e.body.error.message.contains("X-Quota-Priority"), "{}", e.raw);
+    assert!(
+        e.body.error.message.contains("X-Quota-Priority"),
+        "{}",
+        e.raw
+    );
     assert_eq!(env.sim.stats().requests, 0);
 }
 
@@ -81,10 +127,12 @@ async fn an_invalid_priority_is_refused_before_the_upstream() {
 async fn query_strings_are_forwarded() {
     let env = Env::start(&base_toml("")).await;
     for purpose in ["batch", "assistants", "batch"] {
-        let form = reqwest::multipart::Form::new().text("purpose", purpose).part(
-            "file",
-            reqwest::multipart::Part::bytes(b"{\"a\":1}\n".to_vec()).file_name("data.jsonl"),
-        );
+        let form = reqwest::multipart::Form::new()
+            .text("purpose", purpose)
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(b"{\"a\":1}\n".to_vec()).file_name("data.jsonl"),
+            );
         let r = env
             .http
             .post(env.url("/v1/files"))
@@ -108,28 +156,69 @@ async fn missing_and_wrong_keys_are_refused_without_reaching_the_upstream() {
     let env = Env::start(&base_toml("")).await;
     let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
 
-    let r = env.http.post(env.url("/v1/chat/completions")).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let r = env
+        .http
+        .post(env.url("/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let e = api_error(r).await;
     assert_eq!(e.status, 401, "{}", e.raw);
     assert_eq!(e.body.error.kind, "invalid_request_error");
-    assert_eq!(e.body.error.code.as_deref(), Some("missing_api_key"), "{}", e.raw);
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("missing_api_key"),
+        "{}",
+        e.raw
+    );
 
     let wrong = "qs_wrong_secret_key_9876543210";
     let e = api_error(env.post(wrong, "/v1/chat/completions", body.clone()).await).await;
     assert_eq!(e.status, 401, "{}", e.raw);
     assert_eq!(e.body.error.kind, "invalid_request_error");
-    assert_eq!(e.body.error.code.as_deref(), Some("invalid_api_key"), "{}", e.raw);
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("invalid_api_key"),
+        "{}",
+        e.raw
+    );
     assert!(!e.raw.contains(wrong), "the key is not masked: {}", e.raw);
-    assert!(!e.raw.contains("secret_key_98765"), "the key is not masked: {}", e.raw);
+    assert!(
+        !e.raw.contains("secret_key_98765"),
+        "the key is not masked: {}",
+        e.raw
+    );
 
     // Another API family and the quota API answer the same way.
     let e = api_error(env.get(wrong, "/v1/models").await).await;
-    assert_eq!(e.body.error.code.as_deref(), Some("invalid_api_key"), "{}", e.raw);
-    let e = api_error(env.http.get(env.url("/api/quota/status")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("invalid_api_key"),
+        "{}",
+        e.raw
+    );
+    let e = api_error(
+        env.http
+            .get(env.url("/api/quota/status"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
     assert_eq!(e.status, 401, "{}", e.raw);
-    assert_eq!(e.body.error.code.as_deref(), Some("missing_api_key"), "{}", e.raw);
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("missing_api_key"),
+        "{}",
+        e.raw
+    );
 
-    assert_eq!(env.sim.stats().requests, 0, "a refused call reached the upstream");
+    assert_eq!(
+        env.sim.stats().requests,
+        0,
+        "a refused call reached the upstream"
+    );
 }
 
 /// Sums of the tokens the upstream reported in responses of each family.
@@ -150,8 +239,14 @@ fn note(seen: &mut BTreeMap<&'static str, Seen>, family: &'static str, body: &Va
 
 fn usage_of(body: &Value) -> (u64, u64) {
     let u = &body["usage"];
-    let input = u["prompt_tokens"].as_u64().or_else(|| u["input_tokens"].as_u64()).unwrap_or(0);
-    let output = u["completion_tokens"].as_u64().or_else(|| u["output_tokens"].as_u64()).unwrap_or(0);
+    let input = u["prompt_tokens"]
+        .as_u64()
+        .or_else(|| u["input_tokens"].as_u64())
+        .unwrap_or(0);
+    let output = u["completion_tokens"]
+        .as_u64()
+        .or_else(|| u["output_tokens"].as_u64())
+        .unwrap_or(0);
     (input, output)
 }
 
@@ -162,7 +257,13 @@ async fn every_family_is_named_and_metered_with_the_upstream_usage() {
     let beta_header = ("OpenAI-Beta", "assistants=v2");
 
     // Embeddings.
-    let r = env.post(ACME_KEY, "/v1/embeddings", json!({"model": "text-embedding-3-small", "input": "the quick brown fox"})).await;
+    let r = env
+        .post(
+            ACME_KEY,
+            "/v1/embeddings",
+            json!({"model": "text-embedding-3-small", "input": "the quick brown fox"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let b: Value = r.json().await.unwrap_or_default();
     assert!(usage_of(&b).0 > 0, "{b}");
@@ -178,31 +279,51 @@ async fn every_family_is_named_and_metered_with_the_upstream_usage() {
     note(&mut seen, "images.generations", &b);
 
     // Moderations (no usage).
-    let r = env.post(ACME_KEY, "/v1/moderations", json!({"input": "a harmless sentence"})).await;
+    let r = env
+        .post(
+            ACME_KEY,
+            "/v1/moderations",
+            json!({"input": "a harmless sentence"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let b: Value = r.json().await.unwrap_or_default();
     note(&mut seen, "moderations", &b);
 
     // Assistants: an assistant, a thread, a run polled until it completes.
     let post_beta = |path: String, body: Value| {
-        env.http.post(env.url(&path)).bearer_auth(ACME_KEY).header(beta_header.0, beta_header.1).json(&body).send()
+        env.http
+            .post(env.url(&path))
+            .bearer_auth(ACME_KEY)
+            .header(beta_header.0, beta_header.1)
+            .json(&body)
+            .send()
     };
-    let r = post_beta("/v1/assistants".into(), json!({"model": "gpt-4o-mini", "instructions": "Be brief."}))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = post_beta(
+        "/v1/assistants".into(),
+        json!({"model": "gpt-4o-mini", "instructions": "Be brief."}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200);
     let asst: Value = r.json().await.unwrap_or_default();
     note(&mut seen, "assistants", &asst);
-    let r = post_beta("/v1/threads".into(), json!({"messages": [{"role": "user", "content": "what is the weather like"}]}))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = post_beta(
+        "/v1/threads".into(),
+        json!({"messages": [{"role": "user", "content": "what is the weather like"}]}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200);
     let thread: Value = r.json().await.unwrap_or_default();
     note(&mut seen, "threads", &thread);
     let tid = thread["id"].as_str().unwrap_or_default().to_string();
-    let r = post_beta(format!("/v1/threads/{tid}/runs"), json!({"assistant_id": asst["id"]}))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = post_beta(
+        format!("/v1/threads/{tid}/runs"),
+        json!({"assistant_id": asst["id"]}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200);
     let run: Value = r.json().await.unwrap_or_default();
     note(&mut seen, "threads.runs", &run);
@@ -230,7 +351,9 @@ async fn every_family_is_named_and_metered_with_the_upstream_usage() {
     assert!(seen["threads.runs"].input > 0);
 
     // A family OpenAI may add later (the simulator answers 404).
-    let r = env.post(ACME_KEY, "/v1/some/new/endpoint", json!({"x": 1})).await;
+    let r = env
+        .post(ACME_KEY, "/v1/some/new/endpoint", json!({"x": 1}))
+        .await;
     assert_eq!(r.status(), 404);
     let b: Value = r.json().await.unwrap_or_default();
     note(&mut seen, "some.new.endpoint", &b);
@@ -240,8 +363,21 @@ async fn every_family_is_named_and_metered_with_the_upstream_usage() {
     let form = reqwest::multipart::Form::new()
         .text("model", "gpt-4o-transcribe")
         .text("prompt", "names of people")
-        .part("file", reqwest::multipart::Part::bytes(audio).file_name("speech.wav").mime_str("audio/wav").unwrap_or_else(|e| panic!("{e}")));
-    let r = env.http.post(env.url("/v1/audio/transcriptions")).bearer_auth(ACME_KEY).multipart(form).send().await.unwrap_or_else(|e| panic!("{e}"));
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(audio)
+                .file_name("speech.wav")
+                .mime_str("audio/wav")
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+    let r = env
+        .http
+        .post(env.url("/v1/audio/transcriptions"))
+        .bearer_auth(ACME_KEY)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200);
     let b: Value = r.json().await.unwrap_or_default();
     assert!(usage_of(&b).0 >= 190, "{b}");
@@ -250,30 +386,73 @@ async fn every_family_is_named_and_metered_with_the_upstream_usage() {
     // A file upload.
     let form = reqwest::multipart::Form::new()
         .text("purpose", "assistants")
-        .part("file", reqwest::multipart::Part::bytes(vec![b'x'; 100 * 1024]).file_name("notes.txt"));
-    let r = env.http.post(env.url("/v1/files")).bearer_auth(ACME_KEY).multipart(form).send().await.unwrap_or_else(|e| panic!("{e}"));
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(vec![b'x'; 100 * 1024]).file_name("notes.txt"),
+        );
+    let r = env
+        .http
+        .post(env.url("/v1/files"))
+        .bearer_auth(ACME_KEY)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200);
     let b: Value = r.json().await.unwrap_or_default();
-    assert_eq!(b["bytes"], 100 * 1024, "the upload was not forwarded whole: {b}");
+    assert_eq!(
+        b["bytes"],
+        100 * 1024,
+        "the upload was not forwarded whole: {b}"
+    );
     note(&mut seen, "files", &b);
 
     let total: u64 = seen.values().map(|s| s.requests).sum();
     let report = env
         .wait_usage(ACME_KEY, "family", |v| {
-            v["rows"].as_array().is_some_and(|rows| rows.iter().map(|r| n(r, "requests")).sum::<u64>() >= total)
+            v["rows"]
+                .as_array()
+                .is_some_and(|rows| rows.iter().map(|r| n(r, "requests")).sum::<u64>() >= total)
         })
         .await;
     for (family, s) in &seen {
-        let row = usage_row(&report, family).unwrap_or_else(|| panic!("no row for {family}: {report}"));
-        assert_eq!(n(row, "requests"), s.requests, "{family} requests: {report}");
-        assert_eq!(n(row, "input_tokens"), s.input, "{family} input tokens: {report}");
-        assert_eq!(n(row, "output_tokens"), s.output, "{family} output tokens: {report}");
+        let row =
+            usage_row(&report, family).unwrap_or_else(|| panic!("no row for {family}: {report}"));
+        assert_eq!(
+            n(row, "requests"),
+            s.requests,
+            "{family} requests: {report}"
+        );
+        assert_eq!(
+            n(row, "input_tokens"),
+            s.input,
+            "{family} input tokens: {report}"
+        );
+        assert_eq!(
+            n(row, "output_tokens"),
+            s.output,
+            "{family} output tokens: {report}"
+        );
     }
-    let families: Vec<&str> = report["rows"].as_array().map(|a| a.iter().filter_map(|r| r["key"].as_str()).collect()).unwrap_or_default();
-    assert_eq!(families.len(), seen.len(), "unexpected families: {families:?}");
+    let families: Vec<&str> = report["rows"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["key"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        families.len(),
+        seen.len(),
+        "unexpected families: {families:?}"
+    );
     let reported = env.sim.stats().tokens_reported;
-    assert_eq!(seen.values().map(|s| s.input).sum::<u64>(), reported.input, "the responses' usage differs from the simulator's tally");
-    assert_eq!(seen.values().map(|s| s.output).sum::<u64>(), reported.output);
+    assert_eq!(
+        seen.values().map(|s| s.input).sum::<u64>(),
+        reported.input,
+        "the responses' usage differs from the simulator's tally"
+    );
+    assert_eq!(
+        seen.values().map(|s| s.output).sum::<u64>(),
+        reported.output
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,20 +464,51 @@ async fn an_unpriced_model_costs_nothing_and_is_notified() {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap_or_default();
     let report = env
-        .wait_usage(ACME_KEY, "model", |v| v["rows"].as_array().is_some_and(|a| a.iter().any(|r| r["key"].as_str().is_some_and(|k| k.contains("mystery-model-1")))))
+        .wait_usage(ACME_KEY, "model", |v| {
+            v["rows"].as_array().is_some_and(|a| {
+                a.iter().any(|r| {
+                    r["key"]
+                        .as_str()
+                        .is_some_and(|k| k.contains("mystery-model-1"))
+                })
+            })
+        })
         .await;
     let row = report["rows"]
         .as_array()
-        .and_then(|a| a.iter().find(|r| r["key"].as_str().is_some_and(|k| k.contains("mystery-model-1"))))
+        .and_then(|a| {
+            a.iter().find(|r| {
+                r["key"]
+                    .as_str()
+                    .is_some_and(|k| k.contains("mystery-model-1"))
+            })
+        })
         .cloned()
         .unwrap_or_default();
     assert_eq!(n(&row, "requests"), 1, "{report}");
     assert_eq!(row["cost_usd"].as_f64(), Some(0.0), "{report}");
     assert_eq!(n(&row, "unpriced_requests"), 1, "{report}");
-    assert_eq!(n(&row, "input_tokens"), n(&body["usage"], "prompt_tokens"), "{report}");
-    let notif = env.wait_notification(ACME_KEY, "", "notif-unpriced-model").await;
-    assert_eq!(notif["args"]["model"].as_str().map(|m| m.contains("mystery-model-1")), Some(true), "{notif}");
-    assert!(notif["body"].as_str().is_some_and(|b| b.contains("mystery-model-1")), "{notif}");
+    assert_eq!(
+        n(&row, "input_tokens"),
+        n(&body["usage"], "prompt_tokens"),
+        "{report}"
+    );
+    let notif = env
+        .wait_notification(ACME_KEY, "", "notif-unpriced-model")
+        .await;
+    assert_eq!(
+        notif["args"]["model"]
+            .as_str()
+            .map(|m| m.contains("mystery-model-1")),
+        Some(true),
+        "{notif}"
+    );
+    assert!(
+        notif["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("mystery-model-1")),
+        "{notif}"
+    );
     assert_eq!(notif["level"], "warning", "{notif}");
 }
 
@@ -308,8 +518,19 @@ async fn metrics_and_health() {
     assert_eq!(env.chat(ACME_KEY, "count me").await.status(), 200);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let text = env.http.get(env.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}")).text().await.unwrap_or_default();
-        if text.lines().any(|l| l.starts_with("qs_calls_total{") && l.contains("workspace=\"acme\"")) {
+        let text = env
+            .http
+            .get(env.url("/metrics"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default();
+        if text
+            .lines()
+            .any(|l| l.starts_with("qs_calls_total{") && l.contains("workspace=\"acme\""))
+        {
             break;
         }
         if tokio::time::Instant::now() > deadline {
@@ -317,7 +538,12 @@ async fn metrics_and_health() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let r = env.http.get(env.url("/healthz")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let r = env
+        .http
+        .get(env.url("/healthz"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap_or_default();
     assert_eq!(v, json!({"status": "ok"}));

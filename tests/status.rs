@@ -24,7 +24,12 @@ async fn requests_per_minute_refuses_the_third_call_before_the_upstream() {
     let e = api_error(env.chat(ACME_KEY, "hello").await).await;
     assert_eq!(e.status, 429, "{}", e.raw);
     assert_eq!(e.body.error.kind, "requests", "{}", e.raw);
-    assert_eq!(e.body.error.code.as_deref(), Some("workspace_quota_exceeded"), "{}", e.raw);
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("workspace_quota_exceeded"),
+        "{}",
+        e.raw
+    );
     let retry: u64 = e
         .headers
         .get("retry-after")
@@ -32,13 +37,22 @@ async fn requests_per_minute_refuses_the_third_call_before_the_upstream() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no Retry-After: {:?}", e.headers));
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
-    assert_eq!(env.sim.stats().requests, 2, "the refused call reached the upstream");
+    assert_eq!(
+        env.sim.stats().requests,
+        2,
+        "the refused call reached the upstream"
+    );
 
     let st = env.wait_status(ACME_KEY, "rate_limited").await;
     assert_eq!(st["cause"]["kind"], "workspace_limit", "{st}");
     assert_eq!(st["cause"]["limit"], "requests_per_minute", "{st}");
     assert_eq!(st["scope"], "workspace", "{st}");
-    assert!(st["retry_after_seconds"].as_u64().is_some_and(|s| (1..=60).contains(&s)), "{st}");
+    assert!(
+        st["retry_after_seconds"]
+            .as_u64()
+            .is_some_and(|s| (1..=60).contains(&s)),
+        "{st}"
+    );
     let check = env.get_json(ACME_KEY, "/api/quota/check").await;
     assert_eq!(check["allowed"], false, "{check}");
     // beta is not affected.
@@ -53,7 +67,13 @@ async fn tokens_per_day_gives_quota_exceeded() {
     let mut refused = None;
     let mut ok = 0;
     for _ in 0..10 {
-        let r = env.post(ACME_KEY, "/v1/chat/completions", chat_body("hello world", 20)).await;
+        let r = env
+            .post(
+                ACME_KEY,
+                "/v1/chat/completions",
+                chat_body("hello world", 20),
+            )
+            .await;
         if r.status() == 429 {
             refused = Some(api_error(r).await);
             break;
@@ -65,7 +85,12 @@ async fn tokens_per_day_gives_quota_exceeded() {
     let e = refused.unwrap_or_else(|| panic!("never refused"));
     assert!(ok >= 1, "the first call was refused");
     assert_eq!(e.body.error.kind, "tokens", "{}", e.raw);
-    assert_eq!(e.body.error.code.as_deref(), Some("workspace_quota_exceeded"), "{}", e.raw);
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("workspace_quota_exceeded"),
+        "{}",
+        e.raw
+    );
     assert!(e.headers.get("retry-after").is_some());
     assert_eq!(env.sim.stats().requests, ok);
     let st = env.wait_status(ACME_KEY, "quota_exceeded").await;
@@ -81,7 +106,13 @@ async fn a_small_daily_budget_refuses_with_type_budget() {
     let mut refused = None;
     let mut ok = 0;
     for _ in 0..10 {
-        let r = env.post(ACME_KEY, "/v1/chat/completions", chat_body("hello world", 10)).await;
+        let r = env
+            .post(
+                ACME_KEY,
+                "/v1/chat/completions",
+                chat_body("hello world", 10),
+            )
+            .await;
         if r.status() == 429 {
             refused = Some(api_error(r).await);
             break;
@@ -94,30 +125,72 @@ async fn a_small_daily_budget_refuses_with_type_budget() {
     assert!(ok >= 1, "the first call was refused");
     assert_eq!(e.status, 429);
     assert_eq!(e.body.error.kind, "budget", "{}", e.raw);
-    assert_eq!(e.body.error.code.as_deref(), Some("workspace_quota_exceeded"), "{}", e.raw);
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("workspace_quota_exceeded"),
+        "{}",
+        e.raw
+    );
     assert_eq!(env.sim.stats().requests, ok);
     let st = env.wait_status(ACME_KEY, "quota_exceeded").await;
     assert_eq!(st["cause"]["limit"], "budget_usd_per_day", "{st}");
-    assert!(st["usage"]["cost_usd_day"].as_f64().is_some_and(|c| c > 0.0), "{st}");
+    assert!(
+        st["usage"]["cost_usd_day"]
+            .as_f64()
+            .is_some_and(|c| c > 0.0),
+        "{st}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worst_case_is_reserved_before_the_upstream() {
     let env = Env::start(&base_toml("tokens_per_minute = 1000")).await;
     // 3 + 2 prompt tokens + 100 output tokens are used.
-    let r = env.post(ACME_KEY, "/v1/chat/completions", chat_body("hello world", 100)).await;
+    let r = env
+        .post(
+            ACME_KEY,
+            "/v1/chat/completions",
+            chat_body("hello world", 100),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let _ = r.bytes().await;
-    env.wait_json(ACME_KEY, "/api/quota/status", |v| n(&v["usage"], "tokens_minute") == 105).await;
+    env.wait_json(ACME_KEY, "/api/quota/status", |v| {
+        n(&v["usage"], "tokens_minute") == 105
+    })
+    .await;
     // 950 more output tokens would fit an empty window, not what is left of this one.
-    let e = api_error(env.post(ACME_KEY, "/v1/chat/completions", chat_body("hello world", 950)).await).await;
+    let e = api_error(
+        env.post(
+            ACME_KEY,
+            "/v1/chat/completions",
+            chat_body("hello world", 950),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(e.status, 429, "{}", e.raw);
     assert_eq!(e.body.error.kind, "tokens", "{}", e.raw);
-    assert_eq!(e.body.error.code.as_deref(), Some("workspace_quota_exceeded"), "{}", e.raw);
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("workspace_quota_exceeded"),
+        "{}",
+        e.raw
+    );
     assert!(e.headers.get("retry-after").is_some());
-    assert_eq!(env.sim.stats().requests, 1, "the refused call reached the upstream");
+    assert_eq!(
+        env.sim.stats().requests,
+        1,
+        "the refused call reached the upstream"
+    );
     // A call that fits what is left still goes through.
-    let r = env.post(ACME_KEY, "/v1/chat/completions", chat_body("hello world", 100)).await;
+    let r = env
+        .post(
+            ACME_KEY,
+            "/v1/chat/completions",
+            chat_body("hello world", 100),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(env.sim.stats().requests, 2);
     // Without max_tokens the reserve is 4096 tokens: more than the whole limit.
@@ -145,7 +218,9 @@ async fn insufficient_quota_is_account_wide_until_an_admin_reset() {
     let upstream_body = direct.text().await.unwrap_or_default();
 
     env.sim.inject(Fault::InsufficientQuota, 1);
-    let r = env.post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5)).await;
+    let r = env
+        .post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5))
+        .await;
     assert_eq!(r.status(), 429);
     let body = r.text().await.unwrap_or_default();
     assert_eq!(body, upstream_body, "the upstream error body was changed");
@@ -155,17 +230,29 @@ async fn insufficient_quota_is_account_wide_until_an_admin_reset() {
         assert_eq!(st["cause"]["kind"], "account_quota_exceeded", "{st}");
         assert_eq!(st["scope"], "account", "{st}");
     }
-    let n_en = env.wait_notification(ACME_KEY, "", "notif-quota-exceeded-account").await;
+    let n_en = env
+        .wait_notification(ACME_KEY, "", "notif-quota-exceeded-account")
+        .await;
     assert_eq!(n_en["title"], "OpenAI account out of credit", "{n_en}");
     assert_eq!(n_en["level"], "error", "{n_en}");
-    let n_it = env.wait_notification(ACME_KEY, "locale=it", "notif-quota-exceeded-account").await;
-    assert_eq!(n_it["title"], "Credito dell'account OpenAI esaurito", "{n_it}");
-    env.wait_notification(BETA_KEY, "", "notif-quota-exceeded-account").await;
+    let n_it = env
+        .wait_notification(ACME_KEY, "locale=it", "notif-quota-exceeded-account")
+        .await;
+    assert_eq!(
+        n_it["title"], "Credito dell'account OpenAI esaurito",
+        "{n_it}"
+    );
+    env.wait_notification(BETA_KEY, "", "notif-quota-exceeded-account")
+        .await;
 
     // Only the admin resets.
-    let r = env.post(ACME_KEY, "/api/quota/reset", json!({"workspace": "acme"})).await;
+    let r = env
+        .post(ACME_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
+        .await;
     assert_eq!(r.status(), 403);
-    let r = env.post(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"})).await;
+    let r = env
+        .post(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
+        .await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap_or_default();
     assert_eq!(v["workspace"], "acme", "{v}");
@@ -177,12 +264,19 @@ async fn insufficient_quota_is_account_wide_until_an_admin_reset() {
 async fn a_later_success_ends_the_account_quota() {
     let env = Env::start(&base_toml("")).await;
     env.sim.inject(Fault::BillingHardLimit, 1);
-    let r = env.post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5)).await;
+    let r = env
+        .post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5))
+        .await;
     assert_eq!(r.status(), 400);
     let e = api_error(r).await;
-    assert_eq!(e.body.error.code.as_deref(), Some("billing_hard_limit_reached"));
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("billing_hard_limit_reached")
+    );
     env.wait_status(BETA_KEY, "quota_exceeded").await;
-    let r = env.post(BETA_KEY, "/v1/chat/completions", chat_body("hello", 5)).await;
+    let r = env
+        .post(BETA_KEY, "/v1/chat/completions", chat_body("hello", 5))
+        .await;
     assert_eq!(r.status(), 200);
     let _ = r.bytes().await;
     env.wait_status(ACME_KEY, "normal").await;
@@ -192,22 +286,41 @@ async fn a_later_success_ends_the_account_quota() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_rate_limit_ends_by_itself() {
     let env = Env::start(&base_toml("")).await;
-    env.sim.inject(Fault::RateLimited { retry_after_secs: 2 }, 1);
-    let r = env.post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5)).await;
+    env.sim.inject(
+        Fault::RateLimited {
+            retry_after_secs: 2,
+        },
+        1,
+    );
+    let r = env
+        .post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5))
+        .await;
     assert_eq!(r.status(), 429);
-    assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("2"));
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("2")
+    );
     let e = api_error(r).await;
-    assert_eq!(e.body.error.code.as_deref(), Some("rate_limit_exceeded"), "{}", e.raw);
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("rate_limit_exceeded"),
+        "{}",
+        e.raw
+    );
     let started = tokio::time::Instant::now();
     let st = env.wait_status(ACME_KEY, "rate_limited").await;
     assert_eq!(st["cause"]["kind"], "upstream_rate_limited", "{st}");
     assert_eq!(st["scope"], "account", "{st}");
     let retry = st["retry_after_seconds"].as_u64().unwrap_or(0);
-    assert!((1..=2).contains(&retry), "retry_after_seconds {retry}: {st}");
+    assert!(
+        (1..=2).contains(&retry),
+        "retry_after_seconds {retry}: {st}"
+    );
     env.wait_status(BETA_KEY, "rate_limited").await;
     env.wait_status(ACME_KEY, "normal").await;
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
-    env.wait_notification(ACME_KEY, "", "notif-rate-limited-upstream").await;
+    env.wait_notification(ACME_KEY, "", "notif-rate-limited-upstream")
+        .await;
     env.wait_notification(ACME_KEY, "", "notif-recovered").await;
 }
 
@@ -216,7 +329,9 @@ async fn server_errors_degrade_and_successes_recover() {
     let env = Env::start(&base_toml("")).await;
     env.sim.inject(Fault::ServerError, 3);
     for i in 0..3 {
-        let r = env.post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5)).await;
+        let r = env
+            .post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5))
+            .await;
         assert_eq!(r.status(), 500, "call {i}");
         let e = api_error(r).await;
         assert_eq!(e.body.error.kind, "server_error", "{}", e.raw);
@@ -227,13 +342,17 @@ async fn server_errors_degrade_and_successes_recover() {
     env.wait_status(BETA_KEY, "degraded").await;
     env.wait_notification(ACME_KEY, "", "notif-degraded").await;
 
-    let r = env.post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5)).await;
+    let r = env
+        .post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5))
+        .await;
     assert_eq!(r.status(), 200);
     let _ = r.bytes().await;
     // One success is not enough (recover_after = 2).
     let st = env.get_json(ACME_KEY, "/api/quota/status").await;
     assert_eq!(st["status"], "degraded", "{st}");
-    let r = env.post(BETA_KEY, "/v1/chat/completions", chat_body("hello", 5)).await;
+    let r = env
+        .post(BETA_KEY, "/v1/chat/completions", chat_body("hello", 5))
+        .await;
     assert_eq!(r.status(), 200);
     let _ = r.bytes().await;
     env.wait_status(ACME_KEY, "normal").await;
@@ -242,16 +361,32 @@ async fn server_errors_degrade_and_successes_recover() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_upstream_is_a_502_in_openai_shape() {
-    let opts = Options { upstream_url: Some(closed_upstream_url().await), ..Options::default() };
+    let opts = Options {
+        upstream_url: Some(closed_upstream_url().await),
+        ..Options::default()
+    };
     let env = Env::start_opts(&base_toml(""), opts).await;
     for _ in 0..3 {
         let e = api_error(env.chat(ACME_KEY, "hello").await).await;
         assert_eq!(e.status, 502, "{}", e.raw);
-        assert_eq!(e.body.error.code.as_deref(), Some("upstream_unreachable"), "{}", e.raw);
+        assert_eq!(
+            e.body.error.code.as_deref(),
+            Some("upstream_unreachable"),
+            "{}",
+            e.raw
+        );
         assert!(!e.body.error.message.is_empty());
     }
     let st = env.wait_status(ACME_KEY, "degraded").await;
     assert_eq!(st["scope"], "account", "{st}");
-    let report = env.wait_usage(ACME_KEY, "family", |v| usage_row(v, "chat.completions").is_some_and(|r| n(r, "requests") == 3)).await;
-    assert_eq!(usage_row(&report, "chat.completions").map(|r| n(r, "input_tokens")), Some(0), "{report}");
+    let report = env
+        .wait_usage(ACME_KEY, "family", |v| {
+            usage_row(v, "chat.completions").is_some_and(|r| n(r, "requests") == 3)
+        })
+        .await;
+    assert_eq!(
+        usage_row(&report, "chat.completions").map(|r| n(r, "input_tokens")),
+        Some(0),
+        "{report}"
+    );
 }

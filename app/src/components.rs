@@ -11,7 +11,9 @@ use crate::logic::format::{bar_level, bar_percent, share};
 use crate::logic::live::{countdown_secs, Connection};
 use crate::monitor::QuotaMonitor;
 use crate::tr::{switch_language, use_tr, Tr};
-use crate::types::{ArgValue, LimitKind, Notification, Scope, Status, StatusReport, UpstreamHeadroom, UsageRow};
+use crate::types::{
+    ArgValue, LimitKind, Notification, Scope, Status, StatusReport, UpstreamHeadroom, UsageRow,
+};
 
 /// A status' icon: colour is never the only cue.
 pub fn status_icon(s: Status) -> &'static str {
@@ -19,18 +21,26 @@ pub fn status_icon(s: Status) -> &'static str {
         Status::Normal => "✓",
         Status::Warning => "⚠",
         Status::Degraded => "◐",
-        Status::RateLimited => "⏱",
-        Status::QuotaExceeded => "⛔",
+        Status::RateLimited => "◷",
+        Status::QuotaExceeded => "⊘",
     }
 }
 
 /// The page header: product name, navigation, connection state, language, sign-out.
 #[component]
-pub fn Header(#[prop(optional)] session: Option<Session>, #[prop(optional)] connection: Option<RwSignal<Connection>>) -> impl IntoView {
+pub fn Header(
+    #[prop(optional)] session: Option<Session>,
+    #[prop(optional)] connection: Option<RwSignal<Connection>>,
+) -> impl IntoView {
     let tr = use_tr();
     let nav = session.clone().map(|s| {
-        let admin = s.is_admin().then(|| view! { <a href="/admin">{tr.t("nav-admin")}</a> });
-        let own = s.workspace.clone().map(|_| view! { <a href="/">{tr.t("nav-workspace")}</a> });
+        let admin = s
+            .is_admin()
+            .then(|| view! { <a href="/admin">{tr.t("nav-admin")}</a> });
+        let own = s
+            .workspace
+            .clone()
+            .map(|_| view! { <a href="/">{tr.t("nav-workspace")}</a> });
         view! { <nav class="nav" aria-label=tr.t("nav-label")>{own}{admin}</nav> }
     });
     let logout = session.map(|_| {
@@ -60,7 +70,8 @@ pub fn Header(#[prop(optional)] session: Option<Session>, #[prop(optional)] conn
 fn sign_out() {
     #[cfg(not(feature = "ssr"))]
     leptos::task::spawn_local(async {
-        let _ = crate::data::browser::send_json("DELETE", "/api/session", &serde_json::json!({})).await;
+        let _ =
+            crate::data::browser::send_json("DELETE", "/api/session", &serde_json::json!({})).await;
         if let Some(w) = web_sys::window() {
             let _ = w.location().assign("/login");
         }
@@ -146,7 +157,7 @@ pub fn Banner(monitor: QuotaMonitor) -> impl IntoView {
             let secs = move || countdown_secs(retry, received, monitor.now_ms.get());
             view! {
                 <p class="countdown" data-testid="countdown" aria-live="off">
-                    <span aria-hidden="true">"⏱ "</span>
+                    <span aria-hidden="true">"◷ "</span>
                     {move || match secs() {
                         0 => tr.t("banner-retry-now"),
                         s => tr.ta("banner-retry-in", &[("seconds", ArgValue::Number(s as f64))]),
@@ -179,7 +190,11 @@ fn limit_value(tr: Tr, kind: LimitKind, v: f64) -> String {
 
 /// One usage bar: label, used / limit, the fill coloured by share, the warning mark.
 #[component]
-pub fn UsageBar(kind: LimitKind, report: Signal<Option<StatusReport>>, #[prop(optional)] compact: bool) -> impl IntoView {
+pub fn UsageBar(
+    kind: LimitKind,
+    report: Signal<Option<StatusReport>>,
+    #[prop(optional)] compact: bool,
+) -> impl IntoView {
     let tr = use_tr();
     let label = tr.t(&format!("usage-label-{}", kind.as_str()));
     let data = move || {
@@ -200,7 +215,10 @@ pub fn UsageBar(kind: LimitKind, report: Signal<Option<StatusReport>>, #[prop(op
                     ("limit", ArgValue::Text(limit_value(tr, kind, l))),
                 ],
             ),
-            None => tr.ta("usage-no-limit", &[("used", ArgValue::Text(limit_value(tr, kind, used)))]),
+            None => tr.ta(
+                "usage-no-limit",
+                &[("used", ArgValue::Text(limit_value(tr, kind, used)))],
+            ),
         })
     };
     let level = move || {
@@ -208,7 +226,12 @@ pub fn UsageBar(kind: LimitKind, report: Signal<Option<StatusReport>>, #[prop(op
             .and_then(|(_, _, s, w)| s.map(|s| bar_level(s, w).as_str()))
             .unwrap_or("none")
     };
-    let width = move || data().and_then(|(_, _, s, _)| s).map(bar_percent).unwrap_or(0.0);
+    let width = move || {
+        data()
+            .and_then(|(_, _, s, _)| s)
+            .map(bar_percent)
+            .unwrap_or(0.0)
+    };
     let mark = move || data().map(|(_, _, _, w)| bar_percent(w)).unwrap_or(80.0);
     let state = move || match level() {
         "warning" => tr.t("usage-state-warning"),
@@ -245,16 +268,23 @@ pub fn UsageBars(report: Signal<Option<StatusReport>>) -> impl IntoView {
 
 /// The upstream account's headroom.
 #[component]
-pub fn Upstream(upstream: Signal<Option<UpstreamHeadroom>>, now_ms: RwSignal<u64>) -> impl IntoView {
+pub fn Upstream(
+    upstream: Signal<Option<UpstreamHeadroom>>,
+    now_ms: RwSignal<u64>,
+) -> impl IntoView {
     let tr = use_tr();
     move || match upstream.get() {
-        None => view! { <p class="muted" data-testid="upstream-none">{tr.t("upstream-none")}</p> }.into_any(),
+        None => view! { <p class="muted" data-testid="upstream-none">{tr.t("upstream-none")}</p> }
+            .into_any(),
         Some(u) => {
             let line = |key: &str, rem: Option<u64>, lim: Option<u64>| {
                 let value = match (rem, lim) {
                     (Some(r), Some(l)) => tr.ta(
                         "upstream-remaining-of",
-                        &[("remaining", ArgValue::Text(tr.int(r))), ("limit", ArgValue::Text(tr.int(l)))],
+                        &[
+                            ("remaining", ArgValue::Text(tr.int(r))),
+                            ("limit", ArgValue::Text(tr.int(l))),
+                        ],
                     ),
                     (Some(r), None) => tr.int(r),
                     _ => tr.t("upstream-unknown"),
@@ -279,7 +309,11 @@ pub fn Upstream(upstream: Signal<Option<UpstreamHeadroom>>, now_ms: RwSignal<u64
 
 /// Usage rows (by goal or task) as a table.
 #[component]
-pub fn UsageTable(rows: Vec<UsageRow>, #[prop(into)] caption: String, #[prop(into)] testid: String) -> impl IntoView {
+pub fn UsageTable(
+    rows: Vec<UsageRow>,
+    #[prop(into)] caption: String,
+    #[prop(into)] testid: String,
+) -> impl IntoView {
     let tr = use_tr();
     if rows.is_empty() {
         return view! {
@@ -293,7 +327,11 @@ pub fn UsageTable(rows: Vec<UsageRow>, #[prop(into)] caption: String, #[prop(int
     let body = rows
         .into_iter()
         .map(|r| {
-            let key = if r.key.is_empty() { tr.t("usage-table-untagged") } else { r.key.clone() };
+            let key = if r.key.is_empty() {
+                tr.t("usage-table-untagged")
+            } else {
+                r.key.clone()
+            };
             view! {
                 <tr>
                     <th scope="row">{key}</th>
@@ -327,7 +365,7 @@ fn level_icon(n: &Notification) -> &'static str {
     match n.level {
         crate::types::Level::Info => "ℹ",
         crate::types::Level::Warning => "⚠",
-        crate::types::Level::Error => "⛔",
+        crate::types::Level::Error => "✖",
     }
 }
 
@@ -470,7 +508,10 @@ pub fn BarChart(
             }
         })
         .collect_view();
-    let summary = tr.ta("chart-summary", &[("total", ArgValue::Text(format(tr, total)))]);
+    let summary = tr.ta(
+        "chart-summary",
+        &[("total", ArgValue::Text(format(tr, total)))],
+    );
     view! {
         <figure class="chart" data-testid=testid>
             <figcaption>{title.clone()}<span class="chart-total">{summary}</span></figcaption>

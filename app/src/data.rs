@@ -92,9 +92,20 @@ pub trait Backend: Send + Sync + 'static {
     /// Every workspace's status in `locale`, sorted by id.
     fn workspaces(&self, locale: Locale) -> Vec<StatusReport>;
     /// The newest notifications of a workspace, newest first.
-    fn notifications(&self, workspace: &str, locale: Locale, limit: u32) -> BoxFuture<Result<Vec<Notification>, String>>;
+    fn notifications(
+        &self,
+        workspace: &str,
+        locale: Locale,
+        limit: u32,
+    ) -> BoxFuture<Result<Vec<Notification>, String>>;
     /// Usage rows of a workspace between two times (None: today so far).
-    fn usage(&self, workspace: &str, group_by: GroupBy, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> BoxFuture<Result<Vec<UsageRow>, String>>;
+    fn usage(
+        &self,
+        workspace: &str,
+        group_by: GroupBy,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> BoxFuture<Result<Vec<UsageRow>, String>>;
 }
 
 #[cfg(feature = "ssr")]
@@ -183,7 +194,10 @@ impl Loader {
         ))
         .await?
         .workspaces;
-        Ok(AdminData { session, workspaces })
+        Ok(AdminData {
+            session,
+            workspaces,
+        })
     }
 
     /// A workspace's detail view (admin).
@@ -217,7 +231,9 @@ impl Loader {
     async fn status(&self, ws: &str) -> Result<StatusReport, LoadError> {
         #[cfg(feature = "ssr")]
         {
-            self.backend()?.status(ws, self.locale).ok_or(LoadError::NotFound)
+            self.backend()?
+                .status(ws, self.locale)
+                .ok_or(LoadError::NotFound)
         }
         #[cfg(not(feature = "ssr"))]
         {
@@ -240,31 +256,49 @@ impl Loader {
         }
         #[cfg(not(feature = "ssr"))]
         {
-            Ok(browser::get_json::<crate::types::NotificationList>(&format!(
-                "/api/quota/notifications?workspace={}&locale={}&limit={NOTIFICATION_LIMIT}",
-                browser::enc(ws),
-                self.locale.code()
-            ))
-            .await?
-            .notifications)
+            Ok(
+                browser::get_json::<crate::types::NotificationList>(&format!(
+                    "/api/quota/notifications?workspace={}&locale={}&limit={NOTIFICATION_LIMIT}",
+                    browser::enc(ws),
+                    self.locale.code()
+                ))
+                .await?
+                .notifications,
+            )
         }
     }
 
     /// Usage grouped by `g`, over the last `hours` (None: today).
-    async fn usage(&self, ws: &str, g: GroupBy, hours: Option<i64>) -> Result<Vec<UsageRow>, LoadError> {
+    async fn usage(
+        &self,
+        ws: &str,
+        g: GroupBy,
+        hours: Option<i64>,
+    ) -> Result<Vec<UsageRow>, LoadError> {
         let from = hours.map(hours_ago);
         #[cfg(feature = "ssr")]
         {
-            self.backend()?.usage(ws, g, from, None).await.map_err(LoadError::Failed)
+            self.backend()?
+                .usage(ws, g, from, None)
+                .await
+                .map_err(LoadError::Failed)
         }
         #[cfg(not(feature = "ssr"))]
         {
-            let mut url = format!("/api/quota/usage?workspace={}&group_by={}", browser::enc(ws), g.as_str());
+            let mut url = format!(
+                "/api/quota/usage?workspace={}&group_by={}",
+                browser::enc(ws),
+                g.as_str()
+            );
             if let Some(f) = from {
                 url.push_str("&from=");
-                url.push_str(&browser::enc(&f.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+                url.push_str(&browser::enc(
+                    &f.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ));
             }
-            Ok(browser::get_json::<crate::types::UsageReport>(&url).await?.rows)
+            Ok(browser::get_json::<crate::types::UsageReport>(&url)
+                .await?
+                .rows)
         }
     }
 }
@@ -296,11 +330,17 @@ pub mod browser {
         if !resp.ok() {
             return Err(status_error(resp.status()));
         }
-        resp.json::<T>().await.map_err(|e| LoadError::Failed(e.to_string()))
+        resp.json::<T>()
+            .await
+            .map_err(|e| LoadError::Failed(e.to_string()))
     }
 
     /// Sends a JSON body with `method`; returns the response's status and text.
-    pub async fn send_json(method: &str, url: &str, body: &serde_json::Value) -> Result<(u16, String), LoadError> {
+    pub async fn send_json(
+        method: &str,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, String), LoadError> {
         let builder = match method {
             "DELETE" => gloo_net::http::Request::delete(url),
             _ => gloo_net::http::Request::post(url),
@@ -309,7 +349,10 @@ pub mod browser {
             .header("content-type", "application/json")
             .body(body.to_string())
             .map_err(|e| LoadError::Failed(e.to_string()))?;
-        let resp = req.send().await.map_err(|e| LoadError::Failed(e.to_string()))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| LoadError::Failed(e.to_string()))?;
         let text = resp.text().await.unwrap_or_default();
         Ok((resp.status(), text))
     }

@@ -126,7 +126,8 @@ impl Translations {
                 for src in files.iter() {
                     // A file with syntax errors still yields the messages that parsed; the
                     // locale tests fail on any error, so none ship.
-                    let res = FluentResource::try_new((*src).to_string()).unwrap_or_else(|(r, _)| r);
+                    let res =
+                        FluentResource::try_new((*src).to_string()).unwrap_or_else(|(r, _)| r);
                     bundle.add_resource_overriding(res);
                 }
                 bundle
@@ -286,13 +287,20 @@ mod tests {
                 problems.push(format!("{code}: key {k} is not in en"));
             }
         }
-        assert!(problems.is_empty(), "locale problems:\n{}", problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "locale problems:\n{}",
+            problems.join("\n")
+        );
     }
 
     #[test]
     fn negotiation_prefers_cookie_then_accept_language_then_en() {
         assert_eq!(Locale::negotiate(Some("it"), Some("de")).code(), "it");
-        assert_eq!(Locale::negotiate(Some("xx"), Some("fr;q=1, de-CH;q=0.8, es;q=0.5")).code(), "de");
+        assert_eq!(
+            Locale::negotiate(Some("xx"), Some("fr;q=1, de-CH;q=0.8, es;q=0.5")).code(),
+            "de"
+        );
         assert_eq!(Locale::negotiate(None, Some("fr, ja")).code(), "en");
         assert_eq!(Locale::negotiate(None, None).code(), "en");
     }

@@ -150,7 +150,7 @@ impl QuotaMonitor {
         }
         self.notifications.update(|list| {
             list.insert(0, n.clone());
-            list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            list.sort_by_key(|n| std::cmp::Reverse(n.created_at));
             list.truncate(KEEP_NOTIFICATIONS);
         });
         if toast {
@@ -178,7 +178,7 @@ pub fn use_quota_monitor(opts: MonitorOptions) -> QuotaMonitor {
         })
         .collect();
     let mut notifications = opts.initial_notifications.clone();
-    notifications.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    notifications.sort_by_key(|n| std::cmp::Reverse(n.created_at));
     let m = QuotaMonitor {
         reports: RwSignal::new(reports),
         notifications: RwSignal::new(notifications),
@@ -210,7 +210,9 @@ mod browser {
     use super::{clock_ms, MonitorOptions, QuotaMonitor};
     use crate::data::browser::{enc, get_json};
     use crate::logic::live::{classify, Backoff, SeenIds, POLL_EVERY_MS};
-    use crate::types::{ClientMessage, NotificationList, ServerMessage, StatusReport, WorkspaceList};
+    use crate::types::{
+        ClientMessage, NotificationList, ServerMessage, StatusReport, WorkspaceList,
+    };
 
     /// Send a ping this often, so idle proxies keep the socket open.
     const PING_EVERY_MS: u64 = 25_000;
@@ -280,7 +282,8 @@ mod browser {
         let c = conn.clone();
         request_animation_frame(move || connect(&c));
         let c = conn.clone();
-        let clock = set_interval_with_handle(move || every_second(&c), Duration::from_millis(1000)).ok();
+        let clock =
+            set_interval_with_handle(move || every_second(&c), Duration::from_millis(1000)).ok();
         let toasts = set_interval_with_handle(
             move || {
                 let now = clock_ms();
@@ -333,7 +336,9 @@ mod browser {
         };
         if ping {
             if let Some(ws) = conn.borrow().ws.as_ref() {
-                let _ = ws.send_with_str(&serde_json::to_string(&ClientMessage::Ping).unwrap_or_default());
+                let _ = ws.send_with_str(
+                    &serde_json::to_string(&ClientMessage::Ping).unwrap_or_default(),
+                );
             }
         }
         if poll {
@@ -356,9 +361,12 @@ mod browser {
             ))
             .await
             .map(|r| vec![r]),
-            None => get_json::<WorkspaceList>(&format!("/api/admin/workspaces?locale={}", locale.code()))
-                .await
-                .map(|l| l.workspaces),
+            None => get_json::<WorkspaceList>(&format!(
+                "/api/admin/workspaces?locale={}",
+                locale.code()
+            ))
+            .await
+            .map(|l| l.workspaces),
         };
         let mut c = conn.borrow_mut();
         c.polling = false;
@@ -456,7 +464,10 @@ mod browser {
         let on_message = {
             let conn = conn.clone();
             handler(move |e| {
-                let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|e| e.data().as_string()) else {
+                let Some(text) = e
+                    .dyn_ref::<MessageEvent>()
+                    .and_then(|e| e.data().as_string())
+                else {
                     return;
                 };
                 let Ok(msg) = serde_json::from_str::<ServerMessage>(&text) else {
@@ -467,7 +478,9 @@ mod browser {
                 let (m, toast) = (c.m, c.opts.toasts);
                 match msg {
                     ServerMessage::Status(r) => m.apply_report(*r, now),
-                    ServerMessage::Notification(n) => m.apply_notification(*n, &mut c.seen, toast, now),
+                    ServerMessage::Notification(n) => {
+                        m.apply_notification(*n, &mut c.seen, toast, now)
+                    }
                     ServerMessage::Pong => m.confirmed_ms.set(now),
                 }
             })

@@ -27,20 +27,37 @@ impl Tr {
 
     /// A message with arguments.
     pub fn ta(self, key: &str, args: &[(&str, ArgValue)]) -> String {
-        let map: BTreeMap<String, ArgValue> = args.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let map: BTreeMap<String, ArgValue> = args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         translations().render(self.0, key, &map)
     }
 
     fn separators(self) -> (String, String) {
-        (self.t("number-decimal-separator"), self.t("number-group-separator"))
+        (
+            self.t("number-decimal-separator"),
+            self.t("number-group-separator"),
+        )
     }
 
     /// A number with the locale's separators.
     pub fn num(self, value: f64, decimals: usize) -> String {
         let (d, g) = self.separators();
         // `number-group-separator` may be a space; Fluent trims, so translators write "space".
-        let g = if g == "space" { "\u{202f}".to_string() } else { g };
-        format_number(value, decimals, Separators { decimal: &d, group: &g })
+        let g = if g == "space" {
+            "\u{202f}".to_string()
+        } else {
+            g
+        };
+        format_number(
+            value,
+            decimals,
+            Separators {
+                decimal: &d,
+                group: &g,
+            },
+        )
     }
 
     pub fn int(self, value: u64) -> String {
@@ -72,7 +89,10 @@ impl Tr {
     pub fn date(self, d: chrono::NaiveDate) -> String {
         let pattern = self.t("date-short-format");
         let items: Vec<_> = chrono::format::StrftimeItems::new(&pattern).collect();
-        if items.iter().any(|i| matches!(i, chrono::format::Item::Error)) {
+        if items
+            .iter()
+            .any(|i| matches!(i, chrono::format::Item::Error))
+        {
             return d.to_string();
         }
         d.format_with_items(items.into_iter()).to_string()
@@ -84,7 +104,10 @@ impl Tr {
         let mut out = String::new();
         use std::fmt::Write;
         let items: Vec<_> = chrono::format::StrftimeItems::new(&pattern).collect();
-        if items.iter().any(|i| matches!(i, chrono::format::Item::Error)) {
+        if items
+            .iter()
+            .any(|i| matches!(i, chrono::format::Item::Error))
+        {
             return t.to_rfc3339();
         }
         let _ = write!(out, "{}", t.format_with_items(items.into_iter()));
@@ -132,7 +155,9 @@ pub fn locale_of_headers(h: &http::HeaderMap) -> Locale {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(|v| cookie_value(v, LOCALE_COOKIE));
-    let accept = h.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let accept = h
+        .get(http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
     Locale::negotiate(cookie, accept)
 }
 
@@ -146,7 +171,9 @@ pub fn switch_language(code: &str) {
             return;
         };
         if let Ok(html) = doc.dyn_into::<web_sys::HtmlDocument>() {
-            let _ = html.set_cookie(&format!("{LOCALE_COOKIE}={code}; Path=/; Max-Age=31536000; SameSite=Lax"));
+            let _ = html.set_cookie(&format!(
+                "{LOCALE_COOKIE}={code}; Path=/; Max-Age=31536000; SameSite=Lax"
+            ));
         }
         if let Some(w) = web_sys::window() {
             let _ = w.location().reload();
@@ -195,30 +222,67 @@ mod tests {
             for pat in ["t(\"", "ta(\"", "ta(\n                \"", "line(\""] {
                 for (i, _) in src.match_indices(pat) {
                     let rest = &src[i + pat.len()..];
-                    let key: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+                    let key: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect();
                     if rest[key.len()..].starts_with('"') && key.contains('-') {
                         keys.push(key);
                     }
                 }
             }
         }
-        keys.extend(SortKey::ALL.iter().map(|k| format!("admin-col-{}", k.as_str())));
-        keys.extend(Status::ALL.iter().map(|s| format!("status-label-{}", s.as_str())));
-        keys.extend(Status::ALL.iter().map(|s| format!("banner-title-{}", s.as_str())));
-        keys.extend(LimitKind::ALL.iter().map(|k| format!("usage-label-{}", k.as_str())));
-        for c in [Connection::Live, Connection::Connecting, Connection::Reconnecting, Connection::Offline] {
+        keys.extend(
+            SortKey::ALL
+                .iter()
+                .map(|k| format!("admin-col-{}", k.as_str())),
+        );
+        keys.extend(
+            Status::ALL
+                .iter()
+                .map(|s| format!("status-label-{}", s.as_str())),
+        );
+        keys.extend(
+            Status::ALL
+                .iter()
+                .map(|s| format!("banner-title-{}", s.as_str())),
+        );
+        keys.extend(
+            LimitKind::ALL
+                .iter()
+                .map(|k| format!("usage-label-{}", k.as_str())),
+        );
+        for c in [
+            Connection::Live,
+            Connection::Connecting,
+            Connection::Reconnecting,
+            Connection::Offline,
+        ] {
             keys.push(format!("connection-{}", c.as_str()));
         }
         for l in ["info", "warning", "error"] {
             keys.push(format!("level-{l}"));
         }
-        for k in ["usage-of-limit", "upstream-remaining-of", "time-ago-seconds", "time-ago-minutes", "time-ago-hours", "time-ago-days", "language-name", "upstream-requests", "upstream-tokens"] {
+        for k in [
+            "usage-of-limit",
+            "upstream-remaining-of",
+            "time-ago-seconds",
+            "time-ago-minutes",
+            "time-ago-hours",
+            "time-ago-days",
+            "language-name",
+            "upstream-requests",
+            "upstream-tokens",
+        ] {
             keys.push(k.to_string());
         }
         assert!(keys.len() > 80, "{}", keys.len());
         let t = translations();
         let missing: Vec<&String> = keys.iter().filter(|k| !t.has(Locale::EN, k)).collect();
-        assert!(missing.is_empty(), "keys missing from locales/en: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "keys missing from locales/en: {missing:?}"
+        );
     }
 
     #[test]

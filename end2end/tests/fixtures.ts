@@ -97,6 +97,22 @@ export class Stack {
     this.capture(this.sim, "sim");
     await waitFor(`${this.simURL}/_sim/health`);
     await this.startServer();
+    await this.checkSite();
+  }
+
+  /** Fails early, and clearly, when the binary and the site do not belong together (a binary
+   *  built by plain `cargo build` looks for `…_bg.wasm`; cargo-leptos writes `….wasm`). */
+  private async checkSite() {
+    const html = await (await fetch(`${this.baseURL}/login`)).text();
+    const wasm = /href="([^"]+\.wasm)"/.exec(html)?.[1];
+    if (!wasm) return;
+    const r = await fetch(`${this.baseURL}${wasm}`);
+    await r.arrayBuffer();
+    if (!r.ok) {
+      throw new Error(
+        `${BIN} links ${wasm}, which ${SITE_ROOT} lacks (HTTP ${r.status}): rebuild with \`cargo leptos build --release\``,
+      );
+    }
   }
 
   private capture(p: ChildProcess, name: string) {

@@ -94,7 +94,7 @@ usage-label-budget_usd_per_month = Ausgaben diesen Monat
 usage-of-limit = { $used } von { $limit }
 usage-no-limit = { $used } (kein Limit)
 usage-state-warning = ⚠ nahe am Limit
-usage-state-full = ⛔ Limit erreicht
+usage-state-full = ⊘ Limit erreicht
 usage-warning-mark = Warnschwelle
 
 upstream-title = OpenAI-Spielraum

@@ -106,7 +106,7 @@ usage-label-budget_usd_per_month = Spend this month
 usage-of-limit = { $used } of { $limit }
 usage-no-limit = { $used } (no limit)
 usage-state-warning = ⚠ near the limit
-usage-state-full = ⛔ limit reached
+usage-state-full = ⊘ limit reached
 usage-warning-mark = Warning threshold
 
 ## Upstream headroom.

@@ -94,7 +94,7 @@ usage-label-budget_usd_per_month = Gasto del mes
 usage-of-limit = { $used } de { $limit }
 usage-no-limit = { $used } (sin límite)
 usage-state-warning = ⚠ cerca del límite
-usage-state-full = ⛔ límite alcanzado
+usage-state-full = ⊘ límite alcanzado
 usage-warning-mark = Umbral de aviso
 
 upstream-title = Margen de OpenAI

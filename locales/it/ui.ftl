@@ -94,7 +94,7 @@ usage-label-budget_usd_per_month = Spesa del mese
 usage-of-limit = { $used } su { $limit }
 usage-no-limit = { $used } (nessun limite)
 usage-state-warning = ⚠ vicino al limite
-usage-state-full = ⛔ limite raggiunto
+usage-state-full = ⊘ limite raggiunto
 usage-warning-mark = Soglia di avviso
 
 upstream-title = Margine OpenAI

@@ -67,7 +67,8 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<StatusReport>), AppError> {
     shared.require_admin(&headers)?;
     let req = json(body)?;
-    validate_workspace_id(&req.id).map_err(|rule| AppError::bad_request(format!("id: {rule}"), Some("id")))?;
+    validate_workspace_id(&req.id)
+        .map_err(|rule| AppError::bad_request(format!("id: {rule}"), Some("id")))?;
     if shared.registry.workspace(&req.id).is_some() {
         return Err(AppError::WorkspaceExists(req.id));
     }
@@ -95,9 +96,14 @@ pub async fn create(
             now,
         )
         .await?;
-    let w = shared.registry.upsert_workspace(&req.id, &name, limits, now);
+    let w = shared
+        .registry
+        .upsert_workspace(&req.id, &name, limits, now);
     let view = shared.registry.view(&w, now);
-    Ok((StatusCode::CREATED, Json(render_status(&view, request_locale(None, &headers)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(render_status(&view, request_locale(None, &headers))),
+    ))
 }
 
 /// A new workspace key: `qs_` and 43 base64url characters (256 random bits).

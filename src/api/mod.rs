@@ -80,7 +80,8 @@ impl Shared {
     /// The principal of a signed session cookie, if valid and still meaningful.
     fn session_principal(&self, headers: &HeaderMap) -> Option<Principal> {
         let value = session::cookie(headers)?;
-        let (role, ws) = session::verify(&self.session_secret, value, chrono::Utc::now().timestamp())?;
+        let (role, ws) =
+            session::verify(&self.session_secret, value, chrono::Utc::now().timestamp())?;
         match role.as_str() {
             "admin" if self.admin_hash.is_some() => Some(Principal::Admin),
             "workspace" => self.registry.workspace(&ws).map(Principal::Workspace),
@@ -115,7 +116,11 @@ impl Shared {
 
     /// The workspace a quota endpoint reads: a workspace key reads its own (naming another is
     /// 403); the admin names one with `?workspace=`.
-    pub fn target(&self, p: &Principal, requested: Option<&str>) -> Result<Arc<Workspace>, AppError> {
+    pub fn target(
+        &self,
+        p: &Principal,
+        requested: Option<&str>,
+    ) -> Result<Arc<Workspace>, AppError> {
         match (p, requested) {
             (Principal::Workspace(w), None) => Ok(w.clone()),
             (Principal::Workspace(w), Some(id)) if *w.id == *id => Ok(w.clone()),
@@ -144,8 +149,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/quota/notifications", get(quota::notifications))
         .route("/api/quota/reset", post(admin::reset))
         .route("/api/quota/ws", get(ws::upgrade))
-        .route("/api/session", get(session::whoami).post(session::sign_in).delete(session::sign_out))
-        .route("/api/admin/workspaces", get(admin::list).post(admin::create))
+        .route(
+            "/api/session",
+            get(session::whoami)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
+        .route(
+            "/api/admin/workspaces",
+            get(admin::list).post(admin::create),
+        )
         .route("/api/admin/workspaces/{id}/keys", post(admin::mint_key))
         .route("/api/{*rest}", any(api_not_found))
         .route("/v1/{*path}", any(proxy))
@@ -163,7 +176,8 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     if origins.is_empty() {
         return None;
     }
-    let list: Vec<axum::http::HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let list: Vec<axum::http::HeaderValue> =
+        origins.iter().filter_map(|o| o.parse().ok()).collect();
     Some(
         tower_http::cors::CorsLayer::new()
             .allow_origin(list)
@@ -192,7 +206,11 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     match sqlx::query("SELECT 1").execute(shared.store.pool()).await {
-        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
         Err(e) => AppError::Store(e.into()).into_response(),
     }
 }

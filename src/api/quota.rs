@@ -28,7 +28,10 @@ pub async fn status(
     let p = shared.caller(&headers, None)?;
     let w = shared.target(&p, q.workspace.as_deref())?;
     let view = shared.registry.view(&w, Utc::now());
-    Ok(Json(render_status(&view, request_locale(q.locale.as_deref(), &headers))))
+    Ok(Json(render_status(
+        &view,
+        request_locale(q.locale.as_deref(), &headers),
+    )))
 }
 
 pub async fn check(
@@ -62,7 +65,10 @@ fn parse_time(s: &str, tz: chrono_tz::Tz, param: &'static str) -> Result<DateTim
         return Ok(t.with_timezone(&Utc));
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0).and_then(|n| tz.from_local_datetime(&n).earliest()) {
+        if let Some(t) = d
+            .and_hms_opt(0, 0, 0)
+            .and_then(|n| tz.from_local_datetime(&n).earliest())
+        {
             return Ok(t.with_timezone(&Utc));
         }
     }
@@ -94,7 +100,10 @@ pub async fn usage(
         }
     };
     if from > to {
-        return Err(AppError::bad_request("`from` must not be after `to`.", Some("from")));
+        return Err(AppError::bad_request(
+            "`from` must not be after `to`.",
+            Some("from"),
+        ));
     }
     let group_by = match q.group_by.as_deref().unwrap_or("family") {
         "family" => GroupBy::Family,
@@ -105,7 +114,9 @@ pub async fn usage(
         "day" => GroupBy::Day,
         other => {
             return Err(AppError::bad_request(
-                format!("`group_by` must be one of family, model, goal, task, hour, day, not `{other}`."),
+                format!(
+                "`group_by` must be one of family, model, goal, task, hour, day, not `{other}`."
+            ),
                 Some("group_by"),
             ))
         }
@@ -137,11 +148,17 @@ pub async fn notifications(
     let w = shared.target(&p, q.workspace.as_deref())?;
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {
-        return Err(AppError::bad_request("`limit` must be between 1 and 500.", Some("limit")));
+        return Err(AppError::bad_request(
+            "`limit` must be between 1 and 500.",
+            Some("limit"),
+        ));
     }
     let locale = request_locale(q.locale.as_deref(), &headers);
     let stored = shared.store.notifications(&w.id, limit).await?;
     Ok(Json(NotificationList {
-        notifications: stored.iter().map(|n| render_notification(n, locale)).collect(),
+        notifications: stored
+            .iter()
+            .map(|n| render_notification(n, locale))
+            .collect(),
     }))
 }

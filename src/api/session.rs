@@ -111,14 +111,18 @@ pub async fn sign_in(
     Ok(resp)
 }
 
-pub async fn whoami(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Result<Json<SessionInfo>, AppError> {
+pub async fn whoami(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Result<Json<SessionInfo>, AppError> {
     let p = shared.caller(&headers, None)?;
     Ok(Json(info(&p)))
 }
 
 pub async fn sign_out() -> Response {
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, set_cookie("", 0));
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, set_cookie("", 0));
     resp
 }
 
@@ -130,7 +134,10 @@ mod tests {
     fn signed_sessions_verify_and_tampering_fails() {
         let secret = [7u8; 32];
         let v = sign(&secret, &Principal::Admin, 2_000_000_000);
-        assert_eq!(verify(&secret, &v, 1_000), Some(("admin".into(), "-".into())));
+        assert_eq!(
+            verify(&secret, &v, 1_000),
+            Some(("admin".into(), "-".into()))
+        );
         assert_eq!(verify(&secret, &v, 2_000_000_001), None, "expired");
         assert_eq!(verify(&[8u8; 32], &v, 1_000), None, "other secret");
         let forged = v.replacen("admin", "workspace", 1);

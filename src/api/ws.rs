@@ -67,7 +67,12 @@ fn snapshot(shared: &Shared, target: &Option<Arc<Workspace>>, locale: Locale) ->
         .collect()
 }
 
-async fn serve(socket: WebSocket, shared: Arc<Shared>, target: Option<Arc<Workspace>>, locale: Locale) {
+async fn serve(
+    socket: WebSocket,
+    shared: Arc<Shared>,
+    target: Option<Arc<Workspace>>,
+    locale: Locale,
+) {
     let mut events = match &target {
         Some(w) => shared.registry.hub().subscribe(&w.id),
         None => shared.registry.hub().subscribe_all(),

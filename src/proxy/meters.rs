@@ -39,8 +39,11 @@ pub struct FamilyMeters {
 pub struct Meters {
     pub overhead: Histogram,
     pub upstream_latency: Histogram,
-    families: Mutex<HashMap<(Arc<str>, String), Arc<FamilyMeters>>>,
+    families: Mutex<HashMap<FamilyKey, Arc<FamilyMeters>>>,
 }
+
+/// (workspace, family)
+type FamilyKey = (Arc<str>, String);
 
 impl Default for Meters {
     fn default() -> Self {

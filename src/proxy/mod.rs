@@ -159,7 +159,14 @@ impl Proxy {
         let (upstream_body, info) = if is_json {
             let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
                 .await
-                .map_err(|_| AppError::bad_request(format!("The request body is larger than {MAX_JSON_BODY} bytes or was cut."), None))?;
+                .map_err(|_| {
+                    AppError::bad_request(
+                        format!(
+                            "The request body is larger than {MAX_JSON_BODY} bytes or was cut."
+                        ),
+                        None,
+                    )
+                })?;
             let info = usage::inspect_request(kind, content_type.as_deref(), &bytes);
             let bytes = if info.stream
                 && !info.include_usage
@@ -188,7 +195,10 @@ impl Proxy {
                         peek.push(b);
                     }
                     Some(Err(_)) => {
-                        return Err(AppError::bad_request("The upload was cut before it ended.", None))
+                        return Err(AppError::bad_request(
+                            "The upload was cut before it ended.",
+                            None,
+                        ))
                     }
                     None => break,
                 }
@@ -196,7 +206,9 @@ impl Proxy {
             let head: Vec<u8> = peek.iter().flat_map(|b| b.iter().copied()).collect();
             let mut info = usage::inspect_request(kind, content_type.as_deref(), &head);
             info.body_len = content_length(&parts.headers).unwrap_or(peeked as u64);
-            let chained = futures_util::stream::iter(peek.into_iter().map(Ok::<Bytes, axum::Error>)).chain(stream);
+            let chained =
+                futures_util::stream::iter(peek.into_iter().map(Ok::<Bytes, axum::Error>))
+                    .chain(stream);
             (reqwest::Body::wrap_stream(chained), info)
         } else {
             let info = RequestInfo {
@@ -223,7 +235,9 @@ impl Proxy {
                 }
             })?;
 
-        let mut url = String::with_capacity(self.base_url.len() + rest.len() + 1 + parts.uri.query().map_or(0, |q| q.len() + 1));
+        let mut url = String::with_capacity(
+            self.base_url.len() + rest.len() + 1 + parts.uri.query().map_or(0, |q| q.len() + 1),
+        );
         url.push_str(&self.base_url);
         url.push('/');
         url.push_str(rest);
@@ -278,7 +292,11 @@ impl Proxy {
             Ok(r) => r,
             Err(e) => {
                 let timed_out = e.is_timeout();
-                settlement.fail(if timed_out { "error-upstream-timeout" } else { "error-upstream-unreachable" });
+                settlement.fail(if timed_out {
+                    "error-upstream-timeout"
+                } else {
+                    "error-upstream-unreachable"
+                });
                 return Err(if timed_out {
                     AppError::UpstreamTimeout(self.timeout.as_secs())
                 } else {
@@ -286,7 +304,9 @@ impl Proxy {
                 });
             }
         };
-        self.meters.upstream_latency.record(sent.elapsed().as_secs_f64());
+        self.meters
+            .upstream_latency
+            .record(sent.elapsed().as_secs_f64());
         Ok(self.respond(settlement, resp, strip_usage_chunk))
     }
 
@@ -300,7 +320,10 @@ impl Proxy {
             _ => 0,
         };
         let output = match kind {
-            FamilyKind::ChatCompletions | FamilyKind::Completions | FamilyKind::Responses | FamilyKind::Runs => {
+            FamilyKind::ChatCompletions
+            | FamilyKind::Completions
+            | FamilyKind::Responses
+            | FamilyKind::Runs => {
                 info.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE) * info.n.max(1)
             }
             _ => 0,
@@ -314,7 +337,12 @@ impl Proxy {
         }
     }
 
-    fn respond(&self, mut s: Settlement, resp: reqwest::Response, strip_usage_chunk: bool) -> Response<Body> {
+    fn respond(
+        &self,
+        mut s: Settlement,
+        resp: reqwest::Response,
+        strip_usage_chunk: bool,
+    ) -> Response<Body> {
         let status = resp.status();
         s.status = status.as_u16();
         let now = Utc::now();
@@ -341,7 +369,11 @@ impl Proxy {
             };
             Mode::Sse(Box::new(StreamTap::new(sk, s.info.model.clone())))
         } else if ctype.starts_with("application/json") || status.as_u16() >= 400 {
-            Mode::Collect { chunks: Vec::new(), len: 0, overflow: false }
+            Mode::Collect {
+                chunks: Vec::new(),
+                len: 0,
+                overflow: false,
+            }
         } else {
             Mode::Pass
         };
@@ -355,7 +387,10 @@ impl Proxy {
                 }
                 h.append(name.clone(), value.clone());
             }
-            h.insert("x-quota-status", HeaderValue::from_static(s.caller.workspace.status().as_str()));
+            h.insert(
+                "x-quota-status",
+                HeaderValue::from_static(s.caller.workspace.status().as_str()),
+            );
             if let Ok(v) = HeaderValue::from_str(&s.caller.workspace.id) {
                 h.insert("x-quota-workspace", v);
             }
@@ -405,7 +440,10 @@ impl Tags {
                         AppError::bad_request(format!("Header {n} must be visible ASCII."), None)
                     })?;
                     if s.len() > 200 {
-                        return Err(AppError::bad_request(format!("Header {n} is longer than 200 characters."), None));
+                        return Err(AppError::bad_request(
+                            format!("Header {n} is longer than 200 characters."),
+                            None,
+                        ));
                     }
                     Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty()))
                 }
@@ -415,7 +453,9 @@ impl Tags {
         if let Some(p) = &priority {
             if !matches!(p.as_str(), "critical" | "normal" | "optional") {
                 return Err(AppError::bad_request(
-                    format!("Header X-Quota-Priority must be critical, normal or optional, not `{p}`."),
+                    format!(
+                        "Header X-Quota-Priority must be critical, normal or optional, not `{p}`."
+                    ),
                     None,
                 ));
             }
@@ -510,7 +550,11 @@ impl Stream for MeteredBody {
                     this.received += chunk.len() as u64;
                     let out = match &mut this.mode {
                         Mode::Sse(tap) => tap.push(chunk),
-                        Mode::Collect { chunks, len, overflow } => {
+                        Mode::Collect {
+                            chunks,
+                            len,
+                            overflow,
+                        } => {
                             if !*overflow {
                                 *len += chunk.len();
                                 if *len <= MAX_COLLECT {
@@ -559,7 +603,9 @@ impl MeteredBody {
                 }
                 s.settle_stream(outcome, end);
             }
-            Mode::Collect { chunks, overflow, .. } => {
+            Mode::Collect {
+                chunks, overflow, ..
+            } => {
                 let body: Bytes = if overflow {
                     Bytes::new()
                 } else if chunks.len() == 1 {
@@ -581,7 +627,11 @@ impl MeteredBody {
 impl Drop for MeteredBody {
     fn drop(&mut self) {
         // The client left before the end: the call is still recorded.
-        let end = if self.expected == Some(self.received) { End::Complete } else { End::ClientGone };
+        let end = if self.expected == Some(self.received) {
+            End::Complete
+        } else {
+            End::ClientGone
+        };
         self.finish(end);
     }
 }
@@ -591,37 +641,65 @@ impl Settlement {
     fn fail(self, error_key: &'static str) {
         let mut s = self;
         s.status = 0;
-        s.record(CallUsage::default(), Some(UpstreamObservation::Failure), Some((error_key, BTreeMap::new())));
+        s.record(
+            CallUsage::default(),
+            Some(UpstreamObservation::Failure),
+            Some((error_key, BTreeMap::new())),
+        );
     }
 
-    fn observation(&self, body: &[u8], end: &End) -> (Option<UpstreamObservation>, Option<ErrorNote>) {
+    fn observation(
+        &self,
+        body: &[u8],
+        end: &End,
+    ) -> (Option<UpstreamObservation>, Option<ErrorNote>) {
         if matches!(end, End::UpstreamCut) {
-            return (Some(UpstreamObservation::Failure), Some(("error-upstream-cut", BTreeMap::new())));
+            return (
+                Some(UpstreamObservation::Failure),
+                Some(("error-upstream-cut", BTreeMap::new())),
+            );
         }
         let empty = HeaderMap::new();
         let headers = self.error_headers.as_ref().unwrap_or(&empty);
         match signals::classify(self.status, headers, body) {
-            None => (Some(UpstreamObservation::Success { headroom: self.headroom.clone() }), None),
+            None => (
+                Some(UpstreamObservation::Success {
+                    headroom: self.headroom.clone(),
+                }),
+                None,
+            ),
             Some(UpstreamError::RateLimited { retry_after_secs }) => {
                 let mut args = BTreeMap::new();
                 if let Some(r) = retry_after_secs {
                     args.insert("retry_after".into(), ArgValue::Number(r as f64));
                 }
                 (
-                    Some(UpstreamObservation::RateLimited { retry_after_secs, headroom: self.headroom.clone() }),
+                    Some(UpstreamObservation::RateLimited {
+                        retry_after_secs,
+                        headroom: self.headroom.clone(),
+                    }),
                     Some(("error-upstream-rate-limited", args)),
                 )
             }
-            Some(UpstreamError::InsufficientQuota) | Some(UpstreamError::BillingHardLimit) => {
-                (Some(UpstreamObservation::QuotaExhausted), Some(("error-upstream-quota", BTreeMap::new())))
-            }
+            Some(UpstreamError::InsufficientQuota) | Some(UpstreamError::BillingHardLimit) => (
+                Some(UpstreamObservation::QuotaExhausted),
+                Some(("error-upstream-quota", BTreeMap::new())),
+            ),
             Some(UpstreamError::ServerError { status }) => {
                 let mut args = BTreeMap::new();
                 args.insert("status".into(), ArgValue::Number(status as f64));
-                (Some(UpstreamObservation::Failure), Some(("error-upstream-server", args)))
+                (
+                    Some(UpstreamObservation::Failure),
+                    Some(("error-upstream-server", args)),
+                )
             }
             // A client error (bad request, not found…): the upstream itself is fine.
-            Some(UpstreamError::Other) => (Some(UpstreamObservation::Success { headroom: self.headroom.clone() }), None),
+            Some(UpstreamError::Other) => (
+                Some(UpstreamObservation::Success {
+                    headroom: self.headroom.clone(),
+                }),
+                None,
+            ),
         }
     }
 
@@ -630,7 +708,11 @@ impl Settlement {
             End::ClientGone => (None, None),
             _ => self.observation(body, &end),
         };
-        let refetch = self.is_get && matches!(self.kind, FamilyKind::ChatCompletions | FamilyKind::Responses);
+        let refetch = self.is_get
+            && matches!(
+                self.kind,
+                FamilyKind::ChatCompletions | FamilyKind::Responses
+            );
         let mut usage = if self.status < 400 && !refetch {
             usage::extract_json(self.kind, &self.info, self.status, body).unwrap_or_default()
         } else {
@@ -638,9 +720,13 @@ impl Settlement {
         };
         if self.kind == FamilyKind::Runs && usage.total_tokens() > 0 {
             // A run's usage counts once, on the first retrieve that shows it terminal.
-            let first = usage::run_id(body).is_none_or(|id| self.proxy.registry.first_sight_of_run(&id));
+            let first =
+                usage::run_id(body).is_none_or(|id| self.proxy.registry.first_sight_of_run(&id));
             if !first {
-                usage = CallUsage { model: usage.model, ..Default::default() };
+                usage = CallUsage {
+                    model: usage.model,
+                    ..Default::default()
+                };
             }
         }
         self.record(usage, obs, err);
@@ -650,7 +736,9 @@ impl Settlement {
         let obs = match end {
             End::UpstreamCut => Some(UpstreamObservation::Failure),
             End::ClientGone => None,
-            End::Complete => Some(UpstreamObservation::Success { headroom: self.headroom.clone() }),
+            End::Complete => Some(UpstreamObservation::Success {
+                headroom: self.headroom.clone(),
+            }),
         };
         let err = matches!(end, End::UpstreamCut).then(|| ("error-upstream-cut", BTreeMap::new()));
         match outcome.usage {
@@ -665,7 +753,8 @@ impl Settlement {
                 let model = outcome.model.or_else(|| self.info.model.clone());
                 let output_text = outcome.output_text;
                 let work = move || {
-                    let input = estimate::estimate_request_tokens(model.as_deref(), &self.request_json);
+                    let input =
+                        estimate::estimate_request_tokens(model.as_deref(), &self.request_json);
                     let output = estimate::count_tokens(model.as_deref(), &output_text);
                     let u = CallUsage {
                         model,
@@ -695,17 +784,25 @@ impl Settlement {
     ) {
         let now = Utc::now();
         let model = usage.model.clone().or_else(|| self.info.model.clone());
-        let billable = usage.total_tokens() > 0 || usage.images > 0 || usage.audio_seconds > 0.0 || usage.characters > 0;
+        let billable = usage.total_tokens() > 0
+            || usage.images > 0
+            || usage.audio_seconds > 0.0
+            || usage.characters > 0;
         let cost_nanos = if billable {
-            let priced = CallUsage { model: model.clone(), ..usage.clone() };
+            let priced = CallUsage {
+                model: model.clone(),
+                ..usage.clone()
+            };
             self.proxy.prices.cost_nanos(&priced)
         } else {
             Some(0)
         };
         if cost_nanos.is_none() {
-            self.proxy
-                .registry
-                .note_unpriced(&self.caller.workspace, model.as_deref().unwrap_or("unknown"), now);
+            self.proxy.registry.note_unpriced(
+                &self.caller.workspace,
+                model.as_deref().unwrap_or("unknown"),
+                now,
+            );
         }
         let tokens = usage.total_tokens();
         self.proxy.registry.settle(
@@ -716,7 +813,10 @@ impl Settlement {
             err,
             now,
         );
-        let m = self.proxy.meters.family(&self.caller.workspace.id, &self.family);
+        let m = self
+            .proxy
+            .meters
+            .family(&self.caller.workspace.id, &self.family);
         m.calls[meters::status_class(self.status)].increment(1);
         m.input_tokens.increment(usage.input_tokens);
         m.output_tokens.increment(usage.output_tokens);

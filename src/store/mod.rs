@@ -190,7 +190,10 @@ impl Store {
             GroupBy::Goal => ("COALESCE(goal, '')", "goal"),
             GroupBy::Task => ("COALESCE(task, '')", "task"),
             // Hours in SQL (as text of the hour's start in ms); local hours and days in Rust.
-            GroupBy::Hour | GroupBy::Day => ("CAST((ts_ms / 3600000) * 3600000 AS TEXT)", "CAST(hour_ms AS TEXT)"),
+            GroupBy::Hour | GroupBy::Day => (
+                "CAST((ts_ms / 3600000) * 3600000 AS TEXT)",
+                "CAST(hour_ms AS TEXT)",
+            ),
         };
         let sql = format!(
             "SELECT k, SUM(requests) AS requests, SUM(input) AS input, SUM(cached) AS cached, \
@@ -364,25 +367,33 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn insert_workspace(&self, w: &StoredWorkspace, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO workspaces (id, name, limits, created_ms) VALUES (?1, ?2, ?3, ?4)")
-            .bind(&w.id)
-            .bind(&w.name)
-            .bind(&w.limits_json)
-            .bind(now.timestamp_millis())
-            .execute(&self.pool)
-            .await?;
+    pub async fn insert_workspace(
+        &self,
+        w: &StoredWorkspace,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, limits, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(&w.id)
+        .bind(&w.name)
+        .bind(&w.limits_json)
+        .bind(now.timestamp_millis())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     pub async fn insert_key(&self, k: &StoredKey, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO api_keys (key_id, workspace, sha256, created_ms) VALUES (?1, ?2, ?3, ?4)")
-            .bind(&k.key_id)
-            .bind(&k.workspace)
-            .bind(k.sha256.as_slice())
-            .bind(now.timestamp_millis())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO api_keys (key_id, workspace, sha256, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(&k.key_id)
+        .bind(&k.workspace)
+        .bind(k.sha256.as_slice())
+        .bind(now.timestamp_millis())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -438,9 +449,10 @@ impl Store {
             .bind(fresh.as_slice())
             .execute(&self.pool)
             .await?;
-        let v: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'session_secret'")
-            .fetch_one(&self.pool)
-            .await?;
+        let v: Vec<u8> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'session_secret'")
+                .fetch_one(&self.pool)
+                .await?;
         let mut out = [0u8; 32];
         if v.len() == 32 {
             out.copy_from_slice(&v);
@@ -617,7 +629,14 @@ mod tests {
         (store, tokio::spawn(writer.run()), dir)
     }
 
-    fn row(ws: &str, ts: DateTime<Utc>, family: &str, input: u64, output: u64, cost: Option<u64>) -> LedgerRow {
+    fn row(
+        ws: &str,
+        ts: DateTime<Utc>,
+        family: &str,
+        input: u64,
+        output: u64,
+        cost: Option<u64>,
+    ) -> LedgerRow {
         LedgerRow {
             ts,
             workspace: ws.into(),
@@ -634,7 +653,11 @@ mod tests {
         }
     }
 
-    async fn flushed(store: Store, writer: tokio::task::JoinHandle<()>, url_holder: &tempfile::TempDir) -> Store {
+    async fn flushed(
+        store: Store,
+        writer: tokio::task::JoinHandle<()>,
+        url_holder: &tempfile::TempDir,
+    ) -> Store {
         // Dropping the only sender lets the writer drain and stop; reopen to read.
         let pool = store.pool.clone();
         drop(store);
@@ -650,12 +673,25 @@ mod tests {
         let (store, writer, dir) = temp_store().await;
         let now = Utc::now();
         for i in 0..1000 {
-            assert!(store.write(Write::Call(Box::new(row("a", now, "chat.completions", i, 1, Some(1000))))));
+            assert!(store.write(Write::Call(Box::new(row(
+                "a",
+                now,
+                "chat.completions",
+                i,
+                1,
+                Some(1000)
+            )))));
         }
         let store = flushed(store, writer, &dir).await;
         assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1000);
         let rows = store
-            .usage("a", now - chrono::Duration::hours(1), now + chrono::Duration::hours(1), GroupBy::Family, chrono_tz::UTC)
+            .usage(
+                "a",
+                now - chrono::Duration::hours(1),
+                now + chrono::Duration::hours(1),
+                GroupBy::Family,
+                chrono_tz::UTC,
+            )
             .await
             .unwrap_or_default();
         assert_eq!(rows.len(), 1);
@@ -669,31 +705,73 @@ mod tests {
         let (store, writer, dir) = temp_store().await;
         let now = Utc::now();
         let old = now - chrono::Duration::days(100);
-        store.write(Write::Call(Box::new(row("a", old, "embeddings", 10, 0, None))));
-        store.write(Write::Call(Box::new(row("a", old, "embeddings", 5, 0, Some(7)))));
-        store.write(Write::Call(Box::new(row("a", now, "embeddings", 1, 0, Some(1)))));
+        store.write(Write::Call(Box::new(row(
+            "a",
+            old,
+            "embeddings",
+            10,
+            0,
+            None,
+        ))));
+        store.write(Write::Call(Box::new(row(
+            "a",
+            old,
+            "embeddings",
+            5,
+            0,
+            Some(7),
+        ))));
+        store.write(Write::Call(Box::new(row(
+            "a",
+            now,
+            "embeddings",
+            1,
+            0,
+            Some(1),
+        ))));
         let store = flushed(store, writer, &dir).await;
-        let n = store.roll_up(now - chrono::Duration::days(90)).await.unwrap_or(0);
+        let n = store
+            .roll_up(now - chrono::Duration::days(90))
+            .await
+            .unwrap_or(0);
         assert_eq!(n, 2);
         assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1);
         let rows = store
-            .usage("a", old - chrono::Duration::days(1), now + chrono::Duration::hours(1), GroupBy::Day, chrono_tz::UTC)
+            .usage(
+                "a",
+                old - chrono::Duration::days(1),
+                now + chrono::Duration::hours(1),
+                GroupBy::Day,
+                chrono_tz::UTC,
+            )
             .await
             .unwrap_or_default();
         assert_eq!(rows.len(), 2, "{rows:?}");
         assert_eq!(rows[0].requests, 2);
         assert_eq!(rows[0].input_tokens, 15);
         assert_eq!(rows[0].unpriced_requests, 1);
-        let buckets = store.usage_buckets(old - chrono::Duration::hours(1), now).await.unwrap_or_default();
+        let buckets = store
+            .usage_buckets(old - chrono::Duration::hours(1), now)
+            .await
+            .unwrap_or_default();
         let total: u64 = buckets.iter().map(|b| b.requests).sum();
         assert_eq!(total, 3);
     }
 
     #[test]
     fn month_start_is_local() {
-        let now = Utc.with_ymd_and_hms(2026, 3, 31, 23, 30, 0).single().unwrap_or_default();
-        assert_eq!(month_start(now, chrono_tz::UTC).to_rfc3339(), "2026-03-01T00:00:00+00:00");
+        let now = Utc
+            .with_ymd_and_hms(2026, 3, 31, 23, 30, 0)
+            .single()
+            .unwrap_or_default();
+        assert_eq!(
+            month_start(now, chrono_tz::UTC).to_rfc3339(),
+            "2026-03-01T00:00:00+00:00"
+        );
         // In Rome it is already April 1st.
-        assert_eq!(month_start(now, chrono_tz::Europe::Rome).to_rfc3339(), "2026-03-31T22:00:00+00:00");
+        assert_eq!(
+            month_start(now, chrono_tz::Europe::Rome).to_rfc3339(),
+            "2026-03-31T22:00:00+00:00"
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use quota_sentinel::config::{Overrides, RawConfig};
 use quota_sentinel::server::{self, Running};
 use quota_sentinel::simulator::{SimConfig, Simulator};
-use secrecy::SecretString;
 use quota_sentinel::types::ErrorBody;
+use secrecy::SecretString;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,6 @@ pub const BETA_KEY: &str = "qs_beta_test_key_0123456789";
 pub fn sha(key: &str) -> String {
     hex::encode(quota_sentinel::registry::key_hash(key))
 }
-
 
 /// One gateway + one simulator.
 pub struct Env {
@@ -50,7 +49,11 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            sim: SimConfig { api_key: Some(UPSTREAM_KEY.into()), rate_limit_headers: true, ..SimConfig::default() },
+            sim: SimConfig {
+                api_key: Some(UPSTREAM_KEY.into()),
+                rate_limit_headers: true,
+                ..SimConfig::default()
+            },
             admin_key: Some(ADMIN_KEY.into()),
             upstream_url: None,
         }
@@ -70,8 +73,14 @@ pub async fn api_error(r: reqwest::Response) -> ApiErr {
     let status = r.status();
     let headers = r.headers().clone();
     let raw = r.text().await.unwrap_or_else(|e| panic!("error body: {e}"));
-    let body: ErrorBody = serde_json::from_str(&raw).unwrap_or_else(|e| panic!("not an OpenAI error body ({e}): {status} {raw}"));
-    ApiErr { status, headers, body, raw }
+    let body: ErrorBody = serde_json::from_str(&raw)
+        .unwrap_or_else(|e| panic!("not an OpenAI error body ({e}): {status} {raw}"));
+    ApiErr {
+        status,
+        headers,
+        body,
+        raw,
+    }
 }
 
 /// The row of `key` in a usage report, if any.
@@ -86,7 +95,9 @@ pub fn n(v: &Value, field: &str) -> u64 {
 
 /// `http://127.0.0.1:PORT/v1` where nothing listens (the port was bound, then released).
 pub async fn closed_upstream_url() -> String {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
     drop(l);
     format!("http://{addr}/v1")
@@ -105,29 +116,56 @@ pub fn base_toml(acme_limits: &str) -> String {
 
 impl Env {
     pub async fn start(toml: &str) -> Env {
-        Env::start_with(toml, SimConfig { api_key: Some(UPSTREAM_KEY.into()), rate_limit_headers: true, ..SimConfig::default() }).await
+        Env::start_with(
+            toml,
+            SimConfig {
+                api_key: Some(UPSTREAM_KEY.into()),
+                rate_limit_headers: true,
+                ..SimConfig::default()
+            },
+        )
+        .await
     }
 
     pub async fn start_with(toml: &str, sim_cfg: SimConfig) -> Env {
-        Env::start_opts(toml, Options { sim: sim_cfg, ..Options::default() }).await
+        Env::start_opts(
+            toml,
+            Options {
+                sim: sim_cfg,
+                ..Options::default()
+            },
+        )
+        .await
     }
 
     pub async fn start_opts(toml: &str, opts: Options) -> Env {
         let sim = Simulator::new(opts.sim);
-        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let sim_addr = sim_listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let sim_stop = CancellationToken::new();
         let s2 = sim.clone();
         let t = sim_stop.clone();
         tokio::spawn(async move {
-            let _ = quota_sentinel::simulator::serve(sim_listener, s2, async move { t.cancelled().await }).await;
+            let _ =
+                quota_sentinel::simulator::serve(
+                    sim_listener,
+                    s2,
+                    async move { t.cancelled().await },
+                )
+                .await;
         });
         let db_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut env = Env {
             gateway: String::new(),
             sim,
             sim_url: format!("http://{sim_addr}"),
-            http: reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}")),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
             db_dir,
             running: None,
             stop: CancellationToken::new(),
@@ -146,15 +184,23 @@ impl Env {
             .validate(Overrides {
                 listen: Some("127.0.0.1:0".into()),
                 database_url: Some(format!("sqlite://{}/qs.db", self.db_dir.path().display())),
-                upstream_url: Some(self.upstream_url.clone().unwrap_or_else(|| format!("{}/v1", self.sim_url))),
+                upstream_url: Some(
+                    self.upstream_url
+                        .clone()
+                        .unwrap_or_else(|| format!("{}/v1", self.sim_url)),
+                ),
                 upstream_key: Some(SecretString::from(UPSTREAM_KEY)),
                 admin_key: self.admin_key.clone().map(SecretString::from),
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("{e}"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         self.stop = CancellationToken::new();
-        let running = server::start(config, listener, self.stop.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+        let running = server::start(config, listener, self.stop.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         self.gateway = format!("http://{}", running.addr);
         self.running = Some(running);
     }
@@ -190,7 +236,12 @@ impl Env {
     }
 
     pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(key).send().await.unwrap_or_else(|e| panic!("{e}"))
+        self.http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn get_json(&self, key: &str, path: &str) -> Value {
@@ -247,7 +298,9 @@ impl Env {
         let path = format!("/api/quota/notifications?{query}");
         let list = self
             .wait_json(key, &path, |v| {
-                v["notifications"].as_array().is_some_and(|a| a.iter().any(|n| n["key"] == notif_key))
+                v["notifications"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|n| n["key"] == notif_key))
             })
             .await;
         list["notifications"]
@@ -262,7 +315,10 @@ impl Env {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while self.sim.stats().requests < want {
             if tokio::time::Instant::now() > deadline {
-                panic!("the simulator saw {} requests, not {want}", self.sim.stats().requests);
+                panic!(
+                    "the simulator saw {} requests, not {want}",
+                    self.sim.stats().requests
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -95,7 +95,8 @@ pub fn hourly_slots(
         .map(|i| {
             let at = top - TimeDelta::hours(i);
             let row = rows.iter().find(|r| {
-                chrono::DateTime::parse_from_rfc3339(&r.key).is_ok_and(|t| t.with_timezone(&chrono::Utc) == at)
+                chrono::DateTime::parse_from_rfc3339(&r.key)
+                    .is_ok_and(|t| t.with_timezone(&chrono::Utc) == at)
             });
             (at, row)
         })
@@ -103,7 +104,11 @@ pub fn hourly_slots(
 }
 
 /// The last `days` calendar days up to `today`, each with its row (keyed `YYYY-MM-DD`).
-pub fn daily_slots(rows: &[crate::types::UsageRow], today: chrono::NaiveDate, days: i64) -> Vec<Slot<'_, chrono::NaiveDate>> {
+pub fn daily_slots(
+    rows: &[crate::types::UsageRow],
+    today: chrono::NaiveDate,
+    days: i64,
+) -> Vec<Slot<'_, chrono::NaiveDate>> {
     (0..days)
         .rev()
         .map(|i| {
@@ -135,8 +140,14 @@ mod slot_tests {
 
     #[test]
     fn sparse_rows_fill_their_slots() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 26, 10, 30, 0).single().unwrap_or_default();
-        let rows = [row("2026-11-26T10:00:00+00:00", 3), row("2026-11-26T08:00:00+00:00", 1)];
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 26, 10, 30, 0)
+            .single()
+            .unwrap_or_default();
+        let rows = [
+            row("2026-11-26T10:00:00+00:00", 3),
+            row("2026-11-26T08:00:00+00:00", 1),
+        ];
         let s = hourly_slots(&rows, now, 24);
         assert_eq!(s.len(), 24);
         assert_eq!(s[23].1.map(|r| r.requests), Some(3));

@@ -25,7 +25,7 @@ pub fn format_number(value: f64, decimals: usize, sep: Separators<'_>) -> String
     }
     let digits: Vec<char> = int.chars().collect();
     for (i, c) in digits.iter().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push_str(sep.group);
         }
         out.push(*c);
@@ -42,8 +42,10 @@ pub fn usd_decimals(value: f64) -> usize {
     let v = value.abs();
     if v == 0.0 || v >= 0.01 {
         2
-    } else {
+    } else if v >= 0.0001 {
         4
+    } else {
+        6
     }
 }
 
@@ -93,8 +95,14 @@ pub fn bar_percent(ratio: f64) -> f64 {
 mod tests {
     use super::*;
 
-    const EN: Separators<'static> = Separators { decimal: ".", group: "," };
-    const IT: Separators<'static> = Separators { decimal: ",", group: "." };
+    const EN: Separators<'static> = Separators {
+        decimal: ".",
+        group: ",",
+    };
+    const IT: Separators<'static> = Separators {
+        decimal: ",",
+        group: ".",
+    };
 
     #[test]
     fn groups_and_decimals_by_locale() {
@@ -113,6 +121,7 @@ mod tests {
         assert_eq!(usd_decimals(12.5), 2);
         assert_eq!(usd_decimals(0.0), 2);
         assert_eq!(usd_decimals(0.0004), 4);
+        assert_eq!(usd_decimals(0.000012), 6);
     }
 
     #[test]

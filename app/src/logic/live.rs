@@ -34,7 +34,12 @@ impl Connection {
 pub const OFFLINE_AFTER_ATTEMPTS: u32 = 3;
 
 /// Names the connection's state from what is known about it.
-pub fn classify(open: bool, ever_opened: bool, failed_attempts: u32, last_poll_ok: Option<bool>) -> Connection {
+pub fn classify(
+    open: bool,
+    ever_opened: bool,
+    failed_attempts: u32,
+    last_poll_ok: Option<bool>,
+) -> Connection {
     if open {
         Connection::Live
     } else if failed_attempts >= OFFLINE_AFTER_ATTEMPTS && last_poll_ok != Some(true) {
@@ -87,7 +92,11 @@ impl Backoff {
     pub fn next_delay_ms(&mut self, jitter: f64) -> u64 {
         let ceiling = self.ceiling_ms();
         let half = ceiling / 2;
-        let j = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+        let j = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         self.attempt = self.attempt.saturating_add(1);
         (half + ((ceiling - half) as f64 * j) as u64).min(self.cap_ms)
     }
@@ -105,7 +114,12 @@ pub const FRESHNESS_WINDOW_MS: u64 = 12_000;
 
 /// Data is stale when the socket is not live and nothing confirmed it within the window. While
 /// the socket is live the server pushes every change, so silence means "unchanged".
-pub fn is_stale(connection: Connection, last_confirmed_ms: u64, now_ms: u64, window_ms: u64) -> bool {
+pub fn is_stale(
+    connection: Connection,
+    last_confirmed_ms: u64,
+    now_ms: u64,
+    window_ms: u64,
+) -> bool {
     connection != Connection::Live && now_ms.saturating_sub(last_confirmed_ms) > window_ms
 }
 
@@ -168,7 +182,10 @@ mod tests {
                 c
             })
             .collect();
-        assert_eq!(ceilings, vec![500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000]);
+        assert_eq!(
+            ceilings,
+            vec![500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000]
+        );
         for _ in 0..1000 {
             assert!(b.next_delay_ms(1.0) <= 30_000);
         }
@@ -185,7 +202,10 @@ mod tests {
                 }
                 let ceiling = b.ceiling_ms();
                 let d = b.next_delay_ms(j);
-                assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempt} jitter {j}: {d} vs {ceiling}");
+                assert!(
+                    d >= ceiling / 2 && d <= ceiling,
+                    "attempt {attempt} jitter {j}: {d} vs {ceiling}"
+                );
             }
         }
         let (mut a, mut b) = (Backoff::default(), Backoff::default());
@@ -193,7 +213,11 @@ mod tests {
             a.next_delay_ms(0.5);
             b.next_delay_ms(0.5);
         }
-        assert_ne!(a.next_delay_ms(0.1), b.next_delay_ms(0.9), "jitter spreads clients");
+        assert_ne!(
+            a.next_delay_ms(0.1),
+            b.next_delay_ms(0.9),
+            "jitter spreads clients"
+        );
     }
 
     #[test]
@@ -212,20 +236,33 @@ mod tests {
         assert_eq!(classify(false, false, 0, None), Connection::Connecting);
         assert_eq!(classify(true, true, 0, None), Connection::Live);
         assert_eq!(classify(false, true, 0, None), Connection::Reconnecting);
-        assert_eq!(classify(false, true, 2, Some(false)), Connection::Reconnecting);
+        assert_eq!(
+            classify(false, true, 2, Some(false)),
+            Connection::Reconnecting
+        );
         assert_eq!(classify(false, true, 3, Some(false)), Connection::Offline);
-        assert_eq!(classify(false, true, 9, Some(true)), Connection::Reconnecting, "polling works: not offline");
+        assert_eq!(
+            classify(false, true, 9, Some(true)),
+            Connection::Reconnecting,
+            "polling works: not offline"
+        );
         assert_eq!(classify(false, false, 5, None), Connection::Offline);
     }
 
     #[test]
     fn data_goes_stale_only_while_disconnected_and_unconfirmed() {
         let w = FRESHNESS_WINDOW_MS;
-        assert!(!is_stale(Connection::Live, 0, 1_000_000, w), "live data is pushed");
+        assert!(
+            !is_stale(Connection::Live, 0, 1_000_000, w),
+            "live data is pushed"
+        );
         assert!(!is_stale(Connection::Reconnecting, 10_000, 10_000 + w, w));
         assert!(is_stale(Connection::Reconnecting, 10_000, 10_001 + w, w));
         assert!(is_stale(Connection::Offline, 0, w + 1, w));
-        assert!(!is_stale(Connection::Offline, 5_000, 1_000, w), "clock skew is not stale");
+        assert!(
+            !is_stale(Connection::Offline, 5_000, 1_000, w),
+            "clock skew is not stale"
+        );
     }
 
     #[test]

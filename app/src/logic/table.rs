@@ -62,7 +62,11 @@ pub fn filter_and_sort<'a>(
     let mut out: Vec<StatusReport> = rows
         .into_iter()
         .filter(|r| status.is_none_or(|s| r.status == s))
-        .filter(|r| q.is_empty() || r.workspace.to_lowercase().contains(&q) || r.name.to_lowercase().contains(&q))
+        .filter(|r| {
+            q.is_empty()
+                || r.workspace.to_lowercase().contains(&q)
+                || r.name.to_lowercase().contains(&q)
+        })
         .cloned()
         .collect();
     out.sort_by(|a, b| {
@@ -108,10 +112,37 @@ mod tests {
             row("initech", "Initech", Status::Warning, 2.0),
         ];
         let ids = |v: Vec<StatusReport>| v.into_iter().map(|r| r.workspace).collect::<Vec<_>>();
-        assert_eq!(ids(filter_and_sort(&rows, "", None, SortKey::Workspace, false)), ["acme", "globex", "initech"]);
-        assert_eq!(ids(filter_and_sort(&rows, "", None, SortKey::Status, true)), ["globex", "initech", "acme"]);
-        assert_eq!(ids(filter_and_sort(&rows, "", None, SortKey::SpendDay, false)), ["globex", "initech", "acme"]);
-        assert_eq!(ids(filter_and_sort(&rows, "CORP", None, SortKey::Workspace, false)), ["acme"]);
-        assert_eq!(ids(filter_and_sort(&rows, "", Some(Status::Warning), SortKey::Workspace, false)), ["initech"]);
+        assert_eq!(
+            ids(filter_and_sort(&rows, "", None, SortKey::Workspace, false)),
+            ["acme", "globex", "initech"]
+        );
+        assert_eq!(
+            ids(filter_and_sort(&rows, "", None, SortKey::Status, true)),
+            ["globex", "initech", "acme"]
+        );
+        assert_eq!(
+            ids(filter_and_sort(&rows, "", None, SortKey::SpendDay, false)),
+            ["globex", "initech", "acme"]
+        );
+        assert_eq!(
+            ids(filter_and_sort(
+                &rows,
+                "CORP",
+                None,
+                SortKey::Workspace,
+                false
+            )),
+            ["acme"]
+        );
+        assert_eq!(
+            ids(filter_and_sort(
+                &rows,
+                "",
+                Some(Status::Warning),
+                SortKey::Workspace,
+                false
+            )),
+            ["initech"]
+        );
     }
 }

@@ -129,7 +129,8 @@ impl Toasts {
     /// Removes toasts whose time is up. True if any was removed.
     pub fn tick(&mut self, now_ms: u64) -> bool {
         let before = self.items.len();
-        self.items.retain(|t| t.deadline_ms.is_none_or(|d| now_ms < d));
+        self.items
+            .retain(|t| t.deadline_ms.is_none_or(|d| now_ms < d));
         let changed = self.items.len() != before;
         if changed {
             self.arm(now_ms);
@@ -234,7 +235,11 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(q.len(), 2);
         let top = &q.visible()[0];
-        assert_eq!((top.count, top.notification.id.as_str()), (2, "3"), "newest first, latest text");
+        assert_eq!(
+            (top.count, top.notification.id.as_str()),
+            (2, "3"),
+            "newest first, latest text"
+        );
         assert!(!q.tick(18_999), "the timer restarted at the repeat");
         assert!(q.tick(19_000));
         // A repeat more than a minute after the last one is a new toast.
@@ -261,7 +266,10 @@ mod tests {
         assert_eq!(q.visible().len(), MAX_VISIBLE);
         assert_eq!(q.hidden_count(), 2);
         assert!(!q.visible().iter().any(|t| t.id == first));
-        assert!(!q.tick(100_000), "the hidden info toast is not counting down");
+        assert!(
+            !q.tick(100_000),
+            "the hidden info toast is not counting down"
+        );
         for t in q.visible().iter().take(2) {
             q.dismiss(t.id, 100_000);
         }
@@ -276,7 +284,10 @@ mod tests {
         let a = q.push(n("1", "a", Level::Error), 0);
         q.push(n("2", "b", Level::Error), 0);
         q.dismiss_newest(1);
-        assert_eq!(q.visible().iter().map(|t| t.id).collect::<Vec<_>>(), vec![a]);
+        assert_eq!(
+            q.visible().iter().map(|t| t.id).collect::<Vec<_>>(),
+            vec![a]
+        );
         q.dismiss(a, 2);
         assert!(q.is_empty());
     }

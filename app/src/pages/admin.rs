@@ -7,7 +7,8 @@ use leptos_router::hooks::use_params_map;
 
 use super::{load_error_view, loading_view, sendable};
 use crate::components::{
-    BarChart, Banner, Header, NotificationList, StatusPill, ToastStack, Upstream, UsageBar, UsageBars,
+    Banner, BarChart, Header, NotificationList, StatusPill, ToastStack, Upstream, UsageBar,
+    UsageBars,
 };
 use crate::data::{AdminData, DetailData, Loader, DAYS, HOURS};
 use crate::logic::chart::{daily_slots, hourly_slots};
@@ -102,7 +103,7 @@ fn AdminView(data: AdminData) -> impl IntoView {
         <main class="page" data-testid="admin-page">
             <div class="page-title"><h1>{tr.t("admin-title")}</h1></div>
             {move || m.stale().get().then(|| view! {
-                <p class="stale" data-testid="stale" role="status"><span aria-hidden="true">"⌛ "</span>{tr.t("stale-data")}</p>
+                <p class="stale" data-testid="stale" role="status"><span aria-hidden="true">"◷ "</span>{tr.t("stale-data")}</p>
             })}
             <div class="filters">
                 <label>
@@ -152,13 +153,37 @@ fn AdminView(data: AdminData) -> impl IntoView {
 #[component]
 fn AdminRow(id: String, monitor: QuotaMonitor, tr: Tr) -> impl IntoView {
     let key = id.clone();
-    let report = Signal::derive(move || monitor.reports.with(|r| r.get(&key).map(|t| t.report.clone())));
-    let get = move |f: fn(&StatusReport) -> String| move || report.with(|r| r.as_ref().map(f).unwrap_or_default());
-    let status = Signal::derive(move || report.with(|r| r.as_ref().map(|r| r.status).unwrap_or(Status::Normal)));
+    let report = Signal::derive(move || {
+        monitor
+            .reports
+            .with(|r| r.get(&key).map(|t| t.report.clone()))
+    });
+    let get = move |f: fn(&StatusReport) -> String| {
+        move || report.with(|r| r.as_ref().map(f).unwrap_or_default())
+    };
+    let status = Signal::derive(move || {
+        report.with(|r| r.as_ref().map(|r| r.status).unwrap_or(Status::Normal))
+    });
     let name = get(|r| r.name.clone());
-    let spend_day = move || report.with(|r| r.as_ref().map(|r| tr.usd(r.usage.cost_usd_day)).unwrap_or_default());
-    let spend_month = move || report.with(|r| r.as_ref().map(|r| tr.usd(r.usage.cost_usd_month)).unwrap_or_default());
-    let last_error = move || report.with(|r| r.as_ref().and_then(|r| r.last_error.clone())).unwrap_or_else(|| "—".into());
+    let spend_day = move || {
+        report.with(|r| {
+            r.as_ref()
+                .map(|r| tr.usd(r.usage.cost_usd_day))
+                .unwrap_or_default()
+        })
+    };
+    let spend_month = move || {
+        report.with(|r| {
+            r.as_ref()
+                .map(|r| tr.usd(r.usage.cost_usd_month))
+                .unwrap_or_default()
+        })
+    };
+    let last_error = move || {
+        report
+            .with(|r| r.as_ref().and_then(|r| r.last_error.clone()))
+            .unwrap_or_else(|| "—".into())
+    };
     view! {
         <tr data-testid="workspace-row" data-workspace=id.clone()>
             <th scope="row">
@@ -222,7 +247,9 @@ fn DetailView(data: DetailData) -> impl IntoView {
         toasts: true,
     });
     let status = m.status();
-    let status_value = Signal::derive(move || status.with(|s| s.as_ref().map(|s| s.status).unwrap_or(Status::Normal)));
+    let status_value = Signal::derive(move || {
+        status.with(|s| s.as_ref().map(|s| s.status).unwrap_or(Status::Normal))
+    });
     let name = move || status.with(|s| s.as_ref().map(|s| s.name.clone()).unwrap_or_default());
     // Chart slots come from the data's own time, so server and browser draw the same bars.
     let now = data.generated_at;
@@ -230,7 +257,10 @@ fn DetailView(data: DetailData) -> impl IntoView {
     let daily = daily_slots(&data.daily, now.date_naive(), DAYS);
     let h_rows: Vec<Option<&UsageRow>> = hourly.iter().map(|(_, r)| *r).collect();
     let d_rows: Vec<Option<&UsageRow>> = daily.iter().map(|(_, r)| *r).collect();
-    let h_labels: Vec<String> = hourly.iter().map(|(t, _)| t.format("%H:00").to_string()).collect();
+    let h_labels: Vec<String> = hourly
+        .iter()
+        .map(|(t, _)| t.format("%H:00").to_string())
+        .collect();
     let d_labels: Vec<String> = daily.iter().map(|(d, _)| tr.date(*d)).collect();
     let tokens = |r: &UsageRow| (r.input_tokens + r.output_tokens) as f64;
     let charts = view! {

@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 
 use super::{load_error_view, loading_view, sendable};
-use crate::components::{Banner, Header, NotificationList, StatusPill, ToastStack, Upstream, UsageBars, UsageTable};
+use crate::components::{
+    Banner, Header, NotificationList, StatusPill, ToastStack, Upstream, UsageBars, UsageTable,
+};
 use crate::data::{Loader, WorkspaceData};
 use crate::monitor::{use_quota_monitor, MonitorOptions};
 use crate::tr::use_tr;
@@ -43,9 +45,12 @@ fn WorkspaceView(data: WorkspaceData) -> impl IntoView {
         toasts: true,
     });
     let status = m.status();
-    let status_value = Signal::derive(move || status.with(|s| s.as_ref().map(|s| s.status).unwrap_or(Status::Normal)));
+    let status_value = Signal::derive(move || {
+        status.with(|s| s.as_ref().map(|s| s.status).unwrap_or(Status::Normal))
+    });
     let name = move || status.with(|s| s.as_ref().map(|s| s.name.clone()).unwrap_or_default());
-    let message = move || status.with(|s| s.as_ref().map(|s| s.message.clone()).unwrap_or_default());
+    let message =
+        move || status.with(|s| s.as_ref().map(|s| s.message.clone()).unwrap_or_default());
     let stale = m.stale();
     view! {
         <Header session=data.session.clone() connection=m.connection/>
@@ -57,7 +62,7 @@ fn WorkspaceView(data: WorkspaceData) -> impl IntoView {
             <p class="status-message" data-testid="status-message">{message}</p>
             {move || stale.get().then(|| view! {
                 <p class="stale" data-testid="stale" role="status">
-                    <span aria-hidden="true">"⌛ "</span>{tr.t("stale-data")}
+                    <span aria-hidden="true">"◷ "</span>{tr.t("stale-data")}
                 </p>
             })}
             <Banner monitor=m/>
