@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/quota-sentinel/target
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
-export LEPTOS_SITE_ROOT ?= target/site
+export LEPTOS_SITE_ROOT ?= $(CURDIR)/target/site
 BIN := $(CARGO_TARGET_DIR)/release/quota-sentinel
 QS_CONFIG ?= $(wildcard quota-sentinel.toml)
 ifneq ($(QS_CONFIG),)
