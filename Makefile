@@ -47,6 +47,8 @@ bench: tools
 	cargo leptos build --release
 	cargo build --release --example loadgen
 	scripts/bench.sh $(BIN)
+	@scripts/ensure-tools.sh test
+	cd end2end && QS_BIN=$(BIN) npx playwright test --config playwright.bench.config.ts
 
 fmt:
 	cargo fmt --all
