@@ -134,6 +134,8 @@ pub struct Overrides {
 /// The validated runtime configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Demo mode (`quota-sentinel demo`): the UI says so on every page.
+    pub demo: bool,
     pub listen: SocketAddr,
     pub database_url: String,
     pub cors_allow_origins: Vec<String>,
@@ -343,6 +345,7 @@ impl RawConfig {
             }
         }
         Ok(Config {
+            demo: false,
             listen,
             database_url,
             cors_allow_origins: self.server.cors_allow_origins,

@@ -64,15 +64,18 @@ budget_usd_per_day = 0.02
         hash(DEMO_KEYS[2].2),
     );
     let raw = RawConfig::parse(&toml)?;
-    raw.validate(Overrides {
-        listen: Some(listen.to_string()),
-        database_url: Some(database_url.to_string()),
-        upstream_url: Some(upstream_url.to_string()),
-        upstream_key: Some(SecretString::from(UPSTREAM_KEY)),
-        admin_key: Some(SecretString::from(DEMO_ADMIN_KEY)),
-        ..Default::default()
-    })
-    .map_err(|e| e.to_string())
+    let mut config = raw
+        .validate(Overrides {
+            listen: Some(listen.to_string()),
+            database_url: Some(database_url.to_string()),
+            upstream_url: Some(upstream_url.to_string()),
+            upstream_key: Some(SecretString::from(UPSTREAM_KEY)),
+            admin_key: Some(SecretString::from(DEMO_ADMIN_KEY)),
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
+    config.demo = true;
+    Ok(config)
 }
 
 /// Runs the simulator, the gateway and the traffic until `stop` fires.

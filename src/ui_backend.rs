@@ -38,6 +38,10 @@ fn today_start(tz: chrono_tz::Tz, now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl Backend for UiBackend {
+    fn demo(&self) -> bool {
+        self.shared.config.demo
+    }
+
     fn session(&self, headers: &http::HeaderMap) -> Option<Session> {
         match self.shared.caller(headers, None).ok()? {
             Principal::Admin => Some(Session {

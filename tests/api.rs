@@ -416,3 +416,67 @@ fn a_config_file_with_an_unknown_field_is_rejected_with_the_field_named() {
         .unwrap_or_default();
     assert!(err.contains("missing.toml"), "{err}");
 }
+
+/// Demo mode says so on every page, in the reader's language; a normal gateway does not.
+#[tokio::test]
+async fn demo_pages_say_they_are_a_demo() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = format!("sqlite://{}/demo.db", dir.path().display());
+    let config = quota_sentinel::demo::config("127.0.0.1:0", &db, "http://127.0.0.1:9/v1")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = quota_sentinel::server::start(config, listener, stop.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let page = |lang: &'static str| {
+        let http = http.clone();
+        let url = format!("http://{}/login", running.addr);
+        async move {
+            http.get(url)
+                .header("accept-language", lang)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .text()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    let en = page("en").await;
+    assert!(
+        en.contains("data-demo-label=\"Demo: simulated OpenAI"),
+        "{}",
+        &en[..en.len().min(600)]
+    );
+    let it = page("it").await;
+    assert!(
+        it.contains("data-demo-label=\"Demo: OpenAI simulato"),
+        "{}",
+        &it[..it.len().min(600)]
+    );
+    stop.cancel();
+    running.wait().await.unwrap_or_else(|e| panic!("{e}"));
+
+    let env = Env::start(&base_toml("")).await;
+    let html = env
+        .http
+        .get(env.url("/login"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(html.contains("<html"), "{html}");
+    assert!(
+        !html.contains("data-demo-label"),
+        "a normal gateway must not say demo"
+    );
+}

@@ -85,6 +85,8 @@ pub const DAYS: i64 = 30;
 /// provided as Leptos context with [`BackendHandle`].
 #[cfg(feature = "ssr")]
 pub trait Backend: Send + Sync + 'static {
+    /// Whether this gateway runs in demo mode (simulated OpenAI, synthetic traffic).
+    fn demo(&self) -> bool;
     /// The verified session of a request's cookie.
     fn session(&self, headers: &http::HeaderMap) -> Option<Session>;
     /// One workspace's status in `locale`.

@@ -40,9 +40,12 @@ use crate::tr::{page_locale, use_tr, Tr};
 /// negotiated language to the browser, which reads it back before hydrating.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let locale = page_locale();
+    // Demo mode is announced on <html> (rendered by the server only, never hydrated), so the
+    // notice cannot disturb hydration; style/main.css shows it.
+    let demo_label = demo_label(locale);
     view! {
         <!DOCTYPE html>
-        <html lang=locale.code()>
+        <html lang=locale.code() data-demo-label=demo_label>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -56,6 +59,23 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The localized demo notice when the gateway runs in demo mode (server side only).
+fn demo_label(locale: i18n::Locale) -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        let backend = use_context::<data::BackendHandle>()?;
+        backend
+            .0
+            .demo()
+            .then(|| i18n::translations().text(locale, "demo-notice"))
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = locale;
+        None
     }
 }
 

@@ -156,3 +156,6 @@ reset-confirm-yes = Ja, zurücksetzen
 reset-confirm-no = Abbrechen
 reset-done = Der Workspace wurde zurückgesetzt.
 reset-failed = Das Zurücksetzen ist fehlgeschlagen.
+
+# Shown on every page in demo mode (quota-sentinel demo).
+demo-notice = Demo: simuliertes OpenAI und synthetischer Verkehr — nichts hier ist echte Nutzung.

@@ -172,3 +172,6 @@ reset-confirm-yes = Yes, reset
 reset-confirm-no = Cancel
 reset-done = The workspace was reset.
 reset-failed = The reset failed.
+
+# Shown on every page in demo mode (quota-sentinel demo).
+demo-notice = Demo: simulated OpenAI and synthetic traffic — nothing here is real usage.

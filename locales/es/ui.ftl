@@ -156,3 +156,6 @@ reset-confirm-yes = Sí, restablecer
 reset-confirm-no = Cancelar
 reset-done = Se ha restablecido el espacio de trabajo.
 reset-failed = No se pudo restablecer.
+
+# Shown on every page in demo mode (quota-sentinel demo).
+demo-notice = Demo: OpenAI simulado y tráfico sintético — nada de esto es uso real.

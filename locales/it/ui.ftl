@@ -156,3 +156,6 @@ reset-confirm-yes = Sì, azzera
 reset-confirm-no = Annulla
 reset-done = Il workspace è stato azzerato.
 reset-failed = L'azzeramento non è riuscito.
+
+# Shown on every page in demo mode (quota-sentinel demo).
+demo-notice = Demo: OpenAI simulato e traffico sintetico — niente qui è utilizzo reale.
