@@ -214,11 +214,16 @@ impl Registry {
         demand: Demand,
         now: DateTime<Utc>,
     ) -> Result<Reservation, Refusal> {
-        let acct = self.account.lock().unwrap_or_else(|p| p.into_inner());
-        let mut st = w.lock();
-        let r = st.meter.admit(demand, now);
-        st.dirty = true;
+        let r = {
+            let mut st = w.lock();
+            st.dirty = true;
+            st.meter.admit(demand, now)
+        };
         if let Err(refusal) = &r {
+            // Only a refusal can change the status here; the account lock (taken first, per the
+            // lock order) stays off the admission path of calls that pass.
+            let acct = self.account.lock().unwrap_or_else(|p| p.into_inner());
+            let mut st = w.lock();
             let mut args = BTreeMap::new();
             args.insert(
                 "limit".into(),

@@ -465,15 +465,7 @@ async fn demo_pages_say_they_are_a_demo() {
     running.wait().await.unwrap_or_else(|e| panic!("{e}"));
 
     let env = Env::start(&base_toml("")).await;
-    let html = env
-        .http
-        .get(env.url("/login"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let html = env.get_text("/login").await;
     assert!(html.contains("<html"), "{html}");
     assert!(
         !html.contains("data-demo-label"),

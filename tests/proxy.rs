@@ -518,15 +518,7 @@ async fn metrics_and_health() {
     assert_eq!(env.chat(ACME_KEY, "count me").await.status(), 200);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let text = env
-            .http
-            .get(env.url("/metrics"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .text()
-            .await
-            .unwrap_or_default();
+        let text = env.get_text("/metrics").await;
         if text
             .lines()
             .any(|l| l.starts_with("qs_calls_total{") && l.contains("workspace=\"acme\""))

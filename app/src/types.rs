@@ -355,6 +355,22 @@ pub struct UsageRow {
     pub estimated_requests: u64,
 }
 
+impl UsageRow {
+    /// A group with nothing counted yet.
+    pub fn empty(key: String) -> UsageRow {
+        UsageRow {
+            key,
+            requests: 0,
+            input_tokens: 0,
+            cached_tokens: 0,
+            output_tokens: 0,
+            cost_usd: 0.0,
+            unpriced_requests: 0,
+            estimated_requests: 0,
+        }
+    }
+}
+
 /// `GET /api/quota/usage`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UsageReport {

@@ -106,7 +106,7 @@ pub async fn create(
     ))
 }
 
-/// A new workspace key: `qs_` and 43 base64url characters (256 random bits).
+/// A new workspace key: `qs_` and 64 hex characters (256 random bits).
 pub fn new_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);

@@ -217,9 +217,11 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 
 /// Logs the internal detail of 5xx answers (never a key: details carry no headers).
 async fn log_errors(req: Request, next: Next) -> Response {
+    // Cheap clones (a standard method is inline, a Uri shares its bytes): no allocation per call.
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let uri = req.uri().clone();
     let resp = next.run(req).await;
+    let path = uri.path();
     if let Some(InternalDetail(d)) = resp.extensions().get::<InternalDetail>() {
         tracing::error!(%method, %path, status = resp.status().as_u16(), detail = %d, "request failed");
     } else if resp.status().is_server_error() {

@@ -404,21 +404,12 @@ impl Proxy {
             settlement: Some(s),
             tail: None,
         };
-        builder
-            .body(Body::from_stream(body))
-            .unwrap_or_else(|_| (StatusCode::BAD_GATEWAY, "").into_response_body())
-    }
-}
-
-trait IntoResponseBody {
-    fn into_response_body(self) -> Response<Body>;
-}
-
-impl IntoResponseBody for (StatusCode, &'static str) {
-    fn into_response_body(self) -> Response<Body> {
-        let mut r = Response::new(Body::from(self.1));
-        *r.status_mut() = self.0;
-        r
+        builder.body(Body::from_stream(body)).unwrap_or_else(|_| {
+            // Only reachable if an upstream header is invalid for the response builder.
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::BAD_GATEWAY;
+            r
+        })
     }
 }
 

@@ -231,16 +231,9 @@ impl Store {
                 }
                 _ => raw_key,
             };
-            let e = out.entry(key.clone()).or_insert_with(|| UsageRow {
-                key,
-                requests: 0,
-                input_tokens: 0,
-                cached_tokens: 0,
-                output_tokens: 0,
-                cost_usd: 0.0,
-                unpriced_requests: 0,
-                estimated_requests: 0,
-            });
+            let e = out
+                .entry(key.clone())
+                .or_insert_with(|| UsageRow::empty(key));
             e.requests += get_u64(&r, "requests")?;
             e.input_tokens += get_u64(&r, "input")?;
             e.cached_tokens += get_u64(&r, "cached")?;
@@ -324,7 +317,7 @@ impl Store {
             .collect()
     }
 
-    /// The last `limit` ledger rows of a workspace (newest first): the call log.
+    /// How many ledger rows a workspace has (roll-ups not included).
     pub async fn ledger_count(&self, workspace: &str) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger WHERE workspace = ?1")
             .bind(workspace)

@@ -244,6 +244,18 @@ impl Env {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The body of an unauthenticated GET (pages, /metrics, /healthz).
+    pub async fn get_text(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
     pub async fn get_json(&self, key: &str, path: &str) -> Value {
         let r = self.get(key, path).await;
         let status = r.status();

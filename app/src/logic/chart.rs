@@ -127,14 +127,8 @@ mod slot_tests {
 
     fn row(key: &str, requests: u64) -> UsageRow {
         UsageRow {
-            key: key.into(),
             requests,
-            input_tokens: 0,
-            cached_tokens: 0,
-            output_tokens: 0,
-            cost_usd: 0.0,
-            unpriced_requests: 0,
-            estimated_requests: 0,
+            ..UsageRow::empty(key.into())
         }
     }
 
