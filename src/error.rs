@@ -51,7 +51,7 @@ pub enum AppError {
     #[error("The upstream did not answer within {0} s.")]
     UpstreamTimeout(u64),
     #[error("The upstream could not be reached.")]
-    UpstreamUnreachable(#[source] reqwest::Error),
+    UpstreamUnreachable(#[source] hyper_util::client::legacy::Error),
     #[error("Internal error.")]
     Store(#[from] crate::store::StoreError),
     #[error("Not found: {0}")]

@@ -9,6 +9,11 @@ use quota_sentinel::config::{Config, Overrides};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc instead of glibc's malloc: a proxied call makes dozens of short-lived allocations
+/// across threads, where glibc's arenas spent about a tenth of the gateway's CPU in `make bench`.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A self-hosted, OpenAI-compatible gateway that meters every call per workspace, enforces
 /// quotas and budgets, and alerts in real time. Point OPENAI_BASE_URL at http://HOST:PORT/v1.
 #[derive(Parser, Debug)]

@@ -34,8 +34,8 @@ pub enum ServerError {
     Store(#[from] crate::store::StoreError),
     #[error("price table: {0}")]
     Pricing(#[from] crate::pricing::PricingError),
-    #[error("HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    #[error("upstream URL: {0}")]
+    UpstreamUrl(#[from] axum::http::uri::InvalidUri),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("metrics recorder: {0}")]

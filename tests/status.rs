@@ -3,7 +3,7 @@
 
 mod support;
 
-use quota_sentinel::simulator::Fault;
+use quota_sentinel::simulator::{Fault, SimConfig};
 use serde_json::{json, Value};
 use support::*;
 
@@ -389,4 +389,59 @@ async fn an_unreachable_upstream_is_a_502_in_openai_shape() {
         Some(0),
         "{report}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_upstream_is_a_504_after_the_timeout() {
+    let toml = format!("{}\n[upstream]\ntimeout_seconds = 1\n", base_toml(""));
+    let env = Env::start(&toml).await;
+    env.sim.inject(Fault::Delay { ms: 3000 }, 1);
+    let started = std::time::Instant::now();
+    let e = api_error(env.chat(ACME_KEY, "hello").await).await;
+    assert_eq!(e.status, 504, "{}", e.raw);
+    assert_eq!(
+        e.body.error.code.as_deref(),
+        Some("upstream_timeout"),
+        "{}",
+        e.raw
+    );
+    assert!(started.elapsed() < std::time::Duration::from_millis(2500));
+    let st = env.get_json(ACME_KEY, "/api/quota/status?locale=en").await;
+    assert_eq!(st["last_error"], "OpenAI did not answer in time.", "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeout_also_bounds_a_slow_body() {
+    let toml = format!("{}\n[upstream]\ntimeout_seconds = 1\n", base_toml(""));
+    let sim = SimConfig {
+        api_key: Some(UPSTREAM_KEY.into()),
+        stream_chunk_delay_ms: 150,
+        ..SimConfig::default()
+    };
+    let env = Env::start_with(&toml, sim).await;
+    let started = std::time::Instant::now();
+    let r = env
+        .post(
+            ACME_KEY,
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "tell me a long story please"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let text = String::from_utf8_lossy(&r.bytes().await.unwrap_or_default()).to_string();
+    assert!(
+        !text.contains("[DONE]"),
+        "the stream outlived the timeout:\n{text}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_millis(3000));
+    // The cut call is still recorded, its tokens estimated.
+    let report = env
+        .wait_usage(ACME_KEY, "family", |v| {
+            usage_row(v, "chat.completions").is_some_and(|r| n(r, "estimated_requests") == 1)
+        })
+        .await;
+    let row = usage_row(&report, "chat.completions")
+        .cloned()
+        .unwrap_or_default();
+    assert!(n(&row, "input_tokens") > 0, "{report}");
 }

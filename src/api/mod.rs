@@ -161,8 +161,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/api/admin/workspaces/{id}/keys", post(admin::mint_key))
         .route("/api/{*rest}", any(api_not_found))
-        .route("/v1/{*path}", any(proxy))
-        .route("/v1", any(proxy))
+        // The proxy's own state is the `Arc` alone: a route's state is cloned for every request,
+        // and `AppState` carries the Leptos options (strings) the proxy never reads.
+        .merge(
+            Router::new()
+                .route("/v1/{*path}", any(proxy))
+                .route("/v1", any(proxy))
+                .with_state(state.shared.clone()),
+        )
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .layer(axum::middleware::from_fn(log_errors));

@@ -18,16 +18,26 @@ pub mod sse;
 pub mod usage;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use axum::http::uri::{Authority, PathAndQuery, Scheme, Uri};
+use axum::http::{
+    header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Version,
+};
+use axum::BoxError;
 use bytes::Bytes;
 use chrono::Utc;
-use futures_util::stream::{BoxStream, Stream, StreamExt};
+use futures_util::stream::StreamExt;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 
 use crate::error::{mask_key, AppError};
 use crate::headers::bearer;
@@ -51,11 +61,19 @@ const MAX_COLLECT: usize = 64 * 1024 * 1024;
 /// Output tokens reserved for a generating call that sets no `max_tokens`.
 pub const DEFAULT_OUTPUT_RESERVE: u64 = 4096;
 
+/// The upstream HTTP client: hyper's pooled client over rustls (HTTP/1.1, or HTTP/2 where
+/// the upstream offers it by ALPN). Used directly rather than through reqwest, which parsed a
+/// URL and boxed a timeout and a body stream for every call.
+type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
+
 /// The forwarding side of the gateway. Shared as `Arc<Proxy>`.
 #[derive(Debug)]
 pub struct Proxy {
-    client: reqwest::Client,
-    base_url: String,
+    client: UpstreamClient,
+    /// The upstream base URL, split once: scheme, authority and path prefix (no trailing `/`).
+    scheme: Scheme,
+    authority: Authority,
+    base_path: String,
     upstream_auth: Option<HeaderValue>,
     timeout: Duration,
     pub registry: Arc<Registry>,
@@ -93,14 +111,29 @@ impl Proxy {
         registry: Arc<Registry>,
         prices: Arc<PriceTable>,
         store: Store,
-    ) -> Result<Proxy, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(10))
+    ) -> Result<Proxy, axum::http::uri::InvalidUri> {
+        let base: Uri = base_url.trim_end_matches('/').parse()?;
+        let scheme = base.scheme().cloned().unwrap_or(Scheme::HTTPS);
+        // A URL without a host fails here rather than on the first call.
+        let authority = match base.authority() {
+            Some(a) => a.clone(),
+            None => "".parse::<Authority>()?,
+        };
+        let base_path = base.path().trim_end_matches('/').to_string();
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        http.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(1024)
-            .tcp_nodelay(true)
-            .build()?;
+            .build(https);
         let upstream_auth = upstream_key.and_then(|k| {
             let mut v = HeaderValue::from_str(&format!("Bearer {k}")).ok()?;
             v.set_sensitive(true);
@@ -108,7 +141,9 @@ impl Proxy {
         });
         Ok(Proxy {
             client,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            scheme,
+            authority,
+            base_path,
             upstream_auth,
             timeout: Duration::from_secs(timeout_seconds),
             registry,
@@ -121,7 +156,7 @@ impl Proxy {
     /// Handles one `/v1/...` request end to end.
     pub async fn forward(self: &Arc<Self>, req: Request<Body>) -> Result<Response<Body>, AppError> {
         let started = Instant::now();
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let path = parts.uri.path();
         let rest = path
             .strip_prefix("/v1/")
@@ -183,7 +218,7 @@ impl Proxy {
                 bytes
             };
             request_json = bytes.clone();
-            (reqwest::Body::from(bytes), info)
+            (Body::from(bytes), info)
         } else if is_multipart {
             let mut stream = body.into_data_stream();
             let mut peek: Vec<Bytes> = Vec::new();
@@ -209,14 +244,14 @@ impl Proxy {
             let chained =
                 futures_util::stream::iter(peek.into_iter().map(Ok::<Bytes, axum::Error>))
                     .chain(stream);
-            (reqwest::Body::wrap_stream(chained), info)
+            (Body::from_stream(chained), info)
         } else {
             let info = RequestInfo {
                 body_len: content_length(&parts.headers).unwrap_or(0),
                 n: 1,
                 ..Default::default()
             };
-            (reqwest::Body::wrap_stream(body.into_data_stream()), info)
+            (body, info)
         };
 
         let demand = self.demand(kind, &info, &request_json);
@@ -235,27 +270,24 @@ impl Proxy {
                 }
             })?;
 
-        let mut url = String::with_capacity(
-            self.base_url.len() + rest.len() + 1 + parts.uri.query().map_or(0, |q| q.len() + 1),
-        );
-        url.push_str(&self.base_url);
-        url.push('/');
-        url.push_str(rest);
-        if let Some(q) = parts.uri.query() {
-            url.push('?');
-            url.push_str(q);
-        }
-        let mut headers = HeaderMap::with_capacity(parts.headers.len());
-        for (name, value) in parts.headers.iter() {
-            if is_hop_header(name)
-                || name == header::AUTHORIZATION
-                || name == header::ACCEPT_ENCODING
-                || name.as_str().starts_with("x-quota-")
-                || (name == header::CONTENT_LENGTH && is_json)
-            {
-                continue;
-            }
-            headers.append(name.clone(), value.clone());
+        let uri = self.upstream_uri(rest, parts.uri.query())?;
+        // The caller's headers go upstream, minus the hop-by-hop ones, its key, its
+        // `Accept-Encoding` (usage is read from plain bodies) and the X-Quota-* tags; a JSON
+        // body's length is set again by the client, as the body may have been rewritten.
+        let mut headers = std::mem::take(&mut parts.headers);
+        let dropped: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| {
+                is_hop_header(name)
+                    || *name == header::AUTHORIZATION
+                    || *name == header::ACCEPT_ENCODING
+                    || name.as_str().starts_with("x-quota-")
+                    || (*name == header::CONTENT_LENGTH && is_json)
+            })
+            .cloned()
+            .collect();
+        for name in &dropped {
+            headers.remove(name);
         }
         if let Some(auth) = &self.upstream_auth {
             headers.insert(header::AUTHORIZATION, auth.clone());
@@ -279,35 +311,58 @@ impl Proxy {
         };
         self.meters.overhead.record(started.elapsed().as_secs_f64());
 
+        let mut upstream_req = Request::new(upstream_body);
+        *upstream_req.method_mut() = parts.method;
+        *upstream_req.uri_mut() = uri;
+        // The client picks HTTP/2 itself when the upstream offers it.
+        *upstream_req.version_mut() = Version::HTTP_11;
+        *upstream_req.headers_mut() = headers;
+
+        // One deadline covers the whole call, answer and body, like the OpenAI SDKs' timeout.
         let sent = Instant::now();
-        let result = self
-            .client
-            .request(parts.method.clone(), url)
-            .headers(headers)
-            .body(upstream_body)
-            .timeout(self.timeout)
-            .send()
-            .await;
+        let mut deadline = Box::pin(tokio::time::sleep(self.timeout));
+        let result = tokio::select! {
+            biased;
+            r = self.client.request(upstream_req) => r,
+            () = deadline.as_mut() => {
+                settlement.fail("error-upstream-timeout");
+                return Err(AppError::UpstreamTimeout(self.timeout.as_secs()));
+            }
+        };
         let resp = match result {
             Ok(r) => r,
             Err(e) => {
-                let timed_out = e.is_timeout();
-                settlement.fail(if timed_out {
-                    "error-upstream-timeout"
-                } else {
-                    "error-upstream-unreachable"
-                });
-                return Err(if timed_out {
-                    AppError::UpstreamTimeout(self.timeout.as_secs())
-                } else {
-                    AppError::UpstreamUnreachable(e)
-                });
+                settlement.fail("error-upstream-unreachable");
+                return Err(AppError::UpstreamUnreachable(e));
             }
         };
         self.meters
             .upstream_latency
             .record(sent.elapsed().as_secs_f64());
-        Ok(self.respond(settlement, resp, strip_usage_chunk))
+        Ok(self.respond(settlement, resp, strip_usage_chunk, deadline))
+    }
+
+    /// The upstream URI of `/v1/{rest}?{query}`.
+    fn upstream_uri(&self, rest: &str, query: Option<&str>) -> Result<Uri, AppError> {
+        let mut pq = String::with_capacity(
+            self.base_path.len() + rest.len() + 1 + query.map_or(0, |q| q.len() + 1),
+        );
+        pq.push_str(&self.base_path);
+        pq.push('/');
+        pq.push_str(rest);
+        if let Some(q) = query {
+            pq.push('?');
+            pq.push_str(q);
+        }
+        let pq = PathAndQuery::try_from(pq).map_err(|_| {
+            AppError::bad_request("The request path is not a valid URI path.", None)
+        })?;
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .map_err(|_| AppError::bad_request("The request path is not a valid URI path.", None))
     }
 
     fn demand(&self, kind: FamilyKind, info: &RequestInfo, body: &[u8]) -> Demand {
@@ -340,8 +395,9 @@ impl Proxy {
     fn respond(
         &self,
         mut s: Settlement,
-        resp: reqwest::Response,
+        resp: Response<Incoming>,
         strip_usage_chunk: bool,
+        deadline: Pin<Box<tokio::time::Sleep>>,
     ) -> Response<Body> {
         let status = resp.status();
         s.status = status.as_u16();
@@ -395,16 +451,18 @@ impl Proxy {
                 h.insert("x-quota-workspace", v);
             }
         }
-        let expected = resp.content_length();
+        let expected = resp.body().size_hint().exact();
         let body = MeteredBody {
             received: 0,
             expected,
-            inner: resp.bytes_stream().boxed(),
+            keeps_length: !changes_length,
+            inner: resp.into_body(),
+            deadline,
             mode,
             settlement: Some(s),
             tail: None,
         };
-        builder.body(Body::from_stream(body)).unwrap_or_else(|_| {
+        builder.body(Body::new(body)).unwrap_or_else(|_| {
             // Only reachable if an upstream header is invalid for the response builder.
             let mut r = Response::new(Body::empty());
             *r.status_mut() = StatusCode::BAD_GATEWAY;
@@ -510,34 +568,58 @@ struct Settlement {
     upstream_request_id: Option<String>,
 }
 
-/// The response body: forwards chunks as they come and settles the call at the end.
+/// The response body: forwards frames as they come and settles the call at the end.
 struct MeteredBody {
     /// Bytes received from the upstream so far, and how many it announced: hyper stops
     /// polling a body once its `Content-Length` is written, so "all received" is the end.
     received: u64,
     expected: Option<u64>,
-    inner: BoxStream<'static, reqwest::Result<Bytes>>,
+    /// False when the tap rewrites the stream (the injected usage chunk is removed).
+    keeps_length: bool,
+    inner: Incoming,
+    /// The call's deadline, shared with the wait for the answer's head.
+    deadline: Pin<Box<tokio::time::Sleep>>,
     mode: Mode,
     settlement: Option<Settlement>,
     /// Bytes the SSE tap held back, sent after the upstream ends.
     tail: Option<Bytes>,
 }
 
-impl Stream for MeteredBody {
-    type Item = Result<Bytes, reqwest::Error>;
+/// The upstream took longer than `upstream.timeout_seconds` to send the whole body.
+#[derive(Debug, thiserror::Error)]
+#[error("the upstream did not finish the response within the timeout")]
+struct BodyTimeout;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+impl HttpBody for MeteredBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         loop {
             if let Some(t) = this.tail.take() {
-                return Poll::Ready(Some(Ok(t)));
+                return Poll::Ready(Some(Ok(Frame::data(t))));
             }
             if this.settlement.is_none() {
                 return Poll::Ready(None);
             }
-            match this.inner.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(chunk))) => {
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => {
+                    if this.deadline.as_mut().poll(cx).is_ready() {
+                        this.finish(End::UpstreamCut);
+                        return Poll::Ready(Some(Err(BodyTimeout.into())));
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    let chunk = match frame.into_data() {
+                        Ok(chunk) => chunk,
+                        // Trailers pass through as they are.
+                        Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                    };
                     this.received += chunk.len() as u64;
                     let out = match &mut this.mode {
                         Mode::Sse(tap) => tap.push(chunk),
@@ -565,17 +647,28 @@ impl Stream for MeteredBody {
                     if out.is_empty() {
                         continue;
                     }
-                    return Poll::Ready(Some(Ok(out)));
+                    return Poll::Ready(Some(Ok(Frame::data(out))));
                 }
                 Poll::Ready(Some(Err(e))) => {
                     this.finish(End::UpstreamCut);
-                    return Poll::Ready(Some(Err(e)));
+                    return Poll::Ready(Some(Err(e.into())));
                 }
                 Poll::Ready(None) => {
                     this.finish(End::Complete);
                     // `finish` may have set a tail; the loop sends it, then ends.
                 }
             }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.settlement.is_none() && self.tail.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match (self.keeps_length, self.expected) {
+            (true, Some(n)) => SizeHint::with_exact(n.saturating_sub(self.received)),
+            _ => SizeHint::default(),
         }
     }
 }

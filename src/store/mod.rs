@@ -523,6 +523,22 @@ impl Writer {
     }
 }
 
+/// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters; 21 per row keeps
+/// 256 rows well below it. Batches are cut into these sizes only, so the five statements stay
+/// in sqlx's statement cache instead of being parsed again for every new batch length.
+const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// `rows` cut into consecutive chunks whose lengths are all in [`CHUNK_SIZES`].
+fn fixed_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        let size = CHUNK_SIZES.into_iter().find(|&n| n <= rest.len())?;
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     let calls: Vec<&LedgerRow> = batch
@@ -532,8 +548,7 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
             _ => None,
         })
         .collect();
-    // SQLite allows 32766 bound parameters; 22 per row keeps a chunk well below it.
-    for chunk in calls.chunks(256) {
+    for chunk in fixed_chunks(&calls) {
         let mut qb = QueryBuilder::new(
             "INSERT INTO ledger (ts_ms, workspace, key_id, family, model, http_status, input_tokens, \
              cached_tokens, output_tokens, reasoning_tokens, images, audio_seconds, characters, cost_nanos, \
@@ -644,6 +659,20 @@ mod tests {
             goal: Some("g".into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn batches_are_cut_into_cached_statement_sizes() {
+        for n in [0usize, 1, 3, 5, 17, 255, 256, 300, 512, 700] {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = fixed_chunks(&rows).collect();
+            assert!(chunks.iter().all(|c| CHUNK_SIZES.contains(&c.len())), "{n}");
+            let joined: Vec<usize> = chunks.concat();
+            assert_eq!(joined, rows, "{n}");
+        }
+        // 300 = 256 + 2×16 + 3×4: few statements, all of them cached.
+        let rows = vec![0u8; 300];
+        assert_eq!(fixed_chunks(&rows).count(), 6);
     }
 
     async fn flushed(
