@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the figures of BENCHMARKS.md side by side in one run, all on 127.0.0.1:
 #  1. added latency at a fixed 1,000 requests/s: simulator direct vs through the gateway (and nginx);
-#  2. maximum requests/s (wrk, 64 connections) through the gateway vs nginx proxy_pass, 3 alternating rounds;
+#  2. maximum requests/s (wrk, 64 connections) through the gateway vs nginx proxy_pass, 3 alternating rounds,
+#     with a bare axum + hyper proxy (examples/bare_proxy.rs) as the floor of the gateway's HTTP stack;
 #  3. memory per idle workspace (RSS with 10,000 workspaces vs 1).
 # Usage: scripts/bench.sh PATH/TO/quota-sentinel     (make bench builds it and calls this)
 set -euo pipefail
@@ -19,7 +20,7 @@ HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello benchmark"}],"max_tokens":16}'
 RATE=${BENCH_RATE:-1000}; SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
 
-SIM=$(port); GW=$(port); NG=$(port)
+SIM=$(port); GW=$(port); NG=$(port); BP=$(port)
 QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & PIDS+=($!)
 cat > "$TMP/qs.toml" <<TOML
 [[workspaces]]
@@ -50,7 +51,9 @@ http {
 }
 NGINX
 nginx -c "$TMP/nginx.conf" -p "$TMP" & PIDS+=($!)
-wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$GW/healthz"; wait_up "http://127.0.0.1:$NG/_sim/stats"
+BARE="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_proxy"
+"$BARE" 127.0.0.1:$BP http://127.0.0.1:$SIM & PIDS+=($!)
+wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$GW/healthz"; wait_up "http://127.0.0.1:$NG/_sim/stats"; wait_up "http://127.0.0.1:$BP/_sim/stats"
 
 LOADGEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/loadgen"
 cat > "$TMP/post.lua" <<LUA
@@ -83,15 +86,17 @@ PY
 
 echo; echo "## Maximum requests/s (wrk -t2 -c64 -d${SECS}s, $ROUNDS alternating rounds)"
 rps() { wrk -t2 -c64 -d"${SECS}s" -s "$TMP/post.lua" "$1/v1/chat/completions" | awk '/Requests\/sec/ {print $2}'; }
-G=(); N=(); D=()
+G=(); N=(); D=(); B=()
 for r in $(seq 1 "$ROUNDS"); do
-  D+=("$(rps http://127.0.0.1:$SIM)"); G+=("$(rps http://127.0.0.1:$GW)"); N+=("$(rps http://127.0.0.1:$NG)")
-  echo "round $r: direct ${D[-1]}  gateway ${G[-1]}  nginx ${N[-1]}"
+  D+=("$(rps http://127.0.0.1:$SIM)"); G+=("$(rps http://127.0.0.1:$GW)"); N+=("$(rps http://127.0.0.1:$NG)"); B+=("$(rps http://127.0.0.1:$BP)")
+  echo "round $r: direct ${D[-1]}  gateway ${G[-1]}  nginx ${N[-1]}  bare hyper ${B[-1]}"
 done
 gm=$(printf '%s\n' "${G[@]}" | median); nm=$(printf '%s\n' "${N[@]}" | median); dm=$(printf '%s\n' "${D[@]}" | median)
+bm=$(printf '%s\n' "${B[@]}" | median)
 echo "| path | median requests/s |"; echo "|---|---|"
 echo "| direct to upstream | $dm |"; echo "| through Quota Sentinel | $gm |"; echo "| through nginx proxy_pass | $nm |"
-python3 -c "import sys; print(f'gateway / nginx = {float(sys.argv[1])/float(sys.argv[2]):.3f}')" "$gm" "$nm"
+echo "| through a bare axum + hyper proxy | $bm |"
+python3 -c "import sys; g,n,b=map(float,sys.argv[1:]); print(f'gateway / nginx = {g/n:.3f}; bare hyper / nginx = {b/n:.3f}; gateway / bare hyper = {g/b:.3f}')" "$gm" "$nm" "$bm"
 
 echo; echo "## Memory per idle workspace"
 rss_small=$(rss_kb $GW_PID)

@@ -51,6 +51,8 @@ pub struct LastError {
 #[derive(Debug)]
 pub struct Workspace {
     pub id: Arc<str>,
+    /// `id` as the `x-quota-workspace` response header (ids are ASCII; `None` if one is not).
+    pub id_header: Option<axum::http::HeaderValue>,
     pub name: String,
     state: Mutex<WsState>,
 }
@@ -139,6 +141,7 @@ impl Registry {
         }
         let w = Arc::new(Workspace {
             id: Arc::from(id),
+            id_header: axum::http::HeaderValue::from_str(id).ok(),
             name: name.to_string(),
             state: Mutex::new(WsState {
                 meter: WorkspaceMeter::new(limits, self.tz),

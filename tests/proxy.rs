@@ -25,6 +25,9 @@ async fn chat_is_forwarded_with_the_upstream_key_and_tags_are_recorded() {
         .header("X-Quota-Goal", "onboarding")
         .header("X-Quota-Task", "summarize-ticket")
         .header("X-Quota-Priority", "critical")
+        .header("Accept-Encoding", "gzip, br")
+        .header("Proxy-Authorization", "Basic c2VjcmV0")
+        .header("X-Caller-Note", "kept")
         .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}))
         .send()
         .await
@@ -72,6 +75,17 @@ async fn chat_is_forwarded_with_the_upstream_key_and_tags_are_recorded() {
         .filter(|(k, _)| k.starts_with("x-quota-"))
         .collect();
     assert!(leaked.is_empty(), "x-quota-* headers forwarded: {leaked:?}");
+    // Hop-by-hop headers and the caller's Accept-Encoding stay here (usage is read from
+    // plain bodies); other headers go through, and Host names the upstream.
+    for name in ["accept-encoding", "proxy-authorization"] {
+        assert_eq!(header(&stats.last_headers, name), None, "{name} forwarded");
+    }
+    assert_eq!(header(&stats.last_headers, "x-caller-note"), Some("kept"));
+    let host = header(&stats.last_headers, "host").unwrap_or_default();
+    assert!(
+        env.sim_url.ends_with(host),
+        "host {host} is not the upstream's"
+    );
 
     let goals = env
         .wait_usage(ACME_KEY, "goal", |v| usage_row(v, "onboarding").is_some())

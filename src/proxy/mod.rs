@@ -26,9 +26,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::uri::{Authority, PathAndQuery, Scheme, Uri};
-use axum::http::{
-    header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Version,
-};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, Version};
 use axum::BoxError;
 use bytes::Bytes;
 use chrono::Utc;
@@ -83,23 +81,32 @@ pub struct Proxy {
 }
 
 /// Headers that describe one hop, never forwarded.
-fn is_hop_header(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "proxy-connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "host"
-    )
+const HOP_HEADERS: [&str; 10] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+/// Removes the hop-by-hop headers in place. Most messages carry none besides `host`, so the
+/// names are compared first and looked up (hashed) only when present.
+fn strip_hop_headers(h: &mut HeaderMap) {
+    if h.keys().any(|n| HOP_HEADERS.contains(&n.as_str())) {
+        for name in HOP_HEADERS {
+            h.remove(name);
+        }
+    }
 }
 
 const X_QUOTA_GOAL: &str = "x-quota-goal";
+const X_QUOTA_STATUS: HeaderName = HeaderName::from_static("x-quota-status");
+const X_QUOTA_WORKSPACE: HeaderName = HeaderName::from_static("x-quota-workspace");
 const X_QUOTA_TASK: &str = "x-quota-task";
 const X_QUOTA_PRIORITY: &str = "x-quota-priority";
 
@@ -275,19 +282,21 @@ impl Proxy {
         // `Accept-Encoding` (usage is read from plain bodies) and the X-Quota-* tags; a JSON
         // body's length is set again by the client, as the body may have been rewritten.
         let mut headers = std::mem::take(&mut parts.headers);
-        let dropped: Vec<HeaderName> = headers
-            .keys()
-            .filter(|name| {
-                is_hop_header(name)
-                    || *name == header::AUTHORIZATION
-                    || *name == header::ACCEPT_ENCODING
-                    || name.as_str().starts_with("x-quota-")
-                    || (*name == header::CONTENT_LENGTH && is_json)
-            })
-            .cloned()
-            .collect();
-        for name in &dropped {
-            headers.remove(name);
+        strip_hop_headers(&mut headers);
+        headers.remove(header::AUTHORIZATION);
+        headers.remove(header::ACCEPT_ENCODING);
+        if is_json {
+            headers.remove(header::CONTENT_LENGTH);
+        }
+        if headers.keys().any(|n| n.as_str().starts_with("x-quota-")) {
+            let tags: Vec<HeaderName> = headers
+                .keys()
+                .filter(|n| n.as_str().starts_with("x-quota-"))
+                .cloned()
+                .collect();
+            for name in tags {
+                headers.remove(name);
+            }
         }
         if let Some(auth) = &self.upstream_auth {
             headers.insert(header::AUTHORIZATION, auth.clone());
@@ -399,20 +408,21 @@ impl Proxy {
         strip_usage_chunk: bool,
         deadline: Pin<Box<tokio::time::Sleep>>,
     ) -> Response<Body> {
-        let status = resp.status();
+        let (mut head, incoming) = resp.into_parts();
+        let status = head.status;
         s.status = status.as_u16();
         let now = Utc::now();
-        s.headroom = signals::headroom(resp.headers(), now);
-        s.upstream_request_id = resp
-            .headers()
+        s.headroom = signals::headroom(&head.headers, now);
+        s.upstream_request_id = head
+            .headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         if status.as_u16() >= 400 {
-            s.error_headers = Some(resp.headers().clone());
+            s.error_headers = Some(head.headers.clone());
         }
-        let ctype = resp
-            .headers()
+        let ctype = head
+            .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
@@ -435,39 +445,33 @@ impl Proxy {
         };
         let changes_length = matches!(mode, Mode::Sse(_)) && strip_usage_chunk;
 
-        let mut builder = Response::builder().status(status);
-        if let Some(h) = builder.headers_mut() {
-            for (name, value) in resp.headers() {
-                if is_hop_header(name) || (changes_length && name == header::CONTENT_LENGTH) {
-                    continue;
-                }
-                h.append(name.clone(), value.clone());
-            }
-            h.insert(
-                "x-quota-status",
-                HeaderValue::from_static(s.caller.workspace.status().as_str()),
-            );
-            if let Ok(v) = HeaderValue::from_str(&s.caller.workspace.id) {
-                h.insert("x-quota-workspace", v);
-            }
+        // The upstream's head is reused as it is, minus its hop-by-hop headers.
+        let h = &mut head.headers;
+        strip_hop_headers(h);
+        if changes_length {
+            h.remove(header::CONTENT_LENGTH);
         }
-        let expected = resp.body().size_hint().exact();
+        h.insert(
+            X_QUOTA_STATUS,
+            HeaderValue::from_static(s.caller.workspace.status().as_str()),
+        );
+        if let Some(v) = &s.caller.workspace.id_header {
+            h.insert(X_QUOTA_WORKSPACE, v.clone());
+        }
+        // The client's connection has its own version; an HTTP/2 upstream does not change it.
+        head.version = Version::HTTP_11;
+        let expected = incoming.size_hint().exact();
         let body = MeteredBody {
             received: 0,
             expected,
             keeps_length: !changes_length,
-            inner: resp.into_body(),
+            inner: incoming,
             deadline,
             mode,
             settlement: Some(s),
             tail: None,
         };
-        builder.body(Body::new(body)).unwrap_or_else(|_| {
-            // Only reachable if an upstream header is invalid for the response builder.
-            let mut r = Response::new(Body::empty());
-            *r.status_mut() = StatusCode::BAD_GATEWAY;
-            r
-        })
+        Response::from_parts(head, Body::new(body))
     }
 }
 
