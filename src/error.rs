@@ -56,6 +56,8 @@ pub enum AppError {
     Store(#[from] crate::store::StoreError),
     #[error("Not found: {0}")]
     NotFound(String),
+    #[error("The request body is larger than the gateway reads ({0} bytes for JSON).")]
+    PayloadTooLarge(usize),
 }
 
 fn limit_unit(l: LimitKind) -> &'static str {
@@ -92,6 +94,7 @@ impl AppError {
             AppError::WorkspaceNotFound(_) | AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::WorkspaceExists(_) => StatusCode::CONFLICT,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
@@ -111,7 +114,8 @@ impl AppError {
             AppError::WorkspaceNotFound(_)
             | AppError::NotFound(_)
             | AppError::WorkspaceExists(_)
-            | AppError::BadRequest { .. } => "invalid_request_error",
+            | AppError::BadRequest { .. }
+            | AppError::PayloadTooLarge(_) => "invalid_request_error",
             AppError::QuotaExceeded { limit, .. } => limit.error_type(),
             AppError::UpstreamTimeout(_) | AppError::UpstreamUnreachable(_) => "upstream_error",
             AppError::Store(_) => "server_error",
@@ -133,6 +137,7 @@ impl AppError {
             AppError::UpstreamTimeout(_) => "upstream_timeout",
             AppError::UpstreamUnreachable(_) => "upstream_unreachable",
             AppError::NotFound(_) => "not_found",
+            AppError::PayloadTooLarge(_) => "request_too_large",
             AppError::BadRequest { .. } | AppError::Store(_) => return None,
         })
     }

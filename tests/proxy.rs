@@ -554,3 +554,112 @@ async fn metrics_and_health() {
     let v: Value = r.json().await.unwrap_or_default();
     assert_eq!(v, json!({"status": "ok"}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_body_over_the_limit_is_a_413_and_never_reaches_the_upstream() {
+    let env = Env::start(&base_toml("")).await;
+    let limit = quota_sentinel::proxy::MAX_JSON_BODY;
+    let big = format!(
+        r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "a".repeat(limit)
+    );
+    // Announced by Content-Length, and sent chunked with no length at all.
+    let announced = env
+        .http
+        .post(env.url("/v1/chat/completions"))
+        .bearer_auth(ACME_KEY)
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big
+        .into_bytes()
+        .chunks(1 << 20)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let chunked = env
+        .http
+        .post(env.url("/v1/chat/completions"))
+        .bearer_auth(ACME_KEY)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for r in [announced, chunked] {
+        let e = api_error(r).await;
+        assert_eq!(e.status, 413, "{}", e.raw);
+        assert_eq!(
+            e.body.error.code.as_deref(),
+            Some("request_too_large"),
+            "{}",
+            e.raw
+        );
+    }
+    assert_eq!(env.sim.stats().requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_only_the_configured_origins() {
+    let toml = format!(
+        "[server]\ncors_allow_origins = [\"https://app.example.com\"]\n{}",
+        base_toml("")
+    );
+    let env = Env::start(&toml).await;
+    let preflight = |origin: &'static str| {
+        env.http
+            .request(reqwest::Method::OPTIONS, env.url("/v1/chat/completions"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://app.example.com")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example.com")
+    );
+    let other = preflight("https://evil.example.net")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(other.headers().get("access-control-allow-origin"), None);
+    // A real call from the allowed origin carries the header too.
+    let r = env
+        .http
+        .post(env.url("/v1/chat/completions"))
+        .bearer_auth(ACME_KEY)
+        .header("origin", "https://app.example.com")
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example.com")
+    );
+    // Without the setting, no origin is allowed.
+    let plain = Env::start(&base_toml("")).await;
+    let r = plain
+        .http
+        .request(reqwest::Method::OPTIONS, plain.url("/v1/chat/completions"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.headers().get("access-control-allow-origin"), None);
+}

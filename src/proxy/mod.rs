@@ -199,15 +199,17 @@ impl Proxy {
         let mut strip_usage_chunk = false;
         let mut request_json = Bytes::new();
         let (upstream_body, info) = if is_json {
+            if content_length(&parts.headers).is_some_and(|n| n > MAX_JSON_BODY as u64) {
+                return Err(AppError::PayloadTooLarge(MAX_JSON_BODY));
+            }
             let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
                 .await
-                .map_err(|_| {
-                    AppError::bad_request(
-                        format!(
-                            "The request body is larger than {MAX_JSON_BODY} bytes or was cut."
-                        ),
-                        None,
-                    )
+                .map_err(|e| {
+                    if is_length_limit(&e) {
+                        AppError::PayloadTooLarge(MAX_JSON_BODY)
+                    } else {
+                        AppError::bad_request("The request body was cut before it ended.", None)
+                    }
                 })?;
             let info = usage::inspect_request(kind, content_type.as_deref(), &bytes);
             let bytes = if info.stream
@@ -519,6 +521,18 @@ impl Tags {
             priority,
         })
     }
+}
+
+/// Whether reading a body failed on its size limit (and not on a broken connection).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
