@@ -8,7 +8,8 @@
 //! have (an unknown model or an unpriced quantity gives `None`, never 0), or know about
 //! requests, workspaces or limits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +111,34 @@ struct PriceFile {
 pub struct PriceTable {
     as_of: String,
     models: BTreeMap<String, ModelPrice>,
+    resolved: Resolved,
+}
+
+/// Names that are not entries, with the entry each resolved to (see [`PriceTable::lookup`]):
+/// OpenAI answers with dated names (`gpt-4o-mini-2024-07-18`), which would otherwise cost a
+/// lower-casing and a scan of the table on every call. Bounded, as names come from callers.
+#[derive(Default)]
+struct Resolved(RwLock<HashMap<Box<str>, Option<Box<str>>>>);
+
+const RESOLVED_CAP: usize = 4096;
+
+impl Clone for Resolved {
+    fn clone(&self) -> Self {
+        Resolved::default()
+    }
+}
+
+impl PartialEq for Resolved {
+    /// A cache: two tables with the same entries are equal whatever they have resolved.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolved")
+    }
 }
 
 /// Femto-USD (1e-15) per token for a price in USD per 1M tokens is `price * 1e9`.
@@ -149,6 +178,7 @@ impl PriceTable {
         Ok(PriceTable {
             as_of: file.as_of,
             models: file.models,
+            resolved: Resolved::default(),
         })
     }
 
@@ -167,6 +197,7 @@ impl PriceTable {
     /// finite) in overrides are treated as missing prices.
     pub fn with_overrides(mut self, overrides: BTreeMap<String, ModelPrice>) -> Self {
         self.models.extend(overrides);
+        self.resolved = Resolved::default();
         self
     }
 
@@ -178,20 +209,34 @@ impl PriceTable {
         if let Some(p) = self.models.get(model) {
             return Some(p);
         }
+        let memo = &self.resolved.0;
+        if let Some(hit) = memo.read().unwrap_or_else(|p| p.into_inner()).get(model) {
+            return hit.as_deref().and_then(|k| self.models.get(k));
+        }
+        let entry = self.resolve(model);
+        let mut m = memo.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() < RESOLVED_CAP {
+            m.insert(model.into(), entry.map(Into::into));
+        }
+        entry.and_then(|k| self.models.get(k))
+    }
+
+    /// The entry name `model` stands for, by the rules of [`PriceTable::lookup`].
+    fn resolve(&self, model: &str) -> Option<&str> {
         let lower = model.trim().to_ascii_lowercase();
-        if let Some(p) = self.models.get(&lower) {
-            return Some(p);
+        if let Some((k, _)) = self.models.get_key_value(&lower) {
+            return Some(k);
         }
         self.models
-            .iter()
-            .filter(|(k, _)| {
+            .keys()
+            .filter(|k| {
                 let l = lower.as_bytes();
                 l.len() > k.len()
                     && l[k.len()] == b'-'
                     && l[..k.len()].eq_ignore_ascii_case(k.as_bytes())
             })
-            .max_by_key(|(k, _)| k.len())
-            .map(|(_, p)| p)
+            .max_by_key(|k| k.len())
+            .map(String::as_str)
     }
 
     /// The cost of a call in nano-USD (1e-9), rounded to the nearest: uncached text input at
@@ -357,6 +402,27 @@ mod tests {
                 "{name} has no price"
             );
         }
+    }
+
+    #[test]
+    fn resolved_names_are_remembered_and_forgotten_on_override() {
+        let t = table();
+        let first = t.lookup("gpt-4o-mini-2024-07-18").cloned();
+        assert!(first.is_some());
+        assert_eq!(t.lookup("gpt-4o-mini-2024-07-18").cloned(), first);
+        assert!(t.lookup("acme-model-2025-01-01").is_none());
+        assert!(t.lookup("acme-model-2025-01-01").is_none());
+        let price = ModelPrice {
+            input: Some(1.0),
+            ..ModelPrice::default()
+        };
+        let t = t.with_overrides(BTreeMap::from([("acme-model".to_string(), price.clone())]));
+        assert_eq!(t.lookup("acme-model-2025-01-01"), Some(&price));
+        // Names from callers cannot grow the memo without bound.
+        for i in 0..RESOLVED_CAP + 10 {
+            let _ = t.lookup(&format!("unknown-{i}"));
+        }
+        assert!(t.resolved.0.read().map_or(0, |m| m.len()) <= RESOLVED_CAP);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! a body than it needs (large fields such as `messages`, `input`, `data[].embedding` are
 //! skipped without being built into values).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -188,6 +189,72 @@ impl<'de> Visitor<'de> for Lenient {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(None)
+    }
+}
+
+/// A JSON value read for its text only: a string (borrowed from the body unless it has
+/// escapes), anything else skipped as `None`. Saves allocating the response's `id`, `object`
+/// and `model` on every call.
+#[derive(Default)]
+struct Text<'a>(Option<Cow<'a, str>>);
+
+impl<'a> Text<'a> {
+    fn get(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Text(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Text(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Text(Some(Cow::Owned(v))))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Text(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Text(None))
     }
 }
 
@@ -569,28 +636,30 @@ pub fn parse_usage(v: &Value) -> Option<CallUsage> {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct ResponseFields {
-    id: Option<Value>,
-    object: Option<Value>,
-    model: Option<Value>,
-    status: Option<Value>,
+struct ResponseFields<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    object: Text<'a>,
+    #[serde(borrow)]
+    model: Text<'a>,
+    #[serde(borrow)]
+    status: Text<'a>,
     usage: Option<Value>,
     duration: Option<Value>,
-    size: Option<Value>,
-    quality: Option<Value>,
+    #[serde(borrow)]
+    size: Text<'a>,
+    #[serde(borrow)]
+    quality: Text<'a>,
     #[serde(deserialize_with = "seq_len")]
     data: Option<u64>,
 }
 
-fn parse_response(body: &[u8]) -> Option<ResponseFields> {
+fn parse_response(body: &[u8]) -> Option<ResponseFields<'_>> {
     if first_non_ws(body) != Some(b'{') {
         return None;
     }
     serde_json::from_slice(body).ok()
-}
-
-fn str_of(v: &Option<Value>) -> Option<&str> {
-    v.as_ref().and_then(Value::as_str)
 }
 
 /// Run statuses after which a run's `usage` is final.
@@ -639,17 +708,22 @@ pub fn extract_json(
             _ => None,
         };
     };
-    let model = str_of(&r.model)
+    let model = r
+        .model
+        .get()
         .map(str::to_string)
         .or_else(|| req.model.clone());
     let usage = r.usage.as_ref().and_then(parse_usage);
-    let object = str_of(&r.object);
+    let object = r.object.get();
     match kind {
         FamilyKind::Runs => {
             if object.is_some_and(|o| o != "thread.run") {
                 return None;
             }
-            let terminal = str_of(&r.status).is_some_and(|s| TERMINAL_RUN_STATUSES.contains(&s));
+            let terminal = r
+                .status
+                .get()
+                .is_some_and(|s| TERMINAL_RUN_STATUSES.contains(&s));
             if !terminal {
                 return None;
             }
@@ -658,10 +732,14 @@ pub fn extract_json(
         FamilyKind::Images => {
             let mut u = usage.unwrap_or_default();
             u.images = r.data.unwrap_or(0);
-            u.image_size = str_of(&r.size)
+            u.image_size = r
+                .size
+                .get()
                 .map(str::to_string)
                 .or_else(|| req.image_size.clone());
-            u.image_quality = str_of(&r.quality)
+            u.image_quality = r
+                .quality
+                .get()
                 .map(str::to_string)
                 .or_else(|| req.image_quality.clone());
             u.model = model.or_else(|| Some("dall-e-2".to_string()));
@@ -698,8 +776,8 @@ pub fn extract_json(
 /// `object` is absent), for counting a run's usage once.
 pub fn run_id(body: &[u8]) -> Option<String> {
     let r = parse_response(body)?;
-    let id = str_of(&r.id)?;
-    match str_of(&r.object) {
+    let id = r.id.get()?;
+    match r.object.get() {
         Some("thread.run") => Some(id.to_string()),
         None if id.starts_with("run_") => Some(id.to_string()),
         _ => None,
@@ -715,6 +793,33 @@ mod tests {
             model: Some(model.to_string()),
             n: 1,
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn response_strings_are_read_escaped_or_not_and_other_types_ignored() {
+        let usage = r#""usage":{"prompt_tokens":3,"completion_tokens":2}"#;
+        let escaped = format!(r#"{{"model":"gpt-4o-mini\u002d2024-07-18",{usage}}}"#);
+        let u = extract_json(
+            FamilyKind::ChatCompletions,
+            &req("x"),
+            200,
+            escaped.as_bytes(),
+        )
+        .unwrap_or_default();
+        assert_eq!(u.model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
+        assert_eq!((u.input_tokens, u.output_tokens), (3, 2));
+        for odd in ["5", "null", "[\"a\"]", "{\"a\":1}", "true"] {
+            let body = format!(r#"{{"model":{odd},"id":[1,2],{usage}}}"#);
+            let u = extract_json(
+                FamilyKind::ChatCompletions,
+                &req("gpt-4o"),
+                200,
+                body.as_bytes(),
+            )
+            .unwrap_or_default();
+            assert_eq!(u.model.as_deref(), Some("gpt-4o"), "{body}");
+            assert_eq!(u.input_tokens, 3, "{body}");
         }
     }
 
