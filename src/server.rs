@@ -206,6 +206,7 @@ pub async fn start(
     };
     let app = router(state);
     let serve_stop = shutdown.clone();
+    let proxy = shared.proxy.clone();
     let done = tokio::spawn(async move {
         // Nagle would hold a response's body segment behind its headers' delayed ACK.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -216,8 +217,10 @@ pub async fn start(
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { serve_stop.cancelled().await })
             .await;
-        // Every task stops (even if serving failed), then the ledger flushes what is queued.
+        // Every task stops (even if serving failed), calls still being settled are recorded,
+        // then the ledger flushes what is queued.
         shutdown.cancel();
+        proxy.settled().await;
         writer_stop.cancel();
         tracker.wait().await;
         store.close().await;

@@ -139,3 +139,35 @@ async fn a_call_in_flight_at_shutdown_is_still_recorded() {
     let st = env.get_json(ACME_KEY, "/api/quota/status").await;
     assert_eq!(n(&st["usage"], "requests_day"), 1, "{st}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_being_estimated_at_shutdown_is_still_recorded() {
+    let mut env = Env::start(&base_toml("tokens_per_minute = 0")).await;
+    env.sim.inject(
+        quota_sentinel::simulator::Fault::CutStream { after_chunks: 2 },
+        1,
+    );
+    // A long prompt makes the token estimate take a while, so the gateway stops while it
+    // runs: shutdown must wait for it before the ledger writer stops.
+    let prompt = "a fairly long prompt with many different words in it ".repeat(20_000);
+    let r = env
+        .post(
+            ACME_KEY,
+            "/v1/chat/completions",
+            serde_json::json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": prompt}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let _ = r.bytes().await;
+    env.restart().await;
+    let report = env
+        .wait_usage(ACME_KEY, "family", |v| {
+            usage_row(v, "chat.completions").is_some_and(|r| n(r, "requests") == 1)
+        })
+        .await;
+    let row = usage_row(&report, "chat.completions")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(n(&row, "estimated_requests"), 1, "{report}");
+    assert!(n(&row, "input_tokens") > 100_000, "{report}");
+}

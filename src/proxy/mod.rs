@@ -78,6 +78,9 @@ pub struct Proxy {
     prices: Arc<PriceTable>,
     store: Store,
     meters: meters::Meters,
+    /// Settlements still running off the async threads (token estimates of streams that
+    /// ended without usage): shutdown waits for them before the ledger writer stops.
+    settling: tokio_util::task::TaskTracker,
 }
 
 /// Headers that describe one hop, never forwarded.
@@ -157,7 +160,16 @@ impl Proxy {
             prices,
             store,
             meters: meters::Meters::default(),
+            settling: tokio_util::task::TaskTracker::new(),
         })
+    }
+
+    /// Waits until every settlement still running has recorded its call. Calls that end
+    /// later are still settled; shutdown calls this once the server has stopped serving.
+    pub async fn settled(&self) {
+        self.settling.close();
+        self.settling.wait().await;
+        self.settling.reopen();
     }
 
     /// Handles one `/v1/...` request end to end.
@@ -854,6 +866,7 @@ impl Settlement {
                 // No usage arrived: estimate with the model's tokenizer, off the async threads.
                 let model = outcome.model.or_else(|| self.info.model.clone());
                 let output_text = outcome.output_text;
+                let settling = self.proxy.settling.clone();
                 let work = move || {
                     let input =
                         estimate::estimate_request_tokens(model.as_deref(), &self.request_json);
@@ -869,7 +882,7 @@ impl Settlement {
                 };
                 match tokio::runtime::Handle::try_current() {
                     Ok(h) => {
-                        h.spawn_blocking(work);
+                        settling.spawn_blocking_on(work, &h);
                     }
                     Err(_) => work(),
                 }
