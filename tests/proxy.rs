@@ -663,3 +663,38 @@ async fn cors_allows_only_the_configured_origins() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.headers().get("access-control-allow-origin"), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_field_after_a_large_file_part_still_prices_the_upload() {
+    let env = Env::start(&base_toml("")).await;
+    // The file first, as the Node SDK may send it, and larger than the gateway's peek.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(vec![7u8; 300 * 1024])
+                .file_name("speech.wav")
+                .mime_str("audio/wav")
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .text("model", "whisper-1")
+        .text("response_format", "verbose_json");
+    let r = env
+        .http
+        .post(env.url("/v1/audio/transcriptions"))
+        .bearer_auth(ACME_KEY)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let _ = r.bytes().await;
+    let report = env
+        .wait_usage(ACME_KEY, "model", |v| usage_row(v, "whisper-1").is_some())
+        .await;
+    let row = usage_row(&report, "whisper-1").cloned().unwrap_or_default();
+    assert_eq!(n(&row, "requests"), 1, "{report}");
+    assert!(
+        row["cost_usd"].as_f64().is_some_and(|c| c > 0.0),
+        "whisper-1 is priced per minute: {report}"
+    );
+}

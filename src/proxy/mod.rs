@@ -20,7 +20,7 @@ pub mod usage;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -52,7 +52,8 @@ use usage::{CallUsage, RequestInfo};
 /// JSON request bodies are read whole (to see `model`, `stream`, `max_tokens`); larger ones
 /// are refused with 413 in OpenAI's shape.
 pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
-/// How much of a multipart upload is looked at for its `model` field before streaming on.
+/// How much of a multipart upload is inspected (model, n, size…) before streaming on; a
+/// `model` field after it is caught by [`usage::ModelSniffer`] as the rest streams through.
 const MULTIPART_PEEK: usize = 64 * 1024;
 /// JSON responses larger than this are passed through without usage extraction.
 const MAX_COLLECT: usize = 64 * 1024 * 1024;
@@ -210,6 +211,7 @@ impl Proxy {
         // streams, multipart after a short peek for its `model` field.
         let mut strip_usage_chunk = false;
         let mut request_json = Bytes::new();
+        let mut late_model: Option<Arc<OnceLock<String>>> = None;
         let (upstream_body, info) = if is_json {
             if content_length(&parts.headers).is_some_and(|n| n > MAX_JSON_BODY as u64) {
                 return Err(AppError::PayloadTooLarge(MAX_JSON_BODY));
@@ -244,6 +246,7 @@ impl Proxy {
             let mut stream = body.into_data_stream();
             let mut peek: Vec<Bytes> = Vec::new();
             let mut peeked = 0usize;
+            let mut ended = false;
             while peeked < MULTIPART_PEEK {
                 match stream.next().await {
                     Some(Ok(b)) => {
@@ -256,16 +259,36 @@ impl Proxy {
                             None,
                         ))
                     }
-                    None => break,
+                    None => {
+                        ended = true;
+                        break;
+                    }
                 }
             }
             let head: Vec<u8> = peek.iter().flat_map(|b| b.iter().copied()).collect();
             let mut info = usage::inspect_request(kind, content_type.as_deref(), &head);
             info.body_len = content_length(&parts.headers).unwrap_or(peeked as u64);
-            let chained =
-                futures_util::stream::iter(peek.into_iter().map(Ok::<Bytes, axum::Error>))
-                    .chain(stream);
-            (Body::from_stream(chained), info)
+            let first = futures_util::stream::iter(peek.into_iter().map(Ok::<Bytes, axum::Error>));
+            if info.model.is_none() && !ended {
+                // The model field comes later (after the file part): watch for it as the
+                // rest streams through; the settlement reads it.
+                let mut sniffer = usage::ModelSniffer::default();
+                // Its header may have started at the end of the peek.
+                let _ = sniffer.push(&head[head.len().saturating_sub(usage::MODEL_SEAM)..]);
+                let found = Arc::new(OnceLock::new());
+                late_model = Some(found.clone());
+                let rest = stream.map(move |chunk| {
+                    if let Ok(b) = &chunk {
+                        if let Some(m) = sniffer.push(b) {
+                            let _ = found.set(m);
+                        }
+                    }
+                    chunk
+                });
+                (Body::from_stream(first.chain(rest)), info)
+            } else {
+                (Body::from_stream(first.chain(stream)), info)
+            }
         } else {
             let info = RequestInfo {
                 body_len: content_length(&parts.headers).unwrap_or(0),
@@ -325,6 +348,7 @@ impl Proxy {
             info,
             request_json,
             tags,
+            late_model,
             is_get: parts.method == axum::http::Method::GET,
             started,
             status: 0,
@@ -589,6 +613,8 @@ struct Settlement {
     info: RequestInfo,
     request_json: Bytes,
     tags: Tags,
+    /// The multipart `model` field, when it came after the peek (set while the body streams).
+    late_model: Option<Arc<OnceLock<String>>>,
     /// GET of a stored chat completion or response returns its usage again: not counted.
     is_get: bool,
     started: Instant,
@@ -705,9 +731,10 @@ impl HttpBody for MeteredBody {
 
 impl MeteredBody {
     fn finish(&mut self, end: End) {
-        let Some(s) = self.settlement.take() else {
+        let Some(mut s) = self.settlement.take() else {
             return;
         };
+        s.take_late_model();
         let mode = std::mem::replace(&mut self.mode, Mode::Pass);
         match mode {
             Mode::Sse(tap) => {
@@ -751,9 +778,17 @@ impl Drop for MeteredBody {
 }
 
 impl Settlement {
+    /// The model of a multipart request whose `model` field came late, once the body is sent.
+    fn take_late_model(&mut self) {
+        if self.info.model.is_none() {
+            self.info.model = self.late_model.take().and_then(|m| m.get().cloned());
+        }
+    }
+
     /// The upstream was never reached or never answered.
     fn fail(self, error_key: &'static str) {
         let mut s = self;
+        s.take_late_model();
         s.status = 0;
         s.record(
             CallUsage::default(),

@@ -261,6 +261,91 @@ impl<'de> Visitor<'de> for TextVisitor {
 // ---------------------------------------------------------------------------------------------
 // multipart/form-data
 
+/// Finds the `model` field of a multipart body read chunk by chunk, for uploads whose `model`
+/// comes after the first [`crate::proxy`] peek (the Node SDK may send the file part first).
+/// Keeps at most a few bytes between chunks and a short capture once the field's header is
+/// seen; never copies a chunk.
+#[derive(Debug, Default)]
+pub struct ModelSniffer {
+    /// The end of the previous chunk, shorter than [`MODEL_HEADER`], in which the header
+    /// may have started.
+    carry: Vec<u8>,
+    /// The bytes after the field's header, once found: its blank line and value.
+    capture: Option<Vec<u8>>,
+    done: bool,
+}
+
+/// The header parameter that names the field (`Content-Disposition: form-data; name="model"`).
+const MODEL_HEADER: &[u8] = b"; name=\"model\"";
+/// How much of the end of an already inspected head to feed a new sniffer: enough for a
+/// field's header and value cut by the end of the head.
+pub const MODEL_SEAM: usize = 512;
+/// How much of the field is read after its name before giving up.
+const MODEL_CAPTURE: usize = 1024;
+
+impl ModelSniffer {
+    /// Feeds the next chunk; returns the model the first time its value is complete.
+    pub fn push(&mut self, chunk: &[u8]) -> Option<String> {
+        if self.done || chunk.is_empty() {
+            return None;
+        }
+        if self.capture.is_none() {
+            let after = self.find_header(chunk)?;
+            self.capture = Some(Vec::with_capacity(256));
+            return self.extend(&chunk[after..]);
+        }
+        self.extend(chunk)
+    }
+
+    /// Where the header ends in `chunk` (it may have begun in the carried bytes).
+    fn find_header(&mut self, chunk: &[u8]) -> Option<usize> {
+        let n = MODEL_HEADER.len();
+        if !self.carry.is_empty() {
+            // Only the seam needs the joined bytes: the carry and the chunk's first n - 1.
+            let mut seam = std::mem::take(&mut self.carry);
+            let head = &chunk[..chunk.len().min(n - 1)];
+            let carried = seam.len();
+            seam.extend_from_slice(head);
+            if let Some(i) = memchr::memmem::find(&seam, MODEL_HEADER) {
+                return Some(i + n - carried);
+            }
+            if chunk.len() < n - 1 {
+                // The whole chunk is in the seam: carry the seam's end instead.
+                seam.drain(..seam.len().saturating_sub(n - 1));
+                self.carry = seam;
+                return None;
+            }
+        }
+        if let Some(i) = memchr::memmem::find(chunk, MODEL_HEADER) {
+            return Some(i + n);
+        }
+        self.carry
+            .extend_from_slice(&chunk[chunk.len().saturating_sub(n - 1)..]);
+        None
+    }
+
+    fn extend(&mut self, bytes: &[u8]) -> Option<String> {
+        let buf = self.capture.as_mut()?;
+        let room = MODEL_CAPTURE.saturating_sub(buf.len());
+        buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        // The rest of the header line(s), a blank line, then the value up to the next line.
+        let value_start = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
+        let found = value_start.and_then(|start| {
+            let end = memchr::memmem::find(&buf[start..], b"\r\n")?;
+            Some(
+                String::from_utf8_lossy(&buf[start..start + end])
+                    .trim()
+                    .to_string(),
+            )
+        });
+        if found.is_some() || buf.len() >= MODEL_CAPTURE {
+            self.done = true;
+            self.capture = None;
+        }
+        found.filter(|m| !m.is_empty())
+    }
+}
+
 /// The `boundary` parameter of a `multipart/...` content type.
 fn multipart_boundary(content_type: &str) -> Option<&str> {
     let mut params = content_type.split(';');
@@ -821,6 +906,30 @@ mod tests {
             assert_eq!(u.model.as_deref(), Some("gpt-4o"), "{body}");
             assert_eq!(u.input_tokens, 3, "{body}");
         }
+    }
+
+    #[test]
+    fn the_model_is_found_after_the_file_part_however_the_body_is_cut() {
+        let mut body = Vec::new();
+        body.extend_from_slice(b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"model\"\r\nContent-Type: audio/wav\r\n\r\n");
+        body.extend(std::iter::repeat_n(b'\x07', 5000));
+        body.extend_from_slice(b"\r\n--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--XyZ--\r\n");
+        for size in [1, 2, 3, 7, 13, 64, 1000, body.len()] {
+            let mut s = ModelSniffer::default();
+            let found: Vec<String> = body.chunks(size).filter_map(|c| s.push(c)).collect();
+            assert_eq!(found, vec!["whisper-1".to_string()], "chunks of {size}");
+        }
+        // No model field: nothing, and nothing kept beyond a few bytes.
+        let mut s = ModelSniffer::default();
+        for c in body[..5000].chunks(100) {
+            assert_eq!(s.push(c), None);
+        }
+        assert!(s.carry.len() < MODEL_HEADER.len());
+        // A value that never ends within the capture limit is given up.
+        let mut s = ModelSniffer::default();
+        assert_eq!(s.push(b"; name=\"model\"\r\n\r\n"), None);
+        assert_eq!(s.push(&[b'x'; 2000]), None);
+        assert_eq!(s.push(b"\r\n"), None);
     }
 
     // ----- inspect_request -----
