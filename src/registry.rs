@@ -86,7 +86,8 @@ struct SeenRuns {
     order: VecDeque<String>,
 }
 
-const SEEN_RUNS_CAP: usize = 100_000;
+/// How many counted run ids are remembered (and reloaded from the ledger at start).
+pub const SEEN_RUNS_CAP: usize = 100_000;
 
 /// The registry. Shared as `Arc<Registry>`.
 #[derive(Debug)]
@@ -333,6 +334,16 @@ impl Registry {
     }
 
     /// True the first time a terminal run id is seen: its usage counts then only.
+    /// Remembers runs counted before a restart (ids newest first, as the store gives them).
+    pub fn remember_runs(&self, ids: Vec<String>) {
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids.into_iter().take(SEEN_RUNS_CAP).rev() {
+            if runs.set.insert(id.clone()) {
+                runs.order.push_back(id);
+            }
+        }
+    }
+
     pub fn first_sight_of_run(&self, run_id: &str) -> bool {
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         if runs.set.contains(run_id) {

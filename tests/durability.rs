@@ -171,3 +171,83 @@ async fn a_stream_being_estimated_at_shutdown_is_still_recorded() {
     assert_eq!(n(&row, "estimated_requests"), 1, "{report}");
     assert!(n(&row, "input_tokens") > 100_000, "{report}");
 }
+
+/// POSTs with the Assistants beta header.
+async fn post_beta(env: &Env, path: &str, body: Value) -> Value {
+    let r = env
+        .http
+        .post(env.url(path))
+        .bearer_auth(ACME_KEY)
+        .header("OpenAI-Beta", "assistants=v2")
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Retrieves a run; returns its status.
+async fn retrieve_run(env: &Env, tid: &str, rid: &str) -> String {
+    let r = env
+        .http
+        .get(env.url(&format!("/v1/threads/{tid}/runs/{rid}")))
+        .bearer_auth(ACME_KEY)
+        .header("OpenAI-Beta", "assistants=v2")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap_or_else(|e| panic!("{e}"));
+    v["status"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_counted_before_a_restart_is_not_counted_again() {
+    let mut env = Env::start(&base_toml("")).await;
+    let asst = post_beta(
+        &env,
+        "/v1/assistants",
+        serde_json::json!({"model": "gpt-4o-mini"}),
+    )
+    .await;
+    let thread = post_beta(
+        &env,
+        "/v1/threads",
+        serde_json::json!({"messages": [{"role": "user", "content": "hello"}]}),
+    )
+    .await;
+    let tid = thread["id"].as_str().unwrap_or_default().to_string();
+    let run = post_beta(
+        &env,
+        &format!("/v1/threads/{tid}/runs"),
+        serde_json::json!({"assistant_id": asst["id"]}),
+    )
+    .await;
+    let rid = run["id"].as_str().unwrap_or_default().to_string();
+    let mut completed = false;
+    for _ in 0..5 {
+        if retrieve_run(&env, &tid, &rid).await == "completed" {
+            completed = true;
+            break;
+        }
+    }
+    assert!(completed, "the run never completed");
+    let runs_tokens = |v: &Value| usage_row(v, "threads.runs").map(|r| n(r, "input_tokens"));
+    let before = env
+        .wait_usage(ACME_KEY, "family", |v| {
+            runs_tokens(v).is_some_and(|t| t > 0)
+        })
+        .await;
+    let counted = runs_tokens(&before);
+    let calls = usage_row(&before, "threads.runs").map_or(0, |r| n(r, "requests"));
+
+    env.restart().await;
+    assert_eq!(retrieve_run(&env, &tid, &rid).await, "completed");
+    let after = env
+        .wait_usage(ACME_KEY, "family", |v| {
+            usage_row(v, "threads.runs").is_some_and(|r| n(r, "requests") == calls + 1)
+        })
+        .await;
+    assert_eq!(runs_tokens(&after), counted, "{after}");
+}

@@ -349,6 +349,7 @@ impl Proxy {
             request_json,
             tags,
             late_model,
+            run_id: None,
             is_get: parts.method == axum::http::Method::GET,
             started,
             status: 0,
@@ -613,6 +614,8 @@ struct Settlement {
     info: RequestInfo,
     request_json: Bytes,
     tags: Tags,
+    /// The run this call counts (set when a retrieve first shows a terminal run's usage).
+    run_id: Option<String>,
     /// The multipart `model` field, when it came after the peek (set while the body streams).
     late_model: Option<Arc<OnceLock<String>>>,
     /// GET of a stored chat completion or response returns its usage again: not counted.
@@ -867,18 +870,22 @@ impl Settlement {
         } else {
             CallUsage::default()
         };
-        if self.kind == FamilyKind::Runs && usage.total_tokens() > 0 {
-            // A run's usage counts once, on the first retrieve that shows it terminal.
-            let first =
-                usage::run_id(body).is_none_or(|id| self.proxy.registry.first_sight_of_run(&id));
-            if !first {
-                usage = CallUsage {
-                    model: usage.model,
-                    ..Default::default()
-                };
+        let mut s = self;
+        if s.kind == FamilyKind::Runs && usage.total_tokens() > 0 {
+            // A run's usage counts once, on the first retrieve that shows it terminal; the
+            // ledger keeps its id, so this holds across restarts too.
+            match usage::run_id(body) {
+                Some(id) if s.proxy.registry.first_sight_of_run(&id) => s.run_id = Some(id),
+                Some(_) => {
+                    usage = CallUsage {
+                        model: usage.model,
+                        ..Default::default()
+                    };
+                }
+                None => {}
             }
         }
-        self.record(usage, obs, err);
+        s.record(usage, obs, err);
     }
 
     fn settle_stream(self, outcome: StreamOutcome, end: End) {
@@ -995,6 +1002,7 @@ impl Settlement {
             priority: self.tags.priority,
             request_id: None,
             upstream_request_id: self.upstream_request_id,
+            run_id: self.run_id,
         };
         if !self.proxy.store.write(Write::Call(Box::new(row))) {
             tracing::error!("ledger writer stopped; a call was not recorded");

@@ -58,6 +58,8 @@ pub struct LedgerRow {
     pub priority: Option<String>,
     pub request_id: Option<String>,
     pub upstream_request_id: Option<String>,
+    /// The run whose usage this row counts (`threads.runs` only), so it counts once.
+    pub run_id: Option<String>,
 }
 
 /// A notification as stored: key and arguments, rendered per locale when read.
@@ -453,6 +455,16 @@ impl Store {
         Ok(out)
     }
 
+    /// The ids of the most recent runs whose usage was counted, newest first.
+    pub async fn recent_run_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT run_id FROM ledger WHERE run_id IS NOT NULL ORDER BY ts_ms DESC LIMIT ?1",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Closes the pool (after the writer has drained).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -552,7 +564,7 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
         let mut qb = QueryBuilder::new(
             "INSERT INTO ledger (ts_ms, workspace, key_id, family, model, http_status, input_tokens, \
              cached_tokens, output_tokens, reasoning_tokens, images, audio_seconds, characters, cost_nanos, \
-             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id) ",
+             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id, run_id) ",
         );
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.ts.timestamp_millis())
@@ -575,7 +587,8 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
                 .push_bind(&r.task)
                 .push_bind(&r.priority)
                 .push_bind(&r.request_id)
-                .push_bind(&r.upstream_request_id);
+                .push_bind(&r.upstream_request_id)
+                .push_bind(&r.run_id);
         });
         qb.build().execute(&mut *tx).await?;
     }
