@@ -89,6 +89,11 @@ pub fn usage_row<'a>(report: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 /// A number field of a JSON value as u64 (0 when absent).
+/// A response header as text.
+pub fn header_of<'a>(r: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    r.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 pub fn n(v: &Value, field: &str) -> u64 {
     v[field].as_u64().unwrap_or(0)
 }
