@@ -273,9 +273,13 @@ impl Proxy {
                 // The model field comes later (after the file part): watch for it as the
                 // rest streams through; the settlement reads it.
                 let mut sniffer = usage::ModelSniffer::default();
-                // Its header may have started at the end of the peek.
-                let _ = sniffer.push(&head[head.len().saturating_sub(usage::MODEL_SEAM)..]);
                 let found = Arc::new(OnceLock::new());
+                // Its header may have started at the end of the peek (even with its value,
+                // when the peek stops before the delimiter that closes the field).
+                if let Some(m) = sniffer.push(&head[head.len().saturating_sub(usage::MODEL_SEAM)..])
+                {
+                    let _ = found.set(m);
+                }
                 late_model = Some(found.clone());
                 let rest = stream.map(move |chunk| {
                     if let Ok(b) = &chunk {
