@@ -698,3 +698,52 @@ async fn a_model_field_after_a_large_file_part_still_prices_the_upload() {
         "whisper-1 is priced per minute: {report}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_has_a_request_id_in_its_answer_and_its_ledger_row() {
+    let env = Env::start(&base_toml("")).await;
+    let minted = env.chat(ACME_KEY, "hello").await;
+    assert_eq!(minted.status(), 200);
+    let minted_id = header_of(&minted, "x-quota-request-id")
+        .unwrap_or_default()
+        .to_string();
+    assert!(uuid::Uuid::parse_str(&minted_id).is_ok(), "{minted_id:?}");
+    let _ = minted.bytes().await;
+
+    let chosen = env
+        .http
+        .post(env.url("/v1/chat/completions"))
+        .bearer_auth(ACME_KEY)
+        .header("X-Client-Request-Id", "job-42/step-7")
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        header_of(&chosen, "x-quota-request-id"),
+        Some("job-42/step-7")
+    );
+    let _ = chosen.bytes().await;
+    // OpenAI's own header goes upstream as it is.
+    assert_eq!(
+        header(&env.sim.stats().last_headers, "x-client-request-id"),
+        Some("job-42/step-7")
+    );
+
+    env.wait_usage(ACME_KEY, "family", |v| {
+        usage_row(v, "chat.completions").is_some_and(|r| n(r, "requests") == 2)
+    })
+    .await;
+    let db = format!("sqlite://{}/qs.db", env.db_dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut ids: Vec<String> = sqlx::query_scalar("SELECT request_id FROM ledger")
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    ids.sort();
+    let mut want = vec![minted_id, "job-42/step-7".to_string()];
+    want.sort();
+    assert_eq!(ids, want);
+}

@@ -111,6 +111,22 @@ fn strip_hop_headers(h: &mut HeaderMap) {
 const X_QUOTA_GOAL: &str = "x-quota-goal";
 const X_QUOTA_STATUS: HeaderName = HeaderName::from_static("x-quota-status");
 const X_QUOTA_WORKSPACE: HeaderName = HeaderName::from_static("x-quota-workspace");
+const X_QUOTA_REQUEST_ID: HeaderName = HeaderName::from_static("x-quota-request-id");
+/// OpenAI's header for an id chosen by the caller (forwarded as it is).
+const X_CLIENT_REQUEST_ID: &str = "x-client-request-id";
+
+/// The call's id: the caller's `X-Client-Request-Id` when it is printable ASCII of at most
+/// 512 bytes (OpenAI's own rule), else a fresh UUIDv7 (time-ordered, like the ledger).
+fn request_id(h: &HeaderMap) -> HeaderValue {
+    h.get(X_CLIENT_REQUEST_ID)
+        .filter(|v| !v.is_empty() && v.len() <= 512 && v.to_str().is_ok())
+        .cloned()
+        .unwrap_or_else(|| {
+            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+            HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("unknown"))
+        })
+}
 const X_QUOTA_TASK: &str = "x-quota-task";
 const X_QUOTA_PRIORITY: &str = "x-quota-priority";
 
@@ -194,6 +210,7 @@ impl Proxy {
                 masked: mask_key(key),
             })?;
         let tags = Tags::from_headers(&parts.headers)?;
+        let request_id = request_id(&parts.headers);
 
         let content_type = parts
             .headers
@@ -354,6 +371,7 @@ impl Proxy {
             tags,
             late_model,
             run_id: None,
+            request_id,
             is_get: parts.method == axum::http::Method::GET,
             started,
             status: 0,
@@ -501,6 +519,7 @@ impl Proxy {
         if let Some(v) = &s.caller.workspace.id_header {
             h.insert(X_QUOTA_WORKSPACE, v.clone());
         }
+        h.insert(X_QUOTA_REQUEST_ID, s.request_id.clone());
         // The client's connection has its own version; an HTTP/2 upstream does not change it.
         head.version = Version::HTTP_11;
         let expected = incoming.size_hint().exact();
@@ -620,6 +639,9 @@ struct Settlement {
     tags: Tags,
     /// The run this call counts (set when a retrieve first shows a terminal run's usage).
     run_id: Option<String>,
+    /// The caller's `X-Client-Request-Id`, else one minted here; answered as
+    /// `x-quota-request-id` and kept in the ledger row.
+    request_id: HeaderValue,
     /// The multipart `model` field, when it came after the peek (set while the body streams).
     late_model: Option<Arc<OnceLock<String>>>,
     /// GET of a stored chat completion or response returns its usage again: not counted.
@@ -1004,7 +1026,7 @@ impl Settlement {
             goal: self.tags.goal,
             task: self.tags.task,
             priority: self.tags.priority,
-            request_id: None,
+            request_id: self.request_id.to_str().ok().map(str::to_string),
             upstream_request_id: self.upstream_request_id,
             run_id: self.run_id,
         };
