@@ -61,6 +61,16 @@ test.describe("admin", () => {
     await expect(page.getByTestId("detail-page")).toHaveCount(0);
   });
 
+  test("an unknown workspace's page is a 404 that still renders", async ({ page, stack }) => {
+    await signIn(page, stack, KEYS.admin);
+    const known = await page.goto(`${stack.baseURL}/admin/workspaces/acme`);
+    expect(known?.status()).toBe(200);
+    const unknown = await page.goto(`${stack.baseURL}/admin/workspaces/no-such-workspace`);
+    expect(unknown?.status()).toBe(404);
+    await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+    await expect(page.getByTestId("detail-page")).toHaveCount(0);
+  });
+
   test("signed-out visitors are sent to /login", async ({ page, stack }) => {
     for (const p of ["/", "/admin", "/admin/workspaces/acme"]) {
       await page.goto(`${stack.baseURL}${p}`);

@@ -40,11 +40,13 @@ pub fn load_error_view(e: LoadError) -> AnyView {
         }
         .into_any(),
         LoadError::NotFound => view! {
+            {set_status(404)}
             <Header/>
             <main class="page narrow"><h1>{tr.t("not-found-title")}</h1></main>
         }
         .into_any(),
         LoadError::Failed(detail) => view! {
+            {set_status(500)}
             <Header/>
             <main class="page narrow" data-testid="load-error">
                 <h1>{tr.t("load-error-title")}</h1>
@@ -54,6 +56,20 @@ pub fn load_error_view(e: LoadError) -> AnyView {
         }
         .into_any(),
     }
+}
+
+/// On the server, the page's HTTP status (pages render whole before answering, `SsrMode::Async`,
+/// so an error found while loading can still set it). Renders nothing.
+fn set_status(code: u16) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(r), Ok(s)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::StatusCode::from_u16(code),
+    ) {
+        r.set_status(s);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = code;
 }
 
 /// The text shown while a page's data loads (client-side navigation only; the server waits).
