@@ -67,7 +67,8 @@ pub fn Header(
     .into_any()
 }
 
-fn sign_out() {
+/// Ends the session and goes to the sign-in page (in the browser; nothing on the server).
+pub fn sign_out() {
     #[cfg(not(feature = "ssr"))]
     leptos::task::spawn_local(async {
         let _ =

@@ -59,6 +59,15 @@ test.describe("admin", () => {
     const detail = await page.goto(`${stack.baseURL}/admin/workspaces/globex`);
     expect(detail?.status()).toBe(403);
     await expect(page.getByTestId("detail-page")).toHaveCount(0);
+    // The way out: sign out, then sign in with another key.
+    // (Retried: the button works once the page has hydrated.)
+    await expect(async () => {
+      await page.getByTestId("forbidden-sign-out").click();
+      await expect(page).toHaveURL(`${stack.baseURL}/login`, { timeout: 1_000 });
+    }).toPass({ timeout: 15_000 });
+    const again = await page.goto(`${stack.baseURL}/admin`);
+    await expect(page).toHaveURL(`${stack.baseURL}/login`);
+    expect(again?.ok()).toBeTruthy();
   });
 
   test("an unknown workspace's page is a 404 that still renders", async ({ page, stack }) => {

@@ -36,6 +36,13 @@ pub fn load_error_view(e: LoadError) -> AnyView {
                 <h1>{tr.t("forbidden-title")}</h1>
                 <p>{tr.t("forbidden-body")}</p>
                 <p><a href="/">{tr.t("forbidden-home")}</a></p>
+                // Signed in with a key that cannot see this page: offer the way to another key.
+                <p>
+                    <button class="button secondary" data-testid="forbidden-sign-out"
+                        on:click=move |_| crate::components::sign_out()>
+                        {tr.t("nav-sign-out")}
+                    </button>
+                </p>
             </main>
         }
         .into_any(),
