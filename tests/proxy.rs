@@ -113,14 +113,8 @@ async fn chat_is_forwarded_with_the_upstream_key_and_tags_are_recorded() {
 async fn an_invalid_priority_is_refused_before_the_upstream() {
     let env = Env::start(&base_toml("")).await;
     let r = env
-        .http
-        .post(env.url("/v1/chat/completions"))
-        .bearer_auth(ACME_KEY)
-        .header("X-Quota-Priority", "urgent")
-        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .chat_with_header(ACME_KEY, "X-Quota-Priority", "urgent")
+        .await;
     let e = api_error(r).await;
     assert_eq!(e.status, 400, "{}", e.raw);
     assert_eq!(e.body.error.kind, "invalid_request_error", "{}", e.raw);
@@ -638,14 +632,8 @@ async fn cors_allows_only_the_configured_origins() {
     assert_eq!(header_of(&other, "access-control-allow-origin"), None);
     // A real call from the allowed origin carries the header too.
     let r = env
-        .http
-        .post(env.url("/v1/chat/completions"))
-        .bearer_auth(ACME_KEY)
-        .header("origin", "https://app.example.com")
-        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .chat_with_header(ACME_KEY, "origin", "https://app.example.com")
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         header_of(&r, "access-control-allow-origin"),
@@ -711,14 +699,8 @@ async fn every_call_has_a_request_id_in_its_answer_and_its_ledger_row() {
     let _ = minted.bytes().await;
 
     let chosen = env
-        .http
-        .post(env.url("/v1/chat/completions"))
-        .bearer_auth(ACME_KEY)
-        .header("X-Client-Request-Id", "job-42/step-7")
-        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .chat_with_header(ACME_KEY, "X-Client-Request-Id", "job-42/step-7")
+        .await;
     assert_eq!(
         header_of(&chosen, "x-quota-request-id"),
         Some("job-42/step-7")

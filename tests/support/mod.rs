@@ -278,6 +278,18 @@ impl Env {
         .await
     }
 
+    /// A small chat completion sent with one extra request header.
+    pub async fn chat_with_header(&self, key: &str, name: &str, value: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .header(name, value)
+            .json(&serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Waits (bounded) until `f` holds for the usage report of `ws` grouped by `group_by`.
     pub async fn wait_usage(&self, key: &str, group_by: &str, f: impl Fn(&Value) -> bool) -> Value {
         let path = format!("/api/quota/usage?group_by={group_by}&from=2000-01-01");
