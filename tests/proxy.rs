@@ -374,13 +374,8 @@ async fn every_family_is_named_and_metered_with_the_upstream_usage() {
                 .unwrap_or_else(|e| panic!("{e}")),
         );
     let r = env
-        .http
-        .post(env.url("/v1/audio/transcriptions"))
-        .bearer_auth(ACME_KEY)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .post_form(ACME_KEY, "/v1/audio/transcriptions", form)
+        .await;
     assert_eq!(r.status(), 200);
     let b: Value = r.json().await.unwrap_or_default();
     assert!(usage_of(&b).0 >= 190, "{b}");
@@ -393,14 +388,7 @@ async fn every_family_is_named_and_metered_with_the_upstream_usage() {
             "file",
             reqwest::multipart::Part::bytes(vec![b'x'; 100 * 1024]).file_name("notes.txt"),
         );
-    let r = env
-        .http
-        .post(env.url("/v1/files"))
-        .bearer_auth(ACME_KEY)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = env.post_form(ACME_KEY, "/v1/files", form).await;
     assert_eq!(r.status(), 200);
     let b: Value = r.json().await.unwrap_or_default();
     assert_eq!(
@@ -667,13 +655,8 @@ async fn a_model_field_after_a_large_file_part_still_prices_the_upload() {
         .text("model", "whisper-1")
         .text("response_format", "verbose_json");
     let r = env
-        .http
-        .post(env.url("/v1/audio/transcriptions"))
-        .bearer_auth(ACME_KEY)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .post_form(ACME_KEY, "/v1/audio/transcriptions", form)
+        .await;
     assert_eq!(r.status(), 200);
     let _ = r.bytes().await;
     let report = env

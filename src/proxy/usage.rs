@@ -267,9 +267,11 @@ impl<'de> Visitor<'de> for TextVisitor {
 /// seen; never copies a chunk.
 #[derive(Debug, Default)]
 pub struct ModelSniffer {
-    /// The end of the previous chunk, shorter than [`MODEL_HEADER`], in which the header
-    /// may have started.
-    carry: Vec<u8>,
+    /// The end of the previous chunk (its first `carry_len` bytes, shorter than
+    /// [`MODEL_HEADER`]), in which the header may have started. Fixed-size: nothing is
+    /// allocated per chunk.
+    carry: [u8; MODEL_HEADER.len()],
+    carry_len: usize,
     /// The bytes after the field's header, once found: its blank line and value.
     capture: Option<Vec<u8>>,
     done: bool,
@@ -300,28 +302,35 @@ impl ModelSniffer {
     /// Where the header ends in `chunk` (it may have begun in the carried bytes).
     fn find_header(&mut self, chunk: &[u8]) -> Option<usize> {
         let n = MODEL_HEADER.len();
-        if !self.carry.is_empty() {
+        if self.carry_len > 0 {
             // Only the seam needs the joined bytes: the carry and the chunk's first n - 1.
-            let mut seam = std::mem::take(&mut self.carry);
+            let carried = self.carry_len;
             let head = &chunk[..chunk.len().min(n - 1)];
-            let carried = seam.len();
-            seam.extend_from_slice(head);
-            if let Some(i) = memchr::memmem::find(&seam, MODEL_HEADER) {
+            let mut buf = [0u8; 2 * MODEL_HEADER.len()];
+            buf[..carried].copy_from_slice(&self.carry[..carried]);
+            buf[carried..carried + head.len()].copy_from_slice(head);
+            let seam = &buf[..carried + head.len()];
+            if let Some(i) = memchr::memmem::find(seam, MODEL_HEADER) {
                 return Some(i + n - carried);
             }
             if chunk.len() < n - 1 {
                 // The whole chunk is in the seam: carry the seam's end instead.
-                seam.drain(..seam.len().saturating_sub(n - 1));
-                self.carry = seam;
+                self.keep(seam);
                 return None;
             }
         }
         if let Some(i) = memchr::memmem::find(chunk, MODEL_HEADER) {
             return Some(i + n);
         }
-        self.carry
-            .extend_from_slice(&chunk[chunk.len().saturating_sub(n - 1)..]);
+        self.keep(chunk);
         None
+    }
+
+    /// Carries the last `MODEL_HEADER.len() - 1` bytes of `bytes` (or all, if fewer).
+    fn keep(&mut self, bytes: &[u8]) {
+        let tail = &bytes[bytes.len().saturating_sub(MODEL_HEADER.len() - 1)..];
+        self.carry[..tail.len()].copy_from_slice(tail);
+        self.carry_len = tail.len();
     }
 
     fn extend(&mut self, bytes: &[u8]) -> Option<String> {
@@ -924,7 +933,7 @@ mod tests {
         for c in body[..5000].chunks(100) {
             assert_eq!(s.push(c), None);
         }
-        assert!(s.carry.len() < MODEL_HEADER.len());
+        assert!(s.carry_len < MODEL_HEADER.len());
         // A value that never ends within the capture limit is given up.
         let mut s = ModelSniffer::default();
         assert_eq!(s.push(b"; name=\"model\"\r\n\r\n"), None);

@@ -278,6 +278,22 @@ impl Env {
         .await
     }
 
+    /// A multipart POST (uploads, transcriptions).
+    pub async fn post_form(
+        &self,
+        key: &str,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
     /// A small chat completion sent with one extra request header.
     pub async fn chat_with_header(&self, key: &str, name: &str, value: &str) -> reqwest::Response {
         self.http
