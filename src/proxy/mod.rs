@@ -123,9 +123,23 @@ fn request_id(h: &HeaderMap) -> HeaderValue {
         .cloned()
         .unwrap_or_else(|| {
             let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+            let id = fresh_uuid_v7().hyphenated().encode_lower(&mut buf);
             HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("unknown"))
         })
+}
+
+/// A UUIDv7 from the wall clock and the thread's own RNG. `Uuid::now_v7` would take uuid's
+/// process-wide counter lock and make a `getrandom` syscall inside it on every call, which
+/// under load made the request id the gateway's most contended lock. Ids minted in the same
+/// millisecond are unique (74 random bits) but not ordered among themselves, which a request
+/// id does not need.
+fn fresh_uuid_v7() -> uuid::Uuid {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let mut random = [0u8; 10];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+    uuid::Builder::from_unix_timestamp_millis(ms, &random).into_uuid()
 }
 const X_QUOTA_TASK: &str = "x-quota-task";
 const X_QUOTA_PRIORITY: &str = "x-quota-priority";
@@ -1050,5 +1064,25 @@ mod tests {
         let t = Tags::from_headers(&h).unwrap_or_default();
         assert_eq!(t.priority.as_deref(), Some("critical"));
         assert_eq!(t.goal.as_deref(), Some("onboarding"));
+    }
+
+    #[test]
+    fn fresh_request_ids_are_unique_v7_uuids_of_now() {
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        let ids: std::collections::HashSet<uuid::Uuid> =
+            (0..10_000).map(|_| fresh_uuid_v7()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(50) {
+            assert_eq!(id.get_version_num(), 7);
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+            let (secs, nanos) = id.get_timestamp().map(|t| t.to_unix()).unwrap_or_default();
+            let ms = secs * 1000 + u64::from(nanos) / 1_000_000;
+            assert!(ms >= before && ms < before + 60_000, "{ms} vs {before}");
+        }
+        let h = HeaderMap::new();
+        assert_eq!(request_id(&h).len(), 36);
     }
 }
