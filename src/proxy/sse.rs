@@ -20,7 +20,7 @@ use memchr::memmem::Finder;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::proxy::usage::{parse_usage, CallUsage};
+use crate::proxy::usage::{parse_usage, CallUsage, ObjectOr, Text, UsageWire};
 
 /// Which stream is tapped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,7 +316,7 @@ impl StreamTap {
         let Ok(c) = serde_json::from_slice::<ChunkFields>(data) else {
             return false;
         };
-        let Some(u) = c.usage.as_ref().and_then(parse_usage) else {
+        let Some(u) = c.usage.0.and_then(UsageWire::into_usage) else {
             return false;
         };
         let model = c.model.or_else(|| self.model.clone());
@@ -349,14 +349,14 @@ impl StreamTap {
         let Ok(e) = serde_json::from_slice::<ResponsesEvent>(data) else {
             return;
         };
-        let Some(r) = e.response else {
+        let Some(r) = e.response.0 else {
             return;
         };
-        let model = r.model.as_ref().and_then(Value::as_str).map(str::to_string);
+        let model = r.model.get().map(str::to_string);
         if model.is_some() {
             self.model.clone_from(&model);
         }
-        if let Some(u) = r.usage.as_ref().and_then(parse_usage) {
+        if let Some(u) = r.usage.0.and_then(UsageWire::into_usage) {
             self.usage = Some(CallUsage {
                 model: model.or_else(|| self.model.clone()),
                 ..u
@@ -413,13 +413,13 @@ impl StreamTap {
 }
 
 #[derive(Deserialize)]
-struct ChunkFields {
+struct ChunkFields<'a> {
     #[serde(default)]
     model: Option<String>,
     #[serde(default, deserialize_with = "choices_len")]
     choices: Option<u64>,
-    #[serde(default)]
-    usage: Option<Value>,
+    #[serde(default, borrow)]
+    usage: ObjectOr<UsageWire<'a>>,
 }
 
 fn choices_len<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -427,16 +427,18 @@ fn choices_len<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
 }
 
 #[derive(Deserialize)]
-struct ResponsesEvent {
-    #[serde(default)]
-    response: Option<ResponseObject>,
+struct ResponsesEvent<'a> {
+    #[serde(default, borrow)]
+    response: ObjectOr<ResponseObject<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct ResponseObject {
-    model: Option<Value>,
-    usage: Option<Value>,
+struct ResponseObject<'a> {
+    #[serde(borrow)]
+    model: Text<'a>,
+    #[serde(borrow)]
+    usage: ObjectOr<UsageWire<'a>>,
 }
 
 /// Finds the end of the first event that ends in `data[from..]` (the index just past its

@@ -75,48 +75,51 @@ fn first_non_ws(b: &[u8]) -> Option<u8> {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct RequestFields {
-    model: Option<Value>,
-    stream: Option<Value>,
-    stream_options: Option<Value>,
-    max_tokens: Option<Value>,
-    max_completion_tokens: Option<Value>,
-    max_output_tokens: Option<Value>,
-    n: Option<Value>,
-    size: Option<Value>,
-    quality: Option<Value>,
+struct RequestFields<'a> {
+    #[serde(borrow)]
+    model: Text<'a>,
+    stream: Flag,
+    stream_options: ObjectOr<StreamOptions>,
+    max_tokens: Num,
+    max_completion_tokens: Num,
+    max_output_tokens: Num,
+    n: Num,
+    #[serde(borrow)]
+    size: Text<'a>,
+    #[serde(borrow)]
+    quality: Text<'a>,
     #[serde(deserialize_with = "string_chars")]
     input: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StreamOptions {
+    include_usage: Flag,
 }
 
 fn inspect_json(kind: FamilyKind, body: &[u8], info: &mut RequestInfo) {
     let Ok(f) = serde_json::from_slice::<RequestFields>(body) else {
         return;
     };
-    info.model = f.model.as_ref().and_then(Value::as_str).map(str::to_string);
-    info.stream = f.stream.as_ref().and_then(Value::as_bool).unwrap_or(false);
+    info.model = f.model.get().map(str::to_string);
+    info.stream = f.stream.0 == Some(true);
     info.include_usage = f
         .stream_options
-        .as_ref()
-        .and_then(|o| o.get("include_usage"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+        .0
+        .is_some_and(|o| o.include_usage.0 == Some(true));
     info.max_output_tokens = [
-        &f.max_completion_tokens,
-        &f.max_tokens,
-        &f.max_output_tokens,
+        f.max_completion_tokens,
+        f.max_tokens,
+        f.max_output_tokens,
     ]
     .into_iter()
-    .find_map(|v| v.as_ref().and_then(Value::as_u64));
-    if let Some(n) = f.n.as_ref().and_then(Value::as_u64).filter(|n| *n > 0) {
+    .find_map(Num::exact);
+    if let Some(n) = f.n.exact().filter(|n| *n > 0) {
         info.n = n;
     }
-    info.image_size = f.size.as_ref().and_then(Value::as_str).map(str::to_string);
-    info.image_quality = f
-        .quality
-        .as_ref()
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    info.image_size = f.size.get().map(str::to_string);
+    info.image_quality = f.quality.get().map(str::to_string);
     if kind == FamilyKind::Speech {
         info.input_chars = f.input.unwrap_or(0);
     }
@@ -196,10 +199,10 @@ impl<'de> Visitor<'de> for Lenient {
 /// escapes), anything else skipped as `None`. Saves allocating the response's `id`, `object`
 /// and `model` on every call.
 #[derive(Default)]
-struct Text<'a>(Option<Cow<'a, str>>);
+pub(crate) struct Text<'a>(Option<Cow<'a, str>>);
 
 impl<'a> Text<'a> {
-    fn get(&self) -> Option<&str> {
+    pub(crate) fn get(&self) -> Option<&str> {
         self.0.as_deref()
     }
 }
@@ -255,6 +258,188 @@ impl<'de> Visitor<'de> for TextVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(Text(None))
+    }
+}
+
+/// A JSON number read without building a `Value`: `None` for any other value (skipped).
+/// Non-negative integers stay exact; floats and negative integers are kept as `f64`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Num(Option<NumVal>);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum NumVal {
+    Uint(u64),
+    Float(f64),
+}
+
+impl Num {
+    /// The value when it is a non-negative integer (`Value::as_u64`).
+    fn exact(self) -> Option<u64> {
+        match self.0? {
+            NumVal::Uint(u) => Some(u),
+            NumVal::Float(_) => None,
+        }
+    }
+    /// A token count: an integer as it is, a finite non-negative float rounded.
+    fn count(self) -> Option<u64> {
+        match self.0? {
+            NumVal::Uint(u) => Some(u),
+            NumVal::Float(f) => (f.is_finite() && f >= 0.0).then(|| f.round() as u64),
+        }
+    }
+    /// A finite, non-negative number as `f64` (seconds).
+    fn non_negative(self) -> Option<f64> {
+        let f = match self.0? {
+            NumVal::Uint(u) => u as f64,
+            NumVal::Float(f) => f,
+        };
+        (f.is_finite() && f >= 0.0).then_some(f)
+    }
+}
+
+/// A JSON boolean, `None` for any other value (skipped).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Flag(Option<bool>);
+
+/// Visits any JSON value; scalars of the wanted kind are kept, everything else is skipped.
+struct ScalarVisitor<T>(std::marker::PhantomData<T>);
+
+/// What [`ScalarVisitor`] builds from each kind of scalar.
+trait Scalar: Default {
+    fn from_u64(_: u64) -> Self {
+        Self::default()
+    }
+    fn from_i64(v: i64) -> Self {
+        u64::try_from(v).map_or_else(|_| Self::from_f64(v as f64), Self::from_u64)
+    }
+    fn from_f64(_: f64) -> Self {
+        Self::default()
+    }
+    fn from_bool(_: bool) -> Self {
+        Self::default()
+    }
+}
+
+impl Scalar for Num {
+    fn from_u64(v: u64) -> Self {
+        Num(Some(NumVal::Uint(v)))
+    }
+    fn from_f64(v: f64) -> Self {
+        Num(Some(NumVal::Float(v)))
+    }
+}
+
+impl Scalar for Flag {
+    fn from_bool(v: bool) -> Self {
+        Flag(Some(v))
+    }
+}
+
+impl<'de, T: Scalar> Visitor<'de> for ScalarVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
+        Ok(T::from_bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        Ok(T::from_i64(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        Ok(T::from_u64(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        Ok(T::from_f64(v))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(T::default())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(T::default())
+    }
+}
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A JSON object read as `T`, or `None` for any other value (skipped).
+pub(crate) struct ObjectOr<T>(pub(crate) Option<T>);
+
+impl<T> Default for ObjectOr<T> {
+    fn default() -> Self {
+        ObjectOr(None)
+    }
+}
+
+struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = ObjectOr<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| ObjectOr(Some(t)))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(ObjectOr(None))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(ObjectOr(None))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(ObjectOr(None))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(ObjectOr(None))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(ObjectOr(None))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(ObjectOr(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(ObjectOr(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(ObjectOr(None))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOr<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ObjectVisitor(std::marker::PhantomData))
     }
 }
 
@@ -666,20 +851,6 @@ impl CallUsage {
     }
 }
 
-fn u64_at(o: &Map<String, Value>, k: &str) -> Option<u64> {
-    let v = o.get(k)?;
-    v.as_u64().or_else(|| {
-        v.as_f64()
-            .filter(|f| f.is_finite() && *f >= 0.0)
-            .map(|f| f.round() as u64)
-    })
-}
-
-fn obj_at<'a>(o: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Map<String, Value>> {
-    keys.iter()
-        .find_map(|k| o.get(*k).and_then(Value::as_object))
-}
-
 /// Reads an OpenAI `usage` object of any family: chat/completions/embeddings/runs
 /// (`prompt_tokens`, `completion_tokens`, `prompt_tokens_details`, `completion_tokens_details`),
 /// responses and images (`input_tokens`, `output_tokens`, `input_tokens_details`,
@@ -687,45 +858,85 @@ fn obj_at<'a>(o: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Map<String
 /// `type: "duration"` with `seconds`). `None` when it is not an object or has none of these
 /// counters. `model` is left `None`.
 pub fn parse_usage(v: &Value) -> Option<CallUsage> {
-    let o = v.as_object()?;
-    let mut u = CallUsage::default();
-    let input = u64_at(o, "prompt_tokens").or_else(|| u64_at(o, "input_tokens"));
-    let output = u64_at(o, "completion_tokens").or_else(|| u64_at(o, "output_tokens"));
-    let seconds = (o.get("type").and_then(Value::as_str) == Some("duration"))
-        .then(|| o.get("seconds").and_then(Value::as_f64))
-        .flatten()
-        .filter(|s| s.is_finite() && *s >= 0.0);
-    if input.is_none() && output.is_none() && seconds.is_none() {
-        return None;
+    UsageWire::deserialize(v).ok()?.into_usage()
+}
+
+/// A `usage` object as it is on the wire, read straight from the body (no `Value` tree, no
+/// allocation). Every counter is lenient: a value that is not a number counts as absent.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct UsageWire<'a> {
+    prompt_tokens: Num,
+    completion_tokens: Num,
+    input_tokens: Num,
+    output_tokens: Num,
+    #[serde(rename = "type", borrow)]
+    kind: Text<'a>,
+    seconds: Num,
+    prompt_tokens_details: ObjectOr<InputDetails>,
+    input_tokens_details: ObjectOr<InputDetails>,
+    input_token_details: ObjectOr<InputDetails>,
+    prompt_token_details: ObjectOr<InputDetails>,
+    completion_tokens_details: ObjectOr<OutputDetails>,
+    output_tokens_details: ObjectOr<OutputDetails>,
+    output_token_details: ObjectOr<OutputDetails>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct InputDetails {
+    cached_tokens: Num,
+    audio_tokens: Num,
+    image_tokens: Num,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OutputDetails {
+    reasoning_tokens: Num,
+    audio_tokens: Num,
+}
+
+impl UsageWire<'_> {
+    /// The call's quantities (see [`parse_usage`]); `None` when no counter is present.
+    pub(crate) fn into_usage(self) -> Option<CallUsage> {
+        let input = self.prompt_tokens.count().or(self.input_tokens.count());
+        let output = self.completion_tokens.count().or(self.output_tokens.count());
+        let seconds = (self.kind.get() == Some("duration"))
+            .then(|| self.seconds.non_negative())
+            .flatten();
+        if input.is_none() && output.is_none() && seconds.is_none() {
+            return None;
+        }
+        let mut u = CallUsage {
+            input_tokens: input.unwrap_or(0),
+            output_tokens: output.unwrap_or(0),
+            audio_seconds: seconds.unwrap_or(0.0),
+            ..Default::default()
+        };
+        // The first details object present, in the order of the names OpenAI has used.
+        if let Some(d) = self
+            .prompt_tokens_details
+            .0
+            .or(self.input_tokens_details.0)
+            .or(self.input_token_details.0)
+            .or(self.prompt_token_details.0)
+        {
+            u.cached_tokens = d.cached_tokens.count().unwrap_or(0);
+            u.audio_input_tokens = d.audio_tokens.count().unwrap_or(0);
+            u.image_input_tokens = d.image_tokens.count().unwrap_or(0);
+        }
+        if let Some(d) = self
+            .completion_tokens_details
+            .0
+            .or(self.output_tokens_details.0)
+            .or(self.output_token_details.0)
+        {
+            u.reasoning_tokens = d.reasoning_tokens.count().unwrap_or(0);
+            u.audio_output_tokens = d.audio_tokens.count().unwrap_or(0);
+        }
+        Some(u)
     }
-    u.input_tokens = input.unwrap_or(0);
-    u.output_tokens = output.unwrap_or(0);
-    u.audio_seconds = seconds.unwrap_or(0.0);
-    if let Some(d) = obj_at(
-        o,
-        &[
-            "prompt_tokens_details",
-            "input_tokens_details",
-            "input_token_details",
-            "prompt_token_details",
-        ],
-    ) {
-        u.cached_tokens = u64_at(d, "cached_tokens").unwrap_or(0);
-        u.audio_input_tokens = u64_at(d, "audio_tokens").unwrap_or(0);
-        u.image_input_tokens = u64_at(d, "image_tokens").unwrap_or(0);
-    }
-    if let Some(d) = obj_at(
-        o,
-        &[
-            "completion_tokens_details",
-            "output_tokens_details",
-            "output_token_details",
-        ],
-    ) {
-        u.reasoning_tokens = u64_at(d, "reasoning_tokens").unwrap_or(0);
-        u.audio_output_tokens = u64_at(d, "audio_tokens").unwrap_or(0);
-    }
-    Some(u)
 }
 
 #[derive(Deserialize, Default)]
@@ -739,8 +950,9 @@ struct ResponseFields<'a> {
     model: Text<'a>,
     #[serde(borrow)]
     status: Text<'a>,
-    usage: Option<Value>,
-    duration: Option<Value>,
+    #[serde(borrow)]
+    usage: ObjectOr<UsageWire<'a>>,
+    duration: Num,
     #[serde(borrow)]
     size: Text<'a>,
     #[serde(borrow)]
@@ -807,7 +1019,7 @@ pub fn extract_json(
         .get()
         .map(str::to_string)
         .or_else(|| req.model.clone());
-    let usage = r.usage.as_ref().and_then(parse_usage);
+    let usage = r.usage.0.and_then(UsageWire::into_usage);
     let object = r.object.get();
     match kind {
         FamilyKind::Runs => {
@@ -842,12 +1054,7 @@ pub fn extract_json(
         FamilyKind::AudioTranscription | FamilyKind::AudioTranslation => {
             let mut u = usage.unwrap_or_default();
             if u.audio_seconds == 0.0 && u.total_tokens() == 0 {
-                u.audio_seconds = r
-                    .duration
-                    .as_ref()
-                    .and_then(Value::as_f64)
-                    .filter(|d| d.is_finite() && *d >= 0.0)
-                    .unwrap_or(0.0);
+                u.audio_seconds = r.duration.non_negative().unwrap_or(0.0);
             }
             u.model = model;
             Some(u)
@@ -1580,5 +1787,55 @@ mod tests {
         assert_eq!((u.input_tokens, u.output_tokens), (3, 0));
         let u = parse_usage(&json(br#"{"type":"duration","seconds":2.5}"#)).unwrap_or_default();
         assert_eq!(u.audio_seconds, 2.5);
+    }
+
+    /// The typed wire reader keeps `Value`'s lenient rules: counts may be floats (rounded),
+    /// anything that is not a number is absent rather than an error, and the first details
+    /// member that is an object wins.
+    #[test]
+    fn wire_usage_is_lenient_like_a_value() {
+        let body = br#"{"object":"chat.completion","model":"gpt-4o-mini","usage":{
+            "prompt_tokens":10.6,"completion_tokens":"7","input_tokens":-3,"output_tokens":4,
+            "prompt_tokens_details":5,"input_tokens_details":{"cached_tokens":2,"audio_tokens":null,"image_tokens":[1]},
+            "completion_tokens_details":null,"output_tokens_details":{"reasoning_tokens":1e0,"extra":{"a":[1,2]}},
+            "seconds":3,"type":"tokens","unknown":{"deep":[{"x":1}]}}}"#;
+        let req = RequestInfo::default();
+        let u = extract_json(FamilyKind::ChatCompletions, &req, 200, body).unwrap_or_default();
+        assert_eq!(u.model.as_deref(), Some("gpt-4o-mini"));
+        assert_eq!((u.input_tokens, u.output_tokens), (11, 4));
+        assert_eq!((u.cached_tokens, u.audio_input_tokens, u.image_input_tokens), (2, 0, 0));
+        assert_eq!(u.reasoning_tokens, 1);
+        assert_eq!(u.audio_seconds, 0.0, "seconds count only for type duration");
+        // A `usage` that is not an object is no usage; the body still parses.
+        for odd in [&br#"{"usage":7}"#[..], br#"{"usage":[1]}"#, br#"{"usage":"x"}"#] {
+            assert_eq!(extract_json(FamilyKind::ChatCompletions, &req, 200, odd), None);
+        }
+        // A verbose_json duration that is an integer, a negative or a string.
+        let t = |b: &[u8]| {
+            extract_json(FamilyKind::AudioTranscription, &req, 200, b)
+                .map(|u| u.audio_seconds)
+                .unwrap_or(-1.0)
+        };
+        assert_eq!(t(br#"{"text":"hi","duration":4}"#), 4.0);
+        assert_eq!(t(br#"{"text":"hi","duration":-4}"#), 0.0);
+        assert_eq!(t(br#"{"text":"hi","duration":"4"}"#), 0.0);
+    }
+
+    #[test]
+    fn request_fields_are_lenient_like_a_value() {
+        let ask = |b: &[u8]| inspect_request(FamilyKind::ChatCompletions, None, b);
+        let i = ask(br#"{"model":"m","stream":"true","max_tokens":16.0,"max_output_tokens":9,"n":0}"#);
+        assert_eq!(i.model.as_deref(), Some("m"));
+        assert!(!i.stream, "only a JSON true streams");
+        assert_eq!(i.max_output_tokens, Some(9), "a float cap is not a cap");
+        assert_eq!(i.n, 1);
+        let i = ask(br#"{"model":7,"stream":true,"stream_options":{"include_usage":1},"max_completion_tokens":-1,"max_tokens":5,"n":3}"#);
+        assert_eq!(i.model, None);
+        assert!(i.stream && !i.include_usage);
+        assert_eq!((i.max_output_tokens, i.n), (Some(5), 3));
+        let i = ask(br#"{"stream":true,"stream_options":[true],"messages":[{"role":"user","content":"x"}]}"#);
+        assert!(i.stream && !i.include_usage);
+        let i = ask(br#"{"stream":true,"stream_options":{"include_usage":true,"other":null}}"#);
+        assert!(i.include_usage);
     }
 }
