@@ -28,6 +28,8 @@ pub fn status_class(s: u16) -> usize {
 /// The counters of one workspace and family.
 #[derive(Debug)]
 pub struct FamilyMeters {
+    /// The family's name, shared by every ledger row of it.
+    pub family: Arc<str>,
     pub calls: [Counter; 6],
     pub input_tokens: Counter,
     pub output_tokens: Counter,
@@ -39,11 +41,12 @@ pub struct FamilyMeters {
 pub struct Meters {
     pub overhead: Histogram,
     pub upstream_latency: Histogram,
-    families: Mutex<HashMap<FamilyKey, Arc<FamilyMeters>>>,
+    /// workspace → family → handles; looked up by `&str`, so a call allocates nothing here.
+    families: Mutex<HashMap<Arc<str>, FamiliesOf>>,
 }
 
-/// (workspace, family)
-type FamilyKey = (Arc<str>, String);
+/// One workspace's handles by family.
+type FamiliesOf = HashMap<Arc<str>, Arc<FamilyMeters>>;
 
 impl Default for Meters {
     fn default() -> Self {
@@ -59,21 +62,26 @@ impl Meters {
     /// The handles of `(workspace, family)`, registered on first use.
     pub fn family(&self, workspace: &Arc<str>, family: &str) -> Arc<FamilyMeters> {
         let mut map = self.families.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(m) = map.get(&(workspace.clone(), family.to_string())) {
+        let families = match map.get_mut(&**workspace) {
+            Some(f) => f,
+            None => map.entry(workspace.clone()).or_default(),
+        };
+        if let Some(m) = families.get(family) {
             return m.clone();
         }
         let ws = workspace.clone();
-        let fam = family.to_string();
+        let fam: Arc<str> = Arc::from(family);
         let calls = STATUS_CLASSES.map(|status| {
             metrics::counter!("qs_calls_total", "workspace" => ws.clone(), "family" => fam.clone(), "status" => status)
         });
         let m = Arc::new(FamilyMeters {
+            family: fam.clone(),
             calls,
             input_tokens: metrics::counter!("qs_tokens_total", "workspace" => ws.clone(), "family" => fam.clone(), "kind" => "input"),
             output_tokens: metrics::counter!("qs_tokens_total", "workspace" => ws.clone(), "family" => fam.clone(), "kind" => "output"),
-            cost_nanodollars: metrics::counter!("qs_cost_nanodollars_total", "workspace" => ws.clone(), "family" => fam.clone()),
+            cost_nanodollars: metrics::counter!("qs_cost_nanodollars_total", "workspace" => ws, "family" => fam.clone()),
         });
-        map.insert((ws, fam), m.clone());
+        families.insert(fam, m.clone());
         m
     }
 }

@@ -72,6 +72,9 @@ pub struct Proxy {
     /// The upstream base URL, split once: scheme, authority and path prefix (no trailing `/`).
     scheme: Scheme,
     authority: Authority,
+    /// The `Host` header of every upstream request, built once (the client would otherwise
+    /// format and allocate it per call).
+    host: HeaderValue,
     base_path: String,
     upstream_auth: Option<HeaderValue>,
     timeout: Duration,
@@ -82,6 +85,18 @@ pub struct Proxy {
     /// Settlements still running off the async threads (token estimates of streams that
     /// ended without usage): shutdown waits for them before the ledger writer stops.
     settling: tokio_util::task::TaskTracker,
+}
+
+/// The upstream's `Host`: its host, and its port unless it is the scheme's default (as
+/// hyper's client would write it).
+fn host_header(scheme: &Scheme, authority: &Authority) -> HeaderValue {
+    let default_port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
+    let host = match authority.port_u16() {
+        Some(p) if p != default_port => format!("{}:{p}", authority.host()),
+        _ => authority.host().to_string(),
+    };
+    // An authority is visible ASCII, always a valid header value.
+    HeaderValue::from_str(&host).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// Headers that describe one hop, never forwarded.
@@ -160,6 +175,7 @@ impl Proxy {
             Some(a) => a.clone(),
             None => "".parse::<Authority>()?,
         };
+        let host = host_header(&scheme, &authority);
         let base_path = base.path().trim_end_matches('/').to_string();
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
@@ -184,6 +200,7 @@ impl Proxy {
             client,
             scheme,
             authority,
+            host,
             base_path,
             upstream_auth,
             timeout: Duration::from_secs(timeout_seconds),
@@ -373,6 +390,7 @@ impl Proxy {
         if let Some(auth) = &self.upstream_auth {
             headers.insert(header::AUTHORIZATION, auth.clone());
         }
+        headers.insert(header::HOST, self.host.clone());
 
         let settlement = Settlement {
             proxy: self.clone(),
@@ -975,29 +993,27 @@ impl Settlement {
     /// Settles the reservation, records the ledger row and the metrics.
     fn record(
         self,
-        usage: CallUsage,
+        mut usage: CallUsage,
         obs: Option<UpstreamObservation>,
         err: Option<(&'static str, BTreeMap<String, ArgValue>)>,
     ) {
         let now = Utc::now();
-        let model = usage.model.clone().or_else(|| self.info.model.clone());
+        if usage.model.is_none() {
+            usage.model.clone_from(&self.info.model);
+        }
         let billable = usage.total_tokens() > 0
             || usage.images > 0
             || usage.audio_seconds > 0.0
             || usage.characters > 0;
         let cost_nanos = if billable {
-            let priced = CallUsage {
-                model: model.clone(),
-                ..usage.clone()
-            };
-            self.proxy.prices.cost_nanos(&priced)
+            self.proxy.prices.cost_nanos(&usage)
         } else {
             Some(0)
         };
         if cost_nanos.is_none() {
             self.proxy.registry.note_unpriced(
                 &self.caller.workspace,
-                model.as_deref().unwrap_or("unknown"),
+                usage.model.as_deref().unwrap_or("unknown"),
                 now,
             );
         }
@@ -1022,10 +1038,10 @@ impl Settlement {
         }
         let row = LedgerRow {
             ts: now,
-            workspace: self.caller.workspace.id.to_string(),
-            key_id: self.caller.key_id.to_string(),
-            family: self.family,
-            model,
+            workspace: self.caller.workspace.id.clone(),
+            key_id: self.caller.key_id.clone(),
+            family: m.family.clone(),
+            model: usage.model.map(Arc::from),
             http_status: self.status,
             input_tokens: usage.input_tokens,
             cached_tokens: usage.cached_tokens,
@@ -1037,12 +1053,12 @@ impl Settlement {
             cost_nanos,
             estimated: usage.estimated,
             latency_ms: self.started.elapsed().as_millis() as u64,
-            goal: self.tags.goal,
-            task: self.tags.task,
-            priority: self.tags.priority,
-            request_id: self.request_id.to_str().ok().map(str::to_string),
-            upstream_request_id: self.upstream_request_id,
-            run_id: self.run_id,
+            goal: self.tags.goal.map(Arc::from),
+            task: self.tags.task.map(Arc::from),
+            priority: self.tags.priority.map(Arc::from),
+            request_id: self.request_id.to_str().ok().map(Arc::from),
+            upstream_request_id: self.upstream_request_id.map(Arc::from),
+            run_id: self.run_id.map(Arc::from),
         };
         if !self.proxy.store.write(Write::Call(Box::new(row))) {
             tracing::error!("ledger writer stopped; a call was not recorded");
@@ -1064,6 +1080,20 @@ mod tests {
         let t = Tags::from_headers(&h).unwrap_or_default();
         assert_eq!(t.priority.as_deref(), Some("critical"));
         assert_eq!(t.goal.as_deref(), Some("onboarding"));
+    }
+
+    #[test]
+    fn the_host_header_drops_only_a_default_port() {
+        let host = |s: Scheme, a: &str| {
+            let a: Authority = a.parse().unwrap_or_else(|e| panic!("{e}"));
+            host_header(&s, &a)
+        };
+        assert_eq!(host(Scheme::HTTPS, "api.openai.com"), "api.openai.com");
+        assert_eq!(host(Scheme::HTTPS, "api.openai.com:443"), "api.openai.com");
+        assert_eq!(host(Scheme::HTTPS, "api.openai.com:8443"), "api.openai.com:8443");
+        assert_eq!(host(Scheme::HTTP, "127.0.0.1:80"), "127.0.0.1");
+        assert_eq!(host(Scheme::HTTP, "127.0.0.1:9000"), "127.0.0.1:9000");
+        assert_eq!(host(Scheme::HTTP, "[::1]:9000"), "[::1]:9000");
     }
 
     #[test]

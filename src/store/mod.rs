@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -38,10 +39,10 @@ pub enum StoreError {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LedgerRow {
     pub ts: DateTime<Utc>,
-    pub workspace: String,
-    pub key_id: String,
-    pub family: String,
-    pub model: Option<String>,
+    pub workspace: Arc<str>,
+    pub key_id: Arc<str>,
+    pub family: Arc<str>,
+    pub model: Option<Arc<str>>,
     pub http_status: u16,
     pub input_tokens: u64,
     pub cached_tokens: u64,
@@ -53,13 +54,13 @@ pub struct LedgerRow {
     pub cost_nanos: Option<u64>,
     pub estimated: bool,
     pub latency_ms: u64,
-    pub goal: Option<String>,
-    pub task: Option<String>,
-    pub priority: Option<String>,
-    pub request_id: Option<String>,
-    pub upstream_request_id: Option<String>,
+    pub goal: Option<Arc<str>>,
+    pub task: Option<Arc<str>>,
+    pub priority: Option<Arc<str>>,
+    pub request_id: Option<Arc<str>>,
+    pub upstream_request_id: Option<Arc<str>>,
     /// The run whose usage this row counts (`threads.runs` only), so it counts once.
-    pub run_id: Option<String>,
+    pub run_id: Option<Arc<str>>,
 }
 
 /// A notification as stored: key and arguments, rendered per locale when read.
@@ -568,10 +569,10 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
         );
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.ts.timestamp_millis())
-                .push_bind(&r.workspace)
-                .push_bind(&r.key_id)
-                .push_bind(&r.family)
-                .push_bind(&r.model)
+                .push_bind(r.workspace.clone())
+                .push_bind(r.key_id.clone())
+                .push_bind(r.family.clone())
+                .push_bind(r.model.clone())
                 .push_bind(r.http_status as i64)
                 .push_bind(r.input_tokens as i64)
                 .push_bind(r.cached_tokens as i64)
@@ -583,12 +584,12 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
                 .push_bind(r.cost_nanos.map(|c| c as i64))
                 .push_bind(r.estimated)
                 .push_bind(r.latency_ms as i64)
-                .push_bind(&r.goal)
-                .push_bind(&r.task)
-                .push_bind(&r.priority)
-                .push_bind(&r.request_id)
-                .push_bind(&r.upstream_request_id)
-                .push_bind(&r.run_id);
+                .push_bind(r.goal.clone())
+                .push_bind(r.task.clone())
+                .push_bind(r.priority.clone())
+                .push_bind(r.request_id.clone())
+                .push_bind(r.upstream_request_id.clone())
+                .push_bind(r.run_id.clone());
         });
         qb.build().execute(&mut *tx).await?;
     }
