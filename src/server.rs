@@ -205,7 +205,7 @@ pub async fn start(
         leptos_options: options.clone(),
         shared: shared.clone(),
     };
-    let app = router(state);
+    let app = api::Front::new(shared.clone(), router(state));
     let serve_stop = shutdown.clone();
     let proxy = shared.proxy.clone();
     let done = tokio::spawn(async move {
@@ -215,7 +215,7 @@ pub async fn start(
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        let served = axum::serve(listener, app)
+        let served = axum::serve(listener, axum::ServiceExt::into_make_service(app))
             .with_graceful_shutdown(async move { serve_stop.cancelled().await })
             .await;
         // Every task stops (even if serving failed), calls still being settled are recorded,

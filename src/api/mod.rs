@@ -1,5 +1,6 @@
-//! The HTTP edge: the router, shared state, authentication of API callers, and the REST,
-//! WebSocket, metrics and health endpoints. Errors are [`AppError`]s, turned into OpenAI-shaped
+//! The HTTP edge: the [`Front`] service (`/v1` straight to the proxy, every other path to the
+//! router), the router, shared state, authentication of API callers, and the REST, WebSocket,
+//! metrics and health endpoints. Errors are [`AppError`]s, turned into OpenAI-shaped
 //! JSON in `crate::error` only.
 //!
 //! Owns: routes and request parsing. Must not: hold business rules (it asks the registry and
@@ -10,17 +11,22 @@ mod quota;
 pub mod session;
 mod ws;
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::extract::{FromRef, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use serde::Deserialize;
+use futures_util::future::Either;
 use subtle::ConstantTimeEq;
+use tower::util::BoxCloneSyncService;
+use tower::Layer;
 
 use crate::config::Config;
 use crate::error::{mask_key, AppError, InternalDetail};
@@ -161,14 +167,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/api/admin/workspaces/{id}/keys", post(admin::mint_key))
         .route("/api/{*rest}", any(api_not_found))
-        // The proxy's own state is the `Arc` alone: a route's state is cloned for every request,
-        // and `AppState` carries the Leptos options (strings) the proxy never reads.
-        .merge(
-            Router::new()
-                .route("/v1/{*path}", any(proxy))
-                .route("/v1", any(proxy))
-                .with_state(state.shared.clone()),
-        )
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .layer(axum::middleware::from_fn(log_errors));
@@ -190,13 +188,6 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
             .allow_methods(tower_http::cors::Any)
             .allow_headers(tower_http::cors::Any),
     )
-}
-
-async fn proxy(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    match shared.proxy.forward(req).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
 }
 
 async fn api_not_found(req: Request) -> AppError {
@@ -227,13 +218,86 @@ async fn log_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let uri = req.uri().clone();
     let resp = next.run(req).await;
+    log_failure(&method, &uri, &resp);
+    resp
+}
+
+fn log_failure(method: &Method, uri: &Uri, resp: &Response) {
     let path = uri.path();
     if let Some(InternalDetail(d)) = resp.extensions().get::<InternalDetail>() {
         tracing::error!(%method, %path, status = resp.status().as_u16(), detail = %d, "request failed");
     } else if resp.status().is_server_error() {
         tracing::warn!(%method, %path, status = resp.status().as_u16(), "request failed");
     }
-    resp
+}
+
+/// The proxy as a service: forwards, then logs a failure as the router's middleware does.
+type ProxyService = BoxCloneSyncService<Request, Response, Infallible>;
+
+/// The service the server runs. A `/v1` call goes straight to the proxy; every other path to
+/// the router. Through axum's router a proxied call paid for a boxed clone of each route and
+/// middleware service, a boxed future per layer, and the matched path and URL parameters in
+/// its extensions: about 15 allocations the proxy never reads. The CORS allow-list applies to
+/// both sides.
+#[derive(Clone)]
+pub struct Front {
+    proxy: ProxyService,
+    router: Router,
+}
+
+impl Front {
+    pub fn new(shared: Arc<Shared>, router: Router) -> Front {
+        let cors = cors_layer(&shared.config.cors_allow_origins);
+        let direct = tower::service_fn(move |req: Request| {
+            let shared = shared.clone();
+            async move {
+                let method = req.method().clone();
+                let uri = req.uri().clone();
+                let resp = match shared.proxy.forward(req).await {
+                    Ok(r) => r,
+                    Err(e) => e.into_response(),
+                };
+                log_failure(&method, &uri, &resp);
+                Ok::<_, Infallible>(resp)
+            }
+        });
+        let proxy = match cors {
+            Some(c) => BoxCloneSyncService::new(c.layer(direct)),
+            None => BoxCloneSyncService::new(direct),
+        };
+        Front { proxy, router }
+    }
+}
+
+/// `/v1` and everything under it: OpenAI's API, whatever its path.
+fn is_proxy_path(path: &str) -> bool {
+    path.strip_prefix("/v1")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+impl tower::Service<Request> for Front {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<
+        <ProxyService as tower::Service<Request>>::Future,
+        <Router as tower::Service<Request>>::Future,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Both sides are always ready (no back-pressure layers).
+        match self.proxy.poll_ready(cx) {
+            Poll::Ready(Ok(())) => tower::Service::<Request>::poll_ready(&mut self.router, cx),
+            other => other,
+        }
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if is_proxy_path(req.uri().path()) {
+            Either::Left(self.proxy.call(req))
+        } else {
+            Either::Right(self.router.call(req))
+        }
+    }
 }
 
 /// `?workspace=&locale=` shared by the quota endpoints.
@@ -243,3 +307,18 @@ pub struct Scope {
     pub locale: Option<String>,
 }
 pub use admin::new_key;
+
+#[cfg(test)]
+mod tests {
+    use super::is_proxy_path;
+
+    #[test]
+    fn only_v1_and_below_go_to_the_proxy() {
+        for p in ["/v1", "/v1/", "/v1/chat/completions", "/v1/threads/thread_1/runs"] {
+            assert!(is_proxy_path(p), "{p}");
+        }
+        for p in ["/", "/v10/models", "/v1x", "/api/v1/x", "/api/quota/status", "/V1/models"] {
+            assert!(!is_proxy_path(p), "{p}");
+        }
+    }
+}
