@@ -119,3 +119,34 @@ sleep 1
 rss_many=$(rss_kb $GW2_PID); rss_none=$(rss_kb $GW3_PID)
 echo "RSS idle with 0 workspaces: ${rss_none} KiB; with 10,000: ${rss_many} KiB; after the load above (1 workspace): ${rss_small} KiB"
 python3 -c "import sys; print(f'per idle workspace: {(int(sys.argv[1])-int(sys.argv[2]))*1024/10000:.0f} bytes')" "$rss_many" "$rss_none"
+
+echo; echo "## Web UI"
+SITE=${LEPTOS_SITE_ROOT:-$ROOT/target/site}
+WASM=$(ls "$SITE"/pkg/*.wasm 2>/dev/null | head -1)
+if [ -n "$WASM" ]; then
+  raw=$(stat -c %s "$WASM"); gz=$(gzip -9 -c "$WASM" | wc -c); br=$(brotli -q 11 -c "$WASM" | wc -c)
+  echo "| WASM ($(basename "$WASM")) | raw $raw bytes | gzip -9 $gz bytes | brotli -q 11 $br bytes |"
+else
+  echo "no WASM under $SITE/pkg: build with cargo leptos first" >&2
+fi
+# Server render of /admin with 1,000 workspaces, signed in as admin: 25 GETs, the first 5 dropped.
+python3 - "$TMP/ui.toml" <<'PY'
+import hashlib, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(1000):
+        h = hashlib.sha256(f"qs_ui_{i}".encode()).hexdigest()
+        f.write(f'[[workspaces]]\nid = "ws{i}"\nname = "Workspace {i}"\nkey_sha256 = ["{h}"]\n')
+PY
+GW4=$(port); ADMIN=qs_bench_admin_key_0123456789
+QUOTA_ADMIN_KEY=$ADMIN QS_LOG=warn LEPTOS_SITE_ROOT="$SITE" "$BIN" serve --config "$TMP/ui.toml" --listen 127.0.0.1:$GW4 \
+  --database-url "sqlite://$TMP/ui.db" --upstream-url http://127.0.0.1:$SIM/v1 & PIDS+=($!)
+wait_up "http://127.0.0.1:$GW4/healthz"
+curl -sf -c "$TMP/jar" -H 'content-type: application/json' -d "{\"key\":\"$ADMIN\"}" "http://127.0.0.1:$GW4/api/session" >/dev/null
+times=(); bytes=0
+for i in $(seq 1 25); do
+  out=$(curl -s -b "$TMP/jar" -o "$TMP/admin.html" -w '%{http_code} %{time_total}' "http://127.0.0.1:$GW4/admin")
+  [ "${out%% *}" = 200 ] || { echo "GET /admin answered ${out%% *}" >&2; exit 1; }
+  [ "$i" -gt 5 ] && times+=("${out##* }")
+done
+bytes=$(stat -c %s "$TMP/admin.html")
+printf '%s\n' "${times[@]}" | python3 -c "import sys, statistics as s; t=[float(x)*1000 for x in sys.stdin]; print(f'| server render of /admin, 1,000 workspaces ($bytes bytes of HTML) | median {s.median(t):.1f} ms | max {max(t):.1f} ms | {len(t)} requests after 5 warm-up |')"

@@ -70,6 +70,6 @@ ensure_test_tools() {
 case "$mode" in
   build) ensure_build_tools ;;
   test) ensure_build_tools; ensure_test_tools ;;
-  bench) ensure_build_tools; apt_install nginx-light wrk ;;
+  bench) ensure_build_tools; apt_install nginx-light wrk brotli ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
