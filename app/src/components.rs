@@ -308,58 +308,63 @@ pub fn Upstream(
     }
 }
 
-/// Usage rows (by goal or task) as a table.
+/// Usage rows (by goal or task) as a table; re-rendered when `rows` changes.
 #[component]
 pub fn UsageTable(
-    rows: Vec<UsageRow>,
+    #[prop(into)] rows: Signal<Vec<UsageRow>>,
     #[prop(into)] caption: String,
     #[prop(into)] testid: String,
 ) -> impl IntoView {
     let tr = use_tr();
-    if rows.is_empty() {
-        return view! {
-            <div data-testid=testid>
-                <h3>{caption}</h3>
-                <p class="muted">{tr.t("usage-table-empty")}</p>
-            </div>
-        }
-        .into_any();
-    }
-    let body = rows
-        .into_iter()
-        .map(|r| {
-            let key = if r.key.is_empty() {
-                tr.t("usage-table-untagged")
-            } else {
-                r.key.clone()
-            };
-            view! {
-                <tr>
-                    <th scope="row">{key}</th>
-                    <td class="num">{tr.int(r.requests)}</td>
-                    <td class="num">{tr.int(r.input_tokens + r.output_tokens)}</td>
-                    <td class="num">{tr.usd(r.cost_usd)}</td>
-                </tr>
+    move || {
+        let (caption, testid) = (caption.clone(), testid.clone());
+        rows.with(|rows| {
+            if rows.is_empty() {
+                return view! {
+                    <div data-testid=testid>
+                        <h3>{caption}</h3>
+                        <p class="muted">{tr.t("usage-table-empty")}</p>
+                    </div>
+                }
+                .into_any();
             }
+            let body = rows
+                .iter()
+                .map(|r| {
+                    let key = if r.key.is_empty() {
+                        tr.t("usage-table-untagged")
+                    } else {
+                        r.key.clone()
+                    };
+                    view! {
+                        <tr>
+                            <th scope="row">{key}</th>
+                            <td class="num">{tr.int(r.requests)}</td>
+                            <td class="num">{tr.int(r.input_tokens + r.output_tokens)}</td>
+                            <td class="num">{tr.usd(r.cost_usd)}</td>
+                        </tr>
+                    }
+                })
+                .collect_view();
+            view! {
+                <div class="table-wrap" data-testid=testid>
+                    <table>
+                        <caption>{caption}</caption>
+                        <thead>
+                            <tr>
+                                <th scope="col">{tr.t("usage-table-key")}</th>
+                                <th scope="col" class="num">{tr.t("usage-table-requests")}</th>
+                                <th scope="col" class="num">{tr.t("usage-table-tokens")}</th>
+                                <th scope="col" class="num">{tr.t("usage-table-cost")}</th>
+                            </tr>
+                        </thead>
+                        <tbody>{body}</tbody>
+                    </table>
+                </div>
+            }
+            .into_any()
         })
-        .collect_view();
-    view! {
-        <div class="table-wrap" data-testid=testid>
-            <table>
-                <caption>{caption}</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">{tr.t("usage-table-key")}</th>
-                        <th scope="col" class="num">{tr.t("usage-table-requests")}</th>
-                        <th scope="col" class="num">{tr.t("usage-table-tokens")}</th>
-                        <th scope="col" class="num">{tr.t("usage-table-cost")}</th>
-                    </tr>
-                </thead>
-                <tbody>{body}</tbody>
-            </table>
-        </div>
     }
-    .into_any()
 }
 
 fn level_icon(n: &Notification) -> &'static str {

@@ -170,8 +170,7 @@ impl Loader {
         };
         let status = self.status(&ws).await?;
         let notifications = self.notifications(&ws).await?;
-        let by_goal = self.usage(&ws, GroupBy::Goal, None).await?;
-        let by_task = self.usage(&ws, GroupBy::Task, None).await?;
+        let (by_goal, by_task) = self.breakdown(&ws).await?;
         Ok(WorkspaceData {
             session,
             status,
@@ -179,6 +178,13 @@ impl Loader {
             by_goal,
             by_task,
         })
+    }
+
+    /// Today's usage of `ws` by goal and by task (the workspace view's tables).
+    pub async fn breakdown(&self, ws: &str) -> Result<(Vec<UsageRow>, Vec<UsageRow>), LoadError> {
+        let by_goal = self.usage(ws, GroupBy::Goal, None).await?;
+        let by_task = self.usage(ws, GroupBy::Task, None).await?;
+        Ok((by_goal, by_task))
     }
 
     /// The admin table.

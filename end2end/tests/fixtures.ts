@@ -181,11 +181,11 @@ export class Stack {
     expect(r.ok).toBeTruthy();
   }
 
-  /** One chat call through the gateway. */
-  async call(key: string): Promise<number> {
+  /** One chat call through the gateway (`headers` adds e.g. X-Quota-Goal). */
+  async call(key: string, headers: Record<string, string> = {}): Promise<number> {
     const r = await fetch(`${this.baseURL}/v1/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}`, ...headers },
       body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 16 }),
     });
     await r.text();

@@ -53,6 +53,23 @@ test.describe("workspace view", () => {
     await expect(toast).toHaveCount(0);
   });
 
+  test("the goal and task tables follow new calls without a reload", async ({ page, stack }) => {
+    await signIn(page, stack, KEYS.acme);
+    await page.goto(`${stack.baseURL}/`);
+    await expectLive(page);
+    const goal = `live-goal-${Date.now()}`;
+    const task = `live-task-${Date.now()}`;
+    await expect(page.getByTestId("by-goal")).not.toContainText(goal);
+    // A marker that a reload would wipe.
+    await page.evaluate(() => ((window as unknown as { qsMarker: number }).qsMarker = 1));
+    expect(await stack.call(KEYS.acme, { "x-quota-goal": goal, "x-quota-task": task })).toBe(200);
+    await expect(page.getByTestId("by-goal")).toContainText(goal, { timeout: 10_000 });
+    await expect(page.getByTestId("by-task")).toContainText(task, { timeout: 10_000 });
+    const row = page.getByTestId("by-goal").locator("tr", { hasText: goal });
+    await expect(row.locator("td").first()).toHaveText("1");
+    expect(await page.evaluate(() => (window as unknown as { qsMarker?: number }).qsMarker)).toBe(1);
+  });
+
   test("scenario 2: rate_limit_exceeded shows a countdown and the banner clears by itself", async ({ page, stack }) => {
     await signIn(page, stack, KEYS.acme);
     await page.goto(`${stack.baseURL}/`);

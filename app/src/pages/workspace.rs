@@ -52,6 +52,16 @@ fn WorkspaceView(data: WorkspaceData) -> impl IntoView {
     let message =
         move || status.with(|s| s.as_ref().map(|s| s.message.clone()).unwrap_or_default());
     let stale = m.stale();
+    let by_goal = RwSignal::new(data.by_goal);
+    let by_task = RwSignal::new(data.by_task);
+    #[cfg(not(feature = "ssr"))]
+    live::refresh_breakdown(
+        m,
+        Loader::from_context(tr.locale()),
+        data.status.workspace.clone(),
+        data.status.usage.requests_day,
+        (by_goal, by_task),
+    );
     view! {
         <Header session=data.session.clone() connection=m.connection/>
         <main class="page" data-testid="workspace-page">
@@ -83,8 +93,8 @@ fn WorkspaceView(data: WorkspaceData) -> impl IntoView {
                 <section class="card wide" aria-labelledby="breakdown-h">
                     <h2 id="breakdown-h">{tr.t("breakdown-title")}</h2>
                     <div class="two">
-                        <UsageTable rows=data.by_goal caption=tr.t("breakdown-by-goal") testid="by-goal"/>
-                        <UsageTable rows=data.by_task caption=tr.t("breakdown-by-task") testid="by-task"/>
+                        <UsageTable rows=by_goal caption=tr.t("breakdown-by-goal") testid="by-goal"/>
+                        <UsageTable rows=by_task caption=tr.t("breakdown-by-task") testid="by-task"/>
                     </div>
                 </section>
             </div>
@@ -92,4 +102,58 @@ fn WorkspaceView(data: WorkspaceData) -> impl IntoView {
         <ToastStack monitor=m/>
     }
     .into_any()
+}
+
+/// Keeps the goal and task tables live in the browser.
+#[cfg(not(feature = "ssr"))]
+mod live {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    use leptos::prelude::*;
+
+    use crate::data::Loader;
+    use crate::monitor::QuotaMonitor;
+    use crate::types::UsageRow;
+
+    /// How often the tables may be fetched again. Each fetch is two grouped queries over the
+    /// day's ledger, so they follow the live status at this pace rather than call by call.
+    const EVERY: Duration = Duration::from_secs(3);
+
+    /// Refetches the tables when the day's request count (pushed over the WebSocket) differs
+    /// from the one they were loaded at; one fetch at a time, at most every [`EVERY`].
+    pub fn refresh_breakdown(
+        m: QuotaMonitor,
+        loader: Loader,
+        workspace: String,
+        loaded_at: u64,
+        (by_goal, by_task): (RwSignal<Vec<UsageRow>>, RwSignal<Vec<UsageRow>>),
+    ) {
+        let usage = m.usage();
+        let loaded_at = Rc::new(Cell::new(loaded_at));
+        let busy = Rc::new(Cell::new(false));
+        let tick = move || {
+            let Some(now) = usage.get_untracked().map(|u| u.requests_day) else {
+                return;
+            };
+            if now == loaded_at.get() || busy.get() {
+                return;
+            }
+            busy.set(true);
+            let (loader, ws, loaded_at, busy) =
+                (loader.clone(), workspace.clone(), loaded_at.clone(), busy.clone());
+            leptos::task::spawn_local(async move {
+                if let Ok((goal, task)) = loader.breakdown(&ws).await {
+                    loaded_at.set(now);
+                    by_goal.try_set(goal);
+                    by_task.try_set(task);
+                }
+                busy.set(false);
+            });
+        };
+        if let Ok(handle) = set_interval_with_handle(tick, EVERY) {
+            on_cleanup(move || handle.clear());
+        }
+    }
 }
