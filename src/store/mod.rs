@@ -134,6 +134,8 @@ pub struct Writer {
 }
 
 const BATCH: usize = 512;
+/// How many run ids of rolled-up rows are kept: as many as the registry remembers.
+pub const KEPT_RUN_IDS: usize = crate::registry::SEEN_RUNS_CAP;
 /// How long a batch may gather before it is committed.
 const BATCH_WAIT: Duration = Duration::from_millis(20);
 
@@ -419,6 +421,23 @@ impl Store {
         .bind(c)
         .execute(&mut *tx)
         .await?;
+        // Runs counted by the rows about to go keep their ids (see migration 0004).
+        sqlx::query(
+            "INSERT INTO counted_runs (run_id, ts_ms) \
+             SELECT run_id, MAX(ts_ms) FROM ledger WHERE ts_ms < ?1 AND run_id IS NOT NULL \
+              GROUP BY run_id \
+             ON CONFLICT (run_id) DO UPDATE SET ts_ms = MAX(ts_ms, excluded.ts_ms)",
+        )
+        .bind(c)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM counted_runs WHERE ts_ms < \
+               (SELECT ts_ms FROM counted_runs ORDER BY ts_ms DESC LIMIT 1 OFFSET ?1)",
+        )
+        .bind(KEPT_RUN_IDS as i64)
+        .execute(&mut *tx)
+        .await?;
         let n = sqlx::query("DELETE FROM ledger WHERE ts_ms < ?1")
             .bind(c)
             .execute(&mut *tx)
@@ -456,10 +475,14 @@ impl Store {
         Ok(out)
     }
 
-    /// The ids of the most recent runs whose usage was counted, newest first.
+    /// The ids of the most recent runs whose usage was counted, newest first: from the
+    /// ledger and from the runs of rolled-up rows.
     pub async fn recent_run_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT run_id FROM ledger WHERE run_id IS NOT NULL ORDER BY ts_ms DESC LIMIT ?1",
+            "SELECT run_id FROM ( \
+               SELECT run_id, ts_ms FROM ledger WHERE run_id IS NOT NULL \
+               UNION ALL SELECT run_id, ts_ms FROM counted_runs \
+             ) GROUP BY run_id ORDER BY MAX(ts_ms) DESC LIMIT ?1",
         )
         .bind(limit as i64)
         .fetch_all(&self.pool)
@@ -792,6 +815,32 @@ mod tests {
             .unwrap_or_default();
         let total: u64 = buckets.iter().map(|b| b.requests).sum();
         assert_eq!(total, 3);
+    }
+
+    #[tokio::test]
+    async fn runs_of_rolled_up_rows_are_still_known() {
+        let (store, writer, dir) = temp_store().await;
+        let now = Utc::now();
+        let old = now - chrono::Duration::days(100);
+        for (ts, run) in [(old, "run_old"), (old, "run_old"), (now, "run_new")] {
+            store.write(Write::Call(Box::new(LedgerRow {
+                run_id: Some(run.into()),
+                ..row("a", ts, "threads.runs", 1, 1, Some(1))
+            })));
+        }
+        let store = flushed(store, writer, &dir).await;
+        let before = store.recent_run_ids(10).await.unwrap_or_default();
+        assert_eq!(before, ["run_new", "run_old"]);
+        let n = store
+            .roll_up(now - chrono::Duration::days(90))
+            .await
+            .unwrap_or(0);
+        assert_eq!(n, 2);
+        assert_eq!(store.recent_run_ids(10).await.unwrap_or_default(), before);
+        assert_eq!(store.recent_run_ids(1).await.unwrap_or_default(), ["run_new"]);
+        // Rolling up again (nothing new) keeps them.
+        assert_eq!(store.roll_up(now - chrono::Duration::days(90)).await.unwrap_or(9), 0);
+        assert_eq!(store.recent_run_ids(10).await.unwrap_or_default(), before);
     }
 
     #[test]
