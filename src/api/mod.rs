@@ -21,9 +21,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
+use futures_util::future::Either;
 use leptos::prelude::LeptosOptions;
 use serde::Deserialize;
-use futures_util::future::Either;
 use subtle::ConstantTimeEq;
 use tower::util::BoxCloneSyncService;
 use tower::Layer;
@@ -314,10 +314,22 @@ mod tests {
 
     #[test]
     fn only_v1_and_below_go_to_the_proxy() {
-        for p in ["/v1", "/v1/", "/v1/chat/completions", "/v1/threads/thread_1/runs"] {
+        for p in [
+            "/v1",
+            "/v1/",
+            "/v1/chat/completions",
+            "/v1/threads/thread_1/runs",
+        ] {
             assert!(is_proxy_path(p), "{p}");
         }
-        for p in ["/", "/v10/models", "/v1x", "/api/v1/x", "/api/quota/status", "/V1/models"] {
+        for p in [
+            "/",
+            "/v10/models",
+            "/v1x",
+            "/api/v1/x",
+            "/api/quota/status",
+            "/V1/models",
+        ] {
             assert!(!is_proxy_path(p), "{p}");
         }
     }

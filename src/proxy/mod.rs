@@ -1090,7 +1090,10 @@ mod tests {
         };
         assert_eq!(host(Scheme::HTTPS, "api.openai.com"), "api.openai.com");
         assert_eq!(host(Scheme::HTTPS, "api.openai.com:443"), "api.openai.com");
-        assert_eq!(host(Scheme::HTTPS, "api.openai.com:8443"), "api.openai.com:8443");
+        assert_eq!(
+            host(Scheme::HTTPS, "api.openai.com:8443"),
+            "api.openai.com:8443"
+        );
         assert_eq!(host(Scheme::HTTP, "127.0.0.1:80"), "127.0.0.1");
         assert_eq!(host(Scheme::HTTP, "127.0.0.1:9000"), "127.0.0.1:9000");
         assert_eq!(host(Scheme::HTTP, "[::1]:9000"), "[::1]:9000");

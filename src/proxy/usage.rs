@@ -108,13 +108,9 @@ fn inspect_json(kind: FamilyKind, body: &[u8], info: &mut RequestInfo) {
         .stream_options
         .0
         .is_some_and(|o| o.include_usage.0 == Some(true));
-    info.max_output_tokens = [
-        f.max_completion_tokens,
-        f.max_tokens,
-        f.max_output_tokens,
-    ]
-    .into_iter()
-    .find_map(Num::exact);
+    info.max_output_tokens = [f.max_completion_tokens, f.max_tokens, f.max_output_tokens]
+        .into_iter()
+        .find_map(Num::exact);
     if let Some(n) = f.n.exact().filter(|n| *n > 0) {
         info.n = n;
     }
@@ -901,7 +897,10 @@ impl UsageWire<'_> {
     /// The call's quantities (see [`parse_usage`]); `None` when no counter is present.
     pub(crate) fn into_usage(self) -> Option<CallUsage> {
         let input = self.prompt_tokens.count().or(self.input_tokens.count());
-        let output = self.completion_tokens.count().or(self.output_tokens.count());
+        let output = self
+            .completion_tokens
+            .count()
+            .or(self.output_tokens.count());
         let seconds = (self.kind.get() == Some("duration"))
             .then(|| self.seconds.non_negative())
             .flatten();
@@ -1803,12 +1802,22 @@ mod tests {
         let u = extract_json(FamilyKind::ChatCompletions, &req, 200, body).unwrap_or_default();
         assert_eq!(u.model.as_deref(), Some("gpt-4o-mini"));
         assert_eq!((u.input_tokens, u.output_tokens), (11, 4));
-        assert_eq!((u.cached_tokens, u.audio_input_tokens, u.image_input_tokens), (2, 0, 0));
+        assert_eq!(
+            (u.cached_tokens, u.audio_input_tokens, u.image_input_tokens),
+            (2, 0, 0)
+        );
         assert_eq!(u.reasoning_tokens, 1);
         assert_eq!(u.audio_seconds, 0.0, "seconds count only for type duration");
         // A `usage` that is not an object is no usage; the body still parses.
-        for odd in [&br#"{"usage":7}"#[..], br#"{"usage":[1]}"#, br#"{"usage":"x"}"#] {
-            assert_eq!(extract_json(FamilyKind::ChatCompletions, &req, 200, odd), None);
+        for odd in [
+            &br#"{"usage":7}"#[..],
+            br#"{"usage":[1]}"#,
+            br#"{"usage":"x"}"#,
+        ] {
+            assert_eq!(
+                extract_json(FamilyKind::ChatCompletions, &req, 200, odd),
+                None
+            );
         }
         // A verbose_json duration that is an integer, a negative or a string.
         let t = |b: &[u8]| {
@@ -1824,7 +1833,8 @@ mod tests {
     #[test]
     fn request_fields_are_lenient_like_a_value() {
         let ask = |b: &[u8]| inspect_request(FamilyKind::ChatCompletions, None, b);
-        let i = ask(br#"{"model":"m","stream":"true","max_tokens":16.0,"max_output_tokens":9,"n":0}"#);
+        let i =
+            ask(br#"{"model":"m","stream":"true","max_tokens":16.0,"max_output_tokens":9,"n":0}"#);
         assert_eq!(i.model.as_deref(), Some("m"));
         assert!(!i.stream, "only a JSON true streams");
         assert_eq!(i.max_output_tokens, Some(9), "a float cap is not a cap");

@@ -837,9 +837,18 @@ mod tests {
             .unwrap_or(0);
         assert_eq!(n, 2);
         assert_eq!(store.recent_run_ids(10).await.unwrap_or_default(), before);
-        assert_eq!(store.recent_run_ids(1).await.unwrap_or_default(), ["run_new"]);
+        assert_eq!(
+            store.recent_run_ids(1).await.unwrap_or_default(),
+            ["run_new"]
+        );
         // Rolling up again (nothing new) keeps them.
-        assert_eq!(store.roll_up(now - chrono::Duration::days(90)).await.unwrap_or(9), 0);
+        assert_eq!(
+            store
+                .roll_up(now - chrono::Duration::days(90))
+                .await
+                .unwrap_or(9),
+            0
+        );
         assert_eq!(store.recent_run_ids(10).await.unwrap_or_default(), before);
     }
 

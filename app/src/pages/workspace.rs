@@ -141,8 +141,12 @@ mod live {
                 return;
             }
             busy.set(true);
-            let (loader, ws, loaded_at, busy) =
-                (loader.clone(), workspace.clone(), loaded_at.clone(), busy.clone());
+            let (loader, ws, loaded_at, busy) = (
+                loader.clone(),
+                workspace.clone(),
+                loaded_at.clone(),
+                busy.clone(),
+            );
             leptos::task::spawn_local(async move {
                 if let Ok((goal, task)) = loader.breakdown(&ws).await {
                     loaded_at.set(now);
