@@ -7,6 +7,29 @@ use quota_sentinel::simulator::{Fault, SimConfig};
 use serde_json::{json, Value};
 use support::*;
 
+/// Chat calls of `max_tokens` as acme until the gateway refuses one (at most 10): how many
+/// went through (at least one), and the refusal.
+async fn calls_until_refused(env: &Env, max_tokens: u64) -> (u64, ApiErr) {
+    let mut ok = 0;
+    for _ in 0..10 {
+        let r = env
+            .post(
+                ACME_KEY,
+                "/v1/chat/completions",
+                chat_body("hello world", max_tokens),
+            )
+            .await;
+        if r.status() == 429 {
+            assert!(ok >= 1, "the first call was refused");
+            return (ok, api_error(r).await);
+        }
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().await;
+        ok += 1;
+    }
+    panic!("never refused in {ok} calls");
+}
+
 fn chat_body(words: &str, max_tokens: u64) -> Value {
     json!({"model": "gpt-4o-mini", "max_tokens": max_tokens, "messages": [{"role": "user", "content": words}]})
 }
@@ -64,26 +87,7 @@ async fn requests_per_minute_refuses_the_third_call_before_the_upstream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_per_day_gives_quota_exceeded() {
     let env = Env::start(&base_toml("tokens_per_day = 100")).await;
-    let mut refused = None;
-    let mut ok = 0;
-    for _ in 0..10 {
-        let r = env
-            .post(
-                ACME_KEY,
-                "/v1/chat/completions",
-                chat_body("hello world", 20),
-            )
-            .await;
-        if r.status() == 429 {
-            refused = Some(api_error(r).await);
-            break;
-        }
-        assert_eq!(r.status(), 200);
-        let _ = r.bytes().await;
-        ok += 1;
-    }
-    let e = refused.unwrap_or_else(|| panic!("never refused"));
-    assert!(ok >= 1, "the first call was refused");
+    let (ok, e) = calls_until_refused(&env, 20).await;
     assert_eq!(e.body.error.kind, "tokens", "{}", e.raw);
     assert_eq!(
         e.body.error.code.as_deref(),
@@ -103,26 +107,7 @@ async fn tokens_per_day_gives_quota_exceeded() {
 async fn a_small_daily_budget_refuses_with_type_budget() {
     // gpt-4o-mini: a 10-token answer costs a few micro-dollars.
     let env = Env::start(&base_toml("budget_usd_per_day = 0.00002")).await;
-    let mut refused = None;
-    let mut ok = 0;
-    for _ in 0..10 {
-        let r = env
-            .post(
-                ACME_KEY,
-                "/v1/chat/completions",
-                chat_body("hello world", 10),
-            )
-            .await;
-        if r.status() == 429 {
-            refused = Some(api_error(r).await);
-            break;
-        }
-        assert_eq!(r.status(), 200);
-        let _ = r.bytes().await;
-        ok += 1;
-    }
-    let e = refused.unwrap_or_else(|| panic!("never refused"));
-    assert!(ok >= 1, "the first call was refused");
+    let (ok, e) = calls_until_refused(&env, 10).await;
     assert_eq!(e.status, 429);
     assert_eq!(e.body.error.kind, "budget", "{}", e.raw);
     assert_eq!(
