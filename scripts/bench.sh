@@ -2,8 +2,10 @@
 # Measures the figures of BENCHMARKS.md side by side in one run, all on 127.0.0.1:
 #  1. added latency at a fixed 1,000 requests/s: simulator direct vs through the gateway (and nginx);
 #  2. maximum requests/s (wrk, 64 connections) through the gateway vs nginx proxy_pass, 3 alternating rounds,
-#     with a bare axum + hyper proxy (examples/bare_proxy.rs) as the floor of the gateway's HTTP stack;
-#  3. memory per idle workspace (RSS with 10,000 workspaces vs 1).
+#     with a bare axum + hyper proxy (examples/bare_proxy.rs) as the floor of the gateway's HTTP stack,
+#     and the same served thread per core (examples/bare_proxy_per_core.rs);
+#  3. memory per idle workspace (RSS with 10,000 workspaces vs none, median of three starts);
+#  4. Web UI: WASM sizes, server render of /admin with 1,000 workspaces.
 # Usage: scripts/bench.sh PATH/TO/quota-sentinel     (make bench builds it and calls this)
 set -euo pipefail
 BIN=${1:?usage: bench.sh BIN}
@@ -20,7 +22,7 @@ HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello benchmark"}],"max_tokens":16}'
 RATE=${BENCH_RATE:-1000}; SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
 
-SIM=$(port); GW=$(port); NG=$(port); BP=$(port)
+SIM=$(port); GW=$(port); NG=$(port); BP=$(port); PC=$(port)
 QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & PIDS+=($!)
 cat > "$TMP/qs.toml" <<TOML
 [[workspaces]]
@@ -53,7 +55,8 @@ NGINX
 nginx -c "$TMP/nginx.conf" -p "$TMP" & PIDS+=($!)
 BARE="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_proxy"
 "$BARE" 127.0.0.1:$BP http://127.0.0.1:$SIM & PIDS+=($!)
-wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$GW/healthz"; wait_up "http://127.0.0.1:$NG/_sim/stats"; wait_up "http://127.0.0.1:$BP/_sim/stats"
+"${BARE}_per_core" 127.0.0.1:$PC http://127.0.0.1:$SIM & PIDS+=($!)
+wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$GW/healthz"; wait_up "http://127.0.0.1:$NG/_sim/stats"; wait_up "http://127.0.0.1:$BP/_sim/stats"; wait_up "http://127.0.0.1:$PC/_sim/stats"
 
 LOADGEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/loadgen"
 cat > "$TMP/post.lua" <<LUA
@@ -86,17 +89,18 @@ PY
 
 echo; echo "## Maximum requests/s (wrk -t2 -c64 -d${SECS}s, $ROUNDS alternating rounds)"
 rps() { wrk -t2 -c64 -d"${SECS}s" -s "$TMP/post.lua" "$1/v1/chat/completions" | awk '/Requests\/sec/ {print $2}'; }
-G=(); N=(); D=(); B=()
+G=(); N=(); D=(); B=(); C=()
 for r in $(seq 1 "$ROUNDS"); do
   D+=("$(rps http://127.0.0.1:$SIM)"); G+=("$(rps http://127.0.0.1:$GW)"); N+=("$(rps http://127.0.0.1:$NG)"); B+=("$(rps http://127.0.0.1:$BP)")
-  echo "round $r: direct ${D[-1]}  gateway ${G[-1]}  nginx ${N[-1]}  bare hyper ${B[-1]}"
+  C+=("$(rps http://127.0.0.1:$PC)")
+  echo "round $r: direct ${D[-1]}  gateway ${G[-1]}  nginx ${N[-1]}  bare hyper ${B[-1]}  bare hyper per core ${C[-1]}"
 done
 gm=$(printf '%s\n' "${G[@]}" | median); nm=$(printf '%s\n' "${N[@]}" | median); dm=$(printf '%s\n' "${D[@]}" | median)
-bm=$(printf '%s\n' "${B[@]}" | median)
+bm=$(printf '%s\n' "${B[@]}" | median); cm=$(printf '%s\n' "${C[@]}" | median)
 echo "| path | median requests/s |"; echo "|---|---|"
 echo "| direct to upstream | $dm |"; echo "| through Quota Sentinel | $gm |"; echo "| through nginx proxy_pass | $nm |"
-echo "| through a bare axum + hyper proxy | $bm |"
-python3 -c "import sys; g,n,b=map(float,sys.argv[1:]); print(f'gateway / nginx = {g/n:.3f}; bare hyper / nginx = {b/n:.3f}; gateway / bare hyper = {g/b:.3f}')" "$gm" "$nm" "$bm"
+echo "| through a bare axum + hyper proxy | $bm |"; echo "| through the same, thread per core | $cm |"
+python3 -c "import sys; g,n,b,c=map(float,sys.argv[1:]); print(f'gateway / nginx = {g/n:.3f}; bare hyper / nginx = {b/n:.3f}; gateway / bare hyper = {g/b:.3f}; per core / bare hyper = {c/b:.3f}')" "$gm" "$nm" "$bm" "$cm"
 
 echo; echo "## Memory per idle workspace"
 rss_small=$(rss_kb $GW_PID)
@@ -107,18 +111,23 @@ with open(sys.argv[1], "w") as f:
         h = hashlib.sha256(f"qs_idle_{i}".encode()).hexdigest()
         f.write(f'[[workspaces]]\nid = "ws{i}"\nkey_sha256 = ["{h}"]\n')
 PY
-GW2=$(port)
-QS_LOG=warn "$BIN" serve --config "$TMP/many.toml" --listen 127.0.0.1:$GW2 --database-url "sqlite://$TMP/many.db" \
-  --upstream-url http://127.0.0.1:$SIM/v1 & GW2_PID=$!; PIDS+=($GW2_PID)
-wait_up "http://127.0.0.1:$GW2/healthz"
-GW3=$(port)
-QS_LOG=warn "$BIN" serve --listen 127.0.0.1:$GW3 --database-url "sqlite://$TMP/none.db" \
-  --upstream-url http://127.0.0.1:$SIM/v1 & GW3_PID=$!; PIDS+=($GW3_PID)
-wait_up "http://127.0.0.1:$GW3/healthz"
-sleep 1
-rss_many=$(rss_kb $GW2_PID); rss_none=$(rss_kb $GW3_PID)
-echo "RSS idle with 0 workspaces: ${rss_none} KiB; with 10,000: ${rss_many} KiB; after the load above (1 workspace): ${rss_small} KiB"
-python3 -c "import sys; print(f'per idle workspace: {(int(sys.argv[1])-int(sys.argv[2]))*1024/10000:.0f} bytes')" "$rss_many" "$rss_none"
+# Three fresh starts of each (the first start after creating a database can be larger): medians.
+PER=()
+for i in 1 2 3; do
+  GW2=$(port); GW3=$(port)
+  QS_LOG=warn "$BIN" serve --config "$TMP/many.toml" --listen 127.0.0.1:$GW2 --database-url "sqlite://$TMP/many$i.db" \
+    --upstream-url http://127.0.0.1:$SIM/v1 & GW2_PID=$!; PIDS+=($GW2_PID)
+  QS_LOG=warn "$BIN" serve --listen 127.0.0.1:$GW3 --database-url "sqlite://$TMP/none$i.db" \
+    --upstream-url http://127.0.0.1:$SIM/v1 & GW3_PID=$!; PIDS+=($GW3_PID)
+  wait_up "http://127.0.0.1:$GW2/healthz"; wait_up "http://127.0.0.1:$GW3/healthz"
+  sleep 1
+  rss_many=$(rss_kb $GW2_PID); rss_none=$(rss_kb $GW3_PID)
+  kill $GW2_PID $GW3_PID 2>/dev/null || true
+  echo "start $i: RSS idle with 0 workspaces: ${rss_none} KiB; with 10,000: ${rss_many} KiB"
+  PER+=("$(( (rss_many - rss_none) * 1024 / 10000 ))")
+done
+echo "RSS after the load above (1 workspace): ${rss_small} KiB"
+echo "per idle workspace: $(printf '%s\n' "${PER[@]}" | median) bytes (median of ${PER[*]})"
 
 echo; echo "## Web UI"
 SITE=${LEPTOS_SITE_ROOT:-$ROOT/target/site}
