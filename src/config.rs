@@ -66,6 +66,9 @@ pub struct RawServer {
     pub retention_days: Option<u32>,
     /// IANA time zone of the calendar days and months (default `UTC`).
     pub time_zone: Option<String>,
+    /// Threads that serve HTTP, each with its own runtime and listener (default or 0: one per
+    /// core).
+    pub serving_threads: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +144,8 @@ pub struct Config {
     pub cors_allow_origins: Vec<String>,
     pub retention_days: u32,
     pub time_zone: chrono_tz::Tz,
+    /// Threads that serve HTTP (resolved: at least 1).
+    pub serving_threads: usize,
     pub upstream_url: String,
     pub upstream_timeout_seconds: u64,
     pub upstream_key: Option<SecretString>,
@@ -219,6 +224,18 @@ impl RawConfig {
                 ));
             }
         }
+        let serving_threads = match self.server.serving_threads.unwrap_or(0) {
+            0 => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(crate::proxy::MAX_SERVING_RUNTIMES),
+            n if n > crate::proxy::MAX_SERVING_RUNTIMES => {
+                return Err(invalid(
+                    "server.serving_threads",
+                    "must be at most 64 (0 = one per core)",
+                ))
+            }
+            n => n,
+        };
         let retention_days = self.server.retention_days.unwrap_or(90);
         if retention_days == 0 {
             return Err(invalid("server.retention_days", "must be at least 1"));
@@ -351,6 +368,7 @@ impl RawConfig {
             cors_allow_origins: self.server.cors_allow_origins,
             retention_days,
             time_zone,
+            serving_threads,
             upstream_url,
             upstream_timeout_seconds,
             upstream_key: over.upstream_key,
@@ -447,6 +465,21 @@ mod tests {
     }
 
     const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    #[test]
+    fn serving_threads_default_to_one_per_core_and_are_bounded() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let c = load("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.serving_threads, cores.min(64));
+        let c = load("[server]\nserving_threads = 0\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.serving_threads, cores.min(64));
+        let c = load("[server]\nserving_threads = 3\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.serving_threads, 3);
+        let e = load("[server]\nserving_threads = 65\n")
+            .err()
+            .unwrap_or_default();
+        assert!(e.starts_with("server.serving_threads:"), "{e}");
+    }
 
     #[test]
     fn empty_config_has_documented_defaults() {

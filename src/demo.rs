@@ -101,8 +101,7 @@ pub async fn run(listen: &str, stop: CancellationToken) -> Result<(), String> {
     std::fs::create_dir_all(&db_dir).map_err(|e| e.to_string())?;
     let db_url = format!("sqlite://{}/demo.db", db_dir.display());
     let config = config(listen, &db_url, &format!("http://{sim_addr}/v1"))?;
-    let listener = TcpListener::bind(config.listen)
-        .await
+    let listener = crate::server::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let running = crate::server::start(config, listener, stop.clone())
         .await

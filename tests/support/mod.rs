@@ -199,8 +199,8 @@ impl Env {
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("{e}"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
+        // As `serve` binds: one listener per serving thread on the same port.
+        let listener = server::bind("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")))
             .unwrap_or_else(|e| panic!("{e}"));
         self.stop = CancellationToken::new();
         let running = server::start(config, listener, self.stop.clone())
