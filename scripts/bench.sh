@@ -3,7 +3,7 @@
 #  1. added latency at a fixed 1,000 requests/s: simulator direct vs through the gateway (and nginx);
 #  2. maximum requests/s (wrk, 64 connections) through the gateway vs nginx proxy_pass, 3 alternating rounds,
 #     with a bare axum + hyper proxy (examples/bare_proxy.rs) as the floor of the gateway's HTTP stack,
-#     and the same served thread per core (examples/bare_proxy_per_core.rs);
+#     and the same served thread per core (`bare_proxy --per-core`);
 #  3. memory per idle workspace (RSS with 10,000 workspaces vs none, median of three starts);
 #  4. Web UI: WASM sizes, server render of /admin with 1,000 workspaces.
 # Usage: scripts/bench.sh PATH/TO/quota-sentinel     (make bench builds it and calls this)
@@ -55,7 +55,7 @@ NGINX
 nginx -c "$TMP/nginx.conf" -p "$TMP" & PIDS+=($!)
 BARE="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_proxy"
 "$BARE" 127.0.0.1:$BP http://127.0.0.1:$SIM & PIDS+=($!)
-"${BARE}_per_core" 127.0.0.1:$PC http://127.0.0.1:$SIM & PIDS+=($!)
+"$BARE" 127.0.0.1:$PC http://127.0.0.1:$SIM --per-core & PIDS+=($!)
 wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$GW/healthz"; wait_up "http://127.0.0.1:$NG/_sim/stats"; wait_up "http://127.0.0.1:$BP/_sim/stats"; wait_up "http://127.0.0.1:$PC/_sim/stats"
 
 LOADGEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/loadgen"
