@@ -233,6 +233,11 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     if addr.port() != 0 {
         drop(std::net::TcpListener::bind(addr)?);
     }
+    bind_shared(addr)
+}
+
+/// A listener on `addr` that shares the port with the others bound with `SO_REUSEPORT`.
+fn bind_shared(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -259,7 +264,7 @@ async fn serve_per_core(
 ) -> std::io::Result<()> {
     let mut listeners = vec![listener.into_std()?];
     for _ in 1..threads {
-        match bind(addr).and_then(|l| l.into_std()) {
+        match bind_shared(addr).and_then(|l| l.into_std()) {
             Ok(l) => listeners.push(l),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot add a listener on the same port; serving from one thread");

@@ -712,3 +712,28 @@ async fn every_call_has_a_request_id_in_its_answer_and_its_ledger_row() {
     want.sort();
     assert_eq!(ids, want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_served_by_a_thread_per_core() {
+    let toml = format!("[server]\nserving_threads = 3\n{}", base_toml(""));
+    let env = Env::start(&toml).await;
+    for _ in 0..3 {
+        assert_eq!(env.chat(ACME_KEY, "hello").await.status(), 200);
+    }
+    // Every serving thread got its own listener (a thread whose listener could not share the
+    // port would not exist: the server falls back to one thread).
+    let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .map(|d| {
+            d.filter_map(|t| t.ok())
+                .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                .map(|n| n.trim().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    for want in ["qs-serve-0", "qs-serve-1", "qs-serve-2"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+}
