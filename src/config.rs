@@ -231,7 +231,10 @@ impl RawConfig {
             n if n > crate::proxy::MAX_SERVING_RUNTIMES => {
                 return Err(invalid(
                     "server.serving_threads",
-                    "must be at most 64 (0 = one per core)",
+                    format!(
+                        "must be at most {} (0 = one per core)",
+                        crate::proxy::MAX_SERVING_RUNTIMES
+                    ),
                 ))
             }
             n => n,

@@ -270,17 +270,11 @@ impl Proxy {
         let tags = Tags::from_headers(&parts.headers)?;
         let request_id = request_id(&parts.headers);
 
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let is_json = content_type
-            .as_deref()
-            .is_some_and(|c| c.starts_with("application/json"));
-        let is_multipart = content_type
-            .as_deref()
-            .is_some_and(|c| c.starts_with("multipart/"));
+        // A clone of the parsed header shares its bytes: no copy per call.
+        let content_type_header = parts.headers.get(header::CONTENT_TYPE).cloned();
+        let content_type = content_type_header.as_ref().and_then(|v| v.to_str().ok());
+        let is_json = content_type.is_some_and(|c| c.starts_with("application/json"));
+        let is_multipart = content_type.is_some_and(|c| c.starts_with("multipart/"));
 
         // The request body: JSON is read whole (small, and we must see it); everything else
         // streams, multipart after a short peek for its `model` field.
@@ -300,7 +294,7 @@ impl Proxy {
                         AppError::bad_request("The request body was cut before it ended.", None)
                     }
                 })?;
-            let info = usage::inspect_request(kind, content_type.as_deref(), &bytes);
+            let info = usage::inspect_request(kind, content_type, &bytes);
             let bytes = if info.stream
                 && !info.include_usage
                 && matches!(kind, FamilyKind::ChatCompletions | FamilyKind::Completions)
@@ -341,7 +335,7 @@ impl Proxy {
                 }
             }
             let head: Vec<u8> = peek.iter().flat_map(|b| b.iter().copied()).collect();
-            let mut info = usage::inspect_request(kind, content_type.as_deref(), &head);
+            let mut info = usage::inspect_request(kind, content_type, &head);
             info.body_len = content_length(&parts.headers).unwrap_or(peeked as u64);
             let first = futures_util::stream::iter(peek.into_iter().map(Ok::<Bytes, axum::Error>));
             if info.model.is_none() && !ended {
