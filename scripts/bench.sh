@@ -2,8 +2,9 @@
 # Measures the figures of BENCHMARKS.md side by side in one run, all on 127.0.0.1:
 #  1. added latency at a fixed 1,000 requests/s: simulator direct vs through the gateway (and nginx);
 #  2. maximum requests/s (wrk, 64 connections) through the gateway vs nginx proxy_pass, 3 alternating rounds,
-#     with a bare axum + hyper proxy (examples/bare_proxy.rs) as the floor of the gateway's HTTP stack,
-#     and the same served thread per core (`bare_proxy --per-core`);
+#     with two bare proxies (examples/bare_proxy.rs) as floors of the gateway's HTTP stack: axum + hyper-util
+#     served thread per core like the gateway (`--per-core`), and hyper's connection APIs alone (`--lean`);
+#     and the CPU time each proxy and the simulator spend per call in those rounds;
 #  3. memory per idle workspace (RSS with 10,000 workspaces vs none, median of three starts);
 #  4. Web UI: WASM sizes, server render of /admin with 1,000 workspaces.
 # Usage: scripts/bench.sh PATH/TO/quota-sentinel     (make bench builds it and calls this)
@@ -23,7 +24,7 @@ BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello benchma
 RATE=${BENCH_RATE:-1000}; SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
 
 SIM=$(port); GW=$(port); NG=$(port); BP=$(port); PC=$(port)
-QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & PIDS+=($!)
+QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & SIM_PID=$!; PIDS+=($SIM_PID)
 cat > "$TMP/qs.toml" <<TOML
 [[workspaces]]
 id = "bench"
@@ -52,10 +53,10 @@ http {
   }
 }
 NGINX
-nginx -c "$TMP/nginx.conf" -p "$TMP" & PIDS+=($!)
+nginx -c "$TMP/nginx.conf" -p "$TMP" & NG_PID=$!; PIDS+=($NG_PID)
 BARE="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_proxy"
-"$BARE" 127.0.0.1:$BP http://127.0.0.1:$SIM & PIDS+=($!)
-"$BARE" 127.0.0.1:$PC http://127.0.0.1:$SIM --per-core & PIDS+=($!)
+"$BARE" 127.0.0.1:$BP http://127.0.0.1:$SIM --lean & BP_PID=$!; PIDS+=($BP_PID)
+"$BARE" 127.0.0.1:$PC http://127.0.0.1:$SIM --per-core & PC_PID=$!; PIDS+=($PC_PID)
 wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$GW/healthz"; wait_up "http://127.0.0.1:$NG/_sim/stats"; wait_up "http://127.0.0.1:$BP/_sim/stats"; wait_up "http://127.0.0.1:$PC/_sim/stats"
 
 LOADGEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/loadgen"
@@ -88,19 +89,44 @@ print(f"| through nginx proxy_pass | {n50:.3f} | {n99:.3f} | {n50-d50:.3f} | {n9
 PY
 
 echo; echo "## Maximum requests/s (wrk -t2 -c64 -d${SECS}s, $ROUNDS alternating rounds)"
-rps() { wrk -t2 -c64 -d"${SECS}s" -s "$TMP/post.lua" "$1/v1/chat/completions" | awk '/Requests\/sec/ {print $2}'; }
-G=(); N=(); D=(); B=(); C=()
+# CPU time (user + system, all threads) of processes, in clock ticks.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+HZ=$(getconf CLK_TCK)
+NGW=$(pgrep -P "$NG_PID" | tr '\n' ' ')   # nginx's workers do its work
+declare -A RPS CPU SIMCPU
+# One wrk run against $2: appends requests/s, and the µs of CPU per call of the processes $3…
+# and of the simulator, to RPS/CPU/SIMCPU[$1].
+measure() { local name=$1 url=$2; shift 2
+  local s0 p0 out s1 p1 n
+  s0=$(ticks "$SIM_PID"); p0=$( [ $# -gt 0 ] && ticks "$@" || echo 0 )
+  out=$(wrk -t2 -c64 -d"${SECS}s" -s "$TMP/post.lua" "$url/v1/chat/completions")
+  s1=$(ticks "$SIM_PID"); p1=$( [ $# -gt 0 ] && ticks "$@" || echo 0 )
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  RPS[$name]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+  CPU[$name]+="$(python3 -c "import sys; print(round((int(sys.argv[1]) * 1e6 / int(sys.argv[2])) / int(sys.argv[3]), 1))" $((p1 - p0)) "$HZ" "$n") "
+  SIMCPU[$name]+="$(python3 -c "import sys; print(round((int(sys.argv[1]) * 1e6 / int(sys.argv[2])) / int(sys.argv[3]), 1))" $((s1 - s0)) "$HZ" "$n") "
+}
+NAMES=(direct gateway nginx perc lean)
 for r in $(seq 1 "$ROUNDS"); do
-  D+=("$(rps http://127.0.0.1:$SIM)"); G+=("$(rps http://127.0.0.1:$GW)"); N+=("$(rps http://127.0.0.1:$NG)"); B+=("$(rps http://127.0.0.1:$BP)")
-  C+=("$(rps http://127.0.0.1:$PC)")
-  echo "round $r: direct ${D[-1]}  gateway ${G[-1]}  nginx ${N[-1]}  bare hyper ${B[-1]}  bare hyper per core ${C[-1]}"
+  measure direct http://127.0.0.1:$SIM
+  measure gateway http://127.0.0.1:$GW "$GW_PID"
+  # shellcheck disable=SC2086
+  measure nginx http://127.0.0.1:$NG $NGW
+  measure perc http://127.0.0.1:$PC "$PC_PID"
+  measure lean http://127.0.0.1:$BP "$BP_PID"
+  line="round $r:"; for k in "${NAMES[@]}"; do line+="  $k $(echo ${RPS[$k]} | awk '{print $NF}')"; done; echo "$line"
 done
-gm=$(printf '%s\n' "${G[@]}" | median); nm=$(printf '%s\n' "${N[@]}" | median); dm=$(printf '%s\n' "${D[@]}" | median)
-bm=$(printf '%s\n' "${B[@]}" | median); cm=$(printf '%s\n' "${C[@]}" | median)
-echo "| path | median requests/s |"; echo "|---|---|"
-echo "| direct to upstream | $dm |"; echo "| through Quota Sentinel | $gm |"; echo "| through nginx proxy_pass | $nm |"
-echo "| through a bare axum + hyper proxy | $bm |"; echo "| through the same, thread per core | $cm |"
-python3 -c "import sys; g,n,b,c=map(float,sys.argv[1:]); print(f'gateway / nginx = {g/n:.3f}; bare hyper / nginx = {b/n:.3f}; gateway / bare hyper = {g/b:.3f}; per core / bare hyper = {c/b:.3f}')" "$gm" "$nm" "$bm" "$cm"
+med() { tr ' ' '\n' <<< "$1" | grep . | median; }
+echo "| path | median requests/s | proxy CPU µs per call | simulator CPU µs per call |"; echo "|---|---|---|---|"
+declare -A LABEL=([direct]="direct to upstream" [gateway]="through Quota Sentinel" [nginx]="through nginx proxy_pass"
+  [perc]="through a bare axum + hyper-util proxy, thread per core" [lean]="through a bare proxy on hyper's connection APIs")
+declare -A M
+for k in "${NAMES[@]}"; do
+  M[$k]=$(med "${RPS[$k]}")
+  echo "| ${LABEL[$k]} | ${M[$k]} | $( [ "$k" = direct ] && echo — || med "${CPU[$k]}" ) | $(med "${SIMCPU[$k]}") |"
+done
+python3 -c "import sys; g,n,c,l=map(float,sys.argv[1:]); print(f'gateway / nginx = {g/n:.3f}; bare per core / nginx = {c/n:.3f}; bare lean / nginx = {l/n:.3f}; gateway / bare per core = {g/c:.3f}')" \
+  "${M[gateway]}" "${M[nginx]}" "${M[perc]}" "${M[lean]}"
 
 echo; echo "## Memory per idle workspace"
 rss_small=$(rss_kb $GW_PID)
