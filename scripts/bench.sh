@@ -5,6 +5,7 @@
 #     with two bare proxies (examples/bare_proxy.rs) as floors of the gateway's HTTP stack: axum + hyper-util
 #     served thread per core like the gateway (`--per-core`), and hyper's connection APIs alone (`--lean`);
 #     and the CPU time each proxy and the simulator spend per call in those rounds;
+#     and the ledger writer's CPU per row on its own (examples/ledger_write.rs, median of three runs);
 #  3. memory per idle workspace (RSS with 10,000 workspaces vs none, median of three starts);
 #  4. Web UI: WASM sizes, server render of /admin with 1,000 workspaces.
 # Usage: scripts/bench.sh PATH/TO/quota-sentinel     (make bench builds it and calls this)
@@ -127,6 +128,13 @@ for k in "${NAMES[@]}"; do
 done
 python3 -c "import sys; g,n,c,l=map(float,sys.argv[1:]); print(f'gateway / nginx = {g/n:.3f}; bare per core / nginx = {c/n:.3f}; bare lean / nginx = {l/n:.3f}; gateway / bare per core = {g/c:.3f}')" \
   "${M[gateway]}" "${M[nginx]}" "${M[perc]}" "${M[lean]}"
+
+# The ledger writer's share, measured alone: it runs beside the serving threads on the same cores.
+LW=()
+for i in 1 2 3; do
+  LW+=("$("${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/ledger_write" | python3 -c "import json,sys; print(json.load(sys.stdin)['cpu_us_per_row'])")")
+done
+echo "ledger writer alone: $(printf '%s\n' "${LW[@]}" | median) µs of CPU per row (median of ${LW[*]})"
 
 echo; echo "## Memory per idle workspace"
 rss_small=$(rss_kb $GW_PID)
