@@ -139,17 +139,19 @@ fn strip_hop_headers(h: &mut HeaderMap) {
     }
 }
 
-const X_QUOTA_GOAL: &str = "x-quota-goal";
+const X_QUOTA_GOAL: HeaderName = HeaderName::from_static("x-quota-goal");
 const X_QUOTA_STATUS: HeaderName = HeaderName::from_static("x-quota-status");
 const X_QUOTA_WORKSPACE: HeaderName = HeaderName::from_static("x-quota-workspace");
 const X_QUOTA_REQUEST_ID: HeaderName = HeaderName::from_static("x-quota-request-id");
 /// OpenAI's header for an id chosen by the caller (forwarded as it is).
-const X_CLIENT_REQUEST_ID: &str = "x-client-request-id";
+const X_CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-client-request-id");
+/// The upstream's id of the call, recorded in the ledger.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The call's id: the caller's `X-Client-Request-Id` when it is printable ASCII of at most
 /// 512 bytes (OpenAI's own rule), else a fresh UUIDv7 (time-ordered, like the ledger).
 fn request_id(h: &HeaderMap) -> HeaderValue {
-    h.get(X_CLIENT_REQUEST_ID)
+    h.get(&X_CLIENT_REQUEST_ID)
         .filter(|v| !v.is_empty() && v.len() <= 512 && v.to_str().is_ok())
         .cloned()
         .unwrap_or_else(|| {
@@ -172,8 +174,8 @@ fn fresh_uuid_v7() -> uuid::Uuid {
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
     uuid::Builder::from_unix_timestamp_millis(ms, &random).into_uuid()
 }
-const X_QUOTA_TASK: &str = "x-quota-task";
-const X_QUOTA_PRIORITY: &str = "x-quota-priority";
+const X_QUOTA_TASK: HeaderName = HeaderName::from_static("x-quota-task");
+const X_QUOTA_PRIORITY: HeaderName = HeaderName::from_static("x-quota-priority");
 
 impl Proxy {
     pub fn new(
@@ -529,9 +531,9 @@ impl Proxy {
         s.headroom = signals::headroom(&head.headers, now);
         s.upstream_request_id = head
             .headers
-            .get("x-request-id")
+            .get(&X_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .map(Arc::from);
         if status.as_u16() >= 400 {
             s.error_headers = Some(head.headers.clone());
         }
@@ -600,7 +602,7 @@ struct Tags {
 
 impl Tags {
     fn from_headers(h: &HeaderMap) -> Result<Tags, AppError> {
-        let get = |n: &str| -> Result<Option<String>, AppError> {
+        let get = |n: &HeaderName| -> Result<Option<String>, AppError> {
             match h.get(n) {
                 None => Ok(None),
                 Some(v) => {
@@ -617,7 +619,7 @@ impl Tags {
                 }
             }
         };
-        let priority = get(X_QUOTA_PRIORITY)?;
+        let priority = get(&X_QUOTA_PRIORITY)?;
         if let Some(p) = &priority {
             if !matches!(p.as_str(), "critical" | "normal" | "optional") {
                 return Err(AppError::bad_request(
@@ -629,8 +631,8 @@ impl Tags {
             }
         }
         Ok(Tags {
-            goal: get(X_QUOTA_GOAL)?,
-            task: get(X_QUOTA_TASK)?,
+            goal: get(&X_QUOTA_GOAL)?,
+            task: get(&X_QUOTA_TASK)?,
             priority,
         })
     }
@@ -703,7 +705,7 @@ struct Settlement {
     status: u16,
     error_headers: Option<HeaderMap>,
     headroom: Option<UpstreamHeadroom>,
-    upstream_request_id: Option<String>,
+    upstream_request_id: Option<Arc<str>>,
 }
 
 /// The response body: forwards frames as they come and settles the call at the end.
@@ -1078,7 +1080,7 @@ impl Settlement {
             task: self.tags.task.map(Arc::from),
             priority: self.tags.priority.map(Arc::from),
             request_id: self.request_id.to_str().ok().map(Arc::from),
-            upstream_request_id: self.upstream_request_id.map(Arc::from),
+            upstream_request_id: self.upstream_request_id,
             run_id: self.run_id.map(Arc::from),
         };
         if !self.proxy.store.write(Write::Call(Box::new(row))) {

@@ -10,7 +10,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use http::HeaderMap;
+use http::header::AsHeaderName;
+use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -80,15 +81,15 @@ fn parse_reset(v: &str) -> Option<Duration> {
     })
 }
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header(h: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     h.get(name)?.to_str().ok().map(str::trim)
 }
 
-fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
+fn header_u64(h: &HeaderMap, name: &HeaderName) -> Option<u64> {
     header(h, name)?.parse().ok()
 }
 
-fn header_reset_ms(h: &HeaderMap, name: &str) -> Option<u64> {
+fn header_reset_ms(h: &HeaderMap, name: &HeaderName) -> Option<u64> {
     let d = parse_reset(header(h, name)?)?;
     Some(ceil_div(d.as_nanos(), 1_000_000))
 }
@@ -97,17 +98,25 @@ fn ceil_div(n: u128, d: u128) -> u64 {
     u64::try_from(n.div_ceil(d)).unwrap_or(u64::MAX)
 }
 
+// Read from every response: named once, not parsed from a string per lookup.
+const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
+const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
+const RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
+const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
+const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
+const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
+
 /// The account's headroom from OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`
 /// headers (resets rounded up to whole milliseconds). Unparseable values count as absent;
 /// `None` when none of the six is present.
 pub fn headroom(headers: &HeaderMap, now: DateTime<Utc>) -> Option<UpstreamHeadroom> {
     let h = UpstreamHeadroom {
-        limit_requests: header_u64(headers, "x-ratelimit-limit-requests"),
-        remaining_requests: header_u64(headers, "x-ratelimit-remaining-requests"),
-        reset_requests_ms: header_reset_ms(headers, "x-ratelimit-reset-requests"),
-        limit_tokens: header_u64(headers, "x-ratelimit-limit-tokens"),
-        remaining_tokens: header_u64(headers, "x-ratelimit-remaining-tokens"),
-        reset_tokens_ms: header_reset_ms(headers, "x-ratelimit-reset-tokens"),
+        limit_requests: header_u64(headers, &LIMIT_REQUESTS),
+        remaining_requests: header_u64(headers, &REMAINING_REQUESTS),
+        reset_requests_ms: header_reset_ms(headers, &RESET_REQUESTS),
+        limit_tokens: header_u64(headers, &LIMIT_TOKENS),
+        remaining_tokens: header_u64(headers, &REMAINING_TOKENS),
+        reset_tokens_ms: header_reset_ms(headers, &RESET_TOKENS),
         observed_at: now,
     };
     let any = h.limit_requests.is_some()
@@ -226,8 +235,8 @@ fn retry_after(
     if let Some(d) = message_delay(message) {
         return Some(whole_secs(d));
     }
-    let requests = header(headers, "x-ratelimit-reset-requests").and_then(parse_reset);
-    let tokens = header(headers, "x-ratelimit-reset-tokens").and_then(parse_reset);
+    let requests = header(headers, &RESET_REQUESTS).and_then(parse_reset);
+    let tokens = header(headers, &RESET_TOKENS).and_then(parse_reset);
     let which = match kind {
         Some("requests") => Some(requests),
         Some("tokens") => Some(tokens),
