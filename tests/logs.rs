@@ -59,7 +59,7 @@ async fn an_outage_writes_a_few_failure_lines_a_second_and_never_a_key() {
     };
     let env = Env::start_opts(&base_toml(""), opts).await;
     // One client connection, so one serving thread and one line budget; 60 failing calls take
-    // a few milliseconds, well under the 3 seconds that would let 30 lines through.
+    // a few milliseconds.
     let started = std::time::Instant::now();
     for _ in 0..60 {
         let r = env.chat(ACME_KEY, "hello").await;
@@ -73,12 +73,12 @@ async fn an_outage_writes_a_few_failure_lines_a_second_and_never_a_key() {
     };
     let written = failures(&log.text());
     assert!(written >= 1, "no failure was logged:\n{}", log.text());
-    if burst < Duration::from_secs(2) {
-        assert!(
-            written <= 30,
-            "{written} failure lines for 60 calls in {burst:?}"
-        );
-    }
+    // At most 10 lines in each second the burst touched (60 without the cap).
+    let seconds_touched = burst.as_secs() as usize + 2;
+    assert!(
+        written <= 10 * seconds_touched.min(5),
+        "{written} failure lines for 60 calls in {burst:?}"
+    );
 
     // The next second's first line says how many were left out.
     tokio::time::sleep(Duration::from_millis(1100)).await;
