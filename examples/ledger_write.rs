@@ -21,6 +21,7 @@ fn cpu_seconds() -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 = f.get(11).and_then(|s| s.parse().ok()).unwrap_or(0.0)
         + f.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    // /proc counts in USER_HZ, which Linux fixes at 100 whatever the kernel's own tick rate.
     ticks / 100.0
 }
 

@@ -73,6 +73,17 @@ async fn an_outage_writes_a_few_failure_lines_a_second_and_never_a_key() {
     };
     let written = failures(&log.text());
     assert!(written >= 1, "no failure was logged:\n{}", log.text());
+    let first = log
+        .text()
+        .lines()
+        .find(|l| l.contains("request failed"))
+        .map(str::to_string);
+    assert!(
+        first
+            .as_deref()
+            .is_some_and(|l| !l.contains("similar_lines_dropped")),
+        "the first line has nothing dropped before it: {first:?}"
+    );
     // At most 10 lines in each second the burst touched (60 without the cap).
     let seconds_touched = burst.as_secs() as usize + 2;
     assert!(

@@ -269,16 +269,14 @@ fn log_failure(method: &Method, uri: &Uri, resp: &Response) {
         return;
     };
     let (path, status) = (uri.path(), resp.status().as_u16());
-    match (detail, dropped) {
-        (Some(InternalDetail(d)), 0) => {
-            tracing::error!(%method, %path, status, detail = %d, "request failed")
+    // An `Option` field is recorded only when it is `Some`.
+    let dropped = (dropped > 0).then_some(dropped);
+    match detail {
+        Some(InternalDetail(d)) => {
+            tracing::error!(%method, %path, status, detail = %d, similar_lines_dropped = dropped, "request failed")
         }
-        (Some(InternalDetail(d)), n) => {
-            tracing::error!(%method, %path, status, detail = %d, similar_lines_dropped = n, "request failed")
-        }
-        (None, 0) => tracing::warn!(%method, %path, status, "request failed"),
-        (None, n) => {
-            tracing::warn!(%method, %path, status, similar_lines_dropped = n, "request failed")
+        None => {
+            tracing::warn!(%method, %path, status, similar_lines_dropped = dropped, "request failed")
         }
     }
 }
