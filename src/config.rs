@@ -69,6 +69,18 @@ pub struct RawServer {
     /// Threads that serve HTTP, each with its own runtime and listener (default or 0: one per
     /// core).
     pub serving_threads: Option<usize>,
+    /// Seconds a connection has to send a whole request head, counted from its opening or
+    /// its previous response (so it also closes idle keep-alive connections); default 10.
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds a request body may send nothing before the request ends; default 30.
+    pub body_idle_timeout_seconds: Option<u64>,
+    /// Open connections in all; default 10,000, never more than the open-file limit allows.
+    pub max_connections: Option<usize>,
+    /// Open connections from one client address (IPv6: one /64); default 256, 0 = no cap.
+    pub max_connections_per_address: Option<usize>,
+    /// The environment variable that holds the bearer token Prometheus scrapes `/metrics`
+    /// with (the admin key works too).
+    pub metrics_token_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -146,6 +158,10 @@ pub struct Config {
     pub time_zone: chrono_tz::Tz,
     /// Threads that serve HTTP (resolved: at least 1).
     pub serving_threads: usize,
+    /// Connection caps and timeouts.
+    pub connections: crate::conn::ConnLimits,
+    /// The bearer token that may scrape `/metrics` (besides the admin key).
+    pub metrics_token: Option<SecretString>,
     pub upstream_url: String,
     pub upstream_timeout_seconds: u64,
     pub upstream_key: Option<SecretString>,
@@ -196,6 +212,7 @@ impl RawConfig {
 
     /// Turns the file plus overrides into a [`Config`], checking every rule.
     pub fn validate(self, over: Overrides) -> Result<Config, ConfigError> {
+        let connections = connection_limits(&self.server)?;
         let listen_text = over
             .listen
             .or(self.server.listen)
@@ -238,6 +255,24 @@ impl RawConfig {
                 ))
             }
             n => n,
+        };
+        let metrics_token = match &self.server.metrics_token_env {
+            None => None,
+            Some(name) => match std::env::var(name) {
+                Ok(v) if v.trim().len() >= 16 => Some(SecretString::from(v.trim().to_string())),
+                Ok(_) => {
+                    return Err(invalid(
+                        "server.metrics_token_env",
+                        format!("the token in ${name} must be at least 16 characters"),
+                    ))
+                }
+                Err(_) => {
+                    return Err(invalid(
+                        "server.metrics_token_env",
+                        format!("the environment variable {name} is not set"),
+                    ))
+                }
+            },
         };
         let retention_days = self.server.retention_days.unwrap_or(90);
         if retention_days == 0 {
@@ -319,6 +354,10 @@ impl RawConfig {
                     format!("`{}` is declared twice", w.id),
                 ));
             }
+            if let Some(name) = &w.name {
+                validate_workspace_name(name)
+                    .map_err(|rule| invalid(format!("{path}.name"), rule))?;
+            }
             let mut keys = Vec::with_capacity(w.key_sha256.len());
             for (j, h) in w.key_sha256.iter().enumerate() {
                 let k = parse_sha256(h).ok_or_else(|| {
@@ -372,6 +411,8 @@ impl RawConfig {
             retention_days,
             time_zone,
             serving_threads,
+            connections,
+            metrics_token,
             upstream_url,
             upstream_timeout_seconds,
             upstream_key: over.upstream_key,
@@ -382,6 +423,38 @@ impl RawConfig {
             prices: self.prices,
         })
     }
+}
+
+/// The connection caps and timeouts of `[server]`.
+fn connection_limits(s: &RawServer) -> Result<crate::conn::ConnLimits, ConfigError> {
+    let d = crate::conn::ConnLimits::default();
+    let seconds = |field: &str, v: Option<u64>, d: std::time::Duration| match v {
+        None => Ok(d),
+        Some(n) if (1..=3600).contains(&n) => Ok(std::time::Duration::from_secs(n)),
+        Some(_) => Err(invalid(
+            format!("server.{field}"),
+            "must be a number of seconds from 1 to 3600",
+        )),
+    };
+    if s.max_connections == Some(0) {
+        return Err(invalid("server.max_connections", "must be at least 1"));
+    }
+    Ok(crate::conn::ConnLimits {
+        header_read_timeout: seconds(
+            "header_read_timeout_seconds",
+            s.header_read_timeout_seconds,
+            d.header_read_timeout,
+        )?,
+        body_idle_timeout: seconds(
+            "body_idle_timeout_seconds",
+            s.body_idle_timeout_seconds,
+            d.body_idle_timeout,
+        )?,
+        max_connections: s.max_connections,
+        max_connections_per_address: s
+            .max_connections_per_address
+            .unwrap_or(d.max_connections_per_address),
+    })
 }
 
 /// Builds limits from a raw table: an omitted field takes `base`'s value (the defaults),
@@ -446,6 +519,24 @@ pub fn validate_workspace_id(id: &str) -> Result<(), String> {
         return Err(format!(
             "`{id}` may only contain letters, digits, `_` and `-`"
         ));
+    }
+    Ok(())
+}
+
+/// Longest workspace name, in characters: names are shown in every status answer and page.
+pub const MAX_WORKSPACE_NAME_CHARS: usize = 128;
+
+/// A workspace's display name: 1 to [`MAX_WORKSPACE_NAME_CHARS`] characters, no control
+/// characters.
+pub fn validate_workspace_name(name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if name.trim().is_empty() || chars > MAX_WORKSPACE_NAME_CHARS {
+        return Err(format!(
+            "must be 1 to {MAX_WORKSPACE_NAME_CHARS} characters long (this one has {chars})"
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters (line breaks, tabs, …)".into());
     }
     Ok(())
 }

@@ -23,6 +23,7 @@
 //! | [`i18n`] | rendering notification keys per locale (bundles in `app::i18n`) | live anywhere else |
 //! | [`simulator`] | an OpenAI-compatible upstream for tests, demo and benchmarks | be used by the proxy |
 //! | [`demo`] | `quota-sentinel demo`: simulator + gateway + scripted traffic through every status | run outside `demo` |
+//! | [`conn`] | accepting connections: caps (in all, per address), header/idle and body-idle timeouts, the open-file limit, HTTP/1.1 serving | know routes or keys |
 //! | [`server`] | wiring, serving threads (one runtime and listener per core), background tasks, graceful shutdown | hold logic worth testing alone |
 //! | [`ui_backend`] | the web UI's server-rendered data (`app::data::Backend`) | decide access beyond the API's rules |
 //!
@@ -37,6 +38,7 @@ pub use app::types;
 pub mod alerts;
 pub mod api;
 pub mod config;
+pub mod conn;
 pub mod demo;
 pub mod error;
 pub mod headers;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
 use quota_sentinel::config::{Config, Overrides};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -52,12 +53,20 @@ struct ServeArgs {
     /// Upstream OpenAI base URL [default: https://api.openai.com/v1].
     #[arg(long, env = "QS_UPSTREAM_URL")]
     upstream_url: Option<String>,
-    /// The OpenAI key the gateway sends upstream (never logged).
+    /// The OpenAI key the gateway sends upstream (never logged). Prefer the environment or
+    /// --upstream-key-file: a flag's value is visible to every user in the process list.
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
     upstream_key: Option<String>,
-    /// The admin key for /api/admin and reset; the admin API is off when unset.
+    /// A file that holds the OpenAI key (e.g. a mounted secret).
+    #[arg(long, env = "OPENAI_API_KEY_FILE", conflicts_with = "upstream_key")]
+    upstream_key_file: Option<PathBuf>,
+    /// The admin key for /api/admin and reset; the admin API is off when unset. Prefer the
+    /// environment or --admin-key-file: a flag's value is visible in the process list.
     #[arg(long, env = "QUOTA_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
+    /// A file that holds the admin key.
+    #[arg(long, env = "QUOTA_ADMIN_KEY_FILE", conflicts_with = "admin_key")]
+    admin_key_file: Option<PathBuf>,
     /// Default requests per minute for workspaces that set none [default: 500].
     #[arg(long, env = "OPENAI_RATE_LIMIT_PER_MINUTE")]
     requests_per_minute: Option<u64>,
@@ -101,31 +110,64 @@ struct SimulateArgs {
     latency_ms: u64,
 }
 
-fn overrides(a: &ServeArgs) -> Overrides {
-    Overrides {
+/// A secret from its flag or environment variable, or else from the file named by its
+/// `*-file` twin (trimmed); empty means unset.
+fn secret(
+    value: Option<&String>,
+    file: Option<&PathBuf>,
+    flag: &str,
+) -> Result<Option<SecretString>, String> {
+    let text = match (value, file) {
+        (Some(v), _) => v.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --{flag}-file {}: {e}", path.display()))?
+            .trim()
+            .to_string(),
+        (None, None) => return Ok(None),
+    };
+    Ok((!text.is_empty()).then(|| SecretString::from(text)))
+}
+
+fn overrides(a: &ServeArgs) -> Result<Overrides, String> {
+    Ok(Overrides {
         listen: a.listen.clone(),
         database_url: a.database_url.clone(),
         upstream_url: a.upstream_url.clone(),
-        upstream_key: a
-            .upstream_key
-            .clone()
-            .filter(|k| !k.is_empty())
-            .map(SecretString::from),
-        admin_key: a
-            .admin_key
-            .clone()
-            .filter(|k| !k.is_empty())
-            .map(SecretString::from),
+        upstream_key: secret(
+            a.upstream_key.as_ref(),
+            a.upstream_key_file.as_ref(),
+            "upstream-key",
+        )?,
+        admin_key: secret(a.admin_key.as_ref(), a.admin_key_file.as_ref(), "admin-key")?,
         requests_per_minute: a.requests_per_minute,
         requests_per_day: a.requests_per_day,
         tokens_per_minute: a.tokens_per_minute,
-    }
+    })
+}
+
+/// The secret flags given on the command line itself (not through their environment twins):
+/// their values are readable by every user of the machine in the process list.
+fn secrets_on_command_line(m: &clap::ArgMatches) -> Vec<&'static str> {
+    let m = m.subcommand_matches("serve").unwrap_or(m);
+    [
+        ("upstream_key", "--upstream-key"),
+        ("admin_key", "--admin-key"),
+    ]
+    .into_iter()
+    .filter(|(id, _)| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+    .map(|(_, flag)| flag)
+    .collect()
 }
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("QS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,hyper=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in a log file or journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }
 
 async fn shutdown_signal(token: CancellationToken) {
@@ -153,7 +195,7 @@ async fn shutdown_signal(token: CancellationToken) {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let path = args.config.as_deref().filter(|p| !p.as_os_str().is_empty());
-    let config = Config::load(path, overrides(&args)).map_err(|e| e.to_string())?;
+    let config = Config::load(path, overrides(&args)?).map_err(|e| e.to_string())?;
     let listener = quota_sentinel::server::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let token = CancellationToken::new();
@@ -184,7 +226,12 @@ async fn simulate(args: SimulateArgs) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let exposed = secrets_on_command_line(&matches);
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
     if let Command::Keygen = command {
         let key = quota_sentinel::api::new_key();
@@ -193,6 +240,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_tracing();
+    for flag in exposed {
+        tracing::warn!(
+            flag,
+            "a secret given as a command-line flag is visible to every user in the process list; use its environment variable or its -file flag"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 use crate::alerts::Hub;
 use crate::api::{self, AppState, Shared};
 use crate::config::{limits_from, Config, RawLimits};
+use crate::conn::{ConnLimits, Gate};
 use crate::pricing::PriceTable;
 use crate::proxy::Proxy;
 use crate::registry::{key_hash, Registry};
@@ -148,6 +149,10 @@ pub async fn start(
         .admin_key
         .as_ref()
         .map(|k| key_hash(k.expose_secret()));
+    let config_metrics_hash = config
+        .metrics_token
+        .as_ref()
+        .map(|k| key_hash(k.expose_secret()));
     let session_secret = store.session_secret().await?;
     let shared = Arc::new(Shared {
         config,
@@ -156,6 +161,7 @@ pub async fn start(
         store: store.clone(),
         metrics,
         admin_hash,
+        metrics_hash: config_metrics_hash,
         session_secret,
     });
 
@@ -210,8 +216,9 @@ pub async fn start(
     let serve_stop = shutdown.clone();
     let proxy = shared.proxy.clone();
     let threads = shared.config.serving_threads;
+    let limits = shared.config.connections.clone();
     let done = tokio::spawn(async move {
-        let served = serve_per_core(listener, addr, threads, app, serve_stop).await;
+        let served = serve_per_core(listener, addr, threads, app, limits, serve_stop).await;
         // Every task stops (even if serving failed), calls still being settled are recorded,
         // then the ledger flushes what is queued.
         shutdown.cancel();
@@ -260,8 +267,28 @@ async fn serve_per_core(
     addr: SocketAddr,
     threads: usize,
     app: api::Front,
+    limits: ConnLimits,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
+    // One gate for every thread: the caps are per process.
+    let fd = crate::conn::raise_fd_limit();
+    if let Some(f) = fd {
+        tracing::info!(
+            soft_before = f.soft_before,
+            soft = f.soft,
+            hard = f.hard,
+            "open-file limit"
+        );
+    }
+    let max_total = crate::conn::connection_cap(limits.max_connections, fd);
+    tracing::info!(
+        max_connections = max_total,
+        max_connections_per_address = limits.max_connections_per_address,
+        header_read_timeout_s = limits.header_read_timeout.as_secs(),
+        body_idle_timeout_s = limits.body_idle_timeout.as_secs(),
+        "connection limits"
+    );
+    let gate = Arc::new(Gate::new(max_total, limits.max_connections_per_address));
     let mut listeners = vec![listener.into_std()?];
     for _ in 1..threads {
         match bind_shared(addr).and_then(|l| l.into_std()) {
@@ -277,6 +304,7 @@ async fn serve_per_core(
         .enumerate()
         .map(|(i, l)| {
             let (app, stop) = (app.clone(), stop.clone());
+            let (limits, gate) = (limits.clone(), gate.clone());
             std::thread::Builder::new()
                 .name(format!("qs-serve-{i}"))
                 .spawn(move || -> std::io::Result<()> {
@@ -285,17 +313,9 @@ async fn serve_per_core(
                         .enable_all()
                         .build()?;
                     rt.block_on(async move {
-                        // Nagle would hold a response's body segment behind its headers'
-                        // delayed ACK.
-                        let listener =
-                            axum::serve::ListenerExt::tap_io(TcpListener::from_std(l)?, |tcp| {
-                                if let Err(e) = tcp.set_nodelay(true) {
-                                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-                                }
-                            });
-                        axum::serve(listener, axum::ServiceExt::into_make_service(app))
-                            .with_graceful_shutdown(async move { stop.cancelled().await })
-                            .await
+                        let listener = TcpListener::from_std(l)?;
+                        crate::conn::serve(listener, app, limits, gate, stop).await;
+                        Ok(())
                     })
                 })
         })

@@ -472,3 +472,50 @@ async fn demo_pages_say_they_are_a_demo() {
         "a normal gateway must not say demo"
     );
 }
+
+#[tokio::test]
+async fn workspace_names_are_bounded() {
+    let env = Env::start_opts(&base_toml(""), Options::default()).await;
+    let huge = "n".repeat(200_000);
+    for (name, why) in [
+        (huge.as_str(), "200,000 characters"),
+        ("a\nb", "a line break"),
+        ("  ", "blank"),
+    ] {
+        let e = api_error(
+            env.post(
+                ADMIN_KEY,
+                "/api/admin/workspaces",
+                json!({"id": "big", "name": name}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(e.status, 400, "{why}: {}", &e.raw[..e.raw.len().min(300)]);
+        assert_eq!(e.body.error.param.as_deref(), Some("name"), "{why}");
+        assert!(e.raw.len() < 1000, "the answer does not echo the name back");
+    }
+    let ok = env
+        .post(
+            ADMIN_KEY,
+            "/api/admin/workspaces",
+            json!({"id": "fine", "name": "Ünïcode team ✓"}),
+        )
+        .await;
+    assert_eq!(ok.status(), 201);
+    // The file is held to the same rule.
+    let toml = format!(
+        "[[workspaces]]\nid = \"w\"\nname = \"{}\"\n",
+        "x".repeat(129)
+    );
+    let e = quota_sentinel::config::RawConfig::parse(&toml)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .validate(Default::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        e.starts_with("workspaces[0].name: must be 1 to 128 characters"),
+        "{e}"
+    );
+}

@@ -505,11 +505,19 @@ async fn an_unpriced_model_costs_nothing_and_is_notified() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_health() {
-    let env = Env::start(&base_toml("")).await;
+    let env = Env::start_opts(&base_toml(""), Options::default()).await;
     assert_eq!(env.chat(ACME_KEY, "count me").await.status(), 200);
+    // Every workspace's figures: not for anyone who can reach the port, nor for a workspace.
+    assert_eq!(api_error(env.get_anon("/metrics").await).await.status, 401);
+    assert_eq!(
+        api_error(env.get(ACME_KEY, "/metrics").await).await.status,
+        403
+    );
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let text = env.get_text("/metrics").await;
+        let r = env.get(ADMIN_KEY, "/metrics").await;
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap_or_default();
         if text
             .lines()
             .any(|l| l.starts_with("qs_calls_total{") && l.contains("workspace=\"acme\""))

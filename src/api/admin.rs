@@ -12,7 +12,7 @@ use rand::RngCore;
 
 use super::quota::query;
 use super::{Scope, Shared};
-use crate::config::{limits_from, validate_workspace_id, RawLimits};
+use crate::config::{limits_from, validate_workspace_id, validate_workspace_name, RawLimits};
 use crate::error::AppError;
 use crate::i18n::{render_status, request_locale};
 use crate::registry::key_hash;
@@ -69,6 +69,10 @@ pub async fn create(
     let req = json(body)?;
     validate_workspace_id(&req.id)
         .map_err(|rule| AppError::bad_request(format!("id: {rule}"), Some("id")))?;
+    if let Some(name) = &req.name {
+        validate_workspace_name(name)
+            .map_err(|rule| AppError::bad_request(format!("name: {rule}"), Some("name")))?;
+    }
     if shared.registry.workspace(&req.id).is_some() {
         return Err(AppError::WorkspaceExists(req.id));
     }

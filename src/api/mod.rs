@@ -50,6 +50,8 @@ pub struct Shared {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// SHA-256 of `QUOTA_ADMIN_KEY`, if set.
     pub admin_hash: Option<[u8; 32]>,
+    /// SHA-256 of the metrics scrape token (`[server] metrics_token_env`), if set.
+    pub metrics_hash: Option<[u8; 32]>,
     /// Signs session cookies (kept in the database).
     pub session_secret: [u8; 32],
 }
@@ -194,11 +196,23 @@ async fn api_not_found(req: Request) -> AppError {
     AppError::NotFound(format!("{} {}", req.method(), req.uri().path()))
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    (
+/// Prometheus text. It names every workspace with its calls, tokens and cost, so it needs
+/// the metrics token (for scrapers) or the admin key or session.
+async fn metrics(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, AppError> {
+    let scraper = match (bearer(&headers), &shared.metrics_hash) {
+        (Some(k), Some(h)) => bool::from(key_hash(k).ct_eq(h)),
+        _ => false,
+    };
+    if !scraper {
+        shared.require_admin(&headers)?;
+    }
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         shared.metrics.render(),
-    )
+    ))
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {

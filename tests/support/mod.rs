@@ -2,6 +2,8 @@
 //! with a fresh SQLite database per test.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::time::Duration;
 
 use quota_sentinel::config::{Overrides, RawConfig};
@@ -249,7 +251,16 @@ impl Env {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// The body of an unauthenticated GET (pages, /metrics, /healthz).
+    /// An unauthenticated GET.
+    pub async fn get_anon(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The body of an unauthenticated GET (pages, /healthz).
     pub async fn get_text(&self, path: &str) -> String {
         self.http
             .get(self.url(path))
