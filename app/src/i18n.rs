@@ -294,6 +294,75 @@ mod tests {
         );
     }
 
+    /// Number arguments that count something ("3 seconds", "1 failure"): a message must
+    /// choose its words by their plural category. Other numbers (percentages, money, the
+    /// figures of a usage bar) are shown with a symbol or stand alone and need no plural.
+    const COUNTED: [&str; 4] = ["retry_after", "seconds", "count", "consecutive"];
+
+    /// The counted variables that `p` shows outside a select on that same variable.
+    fn unselected_counts(p: &ast::Pattern<&str>, under: &[String], out: &mut BTreeSet<String>) {
+        for el in &p.elements {
+            let ast::PatternElement::Placeable { expression } = el else {
+                continue;
+            };
+            match expression {
+                ast::Expression::Inline(ast::InlineExpression::VariableReference { id }) => {
+                    if COUNTED.contains(&id.name) && !under.iter().any(|u| u == id.name) {
+                        out.insert(id.name.to_string());
+                    }
+                }
+                ast::Expression::Inline(_) => {}
+                ast::Expression::Select { selector, variants } => {
+                    let mut under = under.to_vec();
+                    if let ast::InlineExpression::VariableReference { id } = selector {
+                        under.push(id.name.to_string());
+                    }
+                    for v in variants {
+                        unselected_counts(&v.value, &under, out);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_count_is_shown_through_a_plural_selector_in_every_locale() {
+        let mut problems = vec![];
+        for (code, files) in LOCALES {
+            for src in *files {
+                let res =
+                    fluent_syntax::parser::parse(*src).unwrap_or_else(|(_, e)| panic!("{e:?}"));
+                for entry in res.body {
+                    let ast::Entry::Message(m) = entry else {
+                        continue;
+                    };
+                    let patterns = m.value.iter().map(|v| (m.id.name.to_string(), v)).chain(
+                        m.attributes
+                            .iter()
+                            .map(|a| (format!("{}.{}", m.id.name, a.id.name), &a.value)),
+                    );
+                    for (key, p) in patterns {
+                        let mut bare = BTreeSet::new();
+                        unselected_counts(p, &[], &mut bare);
+                        for v in bare {
+                            problems.push(format!(
+                                "{code}: {key} shows ${v} without a plural selector"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        // "Retry in 1 seconds." was the case that slipped through.
+        let t = translations();
+        let one = BTreeMap::from([("retry_after".to_string(), ArgValue::Number(1.0))]);
+        assert_eq!(
+            t.render(Locale::EN, "action-wait-retry", &one),
+            "Retry in 1 second."
+        );
+    }
+
     #[test]
     fn negotiation_prefers_cookie_then_accept_language_then_en() {
         assert_eq!(Locale::negotiate(Some("it"), Some("de")).code(), "it");

@@ -36,7 +36,10 @@ notif-quota-exceeded-account =
     .body = Das OpenAI-Konto hinter diesem Gateway hat kein Guthaben mehr, daher wird jeder Aufruf jedes Workspaces abgelehnt. Ein Admin muss dem OpenAI-Konto Guthaben hinzufügen und danach den Kontingentstatus in Quota Sentinel zurücksetzen.
 notif-degraded =
     .title = Störung bei OpenAI
-    .body = Die OpenAI-API ist { $consecutive }-mal in Folge fehlgeschlagen (Serverfehler, Zeitüberschreitungen oder abgelehnte Verbindungen). Aufrufe können fehlschlagen, bis sie wieder funktioniert.
+    .body = Die OpenAI-API ist { $consecutive ->
+        [one] einmal
+       *[other] { $consecutive }-mal
+    } in Folge fehlgeschlagen (Serverfehler, Zeitüberschreitungen oder abgelehnte Verbindungen). Aufrufe können fehlschlagen, bis sie wieder funktioniert.
 notif-recovered =
     .title = Wieder normal
     .body = Aufrufe werden wieder normal angenommen.
@@ -59,7 +62,10 @@ status-rate-limited-workspace = Das Limit für { $limit } ist erreicht: Aufrufe 
 status-rate-limited-upstream = Das OpenAI-Konto begrenzt die Anfragerate: Aufrufe werden vorerst abgelehnt.
 status-quota-exceeded-workspace = Das Limit für { $limit } ist aufgebraucht: Aufrufe werden bis zum Zurücksetzen abgelehnt.
 status-quota-exceeded-account = Das OpenAI-Konto hat kein Guthaben mehr: Jeder Aufruf wird abgelehnt, bis ein Admin Guthaben hinzufügt und den Kontingentstatus zurücksetzt.
-status-degraded = Die OpenAI-API schlägt fehl ({ $consecutive } Fehler in Folge): Aufrufe können fehlschlagen.
+status-degraded = Die OpenAI-API schlägt fehl ({ $consecutive ->
+        [one] { $consecutive } Fehler
+       *[other] { $consecutive } Fehler
+    } in Folge): Aufrufe können fehlschlagen.
 status-other = Der Kontingentstatus ist: { $status }.
 
 ## Empfohlene Aktionen.

@@ -1,5 +1,8 @@
 # Fehler, die als letzter Fehler eines Workspaces angezeigt werden (Statusberichte, Admin-Tabelle).
-error-workspace-limit = Ein Aufruf wurde abgelehnt: Der Workspace hat sein Limit von { $limit } erreicht. Erneut versuchen in { $retry_after } s.
+error-workspace-limit = Ein Aufruf wurde abgelehnt: Der Workspace hat sein Limit von { $limit } erreicht. Erneut versuchen in { $retry_after ->
+        [one] { $retry_after } Sekunde
+       *[other] { $retry_after } Sekunden
+    }.
 error-upstream-timeout = OpenAI hat nicht rechtzeitig geantwortet.
 error-upstream-unreachable = OpenAI war nicht erreichbar.
 error-upstream-cut = Die Verbindung zu OpenAI brach ab, während eine Antwort gestreamt wurde.

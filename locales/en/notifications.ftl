@@ -36,7 +36,10 @@ notif-quota-exceeded-account =
     .body = The OpenAI account behind this gateway is out of credit, so every call of every workspace is refused. An admin must add credit to the OpenAI account, then reset the quota status in Quota Sentinel.
 notif-degraded =
     .title = OpenAI is failing
-    .body = The OpenAI API failed { $consecutive } times in a row (server errors, timeouts or refused connections). Calls may fail until it recovers.
+    .body = The OpenAI API failed { $consecutive ->
+        [one] once
+       *[other] { $consecutive } times
+    } in a row (server errors, timeouts or refused connections). Calls may fail until it recovers.
 notif-recovered =
     .title = Back to normal
     .body = Calls are admitted normally again.
@@ -59,12 +62,18 @@ status-rate-limited-workspace = The { $limit } limit is reached: calls are refus
 status-rate-limited-upstream = The OpenAI account is rate limiting calls: they are refused for now.
 status-quota-exceeded-workspace = The { $limit } limit is used up: calls are refused until it resets.
 status-quota-exceeded-account = The OpenAI account is out of credit: every call is refused until an admin adds credit and resets the quota status.
-status-degraded = The OpenAI API is failing ({ $consecutive } failures in a row): calls may fail.
+status-degraded = The OpenAI API is failing ({ $consecutive ->
+        [one] { $consecutive } failure
+       *[other] { $consecutive } failures
+    } in a row): calls may fail.
 status-other = The quota status is { $status }.
 
 ## Suggested actions.
 
-action-wait-retry = Retry in { $retry_after } seconds.
+action-wait-retry = Retry in { $retry_after ->
+        [one] { $retry_after } second
+       *[other] { $retry_after } seconds
+    }.
 action-retry-later = Retry in a little while.
 action-wait-period-reset = Wait until the limit resets: at local midnight for daily limits, on the first of the month for monthly ones.
 action-raise-limit = Ask an admin to raise this workspace's limit.

@@ -1,5 +1,8 @@
 # Errors shown as a workspace's last error (status reports, admin table).
-error-workspace-limit = A call was refused: the workspace reached its limit of { $limit }. Retry in { $retry_after } s.
+error-workspace-limit = A call was refused: the workspace reached its limit of { $limit }. Retry in { $retry_after ->
+        [one] { $retry_after } second
+       *[other] { $retry_after } seconds
+    }.
 error-upstream-timeout = OpenAI did not answer in time.
 error-upstream-unreachable = OpenAI could not be reached.
 error-upstream-cut = The connection to OpenAI broke while a response was streaming.

@@ -1,5 +1,8 @@
 # Errores mostrados como último error de un espacio de trabajo (informes de estado, tabla de administración).
-error-workspace-limit = Se rechazó una llamada: el espacio de trabajo alcanzó su límite de { $limit }. Reintenta en { $retry_after } s.
+error-workspace-limit = Se rechazó una llamada: el espacio de trabajo alcanzó su límite de { $limit }. Reintenta en { $retry_after ->
+        [one] { $retry_after } segundo
+       *[other] { $retry_after } segundos
+    }.
 error-upstream-timeout = OpenAI no respondió a tiempo.
 error-upstream-unreachable = No se pudo contactar con OpenAI.
 error-upstream-cut = La conexión con OpenAI se cortó mientras se transmitía una respuesta.

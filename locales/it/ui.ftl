@@ -1,5 +1,8 @@
 # Errori mostrati come ultimo errore di un workspace (report di stato, tabella admin).
-error-workspace-limit = Una chiamata è stata rifiutata: il workspace ha raggiunto il limite di { $limit }. Riprova tra { $retry_after } s.
+error-workspace-limit = Una chiamata è stata rifiutata: il workspace ha raggiunto il limite di { $limit }. Riprova tra { $retry_after ->
+        [one] { $retry_after } secondo
+       *[other] { $retry_after } secondi
+    }.
 error-upstream-timeout = OpenAI non ha risposto in tempo.
 error-upstream-unreachable = Impossibile raggiungere OpenAI.
 error-upstream-cut = La connessione a OpenAI si è interrotta durante lo streaming di una risposta.
