@@ -42,6 +42,9 @@ pub struct LedgerRow {
     pub workspace: Arc<str>,
     pub key_id: Arc<str>,
     pub family: Arc<str>,
+    /// The request path of a call counted as `other` (see `crate::proxy::family`); `None` for
+    /// every known family.
+    pub path: Option<Arc<str>>,
     pub model: Option<Arc<str>>,
     pub http_status: u16,
     pub input_tokens: u64,
@@ -559,7 +562,7 @@ impl Writer {
     }
 }
 
-/// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters; 21 per row keeps
+/// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters; 23 per row keeps
 /// 256 rows well below it. Batches are cut into these sizes only, so the five statements stay
 /// in sqlx's statement cache instead of being parsed again for every new batch length.
 const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
@@ -588,7 +591,7 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
         let mut qb = QueryBuilder::new(
             "INSERT INTO ledger (ts_ms, workspace, key_id, family, model, http_status, input_tokens, \
              cached_tokens, output_tokens, reasoning_tokens, images, audio_seconds, characters, cost_nanos, \
-             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id, run_id) ",
+             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id, run_id, path) ",
         );
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.ts.timestamp_millis())
@@ -612,7 +615,8 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
                 .push_bind(r.priority.clone())
                 .push_bind(r.request_id.clone())
                 .push_bind(r.upstream_request_id.clone())
-                .push_bind(r.run_id.clone());
+                .push_bind(r.run_id.clone())
+                .push_bind(r.path.clone());
         });
         qb.build().execute(&mut *tx).await?;
     }
