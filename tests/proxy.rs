@@ -587,6 +587,54 @@ async fn made_up_paths_are_counted_as_other_and_keep_their_path_in_the_ledger_on
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_unpriced_models_make_a_handful_of_notifications() {
+    let env = Env::start(&base_toml(
+        "requests_per_minute = 0\nrequests_per_day = 0\ntokens_per_minute = 0",
+    ))
+    .await;
+    const N: usize = 1000;
+    for batch in (0..N).collect::<Vec<_>>().chunks(25) {
+        let calls = batch.iter().map(|&i| {
+            env.post(
+                ACME_KEY,
+                "/v1/chat/completions",
+                json!({"model": format!("mystery-{i}"), "max_tokens": 5,
+                       "messages": [{"role": "user", "content": "hi"}]}),
+            )
+        });
+        for r in futures_util::future::join_all(calls).await {
+            assert_eq!(r.status(), 200);
+        }
+    }
+    env.wait_usage(ACME_KEY, "family", |v| {
+        usage_row(v, "chat.completions").is_some_and(|r| n(r, "unpriced_requests") >= N as u64)
+    })
+    .await;
+    // Let the status tick (once a second) run a few times: it would send what is pending.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let list = env
+        .get_json(ACME_KEY, "/api/quota/notifications?limit=500")
+        .await;
+    let unpriced: Vec<&Value> = list["notifications"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|n| {
+                    n["key"]
+                        .as_str()
+                        .is_some_and(|k| k.starts_with("notif-unpriced-model"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !unpriced.is_empty() && unpriced.len() <= 3,
+        "{} unpriced-model notifications",
+        unpriced.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_health() {
     let env = Env::start(&base_toml("")).await;
     assert_eq!(env.chat(ACME_KEY, "count me").await.status(), 200);
