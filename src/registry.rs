@@ -76,6 +76,8 @@ pub const UNPRICED_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 pub const UNPRICED_NOTICE_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// How many models one notification names; the others are counted ("and N more").
 pub const UNPRICED_NAMED: usize = 3;
+/// Model names are remembered and named cut to this many bytes (a caller chooses them).
+pub const UNPRICED_NAME_MAX: usize = 200;
 
 /// A workspace's models without a price, and the coalesced notice about them.
 #[derive(Debug, Default)]
@@ -92,6 +94,11 @@ struct Unpriced {
 impl Unpriced {
     /// Records a call of `model`; true if the model is new (unseen within [`UNPRICED_TTL`]).
     fn see(&mut self, model: &str, now: DateTime<Utc>) -> bool {
+        let mut end = model.len().min(UNPRICED_NAME_MAX);
+        while !model.is_char_boundary(end) {
+            end -= 1;
+        }
+        let model = &model[..end];
         if let Some(t) = self.seen.get_mut(model) {
             let known = now - *t < UNPRICED_TTL;
             *t = now;
@@ -580,5 +587,10 @@ mod tests {
         assert!(!u.see(m, later));
         assert!(u.see(m, later + UNPRICED_TTL));
         assert_eq!(u.seen.len(), UNPRICED_MODELS_CAP);
+        // Long names are kept cut.
+        let long = "é".repeat(1000);
+        assert!(u.see(&long, later));
+        assert!(u.seen.keys().all(|m| m.len() <= UNPRICED_NAME_MAX));
+        assert!(!u.see(&format!("{long}x"), later), "the same name once cut");
     }
 }
