@@ -115,4 +115,38 @@ mod tests {
         assert_eq!(request_locale(None, &h).code(), "it");
         assert_eq!(request_locale(Some("es"), &h).code(), "es");
     }
+
+    #[test]
+    fn coalesced_unpriced_models_read_well_in_every_locale() {
+        use crate::quota::unpriced_models_notice;
+        use crate::types::Status;
+        let stored = |names: &[&str], more| {
+            let n = unpriced_models_notice(names, more, Status::Normal);
+            StoredNotification {
+                id: "n".into(),
+                workspace: "w".into(),
+                ts: chrono::Utc::now(),
+                level: n.level,
+                status: n.status,
+                key: n.key.into(),
+                args: n.args,
+                action_keys: n.action_keys.iter().map(|k| k.to_string()).collect(),
+            }
+        };
+        let two = stored(&["m-a", "m-b"], 0);
+        let many = stored(&["m-a", "m-b", "m-c"], 997);
+        for code in ["en", "it", "es", "de"] {
+            let l = Locale::from_tag(code).unwrap_or_else(|| panic!("{code}"));
+            let b = render_notification(&two, l).body;
+            assert!(b.contains("m-a, m-b") && !b.contains("997"), "{code}: {b}");
+            let b = render_notification(&many, l).body;
+            assert!(
+                b.contains("m-a, m-b, m-c") && b.contains("997"),
+                "{code}: {b}"
+            );
+        }
+        let en = render_notification(&many, Locale::from_tag("en").unwrap_or_default());
+        assert_eq!(en.title, "Models without a price");
+        assert!(en.body.contains("and 997 more"), "{}", en.body);
+    }
 }

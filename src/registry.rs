@@ -64,6 +64,90 @@ struct WsState {
     last_error: Option<LastError>,
     /// Usage changed since the last snapshot pushed to subscribers.
     dirty: bool,
+    unpriced: Unpriced,
+}
+
+/// How many unpriced model names a workspace remembers (the least recently seen is forgotten
+/// first): names come from callers, so the set is bounded.
+pub const UNPRICED_MODELS_CAP: usize = 64;
+/// A model not seen for this long is forgotten (and reported again if it comes back).
+pub const UNPRICED_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// At most one unpriced-model notification per workspace in this time.
+pub const UNPRICED_NOTICE_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+/// How many models one notification names; the others are counted ("and N more").
+pub const UNPRICED_NAMED: usize = 3;
+/// Model names are remembered and named cut to this many bytes (a caller chooses them).
+pub const UNPRICED_NAME_MAX: usize = 200;
+
+/// A workspace's models without a price, and the coalesced notice about them.
+#[derive(Debug, Default)]
+struct Unpriced {
+    /// Model → when it was last seen (at most [`UNPRICED_MODELS_CAP`]).
+    seen: HashMap<Box<str>, DateTime<Utc>>,
+    /// New models since the last notice, by name (at most [`UNPRICED_NAMED`]) …
+    pending: Vec<Box<str>>,
+    /// … and how many more.
+    more: u64,
+    last_notice: Option<DateTime<Utc>>,
+}
+
+impl Unpriced {
+    /// Records a call of `model`; true if the model is new (unseen within [`UNPRICED_TTL`]).
+    fn see(&mut self, model: &str, now: DateTime<Utc>) -> bool {
+        let mut end = model.len().min(UNPRICED_NAME_MAX);
+        while !model.is_char_boundary(end) {
+            end -= 1;
+        }
+        let model = &model[..end];
+        if let Some(t) = self.seen.get_mut(model) {
+            let known = now - *t < UNPRICED_TTL;
+            *t = now;
+            if known {
+                return false;
+            }
+        } else {
+            if self.seen.len() >= UNPRICED_MODELS_CAP {
+                self.seen.retain(|_, t| now - *t < UNPRICED_TTL);
+            }
+            if self.seen.len() >= UNPRICED_MODELS_CAP {
+                let oldest = self
+                    .seen
+                    .iter()
+                    .min_by_key(|(_, t)| **t)
+                    .map(|(m, _)| m.clone());
+                if let Some(m) = oldest {
+                    self.seen.remove(&m);
+                }
+            }
+            self.seen.insert(model.into(), now);
+        }
+        if self.pending.iter().any(|m| &**m == model) {
+            return true;
+        }
+        if self.pending.len() < UNPRICED_NAMED {
+            self.pending.push(model.into());
+        } else {
+            self.more += 1;
+        }
+        true
+    }
+
+    /// The models to notify about now, if any are pending and no notice was sent within
+    /// [`UNPRICED_NOTICE_EVERY`].
+    fn due(&mut self, now: DateTime<Utc>) -> Option<(Vec<Box<str>>, u64)> {
+        if self.pending.is_empty()
+            || self
+                .last_notice
+                .is_some_and(|t| now - t < UNPRICED_NOTICE_EVERY)
+        {
+            return None;
+        }
+        self.last_notice = Some(now);
+        Some((
+            std::mem::take(&mut self.pending),
+            std::mem::take(&mut self.more),
+        ))
+    }
 }
 
 /// An authenticated caller of the proxy.
@@ -95,7 +179,6 @@ pub struct Registry {
     tz: chrono_tz::Tz,
     index: RwLock<Index>,
     account: Mutex<AccountState>,
-    unpriced_seen: Mutex<HashSet<String>>,
     runs: Mutex<SeenRuns>,
     store: Store,
     hub: Arc<Hub>,
@@ -112,7 +195,6 @@ impl Registry {
             tz,
             index: RwLock::new(Index::default()),
             account: Mutex::new(AccountState::new(policy)),
-            unpriced_seen: Mutex::new(HashSet::new()),
             runs: Mutex::new(SeenRuns::default()),
             store,
             hub,
@@ -149,6 +231,7 @@ impl Registry {
                 tracker: StatusTracker::new(now),
                 last_error: None,
                 dirty: false,
+                unpriced: Unpriced::default(),
             }),
         });
         idx.by_id.insert(w.id.clone(), w.clone());
@@ -286,18 +369,29 @@ impl Registry {
         let acct = self.account.lock().unwrap_or_else(|p| p.into_inner());
         self.evaluate_all(&acct, now);
         for w in self.workspaces() {
-            let view = {
+            let (view, unpriced) = {
                 let mut st = w.lock();
-                if !st.dirty {
-                    continue;
-                }
-                st.dirty = false;
-                if !self.hub.has_subscribers(&w.id) {
-                    continue;
-                }
-                view_of(&w, &st, &acct, now)
+                let unpriced = st.unpriced.due(now).map(|d| (d, st.tracker.current().0));
+                let view = if st.dirty {
+                    st.dirty = false;
+                    self.hub
+                        .has_subscribers(&w.id)
+                        .then(|| view_of(&w, &st, &acct, now))
+                } else {
+                    None
+                };
+                (view, unpriced)
             };
-            self.hub.publish(Event::Status(Arc::new(view)));
+            if let Some(((models, more), status)) = unpriced {
+                self.emit(
+                    &w,
+                    quota::unpriced_models_notice(&models, more, status),
+                    now,
+                );
+            }
+            if let Some(view) = view {
+                self.hub.publish(Event::Status(Arc::new(view)));
+            }
         }
     }
 
@@ -321,16 +415,20 @@ impl Registry {
         view_of(w, &st, &acct, now)
     }
 
-    /// A warning, once per model and process, that a model has no price.
+    /// Notes a call of a model without a price. New models are reported in one warning per
+    /// workspace at most every [`UNPRICED_NOTICE_EVERY`] (right away if none was sent in
+    /// that time, else by the tick once it has passed), naming a few and counting the rest.
     pub fn note_unpriced(&self, w: &Workspace, model: &str, now: DateTime<Utc>) {
-        {
-            let mut seen = self.unpriced_seen.lock().unwrap_or_else(|p| p.into_inner());
-            if !seen.insert(format!("{}\u{0}{model}", w.id)) {
+        let due = {
+            let mut st = w.lock();
+            if !st.unpriced.see(model, now) {
                 return;
             }
+            st.unpriced.due(now).map(|d| (d, st.tracker.current().0))
+        };
+        if let Some(((models, more), status)) = due {
+            self.emit(w, quota::unpriced_models_notice(&models, more, status), now);
         }
-        let status = w.lock().tracker.current().0;
-        self.emit(w, quota::unpriced_model_notice(model, status), now);
     }
 
     /// True the first time a terminal run id is seen: its usage counts then only.
@@ -457,5 +555,42 @@ fn view_of(w: &Workspace, st: &WsState, acct: &AccountState, now: DateTime<Utc>)
         upstream: acct.headroom(now).cloned(),
         retry_after_secs: e.retry_after_secs,
         last_error: st.last_error.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thousand_unpriced_models_make_two_notices_and_a_bounded_set() {
+        let t0 = Utc::now();
+        let mut u = Unpriced::default();
+        let mut notices = vec![];
+        for i in 0..1000 {
+            let now = t0 + chrono::TimeDelta::milliseconds(i);
+            assert!(u.see(&format!("mystery-{i}"), now));
+            assert!(u.seen.len() <= UNPRICED_MODELS_CAP);
+            assert!(u.pending.len() <= UNPRICED_NAMED);
+            notices.extend(u.due(now));
+        }
+        // The first model right away, alone; the rest wait for the hour.
+        assert_eq!(notices, [(vec!["mystery-0".into()], 0)]);
+        assert_eq!(u.due(t0 + chrono::TimeDelta::minutes(59)), None);
+        let later = t0 + UNPRICED_NOTICE_EVERY + chrono::TimeDelta::seconds(1);
+        let (named, more) = u.due(later).unwrap_or_default();
+        assert_eq!(named.len(), UNPRICED_NAMED);
+        assert_eq!(named.len() as u64 + more, 999);
+        assert_eq!(u.due(later + UNPRICED_NOTICE_EVERY), None, "nothing new");
+        // A model seen again is not news; one forgotten after the TTL is.
+        let m = "mystery-999";
+        assert!(!u.see(m, later));
+        assert!(u.see(m, later + UNPRICED_TTL));
+        assert_eq!(u.seen.len(), UNPRICED_MODELS_CAP);
+        // Long names are kept cut.
+        let long = "é".repeat(1000);
+        assert!(u.see(&long, later));
+        assert!(u.seen.keys().all(|m| m.len() <= UNPRICED_NAME_MAX));
+        assert!(!u.see(&format!("{long}x"), later), "the same name once cut");
     }
 }

@@ -13,7 +13,8 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use crate::api::{Principal, Shared};
 use crate::i18n::{render_notification, render_status, Locale};
-use crate::types::{GroupBy, Notification, StatusReport, UsageRow};
+use crate::store::Page;
+use crate::types::{GroupBy, Notification, StatusReport, UsageRow, USAGE_PAGE_MAX};
 
 /// The UI's backend: a handle on the gateway's shared state.
 pub struct UiBackend {
@@ -108,10 +109,15 @@ impl Backend for UiBackend {
             let now = Utc::now();
             let from = from.unwrap_or_else(|| today_start(tz, now));
             let to = to.unwrap_or(now);
+            let first_page = Page {
+                limit: USAGE_PAGE_MAX,
+                after: None,
+            };
             shared
                 .store
-                .usage(&workspace, from, to, group_by, tz)
+                .usage(&workspace, from, to, group_by, tz, first_page)
                 .await
+                .map(|page| page.rows)
                 .map_err(|e| e.to_string())
         })
     }

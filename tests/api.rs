@@ -519,3 +519,78 @@ async fn workspace_names_are_bounded() {
         "{e}"
     );
 }
+
+// ------------------------------------------------------------------ usage pages
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_pages_walk_every_group_exactly_once() {
+    let env = Env::start(&base_toml("")).await;
+    const GOALS: usize = 130;
+    for batch in (0..GOALS).collect::<Vec<_>>().chunks(26) {
+        let env = &env;
+        let calls = batch.iter().map(|i| async move {
+            let goal = format!("goal-{i:03}");
+            env.chat_with_header(ACME_KEY, "X-Quota-Goal", &goal).await
+        });
+        for r in futures_util::future::join_all(calls).await {
+            assert_eq!(r.status(), 200);
+        }
+    }
+    let base = "/api/quota/usage?group_by=goal&from=2000-01-01";
+    // Wait until every call is in the ledger (the family grouping has one row).
+    env.wait_usage(ACME_KEY, "family", |v| {
+        usage_row(v, "chat.completions").is_some_and(|r| n(r, "requests") >= GOALS as u64)
+    })
+    .await;
+
+    // The default page is 100 groups, with a cursor to the rest.
+    let first = env.get_json(ACME_KEY, base).await;
+    assert_eq!(first["rows"].as_array().map(Vec::len), Some(100), "{first}");
+    assert!(first["next_cursor"].is_string(), "{first}");
+
+    // Small pages: each group exactly once, in order, and the last page says so.
+    let mut keys: Vec<String> = Vec::new();
+    let mut requests = 0;
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = format!("{base}&limit=7");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = env.get_json(ACME_KEY, &path).await;
+        let rows = page["rows"].as_array().cloned().unwrap_or_default();
+        assert!(rows.len() <= 7, "{page}");
+        for r in &rows {
+            keys.push(r["key"].as_str().unwrap_or_default().to_string());
+            requests += n(r, "requests");
+        }
+        pages += 1;
+        assert!(pages <= 100, "the pages never end");
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                assert_eq!(rows.len(), 7, "a page before the last is full: {page}");
+                cursor = Some(c.to_string());
+            }
+            None => break,
+        }
+    }
+    let want: Vec<String> = (0..GOALS).map(|i| format!("goal-{i:03}")).collect();
+    assert_eq!(keys, want);
+    assert_eq!(requests, GOALS as u64);
+    assert_eq!(pages, GOALS.div_ceil(7));
+
+    // Bad limits and cursors are refused in OpenAI's shape.
+    for bad in [
+        format!("{base}&limit=0"),
+        format!("{base}&limit=1001"),
+        format!("{base}&cursor=nonsense"),
+        format!(
+            "/api/quota/usage?group_by=model&from=2000-01-01&cursor={}",
+            first["next_cursor"].as_str().unwrap_or_default()
+        ),
+    ] {
+        let e = api_error(env.get(ACME_KEY, &bad).await).await;
+        assert_eq!(e.status, 400, "{bad}: {}", e.raw);
+    }
+}

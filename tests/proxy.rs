@@ -353,13 +353,13 @@ async fn every_family_is_named_and_metered_with_the_upstream_usage() {
     assert!(completed, "the run never completed");
     assert!(seen["threads.runs"].input > 0);
 
-    // A family OpenAI may add later (the simulator answers 404).
+    // A path outside the known families (the simulator answers 404): counted as `other`.
     let r = env
         .post(ACME_KEY, "/v1/some/new/endpoint", json!({"x": 1}))
         .await;
     assert_eq!(r.status(), 404);
     let b: Value = r.json().await.unwrap_or_default();
-    note(&mut seen, "some.new.endpoint", &b);
+    note(&mut seen, "other", &b);
 
     // A multipart transcription of a few hundred KB.
     let audio = vec![7u8; 300 * 1024];
@@ -501,6 +501,142 @@ async fn an_unpriced_model_costs_nothing_and_is_notified() {
         "{notif}"
     );
     assert_eq!(notif["level"], "warning", "{notif}");
+}
+
+/// `i` spelled with letters only (`0` → `a` … `9` → `j`), so it is a path word, not an id.
+fn letters(i: usize) -> String {
+    i.to_string()
+        .bytes()
+        .map(|d| char::from(b'a' + (d - b'0')))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_paths_are_counted_as_other_and_keep_their_path_in_the_ledger_only() {
+    use quota_sentinel::proxy::family::FAMILIES;
+    let env = Env::start(&base_toml("")).await;
+    const N: usize = 300;
+    for batch in (0..N).collect::<Vec<_>>().chunks(25) {
+        let env = &env;
+        let calls = batch.iter().map(|&i| async move {
+            let path = format!("/v1/madeup/{}/zz", letters(i));
+            env.post(ACME_KEY, &path, json!({"x": 1})).await
+        });
+        for r in futures_util::future::join_all(calls).await {
+            assert_eq!(r.status(), 404);
+        }
+    }
+    assert_eq!(env.chat(ACME_KEY, "a known family").await.status(), 200);
+    let report = env
+        .wait_usage(ACME_KEY, "family", |v| {
+            usage_row(v, "other").is_some_and(|r| n(r, "requests") >= N as u64)
+                && usage_row(v, "chat.completions").is_some()
+        })
+        .await;
+    let keys: Vec<&str> = report["rows"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["key"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["chat.completions", "other"], "{report}");
+    assert_eq!(
+        n(
+            usage_row(&report, "other").unwrap_or(&Value::Null),
+            "requests"
+        ),
+        N as u64
+    );
+
+    // /metrics: no made-up name, and at most one series set per known family (plus `other`).
+    let metrics = env
+        .get(ADMIN_KEY, "/metrics")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(!metrics.contains("madeup"), "a made-up path is a label");
+    let families: std::collections::BTreeSet<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("qs_calls_total{") && l.contains("workspace=\"acme\""))
+        .filter_map(|l| l.split("family=\"").nth(1)?.split('"').next())
+        .collect();
+    assert!(families.contains("other"), "{families:?}");
+    assert!(
+        families
+            .iter()
+            .all(|f| *f == "other" || FAMILIES.contains(f)),
+        "{families:?}"
+    );
+    assert!(families.len() <= FAMILIES.len() + 1);
+
+    // The ledger keeps each `other` call's path, and no path for the known families.
+    let url = format!("sqlite://{}/qs.db", env.db_dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (rows, paths): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT path) FROM ledger WHERE family = 'other' \
+          AND path LIKE 'madeup/%/zz'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((rows, paths), (N as i64, N as i64));
+    let known_with_path: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM ledger WHERE family != 'other' AND path IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(known_with_path, 0);
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_unpriced_models_make_a_handful_of_notifications() {
+    let env = Env::start(&base_toml(
+        "requests_per_minute = 0\nrequests_per_day = 0\ntokens_per_minute = 0",
+    ))
+    .await;
+    const N: usize = 1000;
+    for batch in (0..N).collect::<Vec<_>>().chunks(25) {
+        let calls = batch.iter().map(|&i| {
+            env.post(
+                ACME_KEY,
+                "/v1/chat/completions",
+                json!({"model": format!("mystery-{i}"), "max_tokens": 5,
+                       "messages": [{"role": "user", "content": "hi"}]}),
+            )
+        });
+        for r in futures_util::future::join_all(calls).await {
+            assert_eq!(r.status(), 200);
+        }
+    }
+    env.wait_usage(ACME_KEY, "family", |v| {
+        usage_row(v, "chat.completions").is_some_and(|r| n(r, "unpriced_requests") >= N as u64)
+    })
+    .await;
+    // Let the status tick (once a second) run a few times: it would send what is pending.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let list = env
+        .get_json(ACME_KEY, "/api/quota/notifications?limit=500")
+        .await;
+    let unpriced: Vec<&Value> = list["notifications"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|n| {
+                    n["key"]
+                        .as_str()
+                        .is_some_and(|k| k.starts_with("notif-unpriced-model"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !unpriced.is_empty() && unpriced.len() <= 3,
+        "{} unpriced-model notifications",
+        unpriced.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,7 +100,8 @@ pub trait Backend: Send + Sync + 'static {
         locale: Locale,
         limit: u32,
     ) -> BoxFuture<Result<Vec<Notification>, String>>;
-    /// Usage rows of a workspace between two times (None: today so far).
+    /// Usage rows of a workspace between two times (None: today so far): the first
+    /// `USAGE_PAGE_MAX` groups, as one page of `GET /api/quota/usage?limit=` gives.
     fn usage(
         &self,
         workspace: &str,
@@ -293,10 +294,12 @@ impl Loader {
         }
         #[cfg(not(feature = "ssr"))]
         {
+            // One page, the largest: the charts and tables show at most that many groups.
             let mut url = format!(
-                "/api/quota/usage?workspace={}&group_by={}",
+                "/api/quota/usage?workspace={}&group_by={}&limit={}",
                 browser::enc(ws),
-                g.as_str()
+                g.as_str(),
+                crate::types::USAGE_PAGE_MAX
             );
             if let Some(f) = from {
                 url.push_str("&from=");

@@ -371,7 +371,12 @@ impl UsageRow {
     }
 }
 
-/// `GET /api/quota/usage`.
+/// Groups per page of `GET /api/quota/usage` when `limit` is not given.
+pub const USAGE_PAGE_DEFAULT: usize = 100;
+/// The largest `limit` of `GET /api/quota/usage` (the web UI asks for one page this size).
+pub const USAGE_PAGE_MAX: usize = 1000;
+
+/// `GET /api/quota/usage`: one page of groups, in key order (time order for hours and days).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UsageReport {
     pub workspace: String,
@@ -379,6 +384,9 @@ pub struct UsageReport {
     pub to: DateTime<Utc>,
     pub group_by: GroupBy,
     pub rows: Vec<UsageRow>,
+    /// Pass as `cursor` for the next page; `null` on the last page. Opaque.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /api/admin/workspaces`.

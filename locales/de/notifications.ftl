@@ -46,6 +46,13 @@ notif-recovered =
 notif-unpriced-model =
     .title = Modell ohne Preis
     .body = Für das Modell { $model } ist kein Preis hinterlegt, daher werden die Kosten seiner Aufrufe nicht auf Budgets angerechnet.
+notif-unpriced-models =
+    .title = Modelle ohne Preis
+    .body = { $more ->
+        [0] Für die Modelle { $models } ist kein Preis hinterlegt, daher werden die Kosten ihrer Aufrufe nicht auf Budgets angerechnet.
+        [one] Für die Modelle { $models } und ein weiteres ist kein Preis hinterlegt, daher werden die Kosten ihrer Aufrufe nicht auf Budgets angerechnet.
+       *[other] Für die Modelle { $models } und { $more } weitere ist kein Preis hinterlegt, daher werden die Kosten ihrer Aufrufe nicht auf Budgets angerechnet.
+    }
 notif-status-changed =
     .title = Kontingentstatus geändert
     .body = Der Kontingentstatus ist jetzt: { $status }.

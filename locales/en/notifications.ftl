@@ -46,6 +46,12 @@ notif-recovered =
 notif-unpriced-model =
     .title = Model without a price
     .body = The model { $model } has no price, so the cost of its calls is not counted against budgets.
+notif-unpriced-models =
+    .title = Models without a price
+    .body = { $more ->
+        [0] The models { $models } have no price, so the cost of their calls is not counted against budgets.
+       *[other] The models { $models } and { $more } more have no price, so the cost of their calls is not counted against budgets.
+    }
 notif-status-changed =
     .title = Quota status changed
     .body = The quota status is now { $status }.

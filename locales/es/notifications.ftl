@@ -46,6 +46,13 @@ notif-recovered =
 notif-unpriced-model =
     .title = Modelo sin precio
     .body = El modelo { $model } no tiene precio, así que el coste de sus llamadas no se descuenta de los presupuestos.
+notif-unpriced-models =
+    .title = Modelos sin precio
+    .body = { $more ->
+        [0] Los modelos { $models } no tienen precio, así que el coste de sus llamadas no se descuenta de los presupuestos.
+        [one] Los modelos { $models } y otro más no tienen precio, así que el coste de sus llamadas no se descuenta de los presupuestos.
+       *[other] Los modelos { $models } y { $more } más no tienen precio, así que el coste de sus llamadas no se descuenta de los presupuestos.
+    }
 notif-status-changed =
     .title = Cambio en el estado de la cuota
     .body = El estado de la cuota ahora es: { $status }.

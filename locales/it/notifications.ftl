@@ -46,6 +46,13 @@ notif-recovered =
 notif-unpriced-model =
     .title = Modello senza prezzo
     .body = Il modello { $model } non ha un prezzo, quindi il costo delle sue chiamate non viene conteggiato nei budget.
+notif-unpriced-models =
+    .title = Modelli senza prezzo
+    .body = { $more ->
+        [0] I modelli { $models } non hanno un prezzo, quindi il costo delle loro chiamate non viene conteggiato nei budget.
+        [one] I modelli { $models } e un altro non hanno un prezzo, quindi il costo delle loro chiamate non viene conteggiato nei budget.
+       *[other] I modelli { $models } e altri { $more } non hanno un prezzo, quindi il costo delle loro chiamate non viene conteggiato nei budget.
+    }
 notif-status-changed =
     .title = Stato della quota cambiato
     .body = Lo stato della quota ora è: { $status }.

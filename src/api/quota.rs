@@ -12,7 +12,11 @@ use serde::Deserialize;
 use super::{Scope, Shared};
 use crate::error::AppError;
 use crate::i18n::{render_notification, render_status, request_locale};
-use crate::types::{CheckResponse, GroupBy, NotificationList, Status, StatusReport, UsageReport};
+use crate::store::{Page, UsageCursor};
+use crate::types::{
+    CheckResponse, GroupBy, NotificationList, Status, StatusReport, UsageReport,
+    USAGE_PAGE_DEFAULT, USAGE_PAGE_MAX,
+};
 
 pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
     q.map(|Query(v)| v)
@@ -57,6 +61,8 @@ pub struct UsageQuery {
     from: Option<String>,
     to: Option<String>,
     group_by: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 /// `2026-11-26T10:00:00Z` (any RFC 3339) or a local date `2026-11-26` (its midnight).
@@ -121,13 +127,43 @@ pub async fn usage(
             ))
         }
     };
-    let rows = shared.store.usage(&w.id, from, to, group_by, tz).await?;
+    let limit = q.limit.unwrap_or(USAGE_PAGE_DEFAULT);
+    if limit == 0 || limit > USAGE_PAGE_MAX {
+        return Err(AppError::bad_request(
+            format!("`limit` must be between 1 and {USAGE_PAGE_MAX}."),
+            Some("limit"),
+        ));
+    }
+    let after = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(UsageCursor::decode(c, group_by).ok_or_else(|| {
+            AppError::bad_request(
+                "`cursor` must be a `next_cursor` of this endpoint with the same `group_by`.",
+                Some("cursor"),
+            )
+        })?),
+    };
+    let page = shared
+        .store
+        .usage(
+            &w.id,
+            from,
+            to,
+            group_by,
+            tz,
+            Page {
+                limit,
+                after: after.as_ref(),
+            },
+        )
+        .await?;
     Ok(Json(UsageReport {
         workspace: w.id.to_string(),
         from,
         to,
         group_by,
-        rows,
+        rows: page.rows,
+        next_cursor: page.next.map(|c| c.encode(group_by)),
     }))
 }
 

@@ -1,48 +1,157 @@
 //! Endpoint families: the stable, id-free name of an OpenAI API path (`threads/thread_1/runs/run_2`
 //! → `threads.runs`) and the kind of metering that family gets.
 //!
-//! Owns: id detection in path segments, the family string (a metric label and ledger column, so
-//! it must have a small, bounded set of values), and the mapping family → [`FamilyKind`].
-//! Must not: look at methods, headers or bodies, allocate more than the returned string, or keep
-//! any list of known paths for naming (unknown future endpoints get a family by the same rule).
+//! Owns: id detection in path segments, the one list of known families ([`FAMILIES`]), and the
+//! mapping family → [`FamilyKind`]. The family is a metric label, a usage group and a ledger
+//! column, so its set of values is fixed: a path whose name is not in [`FAMILIES`] is counted
+//! as [`OTHER_FAMILY`] (the proxy keeps its path in the ledger row only).
+//! Must not: look at methods, headers or bodies, or allocate.
 
-/// The family of the empty path (`/v1` or `/v1/`), and of a path made only of ids.
+/// The family of the empty path (`/v1` or `/v1/`).
 pub const ROOT_FAMILY: &str = "root";
 
-/// The family of a request path given without its `/v1/` prefix and without its query:
-/// word segments joined with dots, id segments dropped.
+/// The family of every path whose name is not in [`FAMILIES`] (made-up paths, paths made only
+/// of ids, endpoints OpenAI adds later): still counted, under this one name.
+pub const OTHER_FAMILY: &str = "other";
+
+/// Every organization admin endpoint (`organization/projects/…/api_keys`, `organization/usage/…`,
+/// `organization/audit_logs`…) is counted under this one family.
+pub const ORGANIZATION_FAMILY: &str = "organization";
+
+/// The families of OpenAI's API as documented today, sorted (looked up by binary search). The
+/// only list of known paths: adding an endpoint OpenAI documents is adding its name here.
+/// Besides these the gateway names only [`OTHER_FAMILY`].
+pub const FAMILIES: [&str; 74] = [
+    "assistants",
+    "audio.speech",
+    "audio.transcriptions",
+    "audio.translations",
+    "batches",
+    "batches.cancel",
+    "chat.completions",
+    "chat.completions.messages",
+    "chatkit.sessions",
+    "chatkit.sessions.cancel",
+    "chatkit.threads",
+    "chatkit.threads.items",
+    "completions",
+    "containers",
+    "containers.files",
+    "containers.files.content",
+    "conversations",
+    "conversations.items",
+    "embeddings",
+    "evals",
+    "evals.runs",
+    "evals.runs.output_items",
+    "files",
+    "files.content",
+    "fine_tuning.alpha.graders.run",
+    "fine_tuning.alpha.graders.validate",
+    "fine_tuning.checkpoints.permissions",
+    "fine_tuning.jobs",
+    "fine_tuning.jobs.cancel",
+    "fine_tuning.jobs.checkpoints",
+    "fine_tuning.jobs.events",
+    "fine_tuning.jobs.pause",
+    "fine_tuning.jobs.resume",
+    "images.edits",
+    "images.generations",
+    "images.variations",
+    "models",
+    "moderations",
+    "organization",
+    "realtime",
+    "realtime.calls",
+    "realtime.calls.accept",
+    "realtime.calls.hangup",
+    "realtime.calls.refer",
+    "realtime.calls.reject",
+    "realtime.client_secrets",
+    "realtime.sessions",
+    "realtime.transcription_sessions",
+    "responses",
+    "responses.cancel",
+    "responses.compact",
+    "responses.input_items",
+    "responses.input_tokens",
+    "root",
+    "threads",
+    "threads.messages",
+    "threads.runs",
+    "threads.runs.cancel",
+    "threads.runs.steps",
+    "threads.runs.submit_tool_outputs",
+    "uploads",
+    "uploads.cancel",
+    "uploads.complete",
+    "uploads.parts",
+    "vector_stores",
+    "vector_stores.file_batches",
+    "vector_stores.file_batches.cancel",
+    "vector_stores.file_batches.files",
+    "vector_stores.files",
+    "vector_stores.files.content",
+    "vector_stores.search",
+    "videos",
+    "videos.content",
+    "videos.remix",
+];
+
+/// Longer names are not in [`FAMILIES`]; the name is built in a buffer of this size.
+const MAX_NAME: usize = 64;
+
+/// The family of a request path given without its `/v1/` prefix and without its query: word
+/// segments joined with dots, id segments dropped; the result if it is one of [`FAMILIES`]
+/// (every `organization…` name is [`ORGANIZATION_FAMILY`]), else [`OTHER_FAMILY`].
 ///
 /// A segment is a word iff it matches `^[a-z]+(_[a-z]+)*$`, does not directly follow a
 /// `models` segment (model names such as `babbage` are ids there), and does not start with one
 /// of OpenAI's underscore id prefixes ([`ID_PREFIXES`]: `vs_abc`, `thread_abc`, `run_abc` are
 /// ids even without a digit). Anything with a digit, an uppercase letter, `-`, `.`, `:` or any
-/// other character is an id. Empty segments (doubled or
-/// trailing slashes) are ignored; a `?query` left on the path by mistake is ignored too. A path
-/// with no word at all gives [`ROOT_FAMILY`].
+/// other character is an id. Empty segments (doubled or trailing slashes) are ignored; a
+/// `?query` left on the path by mistake is ignored too. The empty path gives [`ROOT_FAMILY`];
+/// a path made only of ids gives [`OTHER_FAMILY`].
 ///
 /// `chat/completions` → `chat.completions`, `files/file-abc123/content` → `files.content`,
-/// `models/gpt-4o-mini` → `models`, `realtime/sessions` → `realtime.sessions`.
-pub fn family(path: &str) -> String {
+/// `models/gpt-4o-mini` → `models`, `realtime/sessions` → `realtime.sessions`,
+/// `some/new/endpoint` → `other`.
+pub fn family(path: &str) -> &'static str {
     let path = match path.find(['?', '#']) {
         Some(i) => &path[..i],
         None => path,
     };
-    let mut out = String::with_capacity(path.len());
+    let mut name = [0u8; MAX_NAME];
+    let mut len = 0;
+    let mut any = false;
     let mut after_models = false;
     for seg in path.split('/').filter(|s| !s.is_empty()) {
+        any = true;
         let word = !after_models && is_word(seg) && !has_id_prefix(seg);
         after_models = seg == "models";
         if word {
-            if !out.is_empty() {
-                out.push('.');
+            if len == 0 && seg == ORGANIZATION_FAMILY {
+                return ORGANIZATION_FAMILY;
             }
-            out.push_str(seg);
+            let dot = usize::from(len > 0);
+            let Some(out) = name.get_mut(len..len + dot + seg.len()) else {
+                return OTHER_FAMILY;
+            };
+            if dot == 1 {
+                out[0] = b'.';
+            }
+            out[dot..].copy_from_slice(seg.as_bytes());
+            len += dot + seg.len();
         }
     }
-    if out.is_empty() {
-        out.push_str(ROOT_FAMILY);
+    if !any {
+        return ROOT_FAMILY;
     }
-    out
+    let name = &name[..len];
+    match FAMILIES.binary_search_by(|f| f.as_bytes().cmp(name)) {
+        Ok(i) => FAMILIES[i],
+        Err(_) => OTHER_FAMILY,
+    }
 }
 
 /// The prefixes (before `_`) of OpenAI object ids that may appear in paths. No path word of the
@@ -197,12 +306,14 @@ mod tests {
                 "models",
             ),
             ("models/babbage", "models"),
-            ("models/davinci/extra", "models.extra"),
+            ("models/davinci/extra", OTHER_FAMILY),
             ("uploads/upload_abc123/parts", "uploads.parts"),
             (
                 "organization/projects/proj_abc/api_keys/key_abc",
-                "organization.projects.api_keys",
+                ORGANIZATION_FAMILY,
             ),
+            ("organization/audit_logs", ORGANIZATION_FAMILY),
+            ("organization/usage/completions", ORGANIZATION_FAMILY),
             (
                 "containers/cntr_682e0e7318108198aa783fd921ff305e08e78805b9fdbb04/files",
                 "containers.files",
@@ -259,10 +370,72 @@ mod tests {
     }
 
     #[test]
+    fn the_table_is_sorted_and_names_itself() {
+        assert!(FAMILIES.windows(2).all(|w| w[0] < w[1]), "sort FAMILIES");
+        for f in FAMILIES {
+            assert!(f.len() <= MAX_NAME, "{f}");
+            if f != ROOT_FAMILY {
+                assert_eq!(family(&f.replace('.', "/")), f);
+            }
+        }
+        assert!(!FAMILIES.contains(&OTHER_FAMILY));
+        assert!(FAMILIES.contains(&ORGANIZATION_FAMILY) && FAMILIES.contains(&ROOT_FAMILY));
+        // Every family the metering kinds name is known.
+        for f in FAMILIES {
+            let _ = family_kind(f);
+        }
+        for f in [
+            "chat.completions",
+            "completions",
+            "responses",
+            "embeddings",
+            "images.generations",
+            "images.edits",
+            "images.variations",
+            "audio.transcriptions",
+            "audio.translations",
+            "audio.speech",
+            "moderations",
+            "threads.runs",
+            "threads.runs.cancel",
+            "threads.runs.submit_tool_outputs",
+        ] {
+            assert!(FAMILIES.contains(&f), "{f}");
+            assert_ne!(family_kind(f), FamilyKind::Other, "{f}");
+        }
+    }
+
+    #[test]
+    fn made_up_paths_are_other() {
+        for path in [
+            "some/new/endpoint",
+            "zzz",
+            "chat/completions/extra",
+            "chat/completionz",
+            "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/aa/bb/cc/dd/ee",
+            "vector_stores/vs_1/file_batches/vsfb_1/files/file-1/content/more/words/here/too",
+        ] {
+            assert_eq!(family(path), OTHER_FAMILY, "{path}");
+        }
+        // However many made-up words, the set of names stays the table plus `other`.
+        let names: std::collections::BTreeSet<&str> = (0..5000u32)
+            .map(|i| {
+                let w: String = i
+                    .to_string()
+                    .bytes()
+                    .map(|d| char::from(b'a' + (d - b'0')))
+                    .collect();
+                family(&format!("made/{w}/up"))
+            })
+            .collect();
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), [OTHER_FAMILY]);
+    }
+
+    #[test]
     fn empty_slashes_and_queries() {
         assert_eq!(family(""), ROOT_FAMILY);
         assert_eq!(family("/"), ROOT_FAMILY);
-        assert_eq!(family("file-abc"), ROOT_FAMILY);
+        assert_eq!(family("file-abc"), OTHER_FAMILY);
         assert_eq!(family("/chat//completions/"), "chat.completions");
         assert_eq!(family("files?purpose=batch"), "files");
         assert_eq!(family("models/"), "models");
@@ -298,7 +471,7 @@ mod tests {
             ("", FamilyKind::Other),
         ];
         for (path, want) in cases {
-            assert_eq!(family_kind(&family(path)), want, "path {path}");
+            assert_eq!(family_kind(family(path)), want, "path {path}");
         }
         assert_eq!(
             FamilyKind::AudioTranscription.as_str(),

@@ -45,8 +45,9 @@ pub struct Meters {
     families: Mutex<HashMap<Arc<str>, FamiliesOf>>,
 }
 
-/// One workspace's handles by family.
-type FamiliesOf = HashMap<Arc<str>, Arc<FamilyMeters>>;
+/// One workspace's handles by family (at most one per [`super::family::FAMILIES`] entry, plus
+/// `other`: families are never client-chosen strings).
+type FamiliesOf = HashMap<&'static str, Arc<FamilyMeters>>;
 
 impl Default for Meters {
     fn default() -> Self {
@@ -60,7 +61,7 @@ impl Default for Meters {
 
 impl Meters {
     /// The handles of `(workspace, family)`, registered on first use.
-    pub fn family(&self, workspace: &Arc<str>, family: &str) -> Arc<FamilyMeters> {
+    pub fn family(&self, workspace: &Arc<str>, family: &'static str) -> Arc<FamilyMeters> {
         let mut map = self.families.lock().unwrap_or_else(|p| p.into_inner());
         let families = match map.get_mut(&**workspace) {
             Some(f) => f,
@@ -70,18 +71,17 @@ impl Meters {
             return m.clone();
         }
         let ws = workspace.clone();
-        let fam: Arc<str> = Arc::from(family);
         let calls = STATUS_CLASSES.map(|status| {
-            metrics::counter!("qs_calls_total", "workspace" => ws.clone(), "family" => fam.clone(), "status" => status)
+            metrics::counter!("qs_calls_total", "workspace" => ws.clone(), "family" => family, "status" => status)
         });
         let m = Arc::new(FamilyMeters {
-            family: fam.clone(),
+            family: Arc::from(family),
             calls,
-            input_tokens: metrics::counter!("qs_tokens_total", "workspace" => ws.clone(), "family" => fam.clone(), "kind" => "input"),
-            output_tokens: metrics::counter!("qs_tokens_total", "workspace" => ws.clone(), "family" => fam.clone(), "kind" => "output"),
-            cost_nanodollars: metrics::counter!("qs_cost_nanodollars_total", "workspace" => ws, "family" => fam.clone()),
+            input_tokens: metrics::counter!("qs_tokens_total", "workspace" => ws.clone(), "family" => family, "kind" => "input"),
+            output_tokens: metrics::counter!("qs_tokens_total", "workspace" => ws.clone(), "family" => family, "kind" => "output"),
+            cost_nanodollars: metrics::counter!("qs_cost_nanodollars_total", "workspace" => ws, "family" => family),
         });
-        families.insert(fam, m.clone());
+        families.insert(family, m.clone());
         m
     }
 }

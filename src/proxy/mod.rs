@@ -260,7 +260,7 @@ impl Proxy {
             .unwrap_or(path)
             .trim_start_matches('/');
         let family = family::family(rest);
-        let kind = family::family_kind(&family);
+        let kind = family::family_kind(family);
 
         let key = bearer(&parts.headers).ok_or(AppError::MissingKey)?;
         let caller = self
@@ -420,6 +420,7 @@ impl Proxy {
             caller,
             reservation,
             family,
+            other_path: (family == family::OTHER_FAMILY).then(|| other_path(rest)),
             kind,
             info,
             request_json,
@@ -650,6 +651,19 @@ fn is_length_limit(e: &axum::Error) -> bool {
     false
 }
 
+/// The most of an `other` call's path its ledger row keeps.
+const MAX_OTHER_PATH: usize = 512;
+
+/// The path after `/v1/` of a call counted as [`family::OTHER_FAMILY`], cut to
+/// [`MAX_OTHER_PATH`] bytes.
+fn other_path(rest: &str) -> Arc<str> {
+    let mut end = rest.len().min(MAX_OTHER_PATH);
+    while !rest.is_char_boundary(end) {
+        end -= 1;
+    }
+    Arc::from(&rest[..end])
+}
+
 fn content_length(h: &HeaderMap) -> Option<u64> {
     h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
@@ -687,7 +701,9 @@ struct Settlement {
     proxy: Arc<Proxy>,
     caller: Caller,
     reservation: Reservation,
-    family: String,
+    family: &'static str,
+    /// The path of an [`family::OTHER_FAMILY`] call (kept in its ledger row only).
+    other_path: Option<Arc<str>>,
     kind: FamilyKind,
     info: RequestInfo,
     request_json: Bytes,
@@ -1052,7 +1068,7 @@ impl Settlement {
         let m = self
             .proxy
             .meters
-            .family(&self.caller.workspace.id, &self.family);
+            .family(&self.caller.workspace.id, self.family);
         m.calls[meters::status_class(self.status)].increment(1);
         m.input_tokens.increment(usage.input_tokens);
         m.output_tokens.increment(usage.output_tokens);
@@ -1064,6 +1080,7 @@ impl Settlement {
             workspace: self.caller.workspace.id.clone(),
             key_id: self.caller.key_id.clone(),
             family: m.family.clone(),
+            path: self.other_path,
             model: usage.model.map(Arc::from),
             http_status: self.status,
             input_tokens: usage.input_tokens,

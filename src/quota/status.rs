@@ -247,6 +247,26 @@ pub fn unpriced_model_notice(model: &str, status: Status) -> Notice {
     }
 }
 
+/// The warning that models have no price, coalesced: one model alone is
+/// [`unpriced_model_notice`]; several are `notif-unpriced-models`, with `models` (the names
+/// given, comma-separated) and `more` (how many others were seen).
+pub fn unpriced_models_notice<M: AsRef<str>>(models: &[M], more: u64, status: Status) -> Notice {
+    if let ([m], 0) = (models, more) {
+        return unpriced_model_notice(m.as_ref(), status);
+    }
+    let names: Vec<&str> = models.iter().map(AsRef::as_ref).collect();
+    let mut args = BTreeMap::new();
+    args.insert("models".to_string(), text(&names.join(", ")));
+    args.insert("more".to_string(), ArgValue::Number(more as f64));
+    Notice {
+        level: Level::Warning,
+        status,
+        key: "notif-unpriced-models",
+        args,
+        action_keys: vec!["action-set-model-price"],
+    }
+}
+
 /// The current status' message (for `GET /api/quota/status`): a Fluent message key, its
 /// arguments, and the suggested actions' keys.
 pub fn describe(e: &Evaluation) -> (&'static str, BTreeMap<String, ArgValue>, Vec<&'static str>) {
@@ -465,12 +485,16 @@ mod tests {
                 }
             }
         }
-        let n = unpriced_model_notice("gpt-x", Status::Normal);
-        check(&ftl, n.key, &n.args, true);
-        used.insert(n.key);
-        for a in &n.action_keys {
-            check(&ftl, a, &n.args, false);
-            used.insert(a);
+        for n in [
+            unpriced_model_notice("gpt-x", Status::Normal),
+            unpriced_models_notice(&["gpt-x", "gpt-y"], 7, Status::Normal),
+        ] {
+            check(&ftl, n.key, &n.args, true);
+            used.insert(n.key);
+            for a in &n.action_keys {
+                check(&ftl, a, &n.args, false);
+                used.insert(a);
+            }
         }
         let none = BTreeMap::new();
         for k in LimitKind::ALL {
@@ -512,6 +536,21 @@ mod tests {
             )
         );
         assert_eq!(n.args.get("model"), Some(&ArgValue::Text("m".into())));
+        assert_eq!(
+            unpriced_models_notice(&["m"], 0, Status::Normal).key,
+            "notif-unpriced-model"
+        );
+        let n = unpriced_models_notice(&["a", "b", "c"], 997, Status::Normal);
+        assert_eq!(n.key, "notif-unpriced-models");
+        assert_eq!(
+            n.args.get("models"),
+            Some(&ArgValue::Text("a, b, c".into()))
+        );
+        assert_eq!(n.args.get("more"), Some(&ArgValue::Number(997.0)));
+        assert_eq!(
+            unpriced_models_notice(&["a"], 2, Status::Normal).key,
+            "notif-unpriced-models"
+        );
     }
 
     #[test]

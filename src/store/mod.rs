@@ -42,6 +42,9 @@ pub struct LedgerRow {
     pub workspace: Arc<str>,
     pub key_id: Arc<str>,
     pub family: Arc<str>,
+    /// The request path of a call counted as `other` (see `crate::proxy::family`); `None` for
+    /// every known family.
+    pub path: Option<Arc<str>>,
     pub model: Option<Arc<str>>,
     pub http_status: u16,
     pub input_tokens: u64,
@@ -92,6 +95,54 @@ pub enum Write {
     Call(Box<LedgerRow>),
     Notification(Box<StoredNotification>),
     StatusChange(Box<StatusChange>),
+}
+
+/// Which page of [`Store::usage`] to read: at most `limit` groups, after `after`.
+#[derive(Clone, Copy, Debug)]
+pub struct Page<'a> {
+    pub limit: usize,
+    pub after: Option<&'a UsageCursor>,
+}
+
+/// One page of [`Store::usage`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsagePage {
+    pub rows: Vec<UsageRow>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<UsageCursor>,
+}
+
+/// The last group key of a page of usage, as SQL orders it: the key itself, or the start of
+/// an hour in ms for hours and days.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UsageCursor {
+    Text(String),
+    Hour(i64),
+}
+
+impl UsageCursor {
+    /// The opaque form clients get as `next_cursor`: the grouping, a dot, the key in hex.
+    pub fn encode(&self, group_by: GroupBy) -> String {
+        match self {
+            UsageCursor::Text(k) => format!("{}.{}", group_by.as_str(), hex::encode(k)),
+            UsageCursor::Hour(ms) => {
+                format!("{}.{}", group_by.as_str(), hex::encode(ms.to_string()))
+            }
+        }
+    }
+
+    /// A cursor given by [`UsageCursor::encode`] for the same grouping; `None` otherwise.
+    pub fn decode(s: &str, group_by: GroupBy) -> Option<UsageCursor> {
+        let (g, k) = s.split_once('.')?;
+        if g != group_by.as_str() {
+            return None;
+        }
+        let k = String::from_utf8(hex::decode(k).ok()?).ok()?;
+        match group_by {
+            GroupBy::Hour | GroupBy::Day => k.parse().ok().map(UsageCursor::Hour),
+            _ => Some(UsageCursor::Text(k)),
+        }
+    }
 }
 
 /// Usage aggregated for the counter rebuild: `at` is the start of the bucket.
@@ -180,7 +231,9 @@ impl Store {
         &self.pool
     }
 
-    /// Usage per group between `from` and `to`, ledger and roll-ups together.
+    /// One page of usage per group between `from` and `to`, ledger and roll-ups together:
+    /// at most `page.limit` groups, in key order (time order for hours and days), starting
+    /// after `page.after` (the [`UsagePage::next`] of the previous page).
     pub async fn usage(
         &self,
         workspace: &str,
@@ -188,17 +241,24 @@ impl Store {
         to: DateTime<Utc>,
         group_by: GroupBy,
         tz: chrono_tz::Tz,
-    ) -> Result<Vec<UsageRow>, StoreError> {
+        page: Page<'_>,
+    ) -> Result<UsagePage, StoreError> {
         let (ledger_key, rollup_key) = match group_by {
             GroupBy::Family => ("family", "family"),
             GroupBy::Model => ("COALESCE(model, '')", "model"),
             GroupBy::Goal => ("COALESCE(goal, '')", "goal"),
             GroupBy::Task => ("COALESCE(task, '')", "task"),
-            // Hours in SQL (as text of the hour's start in ms); local hours and days in Rust.
-            GroupBy::Hour | GroupBy::Day => (
-                "CAST((ts_ms / 3600000) * 3600000 AS TEXT)",
-                "CAST(hour_ms AS TEXT)",
-            ),
+            // Hours in SQL (the hour's start in ms); local hours and days in Rust.
+            GroupBy::Hour | GroupBy::Day => ("(ts_ms / 3600000) * 3600000", "hour_ms"),
+        };
+        let timed = matches!(group_by, GroupBy::Hour | GroupBy::Day);
+        let limit = page.limit.max(1);
+        // One more group than asked tells whether there is a next page; a local day has at
+        // most 25 hours.
+        let sql_limit = if group_by == GroupBy::Day {
+            (limit + 1) * 25
+        } else {
+            limit + 1
         };
         let sql = format!(
             "SELECT k, SUM(requests) AS requests, SUM(input) AS input, SUM(cached) AS cached, \
@@ -212,42 +272,61 @@ impl Store {
                SELECT {rollup_key} AS k, requests, input_tokens, cached_tokens, output_tokens, \
                       cost_nanos, unpriced_requests, estimated_requests \
                  FROM usage_rollup WHERE workspace = ?1 AND hour_ms >= ?2 AND hour_ms < ?3 \
-             ) GROUP BY k ORDER BY k"
+             ) WHERE ?4 IS NULL OR k > ?4 GROUP BY k ORDER BY k LIMIT ?5"
         );
         // Safe: the only dynamic parts are the fixed column expressions above.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(workspace)
             .bind(from.timestamp_millis())
-            .bind(to.timestamp_millis())
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out: BTreeMap<String, UsageRow> = BTreeMap::new();
+            .bind(to.timestamp_millis());
+        let q = match (timed, page.after) {
+            (true, Some(UsageCursor::Hour(ms))) => q.bind(Some(*ms)),
+            (false, Some(UsageCursor::Text(k))) => q.bind(Some(k.clone())),
+            (true, _) => q.bind(None::<i64>),
+            (false, _) => q.bind(None::<String>),
+        };
+        let rows = q.bind(sql_limit as i64).fetch_all(&self.pool).await?;
+        let mut out: Vec<UsageRow> = Vec::with_capacity(rows.len().min(limit));
+        let mut last: Option<UsageCursor> = None;
+        let mut more = false;
         for r in rows {
-            let raw_key: String = r.try_get("k")?;
-            let key = match group_by {
-                GroupBy::Hour | GroupBy::Day => {
-                    let ms: i64 = raw_key.parse().unwrap_or_default();
-                    let local = tz.timestamp_millis_opt(ms).single();
-                    match (local, group_by) {
-                        (Some(t), GroupBy::Hour) => t.format("%Y-%m-%dT%H:00:00%:z").to_string(),
-                        (Some(t), _) => t.format("%Y-%m-%d").to_string(),
-                        (None, _) => raw_key,
+            let (raw, key) = if timed {
+                let ms: i64 = r.try_get("k")?;
+                let key = match tz.timestamp_millis_opt(ms).single() {
+                    Some(t) if group_by == GroupBy::Hour => {
+                        t.format("%Y-%m-%dT%H:00:00%:z").to_string()
                     }
-                }
-                _ => raw_key,
+                    Some(t) => t.format("%Y-%m-%d").to_string(),
+                    None => ms.to_string(),
+                };
+                (UsageCursor::Hour(ms), key)
+            } else {
+                let k: String = r.try_get("k")?;
+                (UsageCursor::Text(k.clone()), k)
             };
-            let e = out
-                .entry(key.clone())
-                .or_insert_with(|| UsageRow::empty(key));
-            e.requests += get_u64(&r, "requests")?;
-            e.input_tokens += get_u64(&r, "input")?;
-            e.cached_tokens += get_u64(&r, "cached")?;
-            e.output_tokens += get_u64(&r, "output")?;
-            e.cost_usd += get_u64(&r, "cost")? as f64 / 1e9;
-            e.unpriced_requests += get_u64(&r, "unpriced")?;
-            e.estimated_requests += get_u64(&r, "estimated")?;
+            // Rows come in key order, so the hours of one day are consecutive.
+            if out.last().is_none_or(|e| e.key != key) {
+                if out.len() == limit {
+                    more = true;
+                    break;
+                }
+                out.push(UsageRow::empty(key));
+            }
+            if let Some(e) = out.last_mut() {
+                e.requests += get_u64(&r, "requests")?;
+                e.input_tokens += get_u64(&r, "input")?;
+                e.cached_tokens += get_u64(&r, "cached")?;
+                e.output_tokens += get_u64(&r, "output")?;
+                e.cost_usd += get_u64(&r, "cost")? as f64 / 1e9;
+                e.unpriced_requests += get_u64(&r, "unpriced")?;
+                e.estimated_requests += get_u64(&r, "estimated")?;
+            }
+            last = Some(raw);
         }
-        Ok(out.into_values().collect())
+        Ok(UsagePage {
+            rows: out,
+            next: if more { last } else { None },
+        })
     }
 
     /// Usage since `since`, bucketed (per second for the last minute, per minute before, per
@@ -559,7 +638,7 @@ impl Writer {
     }
 }
 
-/// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters; 21 per row keeps
+/// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters; 23 per row keeps
 /// 256 rows well below it. Batches are cut into these sizes only, so the five statements stay
 /// in sqlx's statement cache instead of being parsed again for every new batch length.
 const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
@@ -588,7 +667,7 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
         let mut qb = QueryBuilder::new(
             "INSERT INTO ledger (ts_ms, workspace, key_id, family, model, http_status, input_tokens, \
              cached_tokens, output_tokens, reasoning_tokens, images, audio_seconds, characters, cost_nanos, \
-             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id, run_id) ",
+             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id, run_id, path) ",
         );
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.ts.timestamp_millis())
@@ -612,7 +691,8 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
                 .push_bind(r.priority.clone())
                 .push_bind(r.request_id.clone())
                 .push_bind(r.upstream_request_id.clone())
-                .push_bind(r.run_id.clone());
+                .push_bind(r.run_id.clone())
+                .push_bind(r.path.clone());
         });
         qb.build().execute(&mut *tx).await?;
     }
@@ -750,8 +830,13 @@ mod tests {
                 now + chrono::Duration::hours(1),
                 GroupBy::Family,
                 chrono_tz::UTC,
+                Page {
+                    limit: 100,
+                    after: None,
+                },
             )
             .await
+            .map(|p| p.rows)
             .unwrap_or_default();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].requests, 1000);
@@ -802,8 +887,13 @@ mod tests {
                 now + chrono::Duration::hours(1),
                 GroupBy::Day,
                 chrono_tz::UTC,
+                Page {
+                    limit: 100,
+                    after: None,
+                },
             )
             .await
+            .map(|p| p.rows)
             .unwrap_or_default();
         assert_eq!(rows.len(), 2, "{rows:?}");
         assert_eq!(rows[0].requests, 2);
@@ -850,6 +940,116 @@ mod tests {
             0
         );
         assert_eq!(store.recent_run_ids(10).await.unwrap_or_default(), before);
+    }
+
+    /// Every group of `group_by`, walked `limit` at a time; checks each page's size.
+    async fn walk(
+        store: &Store,
+        group_by: GroupBy,
+        tz: chrono_tz::Tz,
+        limit: usize,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Vec<UsageRow> {
+        let mut out = Vec::new();
+        let mut after: Option<UsageCursor> = None;
+        loop {
+            let page = store
+                .usage(
+                    "a",
+                    from,
+                    to,
+                    group_by,
+                    tz,
+                    Page {
+                        limit,
+                        after: after.as_ref(),
+                    },
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(page.rows.len() <= limit);
+            if page.next.is_some() {
+                assert_eq!(page.rows.len(), limit, "{group_by:?}");
+            }
+            out.extend(page.rows);
+            // The cursor goes through its opaque form, as clients send it.
+            let Some(next) = page.next else { break };
+            let text = next.encode(group_by);
+            after = UsageCursor::decode(&text, group_by);
+            assert_eq!(after.as_ref(), Some(&next), "{text}");
+            assert!(out.len() < 10_000, "the pages never end");
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn usage_pages_hold_every_group_once_ledger_and_roll_ups_together() {
+        let (store, writer, dir) = temp_store().await;
+        let now = Utc::now();
+        // 40 days × 5 hours, half of them old enough to be rolled up; families and models
+        // spread over the rows.
+        let mut n = 0u64;
+        for d in 0..40i64 {
+            for h in [0i64, 3, 7, 13, 22] {
+                let ts = now - chrono::Duration::days(d) - chrono::Duration::hours(h);
+                let fam = ["embeddings", "files", "moderations"][(d % 3) as usize];
+                store.write(Write::Call(Box::new(LedgerRow {
+                    model: Some(format!("m-{:02}", (d * 5 + h) % 37).into()),
+                    ..row("a", ts, fam, 1, 2, Some(3))
+                })));
+                n += 1;
+            }
+        }
+        let store = flushed(store, writer, &dir).await;
+        assert!(
+            store
+                .roll_up(now - chrono::Duration::days(20))
+                .await
+                .unwrap_or(0)
+                > 0
+        );
+        let rome = chrono_tz::Europe::Rome;
+        let range = (
+            now - chrono::Duration::days(400),
+            now + chrono::Duration::hours(1),
+        );
+        for (g, limit) in [
+            (GroupBy::Family, 1),
+            (GroupBy::Family, 2),
+            (GroupBy::Model, 5),
+            (GroupBy::Hour, 7),
+            (GroupBy::Day, 3),
+            (GroupBy::Day, 1000),
+        ] {
+            let (from, to) = range;
+            let all = store
+                .usage(
+                    "a",
+                    from,
+                    to,
+                    g,
+                    rome,
+                    Page {
+                        limit: 10_000,
+                        after: None,
+                    },
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(all.next.is_none());
+            let walked = walk(&store, g, rome, limit, range).await;
+            assert_eq!(walked, all.rows, "{g:?} by {limit}");
+            let keys: std::collections::BTreeSet<&str> =
+                walked.iter().map(|r| r.key.as_str()).collect();
+            assert_eq!(keys.len(), walked.len(), "{g:?}: a group twice");
+            assert_eq!(walked.iter().map(|r| r.requests).sum::<u64>(), n, "{g:?}");
+        }
+        // Days are calendar days in the zone: about 40 of them, in time order.
+        let days = walk(&store, GroupBy::Day, rome, 3, range).await;
+        assert!((40..=42).contains(&days.len()), "{}", days.len());
+        assert!(days.windows(2).all(|w| w[0].key < w[1].key));
+        assert!(UsageCursor::decode("family.00", GroupBy::Day).is_none());
+        assert!(UsageCursor::decode("day.zz", GroupBy::Day).is_none());
     }
 
     #[test]
