@@ -737,3 +737,72 @@ async fn calls_are_served_by_a_thread_per_core() {
         );
     }
 }
+
+/// A gateway in front of a [`Recorder`] mounted under `/openai/v1`, as behind a reverse proxy.
+async fn behind_recorder(
+    extra_toml: &str,
+    response_headers: &[(&'static str, &'static str)],
+) -> (Env, Recorder) {
+    let rec = Recorder::start(response_headers).await;
+    let env = Env::start_opts(
+        &format!("{extra_toml}\n{}", base_toml("")),
+        Options {
+            upstream_url: Some(format!("{}/openai/v1", rec.url)),
+            ..Options::default()
+        },
+    )
+    .await;
+    (env, rec)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_that_could_leave_the_upstream_base_path_are_refused() {
+    let (env, rec) = behind_recorder("", &[]).await;
+    let unsafe_paths = [
+        "/v1/../../internal/secret",
+        "/v1/./../internal/secret",
+        "/v1/%2e%2e/%2E%2E/internal/secret",
+        "/v1/.%2e/.%2E/internal/secret",
+        "/v1/..;/..;/internal/secret",
+        "/v1/files%2f..%2f..%2finternal%2fsecret",
+        "/v1/files%5c..%5c..%5cinternal",
+        "/v1/files/%252e%252e/secret",
+        "/v1/files\\..\\..\\internal",
+    ];
+    for path in unsafe_paths {
+        // With a workspace key, and without one: the path is judged first.
+        for auth in [
+            format!("Authorization: Bearer {ACME_KEY}\r\n"),
+            String::new(),
+        ] {
+            let req =
+                format!("GET {path} HTTP/1.1\r\nHost: gateway\r\n{auth}Connection: close\r\n\r\n");
+            let answer = raw_http(&env, req.as_bytes()).await;
+            assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+            let body: Value = serde_json::from_str(raw_body(&answer))
+                .unwrap_or_else(|e| panic!("{path}: {e}: {answer}"));
+            assert_eq!(
+                body["error"]["type"], "invalid_request_error",
+                "{path}: {body}"
+            );
+            assert_eq!(body["error"]["code"], "invalid_path", "{path}: {body}");
+            assert!(body["error"]["message"].is_string(), "{body}");
+            assert!(body["error"].get("param").is_some(), "{body}");
+        }
+    }
+    assert!(
+        rec.received().is_empty(),
+        "the upstream saw {:?}",
+        rec.received()
+    );
+    // Dots inside a segment are fine: model names have them.
+    let req = format!(
+        "GET /v1/models/gpt-3.5-turbo HTTP/1.1\r\nHost: gateway\r\n\
+         Authorization: Bearer {ACME_KEY}\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw_http(&env, req.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let seen = rec.received();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].path_and_query, "/openai/v1/models/gpt-3.5-turbo");
+}

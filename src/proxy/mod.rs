@@ -139,6 +139,53 @@ fn strip_hop_headers(h: &mut HeaderMap) {
     }
 }
 
+/// Whether a request path could leave the upstream's base path once a server or reverse
+/// proxy on the way normalises it: a segment that is `.` or `..` as written or once
+/// percent-decoded (`%2e`, any case; the part before a `;` counts, as some servers drop path
+/// parameters), an encoded `/`, `\` or `%` (`%2f`, `%5c`, `%25`: a second decoding could make
+/// one of the above), or a raw `\`. Such a path is refused, never forwarded. Most paths hold
+/// none of `.`, `%` and `\`, so one byte scan decides them; nothing is allocated.
+fn is_unsafe_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    if !b.iter().any(|c| matches!(c, b'.' | b'%' | b'\\')) {
+        return false;
+    }
+    if b.contains(&b'\\') {
+        return true;
+    }
+    for seg in b.split(|c| *c == b'/') {
+        // The decoded segment's dots, whether anything else is in it before a `;`.
+        let (mut dots, mut other, mut params) = (0usize, false, false);
+        let mut i = 0;
+        while i < seg.len() {
+            let mut c = seg[i];
+            i += 1;
+            if c == b'%' {
+                let hex = |k: usize| seg.get(k).and_then(|h| (*h as char).to_digit(16));
+                if let (Some(hi), Some(lo)) = (hex(i), hex(i + 1)) {
+                    c = (hi * 16 + lo) as u8;
+                    i += 2;
+                    if matches!(c, b'/' | b'\\' | b'%') {
+                        return true;
+                    }
+                }
+            }
+            if params {
+                continue;
+            }
+            match c {
+                b'.' => dots += 1,
+                b';' => params = true,
+                _ => other = true,
+            }
+        }
+        if !other && (dots == 1 || dots == 2) {
+            return true;
+        }
+    }
+    false
+}
+
 const X_QUOTA_GOAL: HeaderName = HeaderName::from_static("x-quota-goal");
 const X_QUOTA_STATUS: HeaderName = HeaderName::from_static("x-quota-status");
 const X_QUOTA_WORKSPACE: HeaderName = HeaderName::from_static("x-quota-workspace");
@@ -254,6 +301,10 @@ impl Proxy {
         let started = Instant::now();
         let (mut parts, body) = req.into_parts();
         let path = parts.uri.path();
+        // Before anything else, whoever the caller is.
+        if is_unsafe_path(path) {
+            return Err(AppError::InvalidPath);
+        }
         let rest = path
             .strip_prefix("/v1/")
             .or_else(|| path.strip_prefix("/v1"))
@@ -1103,6 +1154,44 @@ mod tests {
         let t = Tags::from_headers(&h).unwrap_or_default();
         assert_eq!(t.priority.as_deref(), Some("critical"));
         assert_eq!(t.goal.as_deref(), Some("onboarding"));
+    }
+
+    #[test]
+    fn dot_segments_and_encoded_separators_are_unsafe() {
+        for p in [
+            "/v1/../../internal/secret",
+            "/v1/..",
+            "/v1/./models",
+            "/v1/%2e%2e/x",
+            "/v1/%2E%2e/x",
+            "/v1/.%2E/x",
+            "/v1/%2e/x",
+            "/v1/..;/x",
+            "/v1/.;x/y",
+            "/v1/a%2fb",
+            "/v1/a%2Fb",
+            "/v1/a%5cb",
+            "/v1/a%252e%252e",
+            "/v1/a\\..\\b",
+            "/v1/files\\x",
+        ] {
+            assert!(is_unsafe_path(p), "{p} passed");
+        }
+        for p in [
+            "/v1/chat/completions",
+            "/v1",
+            "/v1/models/gpt-3.5-turbo",
+            "/v1/models/ft:gpt-4o-mini:acme::abc.def",
+            "/v1/files/...",
+            "/v1/files/.x",
+            "/v1/files/x..",
+            "/v1/models/gpt-3%2E5-turbo",
+            "/v1/a%2",
+            "/v1/a%zz",
+            "/v1/threads/thread_1/runs",
+        ] {
+            assert!(!is_unsafe_path(p), "{p} refused");
+        }
     }
 
     #[test]
