@@ -93,6 +93,10 @@ pub struct Proxy {
     host: HeaderValue,
     base_path: String,
     upstream_auth: Option<HeaderValue>,
+    /// `OpenAI-Organization` / `OpenAI-Project` of every upstream request, from `[upstream]`.
+    organization: Option<HeaderValue>,
+    project: Option<HeaderValue>,
+    pass_organization_header: bool,
     timeout: Duration,
     pub registry: Arc<Registry>,
     prices: Arc<PriceTable>,
@@ -115,7 +119,38 @@ fn host_header(scheme: &Scheme, authority: &Authority) -> HeaderValue {
     HeaderValue::from_str(&host).unwrap_or(HeaderValue::from_static(""))
 }
 
-/// Headers that describe one hop, never forwarded.
+/// The request headers that go upstream; every other header of the caller stays here. An
+/// entry ending in `*` is a prefix. Not listed, on purpose: `authorization` and `host` (the
+/// gateway sets its own), `cookie` (the UI's session), `openai-organization` and
+/// `openai-project` (they choose what gets billed: they come from `[upstream]` only),
+/// `api-key`/`x-api-key` (other credentials), `forwarded`/`x-forwarded-*`/`x-real-ip` (the
+/// caller's network), `accept-encoding` (usage is read from plain bodies),
+/// `content-encoding` (the gateway reads the body as sent), the `x-quota-*` tags and every
+/// hop-by-hop header. `content-length` is dropped again for JSON bodies (they may be
+/// rewritten). The `x-stainless-*` headers are the OpenAI SDKs' telemetry (language, OS,
+/// package version, retry count, timeout): harmless, and OpenAI reads them.
+pub const FORWARDED_REQUEST_HEADERS: [&str; 8] = [
+    "accept",
+    "content-type",
+    "content-length",
+    "user-agent",
+    "openai-beta",
+    "idempotency-key",
+    "x-client-request-id",
+    "x-stainless-*",
+];
+
+/// Whether the caller's header `name` (lower case, as [`HeaderMap`] keeps it) goes upstream.
+fn is_forwarded_request_header(name: &str) -> bool {
+    FORWARDED_REQUEST_HEADERS
+        .iter()
+        .any(|e| match e.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == *e,
+        })
+}
+
+/// Headers that describe one hop, never passed on in either direction (RFC 9110 §7.6.1).
 const HOP_HEADERS: [&str; 10] = [
     "connection",
     "keep-alive",
@@ -129,14 +164,72 @@ const HOP_HEADERS: [&str; 10] = [
     "host",
 ];
 
-/// Removes the hop-by-hop headers in place. Most messages carry none besides `host`, so the
-/// names are compared first and looked up (hashed) only when present.
+/// Removes the headers named by `Connection` (RFC 9110 §7.6.1: they describe this hop only).
+/// `close` and `keep-alive` name no header worth a lookup; anything else is rare, so the
+/// values are copied (reference-counted) only then.
+fn strip_connection_named(h: &mut HeaderMap) {
+    let named: Vec<HeaderValue> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter(|v| {
+            v.as_bytes().split(|c| *c == b',').any(|t| {
+                let t = t.trim_ascii();
+                !t.is_empty()
+                    && !t.eq_ignore_ascii_case(b"close")
+                    && !t.eq_ignore_ascii_case(b"keep-alive")
+            })
+        })
+        .cloned()
+        .collect();
+    for v in named {
+        for token in v.as_bytes().split(|c| *c == b',') {
+            if let Ok(name) = HeaderName::from_bytes(token.trim_ascii()) {
+                h.remove(name);
+            }
+        }
+    }
+}
+
+/// Removes the hop-by-hop headers in place: those named by `Connection`, then the fixed ones.
+/// Most messages carry none besides `host`, so the names are compared first and looked up
+/// (hashed) only when present.
 fn strip_hop_headers(h: &mut HeaderMap) {
     if h.keys().any(|n| HOP_HEADERS.contains(&n.as_str())) {
+        strip_connection_named(h);
         for name in HOP_HEADERS {
             h.remove(name);
         }
     }
+}
+
+/// Keeps only the caller's headers that may go upstream ([`FORWARDED_REQUEST_HEADERS`]), in
+/// place: the map is reused, so nothing is allocated; a name to drop is looked up again after
+/// each removal (a request has a dozen headers, a few of them dropped).
+fn keep_forwarded_request_headers(h: &mut HeaderMap) {
+    // First the headers `Connection` names, even allowed ones (`Connection: close, accept`).
+    strip_connection_named(h);
+    while let Some(name) = h
+        .keys()
+        .find(|n| !is_forwarded_request_header(n.as_str()))
+        .cloned()
+    {
+        h.remove(name);
+    }
+}
+
+/// OpenAI's headers that name the account a call is billed to.
+const OPENAI_ORGANIZATION: HeaderName = HeaderName::from_static("openai-organization");
+const OPENAI_PROJECT: HeaderName = HeaderName::from_static("openai-project");
+
+/// The account headers sent upstream (from `[upstream] organization` / `project` only) and
+/// whether the upstream's own are passed back to callers.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamAccount {
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    /// Pass the upstream's `openai-organization` and `openai-project` response headers back
+    /// (default: removed, they name the account behind the gateway).
+    pub pass_organization_header: bool,
 }
 
 /// Whether a request path could leave the upstream's base path once a server or reverse
@@ -273,6 +366,9 @@ impl Proxy {
             host,
             base_path,
             upstream_auth,
+            organization: None,
+            project: None,
+            pass_organization_header: false,
             timeout: Duration::from_secs(timeout_seconds),
             registry,
             prices,
@@ -280,6 +376,20 @@ impl Proxy {
             meters: meters::Meters::default(),
             settling: tokio_util::task::TaskTracker::new(),
         })
+    }
+
+    /// Sets the account headers sent upstream and whether the upstream's are passed back.
+    /// The values were validated with the configuration (visible ASCII); one that is not a
+    /// header value is an error rather than silently dropped.
+    pub fn with_account(
+        mut self,
+        account: &UpstreamAccount,
+    ) -> Result<Proxy, axum::http::header::InvalidHeaderValue> {
+        let value = |v: &Option<String>| v.as_deref().map(HeaderValue::from_str).transpose();
+        self.organization = value(&account.organization)?;
+        self.project = value(&account.project)?;
+        self.pass_organization_header = account.pass_organization_header;
+        Ok(self)
     }
 
     /// This thread's upstream client.
@@ -441,28 +551,23 @@ impl Proxy {
             })?;
 
         let uri = self.upstream_uri(rest, parts.uri.query())?;
-        // The caller's headers go upstream, minus the hop-by-hop ones, its key, its
-        // `Accept-Encoding` (usage is read from plain bodies) and the X-Quota-* tags; a JSON
-        // body's length is set again by the client, as the body may have been rewritten.
+        // Only the allowed headers of the caller go upstream (not its key, cookies, account
+        // headers, addresses or hop-by-hop headers); a JSON body's length is set again by the
+        // client, as the body may have been rewritten. Then the gateway's own: the upstream
+        // key, the configured account, the upstream's host.
         let mut headers = std::mem::take(&mut parts.headers);
-        strip_hop_headers(&mut headers);
-        headers.remove(header::AUTHORIZATION);
-        headers.remove(header::ACCEPT_ENCODING);
+        keep_forwarded_request_headers(&mut headers);
         if is_json {
             headers.remove(header::CONTENT_LENGTH);
         }
-        if headers.keys().any(|n| n.as_str().starts_with("x-quota-")) {
-            let tags: Vec<HeaderName> = headers
-                .keys()
-                .filter(|n| n.as_str().starts_with("x-quota-"))
-                .cloned()
-                .collect();
-            for name in tags {
-                headers.remove(name);
-            }
-        }
         if let Some(auth) = &self.upstream_auth {
             headers.insert(header::AUTHORIZATION, auth.clone());
+        }
+        if let Some(org) = &self.organization {
+            headers.insert(OPENAI_ORGANIZATION, org.clone());
+        }
+        if let Some(project) = &self.project {
+            headers.insert(OPENAI_PROJECT, project.clone());
         }
         headers.insert(header::HOST, self.host.clone());
 
@@ -612,9 +717,15 @@ impl Proxy {
         };
         let changes_length = matches!(mode, Mode::Sse(_)) && strip_usage_chunk;
 
-        // The upstream's head is reused as it is, minus its hop-by-hop headers.
+        // The upstream's head is reused as it is, minus its hop-by-hop headers (and those its
+        // `Connection` names), its cookies, and the account it names unless configured.
         let h = &mut head.headers;
         strip_hop_headers(h);
+        h.remove(header::SET_COOKIE);
+        if !self.pass_organization_header {
+            h.remove(OPENAI_ORGANIZATION);
+            h.remove(OPENAI_PROJECT);
+        }
         if changes_length {
             h.remove(header::CONTENT_LENGTH);
         }
