@@ -964,3 +964,120 @@ async fn only_allowed_headers_go_upstream_and_the_account_comes_from_the_config(
     let seen = _rec.received();
     assert_eq!(seen[0].header("openai-organization"), None, "{seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_bodies_the_upstream_could_read_differently_are_refused() {
+    let env = Env::start(&base_toml("")).await;
+    let send = |content_type: &'static str, body: &'static str| {
+        env.http
+            .post(env.url("/v1/chat/completions"))
+            .bearer_auth(ACME_KEY)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let msgs = r#""messages":[{"role":"user","content":"hi"}]"#;
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "application/json",
+            format!(r#"{{"model":"gpt-4o-mini","model":"gpt-4o",{msgs}}}"#),
+            "model",
+            "duplicate_key",
+        ),
+        // Media types are case-insensitive: upper case is still inspected.
+        (
+            "APPLICATION/JSON",
+            format!(r#"{{"model":"gpt-4o-mini","model":"o1",{msgs}}}"#),
+            "model",
+            "duplicate_key",
+        ),
+        (
+            "Application/Json; charset=utf-8",
+            format!(r#"{{"model":"gpt-4o","max_tokens":"100000",{msgs}}}"#),
+            "max_tokens",
+            "invalid_type",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"model":"gpt-4o","max_completion_tokens":-1,{msgs}}}"#),
+            "max_completion_tokens",
+            "invalid_type",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"model":"gpt-4o","n":"8",{msgs}}}"#),
+            "n",
+            "invalid_type",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"model":"gpt-4o","stream":"true",{msgs}}}"#),
+            "stream",
+            "invalid_type",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"model":["gpt-4o"],{msgs}}}"#),
+            "model",
+            "invalid_type",
+        ),
+    ];
+    for (ct, body, param, code) in cases {
+        let body: &'static str = Box::leak(body.into_boxed_str());
+        let r = send(Box::leak(ct.to_string().into_boxed_str()), body)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = api_error(r).await;
+        assert_eq!(e.status, 400, "{ct} {body}: {}", e.raw);
+        assert_eq!(e.body.error.kind, "invalid_request_error", "{}", e.raw);
+        assert_eq!(
+            e.body.error.param.as_deref(),
+            Some(param),
+            "{body}: {}",
+            e.raw
+        );
+        assert_eq!(
+            e.body.error.code.as_deref(),
+            Some(code),
+            "{body}: {}",
+            e.raw
+        );
+    }
+    assert_eq!(
+        env.sim.stats().requests,
+        0,
+        "a refused body reached the upstream"
+    );
+
+    // Over the JSON limit in upper case: refused like lower case, before the body is read.
+    let limit = quota_sentinel::proxy::MAX_JSON_BODY;
+    let req = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {ACME_KEY}\r\n\
+         Content-Type: APPLICATION/JSON; Charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        limit + 1
+    );
+    let answer = raw_http(&env, req.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("request_too_large"), "{answer}");
+
+    // A well-typed body still goes through, read with an upper-case media type.
+    let r = send(
+        "APPLICATION/JSON",
+        r#"{"model":"gpt-4o-mini","max_tokens":null,"n":1,"stream":false,"messages":[{"role":"user","content":"hi"}]}"#,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let _ = r.bytes().await;
+    env.wait_usage(ACME_KEY, "model", |v| {
+        v["rows"].as_array().is_some_and(|rows| {
+            rows.iter().any(|r| {
+                r["key"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with("gpt-4o-mini"))
+            })
+        })
+    })
+    .await;
+    assert_eq!(env.sim.stats().requests, 1);
+}

@@ -3,8 +3,10 @@
 //! its usage is read on the fly; when the body ends (or the client leaves) the call is settled,
 //! recorded and fed to the status engine.
 //!
-//! Owns: forwarding (headers, bodies, timeouts), the metered response body, and the mapping of
-//! upstream outcomes to [`UpstreamObservation`]s. The pure parts live in submodules:
+//! Owns: forwarding (which paths are refused, which request headers go upstream —
+//! [`FORWARDED_REQUEST_HEADERS`] — and which response headers come back; bodies, timeouts),
+//! the metered response body, and the mapping of upstream outcomes to
+//! [`UpstreamObservation`]s. The pure parts live in submodules:
 //! [`family`] (endpoint naming), [`usage`] (request inspection and usage extraction per family),
 //! [`sse`] (the streaming tap), [`signals`] (`x-ratelimit-*`, 429 kinds), [`estimate`]
 //! (tokenizer). Must not: decide policy (it asks [`crate::registry`] / [`crate::quota`]), hold
@@ -436,8 +438,7 @@ impl Proxy {
         // A clone of the parsed header shares its bytes: no copy per call.
         let content_type_header = parts.headers.get(header::CONTENT_TYPE).cloned();
         let content_type = content_type_header.as_ref().and_then(|v| v.to_str().ok());
-        let is_json = content_type.is_some_and(|c| c.starts_with("application/json"));
-        let is_multipart = content_type.is_some_and(|c| c.starts_with("multipart/"));
+        let (is_json, is_multipart) = content_type.map_or((false, false), media_kind);
 
         // The request body: JSON is read whole (small, and we must see it); everything else
         // streams, multipart after a short peek for its `model` field.
@@ -457,7 +458,8 @@ impl Proxy {
                         AppError::bad_request("The request body was cut before it ended.", None)
                     }
                 })?;
-            let info = usage::inspect_request(kind, content_type, &bytes);
+            // One pass reads what admission needs and refuses what it would have to guess.
+            let info = usage::inspect_json_request(kind, &bytes).map_err(body_error)?;
             let bytes = if info.stream
                 && !info.include_usage
                 && matches!(kind, FamilyKind::ChatCompletions | FamilyKind::Completions)
@@ -810,6 +812,51 @@ fn is_length_limit(e: &axum::Error) -> bool {
         source = err.source();
     }
     false
+}
+
+/// A refused JSON body, in OpenAI's error shape with `param` naming the field.
+fn body_error(e: usage::BodyError) -> AppError {
+    match e {
+        usage::BodyError::NotAnObject => AppError::InvalidBody {
+            message: "We could not parse the JSON body of your request: it must be one JSON \
+                      object."
+                .into(),
+            param: None,
+            code: "invalid_json",
+        },
+        usage::BodyError::DuplicateKey(key) => AppError::InvalidBody {
+            message: format!("The JSON body has the key `{key}` more than once."),
+            param: Some(key),
+            code: "duplicate_key",
+        },
+        usage::BodyError::WrongType { field, expected } => AppError::InvalidBody {
+            message: format!("Invalid type for `{field}`: expected {expected}."),
+            param: Some(field.to_string()),
+            code: "invalid_type",
+        },
+    }
+}
+
+/// What a `Content-Type` announces, as `(json, multipart)`. Media types are case-insensitive
+/// and may carry parameters: `APPLICATION/JSON; charset=utf-8` is JSON, as is any
+/// `application/*+json` a server may read as JSON; `Multipart/Form-Data; boundary=…` is
+/// multipart. No allocation.
+fn media_kind(content_type: &str) -> (bool, bool) {
+    let essence = content_type
+        .split_once(';')
+        .map_or(content_type, |(e, _)| e)
+        .trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return (false, false);
+    };
+    let json = kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype
+                .len()
+                .checked_sub(5)
+                .and_then(|i| subtype.get(i..))
+                .is_some_and(|t| t.eq_ignore_ascii_case("+json")));
+    (json, kind.eq_ignore_ascii_case("multipart"))
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
@@ -1265,6 +1312,34 @@ mod tests {
         let t = Tags::from_headers(&h).unwrap_or_default();
         assert_eq!(t.priority.as_deref(), Some("critical"));
         assert_eq!(t.goal.as_deref(), Some("onboarding"));
+    }
+
+    #[test]
+    fn media_types_are_read_case_insensitively() {
+        for json in [
+            "application/json",
+            "APPLICATION/JSON",
+            "Application/Json; charset=utf-8",
+            " application/json ;charset=UTF-8",
+            "application/merge-patch+json",
+        ] {
+            assert_eq!(media_kind(json), (true, false), "{json}");
+        }
+        for multipart in [
+            "multipart/form-data; boundary=x",
+            "MULTIPART/Form-Data;boundary=x",
+        ] {
+            assert_eq!(media_kind(multipart), (false, true), "{multipart}");
+        }
+        for other in [
+            "application/jsonl",
+            "text/plain",
+            "application/json-seq",
+            "json",
+            "",
+        ] {
+            assert_eq!(media_kind(other), (false, false), "{other}");
+        }
     }
 
     #[test]
