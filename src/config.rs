@@ -88,6 +88,13 @@ pub struct RawServer {
 pub struct RawUpstream {
     pub base_url: Option<String>,
     pub timeout_seconds: Option<u64>,
+    /// Sent as `OpenAI-Organization` on every upstream call (a caller's own is never sent).
+    pub organization: Option<String>,
+    /// Sent as `OpenAI-Project` on every upstream call (a caller's own is never sent).
+    pub project: Option<String>,
+    /// Pass the upstream's `openai-organization` / `openai-project` response headers back to
+    /// callers (default false: they name the account behind the gateway).
+    pub pass_organization_header: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,6 +172,8 @@ pub struct Config {
     pub upstream_url: String,
     pub upstream_timeout_seconds: u64,
     pub upstream_key: Option<SecretString>,
+    /// `[upstream] organization`, `project`, `pass_organization_header`.
+    pub upstream_account: crate::proxy::UpstreamAccount,
     pub admin_key: Option<SecretString>,
     pub account: crate::quota::AccountPolicy,
     pub defaults: Limits,
@@ -302,6 +311,11 @@ impl RawConfig {
         if upstream_timeout_seconds == 0 {
             return Err(invalid("upstream.timeout_seconds", "must be at least 1"));
         }
+        let upstream_account = crate::proxy::UpstreamAccount {
+            organization: header_setting("upstream.organization", self.upstream.organization)?,
+            project: header_setting("upstream.project", self.upstream.project)?,
+            pass_organization_header: self.upstream.pass_organization_header.unwrap_or(false),
+        };
         let d = crate::quota::AccountPolicy::default();
         let account = crate::quota::AccountPolicy {
             degraded_after: self.status.degraded_after.unwrap_or(d.degraded_after),
@@ -416,6 +430,7 @@ impl RawConfig {
             upstream_url,
             upstream_timeout_seconds,
             upstream_key: over.upstream_key,
+            upstream_account,
             admin_key: over.admin_key,
             account,
             defaults,
@@ -455,6 +470,26 @@ fn connection_limits(s: &RawServer) -> Result<crate::conn::ConnLimits, ConfigErr
             .max_connections_per_address
             .unwrap_or(d.max_connections_per_address),
     })
+}
+
+/// The longest `[upstream] organization` / `project` accepted (OpenAI's ids are ~30).
+pub const MAX_ACCOUNT_ID: usize = 128;
+
+/// A setting sent as a header value as it is: non-empty, visible ASCII, at most
+/// [`MAX_ACCOUNT_ID`] bytes.
+fn header_setting(path: &str, v: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(v) = v else {
+        return Ok(None);
+    };
+    if v.is_empty() || v.len() > MAX_ACCOUNT_ID || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid(
+            path,
+            format!(
+                "must be 1 to {MAX_ACCOUNT_ID} visible ASCII characters (no spaces), like org-abc123"
+            ),
+        ));
+    }
+    Ok(Some(v))
 }
 
 /// Builds limits from a raw table: an omitted field takes `base`'s value (the defaults),
@@ -573,6 +608,38 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(e.starts_with("server.serving_threads:"), "{e}");
+    }
+
+    #[test]
+    fn the_upstream_account_is_validated_and_off_by_default() {
+        let c = load("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.upstream_account.organization, None);
+        assert_eq!(c.upstream_account.project, None);
+        assert!(!c.upstream_account.pass_organization_header);
+        let c = load(
+            "[upstream]\norganization = \"org-abc123\"\nproject = \"proj_xyz\"\n\
+             pass_organization_header = true\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.upstream_account.organization.as_deref(),
+            Some("org-abc123")
+        );
+        assert_eq!(c.upstream_account.project.as_deref(), Some("proj_xyz"));
+        assert!(c.upstream_account.pass_organization_header);
+        let long = "x".repeat(MAX_ACCOUNT_ID + 1);
+        for (field, bad) in [
+            ("organization", ""),
+            ("organization", "org abc"),
+            ("project", "proj\\u00e9"),
+            ("project", "a\\nb"),
+            ("project", long.as_str()),
+        ] {
+            let e = load(&format!("[upstream]\n{field} = \"{bad}\"\n"))
+                .err()
+                .unwrap_or_default();
+            assert!(e.starts_with(&format!("upstream.{field}:")), "{bad:?}: {e}");
+        }
     }
 
     #[test]

@@ -58,6 +58,16 @@ pub enum AppError {
     NotFound(String),
     #[error("The request body is larger than the gateway reads ({0} bytes for JSON).")]
     PayloadTooLarge(usize),
+    #[error("The request path must not contain `.` or `..` segments (also percent-encoded), an encoded `/`, `\\` or `%`, or a `\\`.")]
+    InvalidPath,
+    /// A JSON body the gateway will not guess about: a top-level key given twice, or a field
+    /// admission reads with the wrong type. `param` names the field.
+    #[error("{message}")]
+    InvalidBody {
+        message: String,
+        param: Option<String>,
+        code: &'static str,
+    },
 }
 
 fn limit_unit(l: LimitKind) -> &'static str {
@@ -93,7 +103,9 @@ impl AppError {
             }
             AppError::WorkspaceNotFound(_) | AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::WorkspaceExists(_) => StatusCode::CONFLICT,
-            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::BadRequest { .. } | AppError::InvalidPath | AppError::InvalidBody { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -115,6 +127,8 @@ impl AppError {
             | AppError::NotFound(_)
             | AppError::WorkspaceExists(_)
             | AppError::BadRequest { .. }
+            | AppError::InvalidPath
+            | AppError::InvalidBody { .. }
             | AppError::PayloadTooLarge(_) => "invalid_request_error",
             AppError::QuotaExceeded { limit, .. } => limit.error_type(),
             AppError::UpstreamTimeout(_) | AppError::UpstreamUnreachable(_) => "upstream_error",
@@ -138,13 +152,16 @@ impl AppError {
             AppError::UpstreamUnreachable(_) => "upstream_unreachable",
             AppError::NotFound(_) => "not_found",
             AppError::PayloadTooLarge(_) => "request_too_large",
+            AppError::InvalidPath => "invalid_path",
+            AppError::InvalidBody { code, .. } => code,
             AppError::BadRequest { .. } | AppError::Store(_) => return None,
         })
     }
 
-    fn param(&self) -> Option<&'static str> {
+    fn param(&self) -> Option<&str> {
         match self {
             AppError::BadRequest { param, .. } => *param,
+            AppError::InvalidBody { param, .. } => param.as_deref(),
             _ => None,
         }
     }

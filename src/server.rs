@@ -37,6 +37,8 @@ pub enum ServerError {
     Pricing(#[from] crate::pricing::PricingError),
     #[error("upstream URL: {0}")]
     UpstreamUrl(#[from] axum::http::uri::InvalidUri),
+    #[error("upstream organization or project: {0}")]
+    UpstreamAccount(#[from] axum::http::header::InvalidHeaderValue),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("metrics recorder: {0}")]
@@ -136,15 +138,18 @@ pub async fn start(
     if upstream_key.is_none() {
         tracing::warn!("OPENAI_API_KEY is not set: calls reach the upstream without a key");
     }
-    let proxy = Arc::new(Proxy::new(
-        &config.upstream_url,
-        upstream_key.as_deref(),
-        config.upstream_timeout_seconds,
-        registry.clone(),
-        prices,
-        store.clone(),
-        config.serving_threads,
-    )?);
+    let proxy = Arc::new(
+        Proxy::new(
+            &config.upstream_url,
+            upstream_key.as_deref(),
+            config.upstream_timeout_seconds,
+            registry.clone(),
+            prices,
+            store.clone(),
+            config.serving_threads,
+        )?
+        .with_account(&config.upstream_account)?,
+    );
     let admin_hash = config
         .admin_key
         .as_ref()

@@ -27,7 +27,7 @@ async fn chat_is_forwarded_with_the_upstream_key_and_tags_are_recorded() {
         .header("X-Quota-Priority", "critical")
         .header("Accept-Encoding", "gzip, br")
         .header("Proxy-Authorization", "Basic c2VjcmV0")
-        .header("X-Caller-Note", "kept")
+        .header("X-Caller-Note", "not forwarded")
         .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}))
         .send()
         .await
@@ -71,11 +71,10 @@ async fn chat_is_forwarded_with_the_upstream_key_and_tags_are_recorded() {
         .collect();
     assert!(leaked.is_empty(), "x-quota-* headers forwarded: {leaked:?}");
     // Hop-by-hop headers and the caller's Accept-Encoding stay here (usage is read from
-    // plain bodies); other headers go through, and Host names the upstream.
-    for name in ["accept-encoding", "proxy-authorization"] {
+    // plain bodies), as does any header not on the allow-list; Host names the upstream.
+    for name in ["accept-encoding", "proxy-authorization", "x-caller-note"] {
         assert_eq!(header(&stats.last_headers, name), None, "{name} forwarded");
     }
-    assert_eq!(header(&stats.last_headers, "x-caller-note"), Some("kept"));
     let host = header(&stats.last_headers, "host").unwrap_or_default();
     assert!(
         env.sim_url.ends_with(host),
@@ -880,4 +879,349 @@ async fn calls_are_served_by_a_thread_per_core() {
             "{want} missing from {names:?}"
         );
     }
+}
+
+/// A gateway in front of a [`Recorder`] mounted under `/openai/v1`, as behind a reverse proxy.
+async fn behind_recorder(
+    extra_toml: &str,
+    response_headers: &[(&'static str, &'static str)],
+) -> (Env, Recorder) {
+    let rec = Recorder::start(response_headers).await;
+    let env = Env::start_opts(
+        &format!("{extra_toml}\n{}", base_toml("")),
+        Options {
+            upstream_url: Some(format!("{}/openai/v1", rec.url)),
+            ..Options::default()
+        },
+    )
+    .await;
+    (env, rec)
+}
+
+/// The header lines of a raw HTTP answer, names in lower case.
+fn raw_headers(answer: &str) -> Vec<(String, String)> {
+    let head = answer.split_once("\r\n\r\n").map_or(answer, |(h, _)| h);
+    head.lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_never_go_upstream_and_upstream_cookies_never_come_back() {
+    let (env, rec) =
+        behind_recorder("", &[("set-cookie", "upstream_sid=abc; Path=/; HttpOnly")]).await;
+    let r = env
+        .chat_with_header(
+            ACME_KEY,
+            "Cookie",
+            "qs_session=admin-session-token; qs_lang=fr",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        header_of(&r, "set-cookie"),
+        None,
+        "the upstream's cookie came back"
+    );
+    let _ = r.bytes().await;
+    let seen = rec.received();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        seen[0].header("cookie"),
+        None,
+        "the cookie went upstream: {seen:?}"
+    );
+    assert!(
+        !seen[0]
+            .headers
+            .iter()
+            .any(|(_, v)| v.contains("admin-session-token")),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_that_could_leave_the_upstream_base_path_are_refused() {
+    let (env, rec) = behind_recorder("", &[]).await;
+    let unsafe_paths = [
+        "/v1/../../internal/secret",
+        "/v1/./../internal/secret",
+        "/v1/%2e%2e/%2E%2E/internal/secret",
+        "/v1/.%2e/.%2E/internal/secret",
+        "/v1/..;/..;/internal/secret",
+        "/v1/files%2f..%2f..%2finternal%2fsecret",
+        "/v1/files%5c..%5c..%5cinternal",
+        "/v1/files/%252e%252e/secret",
+        "/v1/files\\..\\..\\internal",
+    ];
+    for path in unsafe_paths {
+        // With a workspace key, and without one: the path is judged first.
+        for auth in [
+            format!("Authorization: Bearer {ACME_KEY}\r\n"),
+            String::new(),
+        ] {
+            let req =
+                format!("GET {path} HTTP/1.1\r\nHost: gateway\r\n{auth}Connection: close\r\n\r\n");
+            let answer = raw_http(&env, req.as_bytes()).await;
+            assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+            let body: Value = serde_json::from_str(raw_body(&answer))
+                .unwrap_or_else(|e| panic!("{path}: {e}: {answer}"));
+            assert_eq!(
+                body["error"]["type"], "invalid_request_error",
+                "{path}: {body}"
+            );
+            assert_eq!(body["error"]["code"], "invalid_path", "{path}: {body}");
+            assert!(body["error"]["message"].is_string(), "{body}");
+            assert!(body["error"].get("param").is_some(), "{body}");
+        }
+    }
+    assert!(
+        rec.received().is_empty(),
+        "the upstream saw {:?}",
+        rec.received()
+    );
+    // Dots inside a segment are fine: model names have them.
+    let req = format!(
+        "GET /v1/models/gpt-3.5-turbo HTTP/1.1\r\nHost: gateway\r\n\
+         Authorization: Bearer {ACME_KEY}\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw_http(&env, req.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let seen = rec.received();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].path_and_query, "/openai/v1/models/gpt-3.5-turbo");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_allowed_headers_go_upstream_and_the_account_comes_from_the_config() {
+    let upstream_answers = [
+        ("openai-organization", "org-upstream-real"),
+        ("openai-project", "proj_upstream_real"),
+        ("connection", "x-upstream-hop"),
+        ("x-upstream-hop", "internal"),
+        ("x-upstream-other", "kept"),
+    ];
+    let (env, rec) = behind_recorder(
+        "[upstream]\norganization = \"org-from-config\"\nproject = \"proj_from_config\"\n",
+        &upstream_answers,
+    )
+    .await;
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
+    let req = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n\
+         Authorization: Bearer {ACME_KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\
+         OpenAI-Organization: org-chosen-by-caller\r\nOpenAI-Project: proj_chosen_by_caller\r\n\
+         api-key: sk-caller-other-key\r\nx-api-key: sk-caller-third-key\r\n\
+         Forwarded: for=10.1.2.3\r\nX-Forwarded-For: 10.1.2.3\r\nX-Real-IP: 10.1.2.3\r\n\
+         Cookie: qs_session=s\r\nX-Caller-Note: private\r\n\
+         Connection: close, X-Secret-Hop, Idempotency-Key\r\nX-Secret-Hop: hop-secret\r\n\
+         Idempotency-Key: named-by-connection\r\n\
+         Accept: application/json\r\nUser-Agent: OpenAI/Python 1.99.0\r\n\
+         OpenAI-Beta: assistants=v2\r\nX-Client-Request-Id: job-1\r\n\
+         X-Stainless-Lang: python\r\nX-Stainless-Retry-Count: 0\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = raw_http(&env, req.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let seen = rec.received();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let got = &seen[0];
+    assert_eq!(got.path_and_query, "/openai/v1/chat/completions");
+    assert_eq!(
+        got.header("openai-organization"),
+        Some("org-from-config"),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.header("openai-project"),
+        Some("proj_from_config"),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.headers
+            .iter()
+            .filter(|(k, _)| k.starts_with("openai-"))
+            .count(),
+        3,
+        "one organization, one project, one beta: {got:?}"
+    );
+    assert_eq!(
+        got.header("authorization"),
+        Some(format!("Bearer {UPSTREAM_KEY}").as_str())
+    );
+    for dropped in [
+        "api-key",
+        "x-api-key",
+        "forwarded",
+        "x-forwarded-for",
+        "x-real-ip",
+        "cookie",
+        "x-caller-note",
+        "x-secret-hop",
+        "idempotency-key",
+    ] {
+        assert_eq!(
+            got.header(dropped),
+            None,
+            "{dropped} went upstream: {got:?}"
+        );
+    }
+    for (kept, value) in [
+        ("accept", "application/json"),
+        ("user-agent", "OpenAI/Python 1.99.0"),
+        ("openai-beta", "assistants=v2"),
+        ("x-client-request-id", "job-1"),
+        ("x-stainless-lang", "python"),
+        ("x-stainless-retry-count", "0"),
+        ("content-type", "application/json"),
+    ] {
+        assert_eq!(got.header(kept), Some(value), "{kept}: {got:?}");
+    }
+    // The answer: no account headers, nothing the upstream's Connection names.
+    let back = raw_headers(&answer);
+    let has = |n: &str| back.iter().any(|(k, _)| k == n);
+    for gone in ["openai-organization", "openai-project", "x-upstream-hop"] {
+        assert!(!has(gone), "{gone} came back: {answer}");
+    }
+    assert!(has("x-upstream-other"), "{answer}");
+
+    // `pass_organization_header = true` passes the upstream's account headers back.
+    let (env, _rec) = behind_recorder(
+        "[upstream]\npass_organization_header = true\n",
+        &upstream_answers,
+    )
+    .await;
+    let r = env
+        .chat_with_header(ACME_KEY, "OpenAI-Organization", "org-chosen-by-caller")
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        header_of(&r, "openai-organization"),
+        Some("org-upstream-real")
+    );
+    assert_eq!(header_of(&r, "openai-project"), Some("proj_upstream_real"));
+    assert_eq!(header_of(&r, "x-upstream-hop"), None);
+    let _ = r.bytes().await;
+    let seen = _rec.received();
+    assert_eq!(seen[0].header("openai-organization"), None, "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_bodies_the_upstream_could_read_differently_are_refused() {
+    let env = Env::start(&base_toml("")).await;
+    let send = |content_type: &'static str, body: &'static str| {
+        env.http
+            .post(env.url("/v1/chat/completions"))
+            .bearer_auth(ACME_KEY)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let msgs = r#""messages":[{"role":"user","content":"hi"}]"#;
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "application/json",
+            format!(r#"{{"model":"gpt-4o-mini","model":"gpt-4o",{msgs}}}"#),
+            "model",
+            "duplicate_key",
+        ),
+        // Media types are case-insensitive: upper case is still inspected.
+        (
+            "APPLICATION/JSON",
+            format!(r#"{{"model":"gpt-4o-mini","model":"o1",{msgs}}}"#),
+            "model",
+            "duplicate_key",
+        ),
+        (
+            "Application/Json; charset=utf-8",
+            format!(r#"{{"model":"gpt-4o","max_tokens":"100000",{msgs}}}"#),
+            "max_tokens",
+            "invalid_type",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"model":"gpt-4o","max_completion_tokens":-1,{msgs}}}"#),
+            "max_completion_tokens",
+            "invalid_type",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"model":"gpt-4o","n":"8",{msgs}}}"#),
+            "n",
+            "invalid_type",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"model":"gpt-4o","stream":"true",{msgs}}}"#),
+            "stream",
+            "invalid_type",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"model":["gpt-4o"],{msgs}}}"#),
+            "model",
+            "invalid_type",
+        ),
+    ];
+    for (ct, body, param, code) in cases {
+        let body: &'static str = Box::leak(body.into_boxed_str());
+        let r = send(Box::leak(ct.to_string().into_boxed_str()), body)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = api_error(r).await;
+        assert_eq!(e.status, 400, "{ct} {body}: {}", e.raw);
+        assert_eq!(e.body.error.kind, "invalid_request_error", "{}", e.raw);
+        assert_eq!(
+            e.body.error.param.as_deref(),
+            Some(param),
+            "{body}: {}",
+            e.raw
+        );
+        assert_eq!(
+            e.body.error.code.as_deref(),
+            Some(code),
+            "{body}: {}",
+            e.raw
+        );
+    }
+    assert_eq!(
+        env.sim.stats().requests,
+        0,
+        "a refused body reached the upstream"
+    );
+
+    // Over the JSON limit in upper case: refused like lower case, before the body is read.
+    let limit = quota_sentinel::proxy::MAX_JSON_BODY;
+    let req = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {ACME_KEY}\r\n\
+         Content-Type: APPLICATION/JSON; Charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        limit + 1
+    );
+    let answer = raw_http(&env, req.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("request_too_large"), "{answer}");
+
+    // A well-typed body still goes through, read with an upper-case media type.
+    let r = send(
+        "APPLICATION/JSON",
+        r#"{"model":"gpt-4o-mini","max_tokens":null,"n":1,"stream":false,"messages":[{"role":"user","content":"hi"}]}"#,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let _ = r.bytes().await;
+    env.wait_usage(ACME_KEY, "model", |v| {
+        v["rows"].as_array().is_some_and(|rows| {
+            rows.iter().any(|r| {
+                r["key"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with("gpt-4o-mini"))
+            })
+        })
+    })
+    .await;
+    assert_eq!(env.sim.stats().requests, 1);
 }

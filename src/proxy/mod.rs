@@ -3,8 +3,10 @@
 //! its usage is read on the fly; when the body ends (or the client leaves) the call is settled,
 //! recorded and fed to the status engine.
 //!
-//! Owns: forwarding (headers, bodies, timeouts), the metered response body, and the mapping of
-//! upstream outcomes to [`UpstreamObservation`]s. The pure parts live in submodules:
+//! Owns: forwarding (which paths are refused, which request headers go upstream —
+//! [`FORWARDED_REQUEST_HEADERS`] — and which response headers come back; bodies, timeouts),
+//! the metered response body, and the mapping of upstream outcomes to
+//! [`UpstreamObservation`]s. The pure parts live in submodules:
 //! [`family`] (endpoint naming), [`usage`] (request inspection and usage extraction per family),
 //! [`sse`] (the streaming tap), [`signals`] (`x-ratelimit-*`, 429 kinds), [`estimate`]
 //! (tokenizer). Must not: decide policy (it asks [`crate::registry`] / [`crate::quota`]), hold
@@ -93,6 +95,10 @@ pub struct Proxy {
     host: HeaderValue,
     base_path: String,
     upstream_auth: Option<HeaderValue>,
+    /// `OpenAI-Organization` / `OpenAI-Project` of every upstream request, from `[upstream]`.
+    organization: Option<HeaderValue>,
+    project: Option<HeaderValue>,
+    pass_organization_header: bool,
     timeout: Duration,
     pub registry: Arc<Registry>,
     prices: Arc<PriceTable>,
@@ -115,7 +121,38 @@ fn host_header(scheme: &Scheme, authority: &Authority) -> HeaderValue {
     HeaderValue::from_str(&host).unwrap_or(HeaderValue::from_static(""))
 }
 
-/// Headers that describe one hop, never forwarded.
+/// The request headers that go upstream; every other header of the caller stays here. An
+/// entry ending in `*` is a prefix. Not listed, on purpose: `authorization` and `host` (the
+/// gateway sets its own), `cookie` (the UI's session), `openai-organization` and
+/// `openai-project` (they choose what gets billed: they come from `[upstream]` only),
+/// `api-key`/`x-api-key` (other credentials), `forwarded`/`x-forwarded-*`/`x-real-ip` (the
+/// caller's network), `accept-encoding` (usage is read from plain bodies),
+/// `content-encoding` (the gateway reads the body as sent), the `x-quota-*` tags and every
+/// hop-by-hop header. `content-length` is dropped again for JSON bodies (they may be
+/// rewritten). The `x-stainless-*` headers are the OpenAI SDKs' telemetry (language, OS,
+/// package version, retry count, timeout): harmless, and OpenAI reads them.
+pub const FORWARDED_REQUEST_HEADERS: [&str; 8] = [
+    "accept",
+    "content-type",
+    "content-length",
+    "user-agent",
+    "openai-beta",
+    "idempotency-key",
+    "x-client-request-id",
+    "x-stainless-*",
+];
+
+/// Whether the caller's header `name` (lower case, as [`HeaderMap`] keeps it) goes upstream.
+fn is_forwarded_request_header(name: &str) -> bool {
+    FORWARDED_REQUEST_HEADERS
+        .iter()
+        .any(|e| match e.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == *e,
+        })
+}
+
+/// Headers that describe one hop, never passed on in either direction (RFC 9110 §7.6.1).
 const HOP_HEADERS: [&str; 10] = [
     "connection",
     "keep-alive",
@@ -129,14 +166,119 @@ const HOP_HEADERS: [&str; 10] = [
     "host",
 ];
 
-/// Removes the hop-by-hop headers in place. Most messages carry none besides `host`, so the
-/// names are compared first and looked up (hashed) only when present.
+/// Removes the headers named by `Connection` (RFC 9110 §7.6.1: they describe this hop only).
+/// `close` and `keep-alive` name no header worth a lookup; anything else is rare, so the
+/// values are copied (reference-counted) only then.
+fn strip_connection_named(h: &mut HeaderMap) {
+    let named: Vec<HeaderValue> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter(|v| {
+            v.as_bytes().split(|c| *c == b',').any(|t| {
+                let t = t.trim_ascii();
+                !t.is_empty()
+                    && !t.eq_ignore_ascii_case(b"close")
+                    && !t.eq_ignore_ascii_case(b"keep-alive")
+            })
+        })
+        .cloned()
+        .collect();
+    for v in named {
+        for token in v.as_bytes().split(|c| *c == b',') {
+            if let Ok(name) = HeaderName::from_bytes(token.trim_ascii()) {
+                h.remove(name);
+            }
+        }
+    }
+}
+
+/// Removes the hop-by-hop headers in place: those named by `Connection`, then the fixed ones.
+/// Most messages carry none besides `host`, so the names are compared first and looked up
+/// (hashed) only when present.
 fn strip_hop_headers(h: &mut HeaderMap) {
     if h.keys().any(|n| HOP_HEADERS.contains(&n.as_str())) {
+        strip_connection_named(h);
         for name in HOP_HEADERS {
             h.remove(name);
         }
     }
+}
+
+/// Keeps only the caller's headers that may go upstream ([`FORWARDED_REQUEST_HEADERS`]), in
+/// place: the map is reused, so nothing is allocated; a name to drop is looked up again after
+/// each removal (a request has a dozen headers, a few of them dropped).
+fn keep_forwarded_request_headers(h: &mut HeaderMap) {
+    // First the headers `Connection` names, even allowed ones (`Connection: close, accept`).
+    strip_connection_named(h);
+    while let Some(name) = h
+        .keys()
+        .find(|n| !is_forwarded_request_header(n.as_str()))
+        .cloned()
+    {
+        h.remove(name);
+    }
+}
+
+/// OpenAI's headers that name the account a call is billed to.
+const OPENAI_ORGANIZATION: HeaderName = HeaderName::from_static("openai-organization");
+const OPENAI_PROJECT: HeaderName = HeaderName::from_static("openai-project");
+
+/// The account headers sent upstream (from `[upstream] organization` / `project` only) and
+/// whether the upstream's own are passed back to callers.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamAccount {
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    /// Pass the upstream's `openai-organization` and `openai-project` response headers back
+    /// (default: removed, they name the account behind the gateway).
+    pub pass_organization_header: bool,
+}
+
+/// Whether a request path could leave the upstream's base path once a server or reverse
+/// proxy on the way normalises it: a segment that is `.` or `..` as written or once
+/// percent-decoded (`%2e`, any case; the part before a `;` counts, as some servers drop path
+/// parameters), an encoded `/`, `\` or `%` (`%2f`, `%5c`, `%25`: a second decoding could make
+/// one of the above), or a raw `\`. Such a path is refused, never forwarded. Most paths hold
+/// none of `.`, `%` and `\`, so one byte scan decides them; nothing is allocated.
+fn is_unsafe_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    if !b.iter().any(|c| matches!(c, b'.' | b'%' | b'\\')) {
+        return false;
+    }
+    if b.contains(&b'\\') {
+        return true;
+    }
+    for seg in b.split(|c| *c == b'/') {
+        // The decoded segment's dots, whether anything else is in it before a `;`.
+        let (mut dots, mut other, mut params) = (0usize, false, false);
+        let mut i = 0;
+        while i < seg.len() {
+            let mut c = seg[i];
+            i += 1;
+            if c == b'%' {
+                let hex = |k: usize| seg.get(k).and_then(|h| (*h as char).to_digit(16));
+                if let (Some(hi), Some(lo)) = (hex(i), hex(i + 1)) {
+                    c = (hi * 16 + lo) as u8;
+                    i += 2;
+                    if matches!(c, b'/' | b'\\' | b'%') {
+                        return true;
+                    }
+                }
+            }
+            if params {
+                continue;
+            }
+            match c {
+                b'.' => dots += 1,
+                b';' => params = true,
+                _ => other = true,
+            }
+        }
+        if !other && (dots == 1 || dots == 2) {
+            return true;
+        }
+    }
+    false
 }
 
 const X_QUOTA_GOAL: HeaderName = HeaderName::from_static("x-quota-goal");
@@ -226,6 +368,9 @@ impl Proxy {
             host,
             base_path,
             upstream_auth,
+            organization: None,
+            project: None,
+            pass_organization_header: false,
             timeout: Duration::from_secs(timeout_seconds),
             registry,
             prices,
@@ -233,6 +378,20 @@ impl Proxy {
             meters: meters::Meters::default(),
             settling: tokio_util::task::TaskTracker::new(),
         })
+    }
+
+    /// Sets the account headers sent upstream and whether the upstream's are passed back.
+    /// The values were validated with the configuration (visible ASCII); one that is not a
+    /// header value is an error rather than silently dropped.
+    pub fn with_account(
+        mut self,
+        account: &UpstreamAccount,
+    ) -> Result<Proxy, axum::http::header::InvalidHeaderValue> {
+        let value = |v: &Option<String>| v.as_deref().map(HeaderValue::from_str).transpose();
+        self.organization = value(&account.organization)?;
+        self.project = value(&account.project)?;
+        self.pass_organization_header = account.pass_organization_header;
+        Ok(self)
     }
 
     /// This thread's upstream client.
@@ -254,6 +413,10 @@ impl Proxy {
         let started = Instant::now();
         let (mut parts, body) = req.into_parts();
         let path = parts.uri.path();
+        // Before anything else, whoever the caller is.
+        if is_unsafe_path(path) {
+            return Err(AppError::InvalidPath);
+        }
         let rest = path
             .strip_prefix("/v1/")
             .or_else(|| path.strip_prefix("/v1"))
@@ -275,8 +438,7 @@ impl Proxy {
         // A clone of the parsed header shares its bytes: no copy per call.
         let content_type_header = parts.headers.get(header::CONTENT_TYPE).cloned();
         let content_type = content_type_header.as_ref().and_then(|v| v.to_str().ok());
-        let is_json = content_type.is_some_and(|c| c.starts_with("application/json"));
-        let is_multipart = content_type.is_some_and(|c| c.starts_with("multipart/"));
+        let (is_json, is_multipart) = content_type.map_or((false, false), media_kind);
 
         // The request body: JSON is read whole (small, and we must see it); everything else
         // streams, multipart after a short peek for its `model` field.
@@ -296,7 +458,8 @@ impl Proxy {
                         AppError::bad_request("The request body was cut before it ended.", None)
                     }
                 })?;
-            let info = usage::inspect_request(kind, content_type, &bytes);
+            // One pass reads what admission needs and refuses what it would have to guess.
+            let info = usage::inspect_json_request(kind, &bytes).map_err(body_error)?;
             let bytes = if info.stream
                 && !info.include_usage
                 && matches!(kind, FamilyKind::ChatCompletions | FamilyKind::Completions)
@@ -390,28 +553,23 @@ impl Proxy {
             })?;
 
         let uri = self.upstream_uri(rest, parts.uri.query())?;
-        // The caller's headers go upstream, minus the hop-by-hop ones, its key, its
-        // `Accept-Encoding` (usage is read from plain bodies) and the X-Quota-* tags; a JSON
-        // body's length is set again by the client, as the body may have been rewritten.
+        // Only the allowed headers of the caller go upstream (not its key, cookies, account
+        // headers, addresses or hop-by-hop headers); a JSON body's length is set again by the
+        // client, as the body may have been rewritten. Then the gateway's own: the upstream
+        // key, the configured account, the upstream's host.
         let mut headers = std::mem::take(&mut parts.headers);
-        strip_hop_headers(&mut headers);
-        headers.remove(header::AUTHORIZATION);
-        headers.remove(header::ACCEPT_ENCODING);
+        keep_forwarded_request_headers(&mut headers);
         if is_json {
             headers.remove(header::CONTENT_LENGTH);
         }
-        if headers.keys().any(|n| n.as_str().starts_with("x-quota-")) {
-            let tags: Vec<HeaderName> = headers
-                .keys()
-                .filter(|n| n.as_str().starts_with("x-quota-"))
-                .cloned()
-                .collect();
-            for name in tags {
-                headers.remove(name);
-            }
-        }
         if let Some(auth) = &self.upstream_auth {
             headers.insert(header::AUTHORIZATION, auth.clone());
+        }
+        if let Some(org) = &self.organization {
+            headers.insert(OPENAI_ORGANIZATION, org.clone());
+        }
+        if let Some(project) = &self.project {
+            headers.insert(OPENAI_PROJECT, project.clone());
         }
         headers.insert(header::HOST, self.host.clone());
 
@@ -562,9 +720,15 @@ impl Proxy {
         };
         let changes_length = matches!(mode, Mode::Sse(_)) && strip_usage_chunk;
 
-        // The upstream's head is reused as it is, minus its hop-by-hop headers.
+        // The upstream's head is reused as it is, minus its hop-by-hop headers (and those its
+        // `Connection` names), its cookies, and the account it names unless configured.
         let h = &mut head.headers;
         strip_hop_headers(h);
+        h.remove(header::SET_COOKIE);
+        if !self.pass_organization_header {
+            h.remove(OPENAI_ORGANIZATION);
+            h.remove(OPENAI_PROJECT);
+        }
         if changes_length {
             h.remove(header::CONTENT_LENGTH);
         }
@@ -662,6 +826,51 @@ fn other_path(rest: &str) -> Arc<str> {
         end -= 1;
     }
     Arc::from(&rest[..end])
+}
+
+/// A refused JSON body, in OpenAI's error shape with `param` naming the field.
+fn body_error(e: usage::BodyError) -> AppError {
+    match e {
+        usage::BodyError::NotAnObject => AppError::InvalidBody {
+            message: "We could not parse the JSON body of your request: it must be one JSON \
+                      object."
+                .into(),
+            param: None,
+            code: "invalid_json",
+        },
+        usage::BodyError::DuplicateKey(key) => AppError::InvalidBody {
+            message: format!("The JSON body has the key `{key}` more than once."),
+            param: Some(key),
+            code: "duplicate_key",
+        },
+        usage::BodyError::WrongType { field, expected } => AppError::InvalidBody {
+            message: format!("Invalid type for `{field}`: expected {expected}."),
+            param: Some(field.to_string()),
+            code: "invalid_type",
+        },
+    }
+}
+
+/// What a `Content-Type` announces, as `(json, multipart)`. Media types are case-insensitive
+/// and may carry parameters: `APPLICATION/JSON; charset=utf-8` is JSON, as is any
+/// `application/*+json` a server may read as JSON; `Multipart/Form-Data; boundary=…` is
+/// multipart. No allocation.
+fn media_kind(content_type: &str) -> (bool, bool) {
+    let essence = content_type
+        .split_once(';')
+        .map_or(content_type, |(e, _)| e)
+        .trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return (false, false);
+    };
+    let json = kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype
+                .len()
+                .checked_sub(5)
+                .and_then(|i| subtype.get(i..))
+                .is_some_and(|t| t.eq_ignore_ascii_case("+json")));
+    (json, kind.eq_ignore_ascii_case("multipart"))
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
@@ -1120,6 +1329,72 @@ mod tests {
         let t = Tags::from_headers(&h).unwrap_or_default();
         assert_eq!(t.priority.as_deref(), Some("critical"));
         assert_eq!(t.goal.as_deref(), Some("onboarding"));
+    }
+
+    #[test]
+    fn media_types_are_read_case_insensitively() {
+        for json in [
+            "application/json",
+            "APPLICATION/JSON",
+            "Application/Json; charset=utf-8",
+            " application/json ;charset=UTF-8",
+            "application/merge-patch+json",
+        ] {
+            assert_eq!(media_kind(json), (true, false), "{json}");
+        }
+        for multipart in [
+            "multipart/form-data; boundary=x",
+            "MULTIPART/Form-Data;boundary=x",
+        ] {
+            assert_eq!(media_kind(multipart), (false, true), "{multipart}");
+        }
+        for other in [
+            "application/jsonl",
+            "text/plain",
+            "application/json-seq",
+            "json",
+            "",
+        ] {
+            assert_eq!(media_kind(other), (false, false), "{other}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_and_encoded_separators_are_unsafe() {
+        for p in [
+            "/v1/../../internal/secret",
+            "/v1/..",
+            "/v1/./models",
+            "/v1/%2e%2e/x",
+            "/v1/%2E%2e/x",
+            "/v1/.%2E/x",
+            "/v1/%2e/x",
+            "/v1/..;/x",
+            "/v1/.;x/y",
+            "/v1/a%2fb",
+            "/v1/a%2Fb",
+            "/v1/a%5cb",
+            "/v1/a%252e%252e",
+            "/v1/a\\..\\b",
+            "/v1/files\\x",
+        ] {
+            assert!(is_unsafe_path(p), "{p} passed");
+        }
+        for p in [
+            "/v1/chat/completions",
+            "/v1",
+            "/v1/models/gpt-3.5-turbo",
+            "/v1/models/ft:gpt-4o-mini:acme::abc.def",
+            "/v1/files/...",
+            "/v1/files/.x",
+            "/v1/files/x..",
+            "/v1/models/gpt-3%2E5-turbo",
+            "/v1/a%2",
+            "/v1/a%zz",
+            "/v1/threads/thread_1/runs",
+        ] {
+            assert!(!is_unsafe_path(p), "{p} refused");
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Request inspection and usage extraction for non-streamed OpenAI responses.
 //!
 //! Owns: reading what admission needs from a request body ([`inspect_request`]: model, stream
-//! flags, output cap, image and speech parameters; JSON and multipart), the rewrite that asks a
+//! flags, output cap, image and speech parameters; JSON and multipart), refusing a JSON body
+//! it would have to guess about ([`inspect_json_request`], [`BodyError`]: not one object, a
+//! top-level key twice, a field admission reads wrongly typed), the rewrite that asks a
 //! chat/completions stream for its usage chunk ([`add_include_usage`]), the metered quantities of
 //! one call ([`CallUsage`]) and reading them from a JSON response per family ([`extract_json`],
 //! [`parse_usage`], [`run_id`]).
@@ -44,22 +46,93 @@ pub struct RequestInfo {
     pub body_len: u64,
 }
 
-/// Reads a request body. JSON bodies are parsed for the few fields needed (other fields are
-/// skipped, not built); `multipart/form-data` bodies are scanned part by part for small text
-/// fields (`model`, `stream`, `n`, `size`, `quality`), file parts are skipped. A body that is
-/// neither (or is cut, as a peeked multipart head may be) gives what could be read, with
-/// `n = 1`. Never fails.
+/// Why a JSON request body is refused rather than read: the gateway would have to guess how
+/// the upstream reads it, and a wrong guess is a call metered for less than it costs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BodyError {
+    /// Not one JSON object: a syntax error, bytes after it, or another kind of value.
+    NotAnObject,
+    /// A top-level key given twice (parsers differ on which one counts), or `include_usage`
+    /// twice in `stream_options`.
+    DuplicateKey(String),
+    /// A field admission reads, with another type than OpenAI's (`null` is as if absent).
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
+}
+
+/// Reads a request body. JSON bodies are read as [`inspect_json_request`] does;
+/// `multipart/form-data` bodies are scanned part by part for small text fields (`model`,
+/// `stream`, `n`, `size`, `quality`), file parts are skipped. A body that is neither (or is
+/// cut, as a peeked multipart head may be, or is refused as JSON) gives what could be read,
+/// with `n = 1`. Never fails.
 pub fn inspect_request(kind: FamilyKind, content_type: Option<&str>, body: &[u8]) -> RequestInfo {
-    let mut info = RequestInfo {
+    match content_type.and_then(multipart_boundary) {
+        Some(boundary) => {
+            let mut info = blank_info(body);
+            inspect_multipart(kind, boundary, body, &mut info);
+            per_kind(kind, info)
+        }
+        None => {
+            inspect_json_request(kind, body).unwrap_or_else(|_| per_kind(kind, blank_info(body)))
+        }
+    }
+}
+
+/// Reads a JSON request body in one pass, for the few fields admission needs (other fields
+/// are skipped, not built), and refuses what it would otherwise have to guess about: a body
+/// that is not one JSON object, a top-level key given twice, or a wrongly typed `model`
+/// (string), `stream` (boolean), `stream_options` (object, its `include_usage` a boolean),
+/// `max_tokens` / `max_completion_tokens` / `max_output_tokens` / `n` (non-negative
+/// integers), and for images `size` / `quality` (strings), for speech `input` (string).
+/// `null` is as if absent. An empty body (a GET that announces JSON) gives the defaults.
+/// Nothing is allocated for keys or values without escapes, nor for up to 32 other keys.
+pub fn inspect_json_request(kind: FamilyKind, body: &[u8]) -> Result<RequestInfo, BodyError> {
+    let mut info = blank_info(body);
+    if first_non_ws(body).is_none() {
+        return Ok(per_kind(kind, info));
+    }
+    let mut problem = None;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let read = de::DeserializeSeed::deserialize(
+        TopLevel {
+            kind,
+            problem: &mut problem,
+        },
+        &mut de,
+    )
+    .and_then(|f| de.end().map(|()| f));
+    let f = match (read, problem) {
+        (_, Some(p)) => return Err(p),
+        (Err(_), None) => return Err(BodyError::NotAnObject),
+        (Ok(f), None) => f,
+    };
+    info.model = f.model.map(Cow::into_owned);
+    info.stream = f.stream == Some(true);
+    info.include_usage = f.include_usage == Some(true);
+    info.max_output_tokens = f
+        .max_completion_tokens
+        .or(f.max_tokens)
+        .or(f.max_output_tokens);
+    if let Some(n) = f.n.filter(|n| *n > 0) {
+        info.n = n;
+    }
+    info.image_size = f.size.map(Cow::into_owned);
+    info.image_quality = f.quality.map(Cow::into_owned);
+    info.input_chars = f.input_chars.unwrap_or(0);
+    Ok(per_kind(kind, info))
+}
+
+fn blank_info(body: &[u8]) -> RequestInfo {
+    RequestInfo {
         n: 1,
         body_len: body.len() as u64,
         ..Default::default()
-    };
-    if let Some(boundary) = content_type.and_then(multipart_boundary) {
-        inspect_multipart(kind, boundary, body, &mut info);
-    } else if first_non_ws(body) == Some(b'{') {
-        inspect_json(kind, body, &mut info);
     }
+}
+
+fn per_kind(kind: FamilyKind, mut info: RequestInfo) -> RequestInfo {
     if kind == FamilyKind::Images {
         info.image_count = info.n;
     } else {
@@ -73,104 +146,404 @@ fn first_non_ws(b: &[u8]) -> Option<u8> {
     b.iter().copied().find(|c| !c.is_ascii_whitespace())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+/// The fields of a JSON request body admission reads, as read.
+#[derive(Default)]
 struct RequestFields<'a> {
-    #[serde(borrow)]
-    model: Text<'a>,
-    stream: Flag,
-    stream_options: ObjectOr<StreamOptions>,
-    max_tokens: Num,
-    max_completion_tokens: Num,
-    max_output_tokens: Num,
-    n: Num,
-    #[serde(borrow)]
-    size: Text<'a>,
-    #[serde(borrow)]
-    quality: Text<'a>,
-    #[serde(deserialize_with = "string_chars")]
-    input: Option<u64>,
+    model: Option<Cow<'a, str>>,
+    stream: Option<bool>,
+    include_usage: Option<bool>,
+    max_tokens: Option<u64>,
+    max_completion_tokens: Option<u64>,
+    max_output_tokens: Option<u64>,
+    n: Option<u64>,
+    size: Option<Cow<'a, str>>,
+    quality: Option<Cow<'a, str>>,
+    input_chars: Option<u64>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct StreamOptions {
-    include_usage: Flag,
+/// The top-level keys admission reads for `kind`, each with its bit in the set of keys seen.
+fn known_key(kind: FamilyKind, key: &str) -> Option<u32> {
+    Some(match key {
+        "model" => 0,
+        "stream" => 1,
+        "stream_options" => 2,
+        "max_tokens" => 3,
+        "max_completion_tokens" => 4,
+        "max_output_tokens" => 5,
+        "n" => 6,
+        "size" if kind == FamilyKind::Images => 7,
+        "quality" if kind == FamilyKind::Images => 8,
+        "input" if kind == FamilyKind::Speech => 9,
+        _ => return None,
+    })
 }
 
-fn inspect_json(kind: FamilyKind, body: &[u8], info: &mut RequestInfo) {
-    let Ok(f) = serde_json::from_slice::<RequestFields>(body) else {
-        return;
-    };
-    info.model = f.model.get().map(str::to_string);
-    info.stream = f.stream.0 == Some(true);
-    info.include_usage = f
-        .stream_options
-        .0
-        .is_some_and(|o| o.include_usage.0 == Some(true));
-    info.max_output_tokens = [f.max_completion_tokens, f.max_tokens, f.max_output_tokens]
-        .into_iter()
-        .find_map(Num::exact);
-    if let Some(n) = f.n.exact().filter(|n| *n > 0) {
-        info.n = n;
+/// Other top-level keys remembered without allocating (a request has a dozen or so); more
+/// spill into a `Vec`.
+const INLINE_KEYS: usize = 32;
+
+/// Reads the top-level object; a refusal is left in `problem` (the parse then stops with an
+/// error of its own, which the caller replaces by it).
+struct TopLevel<'p> {
+    kind: FamilyKind,
+    problem: &'p mut Option<BodyError>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for TopLevel<'_> {
+    type Value = RequestFields<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
     }
-    info.image_size = f.size.get().map(str::to_string);
-    info.image_quality = f.quality.get().map(str::to_string);
-    if kind == FamilyKind::Speech {
-        info.input_chars = f.input.unwrap_or(0);
+}
+
+impl TopLevel<'_> {
+    fn refuse<T, E: de::Error>(self, p: BodyError) -> Result<T, E> {
+        *self.problem = Some(p);
+        Err(E::custom("refused"))
     }
 }
 
-/// Deserializes any JSON value: a string gives its length in chars, anything else `None`
-/// (skipped without allocation).
-fn string_chars<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    d.deserialize_any(Lenient(Want::Chars))
+/// A JSON value as admission sees its type; strings are borrowed from the body unless they
+/// have escapes, arrays and objects are skipped.
+enum Typed<'a> {
+    Null,
+    Bool(bool),
+    /// A non-negative integer.
+    Uint(u64),
+    /// Any other number.
+    Number,
+    Str(Cow<'a, str>),
+    /// An array or an object.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Typed<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TypedVisitor)
+    }
+}
+
+struct TypedVisitor;
+
+impl<'de> Visitor<'de> for TypedVisitor {
+    type Value = Typed<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Typed::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(u64::try_from(v).map_or(Typed::Number, Typed::Uint))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Typed::Uint(v))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Typed::Number)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Typed::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Typed::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Typed::Str(Cow::Owned(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Typed::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Typed::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Typed::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Typed::Other)
+    }
+}
+
+/// Speech `input`: its length in characters when a string (never built), else its type.
+enum Chars {
+    Null,
+    Str(u64),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Chars {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match d.deserialize_any(Lenient(Want::Chars))? {
+            LenientValue::Null => Chars::Null,
+            LenientValue::Measured(n) => Chars::Str(n),
+            LenientValue::Other => Chars::Other,
+        })
+    }
+}
+
+/// `stream_options` as read: its `include_usage` when an object.
+enum StreamOptionsValue {
+    Null,
+    Object(Option<bool>),
+    NotAnObject,
+    IncludeUsageNotBool,
+    IncludeUsageTwice,
+}
+
+impl<'de> Deserialize<'de> for StreamOptionsValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StreamOptionsVisitor)
+    }
+}
+
+struct StreamOptionsVisitor;
+
+impl<'de> Visitor<'de> for StreamOptionsVisitor {
+    type Value = StreamOptionsValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = StreamOptionsValue::Object(None);
+        let mut seen = false;
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            if key.get() != Some("include_usage") {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let v = map.next_value::<Typed<'de>>()?;
+            if !matches!(out, StreamOptionsValue::Object(_)) {
+                continue;
+            }
+            out = if seen {
+                StreamOptionsValue::IncludeUsageTwice
+            } else {
+                match v {
+                    Typed::Bool(b) => StreamOptionsValue::Object(Some(b)),
+                    Typed::Null => StreamOptionsValue::Object(None),
+                    _ => StreamOptionsValue::IncludeUsageNotBool,
+                }
+            };
+            seen = true;
+        }
+        Ok(out)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(StreamOptionsValue::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(StreamOptionsValue::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(StreamOptionsValue::NotAnObject)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(StreamOptionsValue::NotAnObject)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(StreamOptionsValue::NotAnObject)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(StreamOptionsValue::NotAnObject)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(StreamOptionsValue::NotAnObject)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(StreamOptionsValue::NotAnObject)
+    }
+}
+
+const A_STRING: &str = "a string";
+const A_BOOLEAN: &str = "a boolean";
+const A_COUNT: &str = "a non-negative integer";
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = RequestFields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut f = RequestFields::default();
+        let mut known = 0u32;
+        let mut others: [Text<'de>; INLINE_KEYS] = Default::default();
+        let mut inline = 0usize;
+        let mut spilled: Vec<Text<'de>> = Vec::new();
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            // A key is always a string.
+            let name = key.get().unwrap_or_default();
+            let Some(bit) = known_key(self.kind, name) else {
+                let twice = others[..inline]
+                    .iter()
+                    .chain(&spilled)
+                    .any(|k| k.get() == Some(name));
+                if twice {
+                    let name = name.chars().take(64).collect();
+                    return self.refuse(BodyError::DuplicateKey(name));
+                }
+                map.next_value::<IgnoredAny>()?;
+                match others.get_mut(inline) {
+                    Some(slot) => {
+                        *slot = key;
+                        inline += 1;
+                    }
+                    None => spilled.push(key),
+                }
+                continue;
+            };
+            if known & (1 << bit) != 0 {
+                return self.refuse(BodyError::DuplicateKey(name.to_string()));
+            }
+            known |= 1 << bit;
+            let wrong = |field: &'static str, expected: &'static str| BodyError::WrongType {
+                field,
+                expected,
+            };
+            let problem = match bit {
+                // Strings: model, and for images size and quality.
+                0 | 7 | 8 => {
+                    let (field, slot) = match bit {
+                        0 => ("model", &mut f.model),
+                        7 => ("size", &mut f.size),
+                        _ => ("quality", &mut f.quality),
+                    };
+                    match map.next_value::<Typed<'de>>()? {
+                        Typed::Str(s) => {
+                            *slot = Some(s);
+                            None
+                        }
+                        Typed::Null => None,
+                        _ => Some(wrong(field, A_STRING)),
+                    }
+                }
+                1 => match map.next_value::<Typed<'de>>()? {
+                    Typed::Bool(b) => {
+                        f.stream = Some(b);
+                        None
+                    }
+                    Typed::Null => None,
+                    _ => Some(wrong("stream", A_BOOLEAN)),
+                },
+                2 => match map.next_value::<StreamOptionsValue>()? {
+                    StreamOptionsValue::Object(u) => {
+                        f.include_usage = u;
+                        None
+                    }
+                    StreamOptionsValue::Null => None,
+                    StreamOptionsValue::NotAnObject => Some(wrong("stream_options", "an object")),
+                    StreamOptionsValue::IncludeUsageNotBool => {
+                        Some(wrong("stream_options.include_usage", A_BOOLEAN))
+                    }
+                    StreamOptionsValue::IncludeUsageTwice => Some(BodyError::DuplicateKey(
+                        "stream_options.include_usage".into(),
+                    )),
+                },
+                3..=6 => {
+                    let (field, slot) = match bit {
+                        3 => ("max_tokens", &mut f.max_tokens),
+                        4 => ("max_completion_tokens", &mut f.max_completion_tokens),
+                        5 => ("max_output_tokens", &mut f.max_output_tokens),
+                        _ => ("n", &mut f.n),
+                    };
+                    match map.next_value::<Typed<'de>>()? {
+                        Typed::Uint(u) => {
+                            *slot = Some(u);
+                            None
+                        }
+                        Typed::Null => None,
+                        _ => Some(wrong(field, A_COUNT)),
+                    }
+                }
+                _ => match map.next_value::<Chars>()? {
+                    Chars::Str(n) => {
+                        f.input_chars = Some(n);
+                        None
+                    }
+                    Chars::Null => None,
+                    Chars::Other => Some(wrong("input", A_STRING)),
+                },
+            };
+            if let Some(p) = problem {
+                return self.refuse(p);
+            }
+        }
+        Ok(f)
+    }
 }
 
 /// Deserializes any JSON value: an array gives its number of elements (which are skipped),
 /// anything else `None`.
 fn seq_len<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    d.deserialize_any(Lenient(Want::Len))
+    Ok(match d.deserialize_any(Lenient(Want::Len))? {
+        LenientValue::Measured(n) => Some(n),
+        LenientValue::Null | LenientValue::Other => None,
+    })
 }
 
 #[derive(Clone, Copy)]
 enum Want {
+    /// A string's length in characters.
     Chars,
+    /// An array's number of elements.
     Len,
+}
+
+/// What [`Lenient`] read.
+enum LenientValue {
+    Null,
+    /// The value of the wanted kind, measured.
+    Measured(u64),
+    /// Any other value (skipped).
+    Other,
 }
 
 /// A visitor that accepts every JSON value and measures only the kind it wants.
 struct Lenient(Want);
 
 impl<'de> Visitor<'de> for Lenient {
-    type Value = Option<u64>;
+    type Value = LenientValue;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(LenientValue::Other)
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(LenientValue::Other)
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(LenientValue::Other)
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(LenientValue::Other)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         Ok(match self.0 {
-            Want::Chars => Some(v.chars().count() as u64),
-            Want::Len => None,
+            Want::Chars => LenientValue::Measured(v.chars().count() as u64),
+            Want::Len => LenientValue::Other,
         })
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(LenientValue::Null)
     }
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(LenientValue::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -181,13 +554,13 @@ impl<'de> Visitor<'de> for Lenient {
             n += 1;
         }
         Ok(match self.0 {
-            Want::Len => Some(n),
-            Want::Chars => None,
+            Want::Len => LenientValue::Measured(n),
+            Want::Chars => LenientValue::Other,
         })
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
+        Ok(LenientValue::Other)
     }
 }
 
@@ -269,13 +642,6 @@ enum NumVal {
 }
 
 impl Num {
-    /// The value when it is a non-negative integer (`Value::as_u64`).
-    fn exact(self) -> Option<u64> {
-        match self.0? {
-            NumVal::Uint(u) => Some(u),
-            NumVal::Float(_) => None,
-        }
-    }
     /// A token count: an integer as it is, a finite non-negative float rounded.
     fn count(self) -> Option<u64> {
         match self.0? {
@@ -292,10 +658,6 @@ impl Num {
         (f.is_finite() && f >= 0.0).then_some(f)
     }
 }
-
-/// A JSON boolean, `None` for any other value (skipped).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Flag(Option<bool>);
 
 /// Visits any JSON value; scalars of the wanted kind are kept, everything else is skipped.
 struct ScalarVisitor<T>(std::marker::PhantomData<T>);
@@ -322,12 +684,6 @@ impl Scalar for Num {
     }
     fn from_f64(v: f64) -> Self {
         Num(Some(NumVal::Float(v)))
-    }
-}
-
-impl Scalar for Flag {
-    fn from_bool(v: bool) -> Self {
-        Flag(Some(v))
     }
 }
 
@@ -372,12 +728,6 @@ impl<'de, T: Scalar> Visitor<'de> for ScalarVisitor<T> {
 }
 
 impl<'de> Deserialize<'de> for Num {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor(std::marker::PhantomData))
-    }
-}
-
-impl<'de> Deserialize<'de> for Flag {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(ScalarVisitor(std::marker::PhantomData))
     }
@@ -1199,32 +1549,119 @@ mod tests {
         assert!(i.stream);
         assert!(!i.include_usage);
         assert_eq!(i.n, 1);
-        // Wrong types are ignored, not fatal.
-        let i = inspect_request(
-            FamilyKind::ChatCompletions,
-            None,
-            br#"{"model":"gpt-4o","stream":"yes","max_tokens":-5,"n":0,"stream_options":{"include_usage":"true"}}"#,
-        );
-        assert_eq!(i.model.as_deref(), Some("gpt-4o"));
-        assert!(!i.stream);
-        assert!(!i.include_usage);
-        assert_eq!(i.max_output_tokens, None);
-        assert_eq!(i.n, 1);
     }
 
     #[test]
-    fn non_json_bodies_give_defaults() {
-        for body in [
-            &b""[..],
-            b"not json",
-            b"[1,2]",
-            b"{\"model\":",
-            b"{\"model\":\"a\",\"model\":\"b\"}",
+    fn json_bodies_that_would_need_a_guess_are_refused() {
+        let ask = |kind: FamilyKind, b: &[u8]| inspect_json_request(kind, b).err();
+        let chat = |b: &[u8]| ask(FamilyKind::ChatCompletions, b);
+        let wrong = |field, expected| Some(BodyError::WrongType { field, expected });
+        let twice = |k: &str| Some(BodyError::DuplicateKey(k.to_string()));
+        for (body, want) in [
+            (&br#"{"model":"a","model":"b"}"#[..], twice("model")),
+            (br#"{"model":"a","mod\u0065l":"b"}"#, twice("model")),
+            (br#"{"messages":[],"x":1,"messages":[]}"#, twice("messages")),
+            (
+                br#"{"max_tokens":5,"max_tokens":null}"#,
+                twice("max_tokens"),
+            ),
+            (
+                br#"{"stream":true,"stream_options":{"include_usage":false,"include_usage":true}}"#,
+                twice("stream_options.include_usage"),
+            ),
+            (br#"{"model":7}"#, wrong("model", "a string")),
+            (br#"{"model":["gpt-4o"]}"#, wrong("model", "a string")),
+            (br#"{"stream":"yes"}"#, wrong("stream", "a boolean")),
+            (br#"{"stream":1}"#, wrong("stream", "a boolean")),
+            (
+                br#"{"stream_options":[true]}"#,
+                wrong("stream_options", "an object"),
+            ),
+            (
+                br#"{"stream_options":{"include_usage":"true"}}"#,
+                wrong("stream_options.include_usage", "a boolean"),
+            ),
+            (
+                br#"{"max_tokens":"100000"}"#,
+                wrong("max_tokens", "a non-negative integer"),
+            ),
+            (
+                br#"{"max_tokens":-5}"#,
+                wrong("max_tokens", "a non-negative integer"),
+            ),
+            (
+                br#"{"max_tokens":16.0}"#,
+                wrong("max_tokens", "a non-negative integer"),
+            ),
+            (
+                br#"{"max_completion_tokens":1e9}"#,
+                wrong("max_completion_tokens", "a non-negative integer"),
+            ),
+            (
+                br#"{"max_output_tokens":{}}"#,
+                wrong("max_output_tokens", "a non-negative integer"),
+            ),
+            (br#"{"n":"2"}"#, wrong("n", "a non-negative integer")),
+            (b"", None),
+            (b" \n ", None),
+            (b"not json", Some(BodyError::NotAnObject)),
+            (b"[1,2]", Some(BodyError::NotAnObject)),
+            (b"{\"model\":", Some(BodyError::NotAnObject)),
+            (b"{\"model\":\"a\"} {}", Some(BodyError::NotAnObject)),
+            (
+                b"\xef\xbb\xbf{\"model\":\"a\"}",
+                Some(BodyError::NotAnObject),
+            ),
         ] {
-            let i = inspect_request(FamilyKind::ChatCompletions, Some("application/json"), body);
-            assert_eq!(i.model, None, "{body:?}");
-            assert_eq!(i.n, 1);
-            assert_eq!(i.body_len, body.len() as u64);
+            assert_eq!(chat(body), want, "{}", String::from_utf8_lossy(body));
+        }
+        // Kind-specific fields are checked only where admission reads them.
+        assert_eq!(
+            ask(FamilyKind::Images, br#"{"prompt":"x","size":1024}"#),
+            wrong("size", "a string")
+        );
+        assert_eq!(
+            ask(FamilyKind::Images, br#"{"prompt":"x","quality":true}"#),
+            wrong("quality", "a string")
+        );
+        assert_eq!(
+            ask(FamilyKind::Speech, br#"{"model":"tts-1","input":["a"]}"#),
+            wrong("input", "a string")
+        );
+        assert_eq!(
+            ask(FamilyKind::Embeddings, br#"{"input":["a","b"],"size":3}"#),
+            None
+        );
+        // Null is as if absent; zero is a count.
+        let i = inspect_json_request(
+            FamilyKind::ChatCompletions,
+            br#"{"model":null,"stream":null,"stream_options":{"include_usage":null},"max_tokens":null,"n":0}"#,
+        )
+        .unwrap_or_default();
+        assert_eq!((i.model, i.stream, i.include_usage), (None, false, false));
+        assert_eq!((i.max_output_tokens, i.n), (None, 1));
+        // The lenient reader (multipart heads, tests) gives the defaults instead.
+        let i = inspect_request(
+            FamilyKind::ChatCompletions,
+            None,
+            br#"{"model":"a","max_tokens":"9"}"#,
+        );
+        assert_eq!((i.model, i.max_output_tokens, i.n), (None, None, 1));
+    }
+
+    #[test]
+    fn many_top_level_keys_are_all_checked_for_duplicates() {
+        let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let body = format!("{{\"model\":\"m\",{}}}", keys.join(","));
+        let i = inspect_json_request(FamilyKind::ChatCompletions, body.as_bytes());
+        assert_eq!(i.map(|i| i.model), Ok(Some("m".to_string())));
+        for dup in ["k0", "k31", "k32", "k39"] {
+            let body = format!("{{{},\"{dup}\":null}}", keys.join(","));
+            assert_eq!(
+                inspect_json_request(FamilyKind::ChatCompletions, body.as_bytes()).err(),
+                Some(BodyError::DuplicateKey(dup.to_string())),
+                "{dup}"
+            );
         }
     }
 
@@ -1831,20 +2268,18 @@ mod tests {
     }
 
     #[test]
-    fn request_fields_are_lenient_like_a_value() {
+    fn request_fields_read_the_first_cap_that_is_set() {
         let ask = |b: &[u8]| inspect_request(FamilyKind::ChatCompletions, None, b);
-        let i =
-            ask(br#"{"model":"m","stream":"true","max_tokens":16.0,"max_output_tokens":9,"n":0}"#);
+        let i = ask(br#"{"model":"m","max_tokens":null,"max_output_tokens":9,"n":0}"#);
         assert_eq!(i.model.as_deref(), Some("m"));
-        assert!(!i.stream, "only a JSON true streams");
-        assert_eq!(i.max_output_tokens, Some(9), "a float cap is not a cap");
+        assert_eq!(i.max_output_tokens, Some(9));
         assert_eq!(i.n, 1);
-        let i = ask(br#"{"model":7,"stream":true,"stream_options":{"include_usage":1},"max_completion_tokens":-1,"max_tokens":5,"n":3}"#);
-        assert_eq!(i.model, None);
+        let i = ask(br#"{"stream":true,"stream_options":{"include_usage":1}}"#);
+        assert!(!i.stream, "a refused body reads as the defaults");
+        let i =
+            ask(br#"{"model":"m","stream":true,"max_completion_tokens":7,"max_tokens":5,"n":3}"#);
         assert!(i.stream && !i.include_usage);
-        assert_eq!((i.max_output_tokens, i.n), (Some(5), 3));
-        let i = ask(br#"{"stream":true,"stream_options":[true],"messages":[{"role":"user","content":"x"}]}"#);
-        assert!(i.stream && !i.include_usage);
+        assert_eq!((i.max_output_tokens, i.n), (Some(7), 3));
         let i = ask(br#"{"stream":true,"stream_options":{"include_usage":true,"other":null}}"#);
         assert!(i.include_usage);
     }

@@ -402,3 +402,136 @@ impl Drop for Env {
         self.sim_stop.cancel();
     }
 }
+
+/// One request as a [`Recorder`] upstream received it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    /// The path and query exactly as sent on the wire.
+    pub path_and_query: String,
+    /// Every header (names in lower case), repeated ones once per value.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Received {
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A tiny fake upstream on 127.0.0.1:0 that records every request (method, raw path, headers)
+/// and answers each with a small chat completion (with usage) plus the response headers it
+/// was given. For what the simulator does not show: the raw path, every header, and
+/// response headers a real upstream may send (`Set-Cookie`, `openai-organization`, …).
+pub struct Recorder {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    stop: CancellationToken,
+}
+
+impl Recorder {
+    pub async fn start(response_headers: &[(&'static str, &'static str)]) -> Recorder {
+        use axum::body::Body;
+        use axum::http::{Request, Response};
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let headers: Vec<(&'static str, &'static str)> = response_headers.to_vec();
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(move |req: Request<Body>| {
+            let log = log.clone();
+            let headers = headers.clone();
+            async move {
+                let r = Received {
+                    method: req.method().to_string(),
+                    path_and_query: req
+                        .uri()
+                        .path_and_query()
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or_default(),
+                    headers: req
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.as_str().to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).to_string(),
+                            )
+                        })
+                        .collect(),
+                };
+                log.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+                let _ = axum::body::to_bytes(req.into_body(), 1 << 20).await;
+                let body = serde_json::json!({
+                    "id": "chatcmpl-rec",
+                    "object": "chat.completion",
+                    "created": 1,
+                    "model": "gpt-4o-mini",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": "ok"}}],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}
+                });
+                let mut resp = Response::builder()
+                    .status(200)
+                    .header("content-type", "application/json");
+                for (k, v) in headers {
+                    resp = resp.header(k, v);
+                }
+                resp.body(Body::from(body.to_string()))
+                    .unwrap_or_else(|e| panic!("{e}"))
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let stop = CancellationToken::new();
+        let t = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { t.cancelled().await })
+                .await;
+        });
+        Recorder {
+            url: format!("http://{addr}"),
+            seen,
+            stop,
+        }
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Sends `request` (a whole HTTP/1.1 request, as written) to the gateway over a raw TCP
+/// connection — an HTTP client would normalise its path — and returns the answer as text.
+pub async fn raw_http(env: &Env, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = env.gateway.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tcp.write_all(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "no answer within 10 s");
+    String::from_utf8_lossy(&answer).to_string()
+}
+
+/// The body of a raw HTTP answer (after the blank line; the gateway's errors are not chunked).
+pub fn raw_body(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
