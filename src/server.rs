@@ -150,6 +150,7 @@ pub async fn start(
         .map(|k| key_hash(k.expose_secret()));
     let session_secret = store.session_secret().await?;
     let shared = Arc::new(Shared {
+        auth_guard: crate::guard::AuthGuard::new(&config.abuse),
         config,
         registry: registry.clone(),
         proxy,
@@ -293,9 +294,14 @@ async fn serve_per_core(
                                     tracing::debug!(error = %e, "cannot set TCP_NODELAY");
                                 }
                             });
-                        axum::serve(listener, axum::ServiceExt::into_make_service(app))
-                            .with_graceful_shutdown(async move { stop.cancelled().await })
-                            .await
+                        axum::serve(
+                            listener,
+                            axum::ServiceExt::into_make_service_with_connect_info::<SocketAddr>(
+                                app,
+                            ),
+                        )
+                        .with_graceful_shutdown(async move { stop.cancelled().await })
+                        .await
                     })
                 })
         })
