@@ -135,15 +135,18 @@ pub async fn start(
     if upstream_key.is_none() {
         tracing::warn!("OPENAI_API_KEY is not set: calls reach the upstream without a key");
     }
-    let proxy = Arc::new(Proxy::new(
-        &config.upstream_url,
-        upstream_key.as_deref(),
-        config.upstream_timeout_seconds,
-        registry.clone(),
-        prices,
-        store.clone(),
-        config.serving_threads,
-    )?);
+    let proxy = Arc::new(
+        Proxy::new(
+            &config.upstream_url,
+            upstream_key.as_deref(),
+            config.upstream_timeout_seconds,
+            registry.clone(),
+            prices,
+            store.clone(),
+            config.serving_threads,
+        )?
+        .with_limits(config.abuse),
+    );
     let admin_hash = config
         .admin_key
         .as_ref()
