@@ -81,6 +81,21 @@ pub struct RawServer {
     /// The environment variable that holds the bearer token Prometheus scrapes `/metrics`
     /// with (the admin key works too).
     pub metrics_token_env: Option<String>,
+    /// Wrong keys one client address may send per minute before it is blocked (default 20;
+    /// 0 = no budget).
+    pub auth_failures_per_minute: Option<u32>,
+    /// The first block's length; each block that follows another doubles, up to an hour
+    /// (default 60).
+    pub auth_block_seconds: Option<u64>,
+    /// Calls of one workspace in flight at once (default 64; 0 = no cap).
+    pub max_in_flight_per_workspace: Option<u32>,
+    /// JSON request bytes one workspace's calls in flight may hold buffered (default 64 MiB;
+    /// 0 = no cap).
+    pub max_buffered_bytes_per_workspace: Option<u64>,
+    /// WebSockets open at once per workspace (default 32; 0 = no cap).
+    pub max_websockets_per_workspace: Option<u32>,
+    /// The largest WebSocket message (and frame) a client may send (default 4096).
+    pub websocket_max_message_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +184,8 @@ pub struct Config {
     pub connections: crate::conn::ConnLimits,
     /// The bearer token that may scrape `/metrics` (besides the admin key).
     pub metrics_token: Option<SecretString>,
+    /// Abuse limits (`[server]`): auth-failure budget, per-workspace caps.
+    pub abuse: crate::guard::Limits,
     pub upstream_url: String,
     pub upstream_timeout_seconds: u64,
     pub upstream_key: Option<SecretString>,
@@ -222,6 +239,7 @@ impl RawConfig {
     /// Turns the file plus overrides into a [`Config`], checking every rule.
     pub fn validate(self, over: Overrides) -> Result<Config, ConfigError> {
         let connections = connection_limits(&self.server)?;
+        let abuse = self.server.abuse()?;
         let listen_text = over
             .listen
             .or(self.server.listen)
@@ -427,6 +445,7 @@ impl RawConfig {
             serving_threads,
             connections,
             metrics_token,
+            abuse,
             upstream_url,
             upstream_timeout_seconds,
             upstream_key: over.upstream_key,
@@ -490,6 +509,41 @@ fn header_setting(path: &str, v: Option<String>) -> Result<Option<String>, Confi
         ));
     }
     Ok(Some(v))
+}
+
+impl RawServer {
+    /// The abuse limits, with their defaults.
+    fn abuse(&self) -> Result<crate::guard::Limits, ConfigError> {
+        let d = crate::guard::Limits::default();
+        let l = crate::guard::Limits {
+            auth_failures_per_minute: self
+                .auth_failures_per_minute
+                .unwrap_or(d.auth_failures_per_minute),
+            auth_block_seconds: self.auth_block_seconds.unwrap_or(d.auth_block_seconds),
+            max_in_flight_per_workspace: self
+                .max_in_flight_per_workspace
+                .unwrap_or(d.max_in_flight_per_workspace),
+            max_buffered_bytes_per_workspace: self
+                .max_buffered_bytes_per_workspace
+                .unwrap_or(d.max_buffered_bytes_per_workspace),
+            max_websockets_per_workspace: self
+                .max_websockets_per_workspace
+                .unwrap_or(d.max_websockets_per_workspace),
+            websocket_max_message_bytes: self
+                .websocket_max_message_bytes
+                .unwrap_or(d.websocket_max_message_bytes),
+        };
+        if l.auth_block_seconds == 0 {
+            return Err(invalid("server.auth_block_seconds", "must be at least 1"));
+        }
+        if l.websocket_max_message_bytes < 64 {
+            return Err(invalid(
+                "server.websocket_max_message_bytes",
+                "must be at least 64 (a client's `ping` must fit)",
+            ));
+        }
+        Ok(l)
+    }
 }
 
 /// Builds limits from a raw table: an omitted field takes `base`'s value (the defaults),
@@ -655,6 +709,42 @@ mod tests {
         assert_eq!(c.defaults.warning_at, 0.8);
         assert_eq!(c.retention_days, 90);
         assert_eq!(c.account.degraded_after, 3);
+        assert_eq!(c.abuse, crate::guard::Limits::default());
+        assert_eq!(c.abuse.auth_failures_per_minute, 20);
+        assert_eq!(c.abuse.auth_block_seconds, 60);
+        assert_eq!(c.abuse.max_in_flight_per_workspace, 64);
+        assert_eq!(c.abuse.max_buffered_bytes_per_workspace, 64 * 1024 * 1024);
+        assert_eq!(c.abuse.max_websockets_per_workspace, 32);
+        assert_eq!(c.abuse.websocket_max_message_bytes, 4096);
+    }
+
+    #[test]
+    fn abuse_limits_are_read_from_server_and_checked() {
+        let c = load(
+            "[server]\nauth_failures_per_minute = 5\nauth_block_seconds = 30\n\
+             max_in_flight_per_workspace = 0\nmax_buffered_bytes_per_workspace = 1024\n\
+             max_websockets_per_workspace = 2\nwebsocket_max_message_bytes = 100\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.abuse,
+            crate::guard::Limits {
+                auth_failures_per_minute: 5,
+                auth_block_seconds: 30,
+                max_in_flight_per_workspace: 0,
+                max_buffered_bytes_per_workspace: 1024,
+                max_websockets_per_workspace: 2,
+                websocket_max_message_bytes: 100,
+            }
+        );
+        let e = load("[server]\nauth_block_seconds = 0\n")
+            .err()
+            .unwrap_or_default();
+        assert!(e.starts_with("server.auth_block_seconds:"), "{e}");
+        let e = load("[server]\nwebsocket_max_message_bytes = 10\n")
+            .err()
+            .unwrap_or_default();
+        assert!(e.starts_with("server.websocket_max_message_bytes:"), "{e}");
     }
 
     #[test]

@@ -68,6 +68,24 @@ pub enum AppError {
         param: Option<String>,
         code: &'static str,
     },
+    #[error(
+        "Too many failed authentication attempts from your address. Retry in {retry_after_secs} s."
+    )]
+    TooManyAuthFailures { retry_after_secs: u64 },
+    #[error("This workspace already has {limit} calls in flight. Retry when one has finished.")]
+    TooManyConcurrentRequests { limit: u32 },
+    #[error("This workspace's calls in flight already hold {limit} bytes of request bodies. Retry when one has finished.")]
+    TooManyBufferedBytes { limit: u64 },
+    #[error("This workspace already has {limit} WebSockets open.")]
+    TooManyWebSockets { limit: u32 },
+}
+
+/// Marks the response of a wrong key (workspace or admin): the edge counts it against the
+/// caller's address (`crate::guard`).
+#[derive(Clone, Copy, Debug)]
+pub struct AuthFailed {
+    /// The key was a wrong admin key.
+    pub admin: bool,
 }
 
 fn limit_unit(l: LimitKind) -> &'static str {
@@ -107,7 +125,11 @@ impl AppError {
                 StatusCode::BAD_REQUEST
             }
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::QuotaExceeded { .. }
+            | AppError::TooManyAuthFailures { .. }
+            | AppError::TooManyConcurrentRequests { .. }
+            | AppError::TooManyBufferedBytes { .. }
+            | AppError::TooManyWebSockets { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -131,6 +153,10 @@ impl AppError {
             | AppError::InvalidBody { .. }
             | AppError::PayloadTooLarge(_) => "invalid_request_error",
             AppError::QuotaExceeded { limit, .. } => limit.error_type(),
+            AppError::TooManyAuthFailures { .. }
+            | AppError::TooManyConcurrentRequests { .. }
+            | AppError::TooManyBufferedBytes { .. }
+            | AppError::TooManyWebSockets { .. } => "requests",
             AppError::UpstreamTimeout(_) | AppError::UpstreamUnreachable(_) => "upstream_error",
             AppError::Store(_) => "server_error",
         }
@@ -154,6 +180,10 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "request_too_large",
             AppError::InvalidPath => "invalid_path",
             AppError::InvalidBody { code, .. } => code,
+            AppError::TooManyAuthFailures { .. } => "too_many_auth_failures",
+            AppError::TooManyConcurrentRequests { .. } => "too_many_concurrent_requests",
+            AppError::TooManyBufferedBytes { .. } => "too_many_buffered_bytes",
+            AppError::TooManyWebSockets { .. } => "too_many_websockets",
             AppError::BadRequest { .. } | AppError::Store(_) => return None,
         })
     }
@@ -162,6 +192,22 @@ impl AppError {
         match self {
             AppError::BadRequest { param, .. } => *param,
             AppError::InvalidBody { param, .. } => param.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The `Retry-After` of a 429, in seconds.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::QuotaExceeded {
+                retry_after_secs, ..
+            }
+            | AppError::TooManyAuthFailures { retry_after_secs } => Some(*retry_after_secs),
+            AppError::TooManyConcurrentRequests { .. } | AppError::TooManyBufferedBytes { .. } => {
+                Some(1)
+            }
+            // A socket is given back when a client closes one: not a matter of seconds.
+            AppError::TooManyWebSockets { .. } => Some(5),
             _ => None,
         }
     }
@@ -182,12 +228,14 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut resp = (self.status_code(), axum::Json(self.body())).into_response();
-        if let AppError::QuotaExceeded {
-            retry_after_secs, ..
-        } = &self
-        {
+        if let Some(secs) = self.retry_after_secs() {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let AppError::InvalidKey { .. } | AppError::AdminKeyWrong = &self {
+            resp.extensions_mut().insert(AuthFailed {
+                admin: matches!(self, AppError::AdminKeyWrong),
+            });
         }
         let detail = match &self {
             AppError::Store(e) => Some(e.to_string()),

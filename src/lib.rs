@@ -19,6 +19,7 @@
 //! | [`alerts`] | per-workspace broadcast hub | drop a lagging subscriber |
 //! | [`api`] | REST, WebSocket, admin, metrics, health | hold business rules |
 //! | [`headers`] | bearer token and cookie parsing | judge credentials |
+//! | [`guard`] | abuse limits: per-address auth-failure budget, per-workspace caps on calls in flight, buffered bytes, WebSockets | read keys, format client text |
 //! | [`error`] | [`error::AppError`] → OpenAI-shaped JSON, in one place | log |
 //! | [`i18n`] | rendering notification keys per locale (bundles in `app::i18n`) | live anywhere else |
 //! | [`simulator`] | an OpenAI-compatible upstream for tests, demo and benchmarks | be used by the proxy |
@@ -41,6 +42,7 @@ pub mod config;
 pub mod conn;
 pub mod demo;
 pub mod error;
+pub mod guard;
 pub mod headers;
 pub mod i18n;
 pub mod pricing;

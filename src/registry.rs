@@ -54,6 +54,9 @@ pub struct Workspace {
     /// `id` as the `x-quota-workspace` response header (ids are ASCII; `None` if one is not).
     pub id_header: Option<axum::http::HeaderValue>,
     pub name: String,
+    /// Calls in flight, buffered request bytes, WebSockets: atomics, read and bumped without
+    /// the state's lock (see [`crate::guard`]).
+    pub load: crate::guard::Load,
     state: Mutex<WsState>,
 }
 
@@ -226,6 +229,7 @@ impl Registry {
             id: Arc::from(id),
             id_header: axum::http::HeaderValue::from_str(id).ok(),
             name: name.to_string(),
+            load: crate::guard::Load::default(),
             state: Mutex::new(WsState {
                 meter: WorkspaceMeter::new(limits, self.tz),
                 tracker: StatusTracker::new(now),

@@ -148,7 +148,8 @@ pub async fn start(
             store.clone(),
             config.serving_threads,
         )?
-        .with_account(&config.upstream_account)?,
+        .with_account(&config.upstream_account)?
+        .with_limits(config.abuse),
     );
     let admin_hash = config
         .admin_key
@@ -160,6 +161,7 @@ pub async fn start(
         .map(|k| key_hash(k.expose_secret()));
     let session_secret = store.session_secret().await?;
     let shared = Arc::new(Shared {
+        auth_guard: crate::guard::AuthGuard::new(&config.abuse),
         config,
         registry: registry.clone(),
         proxy,

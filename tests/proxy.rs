@@ -546,12 +546,7 @@ async fn made_up_paths_are_counted_as_other_and_keep_their_path_in_the_ledger_on
     );
 
     // /metrics: no made-up name, and at most one series set per known family (plus `other`).
-    let metrics = env
-        .get(ADMIN_KEY, "/metrics")
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
+    let metrics = env.metrics().await;
     assert!(!metrics.contains("madeup"), "a made-up path is a label");
     let families: std::collections::BTreeSet<&str> = metrics
         .lines()

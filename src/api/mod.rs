@@ -12,10 +12,11 @@ pub mod session;
 mod ws;
 
 use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::extract::{FromRef, Request, State};
+use axum::extract::{ConnectInfo, FromRef, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -29,7 +30,8 @@ use tower::util::BoxCloneSyncService;
 use tower::Layer;
 
 use crate::config::Config;
-use crate::error::{mask_key, AppError, InternalDetail};
+use crate::error::{mask_key, AppError, AuthFailed, InternalDetail};
+use crate::guard::{AuthGuard, Route};
 use crate::proxy::Proxy;
 use crate::registry::{key_hash, Registry, Workspace};
 use crate::store::Store;
@@ -54,6 +56,8 @@ pub struct Shared {
     pub metrics_hash: Option<[u8; 32]>,
     /// Signs session cookies (kept in the database).
     pub session_secret: [u8; 32],
+    /// The per-address budget of wrong keys, shared by `/v1` and the API.
+    pub auth_guard: AuthGuard,
 }
 
 /// Who is calling an API endpoint.
@@ -171,6 +175,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/{*rest}", any(api_not_found))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .layer(axum::middleware::from_fn_with_state(
+            state.shared.clone(),
+            auth_budget,
+        ))
         .layer(axum::middleware::from_fn(log_errors));
     match cors {
         Some(c) => api.layer(c),
@@ -224,6 +232,49 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
             .into_response(),
         Err(e) => AppError::Store(e.into()).into_response(),
     }
+}
+
+/// The TCP peer of a request (set by the server's `into_make_service_with_connect_info`).
+fn peer(req: &Request) -> Option<SocketAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+}
+
+/// Counts a wrong key against the caller's address (see [`crate::guard`]); past the address's
+/// budget the answer becomes 429 `too_many_auth_failures`. Any other answer passes untouched:
+/// a valid key never reaches the guard.
+fn count_auth_failure(
+    guard: &AuthGuard,
+    peer: Option<SocketAddr>,
+    path: &str,
+    resp: Response,
+) -> Response {
+    if !matches!(
+        resp.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+    ) {
+        return resp;
+    }
+    let Some(failed) = resp.extensions().get::<AuthFailed>().copied() else {
+        return resp;
+    };
+    // Without the peer (a server not serving with connect info) every caller shares one budget.
+    let ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    match guard.failed(ip, Route::of(path, failed.admin), std::time::Instant::now()) {
+        None => resp,
+        Some(retry_after_secs) => {
+            AppError::TooManyAuthFailures { retry_after_secs }.into_response()
+        }
+    }
+}
+
+/// The router's side of the failure budget.
+async fn auth_budget(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let peer = peer(&req);
+    let uri = req.uri().clone();
+    let resp = next.run(req).await;
+    count_auth_failure(&shared.auth_guard, peer, uri.path(), resp)
 }
 
 /// Logs the internal detail of 5xx answers (never a key: details carry no headers).
@@ -317,9 +368,12 @@ impl Front {
             async move {
                 let method = req.method().clone();
                 let uri = req.uri().clone();
+                let peer = peer(&req);
                 let resp = match shared.proxy.forward(req).await {
                     Ok(r) => r,
-                    Err(e) => e.into_response(),
+                    Err(e) => {
+                        count_auth_failure(&shared.auth_guard, peer, uri.path(), e.into_response())
+                    }
                 };
                 log_failure(&method, &uri, &resp);
                 Ok::<_, Infallible>(resp)

@@ -4,7 +4,8 @@
 //! `?workspace=`); then `status` and `notification` messages on every change; `ping` is
 //! answered with `pong`. A lagging client is not dropped: it gets a fresh snapshot instead of
 //! the events it missed. The socket is split into a sending and a receiving half driven by one
-//! `select!` loop.
+//! `select!` loop. Sockets per workspace and the size of a client's messages are capped
+//! (`crate::guard`): a message past `websocket_max_message_bytes` ends the socket.
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use super::quota::query;
 use super::{Principal, Shared};
 use crate::alerts::Event;
 use crate::error::AppError;
+use crate::guard::SocketSlot;
 use crate::i18n::{render_notification, render_status, request_locale, Locale};
 use crate::registry::Workspace;
 use crate::types::{ClientMessage, ServerMessage};
@@ -46,7 +48,20 @@ pub async fn upgrade(
         _ => Some(shared.target(&p, q.workspace.as_deref())?),
     };
     let locale = request_locale(q.locale.as_deref(), &headers);
-    Ok(ws.on_upgrade(move |socket| serve(socket, shared, target, locale)))
+    // A workspace's sockets are capped (refused before the upgrade); the place is held as long
+    // as the socket lives. An admin's all-workspaces socket is not counted.
+    let limits = shared.config.abuse;
+    let slot = match &target {
+        Some(w) => Some(SocketSlot::admit(w, &limits)?),
+        None => None,
+    };
+    Ok(ws
+        .max_message_size(limits.websocket_max_message_bytes)
+        .max_frame_size(limits.websocket_max_message_bytes)
+        .on_upgrade(move |socket| async move {
+            serve(socket, shared, target, locale).await;
+            drop(slot);
+        }))
 }
 
 fn encode(m: &ServerMessage) -> Message {

@@ -1,5 +1,6 @@
 //! The gateway's hot path: `ANY /v1/{*path}` is authenticated, admitted against the
-//! workspace's limits, forwarded to the upstream with the key swapped, and streamed back while
+//! workspace's limits and its caps on calls in flight and buffered bytes ([`crate::guard`]),
+//! forwarded to the upstream with the key swapped, and streamed back while
 //! its usage is read on the fly; when the body ends (or the client leaves) the call is settled,
 //! recorded and fed to the status engine.
 //!
@@ -104,6 +105,8 @@ pub struct Proxy {
     prices: Arc<PriceTable>,
     store: Store,
     meters: meters::Meters,
+    /// Per-workspace caps on calls in flight and buffered request bytes.
+    limits: crate::guard::Limits,
     /// Settlements still running off the async threads (token estimates of streams that
     /// ended without usage): shutdown waits for them before the ledger writer stops.
     settling: tokio_util::task::TaskTracker,
@@ -376,6 +379,7 @@ impl Proxy {
             prices,
             store,
             meters: meters::Meters::default(),
+            limits: crate::guard::Limits::default(),
             settling: tokio_util::task::TaskTracker::new(),
         })
     }
@@ -392,6 +396,12 @@ impl Proxy {
         self.project = value(&account.project)?;
         self.pass_organization_header = account.pass_organization_header;
         Ok(self)
+    }
+
+    /// The same proxy with these per-workspace caps (else the defaults).
+    pub fn with_limits(mut self, limits: crate::guard::Limits) -> Proxy {
+        self.limits = limits;
+        self
     }
 
     /// This thread's upstream client.
@@ -432,6 +442,8 @@ impl Proxy {
             .ok_or_else(|| AppError::InvalidKey {
                 masked: mask_key(key),
             })?;
+        // A place among the workspace's calls in flight, held until the call is settled.
+        let mut slot = crate::guard::CallSlot::admit(&caller.workspace, &self.limits)?;
         let tags = Tags::from_headers(&parts.headers)?;
         let request_id = request_id(&parts.headers);
 
@@ -449,15 +461,10 @@ impl Proxy {
             if content_length(&parts.headers).is_some_and(|n| n > MAX_JSON_BODY as u64) {
                 return Err(AppError::PayloadTooLarge(MAX_JSON_BODY));
             }
-            let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
-                .await
-                .map_err(|e| {
-                    if is_length_limit(&e) {
-                        AppError::PayloadTooLarge(MAX_JSON_BODY)
-                    } else {
-                        AppError::bad_request("The request body was cut before it ended.", None)
-                    }
-                })?;
+            // Its bytes count against the workspace's budget of buffered bytes.
+            let length = content_length(&parts.headers);
+            let bytes =
+                crate::guard::read_json_body(body, length, MAX_JSON_BODY, &mut slot).await?;
             // One pass reads what admission needs and refuses what it would have to guess.
             let info = usage::inspect_json_request(kind, &bytes).map_err(body_error)?;
             let bytes = if info.stream
@@ -592,6 +599,7 @@ impl Proxy {
             error_headers: None,
             headroom: None,
             upstream_request_id: None,
+            _slot: slot,
         };
         self.meters.overhead.record(started.elapsed().as_secs_f64());
 
@@ -803,18 +811,6 @@ impl Tags {
     }
 }
 
-/// Whether reading a body failed on its size limit (and not on a broken connection).
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = err.source();
-    }
-    false
-}
-
 /// The most of an `other` call's path its ledger row keeps.
 const MAX_OTHER_PATH: usize = 512;
 
@@ -931,6 +927,9 @@ struct Settlement {
     error_headers: Option<HeaderMap>,
     headroom: Option<UpstreamHeadroom>,
     upstream_request_id: Option<Arc<str>>,
+    /// The call's place in flight and its buffered bytes: given back when the call is
+    /// recorded (the body ended or the client left).
+    _slot: crate::guard::CallSlot,
 }
 
 /// The response body: forwards frames as they come and settles the call at the end.

@@ -251,6 +251,13 @@ impl Env {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The Prometheus text of `/metrics`, read with the admin key.
+    pub async fn metrics(&self) -> String {
+        let r = self.get(ADMIN_KEY, "/metrics").await;
+        assert_eq!(r.status(), 200, "/metrics as admin");
+        r.text().await.unwrap_or_else(|e| panic!("/metrics: {e}"))
+    }
+
     /// An unauthenticated GET.
     pub async fn get_anon(&self, path: &str) -> reqwest::Response {
         self.http
