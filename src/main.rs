@@ -58,6 +58,10 @@ struct ServeArgs {
     /// The admin key for /api/admin and reset; the admin API is off when unset.
     #[arg(long, env = "QUOTA_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
+    /// Secret that signs browser sessions (with a salt kept in the database). Unset: derived
+    /// from the admin key; with neither, sessions end when the process stops.
+    #[arg(long, env = "QS_SESSION_SECRET", hide_env_values = true)]
+    session_secret: Option<String>,
     /// Default requests per minute for workspaces that set none [default: 500].
     #[arg(long, env = "OPENAI_RATE_LIMIT_PER_MINUTE")]
     requests_per_minute: Option<u64>,
@@ -113,6 +117,11 @@ fn overrides(a: &ServeArgs) -> Overrides {
             .map(SecretString::from),
         admin_key: a
             .admin_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .map(SecretString::from),
+        session_secret: a
+            .session_secret
             .clone()
             .filter(|k| !k.is_empty())
             .map(SecretString::from),

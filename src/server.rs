@@ -148,7 +148,11 @@ pub async fn start(
         .admin_key
         .as_ref()
         .map(|k| key_hash(k.expose_secret()));
-    let session_secret = store.session_secret().await?;
+    let (session_key, key_source) = api::session::signing_key(&config, &store).await?;
+    if key_source == api::session::KeySource::Random {
+        tracing::warn!("neither QUOTA_ADMIN_KEY nor QS_SESSION_SECRET is set: browser sessions end when the gateway stops");
+    }
+    let sessions = api::session::Sessions::load(session_key, &config, &store).await?;
     let shared = Arc::new(Shared {
         config,
         registry: registry.clone(),
@@ -156,7 +160,7 @@ pub async fn start(
         store: store.clone(),
         metrics,
         admin_hash,
-        session_secret,
+        sessions,
     });
 
     // Status ticker: expiries and live usage pushes, once a second.

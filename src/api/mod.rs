@@ -3,6 +3,8 @@
 //! metrics and health endpoints. Errors are [`AppError`]s, turned into OpenAI-shaped
 //! JSON in `crate::error` only.
 //!
+//! Sessions are renewed as they are used ([`session::renew`]); `/v1` calls skip that.
+//!
 //! Owns: routes and request parsing. Must not: hold business rules (it asks the registry and
 //! the store) or log secrets (keys are compared as hashes; the admin key in constant time).
 
@@ -50,8 +52,8 @@ pub struct Shared {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// SHA-256 of `QUOTA_ADMIN_KEY`, if set.
     pub admin_hash: Option<[u8; 32]>,
-    /// Signs session cookies (kept in the database).
-    pub session_secret: [u8; 32],
+    /// Browser sessions: signing key (never stored), lifetime, revocations.
+    pub sessions: session::Sessions,
 }
 
 /// Who is calling an API endpoint.
@@ -80,18 +82,6 @@ impl Shared {
             None => Err(AppError::InvalidKey {
                 masked: mask_key(key),
             }),
-        }
-    }
-
-    /// The principal of a signed session cookie, if valid and still meaningful.
-    fn session_principal(&self, headers: &HeaderMap) -> Option<Principal> {
-        let value = session::cookie(headers)?;
-        let (role, ws) =
-            session::verify(&self.session_secret, value, chrono::Utc::now().timestamp())?;
-        match role.as_str() {
-            "admin" if self.admin_hash.is_some() => Some(Principal::Admin),
-            "workspace" => self.registry.workspace(&ws).map(Principal::Workspace),
-            _ => None,
         }
     }
 
@@ -296,8 +286,13 @@ pub struct Front {
 }
 
 impl Front {
+    /// `/v1` to the proxy; everything else to `router`, with the session renewal.
     pub fn new(shared: Arc<Shared>, router: Router) -> Front {
         let cors = cors_layer(&shared.config.cors_allow_origins);
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            session::renew,
+        ));
         let direct = tower::service_fn(move |req: Request| {
             let shared = shared.clone();
             async move {
