@@ -777,3 +777,146 @@ async fn the_session_cookie_is_secure_when_configured() {
         "{line}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_requests_from_other_sites_are_refused() {
+    let env = Env::start(&format!(
+        "[server]\ncors_allow_origins = [\"https://dash.example.com\"]\n{}",
+        base_toml("")
+    ))
+    .await;
+    let (admin, _) = sign_in(&env, ADMIN_KEY).await;
+    let host = env.gateway.trim_start_matches("http://").to_string();
+    let reset = |cookie: &str, headers: &[(&str, &str)]| {
+        let mut req = env
+            .http
+            .post(env.url("/api/quota/reset"))
+            .header("cookie", cookie)
+            .json(&json!({"workspace": "acme"}));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    let refused = [
+        vec![("origin", "http://evil.example.com")],
+        // Same site (another port of the same host), another origin.
+        vec![
+            ("origin", "http://127.0.0.1:1"),
+            ("sec-fetch-site", "same-site"),
+        ],
+        vec![("sec-fetch-site", "cross-site")],
+    ];
+    for headers in &refused {
+        let e = api_error(
+            reset(&admin, headers)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
+        assert_eq!(e.status, 403, "{headers:?}: {}", e.raw);
+        assert_eq!(
+            e.body.error.code.as_deref(),
+            Some("cross_origin_request"),
+            "{}",
+            e.raw
+        );
+        assert_eq!(e.body.error.kind, "permission_error");
+        let r = mint_with_cookie(&env, &admin, headers).await;
+        assert_eq!(r.status(), 403, "mint: {headers:?}");
+    }
+    let same_origin = format!("http://{host}");
+    for headers in [
+        vec![("origin", same_origin.as_str())],
+        vec![
+            ("origin", same_origin.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        vec![
+            ("origin", "https://dash.example.com"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        vec![],
+    ] {
+        let r = reset(&admin, &headers)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status(), 200, "{headers:?}");
+    }
+    // Signing in from another site is refused too (no login CSRF).
+    let r = env
+        .http
+        .post(env.url("/api/session"))
+        .header("origin", "http://evil.example.com")
+        .json(&json!({ "key": ACME_KEY }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 403);
+    // A bearer key is not ambient: a cross-origin caller with the key is served.
+    let r = env
+        .http
+        .post(env.url("/api/quota/reset"))
+        .bearer_auth(ADMIN_KEY)
+        .header("origin", "http://evil.example.com")
+        .json(&json!({"workspace": "acme"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cookie_websocket_from_another_site_is_refused() {
+    use tungstenite::client::IntoClientRequest;
+    let env = Env::start(&base_toml("")).await;
+    let (cookie, _) = sign_in(&env, ACME_KEY).await;
+    let url = format!(
+        "{}/api/quota/ws",
+        env.gateway.replacen("http://", "ws://", 1)
+    );
+    let connect = |origin: String| {
+        let mut req = url
+            .clone()
+            .into_client_request()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let h = req.headers_mut();
+        h.insert("cookie", cookie.parse().unwrap_or_else(|e| panic!("{e}")));
+        h.insert("origin", origin.parse().unwrap_or_else(|e| panic!("{e}")));
+        tokio_tungstenite::connect_async(req)
+    };
+    match connect("http://evil.example.com".into()).await {
+        Ok(_) => panic!("a cross-origin page opened the cookie socket"),
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+    let (mut ws, _) = connect(env.gateway.clone())
+        .await
+        .unwrap_or_else(|e| panic!("same-origin socket: {e}"));
+    let m = ws_wait(&mut ws, "status", Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("no status"));
+    assert_eq!(m["data"]["workspace"], "acme", "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minting_a_key_needs_a_json_body() {
+    let env = Env::start(&base_toml("")).await;
+    let url = env.url("/api/admin/workspaces/acme/keys");
+    let bare = env.http.post(&url).bearer_auth(ADMIN_KEY).send();
+    let form = env
+        .http
+        .post(&url)
+        .bearer_auth(ADMIN_KEY)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("a=b")
+        .send();
+    for r in [bare.await, form.await] {
+        let e = api_error(r.unwrap_or_else(|e| panic!("{e}"))).await;
+        assert_eq!(e.status, 400, "{}", e.raw);
+    }
+    let r = env
+        .post(ADMIN_KEY, "/api/admin/workspaces/acme/keys", json!({}))
+        .await;
+    assert_eq!(r.status(), 201);
+}

@@ -3,13 +3,16 @@
 //! metrics and health endpoints. Errors are [`AppError`]s, turned into OpenAI-shaped
 //! JSON in `crate::error` only.
 //!
-//! Sessions are renewed as they are used ([`session::renew`]); `/v1` calls skip that.
+//! Every request of the router passes the cross-origin check of cookie requests
+//! ([`security`]); sessions are renewed as they are used ([`session::renew`]). `/v1` calls
+//! skip both.
 //!
 //! Owns: routes and request parsing. Must not: hold business rules (it asks the registry and
 //! the store) or log secrets (keys are compared as hashes; the admin key in constant time).
 
 pub mod admin;
 mod quota;
+pub mod security;
 pub mod session;
 mod ws;
 
@@ -286,13 +289,19 @@ pub struct Front {
 }
 
 impl Front {
-    /// `/v1` to the proxy; everything else to `router`, with the session renewal.
+    /// `/v1` to the proxy; everything else to `router`, with the session renewal and the
+    /// cross-origin check.
     pub fn new(shared: Arc<Shared>, router: Router) -> Front {
         let cors = cors_layer(&shared.config.cors_allow_origins);
-        let router = router.layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            session::renew,
-        ));
+        let router = router
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                session::renew,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                security::origin_guard,
+            ));
         let direct = tower::service_fn(move |req: Request| {
             let shared = shared.clone();
             async move {

@@ -4,14 +4,15 @@
 //! `?workspace=`); then `status` and `notification` messages on every change; `ping` is
 //! answered with `pong`. A lagging client is not dropped: it gets a fresh snapshot instead of
 //! the events it missed. The socket is split into a sending and a receiving half driven by one
-//! `select!` loop.
+//! `select!` loop. A socket opened with the session cookie (no `token`, no bearer) must come
+//! from the gateway's own origin or an allowed one (`security::check_origin`).
 
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
@@ -36,10 +37,15 @@ pub struct WsQuery {
 pub async fn upgrade(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    uri: Uri,
     q: Result<Query<WsQuery>, QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
     let q = query(q)?;
+    // A socket authenticated by the session cookie must be opened by the gateway's own pages.
+    if q.token.is_none() && super::bearer(&headers).is_none() {
+        super::security::check_origin(&headers, &uri, &shared.config.cors_allow_origins)?;
+    }
     let p = shared.caller(&headers, q.token.as_deref())?;
     let target = match (&p, q.workspace.as_deref()) {
         (Principal::Admin, None) => None,

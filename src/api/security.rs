@@ -1,0 +1,129 @@
+//! What keeps browsers safe on every path but `/v1`: the cross-origin check of cookie
+//! requests.
+//!
+//! - [`origin_guard`]: a request that changes something (any method but GET, HEAD, OPTIONS) and
+//!   carries no bearer key must come from the gateway's own pages or from an origin in
+//!   `[server] cors_allow_origins`; otherwise 403 `cross_origin_request`. The rule is that of
+//!   Go's `net/http.CrossOriginProtection`: `Sec-Fetch-Site` when the browser sends it, else
+//!   `Origin` against `Host`; a request with neither is not from a browser and passes. The
+//!   WebSocket upgrade runs the same [`check_origin`] when it is authenticated by the cookie.
+//!
+//! `/v1` never gets here ([`super::Front`] sends it straight to the proxy).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, Method, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{bearer, Shared};
+use crate::error::AppError;
+
+static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+
+/// The host (and port) a request was sent to: `Host`, or the URI's authority (HTTP/2).
+fn request_host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+}
+
+/// Whether a browser request comes from the gateway's own origin or an allowed one.
+/// Refused: 403 `cross_origin_request`.
+pub fn check_origin(headers: &HeaderMap, uri: &Uri, allowed: &[String]) -> Result<(), AppError> {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("?"));
+    if let Some(o) = origin {
+        if allowed.iter().any(|a| a.eq_ignore_ascii_case(o)) {
+            return Ok(());
+        }
+    }
+    let refused = |site: &str| AppError::CrossOrigin {
+        origin: origin.unwrap_or(site).to_string(),
+    };
+    match headers
+        .get(&SEC_FETCH_SITE)
+        .map(|s| s.to_str().unwrap_or("?"))
+    {
+        Some("same-origin" | "none") => return Ok(()),
+        Some(site) => return Err(refused(site)),
+        None => {}
+    }
+    // Without Sec-Fetch-Site, an older browser: Origin against Host. Without Origin either,
+    // not a browser: a page cannot make a browser drop both from a cross-origin request.
+    let Some(origin) = origin else {
+        return Ok(());
+    };
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    match (origin_host, request_host(headers, uri)) {
+        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
+        _ => Err(refused(origin)),
+    }
+}
+
+/// Refuses a cross-origin request that changes something and carries no bearer key (so is
+/// authenticated by the session cookie, or signs in).
+pub async fn origin_guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && bearer(req.headers()).is_none() {
+        if let Err(e) = check_origin(req.headers(), req.uri(), &shared.config.cors_allow_origins) {
+            return e.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    fn check(pairs: &[(&'static str, &'static str)], allowed: &[&str]) -> Result<(), String> {
+        let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
+        check_origin(&headers(pairs), &Uri::from_static("/api/x"), &allowed)
+            .map_err(|e| e.code().unwrap_or_default().to_string())
+    }
+
+    #[test]
+    fn same_origin_passes_and_other_sites_are_refused() {
+        let host = ("host", "gw.example.com:3000");
+        assert!(
+            check(&[host], &[]).is_ok(),
+            "no browser headers: not a browser"
+        );
+        assert!(check(&[host, ("sec-fetch-site", "same-origin")], &[]).is_ok());
+        assert!(check(&[host, ("sec-fetch-site", "none")], &[]).is_ok());
+        assert_eq!(
+            check(&[host, ("sec-fetch-site", "same-site")], &[]),
+            Err("cross_origin_request".into())
+        );
+        assert!(check(&[host, ("origin", "http://gw.example.com:3000")], &[]).is_ok());
+        assert!(check(&[host, ("origin", "https://GW.example.com:3000")], &[]).is_ok());
+        for o in [
+            "http://other.example.com:3000",
+            "http://gw.example.com",
+            "null",
+        ] {
+            let origin = ("origin", o);
+            assert!(check(&[host, origin], &[]).is_err(), "{o}");
+        }
+        // An allowed origin passes even where the browser says cross-site.
+        let allowed = ("origin", "https://app.example.com");
+        let cross = ("sec-fetch-site", "cross-site");
+        assert!(check(&[host, allowed, cross], &["https://app.example.com"]).is_ok());
+        assert!(check(&[host, allowed, cross], &["https://else.example.com"]).is_err());
+    }
+}
