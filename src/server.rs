@@ -326,14 +326,20 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     // Pages render their first data on the server through the UI backend.
     let backend = app::data::BackendHandle(UiBackend::shared_backend(state.shared.clone()));
+    // Every rendered page (the error pages too) gets its CSP with the nonce of its scripts.
+    let context = move || {
+        provide_context(backend.clone());
+        api::security::page_policy();
+    };
     api::router(state.clone())
-        .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
+        .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || app::shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
         .with_state(state)
 }
 

@@ -754,31 +754,6 @@ async fn what_the_database_holds_cannot_sign_a_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_session_cookie_is_secure_when_configured() {
-    let env = Env::start(&base_toml("")).await;
-    let (_, line) = sign_in(&env, ACME_KEY).await;
-    assert!(!line.contains("Secure"), "plain HTTP: {line}");
-    let env = Env::start(&format!(
-        "[server]\nsecure_cookies = true\n{}",
-        base_toml("")
-    ))
-    .await;
-    let (_, line) = sign_in(&env, ACME_KEY).await;
-    assert!(line.contains("; Secure"), "{line}");
-    let r = env
-        .http
-        .delete(env.url("/api/session"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (_, line) = session_cookie_of(&r).unwrap_or_else(|| panic!("sign-out sets no cookie"));
-    assert!(
-        line.contains("Max-Age=0") && line.contains("; Secure"),
-        "{line}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_requests_from_other_sites_are_refused() {
     let env = Env::start(&format!(
         "[server]\ncors_allow_origins = [\"https://dash.example.com\"]\n{}",
@@ -919,4 +894,125 @@ async fn minting_a_key_needs_a_json_body() {
         .post(ADMIN_KEY, "/api/admin/workspaces/acme/keys", json!({}))
         .await;
     assert_eq!(r.status(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_the_api_carry_the_browser_security_headers() {
+    let env = Env::start(&base_toml("")).await;
+    let r = env
+        .http
+        .get(env.url("/login"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    let html = r.text().await.unwrap_or_default();
+    let csp = h
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no CSP on /login"))
+        .to_string();
+    // Every inline script carries the nonce the CSP names.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {csp}"));
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0, "no script on the page");
+    assert_eq!(
+        html.matches(&format!("<script nonce=\"{nonce}\"")).count()
+            + html
+                .matches(&format!("<script type=\"module\" nonce=\"{nonce}\""))
+                .count(),
+        scripts,
+        "{html}"
+    );
+    let host = env.gateway.trim_start_matches("http://");
+    for part in [
+        "'wasm-unsafe-eval'",
+        "frame-ancestors 'none'",
+        &format!("connect-src 'self' ws://{host} wss://{host}"),
+    ] {
+        assert!(csp.contains(part), "{part} missing: {csp}");
+    }
+    for (name, want) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(
+            h.get(name).and_then(|v| v.to_str().ok()),
+            Some(want),
+            "/login {name}"
+        );
+    }
+    // An unknown page (rendered by the fallback) gets its own nonce too.
+    let r = env
+        .http
+        .get(env.url("/no-such-page"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let csp = header_of(&r, "content-security-policy")
+        .unwrap_or_default()
+        .to_string();
+    assert!(csp.contains("'nonce-"), "404 page: {csp}");
+
+    // The API, the minted key above all: not stored, not framed, not sniffed.
+    let r = env
+        .post(ADMIN_KEY, "/api/admin/workspaces/acme/keys", json!({}))
+        .await;
+    assert_eq!(r.status(), 201);
+    for (name, want) in [
+        ("cache-control", "no-store"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert_eq!(header_of(&r, name), Some(want), "minted key {name}");
+    }
+    let csp = header_of(&r, "content-security-policy").unwrap_or_default();
+    assert!(
+        csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+
+    // OpenAI's answers through /v1 are left as they are.
+    let r = env.chat(ACME_KEY, "hi").await;
+    assert_eq!(r.status(), 200);
+    for name in [
+        "x-frame-options",
+        "content-security-policy",
+        "referrer-policy",
+    ] {
+        assert_eq!(header_of(&r, name), None, "/v1 got {name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_is_secure_when_configured() {
+    let env = Env::start(&base_toml("")).await;
+    let (_, line) = sign_in(&env, ACME_KEY).await;
+    assert!(!line.contains("Secure"), "plain HTTP: {line}");
+    let env = Env::start(&format!(
+        "[server]\nsecure_cookies = true\n{}",
+        base_toml("")
+    ))
+    .await;
+    let (_, line) = sign_in(&env, ACME_KEY).await;
+    assert!(line.contains("; Secure"), "{line}");
+    let r = env
+        .http
+        .delete(env.url("/api/session"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, line) = session_cookie_of(&r).unwrap_or_else(|| panic!("sign-out sets no cookie"));
+    assert!(
+        line.contains("Max-Age=0") && line.contains("; Secure"),
+        "{line}"
+    );
 }

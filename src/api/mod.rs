@@ -3,9 +3,9 @@
 //! metrics and health endpoints. Errors are [`AppError`]s, turned into OpenAI-shaped
 //! JSON in `crate::error` only.
 //!
-//! Every request of the router passes the cross-origin check of cookie requests
-//! ([`security`]); sessions are renewed as they are used ([`session::renew`]). `/v1` calls
-//! skip both.
+//! Every answer of the router carries the browser security headers and passes the
+//! cross-origin check of cookie requests ([`security`]); sessions are renewed as they are used
+//! ([`session::renew`]). `/v1` answers get none of it.
 //!
 //! Owns: routes and request parsing. Must not: hold business rules (it asks the registry and
 //! the store) or log secrets (keys are compared as hashes; the admin key in constant time).
@@ -289,10 +289,11 @@ pub struct Front {
 }
 
 impl Front {
-    /// `/v1` to the proxy; everything else to `router`, with the session renewal and the
-    /// cross-origin check.
+    /// `/v1` to the proxy; everything else to `router`, with the session renewal, the
+    /// cross-origin check and the browser security headers.
     pub fn new(shared: Arc<Shared>, router: Router) -> Front {
         let cors = cors_layer(&shared.config.cors_allow_origins);
+        // Outermost last: refused cross-origin requests carry the security headers too.
         let router = router
             .layer(axum::middleware::from_fn_with_state(
                 shared.clone(),
@@ -302,6 +303,7 @@ impl Front {
                 shared.clone(),
                 security::origin_guard,
             ));
+        let router = security::browser_headers(router);
         let direct = tower::service_fn(move |req: Request| {
             let shared = shared.clone();
             async move {

@@ -1,5 +1,5 @@
 //! What keeps browsers safe on every path but `/v1`: the cross-origin check of cookie
-//! requests.
+//! requests, the security headers, and each page's Content-Security-Policy.
 //!
 //! - [`origin_guard`]: a request that changes something (any method but GET, HEAD, OPTIONS) and
 //!   carries no bearer key must come from the gateway's own pages or from an origin in
@@ -7,18 +7,32 @@
 //!   Go's `net/http.CrossOriginProtection`: `Sec-Fetch-Site` when the browser sends it, else
 //!   `Origin` against `Host`; a request with neither is not from a browser and passes. The
 //!   WebSocket upgrade runs the same [`check_origin`] when it is authenticated by the cookie.
+//! - [`browser_headers`]: `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`,
+//!   `Referrer-Policy: no-referrer`, a locked-down CSP on everything that sets none
+//!   (`default-src 'none'; frame-ancestors 'none'`), and `Cache-Control: no-store` on `/api/*`
+//!   and HTML pages.
+//! - [`page_policy`]: run while Leptos renders a page; sets the page's CSP with the nonce
+//!   Leptos puts on its inline scripts, the app's own WASM and its WebSocket.
 //!
-//! `/v1` never gets here ([`super::Front`] sends it straight to the proxy).
+//! `/v1` never gets here ([`super::Front`] sends it straight to the proxy): OpenAI clients get
+//! OpenAI's headers only.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderName, Method, Uri};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::{bearer, Shared};
 use crate::error::AppError;
+
+/// The CSP of everything that is not a page (API answers, files): nothing may load, nobody may
+/// frame it.
+const LOCKED_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
@@ -78,10 +92,87 @@ pub async fn origin_guard(State(shared): State<Arc<Shared>>, req: Request, next:
     next.run(req).await
 }
 
+/// `Cache-Control: no-store` on API answers and pages (a minted key, a signed-in page), unless
+/// the answer says otherwise.
+async fn no_store(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    let html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if api || html {
+        resp.headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// The router with the browser security headers on every answer.
+pub fn browser_headers(router: Router) -> Router {
+    router
+        .layer(axum::middleware::from_fn(no_store))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(LOCKED_CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+}
+
+/// The CSP of a page whose inline scripts carry `nonce`, served from `host` (its WebSocket is
+/// `ws://host` or `wss://host`; a host with unexpected characters is left out).
+pub fn page_csp(nonce: &str, host: Option<&str>) -> String {
+    let ws = host
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .map(|h| format!(" ws://{h} wss://{h}"))
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self'; \
+         connect-src 'self'{ws}; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// Sets the CSP of the page being rendered (call it in the Leptos context of each render): the
+/// nonce is the one Leptos puts on the page's inline scripts. Without a nonce (a static file)
+/// it does nothing, and the locked-down CSP applies.
+pub fn page_policy() {
+    use leptos::prelude::use_context;
+    let (Some(nonce), Some(resp)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let parts = use_context::<axum::http::request::Parts>();
+    let host = parts
+        .as_ref()
+        .and_then(|p| request_host(&p.headers, &p.uri));
+    if let Ok(v) = HeaderValue::from_str(&page_csp(&nonce, host)) {
+        resp.insert_header(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -125,5 +216,20 @@ mod tests {
         let cross = ("sec-fetch-site", "cross-site");
         assert!(check(&[host, allowed, cross], &["https://app.example.com"]).is_ok());
         assert!(check(&[host, allowed, cross], &["https://else.example.com"]).is_err());
+    }
+
+    #[test]
+    fn the_page_csp_names_the_nonce_wasm_and_the_socket() {
+        let csp = page_csp("abc123", Some("127.0.0.1:3000"));
+        assert!(
+            csp.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval'"),
+            "{csp}"
+        );
+        assert!(csp.contains("connect-src 'self' ws://127.0.0.1:3000 wss://127.0.0.1:3000"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        // A Host that could add directives is left out.
+        let csp = page_csp("n", Some("evil; script-src *"));
+        assert!(csp.contains("connect-src 'self'; "), "{csp}");
+        assert!(!csp.contains("evil"), "{csp}");
     }
 }
