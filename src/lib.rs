@@ -17,7 +17,7 @@
 //! | [`pricing`] | the shipped price table + overrides → cost of a usage | guess a price |
 //! | [`store`] | SQLite pool, migrations, batched ledger writer, counter rebuild, roll-ups | block the hot path |
 //! | [`alerts`] | per-workspace broadcast hub | drop a lagging subscriber |
-//! | [`api`] | REST, WebSocket, admin, metrics, health | hold business rules |
+//! | [`api`] | REST, WebSocket, admin, metrics, health; browser sessions, cross-origin checks, security headers | hold business rules |
 //! | [`headers`] | bearer token and cookie parsing | judge credentials |
 //! | [`error`] | [`error::AppError`] → OpenAI-shaped JSON, in one place | log |
 //! | [`i18n`] | rendering notification keys per locale (bundles in `app::i18n`) | live anywhere else |
