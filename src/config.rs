@@ -96,6 +96,12 @@ pub struct RawServer {
     pub max_websockets_per_workspace: Option<u32>,
     /// The largest WebSocket message (and frame) a client may send (default 4096).
     pub websocket_max_message_bytes: Option<usize>,
+    /// How long a browser session lasts without use, in hours (default 12); a session past
+    /// half its life is renewed when used.
+    pub session_ttl_hours: Option<u32>,
+    /// Mark the session cookie `Secure` (set it when browsers reach the gateway over HTTPS,
+    /// e.g. behind a TLS-terminating proxy; default false).
+    pub secure_cookies: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,6 +169,9 @@ pub struct Overrides {
     pub upstream_url: Option<String>,
     pub upstream_key: Option<SecretString>,
     pub admin_key: Option<SecretString>,
+    /// `QS_SESSION_SECRET`: the secret session cookies are signed with (derived with a salt
+    /// kept in the database); without it, the admin key is used.
+    pub session_secret: Option<SecretString>,
     pub requests_per_minute: Option<u64>,
     pub requests_per_day: Option<u64>,
     pub tokens_per_minute: Option<u64>,
@@ -192,6 +201,12 @@ pub struct Config {
     /// `[upstream] organization`, `project`, `pass_organization_header`.
     pub upstream_account: crate::proxy::UpstreamAccount,
     pub admin_key: Option<SecretString>,
+    /// See [`Overrides::session_secret`].
+    pub session_secret: Option<SecretString>,
+    /// Lifetime of a browser session in seconds (from `server.session_ttl_hours`).
+    pub session_ttl_secs: i64,
+    /// Whether the session cookie carries `Secure` (`server.secure_cookies`).
+    pub secure_cookies: bool,
     pub account: crate::quota::AccountPolicy,
     pub defaults: Limits,
     pub workspaces: Vec<WorkspaceConfig>,
@@ -210,6 +225,8 @@ pub struct WorkspaceConfig {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/quota-sentinel.db";
 pub const DEFAULT_UPSTREAM_URL: &str = "https://api.openai.com/v1";
+/// The longest a browser session may be configured to last: 30 days.
+pub const MAX_SESSION_TTL_HOURS: u32 = 30 * 24;
 
 impl Config {
     /// Reads `path` (if given) and applies `over`.
@@ -301,6 +318,13 @@ impl RawConfig {
                 }
             },
         };
+        let session_ttl_hours = self.server.session_ttl_hours.unwrap_or(12);
+        if !(1..=MAX_SESSION_TTL_HOURS).contains(&session_ttl_hours) {
+            return Err(invalid(
+                "server.session_ttl_hours",
+                format!("must be between 1 and {MAX_SESSION_TTL_HOURS} (hours)"),
+            ));
+        }
         let retention_days = self.server.retention_days.unwrap_or(90);
         if retention_days == 0 {
             return Err(invalid("server.retention_days", "must be at least 1"));
@@ -451,6 +475,9 @@ impl RawConfig {
             upstream_key: over.upstream_key,
             upstream_account,
             admin_key: over.admin_key,
+            session_secret: over.session_secret,
+            session_ttl_secs: i64::from(session_ttl_hours) * 3600,
+            secure_cookies: self.server.secure_cookies.unwrap_or(false),
             account,
             defaults,
             workspaces,
@@ -716,6 +743,8 @@ mod tests {
         assert_eq!(c.abuse.max_buffered_bytes_per_workspace, 64 * 1024 * 1024);
         assert_eq!(c.abuse.max_websockets_per_workspace, 32);
         assert_eq!(c.abuse.websocket_max_message_bytes, 4096);
+        assert_eq!(c.session_ttl_secs, 12 * 3600);
+        assert!(!c.secure_cookies);
     }
 
     #[test]
@@ -745,6 +774,20 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(e.starts_with("server.websocket_max_message_bytes:"), "{e}");
+    }
+
+    #[test]
+    fn session_settings_are_read_and_bounded() {
+        let c = load("[server]\nsession_ttl_hours = 2\nsecure_cookies = true\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.session_ttl_secs, 7200);
+        assert!(c.secure_cookies);
+        for bad in ["0", "721"] {
+            let e = load(&format!("[server]\nsession_ttl_hours = {bad}\n"))
+                .err()
+                .unwrap_or_default();
+            assert!(e.starts_with("server.session_ttl_hours:"), "{e}");
+        }
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum AppError {
     AdminDisabled,
     #[error("A workspace key can only read its own workspace.")]
     OtherWorkspace,
+    #[error("Refused: this request comes from another site ({origin}) and carries no API key. The sign-in cookie works only from the gateway's own pages; send `Authorization: Bearer KEY`, or list the origin in [server] cors_allow_origins.")]
+    CrossOrigin { origin: String },
     #[error("No workspace `{0}`.")]
     WorkspaceNotFound(String),
     #[error("Workspace `{0}` already exists.")]
@@ -116,9 +118,10 @@ impl AppError {
             AppError::MissingKey | AppError::InvalidKey { .. } | AppError::AdminKeyMissing => {
                 StatusCode::UNAUTHORIZED
             }
-            AppError::AdminKeyWrong | AppError::AdminDisabled | AppError::OtherWorkspace => {
-                StatusCode::FORBIDDEN
-            }
+            AppError::AdminKeyWrong
+            | AppError::AdminDisabled
+            | AppError::OtherWorkspace
+            | AppError::CrossOrigin { .. } => StatusCode::FORBIDDEN,
             AppError::WorkspaceNotFound(_) | AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::WorkspaceExists(_) => StatusCode::CONFLICT,
             AppError::BadRequest { .. } | AppError::InvalidPath | AppError::InvalidBody { .. } => {
@@ -142,9 +145,10 @@ impl AppError {
             AppError::MissingKey | AppError::InvalidKey { .. } | AppError::AdminKeyMissing => {
                 "invalid_request_error"
             }
-            AppError::AdminKeyWrong | AppError::AdminDisabled | AppError::OtherWorkspace => {
-                "permission_error"
-            }
+            AppError::AdminKeyWrong
+            | AppError::AdminDisabled
+            | AppError::OtherWorkspace
+            | AppError::CrossOrigin { .. } => "permission_error",
             AppError::WorkspaceNotFound(_)
             | AppError::NotFound(_)
             | AppError::WorkspaceExists(_)
@@ -171,6 +175,7 @@ impl AppError {
             AppError::AdminKeyWrong => "invalid_admin_key",
             AppError::AdminDisabled => "admin_api_disabled",
             AppError::OtherWorkspace => "workspace_forbidden",
+            AppError::CrossOrigin { .. } => "cross_origin_request",
             AppError::WorkspaceNotFound(_) => "workspace_not_found",
             AppError::WorkspaceExists(_) => "workspace_exists",
             AppError::QuotaExceeded { .. } => "workspace_quota_exceeded",

@@ -67,6 +67,10 @@ struct ServeArgs {
     /// A file that holds the admin key.
     #[arg(long, env = "QUOTA_ADMIN_KEY_FILE", conflicts_with = "admin_key")]
     admin_key_file: Option<PathBuf>,
+    /// Secret that signs browser sessions (with a salt kept in the database). Unset: derived
+    /// from the admin key; with neither, sessions end when the process stops.
+    #[arg(long, env = "QS_SESSION_SECRET", hide_env_values = true)]
+    session_secret: Option<String>,
     /// Default requests per minute for workspaces that set none [default: 500].
     #[arg(long, env = "OPENAI_RATE_LIMIT_PER_MINUTE")]
     requests_per_minute: Option<u64>,
@@ -139,6 +143,7 @@ fn overrides(a: &ServeArgs) -> Result<Overrides, String> {
             "upstream-key",
         )?,
         admin_key: secret(a.admin_key.as_ref(), a.admin_key_file.as_ref(), "admin-key")?,
+        session_secret: secret(a.session_secret.as_ref(), None, "session-secret")?,
         requests_per_minute: a.requests_per_minute,
         requests_per_day: a.requests_per_day,
         tokens_per_minute: a.tokens_per_minute,

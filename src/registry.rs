@@ -261,6 +261,15 @@ impl Registry {
         true
     }
 
+    /// Whether `key_id` is still a key of workspace `workspace` (a browser session is bound to
+    /// the key it was made from).
+    pub fn has_key(&self, workspace: &str, key_id: &str) -> bool {
+        let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
+        idx.by_key
+            .values()
+            .any(|c| &*c.workspace.id == workspace && &*c.key_id == key_id)
+    }
+
     /// The caller a workspace key belongs to.
     pub fn authenticate(&self, key: &str) -> Option<Caller> {
         let h = key_hash(key);

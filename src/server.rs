@@ -159,7 +159,11 @@ pub async fn start(
         .metrics_token
         .as_ref()
         .map(|k| key_hash(k.expose_secret()));
-    let session_secret = store.session_secret().await?;
+    let (session_key, key_source) = api::session::signing_key(&config, &store).await?;
+    if key_source == api::session::KeySource::Random {
+        tracing::warn!("neither QUOTA_ADMIN_KEY nor QS_SESSION_SECRET is set: browser sessions end when the gateway stops");
+    }
+    let sessions = api::session::Sessions::load(session_key, &config, &store).await?;
     let shared = Arc::new(Shared {
         auth_guard: crate::guard::AuthGuard::new(&config.abuse),
         config,
@@ -169,7 +173,7 @@ pub async fn start(
         metrics,
         admin_hash,
         metrics_hash: config_metrics_hash,
-        session_secret,
+        sessions,
     });
 
     // Status ticker: expiries and live usage pushes, once a second.
@@ -349,14 +353,20 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     // Pages render their first data on the server through the UI backend.
     let backend = app::data::BackendHandle(UiBackend::shared_backend(state.shared.clone()));
+    // Every rendered page (the error pages too) gets its CSP with the nonce of its scripts.
+    let context = move || {
+        provide_context(backend.clone());
+        api::security::page_policy();
+    };
     api::router(state.clone())
-        .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
+        .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || app::shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
         .with_state(state)
 }
 

@@ -300,6 +300,12 @@ async fn buffered_request_bytes_are_capped_per_workspace_and_given_back() {
         e.headers.get("retry-after").map(|v| v.as_bytes()),
         Some(&b"1"[..])
     );
+    // Its body was never read: the answer says the connection ends, so the client's next
+    // call does not land on a socket the gateway is closing.
+    assert_eq!(
+        e.headers.get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     // Small bodies and other workspaces still pass.
     assert_eq!(env.chat(ACME_KEY, "hi").await.status(), 200);
     assert_eq!(

@@ -594,3 +594,547 @@ async fn usage_pages_walk_every_group_exactly_once() {
         assert_eq!(e.status, 400, "{bad}: {}", e.raw);
     }
 }
+
+// ------------------------------------------------------------------ sessions and browsers
+
+/// The `name=value` of the session cookie an answer sets, if any.
+fn session_cookie_of(r: &reqwest::Response) -> Option<(String, String)> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("qs_session="))
+        .map(|c| {
+            let pair = c.split(';').next().unwrap_or_default().to_string();
+            (pair, c.to_string())
+        })
+}
+
+/// Signs in with `key` as the UI does; returns the cookie to send back (`qs_session=…`) and
+/// the whole `Set-Cookie` line.
+async fn sign_in(env: &Env, key: &str) -> (String, String) {
+    let r = env
+        .http
+        .post(env.url("/api/session"))
+        .json(&json!({ "key": key }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200, "sign-in with {key}");
+    session_cookie_of(&r).unwrap_or_else(|| panic!("no session cookie"))
+}
+
+/// `GET /api/session` with `cookie`: its status.
+async fn whoami(env: &Env, cookie: &str) -> u16 {
+    env.http
+        .get(env.url("/api/session"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .status()
+        .as_u16()
+}
+
+/// `POST /api/admin/workspaces/acme/keys` with `cookie` (and `extra` headers): its status.
+async fn mint_with_cookie(env: &Env, cookie: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = env
+        .http
+        .post(env.url("/api/admin/workspaces/acme/keys"))
+        .header("cookie", cookie)
+        .json(&json!({}));
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_ends_the_session_on_the_server_and_across_a_restart() {
+    let mut env = Env::start(&base_toml("")).await;
+    let (cookie, line) = sign_in(&env, ACME_KEY).await;
+    assert!(line.contains("Max-Age=43200"), "12 h by default: {line}");
+    assert!(
+        line.contains("HttpOnly") && line.contains("SameSite=Strict"),
+        "{line}"
+    );
+    assert_eq!(whoami(&env, &cookie).await, 200);
+    let (other, _) = sign_in(&env, ACME_KEY).await;
+
+    let r = env
+        .http
+        .delete(env.url("/api/session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 204);
+    // A copy of the cookie kept after sign-out (a stolen one) no longer works.
+    assert_eq!(
+        whoami(&env, &cookie).await,
+        401,
+        "the signed-out session still works"
+    );
+    assert_eq!(
+        whoami(&env, &other).await,
+        200,
+        "another session of the key goes on"
+    );
+    env.restart().await;
+    assert_eq!(
+        whoami(&env, &cookie).await,
+        401,
+        "a restart revived the session"
+    );
+    assert_eq!(whoami(&env, &other).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_admin_key_ends_admin_sessions() {
+    for session_secret in [None, Some("a-session-secret-kept-outside-the-db")] {
+        let mut env = Env::start_opts(
+            &base_toml(""),
+            Options {
+                session_secret: session_secret.map(str::to_string),
+                ..Options::default()
+            },
+        )
+        .await;
+        let (admin, _) = sign_in(&env, ADMIN_KEY).await;
+        let (acme, _) = sign_in(&env, ACME_KEY).await;
+        assert_eq!(mint_with_cookie(&env, &admin, &[]).await.status(), 201);
+        env.set_admin_key(Some("a-brand-new-admin-key-0123456789"));
+        env.restart().await;
+        let r = mint_with_cookie(&env, &admin, &[]).await;
+        assert_eq!(
+            r.status(),
+            401,
+            "{session_secret:?}: the old admin cookie still works: {}",
+            r.text().await.unwrap_or_default()
+        );
+        assert_eq!(whoami(&env, &admin).await, 401, "{session_secret:?}");
+        // Without QS_SESSION_SECRET the key is derived from the admin key: every session ends.
+        let want = if session_secret.is_some() { 200 } else { 401 };
+        assert_eq!(whoami(&env, &acme).await, want, "{session_secret:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_workspace_key_ends_its_sessions() {
+    let mut env = Env::start(&base_toml("")).await;
+    let (acme, _) = sign_in(&env, ACME_KEY).await;
+    let (beta, _) = sign_in(&env, BETA_KEY).await;
+    // acme's key is replaced in the configuration file.
+    let toml = base_toml("").replace(&sha(ACME_KEY), &sha("qs_acme_replacement_key_0123"));
+    env.set_toml(&toml);
+    env.restart().await;
+    assert_eq!(
+        whoami(&env, &acme).await,
+        401,
+        "the removed key's session works"
+    );
+    assert_eq!(whoami(&env, &beta).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_last_the_configured_time_and_are_renewed_past_half_their_life() {
+    use quota_sentinel::api::session::{derive_key, sign, verify, Claims, KeySource};
+    let secret = "renewal-test-session-secret";
+    let env = Env::start_opts(
+        &format!("[server]\nsession_ttl_hours = 1\n{}", base_toml("")),
+        Options {
+            session_secret: Some(secret.into()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (fresh, line) = sign_in(&env, ACME_KEY).await;
+    assert!(line.contains("Max-Age=3600"), "{line}");
+    // A young session is not renewed.
+    let r = env
+        .http
+        .get(env.url("/api/session"))
+        .header("cookie", &fresh)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    assert!(session_cookie_of(&r).is_none(), "renewed too early");
+
+    // The same session 50 minutes later: 10 minutes left, so it is renewed on use.
+    let salt: Vec<u8> = {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'session_salt'")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let key = derive_key(secret.as_bytes(), &salt, KeySource::SessionSecret);
+    let now = chrono::Utc::now().timestamp();
+    let value = fresh.trim_start_matches("qs_session=");
+    let claims = verify(&key, value, now).unwrap_or_else(|| panic!("the test derives the key"));
+    let old = sign(
+        &key,
+        &Claims {
+            expires: now + 600,
+            ..claims.clone()
+        },
+    );
+    let r = env
+        .http
+        .get(env.url("/api/quota/status"))
+        .header("cookie", format!("qs_session={old}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let (renewed, line) = session_cookie_of(&r).unwrap_or_else(|| panic!("not renewed"));
+    assert!(line.contains("Max-Age=3600"), "{line}");
+    let renewed = verify(&key, renewed.trim_start_matches("qs_session="), now)
+        .unwrap_or_else(|| panic!("the renewed cookie does not verify"));
+    assert_eq!(
+        renewed.sid, claims.sid,
+        "renewal keeps the session (and its sign-out)"
+    );
+    assert!(renewed.expires >= now + 3599, "{renewed:?}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut env = Env::start(&base_toml("")).await;
+    assert_eq!(env.chat(ACME_KEY, "hi").await.status(), 200);
+    let check = |env: &Env| {
+        for suffix in ["", "-wal", "-shm"] {
+            let path = format!("{}{suffix}", env.db_path().display());
+            let mode = std::fs::metadata(&path)
+                .unwrap_or_else(|e| panic!("{path}: {e}"))
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{path}: {:o}", mode & 0o777);
+        }
+    };
+    check(&env);
+    // A database an older version left world-readable is made private at start.
+    env.stop_gateway().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", env.db_path().display());
+        if std::path::Path::new(&path).exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    env.restart().await;
+    check(&env);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_database_holds_cannot_sign_a_session() {
+    use hmac::{Hmac, Mac};
+    let env = Env::start(&base_toml("")).await;
+    let (admin, _) = sign_in(&env, ADMIN_KEY).await;
+    assert_eq!(whoami(&env, &admin).await, 200);
+    let values: Vec<Vec<u8>> = {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        sqlx::query_scalar("SELECT value FROM settings")
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert!(!values.is_empty(), "the settings table is empty");
+    let exp = chrono::Utc::now().timestamp() + 3600;
+    // The real cookie's payload, and the payload of the former format.
+    let real = admin.trim_start_matches("qs_session=");
+    let payloads = [
+        real.rsplit_once('.')
+            .map(|(p, _)| p.to_string())
+            .unwrap_or_default(),
+        format!("v1.admin.-.{exp}"),
+    ];
+    for v in &values {
+        for payload in &payloads {
+            let mut m =
+                <Hmac<sha2::Sha256> as Mac>::new_from_slice(v).unwrap_or_else(|e| panic!("{e}"));
+            m.update(payload.as_bytes());
+            let forged = format!(
+                "qs_session={payload}.{}",
+                hex::encode(m.finalize().into_bytes())
+            );
+            assert_eq!(
+                whoami(&env, &forged).await,
+                401,
+                "a cookie signed with a value from the database works: {payload}"
+            );
+            assert_ne!(mint_with_cookie(&env, &forged, &[]).await.status(), 201);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_requests_from_other_sites_are_refused() {
+    let env = Env::start(&format!(
+        "[server]\ncors_allow_origins = [\"https://dash.example.com\"]\n{}",
+        base_toml("")
+    ))
+    .await;
+    let (admin, _) = sign_in(&env, ADMIN_KEY).await;
+    let host = env.gateway.trim_start_matches("http://").to_string();
+    let reset = |cookie: &str, headers: &[(&str, &str)]| {
+        let mut req = env
+            .http
+            .post(env.url("/api/quota/reset"))
+            .header("cookie", cookie)
+            .json(&json!({"workspace": "acme"}));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    let refused = [
+        vec![("origin", "http://evil.example.com")],
+        // Same site (another port of the same host), another origin.
+        vec![
+            ("origin", "http://127.0.0.1:1"),
+            ("sec-fetch-site", "same-site"),
+        ],
+        vec![("sec-fetch-site", "cross-site")],
+    ];
+    for headers in &refused {
+        let e = api_error(
+            reset(&admin, headers)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
+        assert_eq!(e.status, 403, "{headers:?}: {}", e.raw);
+        assert_eq!(
+            e.body.error.code.as_deref(),
+            Some("cross_origin_request"),
+            "{}",
+            e.raw
+        );
+        assert_eq!(e.body.error.kind, "permission_error");
+        let r = mint_with_cookie(&env, &admin, headers).await;
+        assert_eq!(r.status(), 403, "mint: {headers:?}");
+    }
+    let same_origin = format!("http://{host}");
+    for headers in [
+        vec![("origin", same_origin.as_str())],
+        vec![
+            ("origin", same_origin.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        vec![
+            ("origin", "https://dash.example.com"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        vec![],
+    ] {
+        let r = reset(&admin, &headers)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status(), 200, "{headers:?}");
+    }
+    // Signing in from another site is refused too (no login CSRF).
+    let r = env
+        .http
+        .post(env.url("/api/session"))
+        .header("origin", "http://evil.example.com")
+        .json(&json!({ "key": ACME_KEY }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 403);
+    // A bearer key is not ambient: a cross-origin caller with the key is served.
+    let r = env
+        .http
+        .post(env.url("/api/quota/reset"))
+        .bearer_auth(ADMIN_KEY)
+        .header("origin", "http://evil.example.com")
+        .json(&json!({"workspace": "acme"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cookie_websocket_from_another_site_is_refused() {
+    use tungstenite::client::IntoClientRequest;
+    let env = Env::start(&base_toml("")).await;
+    let (cookie, _) = sign_in(&env, ACME_KEY).await;
+    let url = format!(
+        "{}/api/quota/ws",
+        env.gateway.replacen("http://", "ws://", 1)
+    );
+    let connect = |origin: String| {
+        let mut req = url
+            .clone()
+            .into_client_request()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let h = req.headers_mut();
+        h.insert("cookie", cookie.parse().unwrap_or_else(|e| panic!("{e}")));
+        h.insert("origin", origin.parse().unwrap_or_else(|e| panic!("{e}")));
+        tokio_tungstenite::connect_async(req)
+    };
+    match connect("http://evil.example.com".into()).await {
+        Ok(_) => panic!("a cross-origin page opened the cookie socket"),
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+    let (mut ws, _) = connect(env.gateway.clone())
+        .await
+        .unwrap_or_else(|e| panic!("same-origin socket: {e}"));
+    let m = ws_wait(&mut ws, "status", Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("no status"));
+    assert_eq!(m["data"]["workspace"], "acme", "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minting_a_key_needs_a_json_body() {
+    let env = Env::start(&base_toml("")).await;
+    let url = env.url("/api/admin/workspaces/acme/keys");
+    let bare = env.http.post(&url).bearer_auth(ADMIN_KEY).send();
+    let form = env
+        .http
+        .post(&url)
+        .bearer_auth(ADMIN_KEY)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("a=b")
+        .send();
+    for r in [bare.await, form.await] {
+        let e = api_error(r.unwrap_or_else(|e| panic!("{e}"))).await;
+        assert_eq!(e.status, 400, "{}", e.raw);
+    }
+    let r = env
+        .post(ADMIN_KEY, "/api/admin/workspaces/acme/keys", json!({}))
+        .await;
+    assert_eq!(r.status(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_the_api_carry_the_browser_security_headers() {
+    let env = Env::start(&base_toml("")).await;
+    let r = env
+        .http
+        .get(env.url("/login"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    let html = r.text().await.unwrap_or_default();
+    let csp = h
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no CSP on /login"))
+        .to_string();
+    // Every inline script carries the nonce the CSP names.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {csp}"));
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0, "no script on the page");
+    assert_eq!(
+        html.matches(&format!("<script nonce=\"{nonce}\"")).count()
+            + html
+                .matches(&format!("<script type=\"module\" nonce=\"{nonce}\""))
+                .count(),
+        scripts,
+        "{html}"
+    );
+    let host = env.gateway.trim_start_matches("http://");
+    for part in [
+        "'wasm-unsafe-eval'",
+        "frame-ancestors 'none'",
+        &format!("connect-src 'self' ws://{host} wss://{host}"),
+    ] {
+        assert!(csp.contains(part), "{part} missing: {csp}");
+    }
+    for (name, want) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(
+            h.get(name).and_then(|v| v.to_str().ok()),
+            Some(want),
+            "/login {name}"
+        );
+    }
+    // An unknown page (rendered by the fallback) gets its own nonce too.
+    let r = env
+        .http
+        .get(env.url("/no-such-page"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let csp = header_of(&r, "content-security-policy")
+        .unwrap_or_default()
+        .to_string();
+    assert!(csp.contains("'nonce-"), "404 page: {csp}");
+
+    // The API, the minted key above all: not stored, not framed, not sniffed.
+    let r = env
+        .post(ADMIN_KEY, "/api/admin/workspaces/acme/keys", json!({}))
+        .await;
+    assert_eq!(r.status(), 201);
+    for (name, want) in [
+        ("cache-control", "no-store"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert_eq!(header_of(&r, name), Some(want), "minted key {name}");
+    }
+    let csp = header_of(&r, "content-security-policy").unwrap_or_default();
+    assert!(
+        csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+
+    // OpenAI's answers through /v1 are left as they are.
+    let r = env.chat(ACME_KEY, "hi").await;
+    assert_eq!(r.status(), 200);
+    for name in [
+        "x-frame-options",
+        "content-security-policy",
+        "referrer-policy",
+    ] {
+        assert_eq!(header_of(&r, name), None, "/v1 got {name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_is_secure_when_configured() {
+    let env = Env::start(&base_toml("")).await;
+    let (_, line) = sign_in(&env, ACME_KEY).await;
+    assert!(!line.contains("Secure"), "plain HTTP: {line}");
+    let env = Env::start(&format!(
+        "[server]\nsecure_cookies = true\n{}",
+        base_toml("")
+    ))
+    .await;
+    let (_, line) = sign_in(&env, ACME_KEY).await;
+    assert!(line.contains("; Secure"), "{line}");
+    let r = env
+        .http
+        .delete(env.url("/api/session"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, line) = session_cookie_of(&r).unwrap_or_else(|| panic!("sign-out sets no cookie"));
+    assert!(
+        line.contains("Max-Age=0") && line.contains("; Secure"),
+        "{line}"
+    );
+}

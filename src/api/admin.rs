@@ -1,5 +1,6 @@
 //! Admin endpoints: `POST /api/quota/reset`, `GET/POST /api/admin/workspaces`,
-//! `POST /api/admin/workspaces/{id}/keys`. All need the admin key.
+//! `POST /api/admin/workspaces/{id}/keys`. All need the admin key, and all take a JSON body
+//! (`{}` to mint a key), so a plain HTML form from another page cannot call them.
 
 use std::sync::Arc;
 
@@ -120,12 +121,20 @@ pub fn new_key() -> String {
     s
 }
 
+/// The body of `POST /api/admin/workspaces/{id}/keys`: `{}`. Required, with
+/// `Content-Type: application/json`, so that a plain form cannot mint a key.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintKey {}
+
 pub async fn mint_key(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    body: Result<Json<MintKey>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MintedKey>), AppError> {
     shared.require_admin(&headers)?;
+    json(body)?;
     if shared.registry.workspace(&id).is_none() {
         return Err(AppError::WorkspaceNotFound(id));
     }

@@ -3,11 +3,16 @@
 //! metrics and health endpoints. Errors are [`AppError`]s, turned into OpenAI-shaped
 //! JSON in `crate::error` only.
 //!
+//! Every answer of the router carries the browser security headers and passes the
+//! cross-origin check of cookie requests ([`security`]); sessions are renewed as they are used
+//! ([`session::renew`]). `/v1` answers get none of it.
+//!
 //! Owns: routes and request parsing. Must not: hold business rules (it asks the registry and
 //! the store) or log secrets (keys are compared as hashes; the admin key in constant time).
 
 pub mod admin;
 mod quota;
+pub mod security;
 pub mod session;
 mod ws;
 
@@ -17,7 +22,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::{ConnectInfo, FromRef, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -54,8 +59,8 @@ pub struct Shared {
     pub admin_hash: Option<[u8; 32]>,
     /// SHA-256 of the metrics scrape token (`[server] metrics_token_env`), if set.
     pub metrics_hash: Option<[u8; 32]>,
-    /// Signs session cookies (kept in the database).
-    pub session_secret: [u8; 32],
+    /// Browser sessions: signing key (never stored), lifetime, revocations.
+    pub sessions: session::Sessions,
     /// The per-address budget of wrong keys, shared by `/v1` and the API.
     pub auth_guard: AuthGuard,
 }
@@ -86,18 +91,6 @@ impl Shared {
             None => Err(AppError::InvalidKey {
                 masked: mask_key(key),
             }),
-        }
-    }
-
-    /// The principal of a signed session cookie, if valid and still meaningful.
-    fn session_principal(&self, headers: &HeaderMap) -> Option<Principal> {
-        let value = session::cookie(headers)?;
-        let (role, ws) =
-            session::verify(&self.session_secret, value, chrono::Utc::now().timestamp())?;
-        match role.as_str() {
-            "admin" if self.admin_hash.is_some() => Some(Principal::Admin),
-            "workspace" => self.registry.workspace(&ws).map(Principal::Workspace),
-            _ => None,
         }
     }
 
@@ -361,18 +354,45 @@ pub struct Front {
 }
 
 impl Front {
+    /// `/v1` to the proxy; everything else to `router`, with the session renewal, the
+    /// cross-origin check and the browser security headers.
     pub fn new(shared: Arc<Shared>, router: Router) -> Front {
         let cors = cors_layer(&shared.config.cors_allow_origins);
+        // Outermost last: refused cross-origin requests carry the security headers too.
+        let router = router
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                session::renew,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                security::origin_guard,
+            ));
+        let router = security::browser_headers(router);
         let direct = tower::service_fn(move |req: Request| {
             let shared = shared.clone();
             async move {
                 let method = req.method().clone();
                 let uri = req.uri().clone();
                 let peer = peer(&req);
+                let sent_body = declares_body(req.headers());
                 let resp = match shared.proxy.forward(req).await {
                     Ok(r) => r,
                     Err(e) => {
-                        count_auth_failure(&shared.auth_guard, peer, uri.path(), e.into_response())
+                        let mut resp = count_auth_failure(
+                            &shared.auth_guard,
+                            peer,
+                            uri.path(),
+                            e.into_response(),
+                        );
+                        // A refusal may leave the body unread, and then the server closes the
+                        // connection; saying so keeps the client from reusing it for its next
+                        // call (which would fail on a closed socket).
+                        if sent_body {
+                            resp.headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        resp
                     }
                 };
                 log_failure(&method, &uri, &resp);
@@ -385,6 +405,13 @@ impl Front {
         };
         Front { proxy, router }
     }
+}
+
+/// Whether a request announces a body (a non-zero `Content-Length`, or chunked).
+fn declares_body(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || h.contains_key(header::TRANSFER_ENCODING)
 }
 
 /// `/v1` and everything under it: OpenAI's API, whatever its path.

@@ -6,13 +6,15 @@
 //! the events it missed. The socket is split into a sending and a receiving half driven by one
 //! `select!` loop. Sockets per workspace and the size of a client's messages are capped
 //! (`crate::guard`): a message past `websocket_max_message_bytes` ends the socket.
+//! A socket opened with the session cookie (no `token`, no bearer) must come from the
+//! gateway's own origin or an allowed one (`security::check_origin`).
 
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
@@ -38,10 +40,15 @@ pub struct WsQuery {
 pub async fn upgrade(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    uri: Uri,
     q: Result<Query<WsQuery>, QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
     let q = query(q)?;
+    // A socket authenticated by the session cookie must be opened by the gateway's own pages.
+    if q.token.is_none() && super::bearer(&headers).is_none() {
+        super::security::check_origin(&headers, &uri, &shared.config.cors_allow_origins)?;
+    }
     let p = shared.caller(&headers, q.token.as_deref())?;
     let target = match (&p, q.workspace.as_deref()) {
         (Principal::Admin, None) => None,

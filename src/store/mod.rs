@@ -1,6 +1,9 @@
 //! Durable storage: the SQLite pool (WAL, migrations), the batched ledger writer, the counter
 //! rebuild at start, the usage queries and the hourly roll-up and pruning.
 //!
+//! The database file and its `-wal`/`-shm` companions are readable by their owner only
+//! (0600, see [`private_files`]): they hold key hashes, usage and the session salt.
+//!
 //! Owns: every SQL statement of the project. Writes arrive on an unbounded channel and are
 //! committed in batches by one background task, so the proxy never waits on the disk; on
 //! shutdown the writer drains the channel before it returns. Must not: block the hot path,
@@ -28,6 +31,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder {path}: {source}")]
     Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot make the database file {path} private (0600): {source}")]
+    Permissions {
         path: String,
         source: std::io::Error,
     },
@@ -198,20 +206,29 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10));
-        let file = opts.get_filename();
-        if let Some(dir) = Path::new(file).parent() {
-            if !dir.as_os_str().is_empty() && file != Path::new(":memory:") {
+        let file = opts.get_filename().to_path_buf();
+        let on_disk = file != Path::new(":memory:") && !file.as_os_str().is_empty();
+        if let Some(dir) = file.parent() {
+            if !dir.as_os_str().is_empty() && on_disk {
                 std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
                     path: dir.display().to_string(),
                     source,
                 })?;
             }
         }
+        if on_disk {
+            // Before SQLite opens it: SQLite creates the WAL and SHM files with the database
+            // file's mode.
+            private_files(&file)?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        if on_disk {
+            private_files(&file)?;
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         Ok((
             Store {
@@ -534,24 +551,52 @@ impl Store {
         Ok(n)
     }
 
-    /// The 32-byte secret that signs session cookies, created on first use and kept in the
-    /// database so sessions survive a restart.
-    pub async fn session_secret(&self) -> Result<[u8; 32], StoreError> {
+    /// The random salt the session signing key is derived with (`api::session`), created on
+    /// first use. Not a secret on its own: the key also needs the admin key or
+    /// `QS_SESSION_SECRET`, which never reach the database.
+    pub async fn session_salt(&self) -> Result<Vec<u8>, StoreError> {
         let mut fresh = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
-        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES ('session_secret', ?1)")
+        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES ('session_salt', ?1)")
             .bind(fresh.as_slice())
             .execute(&self.pool)
             .await?;
-        let v: Vec<u8> =
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'session_secret'")
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'session_salt'")
                 .fetch_one(&self.pool)
-                .await?;
-        let mut out = [0u8; 32];
-        if v.len() == 32 {
-            out.copy_from_slice(&v);
-        }
-        Ok(out)
+                .await?,
+        )
+    }
+
+    /// Sessions signed out before they expire: `(session id, end of its possible life in Unix
+    /// seconds)`, still live at `now`.
+    pub async fn revoked_sessions(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT sid, until_s FROM revoked_sessions WHERE until_s >= ?1")
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Records a signed-out session (kept until `until`, Unix seconds) and forgets those that
+    /// have expired by `now`.
+    pub async fn revoke_session(&self, sid: &str, until: i64, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM revoked_sessions WHERE until_s < ?1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO revoked_sessions (sid, until_s) VALUES (?1, ?2) \
+             ON CONFLICT (sid) DO UPDATE SET until_s = MAX(until_s, excluded.until_s)",
+        )
+        .bind(sid)
+        .bind(until)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The ids of the most recent runs whose usage was counted, newest first: from the
@@ -572,6 +617,46 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Makes the database file and its `-wal`, `-shm` and `-journal` companions readable and
+/// writable by their owner only (0600); creates the database file empty if it does not exist,
+/// so that SQLite, which gives its companions the database file's mode, never makes a
+/// world-readable one.
+#[cfg(unix)]
+pub fn private_files(db: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |path: &Path, source: std::io::Error| StoreError::Permissions {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(db)
+        .map_err(|e| io(db, e))?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = Path::new(&name);
+        match std::fs::metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o777 != 0o600 => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| io(path, e))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(path, e)),
+        }
+    }
+    Ok(())
+}
+
+/// File modes are a Unix matter; elsewhere the folder's access rules apply.
+#[cfg(not(unix))]
+pub fn private_files(_db: &Path) -> Result<(), StoreError> {
+    Ok(())
 }
 
 fn get_u64(r: &sqlx::sqlite::SqliteRow, col: &str) -> Result<u64, StoreError> {

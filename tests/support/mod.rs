@@ -35,6 +35,7 @@ pub struct Env {
     sim_stop: CancellationToken,
     extra: String,
     admin_key: Option<String>,
+    session_secret: Option<String>,
     upstream_url: Option<String>,
 }
 
@@ -46,6 +47,8 @@ pub struct Options {
     pub admin_key: Option<String>,
     /// The upstream base URL; `None`: the simulator's `/v1`.
     pub upstream_url: Option<String>,
+    /// `QS_SESSION_SECRET`; `None`: sessions are signed with a key derived from the admin key.
+    pub session_secret: Option<String>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             },
             admin_key: Some(ADMIN_KEY.into()),
             upstream_url: None,
+            session_secret: None,
         }
     }
 }
@@ -179,6 +183,7 @@ impl Env {
             sim_stop,
             extra: toml.to_string(),
             admin_key: opts.admin_key,
+            session_secret: opts.session_secret,
             upstream_url: opts.upstream_url,
         };
         env.boot().await;
@@ -198,6 +203,7 @@ impl Env {
                 ),
                 upstream_key: Some(SecretString::from(UPSTREAM_KEY)),
                 admin_key: self.admin_key.clone().map(SecretString::from),
+                session_secret: self.session_secret.clone().map(SecretString::from),
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("{e}"));
@@ -210,6 +216,21 @@ impl Env {
             .unwrap_or_else(|e| panic!("{e}"));
         self.gateway = format!("http://{}", running.addr);
         self.running = Some(running);
+    }
+
+    /// The admin key of the next (re)start.
+    pub fn set_admin_key(&mut self, key: Option<&str>) {
+        self.admin_key = key.map(str::to_string);
+    }
+
+    /// The configuration (TOML) of the next (re)start.
+    pub fn set_toml(&mut self, toml: &str) {
+        self.extra = toml.to_string();
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.db_dir.path().join("qs.db")
     }
 
     /// Stops the gateway (flushing the ledger) and starts it again on the same database.
