@@ -48,6 +48,7 @@ use http_body_util::BodyExt;
 use lru::LruCache;
 
 use crate::error::AppError;
+use crate::loglimit::LineBudget;
 use crate::registry::Workspace;
 
 /// How many client addresses the failure budget tracks at once.
@@ -218,11 +219,8 @@ fn secs_ceil(d: Duration) -> u64 {
 
 struct Tracked {
     entries: LruCache<IpAddr, Entry>,
-    /// The second (since the guard started) of the last warn line, lines written in it, and
-    /// lines dropped since the last one written.
-    log_second: u64,
-    log_written: u32,
-    log_dropped: u64,
+    /// Warn lines, by the second since the guard started.
+    lines: LineBudget,
 }
 
 /// The per-address budget of authentication failures. Shared by every route.
@@ -254,9 +252,7 @@ impl AuthGuard {
             started: Instant::now(),
             tracked: Mutex::new(Tracked {
                 entries: LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
-                log_second: 0,
-                log_written: 0,
-                log_dropped: 0,
+                lines: LineBudget::new(LOG_LINES_PER_SECOND),
             }),
         }
     }
@@ -279,7 +275,7 @@ impl AuthGuard {
             let log = match verdict {
                 Verdict::NewBlock { .. } => {
                     let second = now.saturating_duration_since(self.started).as_secs();
-                    t.take_line(second)
+                    t.lines.take(second)
                 }
                 _ => None,
             };
@@ -321,23 +317,6 @@ impl AuthGuard {
             .unwrap_or_else(|p| p.into_inner())
             .entries
             .len()
-    }
-}
-
-impl Tracked {
-    /// `Some(lines dropped since the last one written)` when a line may be written.
-    fn take_line(&mut self, second: u64) -> Option<u64> {
-        if second != self.log_second {
-            self.log_second = second;
-            self.log_written = 0;
-        }
-        if self.log_written < LOG_LINES_PER_SECOND {
-            self.log_written += 1;
-            Some(std::mem::take(&mut self.log_dropped))
-        } else {
-            self.log_dropped += 1;
-            None
-        }
     }
 }
 

@@ -21,6 +21,7 @@
 //! | [`headers`] | bearer token and cookie parsing | judge credentials |
 //! | [`guard`] | abuse limits: per-address auth-failure budget, per-workspace caps on calls in flight, buffered bytes, WebSockets | read keys, format client text |
 //! | [`error`] | [`error::AppError`] → OpenAI-shaped JSON, in one place | log |
+//! | [`loglimit`] | the per-second budget of rate-limited log lines | read clocks or write logs |
 //! | [`i18n`] | rendering notification keys per locale (bundles in `app::i18n`) | live anywhere else |
 //! | [`simulator`] | an OpenAI-compatible upstream for tests, demo and benchmarks | be used by the proxy |
 //! | [`demo`] | `quota-sentinel demo`: simulator + gateway + scripted traffic through every status | run outside `demo` |
@@ -45,6 +46,7 @@ pub mod error;
 pub mod guard;
 pub mod headers;
 pub mod i18n;
+pub mod loglimit;
 pub mod pricing;
 pub mod proxy;
 pub mod quota;

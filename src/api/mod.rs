@@ -37,6 +37,7 @@ use tower::Layer;
 use crate::config::Config;
 use crate::error::{mask_key, AppError, AuthFailed, InternalDetail};
 use crate::guard::{AuthGuard, Route};
+use crate::loglimit::LineBudget;
 use crate::proxy::Proxy;
 use crate::registry::{key_hash, Registry, Workspace};
 use crate::store::Store;
@@ -284,35 +285,9 @@ async fn log_errors(req: Request, next: Next) -> Response {
 /// call, and one line per call would flood the log (1,000 lines a second at 1,000 calls/s).
 const FAILURE_LINES_PER_SECOND: u32 = 10;
 
-/// Which failure lines get written: at most [`FAILURE_LINES_PER_SECOND`] per second; the others
-/// are counted, and the next line written says how many were left out before it.
-#[derive(Debug, Default)]
-struct LineBudget {
-    second: u64,
-    written: u32,
-    dropped: u64,
-}
-
-impl LineBudget {
-    /// `Some(lines dropped since the last written one)` when a line may be written in `second`
-    /// (Unix seconds), `None` when it is dropped.
-    fn take(&mut self, second: u64) -> Option<u64> {
-        if second != self.second {
-            self.second = second;
-            self.written = 0;
-        }
-        if self.written < FAILURE_LINES_PER_SECOND {
-            self.written += 1;
-            Some(std::mem::take(&mut self.dropped))
-        } else {
-            self.dropped += 1;
-            None
-        }
-    }
-}
-
 thread_local! {
-    static FAILURE_LINES: std::cell::RefCell<LineBudget> = std::cell::RefCell::default();
+    static FAILURE_LINES: std::cell::RefCell<LineBudget> =
+        const { std::cell::RefCell::new(LineBudget::new(FAILURE_LINES_PER_SECOND)) };
 }
 
 fn log_failure(method: &Method, uri: &Uri, resp: &Response) {
@@ -455,23 +430,7 @@ pub use admin::new_key;
 
 #[cfg(test)]
 mod tests {
-    use super::{is_proxy_path, LineBudget, FAILURE_LINES_PER_SECOND};
-
-    #[test]
-    fn failure_lines_are_capped_per_second_and_the_next_one_counts_the_dropped() {
-        let mut b = LineBudget::default();
-        for _ in 0..FAILURE_LINES_PER_SECOND {
-            assert_eq!(b.take(100), Some(0));
-        }
-        for _ in 0..5 {
-            assert_eq!(b.take(100), None);
-        }
-        // A new second: lines are written again, the first one says 5 were left out.
-        assert_eq!(b.take(101), Some(5));
-        assert_eq!(b.take(101), Some(0));
-        // A clock that steps back starts a new second too, rather than staying silent.
-        assert_eq!(b.take(99), Some(0));
-    }
+    use super::is_proxy_path;
 
     #[test]
     fn only_v1_and_below_go_to_the_proxy() {
