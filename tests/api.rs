@@ -1138,3 +1138,62 @@ async fn the_session_cookie_is_secure_when_configured() {
         "{line}"
     );
 }
+
+// ------------------------------------------------------------------ sign-in without JavaScript
+
+#[tokio::test]
+async fn the_sign_in_form_works_without_javascript_and_keeps_the_key_out_of_urls() {
+    let env = Env::start_opts(&base_toml(""), Options::default()).await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // What a browser sends for the form: a same-origin, url-encoded POST.
+    let post = |key: &'static str| {
+        http.post(env.url("/login"))
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("key", key)])
+            .send()
+    };
+    let location = |r: &reqwest::Response| header_of(r, "location").unwrap_or("").to_string();
+
+    let r = post(ACME_KEY).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/");
+    let cookie = header_of(&r, "set-cookie").unwrap_or("").to_string();
+    assert!(cookie.starts_with("qs_session="), "{cookie}");
+    let session = cookie.split(';').next().unwrap_or("").to_string();
+    let page = http
+        .get(env.url("/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.status(), 200, "signed in: the workspace page renders");
+
+    let r = post(ADMIN_KEY).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((r.status().as_u16(), location(&r)), (303, "/admin".into()));
+
+    // A wrong key comes back to the form with the reason, and the key in no URL.
+    let r = post("qs_wrong_key_000000000000")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(location(&r), "/login?error=invalid");
+    assert!(header_of(&r, "set-cookie").is_none());
+    let html = env.get_text("/login?error=invalid").await;
+    assert!(html.contains("This key is not valid."), "the page says why");
+    let r = post("").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(location(&r), "/login?error=empty");
+
+    // From another site, the form is refused like every cookie-minting request.
+    let r = http
+        .post(env.url("/login"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("key", ACME_KEY)])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 403);
+    assert!(header_of(&r, "set-cookie").is_none());
+}

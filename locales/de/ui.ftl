@@ -58,6 +58,7 @@ login-submit = Anmelden
 login-error-empty = Bitte zuerst einen Schlüssel einfügen.
 login-error-invalid = Dieser Schlüssel ist ungültig.
 login-error-failed = Die Anmeldung ist fehlgeschlagen. Bitte erneut versuchen.
+login-error-blocked = Von deiner Adresse kamen zu viele falsche Schlüssel. Warte eine Minute und versuche es dann erneut.
 
 forbidden-title = Kein Zugriff
 forbidden-body = Diese Seite ist für Administratoren. Melde dich mit dem Admin-Schlüssel an, um sie zu öffnen.

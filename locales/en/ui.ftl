@@ -65,6 +65,7 @@ login-submit = Sign in
 login-error-empty = Paste a key first.
 login-error-invalid = This key is not valid.
 login-error-failed = Signing in failed. Please try again.
+login-error-blocked = Too many wrong keys were sent from your address. Wait a minute, then try again.
 
 ## Errors and empty pages.
 forbidden-title = Not allowed

@@ -58,6 +58,7 @@ login-submit = Iniciar sesión
 login-error-empty = Primero pega una clave.
 login-error-invalid = Esta clave no es válida.
 login-error-failed = No se pudo iniciar sesión. Inténtalo de nuevo.
+login-error-blocked = Se enviaron demasiadas claves incorrectas desde tu dirección. Espera un minuto y vuelve a intentarlo.
 
 forbidden-title = Acceso no permitido
 forbidden-body = Esta página es para administradores. Inicia sesión con la clave de administración para abrirla.

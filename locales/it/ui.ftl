@@ -58,6 +58,7 @@ login-submit = Accedi
 login-error-empty = Incolla prima una chiave.
 login-error-invalid = Questa chiave non è valida.
 login-error-failed = Accesso non riuscito. Riprova.
+login-error-blocked = Dal tuo indirizzo sono arrivate troppe chiavi errate. Attendi un minuto, poi riprova.
 
 forbidden-title = Accesso non consentito
 forbidden-body = Questa pagina è riservata agli amministratori. Accedi con la chiave di amministrazione per aprirla.

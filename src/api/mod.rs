@@ -167,6 +167,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/api/admin/workspaces/{id}/keys", post(admin::mint_key))
         .route("/api/{*rest}", any(api_not_found))
+        // The sign-in form without JavaScript; `GET /login` is the Leptos page.
+        .route("/login", post(session::sign_in_form))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .layer(axum::middleware::from_fn_with_state(

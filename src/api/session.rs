@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -296,7 +296,73 @@ pub async fn sign_in(
     let req = body
         .map(|Json(v)| v)
         .map_err(|e| AppError::bad_request(e.body_text(), None))?;
-    let key = req.key.trim();
+    let (p, cookie) = open_session(&shared, req.key.trim(), &uri)?;
+    let mut resp = (StatusCode::OK, Json(info(&p))).into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(resp)
+}
+
+/// Why the sign-in form came back, as `/login?error=…` (never the key).
+fn form_error(e: &AppError) -> &'static str {
+    match e {
+        AppError::MissingKey => "empty",
+        AppError::InvalidKey { .. } | AppError::AdminKeyWrong | AppError::AdminDisabled => {
+            "invalid"
+        }
+        _ => "failed",
+    }
+}
+
+/// `POST /login`: the sign-in form as a browser without JavaScript (or before the WASM has
+/// loaded) sends it, `application/x-www-form-urlencoded`. Answers with a redirect: to the
+/// signed-in page with the session cookie, or back to `/login?error=…`; the key never appears
+/// in a URL. Wrong keys count against the address's failure budget like `/api/session`.
+pub async fn sign_in_form(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    uri: Uri,
+    form: Result<axum::Form<SignIn>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let key = form.as_ref().map_or("", |f| f.key.trim());
+    let outcome = if key.is_empty() {
+        Err(AppError::MissingKey)
+    } else {
+        open_session(&shared, key, &uri)
+    };
+    match outcome {
+        Ok((p, cookie)) => {
+            let to = match p {
+                Principal::Admin => "/admin",
+                Principal::Workspace(_) => "/",
+            };
+            let mut resp = axum::response::Redirect::to(to).into_response();
+            resp.headers_mut().insert(header::SET_COOKIE, cookie);
+            resp
+        }
+        Err(e) => {
+            let mut reason = form_error(&e);
+            if reason == "invalid" {
+                let wrong_admin = matches!(e, AppError::AdminKeyWrong);
+                let route = crate::guard::Route::of("/api/session", wrong_admin);
+                if shared
+                    .auth_guard
+                    .failed(peer.ip(), route, std::time::Instant::now())
+                    .is_some()
+                {
+                    reason = "blocked";
+                }
+            }
+            axum::response::Redirect::to(&format!("/login?error={reason}")).into_response()
+        }
+    }
+}
+
+/// Checks `key` and opens a session for it: who signed in and the cookie to set.
+fn open_session(
+    shared: &Shared,
+    key: &str,
+    uri: &Uri,
+) -> Result<(Principal, HeaderValue), AppError> {
     let p = shared.principal(Some(key))?;
     let (workspace, binding) = match (&p, &shared.admin_hash) {
         (Principal::Admin, Some(h)) => (None, shared.sessions.admin_binding(h)),
@@ -318,12 +384,7 @@ pub async fn sign_in(
         binding,
         expires: Utc::now().timestamp() + s.ttl,
     };
-    let mut resp = (StatusCode::OK, Json(info(&p))).into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        s.set_cookie(&sign(&s.secret, &claims), s.ttl, &uri),
-    );
-    Ok(resp)
+    Ok((p, s.set_cookie(&sign(&s.secret, &claims), s.ttl, uri)))
 }
 
 pub async fn whoami(

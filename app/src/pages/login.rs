@@ -1,7 +1,10 @@
 //! `/login`: paste a workspace key or the admin key. The server answers with an HttpOnly,
-//! SameSite=Strict session cookie; the browser never keeps the key.
+//! SameSite=Strict session cookie; the browser never keeps the key. The form is a real
+//! `POST /login`: before the WASM has loaded, or without JavaScript, the server signs in and
+//! redirects (back here with `?error=…` when it fails); the key is never put in a URL.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::components::Header;
 use crate::data::Loader;
@@ -20,7 +23,15 @@ pub fn LoginPage() -> impl IntoView {
     #[cfg(not(feature = "ssr"))]
     let _ = Loader::from_context;
     let key = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
+    // A failed form post comes back as `/login?error=…`.
+    let returned = use_query_map().with_untracked(|q| q.get("error"));
+    let error = RwSignal::new(returned.and_then(|e| match e.as_str() {
+        "empty" => Some(tr.t("login-error-empty")),
+        "invalid" => Some(tr.t("login-error-invalid")),
+        "blocked" => Some(tr.t("login-error-blocked")),
+        "failed" => Some(tr.t("login-error-failed")),
+        _ => None,
+    }));
     let busy = RwSignal::new(false);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -44,6 +55,7 @@ pub fn LoginPage() -> impl IntoView {
                     }
                 }
                 Ok((401 | 403, _)) => error.set(Some(tr.t("login-error-invalid"))),
+                Ok((429, _)) => error.set(Some(tr.t("login-error-blocked"))),
                 _ => error.set(Some(tr.t("login-error-failed"))),
             }
         });
@@ -51,7 +63,7 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <Header/>
         <main class="page narrow">
-            <form class="card login" on:submit=on_submit data-testid="login-form">
+            <form class="card login" method="post" action="/login" on:submit=on_submit data-testid="login-form">
                 <h1>{tr.t("login-title")}</h1>
                 <p class="muted">{tr.t("login-intro")}</p>
                 <label for="key">{tr.t("login-key-label")}</label>
