@@ -15,7 +15,7 @@
 //! | [`registry`] | live workspaces, key index, account state; transitions → store + hub | do IO or format text |
 //! | [`proxy`] | forwarding, streaming, family naming, usage extraction, upstream signals | decide policy |
 //! | [`pricing`] | the shipped price table + overrides → cost of a usage | guess a price |
-//! | [`store`] | SQLite pool, migrations, batched ledger writer, counter rebuild, roll-ups | block the hot path |
+//! | [`store`] | SQLite pool, migrations, batched ledger writer, notifications queued but not yet written (listed from memory), counter rebuild, roll-ups | block the hot path |
 //! | [`alerts`] | per-workspace broadcast hub | drop a lagging subscriber |
 //! | [`api`] | REST, WebSocket, admin, metrics, health; browser sessions, cross-origin checks, security headers | hold business rules |
 //! | [`headers`] | bearer token and cookie parsing | judge credentials |

@@ -510,7 +510,8 @@ impl Registry {
         let stored = StoredNotification {
             id: uuid::Uuid::now_v7().to_string(),
             workspace: w.id.to_string(),
-            ts: now,
+            // The table keeps milliseconds: the live form is the stored one, to the letter.
+            ts: chrono::SubsecRound::trunc_subsecs(now, 3),
             level: n.level,
             status: n.status,
             key: n.key.to_string(),

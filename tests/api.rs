@@ -345,6 +345,74 @@ async fn a_workspace_socket_never_gets_another_workspaces_notifications() {
     }
 }
 
+/// Read-your-writes: a notification heard on the WebSocket is listed by
+/// `GET /api/quota/notifications` right away (not a batch interval later), in the same form
+/// (same id, same time), over several transitions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_heard_on_the_websocket_is_listed_right_away() {
+    let mut env = Env::start(&base_toml("")).await;
+    let mut ws = ws_connect(&env, ACME_KEY).await;
+    let first = ws_wait(&mut ws, "status", Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("no first status"));
+    assert_eq!(first["data"]["status"], "normal", "{first}");
+    let mut heard: Vec<String> = Vec::new();
+    for round in 0..4 {
+        for want in ["notif-quota-exceeded-account", "notif-recovered"] {
+            if want == "notif-recovered" {
+                let r = env
+                    .post(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
+                    .await;
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+            } else {
+                env.sim.inject(Fault::InsufficientQuota, 1);
+                let r = env.chat(ACME_KEY, "hello").await;
+                assert_eq!(r.status(), 429);
+                let _ = r.bytes().await;
+            }
+            let notif = ws_wait(&mut ws, "notification", Duration::from_secs(2))
+                .await
+                .unwrap_or_else(|| panic!("round {round}: no {want} notification"));
+            assert_eq!(notif["data"]["key"], want, "{notif}");
+            let id = notif["data"]["id"].as_str().unwrap_or_default().to_string();
+            // Right away: no wait, no retry.
+            let list = env
+                .get_json(ACME_KEY, "/api/quota/notifications?limit=3&locale=en")
+                .await;
+            let items = list["notifications"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(
+                items.first(),
+                Some(&notif["data"]),
+                "round {round}: {want} ({id}) heard on the socket but not listed first: {list}"
+            );
+            assert!(items.len() <= 3, "limit: {list}");
+            heard.push(id);
+        }
+    }
+    // Once stored, the same notifications in the same form: newest first, each once.
+    heard.reverse();
+    let list = env
+        .wait_json(ACME_KEY, "/api/quota/notifications?limit=50", |v| {
+            v["notifications"].as_array().map(Vec::len) == Some(8)
+        })
+        .await;
+    let ids: Vec<&str> = list["notifications"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|n| n["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, heard, "{list}");
+    drop(ws);
+    env.restart().await;
+    let after = env
+        .get_json(ACME_KEY, "/api/quota/notifications?limit=50")
+        .await;
+    assert_eq!(after, list, "the stored form differs from the live one");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_with_a_bad_token_is_refused() {
     let env = Env::start(&base_toml("")).await;

@@ -8,11 +8,26 @@
 //! committed in batches by one background task, so the proxy never waits on the disk; on
 //! shutdown the writer drains the channel before it returns. Must not: block the hot path,
 //! decide policy, or let a database error text reach a client (callers map [`StoreError`]).
+//!
+//! # Notifications are read-your-writes
+//! A notification is published to WebSockets the moment it is queued, but reaches the table
+//! only with the writer's next batch (up to `BATCH_WAIT`, 20 ms, plus a commit later). So that a
+//! client told about one can list it at once, [`Store::write`] also keeps every queued
+//! notification in a small per-workspace ring in memory, and [`Store::notifications`] merges
+//! that ring with the table: deduplicated by id, newest first, cut to `limit`. The writer takes
+//! a batch's notifications out of the ring once the batch is through (committed, or given up
+//! after its retries); a ring holds at most [`QUEUED_NOTIFICATIONS_CAP`] entries (the oldest
+//! leaves first), so it stays bounded even if the database stalls. No race loses one: a reader
+//! copies the ring *before* it queries the table, and an entry leaves the ring only after its
+//! row is committed. The in-memory and stored forms are the same value (same id; times are
+//! kept to the millisecond, as stored), so clients that deduplicate by id see one
+//! notification. (Writing notifications ahead of the ledger instead would still leave a gap
+//! between the WebSocket event and the insert, unless the registry waited on the disk.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -184,12 +199,73 @@ pub struct StoredKey {
 pub struct Store {
     pool: SqlitePool,
     tx: mpsc::UnboundedSender<Write>,
+    queued: Arc<Queued>,
 }
 
 /// The writer task's handle: await [`Writer::run`] to drain and stop.
 pub struct Writer {
     pool: SqlitePool,
     rx: mpsc::UnboundedReceiver<Write>,
+    queued: Arc<Queued>,
+}
+
+/// How many queued (not yet stored) notifications a workspace's ring holds.
+pub const QUEUED_NOTIFICATIONS_CAP: usize = 128;
+
+/// Notifications queued for the writer and not yet through it, per workspace, oldest first
+/// (see the module docs). A std Mutex: held for a few pushes or a copy, never across an await.
+#[derive(Debug, Default)]
+struct Queued(Mutex<HashMap<String, VecDeque<StoredNotification>>>);
+
+impl Queued {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<StoredNotification>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, n: &StoredNotification) {
+        let mut map = self.lock();
+        let ring = map.entry(n.workspace.clone()).or_default();
+        while ring.len() >= QUEUED_NOTIFICATIONS_CAP {
+            ring.pop_front();
+        }
+        // As the table keeps it: to the millisecond.
+        ring.push_back(StoredNotification {
+            ts: chrono::SubsecRound::trunc_subsecs(n.ts, 3),
+            ..n.clone()
+        });
+    }
+
+    /// Takes the notifications of `ids` out of their workspaces' rings.
+    fn remove<'a>(&self, done: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let mut by_ws: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for (ws, id) in done {
+            by_ws.entry(ws).or_default().insert(id);
+        }
+        if by_ws.is_empty() {
+            return;
+        }
+        let mut map = self.lock();
+        for (ws, ids) in by_ws {
+            if let Some(ring) = map.get_mut(ws) {
+                ring.retain(|n| !ids.contains(n.id.as_str()));
+                if ring.is_empty() {
+                    map.remove(ws);
+                }
+            }
+        }
+    }
+
+    fn of(&self, workspace: &str) -> Vec<StoredNotification> {
+        self.lock()
+            .get(workspace)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().values().map(VecDeque::len).sum()
+    }
 }
 
 const BATCH: usize = 512;
@@ -230,18 +306,35 @@ impl Store {
             private_files(&file)?;
         }
         let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(Queued::default());
         Ok((
             Store {
                 pool: pool.clone(),
                 tx,
+                queued: queued.clone(),
             },
-            Writer { pool, rx },
+            Writer { pool, rx, queued },
         ))
     }
 
-    /// Queues a write; never waits. Returns false only if the writer has stopped.
+    /// Queues a write; never waits. Returns false only if the writer has stopped. A
+    /// notification is listed by [`Store::notifications`] from now on (module docs).
     pub fn write(&self, w: Write) -> bool {
-        self.tx.send(w).is_ok()
+        // Into the ring before the writer can see it, so that the writer's removal follows.
+        let note = match &w {
+            Write::Notification(n) => {
+                self.queued.push(n);
+                Some((n.workspace.clone(), n.id.clone()))
+            }
+            _ => None,
+        };
+        let sent = self.tx.send(w).is_ok();
+        if !sent {
+            if let Some((ws, id)) = &note {
+                self.queued.remove([(ws.as_str(), id.as_str())]);
+            }
+        }
+        sent
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -385,8 +478,29 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest notifications of a workspace, newest first.
+    /// The newest notifications of a workspace, newest first: the stored ones and those still
+    /// queued for the writer, each once (module docs).
     pub async fn notifications(
+        &self,
+        workspace: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        // Before the query: an entry leaves the ring only once its row is committed.
+        let queued = self.queued.of(workspace);
+        let stored = self.stored_notifications(workspace, limit).await?;
+        let mut seen = HashSet::with_capacity(stored.len() + queued.len());
+        let mut all: Vec<StoredNotification> = stored
+            .into_iter()
+            .chain(queued)
+            .filter(|n| seen.insert(n.id.clone()))
+            .collect();
+        // The table's order: time (ms), then id.
+        all.sort_by(|a, b| (b.ts.timestamp_millis(), &b.id).cmp(&(a.ts.timestamp_millis(), &a.id)));
+        all.truncate(limit as usize);
+        Ok(all)
+    }
+
+    async fn stored_notifications(
         &self,
         workspace: &str,
         limit: u32,
@@ -718,6 +832,11 @@ impl Writer {
                     }
                 }
             }
+            // Stored (or given up): the table answers for these notifications from now on.
+            self.queued.remove(batch.iter().filter_map(|w| match w {
+                Write::Notification(n) => Some((n.workspace.as_str(), n.id.as_str())),
+                _ => None,
+            }));
             batch.clear();
         }
     }
@@ -890,6 +1009,75 @@ mod tests {
         let url = format!("sqlite://{}/sub/t.db", url_holder.path().display());
         let (s, _w) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
         s
+    }
+
+    fn note(ws: &str, i: i64, t0: DateTime<Utc>) -> StoredNotification {
+        StoredNotification {
+            id: format!("{ws}-{i:04}"),
+            workspace: ws.into(),
+            ts: t0 + chrono::Duration::milliseconds(i),
+            level: crate::types::Level::Info,
+            status: Status::Normal,
+            key: "notif-recovered".into(),
+            args: BTreeMap::new(),
+            action_keys: vec![],
+        }
+    }
+
+    fn ids(list: &[StoredNotification]) -> Vec<&str> {
+        list.iter().map(|n| n.id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn queued_notifications_are_listed_before_they_are_stored_and_once_after() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let (store, writer) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        let t0 = Utc::now();
+        for i in 0..3 {
+            assert!(store.write(Write::Notification(Box::new(note("a", i, t0)))));
+        }
+        assert!(store.write(Write::Notification(Box::new(note("b", 9, t0)))));
+        // No writer yet: served from memory, newest first, per workspace, cut to `limit`.
+        let listed = store.notifications("a", 2).await.unwrap_or_default();
+        assert_eq!(ids(&listed), ["a-0002", "a-0001"]);
+        assert_eq!(
+            ids(&store.notifications("b", 50).await.unwrap_or_default()),
+            ["b-0009"]
+        );
+        // The writer stores them and empties the rings; the list is the same, each once.
+        let task = tokio::spawn(writer.run());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while store.queued.len() > 0 {
+            assert!(tokio::time::Instant::now() < deadline, "never stored");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let stored = store.notifications("a", 50).await.unwrap_or_default();
+        assert_eq!(ids(&stored), ["a-0002", "a-0001", "a-0000"]);
+        assert_eq!(stored[..2], listed[..], "the stored form is the queued one");
+        // Both places at once (committed, not yet taken out): still once.
+        store.queued.push(&note("a", 1, t0));
+        assert_eq!(
+            ids(&store.notifications("a", 50).await.unwrap_or_default()),
+            ["a-0002", "a-0001", "a-0000"]
+        );
+        drop(store);
+        task.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn a_ring_of_queued_notifications_is_bounded() {
+        let q = Queued::default();
+        let t0 = Utc::now();
+        for i in 0..(QUEUED_NOTIFICATIONS_CAP as i64 + 10) {
+            q.push(&note("a", i, t0));
+        }
+        let ring = q.of("a");
+        assert_eq!(ring.len(), QUEUED_NOTIFICATIONS_CAP);
+        assert_eq!(ring.first().map(|n| n.id.as_str()), Some("a-0010"));
+        q.remove(ring.iter().map(|n| (n.workspace.as_str(), n.id.as_str())));
+        assert_eq!(q.len(), 0);
+        assert!(q.lock().is_empty(), "empty rings are dropped");
     }
 
     #[tokio::test]
