@@ -431,54 +431,84 @@ pub fn ToastStack(monitor: QuotaMonitor) -> impl IntoView {
         });
         on_cleanup(move || handle.remove());
     });
-    let now = crate::monitor::clock_ms;
+    // Two live regions, in the page from the first render and never replaced: a screen reader
+    // announces what is inserted into a region it already knows, and often skips a new region
+    // that arrives with its text. Errors go to the assertive one, the rest to the polite one.
+    let region = move |errors: bool| {
+        view! {
+            <For
+                each=move || {
+                    toasts
+                        .get()
+                        .visible()
+                        .into_iter()
+                        .filter(|t| (t.notification.level == crate::types::Level::Error) == errors)
+                        .collect::<Vec<_>>()
+                }
+                key=|t| (t.id, t.count)
+                let:toast
+            >
+                {toast_view(toast, toasts)}
+            </For>
+        }
+    };
     view! {
         <div class="toasts" data-testid="toasts" aria-label=tr.t("toasts-label")>
-            <For each=move || toasts.get().visible() key=|t| (t.id, t.count) let:toast>
-                {
-                    let id = toast.id;
-                    let n = toast.notification.clone();
-                    let level = n.level.as_str();
-                    let error = n.level == crate::types::Level::Error;
-                    let count = (toast.count > 1)
-                        .then(|| view! {
-                            <span class="toast-count" data-testid="toast-count">
-                                {tr.ta("toast-count", &[("count", ArgValue::Number(toast.count as f64))])}
-                            </span>
-                        });
-                    view! {
-                        <div class=format!("toast toast-{level}") data-testid="toast" data-level=level data-key=n.key.clone()
-                            role=if error { "alert" } else { "status" }
-                            aria-live=if error { "assertive" } else { "polite" }
-                            aria-atomic="true"
-                            on:mouseenter=move |_| toasts.update(|t| t.hold(id, now()))
-                            on:mouseleave=move |_| toasts.update(|t| t.release(id, now()))
-                            on:focusin=move |_| toasts.update(|t| t.hold(id, now()))
-                            on:focusout=move |_| toasts.update(|t| t.release(id, now()))
-                            on:keydown=move |e| {
-                                if e.key() == "Escape" {
-                                    e.stop_propagation();
-                                    toasts.update(|t| t.dismiss(id, now()));
-                                }
-                            }>
-                            <span class="toast-icon" aria-hidden="true">{level_icon(&n)}</span>
-                            <div class="toast-text">
-                                <p class="toast-title">
-                                    <span class="visually-hidden">{tr.t(&format!("level-{level}"))}": "</span>
-                                    {n.title.clone()}
-                                    " "
-                                    {count}
-                                </p>
-                                <p class="toast-body">{n.body.clone()}</p>
-                            </div>
-                            <button class="toast-close" aria-label=tr.t("toast-close") title=tr.t("toast-close")
-                                on:click=move |_| toasts.update(|t| t.dismiss(id, now()))>
-                                "×"
-                            </button>
-                        </div>
-                    }
+            <div class="toast-region" role="alert" aria-live="assertive" aria-relevant="additions"
+                data-testid="toasts-assertive">
+                {region(true)}
+            </div>
+            <div class="toast-region" role="status" aria-live="polite" aria-relevant="additions"
+                data-testid="toasts-polite">
+                {region(false)}
+            </div>
+        </div>
+    }
+}
+
+/// One toast, inside its live region (it is not a region itself).
+fn toast_view(
+    toast: crate::logic::toast::Toast,
+    toasts: RwSignal<crate::logic::toast::Toasts>,
+) -> impl IntoView {
+    let tr = use_tr();
+    let now = crate::monitor::clock_ms;
+    let id = toast.id;
+    let n = toast.notification.clone();
+    let level = n.level.as_str();
+    let count = (toast.count > 1).then(|| {
+        view! {
+            <span class="toast-count" data-testid="toast-count">
+                {tr.ta("toast-count", &[("count", ArgValue::Number(toast.count as f64))])}
+            </span>
+        }
+    });
+    view! {
+        <div class=format!("toast toast-{level}") data-testid="toast" data-level=level data-key=n.key.clone()
+            on:mouseenter=move |_| toasts.update(|t| t.hold(id, now()))
+            on:mouseleave=move |_| toasts.update(|t| t.release(id, now()))
+            on:focusin=move |_| toasts.update(|t| t.hold(id, now()))
+            on:focusout=move |_| toasts.update(|t| t.release(id, now()))
+            on:keydown=move |e| {
+                if e.key() == "Escape" {
+                    e.stop_propagation();
+                    toasts.update(|t| t.dismiss(id, now()));
                 }
-            </For>
+            }>
+            <span class="toast-icon" aria-hidden="true">{level_icon(&n)}</span>
+            <div class="toast-text">
+                <p class="toast-title">
+                    <span class="visually-hidden">{tr.t(&format!("level-{level}"))}": "</span>
+                    {n.title.clone()}
+                    " "
+                    {count}
+                </p>
+                <p class="toast-body">{n.body.clone()}</p>
+            </div>
+            <button class="toast-close" aria-label=tr.t("toast-close") title=tr.t("toast-close")
+                on:click=move |_| toasts.update(|t| t.dismiss(id, now()))>
+                "×"
+            </button>
         </div>
     }
 }

@@ -31,6 +31,15 @@ test.describe("workspace view", () => {
     await expect(page.locator(".page-title .pill")).toHaveAttribute("data-status", "normal");
     await expect(page.locator(".page-title .pill")).toContainText("Normale");
     await expectLive(page);
+    // Both live regions are in the page before any toast: screen readers announce what is
+    // inserted into a region they already know.
+    const assertive = page.getByTestId("toasts-assertive");
+    const polite = page.getByTestId("toasts-polite");
+    await expect(assertive).toHaveAttribute("aria-live", "assertive");
+    await expect(assertive).toHaveAttribute("role", "alert");
+    await expect(polite).toHaveAttribute("aria-live", "polite");
+    await expect(polite).toHaveAttribute("role", "status");
+    await expect(page.getByTestId("toast")).toHaveCount(0);
 
     await stack.fault({ fault: "insufficient_quota", count: 1 });
     expect(await stack.call(KEYS.acme)).toBe(429);
@@ -40,8 +49,8 @@ test.describe("workspace view", () => {
     await expect(toast).toBeVisible({ timeout: 1_000 });
     await expect(banner).toBeVisible({ timeout: 1_000 });
     expect(Date.now() - started).toBeLessThan(1_000);
-    await expect(toast).toHaveAttribute("role", "alert");
-    await expect(toast).toHaveAttribute("aria-live", "assertive");
+    // The toast is inserted into the assertive live region that was there before it.
+    await expect(page.getByTestId("toasts-assertive").getByTestId("toast")).toHaveCount(1);
     await expect(toast).toContainText("Credito dell'account OpenAI esaurito");
     await expect(banner).toHaveAttribute("data-status", "quota_exceeded");
     await expect(banner).toContainText("Quota esaurita: le chiamate vengono rifiutate");
@@ -80,7 +89,8 @@ test.describe("workspace view", () => {
     await expect(banner).toBeVisible({ timeout: 1_000 });
     await expect(banner).toHaveAttribute("data-status", "rate_limited");
     await expect(page.getByTestId("countdown")).toContainText(/Calls can be retried in [1-3] seconds?\./);
-    await expect(page.locator('[data-testid="toast"]').first()).toBeVisible();
+    // A warning's toast lands in the polite live region.
+    await expect(page.getByTestId("toasts-polite").getByTestId("toast").first()).toBeVisible();
     await expect(banner).toHaveCount(0, { timeout: 10_000 });
     await expect(page.locator(".page-title .pill")).not.toHaveAttribute("data-status", "rate_limited");
   });
