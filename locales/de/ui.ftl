@@ -39,6 +39,29 @@ time-ago-days = { $count ->
    *[other] vor { $count } Tagen
 }
 
+## Dauern (eine Wartezeit, angezeigt als $wait): unter einer Minute in Sekunden, dann Minuten, dann
+## Stunden und Minuten. Jede Zahl läuft über eine Pluralauswahl, auch wo die Wörter gleich bleiben.
+
+duration-seconds = { $seconds ->
+        [one] { $seconds } Sekunde
+       *[other] { $seconds } Sekunden
+    }
+duration-minutes = { $minutes ->
+        [one] { $minutes } Min.
+       *[other] { $minutes } Min.
+    }
+duration-hours = { $hours ->
+        [one] { $hours } Std.
+       *[other] { $hours } Std.
+    }
+duration-hours-minutes = { $hours ->
+        [one] { $hours } Std.
+       *[other] { $hours } Std.
+    } { $minutes ->
+        [one] { $minutes } Min.
+       *[other] { $minutes } Min.
+    }
+
 nav-label = Hauptnavigation
 nav-workspace = Workspace
 nav-admin = Alle Workspaces

@@ -44,6 +44,29 @@ time-ago-days = { $count ->
    *[other] { $count } days ago
 }
 
+## Durations (a wait, shown as $wait): under a minute in seconds, then minutes, then hours and
+## minutes. Every count goes through a plural choice, even where the words do not change.
+
+duration-seconds = { $seconds ->
+        [one] { $seconds } second
+       *[other] { $seconds } seconds
+    }
+duration-minutes = { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
+duration-hours = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    }
+duration-hours-minutes = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    } { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
+
 ## Header and navigation.
 nav-label = Main
 nav-workspace = Workspace

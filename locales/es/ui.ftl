@@ -39,6 +39,29 @@ time-ago-days = { $count ->
    *[other] hace { $count } días
 }
 
+## Duraciones (una espera, mostrada como $wait): bajo un minuto en segundos, luego minutos, luego
+## horas y minutos. Cada número pasa por una elección de plural, aunque las palabras no cambien.
+
+duration-seconds = { $seconds ->
+        [one] { $seconds } segundo
+       *[other] { $seconds } segundos
+    }
+duration-minutes = { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
+duration-hours = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    }
+duration-hours-minutes = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    } { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
+
 nav-label = Principal
 nav-workspace = Espacio de trabajo
 nav-admin = Todos los espacios

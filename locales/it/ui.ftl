@@ -39,6 +39,29 @@ time-ago-days = { $count ->
    *[other] { $count } giorni fa
 }
 
+## Durate (un'attesa, mostrata come $wait): sotto il minuto in secondi, poi minuti, poi ore e
+## minuti. Ogni numero passa per una scelta plurale, anche dove le parole non cambiano.
+
+duration-seconds = { $seconds ->
+        [one] { $seconds } secondo
+       *[other] { $seconds } secondi
+    }
+duration-minutes = { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
+duration-hours = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    }
+duration-hours-minutes = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    } { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
+
 nav-label = Principale
 nav-workspace = Workspace
 nav-admin = Tutti i workspace
