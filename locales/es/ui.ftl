@@ -3,6 +3,8 @@ error-workspace-limit = Se rechazó una llamada: el espacio de trabajo alcanzó 
         [one] { $retry_after } segundo
        *[other] { $retry_after } segundos
     }.
+error-workspace-limit-day = Se rechazó una llamada: el espacio de trabajo alcanzó su límite de { $limit }. Se restablece a las { $resets_at }, dentro de { $wait }.
+error-workspace-limit-month = Se rechazó una llamada: el espacio de trabajo alcanzó su límite de { $limit }. Se restablece el día 1 del mes a las { $resets_at }, dentro de { $wait }.
 error-upstream-timeout = OpenAI no respondió a tiempo.
 error-upstream-unreachable = No se pudo contactar con OpenAI.
 error-upstream-cut = La conexión con OpenAI se cortó mientras se transmitía una respuesta.
@@ -108,6 +110,7 @@ banner-retry-in = { $seconds ->
     [one] Se podrá reintentar en 1 segundo.
    *[other] Se podrá reintentar en { $seconds } segundos.
 }
+banner-retry-in-wait = Se podrá reintentar en { $wait }.
 banner-retry-now = Ya se puede reintentar.
 
 usage-title = Uso

@@ -3,6 +3,8 @@ error-workspace-limit = Una chiamata è stata rifiutata: il workspace ha raggiun
         [one] { $retry_after } secondo
        *[other] { $retry_after } secondi
     }.
+error-workspace-limit-day = Una chiamata è stata rifiutata: il workspace ha raggiunto il limite di { $limit }. Si azzera alle { $resets_at }, tra { $wait }.
+error-workspace-limit-month = Una chiamata è stata rifiutata: il workspace ha raggiunto il limite di { $limit }. Si azzera il primo del mese alle { $resets_at }, tra { $wait }.
 error-upstream-timeout = OpenAI non ha risposto in tempo.
 error-upstream-unreachable = Impossibile raggiungere OpenAI.
 error-upstream-cut = La connessione a OpenAI si è interrotta durante lo streaming di una risposta.
@@ -108,6 +110,7 @@ banner-retry-in = { $seconds ->
     [one] Si potrà riprovare tra 1 secondo.
    *[other] Si potrà riprovare tra { $seconds } secondi.
 }
+banner-retry-in-wait = Si potrà riprovare tra { $wait }.
 banner-retry-now = Ora si può riprovare.
 
 usage-title = Utilizzo
