@@ -42,7 +42,7 @@ pub enum AppError {
         message: String,
         param: Option<&'static str>,
     },
-    #[error("Workspace `{workspace}` reached its limit of {limit_value} {unit}: {used} used. Retry in {retry_after_secs} s.", unit = limit_unit(*.limit))]
+    #[error("Workspace `{workspace}` reached its limit of {limit_value} {unit}: {used} used. Retry in {wait}.", unit = limit_unit(*.limit), wait = wait_text(*.retry_after_secs))]
     QuotaExceeded {
         workspace: String,
         limit: LimitKind,
@@ -98,6 +98,17 @@ fn limit_unit(l: LimitKind) -> &'static str {
         LimitKind::TokensPerDay => "tokens per day",
         LimitKind::BudgetUsdPerDay => "USD per day",
         LimitKind::BudgetUsdPerMonth => "USD per month",
+    }
+}
+
+/// A wait in the English of API error messages: "7 s" under a minute, then the shared duration
+/// form ("21 h 1 min"), so a daily limit's wait is not a raw count of seconds. The exact
+/// seconds stay in the `Retry-After` header.
+fn wait_text(secs: u64) -> String {
+    if secs < app::i18n::MINUTE_SECS {
+        format!("{secs} s")
+    } else {
+        crate::i18n::translations().duration(crate::i18n::Locale::EN, secs)
     }
 }
 
@@ -285,6 +296,22 @@ mod tests {
         let resp = e.into_response();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+    }
+
+    #[test]
+    fn a_daily_limits_wait_reads_in_hours_and_minutes() {
+        let e = |limit, retry_after_secs| AppError::QuotaExceeded {
+            workspace: "acme".into(),
+            limit,
+            limit_value: 100.0,
+            used: 100.0,
+            retry_after_secs,
+        };
+        let day = e(LimitKind::TokensPerDay, 75_685);
+        assert!(day.to_string().ends_with("Retry in 21 h 1 min."), "{day}");
+        assert_eq!(day.into_response().headers()[header::RETRY_AFTER], "75685");
+        let minute = e(LimitKind::TokensPerMinute, 7).to_string();
+        assert!(minute.ends_with("Retry in 7 s."), "{minute}");
     }
 
     #[test]

@@ -28,9 +28,17 @@ pub fn request_locale(explicit: Option<&str>, headers: &HeaderMap) -> Locale {
     Locale::negotiate(cookie, accept)
 }
 
-/// Arguments with limit names and statuses translated (they travel as wire names).
+/// Arguments with limit names and statuses translated (they travel as wire names), plus `wait`:
+/// `retry_after` as a duration in words ("21 h 1 min"), for the messages that show long waits.
 fn localize_args(locale: Locale, args: &BTreeMap<String, ArgValue>) -> BTreeMap<String, ArgValue> {
     let t = translations();
+    let wait = match args.get("retry_after") {
+        Some(ArgValue::Number(secs)) if *secs >= 0.0 => Some((
+            "wait".to_string(),
+            ArgValue::Text(t.duration(locale, *secs as u64)),
+        )),
+        _ => None,
+    };
     args.iter()
         .map(|(k, v)| {
             let v = match (k.as_str(), v) {
@@ -44,6 +52,7 @@ fn localize_args(locale: Locale, args: &BTreeMap<String, ArgValue>) -> BTreeMap<
             };
             (k.clone(), v)
         })
+        .chain(wait)
         .collect()
 }
 
@@ -114,6 +123,61 @@ mod tests {
         h.insert(header::COOKIE, HeaderValue::from_static("a=b; qs_lang=it"));
         assert_eq!(request_locale(None, &h).code(), "it");
         assert_eq!(request_locale(Some("es"), &h).code(), "es");
+    }
+
+    #[test]
+    fn long_waits_read_as_hours_and_minutes_in_messages_actions_and_last_errors() {
+        use crate::quota::{describe, Evaluation};
+        use crate::registry::LastError;
+        use crate::types::{Cause, Status};
+        let e = Evaluation {
+            status: Status::RateLimited,
+            cause: Cause::UpstreamRateLimited,
+            retry_after_secs: Some(75_685),
+        };
+        let (message_key, message_args, action_keys) = describe(&e);
+        let mut args = BTreeMap::new();
+        args.insert("limit".to_string(), ArgValue::Text("tokens_per_day".into()));
+        args.insert("retry_after".to_string(), ArgValue::Number(75_685.0));
+        args.insert("resets_at".to_string(), ArgValue::Text("00:00".into()));
+        let v = StatusView {
+            workspace: "w".into(),
+            name: "W".into(),
+            status: e.status,
+            since: chrono::Utc::now(),
+            cause: e.cause.clone(),
+            message_key,
+            message_args,
+            action_keys,
+            usage: Default::default(),
+            limits: Default::default(),
+            upstream: None,
+            retry_after_secs: e.retry_after_secs,
+            last_error: Some(LastError {
+                key: "error-workspace-limit-day",
+                args,
+                at: chrono::Utc::now(),
+            }),
+        };
+        let en = render_status(&v, Locale::EN);
+        assert_eq!(en.suggested_actions[0], "Retry in 21 h 1 min.");
+        assert_eq!(
+            en.last_error.as_deref(),
+            Some(
+                "A call was refused: the workspace reached its limit of tokens per day. \
+                 It resets at 00:00, in 21 h 1 min."
+            )
+        );
+        let de = render_status(&v, Locale::from_tag("de").unwrap_or_default());
+        assert_eq!(
+            de.suggested_actions[0],
+            "In 21 Std. 1 Min. erneut versuchen."
+        );
+        let last = de.last_error.unwrap_or_default();
+        assert!(
+            last.contains("um 00:00 Uhr") && !last.contains("75685"),
+            "{last}"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::quota::{
     StatusTracker, UpstreamObservation, WorkspaceMeter,
 };
 use crate::store::{StatusChange, Store, StoredNotification, Write};
-use crate::types::{ArgValue, Cause, Limits, Status, UpstreamHeadroom, Usage};
+use crate::types::{ArgValue, Cause, LimitKind, Limits, Status, UpstreamHeadroom, Usage};
 
 /// Everything a status report holds, before rendering in a locale.
 #[derive(Clone, Debug, PartialEq)]
@@ -334,8 +334,8 @@ impl Registry {
                 ArgValue::Number(refusal.retry_after_secs as f64),
             );
             st.last_error = Some(LastError {
-                key: "error-workspace-limit",
-                args,
+                key: limit_error_key(refusal.limit),
+                args: with_reset_time(args, refusal, self.tz, now),
                 at: now,
             });
             let e = quota::evaluate(&st.meter, &acct, now);
@@ -540,6 +540,36 @@ impl Workspace {
     }
 }
 
+/// The last-error key of a refusal by `limit`: minute limits say "retry in N seconds", day and
+/// month limits name their reset time.
+fn limit_error_key(limit: LimitKind) -> &'static str {
+    match limit {
+        LimitKind::RequestsPerMinute | LimitKind::TokensPerMinute => "error-workspace-limit",
+        LimitKind::RequestsPerDay | LimitKind::TokensPerDay | LimitKind::BudgetUsdPerDay => {
+            "error-workspace-limit-day"
+        }
+        LimitKind::BudgetUsdPerMonth => "error-workspace-limit-month",
+    }
+}
+
+/// A period limit's refusal also carries `resets_at`: the local wall-clock time (`HH:MM`, in
+/// the server's time zone `tz`) when the limit resets. Locale-neutral; rendered at the edge.
+fn with_reset_time(
+    mut args: BTreeMap<String, ArgValue>,
+    refusal: &Refusal,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, ArgValue> {
+    if !refusal.limit.is_per_minute() {
+        let at = quota::window::add_secs(now, refusal.retry_after_secs).with_timezone(&tz);
+        args.insert(
+            "resets_at".into(),
+            ArgValue::Text(at.format("%H:%M").to_string()),
+        );
+    }
+    args
+}
+
 /// The account's own contribution to status, to tell whether an observation changed it. Only
 /// the kind of cause counts: a headroom ratio moving on every call is not a change (the
 /// once-a-second tick picks up such drifts).
@@ -575,6 +605,50 @@ fn view_of(w: &Workspace, st: &WsState, acct: &AccountState, now: DateTime<Utc>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn period_refusals_carry_the_local_reset_time_and_minute_ones_do_not() {
+        let refusal = |limit, retry_after_secs| Refusal {
+            limit,
+            retry_after_secs,
+            used: 1.0,
+            limit_value: 1.0,
+        };
+        // 2024-05-31 10:00 UTC is 12:00 in Rome; the month resets at 00:00 Rome time, 12 h later.
+        let now = DateTime::parse_from_rfc3339("2024-05-31T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let rome = chrono_tz::Europe::Rome;
+        let month = with_reset_time(
+            BTreeMap::new(),
+            &refusal(LimitKind::BudgetUsdPerMonth, 12 * 3600),
+            rome,
+            now,
+        );
+        assert_eq!(
+            month.get("resets_at"),
+            Some(&ArgValue::Text("00:00".into()))
+        );
+        assert_eq!(
+            limit_error_key(LimitKind::BudgetUsdPerMonth),
+            "error-workspace-limit-month"
+        );
+        assert_eq!(
+            limit_error_key(LimitKind::TokensPerDay),
+            "error-workspace-limit-day"
+        );
+        let minute = with_reset_time(
+            BTreeMap::new(),
+            &refusal(LimitKind::RequestsPerMinute, 30),
+            rome,
+            now,
+        );
+        assert!(minute.is_empty());
+        assert_eq!(
+            limit_error_key(LimitKind::RequestsPerMinute),
+            "error-workspace-limit"
+        );
+    }
 
     #[test]
     fn a_thousand_unpriced_models_make_two_notices_and_a_bounded_set() {

@@ -1265,3 +1265,83 @@ async fn the_sign_in_form_works_without_javascript_and_keeps_the_key_out_of_urls
     assert_eq!(r.status(), 403);
     assert!(header_of(&r, "set-cookie").is_none());
 }
+
+// ------------------------------------------------------------------ last errors
+
+/// The numbers a text shows, other than the parts of an `HH:MM` time.
+fn numbers_outside_times(text: &str) -> Vec<u64> {
+    let mut out = vec![];
+    let mut rest = text;
+    while let Some(i) = rest.find(|c: char| c.is_ascii_digit()) {
+        let run: String = rest[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ':')
+            .collect();
+        if !run.contains(':') {
+            out.extend(run.parse::<u64>().ok());
+        }
+        rest = &rest[i + run.len()..];
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_limits_last_error_names_the_local_reset_time_not_raw_seconds() {
+    // India is 5:30 ahead of UTC all year: its midnight is 18:30 UTC, so "00:00" can only come
+    // from the configured zone.
+    let toml = format!(
+        "{}\n[server]\ntime_zone = \"Asia/Kolkata\"\n",
+        base_toml("requests_per_day = 1")
+    );
+    let env = Env::start(&toml).await;
+    assert_eq!(env.chat(ACME_KEY, "hello").await.status(), 200);
+    assert_eq!(env.chat(ACME_KEY, "hello").await.status(), 429);
+
+    let last_error = |list: &Value| {
+        list["workspaces"]
+            .as_array()
+            .and_then(|a| a.iter().find(|w| w["workspace"] == "acme"))
+            .and_then(|w| w["last_error"].as_str())
+            .unwrap_or_else(|| panic!("no last error for acme: {list}"))
+            .to_string()
+    };
+    let en = last_error(&env.get_json(ADMIN_KEY, "/api/admin/workspaces").await);
+    assert!(en.contains("It resets at 00:00, in "), "{en}");
+    assert!(
+        numbers_outside_times(&en).iter().all(|n| *n <= 60),
+        "a raw count of seconds: {en}"
+    );
+    let it = last_error(
+        &env.get_json(ADMIN_KEY, "/api/admin/workspaces?locale=it")
+            .await,
+    );
+    assert!(it.contains("Si azzera alle 00:00, tra "), "{it}");
+    assert!(numbers_outside_times(&it).iter().all(|n| *n <= 60), "{it}");
+
+    // The server-rendered admin table shows the same text.
+    let (admin, _) = sign_in(&env, ADMIN_KEY).await;
+    let html = env
+        .http
+        .get(env.url("/admin"))
+        .header("cookie", &admin)
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        html.contains(&en),
+        "the admin page lacks {en:?}: {}",
+        &html[..html.len().min(2000)]
+    );
+}
+
+#[test]
+fn numbers_outside_times_skips_clock_times() {
+    assert_eq!(
+        numbers_outside_times("resets at 00:00, in 21 h 1 min; 75685 s"),
+        [21, 1, 75685]
+    );
+}

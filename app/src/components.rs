@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::data::Session;
-use crate::i18n::{translations, Locale};
+use crate::i18n::{translations, Locale, MINUTE_SECS};
 use crate::logic::chart;
 use crate::logic::format::{bar_level, bar_percent, share};
 use crate::logic::live::{countdown_secs, Connection};
@@ -161,7 +161,10 @@ pub fn Banner(monitor: QuotaMonitor) -> impl IntoView {
                     <span aria-hidden="true">"◷ "</span>
                     {move || match secs() {
                         0 => tr.t("banner-retry-now"),
-                        s => tr.ta("banner-retry-in", &[("seconds", ArgValue::Number(s as f64))]),
+                        s if s < MINUTE_SECS => {
+                            tr.ta("banner-retry-in", &[("seconds", ArgValue::Number(s as f64))])
+                        }
+                        s => tr.ta("banner-retry-in-wait", &[("wait", ArgValue::Text(tr.duration(s)))]),
                     }}
                 </p>
             }

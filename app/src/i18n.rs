@@ -152,6 +152,12 @@ impl Translations {
         self.render(locale, key, &BTreeMap::new())
     }
 
+    /// A wait of `secs` in `locale` ("45 seconds", "21 h 1 min"); see [`duration_message`].
+    pub fn duration(&self, locale: Locale, secs: u64) -> String {
+        let (key, args) = duration_message(secs);
+        self.render(locale, key, &args)
+    }
+
     /// Whether `locale` itself (without fallback) has `key`.
     pub fn has(&self, locale: Locale, key: &str) -> bool {
         let (id, attr) = split_key(key);
@@ -176,6 +182,36 @@ impl Translations {
         let s = bundle.format_pattern(pattern, args, &mut errors);
         Some(s.into_owned())
     }
+}
+
+/// Waits of at least this many seconds read in minutes (or hours and minutes), shorter ones
+/// in seconds.
+pub const MINUTE_SECS: u64 = 60;
+
+/// How a wait of `secs` reads, as a Fluent key and its counted arguments: under a minute in
+/// seconds (`duration-seconds`, `$seconds`), under an hour in whole minutes
+/// (`duration-minutes`, `$minutes`), then in hours and minutes (`duration-hours`, `$hours`;
+/// `duration-hours-minutes`, `$hours` and `$minutes`). Partial units are dropped: 75,685 s is
+/// "21 h 1 min". The one place durations are shaped; [`Translations::duration`] renders it.
+pub fn duration_message(secs: u64) -> (&'static str, BTreeMap<String, ArgValue>) {
+    let num = |n: u64| ArgValue::Number(n as f64);
+    let (hours, minutes) = (secs / 3600, secs % 3600 / 60);
+    let (key, args) = if secs < MINUTE_SECS {
+        ("duration-seconds", vec![("seconds", num(secs))])
+    } else if hours == 0 {
+        ("duration-minutes", vec![("minutes", num(minutes))])
+    } else if minutes == 0 {
+        ("duration-hours", vec![("hours", num(hours))])
+    } else {
+        (
+            "duration-hours-minutes",
+            vec![("hours", num(hours)), ("minutes", num(minutes))],
+        )
+    };
+    (
+        key,
+        args.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    )
 }
 
 fn split_key(key: &str) -> (&str, Option<&str>) {
@@ -297,7 +333,14 @@ mod tests {
     /// Number arguments that count something ("3 seconds", "1 failure"): a message must
     /// choose its words by their plural category. Other numbers (percentages, money, the
     /// figures of a usage bar) are shown with a symbol or stand alone and need no plural.
-    const COUNTED: [&str; 4] = ["retry_after", "seconds", "count", "consecutive"];
+    const COUNTED: [&str; 6] = [
+        "retry_after",
+        "seconds",
+        "minutes",
+        "hours",
+        "count",
+        "consecutive",
+    ];
 
     /// The counted variables that `p` shows outside a select on that same variable.
     fn unselected_counts(p: &ast::Pattern<&str>, under: &[String], out: &mut BTreeSet<String>) {
@@ -361,6 +404,40 @@ mod tests {
             t.render(Locale::EN, "action-wait-retry", &one),
             "Retry in 1 second."
         );
+    }
+
+    #[test]
+    fn durations_read_in_seconds_then_minutes_then_hours_and_minutes() {
+        let t = translations();
+        let it = Locale::from_tag("it").unwrap_or_default();
+        let de = Locale::from_tag("de").unwrap_or_default();
+        let cases: [(u64, &str, &str, &str); 8] = [
+            (0, "0 seconds", "0 secondi", "0 Sekunden"),
+            (1, "1 second", "1 secondo", "1 Sekunde"),
+            (59, "59 seconds", "59 secondi", "59 Sekunden"),
+            (60, "1 min", "1 min", "1 Min."),
+            (61, "1 min", "1 min", "1 Min."),
+            (3600, "1 h", "1 h", "1 Std."),
+            (3660, "1 h 1 min", "1 h 1 min", "1 Std. 1 Min."),
+            (75_685, "21 h 1 min", "21 h 1 min", "21 Std. 1 Min."),
+        ];
+        for (secs, en, it_text, de_text) in cases {
+            assert_eq!(t.duration(Locale::EN, secs), en, "{secs} s");
+            assert_eq!(t.duration(it, secs), it_text, "{secs} s");
+            assert_eq!(t.duration(de, secs), de_text, "{secs} s");
+        }
+        assert_eq!(duration_message(75_685).0, "duration-hours-minutes");
+        assert_eq!(
+            duration_message(75_685).1.get("hours"),
+            Some(&ArgValue::Number(21.0))
+        );
+        // Every locale renders every shape (no key falls back to English or to itself).
+        for l in Locale::all() {
+            for secs in [1, 60, 3600, 3660] {
+                let (key, _) = duration_message(secs);
+                assert!(t.has(l, key), "{}: {key}", l.code());
+            }
+        }
     }
 
     #[test]

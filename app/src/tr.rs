@@ -85,6 +85,11 @@ impl Tr {
         self.ta(key, &[("count", ArgValue::Number(n as f64))])
     }
 
+    /// A wait in words: "45 seconds", "12 min", "21 h 1 min" (see [`crate::i18n::duration_message`]).
+    pub fn duration(self, secs: u64) -> String {
+        translations().duration(self.0, secs)
+    }
+
     /// A calendar date in the locale's `date-short-format` (a chrono pattern).
     pub fn date(self, d: chrono::NaiveDate) -> String {
         let pattern = self.t("date-short-format");
@@ -200,6 +205,8 @@ mod tests {
         assert_eq!(en.ago(1), "1 second ago");
         assert_eq!(en.ago(125), "2 minutes ago");
         assert_ne!(it.ago(125), en.ago(125));
+        assert_eq!(en.duration(75_685), "21 h 1 min");
+        assert_eq!(it.duration(1), "1 secondo");
     }
 
     /// Every key the UI renders exists in English (the locale test then requires it everywhere).
@@ -270,6 +277,10 @@ mod tests {
             "time-ago-minutes",
             "time-ago-hours",
             "time-ago-days",
+            "duration-seconds",
+            "duration-minutes",
+            "duration-hours",
+            "duration-hours-minutes",
             "language-name",
             "upstream-requests",
             "upstream-tokens",

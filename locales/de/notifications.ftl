@@ -7,6 +7,7 @@
 ##   $status       Wire-Name eines Status; sein Text ist die Nachricht status-name-<Name>
 ##   $percent      ein ganzzahliger Prozentwert (87)
 ##   $retry_after  Sekunden, bis ein erneuter Versuch gelingen kann
+##   $wait         $retry_after als Dauer in Worten ("45 Sekunden", "21 Std. 1 Min."), beim Anzeigen ergänzt
 ##   $consecutive  Anzahl aufeinanderfolgender Fehler bei OpenAI
 ##   $model        ein Modellname
 ## Empfohlene Aktionen werden mit den Argumenten der zugehörigen Nachricht gerendert.
@@ -81,6 +82,7 @@ action-wait-retry = In { $retry_after ->
         [one] { $retry_after } Sekunde
        *[other] { $retry_after } Sekunden
     } erneut versuchen.
+action-wait-retry-long = In { $wait } erneut versuchen.
 action-retry-later = In Kürze erneut versuchen.
 action-wait-period-reset = Warten, bis das Limit zurückgesetzt wird: um Mitternacht (Ortszeit) bei Tageslimits, am Monatsersten bei Monatslimits.
 action-raise-limit = Einen Admin bitten, das Limit dieses Workspaces zu erhöhen.
@@ -106,3 +108,4 @@ status-name-warning = Warnung
 status-name-degraded = beeinträchtigt
 status-name-rate_limited = ratenbegrenzt
 status-name-quota_exceeded = Kontingent überschritten
+

@@ -3,6 +3,8 @@ error-workspace-limit = Ein Aufruf wurde abgelehnt: Der Workspace hat sein Limit
         [one] { $retry_after } Sekunde
        *[other] { $retry_after } Sekunden
     }.
+error-workspace-limit-day = Ein Aufruf wurde abgelehnt: Der Workspace hat sein Limit von { $limit } erreicht. Es wird um { $resets_at } Uhr zurückgesetzt, in { $wait }.
+error-workspace-limit-month = Ein Aufruf wurde abgelehnt: Der Workspace hat sein Limit von { $limit } erreicht. Es wird am Monatsersten um { $resets_at } Uhr zurückgesetzt, in { $wait }.
 error-upstream-timeout = OpenAI hat nicht rechtzeitig geantwortet.
 error-upstream-unreachable = OpenAI war nicht erreichbar.
 error-upstream-cut = Die Verbindung zu OpenAI brach ab, während eine Antwort gestreamt wurde.
@@ -38,6 +40,29 @@ time-ago-days = { $count ->
     [one] vor 1 Tag
    *[other] vor { $count } Tagen
 }
+
+## Dauern (eine Wartezeit, angezeigt als $wait): unter einer Minute in Sekunden, dann Minuten, dann
+## Stunden und Minuten. Jede Zahl läuft über eine Pluralauswahl, auch wo die Wörter gleich bleiben.
+
+duration-seconds = { $seconds ->
+        [one] { $seconds } Sekunde
+       *[other] { $seconds } Sekunden
+    }
+duration-minutes = { $minutes ->
+        [one] { $minutes } Min.
+       *[other] { $minutes } Min.
+    }
+duration-hours = { $hours ->
+        [one] { $hours } Std.
+       *[other] { $hours } Std.
+    }
+duration-hours-minutes = { $hours ->
+        [one] { $hours } Std.
+       *[other] { $hours } Std.
+    } { $minutes ->
+        [one] { $minutes } Min.
+       *[other] { $minutes } Min.
+    }
 
 nav-label = Hauptnavigation
 nav-workspace = Workspace
@@ -86,6 +111,7 @@ banner-retry-in = { $seconds ->
     [one] Aufrufe sind in 1 Sekunde wieder möglich.
    *[other] Aufrufe sind in { $seconds } Sekunden wieder möglich.
 }
+banner-retry-in-wait = Aufrufe sind in { $wait } wieder möglich.
 banner-retry-now = Aufrufe sind jetzt wieder möglich.
 
 usage-title = Nutzung

@@ -7,6 +7,7 @@
 ##   $status       a status' wire name; its text is the message status-name-<name>
 ##   $percent      a whole percentage (87)
 ##   $retry_after  seconds until a retry can succeed
+##   $wait         $retry_after as a duration in words ("45 seconds", "21 h 1 min"), added when shown
 ##   $consecutive  a count of consecutive upstream failures
 ##   $model        a model name
 ## Suggested actions are rendered with the arguments of the message they come with.
@@ -80,6 +81,7 @@ action-wait-retry = Retry in { $retry_after ->
         [one] { $retry_after } second
        *[other] { $retry_after } seconds
     }.
+action-wait-retry-long = Retry in { $wait }.
 action-retry-later = Retry in a little while.
 action-wait-period-reset = Wait until the limit resets: at local midnight for daily limits, on the first of the month for monthly ones.
 action-raise-limit = Ask an admin to raise this workspace's limit.
@@ -105,3 +107,4 @@ status-name-warning = warning
 status-name-degraded = degraded
 status-name-rate_limited = rate limited
 status-name-quota_exceeded = quota exceeded
+

@@ -1,8 +1,11 @@
 # Errors shown as a workspace's last error (status reports, admin table).
+# $resets_at is the local time a daily or monthly limit resets (00:00); $wait the wait in words (21 h 1 min).
 error-workspace-limit = A call was refused: the workspace reached its limit of { $limit }. Retry in { $retry_after ->
         [one] { $retry_after } second
        *[other] { $retry_after } seconds
     }.
+error-workspace-limit-day = A call was refused: the workspace reached its limit of { $limit }. It resets at { $resets_at }, in { $wait }.
+error-workspace-limit-month = A call was refused: the workspace reached its limit of { $limit }. It resets on the first of the month at { $resets_at }, in { $wait }.
 error-upstream-timeout = OpenAI did not answer in time.
 error-upstream-unreachable = OpenAI could not be reached.
 error-upstream-cut = The connection to OpenAI broke while a response was streaming.
@@ -43,6 +46,29 @@ time-ago-days = { $count ->
     [one] 1 day ago
    *[other] { $count } days ago
 }
+
+## Durations (a wait, shown as $wait): under a minute in seconds, then minutes, then hours and
+## minutes. Every count goes through a plural choice, even where the words do not change.
+
+duration-seconds = { $seconds ->
+        [one] { $seconds } second
+       *[other] { $seconds } seconds
+    }
+duration-minutes = { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
+duration-hours = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    }
+duration-hours-minutes = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    } { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
 
 ## Header and navigation.
 nav-label = Main
@@ -96,6 +122,7 @@ banner-retry-in = { $seconds ->
     [one] Calls can be retried in 1 second.
    *[other] Calls can be retried in { $seconds } seconds.
 }
+banner-retry-in-wait = Calls can be retried in { $wait }.
 banner-retry-now = Calls can be retried now.
 
 ## Usage bars.

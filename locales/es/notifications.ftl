@@ -7,6 +7,7 @@
 ##   $status       nombre wire de un estado; su texto es el mensaje status-name-<nombre>
 ##   $percent      un porcentaje entero (87)
 ##   $retry_after  segundos hasta que un reintento pueda tener éxito
+##   $wait         $retry_after como duración en palabras ("45 segundos", "21 h 1 min"), añadido al mostrarlo
 ##   $consecutive  número de fallos consecutivos de OpenAI
 ##   $model        nombre de un modelo
 ## Las acciones sugeridas se muestran con los argumentos del mensaje al que acompañan.
@@ -81,6 +82,7 @@ action-wait-retry = Reintenta en { $retry_after ->
         [one] { $retry_after } segundo
        *[other] { $retry_after } segundos
     }.
+action-wait-retry-long = Reintenta en { $wait }.
 action-retry-later = Reintenta dentro de un rato.
 action-wait-period-reset = Espera a que el límite se restablezca: a medianoche (hora local) en los límites diarios y el día 1 de cada mes en los mensuales.
 action-raise-limit = Pide a un administrador que aumente el límite de este espacio de trabajo.
@@ -106,3 +108,4 @@ status-name-warning = advertencia
 status-name-degraded = degradado
 status-name-rate_limited = limitado
 status-name-quota_exceeded = cuota superada
+

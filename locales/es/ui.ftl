@@ -3,6 +3,8 @@ error-workspace-limit = Se rechazó una llamada: el espacio de trabajo alcanzó 
         [one] { $retry_after } segundo
        *[other] { $retry_after } segundos
     }.
+error-workspace-limit-day = Se rechazó una llamada: el espacio de trabajo alcanzó su límite de { $limit }. Se restablece a las { $resets_at }, dentro de { $wait }.
+error-workspace-limit-month = Se rechazó una llamada: el espacio de trabajo alcanzó su límite de { $limit }. Se restablece el día 1 del mes a las { $resets_at }, dentro de { $wait }.
 error-upstream-timeout = OpenAI no respondió a tiempo.
 error-upstream-unreachable = No se pudo contactar con OpenAI.
 error-upstream-cut = La conexión con OpenAI se cortó mientras se transmitía una respuesta.
@@ -38,6 +40,29 @@ time-ago-days = { $count ->
     [one] hace 1 día
    *[other] hace { $count } días
 }
+
+## Duraciones (una espera, mostrada como $wait): bajo un minuto en segundos, luego minutos, luego
+## horas y minutos. Cada número pasa por una elección de plural, aunque las palabras no cambien.
+
+duration-seconds = { $seconds ->
+        [one] { $seconds } segundo
+       *[other] { $seconds } segundos
+    }
+duration-minutes = { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
+duration-hours = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    }
+duration-hours-minutes = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    } { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
 
 nav-label = Principal
 nav-workspace = Espacio de trabajo
@@ -86,6 +111,7 @@ banner-retry-in = { $seconds ->
     [one] Se podrá reintentar en 1 segundo.
    *[other] Se podrá reintentar en { $seconds } segundos.
 }
+banner-retry-in-wait = Se podrá reintentar en { $wait }.
 banner-retry-now = Ya se puede reintentar.
 
 usage-title = Uso

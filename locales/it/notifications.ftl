@@ -7,6 +7,7 @@
 ##   $status       nome wire di uno stato; il suo testo è il messaggio status-name-<nome>
 ##   $percent      una percentuale intera (87)
 ##   $retry_after  secondi prima che un nuovo tentativo possa riuscire
+##   $wait         $retry_after come durata a parole ("45 secondi", "21 h 1 min"), aggiunto quando è mostrato
 ##   $consecutive  numero di errori consecutivi di OpenAI
 ##   $model        nome di un modello
 ## Le azioni suggerite sono rese con gli argomenti del messaggio che accompagnano.
@@ -81,6 +82,7 @@ action-wait-retry = Riprova tra { $retry_after ->
         [one] { $retry_after } secondo
        *[other] { $retry_after } secondi
     }.
+action-wait-retry-long = Riprova tra { $wait }.
 action-retry-later = Riprova tra poco.
 action-wait-period-reset = Attendi che il limite si azzeri: a mezzanotte (ora locale) per i limiti giornalieri, il primo del mese per quelli mensili.
 action-raise-limit = Chiedi a un amministratore di aumentare il limite di questo workspace.
@@ -106,3 +108,4 @@ status-name-warning = avviso
 status-name-degraded = degradato
 status-name-rate_limited = limitato
 status-name-quota_exceeded = quota superata
+

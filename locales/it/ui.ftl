@@ -3,6 +3,8 @@ error-workspace-limit = Una chiamata è stata rifiutata: il workspace ha raggiun
         [one] { $retry_after } secondo
        *[other] { $retry_after } secondi
     }.
+error-workspace-limit-day = Una chiamata è stata rifiutata: il workspace ha raggiunto il limite di { $limit }. Si azzera alle { $resets_at }, tra { $wait }.
+error-workspace-limit-month = Una chiamata è stata rifiutata: il workspace ha raggiunto il limite di { $limit }. Si azzera il primo del mese alle { $resets_at }, tra { $wait }.
 error-upstream-timeout = OpenAI non ha risposto in tempo.
 error-upstream-unreachable = Impossibile raggiungere OpenAI.
 error-upstream-cut = La connessione a OpenAI si è interrotta durante lo streaming di una risposta.
@@ -38,6 +40,29 @@ time-ago-days = { $count ->
     [one] 1 giorno fa
    *[other] { $count } giorni fa
 }
+
+## Durate (un'attesa, mostrata come $wait): sotto il minuto in secondi, poi minuti, poi ore e
+## minuti. Ogni numero passa per una scelta plurale, anche dove le parole non cambiano.
+
+duration-seconds = { $seconds ->
+        [one] { $seconds } secondo
+       *[other] { $seconds } secondi
+    }
+duration-minutes = { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
+duration-hours = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    }
+duration-hours-minutes = { $hours ->
+        [one] { $hours } h
+       *[other] { $hours } h
+    } { $minutes ->
+        [one] { $minutes } min
+       *[other] { $minutes } min
+    }
 
 nav-label = Principale
 nav-workspace = Workspace
@@ -86,6 +111,7 @@ banner-retry-in = { $seconds ->
     [one] Si potrà riprovare tra 1 secondo.
    *[other] Si potrà riprovare tra { $seconds } secondi.
 }
+banner-retry-in-wait = Si potrà riprovare tra { $wait }.
 banner-retry-now = Ora si può riprovare.
 
 usage-title = Utilizzo

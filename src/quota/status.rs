@@ -170,13 +170,14 @@ fn args_for(status: Status, cause: &Cause, retry_after: Option<u64>) -> BTreeMap
     args
 }
 
-/// The suggested actions for a situation. `action-wait-retry` (which shows `$retry_after`) only
-/// when the retry time is known.
+/// The suggested actions for a situation. `action-wait-retry` (which shows `$retry_after`
+/// seconds) only when the retry time is known and under a minute; `action-wait-retry-long`
+/// (which shows it as `$wait`, in minutes or hours and minutes) when it is longer.
 fn actions_for(r: Reason, retry_after: Option<u64>) -> Vec<&'static str> {
-    let wait = if retry_after.is_some() {
-        "action-wait-retry"
-    } else {
-        "action-retry-later"
+    let wait = match retry_after {
+        Some(s) if s < app::i18n::MINUTE_SECS => "action-wait-retry",
+        Some(_) => "action-wait-retry-long",
+        None => "action-retry-later",
     };
     match r {
         Reason::Normal | Reason::Other(_) => vec![],
@@ -353,6 +354,7 @@ mod tests {
         let mut v = vec![
             Evaluation::normal(),
             ev(Status::RateLimited, Cause::UpstreamRateLimited, Some(20)),
+            ev(Status::RateLimited, Cause::UpstreamRateLimited, Some(3_600)),
             ev(Status::RateLimited, Cause::UpstreamRateLimited, None),
             ev(Status::QuotaExceeded, Cause::AccountQuotaExceeded, None),
             ev(
@@ -438,8 +440,8 @@ mod tests {
         out
     }
 
-    /// Checks that `key` exists, that its variables are all in `args`, and (for notices) that it
-    /// has a title and a body.
+    /// Checks that `key` exists, that its variables are all in `args` (`$wait` is added at the
+    /// edge from `retry_after`), and (for notices) that it has a title and a body.
     fn check(
         ftl: &BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)>,
         key: &str,
@@ -450,8 +452,9 @@ mod tests {
             panic!("{key} is missing from locales/en/notifications.ftl");
         };
         for v in vars {
+            let from = if v == "wait" { "retry_after" } else { v };
             assert!(
-                args.contains_key(v),
+                args.contains_key(from),
                 "{key} uses ${v} but is given only {args:?}"
             );
         }
