@@ -77,6 +77,7 @@ pub fn render_status(v: &StatusView, locale: Locale) -> StatusReport {
         limits: v.limits.clone(),
         upstream: v.upstream.clone(),
         retry_after_seconds: v.retry_after_secs,
+        retry_after_ms: v.retry_after_ms,
         last_error: v.last_error.as_ref().map(|e| {
             let a = localize_args(locale, &e.args);
             t.render(locale, e.key, &a)

@@ -36,6 +36,9 @@ pub struct StatusView {
     pub limits: Limits,
     pub upstream: Option<UpstreamHeadroom>,
     pub retry_after_secs: Option<u64>,
+    /// Milliseconds from the view's `now` to the moment a retry can succeed: the quota core's
+    /// waits end on whole seconds, counted from the second `now` falls in.
+    pub retry_after_ms: Option<u64>,
     pub last_error: Option<LastError>,
 }
 
@@ -598,6 +601,9 @@ fn view_of(w: &Workspace, st: &WsState, acct: &AccountState, now: DateTime<Utc>)
         limits: st.meter.limits().clone(),
         upstream: acct.headroom(now).cloned(),
         retry_after_secs: e.retry_after_secs,
+        retry_after_ms: e
+            .retry_after_secs
+            .map(|s| (s * 1000).saturating_sub(u64::from(now.timestamp_subsec_millis()))),
         last_error: st.last_error.clone(),
     }
 }

@@ -8,7 +8,7 @@ use crate::data::Session;
 use crate::i18n::{translations, Locale, MINUTE_SECS};
 use crate::logic::chart;
 use crate::logic::format::{bar_level, bar_percent, share};
-use crate::logic::live::{countdown_secs, Connection};
+use crate::logic::live::{countdown_secs, retry_deadline_ms, Connection};
 use crate::monitor::QuotaMonitor;
 use crate::tr::{switch_language, use_tr, Tr};
 use crate::types::{
@@ -132,6 +132,32 @@ pub fn StatusPill(#[prop(into)] status: Signal<Status>) -> impl IntoView {
     }
 }
 
+/// A clock (ms) for what must change on the second it is due, such as a countdown: the
+/// monitor's clock ticks once a second at whatever phase it started, so on its own a countdown
+/// could show a second too many for up to a second. In the browser this one also ticks every
+/// 100 ms while the component lives; on the server it is the monitor's.
+fn use_fine_clock(coarse: RwSignal<u64>) -> Signal<u64> {
+    #[cfg(not(feature = "ssr"))]
+    {
+        let fine = RwSignal::new(crate::monitor::clock_ms());
+        let handle = set_interval_with_handle(
+            move || fine.set(crate::monitor::clock_ms()),
+            std::time::Duration::from_millis(100),
+        )
+        .ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.clear();
+            }
+        });
+        Signal::derive(move || fine.get().max(coarse.get()))
+    }
+    #[cfg(feature = "ssr")]
+    {
+        coarse.into()
+    }
+}
+
 /// The banner shown while calls are refused or failing; gone on recovery.
 #[component]
 pub fn Banner(monitor: QuotaMonitor) -> impl IntoView {
@@ -153,9 +179,10 @@ pub fn Banner(monitor: QuotaMonitor) -> impl IntoView {
                 </div>
             }
         });
-        let countdown = r.retry_after_seconds.map(|retry| {
-            let received = t.received_ms;
-            let secs = move || countdown_secs(retry, received, monitor.now_ms.get());
+        let countdown = retry_deadline_ms(&r, t.received_ms).map(|deadline| {
+            // Rendered from the clock, not restarted from each report's rounded-up seconds.
+            let now = use_fine_clock(monitor.now_ms);
+            let secs = move || countdown_secs(deadline, now.get());
             view! {
                 <p class="countdown" data-testid="countdown" aria-live="off">
                     <span aria-hidden="true">"◷ "</span>

@@ -267,6 +267,10 @@ pub struct StatusReport {
     pub limits: Limits,
     pub upstream: Option<UpstreamHeadroom>,
     pub retry_after_seconds: Option<u64>,
+    /// The same wait, exact: milliseconds from when this report was made. A client counts
+    /// down to `received + retry_after_ms` on its own clock (no clock skew to the server).
+    #[serde(default)]
+    pub retry_after_ms: Option<u64>,
     /// The last upstream or gateway error seen for this workspace, rendered.
     pub last_error: Option<String>,
 }

@@ -79,6 +79,27 @@ test.describe("workspace view", () => {
     expect(await page.evaluate(() => (window as unknown as { qsMarker?: number }).qsMarker)).toBe(1);
   });
 
+  test("the countdown shows what /api/quota/status says, second by second", async ({ page, stack }) => {
+    await signIn(page, stack, KEYS.acme);
+    await page.goto(`${stack.baseURL}/`);
+    await expectLive(page);
+    await stack.fault({ fault: "rate_limited", retry_after_secs: 40, count: 1 });
+    expect(await stack.call(KEYS.acme)).toBe(429);
+    const countdown = page.getByTestId("countdown");
+    await expect(countdown).toBeVisible({ timeout: 1_000 });
+    const apiSeconds = () =>
+      page.evaluate(async () => (await (await fetch("/api/quota/status")).json()).retry_after_seconds as number);
+    // Over 3 s, at different phases of the second: the banner shows the API's number (read
+    // just before and just after it, in case a second ends in between), never one more.
+    for (let i = 0; i < 7; i++) {
+      const before = await apiSeconds();
+      const shown = Number(/(\d+)/.exec((await countdown.textContent()) ?? "")?.[1]);
+      const after = await apiSeconds();
+      expect([before, after], `banner shows ${shown}`).toContain(shown);
+      await page.waitForTimeout(430);
+    }
+  });
+
   test("scenario 2: rate_limit_exceeded shows a countdown and the banner clears by itself", async ({ page, stack }) => {
     await signIn(page, stack, KEYS.acme);
     await page.goto(`${stack.baseURL}/`);

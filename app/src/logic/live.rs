@@ -162,10 +162,19 @@ impl SeenIds {
     }
 }
 
-/// Seconds left of a `retry_after_seconds` received at `received_ms`.
-pub fn countdown_secs(retry_after_secs: u64, received_ms: u64, now_ms: u64) -> u64 {
-    let elapsed = now_ms.saturating_sub(received_ms) / 1000;
-    retry_after_secs.saturating_sub(elapsed)
+/// When a retry can succeed, on this client's clock: the report's exact wait (else its
+/// rounded-up seconds) from the moment the report arrived.
+pub fn retry_deadline_ms(r: &crate::types::StatusReport, received_ms: u64) -> Option<u64> {
+    let wait = r
+        .retry_after_ms
+        .or_else(|| r.retry_after_seconds.map(|s| s * 1000))?;
+    Some(received_ms.saturating_add(wait))
+}
+
+/// Whole seconds left until `deadline_ms`, rounded up as the API rounds its
+/// `retry_after_seconds`: 0 once it has passed.
+pub fn countdown_secs(deadline_ms: u64, now_ms: u64) -> u64 {
+    deadline_ms.saturating_sub(now_ms).div_ceil(1000)
 }
 
 #[cfg(test)]
@@ -281,10 +290,13 @@ mod tests {
 
     #[test]
     fn countdown_counts_whole_seconds_down_to_zero() {
-        assert_eq!(countdown_secs(3, 1_000, 1_000), 3);
-        assert_eq!(countdown_secs(3, 1_000, 1_999), 3);
-        assert_eq!(countdown_secs(3, 1_000, 2_000), 2);
-        assert_eq!(countdown_secs(3, 1_000, 60_000), 0);
-        assert_eq!(countdown_secs(3, 5_000, 1_000), 3);
+        // A 2.6 s wait received at t = 1 s: the deadline is 3.6 s.
+        assert_eq!(countdown_secs(3_600, 1_000), 3);
+        assert_eq!(countdown_secs(3_600, 1_600), 2);
+        assert_eq!(countdown_secs(3_600, 2_599), 2);
+        assert_eq!(countdown_secs(3_600, 2_600), 1);
+        assert_eq!(countdown_secs(3_600, 3_599), 1);
+        assert_eq!(countdown_secs(3_600, 3_600), 0);
+        assert_eq!(countdown_secs(3_600, 60_000), 0);
     }
 }

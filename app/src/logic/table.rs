@@ -100,6 +100,7 @@ mod tests {
             limits: Limits::default(),
             upstream: None,
             retry_after_seconds: None,
+            retry_after_ms: None,
             last_error: None,
         }
     }
