@@ -154,6 +154,7 @@ mod tests {
             limits: Default::default(),
             upstream: None,
             retry_after_secs: e.retry_after_secs,
+            retry_after_ms: e.retry_after_secs.map(|s| s * 1000),
             last_error: Some(LastError {
                 key: "error-workspace-limit-day",
                 args,
