@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | [`config`] | TOML + env + flags → validated [`config::Config`]; masked secrets | read files after start |
 //! | [`quota`] | windows, reservations, limits, status machine, notices — pure, `now` passed in | do IO, read clocks, format text |
-//! | [`registry`] | live workspaces, key index, account state; transitions → store + hub | do IO or format text |
+//! | [`registry`] | live workspaces, key index, account state; transitions → store + hub | do IO or format text (beyond the locale-neutral local `HH:MM` of a period's reset) |
 //! | [`proxy`] | forwarding, streaming, family naming, usage extraction, upstream signals | decide policy |
 //! | [`pricing`] | the shipped price table + overrides → cost of a usage | guess a price |
 //! | [`store`] | SQLite pool, migrations, batched ledger writer, notifications queued but not yet written (listed from memory), counter rebuild, roll-ups | block the hot path |
