@@ -31,7 +31,10 @@ test-tools:
 
 ## make test: every test — unit, integration, SDK end-to-end, browser end-to-end.
 test: test-tools
-	cargo test --workspace --quiet
+	# Without the WASM entry: in one build it would turn on app's `hydrate` feature next to
+	# `ssr`, and a server render would then run browser effects (tokio spawn_local panics).
+	# The WASM entry is built by `cargo leptos build` below.
+	cargo test --workspace --exclude frontend --quiet
 	cargo leptos build --release
 	$(MAKE) --no-print-directory sdk e2e
 

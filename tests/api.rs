@@ -1215,6 +1215,7 @@ async fn the_sign_in_form_works_without_javascript_and_keeps_the_key_out_of_urls
     let http = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     // What a browser sends for the form: a same-origin, url-encoded POST.
