@@ -36,8 +36,9 @@ pub struct StatusView {
     pub limits: Limits,
     pub upstream: Option<UpstreamHeadroom>,
     pub retry_after_secs: Option<u64>,
-    /// Milliseconds from the view's `now` to the moment a retry can succeed: the quota core's
-    /// waits end on whole seconds, counted from the second `now` falls in.
+    /// Milliseconds from the view's `now` to the moment a retry can succeed: exact for an
+    /// upstream rate limit; for a workspace limit the quota core's wait in whole seconds,
+    /// counted from the second `now` falls in.
     pub retry_after_ms: Option<u64>,
     pub last_error: Option<LastError>,
 }
@@ -603,7 +604,14 @@ fn view_of(w: &Workspace, st: &WsState, acct: &AccountState, now: DateTime<Utc>)
         retry_after_secs: e.retry_after_secs,
         retry_after_ms: e
             .retry_after_secs
-            .map(|s| (s * 1000).saturating_sub(u64::from(now.timestamp_subsec_millis()))),
+            .map(|s| match (&e.cause, acct.rate_limited(now)) {
+                // The upstream's reset is an exact instant.
+                (Cause::UpstreamRateLimited, Some(until)) => {
+                    u64::try_from((until - now).num_milliseconds()).unwrap_or(0)
+                }
+                // Workspace windows free on whole seconds, counted from the second `now` is in.
+                _ => (s * 1000).saturating_sub(u64::from(now.timestamp_subsec_millis())),
+            }),
         last_error: st.last_error.clone(),
     }
 }

@@ -52,12 +52,7 @@ fn assert_blocked(e: &ApiErr) {
         "{}",
         e.raw
     );
-    let retry: u64 = e
-        .headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no Retry-After: {:?}", e.headers));
+    let retry = retry_after(e);
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
 }
 

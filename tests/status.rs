@@ -53,12 +53,7 @@ async fn requests_per_minute_refuses_the_third_call_before_the_upstream() {
         "{}",
         e.raw
     );
-    let retry: u64 = e
-        .headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no Retry-After: {:?}", e.headers));
+    let retry = retry_after(&e);
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
     assert_eq!(
         env.sim.stats().requests,

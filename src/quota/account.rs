@@ -116,7 +116,8 @@ impl AccountState {
             .is_some_and(|t| now < add_secs(t, self.policy.quota_exceeded_ttl_secs))
     }
 
-    fn rate_limited(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    /// The end of the upstream rate limit in force at `now`, if any.
+    pub fn rate_limited(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.rate_limited_until.filter(|&u| now < u)
     }
 

@@ -89,6 +89,15 @@ pub async fn api_error(r: reqwest::Response) -> ApiErr {
     }
 }
 
+/// The whole seconds of an answer's `Retry-After`; panics if it has none.
+pub fn retry_after(e: &ApiErr) -> u64 {
+    e.headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After: {:?}", e.headers))
+}
+
 /// The row of `key` in a usage report, if any.
 pub fn usage_row<'a>(report: &'a Value, key: &str) -> Option<&'a Value> {
     report["rows"].as_array()?.iter().find(|r| r["key"] == key)
