@@ -1220,3 +1220,23 @@ async fn json_bodies_the_upstream_could_read_differently_are_refused() {
     .await;
     assert_eq!(env.sim.stats().requests, 1);
 }
+
+#[tokio::test]
+async fn an_answer_whose_media_type_is_written_in_capitals_is_still_metered() {
+    // Media types are case-insensitive on the answer as on the request.
+    let (env, _rec) =
+        behind_recorder("", &[("content-type", "Application/JSON; charset=utf-8")]).await;
+    assert_eq!(env.chat(ACME_KEY, "metered").await.status(), 200);
+    let report = env
+        .wait_usage(ACME_KEY, "family", |v| {
+            usage_row(v, "chat.completions").is_some()
+        })
+        .await;
+    let row = usage_row(&report, "chat.completions").unwrap_or(&Value::Null);
+    assert_eq!(
+        (n(row, "input_tokens"), n(row, "output_tokens")),
+        (5, 1),
+        "{report}"
+    );
+    assert_eq!(n(row, "estimated_requests"), 0, "{report}");
+}

@@ -450,7 +450,8 @@ impl Proxy {
         // A clone of the parsed header shares its bytes: no copy per call.
         let content_type_header = parts.headers.get(header::CONTENT_TYPE).cloned();
         let content_type = content_type_header.as_ref().and_then(|v| v.to_str().ok());
-        let (is_json, is_multipart) = content_type.map_or((false, false), media_kind);
+        let media = content_type.map_or(Media::Other, media_kind);
+        let (is_json, is_multipart) = (media == Media::Json, media == Media::Multipart);
 
         // The request body: JSON is read whole (small, and we must see it); everything else
         // streams, multipart after a short peek for its `model` field.
@@ -704,12 +705,13 @@ impl Proxy {
         if status.as_u16() >= 400 {
             s.error_headers = Some(head.headers.clone());
         }
-        let ctype = head
+        // Read as the request's is: `Application/JSON` is metered like `application/json`.
+        let media = head
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let mode = if ctype.starts_with("text/event-stream") {
+            .map_or(Media::Other, media_kind);
+        let mode = if media == Media::EventStream {
             let sk = match s.kind {
                 FamilyKind::ChatCompletions => StreamKind::Chat { strip_usage_chunk },
                 FamilyKind::Completions => StreamKind::Completions { strip_usage_chunk },
@@ -717,7 +719,7 @@ impl Proxy {
                 _ => StreamKind::Other,
             };
             Mode::Sse(Box::new(StreamTap::new(sk, s.info.model.clone())))
-        } else if ctype.starts_with("application/json") || status.as_u16() >= 400 {
+        } else if media == Media::Json || status.as_u16() >= 400 {
             Mode::Collect {
                 chunks: Vec::new(),
                 len: 0,
@@ -847,26 +849,45 @@ fn body_error(e: usage::BodyError) -> AppError {
     }
 }
 
-/// What a `Content-Type` announces, as `(json, multipart)`. Media types are case-insensitive
-/// and may carry parameters: `APPLICATION/JSON; charset=utf-8` is JSON, as is any
-/// `application/*+json` a server may read as JSON; `Multipart/Form-Data; boundary=…` is
-/// multipart. No allocation.
-fn media_kind(content_type: &str) -> (bool, bool) {
+/// What a `Content-Type` announces, as far as metering cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Media {
+    /// `application/json`, or any `application/*+json` a server may read as JSON.
+    Json,
+    /// `multipart/*` (uploads).
+    Multipart,
+    /// `text/event-stream` (a stream of usage-bearing events).
+    EventStream,
+    Other,
+}
+
+/// The [`Media`] of a `Content-Type`, for the caller's request and the upstream's answer
+/// alike. Media types are case-insensitive and may carry parameters: `APPLICATION/JSON;
+/// charset=utf-8` is JSON, `Text/Event-Stream` a stream. No allocation.
+fn media_kind(content_type: &str) -> Media {
     let essence = content_type
         .split_once(';')
         .map_or(content_type, |(e, _)| e)
         .trim();
     let Some((kind, subtype)) = essence.split_once('/') else {
-        return (false, false);
+        return Media::Other;
     };
-    let json = kind.eq_ignore_ascii_case("application")
+    if kind.eq_ignore_ascii_case("application")
         && (subtype.eq_ignore_ascii_case("json")
             || subtype
                 .len()
                 .checked_sub(5)
                 .and_then(|i| subtype.get(i..))
-                .is_some_and(|t| t.eq_ignore_ascii_case("+json")));
-    (json, kind.eq_ignore_ascii_case("multipart"))
+                .is_some_and(|t| t.eq_ignore_ascii_case("+json")))
+    {
+        Media::Json
+    } else if kind.eq_ignore_ascii_case("multipart") {
+        Media::Multipart
+    } else if kind.eq_ignore_ascii_case("text") && subtype.eq_ignore_ascii_case("event-stream") {
+        Media::EventStream
+    } else {
+        Media::Other
+    }
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
@@ -1339,13 +1360,16 @@ mod tests {
             " application/json ;charset=UTF-8",
             "application/merge-patch+json",
         ] {
-            assert_eq!(media_kind(json), (true, false), "{json}");
+            assert_eq!(media_kind(json), Media::Json, "{json}");
         }
         for multipart in [
             "multipart/form-data; boundary=x",
             "MULTIPART/Form-Data;boundary=x",
         ] {
-            assert_eq!(media_kind(multipart), (false, true), "{multipart}");
+            assert_eq!(media_kind(multipart), Media::Multipart, "{multipart}");
+        }
+        for stream in ["text/event-stream", "Text/Event-Stream; charset=utf-8"] {
+            assert_eq!(media_kind(stream), Media::EventStream, "{stream}");
         }
         for other in [
             "application/jsonl",
@@ -1354,7 +1378,7 @@ mod tests {
             "json",
             "",
         ] {
-            assert_eq!(media_kind(other), (false, false), "{other}");
+            assert_eq!(media_kind(other), Media::Other, "{other}");
         }
     }
 

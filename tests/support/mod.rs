@@ -511,14 +511,17 @@ impl Recorder {
                         "message": {"role": "assistant", "content": "ok"}}],
                     "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}
                 });
-                let mut resp = Response::builder()
-                    .status(200)
-                    .header("content-type", "application/json");
+                let mut resp = Response::new(Body::from(body.to_string()));
+                let h = resp.headers_mut();
+                h.insert(
+                    "content-type",
+                    axum::http::HeaderValue::from_static("application/json"),
+                );
+                // Each given header replaces one of the same name (`content-type` too).
                 for (k, v) in headers {
-                    resp = resp.header(k, v);
+                    h.insert(k, axum::http::HeaderValue::from_static(v));
                 }
-                resp.body(Body::from(body.to_string()))
-                    .unwrap_or_else(|e| panic!("{e}"))
+                resp
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
