@@ -73,6 +73,7 @@ pub fn render_status(v: &StatusView, locale: Locale) -> StatusReport {
             .iter()
             .map(|k| t.render(locale, k, &args))
             .collect(),
+        suggested_action_keys: v.action_keys.iter().map(|k| k.to_string()).collect(),
         usage: v.usage.clone(),
         limits: v.limits.clone(),
         upstream: v.upstream.clone(),

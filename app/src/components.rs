@@ -171,15 +171,27 @@ pub fn Banner(monitor: QuotaMonitor) -> impl IntoView {
             Scope::Workspace => tr.t("banner-scope-workspace"),
             Scope::Account => tr.t("banner-scope-account"),
         });
-        let actions = (!r.suggested_actions.is_empty()).then(|| {
+        let deadline = retry_deadline_ms(&r, t.received_ms);
+        // With a live countdown, "Retry in 59 seconds." would be a second, frozen clock.
+        let actions: Vec<String> = r
+            .suggested_actions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let key = r.suggested_action_keys.get(*i).map_or("", String::as_str);
+                deadline.is_none() || !key.starts_with("action-wait-retry")
+            })
+            .map(|(_, a)| a.clone())
+            .collect();
+        let actions = (!actions.is_empty()).then(|| {
             view! {
                 <div class="banner-actions">
                     <h3>{tr.t("banner-actions")}</h3>
-                    <ul>{r.suggested_actions.iter().map(|a| view! { <li>{a.clone()}</li> }).collect_view()}</ul>
+                    <ul>{actions.into_iter().map(|a| view! { <li>{a}</li> }).collect_view()}</ul>
                 </div>
             }
         });
-        let countdown = retry_deadline_ms(&r, t.received_ms).map(|deadline| {
+        let countdown = deadline.map(|deadline| {
             // Rendered from the clock, not restarted from each report's rounded-up seconds.
             let now = use_fine_clock(monitor.now_ms);
             let secs = move || countdown_secs(deadline, now.get());
@@ -448,7 +460,11 @@ pub fn NotificationList(monitor: QuotaMonitor) -> impl IntoView {
     view! { <div class="notification-panel">{items}</div> }
 }
 
-/// The toast stack: one per notification (repeats collapse with a count), newest on top.
+/// The screens where toasts span the width at the bottom, one at a time (as in `main.css`).
+const NARROW_SCREEN: &str = "(max-width: 719px)";
+
+/// The toast stack: one per notification (repeats collapse with a count), newest on top. At
+/// most three show; the others wait behind a "+N more" line with a "Dismiss all" button.
 #[component]
 pub fn ToastStack(monitor: QuotaMonitor) -> impl IntoView {
     let tr = use_tr();
@@ -459,6 +475,28 @@ pub fn ToastStack(monitor: QuotaMonitor) -> impl IntoView {
                 toasts.update(|t| t.dismiss_newest(crate::monitor::clock_ms()));
             }
         });
+        on_cleanup(move || handle.remove());
+    });
+    // One toast at a time on a phone (the stack spans the width there), three on a wide screen.
+    Effect::new(move |_| {
+        use crate::logic::toast::{MAX_VISIBLE, MAX_VISIBLE_NARROW};
+        let apply = move || {
+            let narrow = window()
+                .match_media(NARROW_SCREEN)
+                .ok()
+                .flatten()
+                .is_some_and(|m| m.matches());
+            let cap = if narrow {
+                MAX_VISIBLE_NARROW
+            } else {
+                MAX_VISIBLE
+            };
+            if toasts.with_untracked(|t| t.cap()) != cap {
+                toasts.update(|t| t.set_cap(cap, crate::monitor::clock_ms()));
+            }
+        };
+        apply();
+        let handle = window_event_listener(leptos::ev::resize, move |_| apply());
         on_cleanup(move || handle.remove());
     });
     // Two live regions, in the page from the first render and never replaced: a screen reader
@@ -492,6 +530,21 @@ pub fn ToastStack(monitor: QuotaMonitor) -> impl IntoView {
                 data-testid="toasts-polite">
                 {region(false)}
             </div>
+            // Outside the live regions: the count changes with every toast and is not news.
+            <Show when=move || toasts.with(|t| t.hidden_count() > 0)>
+                <div class="toasts-more" data-testid="toasts-more">
+                    <span data-testid="toasts-more-count">
+                        {move || {
+                            let n = toasts.with(|t| t.hidden_count());
+                            tr.ta("toast-more", &[("count", ArgValue::Number(n as f64))])
+                        }}
+                    </span>
+                    <button class="button secondary small" data-testid="toasts-dismiss-all"
+                        on:click=move |_| toasts.update(|t| t.dismiss_all())>
+                        {tr.t("toast-dismiss-all")}
+                    </button>
+                </div>
+            </Show>
         </div>
     }
 }

@@ -263,6 +263,9 @@ pub struct StatusReport {
     pub message: String,
     /// Rendered in the requester's locale.
     pub suggested_actions: Vec<String>,
+    /// The message key of each of `suggested_actions`, in the same order (`action-…`).
+    #[serde(default)]
+    pub suggested_action_keys: Vec<String>,
     pub usage: Usage,
     pub limits: Limits,
     pub upstream: Option<UpstreamHeadroom>,

@@ -110,6 +110,8 @@ test.describe("workspace view", () => {
     await expect(banner).toBeVisible({ timeout: 1_000 });
     await expect(banner).toHaveAttribute("data-status", "rate_limited");
     await expect(page.getByTestId("countdown")).toContainText(/Calls can be retried in [1-3] seconds?\./);
+    // One clock only: the suggested actions do not repeat the wait as a frozen number.
+    await expect(banner.locator(".banner-actions")).not.toContainText("Retry in");
     // A warning's toast lands in the polite live region.
     await expect(page.getByTestId("toasts-polite").getByTestId("toast").first()).toBeVisible();
     await expect(banner).toHaveCount(0, { timeout: 10_000 });

@@ -157,6 +157,11 @@ toast-count = { $count ->
     [one] einmal
    *[other] ×{ $count }
 }
+toast-more = { $count ->
+    [one] +{ $count } weitere Benachrichtigung
+   *[other] +{ $count } weitere Benachrichtigungen
+}
+toast-dismiss-all = Alle schließen
 
 admin-title = Alle Workspaces
 admin-filter = Filtern

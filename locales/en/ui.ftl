@@ -173,6 +173,11 @@ toast-count = { $count ->
     [one] once
    *[other] ×{ $count }
 }
+toast-more = { $count ->
+    [one] +{ $count } more notification
+   *[other] +{ $count } more notifications
+}
+toast-dismiss-all = Dismiss all
 
 ## Admin pages.
 admin-title = All workspaces

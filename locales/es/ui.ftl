@@ -157,6 +157,11 @@ toast-count = { $count ->
     [one] una vez
    *[other] ×{ $count }
 }
+toast-more = { $count ->
+    [one] +{ $count } notificación más
+   *[other] +{ $count } notificaciones más
+}
+toast-dismiss-all = Cerrar todas
 
 admin-title = Todos los espacios de trabajo
 admin-filter = Filtrar

@@ -157,6 +157,11 @@ toast-count = { $count ->
     [one] una volta
    *[other] ×{ $count }
 }
+toast-more = { $count ->
+    [one] +{ $count } altra notifica
+   *[other] +{ $count } altre notifiche
+}
+toast-dismiss-all = Chiudi tutte
 
 admin-title = Tutti i workspace
 admin-filter = Filtra

@@ -93,6 +93,7 @@ mod tests {
             scope: None,
             message: String::new(),
             suggested_actions: vec![],
+            suggested_action_keys: vec![],
             usage: Usage {
                 cost_usd_day: cost,
                 ..Usage::default()

@@ -1,13 +1,15 @@
 //! The toast queue. One toast per notification; repeats of the same notification key (for the
 //! same workspace) within [`COLLAPSE_WINDOW_MS`] of the last one collapse into it with a count.
 //! Lifetimes depend on the level ([`lifetime_ms`]); errors stay until dismissed. At most
-//! [`MAX_VISIBLE`] toasts show (the newest); a hidden or hovered/focused toast keeps the time it
-//! had left and resumes when shown again. Time is passed in, so tests drive a fake clock.
+//! [`MAX_VISIBLE`] toasts show (the newest; [`MAX_VISIBLE_NARROW`] on a phone); a hidden or
+//! hovered/focused toast keeps the time it had left and resumes when shown again. Time is passed in, so tests drive a fake clock.
 
 use crate::types::{Level, Notification};
 
-/// Toasts visible at once.
-pub const MAX_VISIBLE: usize = 5;
+/// Toasts visible at once on a wide screen; the rest wait, counted in a "+N more" line.
+pub const MAX_VISIBLE: usize = 3;
+/// Toasts visible at once on a phone, where the stack spans the width: one, as a snackbar.
+pub const MAX_VISIBLE_NARROW: usize = 1;
 /// Repeats of a key within this long after the last one collapse into one toast.
 pub const COLLAPSE_WINDOW_MS: u64 = 60_000;
 
@@ -53,13 +55,37 @@ impl Toast {
 }
 
 /// The queue of toasts, oldest first.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Toasts {
     items: Vec<Toast>,
     next_id: u64,
+    /// How many show at once.
+    cap: usize,
+}
+
+impl Default for Toasts {
+    fn default() -> Toasts {
+        Toasts {
+            items: Vec::new(),
+            next_id: 0,
+            cap: MAX_VISIBLE,
+        }
+    }
 }
 
 impl Toasts {
+    /// Sets how many toasts show at once (at least one): [`MAX_VISIBLE`], or
+    /// [`MAX_VISIBLE_NARROW`] on a phone. Toasts that stop showing keep the time they had left.
+    pub fn set_cap(&mut self, cap: usize, now_ms: u64) {
+        self.cap = cap.max(1);
+        self.arm(now_ms);
+    }
+
+    /// How many toasts show at once.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// Adds a toast for `n`, or collapses it into a recent one with the same key. Returns the
     /// toast's id.
     pub fn push(&mut self, n: Notification, now_ms: u64) -> u64 {
@@ -102,6 +128,11 @@ impl Toasts {
         self.arm(now_ms);
     }
 
+    /// Closes every toast, the waiting ones too ("Dismiss all").
+    pub fn dismiss_all(&mut self) {
+        self.items.clear();
+    }
+
     /// Closes the newest visible toast (Esc with no toast focused).
     pub fn dismiss_newest(&mut self, now_ms: u64) {
         if let Some(t) = self.items.last() {
@@ -140,12 +171,12 @@ impl Toasts {
 
     /// The visible toasts, newest first.
     pub fn visible(&self) -> Vec<Toast> {
-        self.items.iter().rev().take(MAX_VISIBLE).cloned().collect()
+        self.items.iter().rev().take(self.cap).cloned().collect()
     }
 
     /// Toasts waiting beyond the visible ones.
     pub fn hidden_count(&self) -> usize {
-        self.items.len().saturating_sub(MAX_VISIBLE)
+        self.items.len().saturating_sub(self.cap)
     }
 
     pub fn len(&self) -> usize {
@@ -159,7 +190,7 @@ impl Toasts {
     /// Starts or stops each toast's countdown: visible, unheld toasts count down; the others
     /// keep what they had left.
     fn arm(&mut self, now_ms: u64) {
-        let first_visible = self.items.len().saturating_sub(MAX_VISIBLE);
+        let first_visible = self.items.len().saturating_sub(self.cap);
         for (i, t) in self.items.iter_mut().enumerate() {
             let running = i >= first_visible && !t.held;
             match (running, t.deadline_ms, t.remaining_ms) {
@@ -257,13 +288,13 @@ mod tests {
     }
 
     #[test]
-    fn at_most_five_show_and_hidden_ones_wait_with_their_time() {
+    fn at_most_three_show_and_hidden_ones_wait_with_their_time() {
         let mut q = Toasts::default();
         let first = q.push(n("0", "k0", Level::Info), 0);
-        for i in 1..7 {
+        for i in 1..5 {
             q.push(n(&i.to_string(), &format!("k{i}"), Level::Error), 0);
         }
-        assert_eq!(q.visible().len(), MAX_VISIBLE);
+        assert_eq!(q.visible().len(), 3);
         assert_eq!(q.hidden_count(), 2);
         assert!(!q.visible().iter().any(|t| t.id == first));
         assert!(
@@ -279,6 +310,23 @@ mod tests {
     }
 
     #[test]
+    fn a_phone_shows_one_and_the_others_wait_with_their_time() {
+        let mut q = Toasts::default();
+        let info = q.push(n("0", "k0", Level::Info), 0);
+        q.push(n("1", "k1", Level::Error), 0);
+        q.set_cap(MAX_VISIBLE_NARROW, 1_000);
+        assert_eq!(q.visible().len(), 1);
+        assert_eq!(q.hidden_count(), 1);
+        assert!(!q.tick(60_000), "the hidden info toast keeps its 4 s");
+        q.set_cap(MAX_VISIBLE, 60_000);
+        assert!(q.visible().iter().any(|t| t.id == info));
+        assert!(!q.tick(63_999));
+        assert!(q.tick(64_000));
+        q.set_cap(0, 64_000);
+        assert_eq!(q.visible().len(), 1, "at least one shows");
+    }
+
+    #[test]
     fn dismiss_and_escape() {
         let mut q = Toasts::default();
         let a = q.push(n("1", "a", Level::Error), 0);
@@ -290,5 +338,10 @@ mod tests {
         );
         q.dismiss(a, 2);
         assert!(q.is_empty());
+        for i in 0..5 {
+            q.push(n(&i.to_string(), &format!("k{i}"), Level::Error), 3);
+        }
+        q.dismiss_all();
+        assert!(q.is_empty() && q.hidden_count() == 0);
     }
 }
