@@ -267,10 +267,15 @@ impl WorkspaceMeter {
         }
     }
 
+    /// Remembers a refusal until its limit frees: `retry_after_secs` whole seconds counted from
+    /// the start of the second `now` is in, as windows and periods free on whole seconds. (Counted
+    /// from `now` itself it would outlast the limit by up to a second, and a client counting down
+    /// the exact wait would retry into a refusal.)
     fn remember(&mut self, kind: LimitKind, retry_after_secs: u64, now: DateTime<Utc>) {
+        let second = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
         let r = Remembered {
             limit: kind,
-            until: add_secs(now, retry_after_secs),
+            until: add_secs(second, retry_after_secs),
         };
         let slot = if kind.is_per_minute() {
             &mut self.refused_minute
@@ -852,6 +857,29 @@ mod tests {
         assert_eq!(usd_to_nanos(-1.0), 0);
         assert_eq!(usd_to_nanos(f64::NAN), 0);
         assert_eq!(usd_to_nanos(f64::INFINITY), u64::MAX);
+    }
+
+    #[test]
+    fn a_refusal_is_remembered_until_the_whole_second_its_limit_frees() {
+        let mut m = WorkspaceMeter::new(
+            Limits {
+                requests_per_minute: Some(1),
+                ..limits()
+            },
+            chrono_tz::UTC,
+        );
+        let t = utc(T0);
+        let r = ok(&mut m, Demand::default(), t);
+        m.settle(r, Actual::default(), t);
+        // Refused 10.7 s later: the call of second 0 leaves the window at second 60.
+        let at = t + chrono::TimeDelta::milliseconds(10_700);
+        assert_eq!(refused(&mut m, Demand::default(), at).retry_after_secs, 50);
+        let just_before = t + chrono::TimeDelta::milliseconds(59_999);
+        assert_eq!(m.evaluate(just_before).status, Status::RateLimited);
+        assert_eq!(m.evaluate(just_before).retry_after_secs, Some(1));
+        // At second 60 the window has freed and the refusal is over with it, not 0.7 s later.
+        assert_eq!(m.evaluate(secs(t, 60)).status, Status::Normal);
+        let _ = ok(&mut m, Demand::default(), secs(t, 60));
     }
 
     #[test]
