@@ -17,7 +17,7 @@
 //! | [`pricing`] | the shipped price table + overrides → cost of a usage | guess a price |
 //! | [`store`] | SQLite pool, migrations, batched ledger writer, notifications queued but not yet written (listed from memory), counter rebuild, roll-ups | block the hot path |
 //! | [`alerts`] | per-workspace broadcast hub | drop a lagging subscriber |
-//! | [`api`] | REST, WebSocket, admin, metrics, health; browser sessions, cross-origin checks, security headers | hold business rules |
+//! | [`api`] | REST, WebSocket, admin, metrics, health; browser sessions, the first-run setup link, cross-origin checks, security headers | hold business rules |
 //! | [`headers`] | bearer token and cookie parsing | judge credentials |
 //! | [`guard`] | abuse limits: per-address auth-failure budget, per-workspace caps on calls in flight, buffered bytes, WebSockets | read keys, format client text |
 //! | [`error`] | [`error::AppError`] → OpenAI-shaped JSON, in one place | log |

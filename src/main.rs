@@ -206,10 +206,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let listener = quota_sentinel::server::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let token = CancellationToken::new();
-    let running = quota_sentinel::server::start(config, listener, token.clone())
+    let mut running = quota_sentinel::server::start(config, listener, token.clone())
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(addr = %running.addr, "Quota Sentinel is listening; set OPENAI_BASE_URL=http://{}/v1", running.addr);
+    // On the standard output, never through the log: the token must be on this line only.
+    if let Some(line) = running.setup_link.take() {
+        println!("{line}");
+    }
     tokio::spawn(shutdown_signal(token));
     running.wait().await.map_err(|e| e.to_string())
 }

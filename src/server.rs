@@ -83,6 +83,9 @@ pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 pub struct Running {
     pub addr: SocketAddr,
     pub shared: Arc<Shared>,
+    /// First run only: the line that carries the one-time setup link. The caller prints it
+    /// once (it is in no log) and drops it.
+    pub setup_link: Option<String>,
     done: tokio::task::JoinHandle<Result<(), ServerError>>,
 }
 
@@ -164,6 +167,16 @@ pub async fn start(
         tracing::warn!("neither QUOTA_ADMIN_KEY nor QS_SESSION_SECRET is set: browser sessions end when the gateway stops");
     }
     let sessions = api::session::Sessions::load(session_key, &config, &store).await?;
+    // First run: nobody could sign in or create anything, so a one-time setup link is made.
+    let (setup, setup_link) = if registry.workspaces().is_empty() && admin_hash.is_none() {
+        let (gate, token) = api::setup::SetupGate::new(std::time::Instant::now());
+        (
+            Some(gate),
+            Some(api::setup::announcement(&local_base_url(addr), &token)),
+        )
+    } else {
+        (None, None)
+    };
     let shared = Arc::new(Shared {
         auth_guard: crate::guard::AuthGuard::new(&config.abuse),
         config,
@@ -174,6 +187,7 @@ pub async fn start(
         admin_hash,
         metrics_hash: config_metrics_hash,
         sessions,
+        setup,
     });
 
     // Status ticker: expiries and live usage pushes, once a second.
@@ -240,7 +254,23 @@ pub async fn start(
         tracing::info!("stopped; ledger flushed");
         served.map_err(ServerError::Io)
     });
-    Ok(Running { addr, shared, done })
+    Ok(Running {
+        addr,
+        shared,
+        setup_link,
+        done,
+    })
+}
+
+/// `http://` and `addr`, with a wildcard address replaced by loopback: what a browser on this
+/// machine opens.
+fn local_base_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Binds `addr` for [`start`]: with `SO_REUSEPORT`, so that each serving thread can have its

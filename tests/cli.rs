@@ -91,3 +91,30 @@ async fn metrics_are_scraped_with_the_token_named_by_metrics_token_env() {
     assert_eq!(status(Some(ADMIN_KEY)).await, 200);
     p.stop().await;
 }
+
+/// A fresh gateway (no workspace, no admin key) prints one setup link on stdout, and its token
+/// nowhere else; a gateway with an admin key or a workspace prints none.
+#[tokio::test]
+async fn a_first_run_prints_one_setup_link_on_stdout_only() {
+    let p = Process::start("1024:1024", "").await;
+    let (stdout, stderr) = p.stop().await;
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("/setup/begin?token=")).collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    let token = lines[0]
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_default();
+    assert_eq!(token.len(), 64, "{}", lines[0]);
+    assert_eq!(stdout.matches(token).count(), 1);
+    assert!(!stderr.contains(token), "the token is in the log: {stderr}");
+
+    let p = Process::start_with("1024:1024", "", &[], &[("QUOTA_ADMIN_KEY", ADMIN_KEY)]).await;
+    let (stdout, _) = p.stop().await;
+    assert!(!stdout.contains("setup/begin"), "{stdout}");
+    let hash = "0".repeat(64);
+    let toml = format!("[[workspaces]]\nid = \"acme\"\nkey_sha256 = [\"{hash}\"]\n");
+    let p = Process::start("1024:1024", &toml).await;
+    let (stdout, _) = p.stop().await;
+    assert!(!stdout.contains("setup/begin"), "{stdout}");
+}

@@ -173,5 +173,9 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_one_and_logged_to_stderr
             && line.contains("hard=4096"),
         "{line}"
     );
-    assert!(stdout.is_empty(), "logs go to stderr, not stdout: {stdout}");
+    // Logs go to stderr. Stdout holds only the first-run setup link (no workspace, no admin key).
+    assert!(
+        stdout.lines().all(|l| l.starts_with("First run: ")),
+        "logs go to stderr, not stdout: {stdout}"
+    );
 }

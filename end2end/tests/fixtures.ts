@@ -56,8 +56,11 @@ function exited(p: ChildProcess): Promise<void> {
   });
 }
 
-/** A gateway and its simulated OpenAI, on free ports, with a fresh database. */
+/** A gateway and its simulated OpenAI, on free ports, with a fresh database. With `firstRun`,
+ *  as on a fresh clone: no workspace in the config and no admin key. */
 export class Stack {
+  constructor(readonly opts: { firstRun?: boolean } = {}) {}
+
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "qs-e2e-"));
   simPort = 0;
   port = 0;
@@ -77,7 +80,7 @@ export class Stack {
     this.port = await freePort();
     fs.writeFileSync(
       path.join(this.dir, "qs.toml"),
-      [
+      this.opts.firstRun ? "" : [
         "[[workspaces]]",
         'id = "acme"',
         'name = "Acme"',
@@ -125,6 +128,14 @@ export class Stack {
   }
 
   async startServer() {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      OPENAI_API_KEY: UPSTREAM_KEY,
+      QUOTA_ADMIN_KEY: KEYS.admin,
+      LEPTOS_SITE_ROOT: SITE_ROOT,
+      QS_LOG: "warn",
+    };
+    if (this.opts.firstRun) delete env.QUOTA_ADMIN_KEY;
     this.server = spawn(
       BIN,
       [
@@ -140,13 +151,7 @@ export class Stack {
       ],
       {
         stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          OPENAI_API_KEY: UPSTREAM_KEY,
-          QUOTA_ADMIN_KEY: KEYS.admin,
-          LEPTOS_SITE_ROOT: SITE_ROOT,
-          QS_LOG: "warn",
-        },
+        env,
       },
     );
     this.capture(this.server, "gateway");

@@ -194,3 +194,26 @@ reset-failed = Das Zurücksetzen ist fehlgeschlagen.
 
 # Shown on every page in demo mode (quota-sentinel demo).
 demo-notice = Demo: simuliertes OpenAI und synthetischer Verkehr — nichts hier ist echte Nutzung.
+
+## Erster Start (/setup), erreicht über den Einmal-Link, den das Gateway beim ersten Start ausgibt.
+setup-title = Quota Sentinel einrichten
+setup-intro = Lege den ersten Workspace an. Sein Schlüssel ist das, was deine Anwendungen statt des OpenAI-Schlüssels senden; das Gateway fügt den echten hinzu.
+setup-id-label = Workspace-ID
+setup-id-help = Buchstaben, Ziffern, - und _ (bis zu 64). Sie benennt den Workspace in der API und in den Logs.
+setup-name-label = Anzeigename (optional)
+setup-submit = Workspace und Schlüssel anlegen
+setup-error-id = Die ID darf nur Buchstaben, Ziffern, - und _ enthalten, höchstens 64 Zeichen.
+setup-error-exists = Ein Workspace mit dieser ID existiert bereits.
+setup-error-session = Die Einrichtungssitzung ist beendet. Starte das Gateway neu, um einen neuen Link zu erhalten.
+setup-error-failed = Der Workspace konnte nicht angelegt werden. Versuche es noch einmal.
+setup-done-title = Workspace { $name } ist bereit
+setup-done-env = Setze diese zwei Variablen dort, wo deine Anwendung läuft; jedes OpenAI-SDK liest sie:
+setup-done-key-once = Der Schlüssel wird nur dieses eine Mal angezeigt: kopiere ihn jetzt.
+setup-done-admin = Diese Einrichtungssitzung endet, wenn das Gateway neu startet. Um Admin-Zugriff zu behalten, setze QUOTA_ADMIN_KEY vor dem nächsten Start.
+setup-open-workspace = Workspace öffnen
+setup-closed-title = Dieser Einrichtungslink funktioniert nicht mehr
+setup-closed-used = Er wurde bereits verwendet: Ein Einrichtungslink funktioniert nur einmal.
+setup-closed-expired = Er ist abgelaufen: Ein Einrichtungslink funktioniert 15 Minuten lang.
+setup-closed-invalid = Es ist nicht der aktuelle Einrichtungslink dieses Gateways.
+setup-closed-next = Solange das Gateway keinen Workspace und keinen Admin-Schlüssel hat, gibt es bei jedem Start einen neuen Link aus. Oder melde dich mit einem Schlüssel an.
+setup-closed-sign-in = Mit einem Schlüssel anmelden

@@ -211,3 +211,26 @@ reset-failed = The reset failed.
 
 # Shown on every page in demo mode (quota-sentinel demo).
 demo-notice = Demo: simulated OpenAI and synthetic traffic — nothing here is real usage.
+
+## First run (/setup), reached through the one-time link the gateway prints at its first start.
+setup-title = Set up Quota Sentinel
+setup-intro = Create the first workspace. Its key is what your applications send instead of the OpenAI key; the gateway adds the real one.
+setup-id-label = Workspace id
+setup-id-help = Letters, digits, - and _ (up to 64). It names the workspace in the API and the logs.
+setup-name-label = Display name (optional)
+setup-submit = Create the workspace and its key
+setup-error-id = The id may only hold letters, digits, - and _, up to 64 characters.
+setup-error-exists = A workspace with this id already exists.
+setup-error-session = The setup session has ended. Restart the gateway for a new setup link.
+setup-error-failed = The workspace could not be created. Try again.
+setup-done-title = Workspace { $name } is ready
+setup-done-env = Set these two variables where your application runs; every OpenAI SDK reads them:
+setup-done-key-once = The key is shown only this once: copy it now.
+setup-done-admin = This setup session ends when the gateway restarts. To keep admin access, set QUOTA_ADMIN_KEY before the next start.
+setup-open-workspace = Open the workspace
+setup-closed-title = This setup link no longer works
+setup-closed-used = It was already used: a setup link works once.
+setup-closed-expired = It has expired: a setup link works for 15 minutes.
+setup-closed-invalid = It is not this gateway's current setup link.
+setup-closed-next = While the gateway has no workspace and no admin key, it prints a new link each time it starts. Or sign in with a key.
+setup-closed-sign-in = Sign in with a key

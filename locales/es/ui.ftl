@@ -194,3 +194,26 @@ reset-failed = No se pudo restablecer.
 
 # Shown on every page in demo mode (quota-sentinel demo).
 demo-notice = Demo: OpenAI simulado y tráfico sintético — nada de esto es uso real.
+
+## Primer arranque (/setup), al que se llega con el enlace de un solo uso que el gateway imprime al arrancar por primera vez.
+setup-title = Configurar Quota Sentinel
+setup-intro = Crea el primer workspace. Su clave es lo que tus aplicaciones envían en lugar de la clave de OpenAI; el gateway añade la real.
+setup-id-label = Id del workspace
+setup-id-help = Letras, dígitos, - y _ (hasta 64). Nombra el workspace en la API y en los registros.
+setup-name-label = Nombre visible (opcional)
+setup-submit = Crear el workspace y su clave
+setup-error-id = El id solo puede contener letras, dígitos, - y _, hasta 64 caracteres.
+setup-error-exists = Ya existe un workspace con este id.
+setup-error-session = La sesión de configuración ha terminado. Reinicia el gateway para obtener un enlace nuevo.
+setup-error-failed = No se pudo crear el workspace. Inténtalo de nuevo.
+setup-done-title = El workspace { $name } está listo
+setup-done-env = Define estas dos variables donde se ejecuta tu aplicación; todos los SDK de OpenAI las leen:
+setup-done-key-once = La clave se muestra solo esta vez: cópiala ahora.
+setup-done-admin = Esta sesión de configuración termina cuando el gateway se reinicia. Para conservar el acceso de administrador, define QUOTA_ADMIN_KEY antes del próximo arranque.
+setup-open-workspace = Abrir el workspace
+setup-closed-title = Este enlace de configuración ya no funciona
+setup-closed-used = Ya se usó: un enlace de configuración funciona una sola vez.
+setup-closed-expired = Ha caducado: un enlace de configuración funciona durante 15 minutos.
+setup-closed-invalid = No es el enlace de configuración actual de este gateway.
+setup-closed-next = Mientras el gateway no tenga ningún workspace ni clave de administrador, imprime un enlace nuevo cada vez que arranca. O inicia sesión con una clave.
+setup-closed-sign-in = Iniciar sesión con una clave

@@ -194,3 +194,26 @@ reset-failed = L'azzeramento non è riuscito.
 
 # Shown on every page in demo mode (quota-sentinel demo).
 demo-notice = Demo: OpenAI simulato e traffico sintetico — niente qui è utilizzo reale.
+
+## Primo avvio (/setup), raggiunto dal link monouso che il gateway stampa al primo avvio.
+setup-title = Configura Quota Sentinel
+setup-intro = Crea il primo workspace. La sua chiave è ciò che le tue applicazioni inviano al posto della chiave OpenAI; il gateway aggiunge quella vera.
+setup-id-label = Id del workspace
+setup-id-help = Lettere, cifre, - e _ (fino a 64). Identifica il workspace nell'API e nei log.
+setup-name-label = Nome visualizzato (facoltativo)
+setup-submit = Crea il workspace e la sua chiave
+setup-error-id = L'id può contenere solo lettere, cifre, - e _, fino a 64 caratteri.
+setup-error-exists = Esiste già un workspace con questo id.
+setup-error-session = La sessione di configurazione è terminata. Riavvia il gateway per un nuovo link.
+setup-error-failed = Non è stato possibile creare il workspace. Riprova.
+setup-done-title = Il workspace { $name } è pronto
+setup-done-env = Imposta queste due variabili dove gira la tua applicazione; ogni SDK di OpenAI le legge:
+setup-done-key-once = La chiave è mostrata solo questa volta: copiala ora.
+setup-done-admin = Questa sessione di configurazione termina al riavvio del gateway. Per mantenere l'accesso da amministratore, imposta QUOTA_ADMIN_KEY prima del prossimo avvio.
+setup-open-workspace = Apri il workspace
+setup-closed-title = Questo link di configurazione non funziona più
+setup-closed-used = È già stato usato: un link di configurazione funziona una volta sola.
+setup-closed-expired = È scaduto: un link di configurazione funziona per 15 minuti.
+setup-closed-invalid = Non è il link di configurazione attuale di questo gateway.
+setup-closed-next = Finché il gateway non ha workspace né chiave di amministrazione, stampa un nuovo link a ogni avvio. Oppure accedi con una chiave.
+setup-closed-sign-in = Accedi con una chiave

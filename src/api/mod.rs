@@ -14,6 +14,7 @@ pub mod admin;
 mod quota;
 pub mod security;
 pub mod session;
+pub mod setup;
 mod ws;
 
 use std::convert::Infallible;
@@ -64,6 +65,8 @@ pub struct Shared {
     pub sessions: session::Sessions,
     /// The per-address budget of wrong keys, shared by `/v1` and the API.
     pub auth_guard: AuthGuard,
+    /// The first-run setup token, when the gateway started with no workspace and no admin key.
+    pub setup: Option<setup::SetupGate>,
 }
 
 /// Who is calling an API endpoint.
@@ -109,7 +112,8 @@ impl Shared {
     /// Admin-only endpoints: 403 when the admin API is off, 401 without a key, 403 when wrong.
     /// An admin session cookie counts as the key.
     pub fn require_admin(&self, headers: &HeaderMap) -> Result<(), AppError> {
-        if self.admin_hash.is_none() {
+        // Without an admin key only the setup admin's session (first run) is an admin.
+        if self.admin_hash.is_none() && !self.setup.as_ref().is_some_and(|g| g.is_used()) {
             return Err(AppError::AdminDisabled);
         }
         match bearer(headers) {
@@ -169,6 +173,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/{*rest}", any(api_not_found))
         // The sign-in form without JavaScript; `GET /login` is the Leptos page.
         .route("/login", post(session::sign_in_form))
+        // The first-run link; `GET /setup` is the Leptos page.
+        .route("/setup/begin", get(setup::begin))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .layer(axum::middleware::from_fn_with_state(

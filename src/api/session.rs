@@ -211,6 +211,14 @@ impl Sessions {
             .unwrap_or_default()
     }
 
+    /// The fingerprint the setup admin's session is bound to: a keyed hash of the one-time
+    /// token's hash, which only this process knows.
+    fn setup_binding(&self, token_hash: &[u8; 32]) -> String {
+        mac(&self.secret, &[b"setup-token:", token_hash])
+            .map(|m| format!("setup-{}", hex::encode(&m.finalize().into_bytes()[..16])))
+            .unwrap_or_default()
+    }
+
     fn is_revoked(&self, sid: &str) -> bool {
         let r = self.revoked.read().unwrap_or_else(|p| p.into_inner());
         r.contains_key(sid)
@@ -250,7 +258,11 @@ impl Shared {
         }
         let p = match &claims.workspace {
             None => {
-                let binding = s.admin_binding(self.admin_hash.as_ref()?);
+                let binding = match (&self.admin_hash, &self.setup) {
+                    (Some(h), _) => s.admin_binding(h),
+                    (None, Some(gate)) if gate.is_used() => s.setup_binding(gate.token_hash()),
+                    (None, _) => return None,
+                };
                 bool::from(binding.as_bytes().ct_eq(claims.binding.as_bytes()))
                     .then_some(Principal::Admin)?
             }
@@ -262,6 +274,23 @@ impl Shared {
             }
         };
         Some((p, claims))
+    }
+
+    /// The `Set-Cookie` of a new setup admin session (first run, after the token was spent).
+    pub fn setup_session_cookie(&self, uri: &Uri) -> HeaderValue {
+        let s = &self.sessions;
+        let binding = self
+            .setup
+            .as_ref()
+            .map(|g| s.setup_binding(g.token_hash()))
+            .unwrap_or_default();
+        let claims = Claims {
+            sid: new_sid(),
+            workspace: None,
+            binding,
+            expires: Utc::now().timestamp() + s.ttl,
+        };
+        s.set_cookie(&sign(&s.secret, &claims), s.ttl, uri)
     }
 
     /// The principal of a valid session cookie.

@@ -1,10 +1,11 @@
-//! The pages: `/login`, `/` (workspace view), `/admin` (every workspace) and
-//! `/admin/workspaces/:id` (one workspace's detail). Each loads its first data through
+//! The pages: `/login`, `/` (workspace view), `/admin` (every workspace),
+//! `/admin/workspaces/:id` (one workspace's detail) and `/setup` (the first run). Each loads its first data through
 //! [`crate::data::Loader`] (server-rendered, then hydrated) and goes live with
 //! [`crate::monitor::use_quota_monitor`].
 
 pub mod admin;
 pub mod login;
+pub mod setup;
 pub mod workspace;
 
 use leptos::prelude::*;
