@@ -85,6 +85,7 @@ pub async fn run(listen: &str, stop: CancellationToken) -> Result<(), String> {
         latency_ms: 40,
         stream_chunk_delay_ms: 20,
         rate_limit_headers: true,
+        ..SimConfig::default()
     });
     let sim_listener = TcpListener::bind("127.0.0.1:0")
         .await

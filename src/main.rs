@@ -114,6 +114,17 @@ struct SimulateArgs {
         default_value_t = 0
     )]
     latency_ms: u64,
+    /// Pause between two events of a streamed answer, in milliseconds.
+    #[arg(
+        long = "sim-stream-chunk-delay-ms",
+        env = "QS_SIM_STREAM_CHUNK_DELAY_MS",
+        default_value_t = 0
+    )]
+    stream_chunk_delay_ms: u64,
+    /// Precede each streamed event with an SSE comment event `: sent_ns=<Unix time in ns>`, the
+    /// moment it left the simulator (for measuring each chunk's transit; clients ignore it).
+    #[arg(long = "sim-stamp-stream-events", env = "QS_SIM_STAMP_STREAM_EVENTS")]
+    stamp_stream_events: bool,
 }
 
 /// A secret from its flag or environment variable, or else from the file named by its
@@ -226,6 +237,8 @@ async fn simulate(args: SimulateArgs) -> Result<(), String> {
     let sim = Simulator::new(SimConfig {
         api_key: args.api_key,
         latency_ms: args.latency_ms,
+        stream_chunk_delay_ms: args.stream_chunk_delay_ms,
+        stamp_stream_events: args.stamp_stream_events,
         ..SimConfig::default()
     });
     tracing::info!(addr = %args.listen, "OpenAI simulator listening");

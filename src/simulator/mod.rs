@@ -66,6 +66,8 @@ pub struct SimConfig {
     pub stream_chunk_delay_ms: u64,
     /// Whether `/v1` answers carry `x-ratelimit-*` headers.
     pub rate_limit_headers: bool,
+    /// Whether each streamed event is preceded by a comment event `: sent_ns=…` (benchmarks).
+    pub stamp_stream_events: bool,
 }
 
 impl Default for SimConfig {
@@ -75,6 +77,7 @@ impl Default for SimConfig {
             latency_ms: 0,
             stream_chunk_delay_ms: 0,
             rate_limit_headers: true,
+            stamp_stream_events: false,
         }
     }
 }

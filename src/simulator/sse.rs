@@ -1,5 +1,6 @@
 //! Server-sent-event bodies: each event is its own body frame (flushed as it
-//! is produced), `stream_chunk_delay_ms` apart, optionally cut short by a
+//! is produced), `stream_chunk_delay_ms` apart (each optionally preceded by a
+//! `: sent_ns=…` comment event, `stamp_stream_events`), optionally cut short by a
 //! [`super::Fault::CutStream`] with an I/O error so the client sees an
 //! unterminated chunked body. Usage carried by the stream is added to the
 //! simulator's `tokens_reported` only when its event is actually sent.
@@ -44,10 +45,22 @@ pub(crate) fn named_event<T: Serialize + ?Sized>(name: &str, value: &T) -> Resul
     Ok(Bytes::from(buf))
 }
 
+/// `event`, preceded by the comment event `: sent_ns=<now as Unix nanoseconds>\n\n`.
+fn stamped(event: &Bytes) -> Bytes {
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut buf = Vec::with_capacity(event.len() + 32);
+    buf.extend_from_slice(format!(": sent_ns={ns}\n\n").as_bytes());
+    buf.extend_from_slice(event);
+    Bytes::from(buf)
+}
+
 struct State {
     events: std::vec::IntoIter<Bytes>,
     idx: usize,
     delay: Duration,
+    stamp: bool,
     cut: Option<u32>,
     usage_at: Option<usize>,
     usage: Metered,
@@ -68,6 +81,7 @@ pub(crate) fn sse_response(
         events: events.into_iter(),
         idx: 0,
         delay: Duration::from_millis(ctx.inner.cfg.stream_chunk_delay_ms),
+        stamp: ctx.inner.cfg.stamp_stream_events,
         cut: ctx.cut,
         usage_at,
         usage,
@@ -97,6 +111,7 @@ pub(crate) fn sse_response(
             st.inner.report(st.usage);
         }
         st.idx += 1;
+        let event = if st.stamp { stamped(&event) } else { event };
         Some((Ok::<Bytes, std::io::Error>(event), st))
     });
     let mut resp = Response::new(Body::from_stream(stream));

@@ -1531,3 +1531,40 @@ async fn streamed_chat_with_several_choices() {
     }
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn stamped_streams_say_when_each_event_left() {
+    let s = Server::start(SimConfig {
+        stamp_stream_events: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let unix_ns = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    };
+    let before = unix_ns();
+    let text = s
+        .post("/v1/chat/completions", chat_body(true))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let after = unix_ns();
+    let blocks: Vec<&str> = text.split("\n\n").filter(|b| !b.is_empty()).collect();
+    assert_eq!(blocks.len() % 2, 0, "{text}");
+    for pair in blocks.chunks(2) {
+        let ns: u128 = pair[0]
+            .strip_prefix(": sent_ns=")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no stamp before {:?}", pair[1]));
+        assert!((before..=after).contains(&ns));
+        assert!(pair[1].starts_with("data: "), "{}", pair[1]);
+    }
+    // The events themselves are what an unstamped stream carries.
+    assert_eq!(
+        sse_events(&text).last().map(|e| e.1.as_str()),
+        Some("[DONE]")
+    );
+}
