@@ -24,8 +24,9 @@ use crate::config::{limits_from, Config, RawLimits};
 use crate::conn::{ConnLimits, Gate};
 use crate::pricing::PriceTable;
 use crate::proxy::Proxy;
+use crate::quota::window::month_start;
 use crate::registry::{key_hash, Registry};
-use crate::store::{month_start, Store};
+use crate::store::Store;
 use crate::types::CreateWorkspace;
 
 /// What can stop the server from starting.

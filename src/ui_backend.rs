@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use app::data::{Backend, BoxFuture, Role, Session};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::api::{Principal, Shared};
 use crate::i18n::{render_notification, render_status, Locale};
@@ -26,16 +26,6 @@ impl UiBackend {
     pub fn shared_backend(shared: Arc<Shared>) -> Arc<dyn Backend> {
         Arc::new(UiBackend { shared })
     }
-}
-
-/// The start of today in the gateway's time zone.
-fn today_start(tz: chrono_tz::Tz, now: DateTime<Utc>) -> DateTime<Utc> {
-    now.with_timezone(&tz)
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .and_then(|n| tz.from_local_datetime(&n).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now)
 }
 
 impl Backend for UiBackend {
@@ -107,7 +97,7 @@ impl Backend for UiBackend {
         Box::pin(async move {
             let tz = shared.config.time_zone;
             let now = Utc::now();
-            let from = from.unwrap_or_else(|| today_start(tz, now));
+            let from = from.unwrap_or_else(|| crate::quota::window::day_start(now, tz));
             let to = to.unwrap_or(now);
             let first_page = Page {
                 limit: USAGE_PAGE_MAX,

@@ -6,7 +6,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use super::{Scope, Shared};
@@ -71,12 +71,8 @@ fn parse_time(s: &str, tz: chrono_tz::Tz, param: &'static str) -> Result<DateTim
         return Ok(t.with_timezone(&Utc));
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d
-            .and_hms_opt(0, 0, 0)
-            .and_then(|n| tz.from_local_datetime(&n).earliest())
-        {
-            return Ok(t.with_timezone(&Utc));
-        }
+        // The day's first instant, also where midnight does not exist (a DST gap).
+        return Ok(crate::quota::window::start_of_local_day(d, tz));
     }
     Err(AppError::bad_request(
         format!("`{param}` must be an RFC 3339 time (2026-11-26T10:00:00Z) or a date (2026-11-26), not `{s}`."),

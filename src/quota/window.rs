@@ -207,6 +207,20 @@ pub fn start_of_local_day(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
     fallback
 }
 
+/// The first instant of the local day `now` is in (see [`start_of_local_day`]).
+pub fn day_start(now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    start_of_local_day(local_day(now, tz), tz)
+}
+
+/// The first instant of the local month `now` is in: the start of its first day.
+pub fn month_start(now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    let today = local_day(now, tz);
+    match NaiveDate::from_ymd_opt(today.year(), today.month(), 1) {
+        Some(first) => start_of_local_day(first, tz),
+        None => DateTime::<Utc>::MIN_UTC,
+    }
+}
+
 /// Seconds from `now` until the next local midnight in `tz` (at least 1).
 pub fn secs_until_next_day(now: DateTime<Utc>, tz: Tz) -> u64 {
     match local_day(now, tz).succ_opt() {
@@ -357,6 +371,36 @@ mod tests {
         assert_eq!(start_of_local_day(day, tz), utc("2024-09-08T04:00:00Z"));
         assert_eq!(local_day(utc("2024-09-08T04:00:00Z"), tz), day);
         assert_eq!(secs_until_next_day(utc("2024-09-08T03:59:00Z"), tz), 60);
+    }
+
+    #[test]
+    fn day_and_month_starts_are_local_across_dst() {
+        // Rome: the day clocks go forward has 23 hours, the day they go back 25.
+        let rome = chrono_tz::Europe::Rome;
+        let spring = utc("2026-03-29T12:00:00Z");
+        assert_eq!(day_start(spring, rome), utc("2026-03-28T23:00:00Z"));
+        assert_eq!(secs_until_next_day(spring, rome), 10 * 3600);
+        let autumn = utc("2026-10-25T01:30:00Z"); // 02:30 local, the second time
+        assert_eq!(day_start(autumn, rome), utc("2026-10-24T22:00:00Z"));
+        assert_eq!(secs_until_next_day(autumn, rome), 21 * 3600 + 30 * 60);
+        // New York at 02:30 on the day of the gap (that local time does not exist).
+        let ny = chrono_tz::America::New_York;
+        let gap = utc("2026-03-08T07:30:00Z"); // 03:30 EDT, just after the gap
+        assert_eq!(day_start(gap, ny), utc("2026-03-08T05:00:00Z"));
+        assert_eq!(month_start(gap, ny), utc("2026-03-01T05:00:00Z"));
+        // Santiago skips midnight itself: the day starts at 01:00.
+        let santiago = chrono_tz::America::Santiago;
+        assert_eq!(
+            day_start(utc("2024-09-08T12:00:00Z"), santiago),
+            utc("2024-09-08T04:00:00Z")
+        );
+        // Month starts: in Rome it is already April 1st at 23:30 UTC on March 31st.
+        let now = utc("2026-03-31T23:30:00Z");
+        assert_eq!(
+            month_start(now, chrono_tz::UTC),
+            utc("2026-03-01T00:00:00Z")
+        );
+        assert_eq!(month_start(now, rome), utc("2026-03-31T22:00:00Z"));
     }
 
     #[test]

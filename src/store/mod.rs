@@ -30,7 +30,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, SqlitePool};
 use tokio::sync::mpsc;
@@ -938,15 +938,6 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
     Ok(())
 }
 
-/// The start of the current calendar month in `tz`, as UTC: how far back the rebuild reads.
-pub fn month_start(now: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
-    let local = now.with_timezone(&tz);
-    tz.with_ymd_and_hms(local.year(), local.month(), 1, 0, 0, 0)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now - chrono::Duration::days(31))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1323,22 +1314,5 @@ mod tests {
         assert!(days.windows(2).all(|w| w[0].key < w[1].key));
         assert!(UsageCursor::decode("family.00", GroupBy::Day).is_none());
         assert!(UsageCursor::decode("day.zz", GroupBy::Day).is_none());
-    }
-
-    #[test]
-    fn month_start_is_local() {
-        let now = Utc
-            .with_ymd_and_hms(2026, 3, 31, 23, 30, 0)
-            .single()
-            .unwrap_or_default();
-        assert_eq!(
-            month_start(now, chrono_tz::UTC).to_rfc3339(),
-            "2026-03-01T00:00:00+00:00"
-        );
-        // In Rome it is already April 1st.
-        assert_eq!(
-            month_start(now, chrono_tz::Europe::Rome).to_rfc3339(),
-            "2026-03-31T22:00:00+00:00"
-        );
     }
 }
