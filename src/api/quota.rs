@@ -96,10 +96,7 @@ pub async fn usage(
     };
     let from = match q.from.as_deref() {
         Some(s) => parse_time(s, tz, "from")?,
-        None => {
-            let local = now.with_timezone(&tz).date_naive();
-            parse_time(&local.format("%Y-%m-%d").to_string(), tz, "from")?
-        }
+        None => crate::quota::window::day_start(now, tz),
     };
     if from > to {
         return Err(AppError::bad_request(
@@ -193,4 +190,22 @@ pub async fn notifications(
             .map(|n| render_notification(n, locale))
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_is_its_first_instant_even_where_midnight_does_not_exist() {
+        let santiago = chrono_tz::America::Santiago;
+        // 2024-09-08 00:00 does not exist in Santiago: the day starts at 01:00 (-03:00).
+        let t = parse_time("2024-09-08", santiago, "from").unwrap_or_default();
+        assert_eq!(t.to_rfc3339(), "2024-09-08T04:00:00+00:00");
+        let t = parse_time("2026-11-26", chrono_tz::Europe::Rome, "from").unwrap_or_default();
+        assert_eq!(t.to_rfc3339(), "2026-11-25T23:00:00+00:00");
+        let t = parse_time("2026-11-26T10:00:00Z", santiago, "to").unwrap_or_default();
+        assert_eq!(t.to_rfc3339(), "2026-11-26T10:00:00+00:00");
+        assert!(parse_time("26/11/2026", santiago, "from").is_err());
+    }
 }
