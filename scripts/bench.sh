@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Measures the figures of BENCHMARKS.md side by side in one run, all on 127.0.0.1:
-#  1. added latency at a fixed 1,000 requests/s: simulator direct vs through the gateway (and nginx);
+#  1. latency at a fixed 1,000 requests/s (oha -q, 16 connections, 3 alternating rounds): direct, nginx,
+#     the two bare proxies and the gateway; p50/p99/p99.9 and the gateway's distance to the bare floor;
+#  1b. streams with a chunk every 20 ms: time to first byte and each chunk's transit (stamped by the
+#     simulator), direct vs through the gateway (examples/stream_probe.rs);
 #  2. maximum requests/s (wrk, 64 connections) through the gateway vs nginx proxy_pass, 3 alternating rounds,
 #     with two bare proxies (examples/bare_proxy.rs) as floors of the gateway's HTTP stack: axum + hyper-util
 #     served thread per core like the gateway (`--per-core`), and hyper's connection APIs alone (`--lean`);
@@ -24,8 +27,10 @@ HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello benchmark"}],"max_tokens":16}'
 RATE=${BENCH_RATE:-1000}; SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
 
-SIM=$(port); GW=$(port); NG=$(port); BP=$(port); PC=$(port)
+SIM=$(port); GW=$(port); NG=$(port); BP=$(port); PC=$(port); SSIM=$(port); SGW=$(port)
 QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & SIM_PID=$!; PIDS+=($SIM_PID)
+# A second simulator for streams: a chunk every 20 ms, each stamped with the time it left.
+QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SSIM --sim-stream-chunk-delay-ms 20 --sim-stamp-stream-events & PIDS+=($!)
 cat > "$TMP/qs.toml" <<TOML
 [[workspaces]]
 id = "bench"
@@ -55,12 +60,14 @@ http {
 }
 NGINX
 nginx -c "$TMP/nginx.conf" -p "$TMP" & NG_PID=$!; PIDS+=($NG_PID)
+QS_LOG=warn OPENAI_API_KEY=sk-bench "$BIN" serve --config "$TMP/qs.toml" --listen 127.0.0.1:$SGW \
+  --database-url "sqlite://$TMP/qs-stream.db" --upstream-url http://127.0.0.1:$SSIM/v1 & PIDS+=($!)
 BARE="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_proxy"
 "$BARE" 127.0.0.1:$BP http://127.0.0.1:$SIM --lean & BP_PID=$!; PIDS+=($BP_PID)
 "$BARE" 127.0.0.1:$PC http://127.0.0.1:$SIM --per-core & PC_PID=$!; PIDS+=($PC_PID)
+wait_up "http://127.0.0.1:$SSIM/_sim/stats"; wait_up "http://127.0.0.1:$SGW/healthz"
 wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$GW/healthz"; wait_up "http://127.0.0.1:$NG/_sim/stats"; wait_up "http://127.0.0.1:$BP/_sim/stats"; wait_up "http://127.0.0.1:$PC/_sim/stats"
 
-LOADGEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/loadgen"
 cat > "$TMP/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '$BODY'
@@ -69,25 +76,77 @@ wrk.headers["Authorization"] = "Bearer $KEY"
 LUA
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-echo "## Fixed rate: $RATE requests/s for $SECS s (latency from scheduled start)"
-declare -A P50 P99
-for target in direct gateway nginx; do
-  case $target in direct) url=http://127.0.0.1:$SIM;; gateway) url=http://127.0.0.1:$GW;; nginx) url=http://127.0.0.1:$NG;; esac
-  "$LOADGEN" "$url/v1/chat/completions" 200 2 "$KEY" "$BODY" >/dev/null   # warm-up
-  out=$("$LOADGEN" "$url/v1/chat/completions" "$RATE" "$SECS" "$KEY" "$BODY")
-  echo "$target: $out"
-  P50[$target]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['p50_ms'])" "$out")
-  P99[$target]=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['p99_ms'])" "$out")
-done
-python3 - "${P50[direct]}" "${P99[direct]}" "${P50[gateway]}" "${P99[gateway]}" "${P50[nginx]}" "${P99[nginx]}" <<'PY'
-import sys
-d50, d99, g50, g99, n50, n99 = map(float, sys.argv[1:])
-print(f"| path | p50 ms | p99 ms | added p50 ms | added p99 ms |")
-print(f"|---|---|---|---|---|")
-print(f"| direct to upstream | {d50:.3f} | {d99:.3f} | — | — |")
-print(f"| through Quota Sentinel | {g50:.3f} | {g99:.3f} | {g50-d50:.3f} | {g99-d99:.3f} |")
-print(f"| through nginx proxy_pass | {n50:.3f} | {n99:.3f} | {n50-d50:.3f} | {n99-d99:.3f} |")
+OHA=${OHA:-$HOME/.cache/quota-sentinel/tools/bin/oha}
+echo "## Fixed rate: oha -q $RATE -n $((RATE * SECS)) -c 16, $ROUNDS alternating rounds (µs, medians of the rounds)"
+declare -A L50 L99 L999
+LAT_NAMES=(direct nginx lean perc gateway)
+declare -A LAT_URL=([direct]=$SIM [nginx]=$NG [lean]=$BP [perc]=$PC [gateway]=$GW)
+# One oha run: "p50 p99 p99.9" in µs, of successful calls only (a failed call fails the bench).
+oha_run() {
+  "$OHA" -q "$RATE" -n "$((RATE * SECS))" -c 16 --no-tui --output-format json -m POST \
+    -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d "$BODY" \
+    "http://127.0.0.1:$1/v1/chat/completions" > "$TMP/oha.json"
+  python3 - "$TMP/oha.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = r.get("statusCodeDistribution", {})
+bad = {k: v for k, v in codes.items() if k != "200"}
+errors = r.get("errorDistribution") or {}
+if bad or errors or r["summary"].get("successRate", 1) < 1:
+    sys.exit(f"oha saw failures: {codes} {errors}")
+p = r["latencyPercentiles"]
+print(" ".join(f"{p[k] * 1e6:.1f}" for k in ("p50", "p99", "p99.9")))
 PY
+}
+for name in "${LAT_NAMES[@]}"; do   # warm-up: connections, caches
+  "$OHA" -q 500 -n 500 -c 16 --no-tui --output-format json -m POST -H "Authorization: Bearer $KEY" \
+    -H "Content-Type: application/json" -d "$BODY" "http://127.0.0.1:${LAT_URL[$name]}/v1/chat/completions" >/dev/null
+done
+for r in $(seq 1 "$ROUNDS"); do
+  line="round $r (p50 µs):"
+  for name in "${LAT_NAMES[@]}"; do
+    read -r a b c < <(oha_run "${LAT_URL[$name]}")
+    L50[$name]+="$a "; L99[$name]+="$b "; L999[$name]+="$c "
+    line+="  $name $a"
+  done
+  echo "$line"
+done
+medof() { tr ' ' '\n' <<< "$1" | grep . | median; }
+declare -A LAT_LABEL=([direct]="direct to upstream" [nginx]="through nginx proxy_pass"
+  [lean]="through a bare proxy on hyper's connection APIs" [perc]="through a bare axum + hyper-util proxy, thread per core"
+  [gateway]="through Quota Sentinel")
+echo "| path | p50 µs | p99 µs | p99.9 µs | added p50 µs | added p99 µs |"; echo "|---|---|---|---|---|---|"
+declare -A M50 M99 M999
+for name in "${LAT_NAMES[@]}"; do
+  M50[$name]=$(medof "${L50[$name]}"); M99[$name]=$(medof "${L99[$name]}"); M999[$name]=$(medof "${L999[$name]}")
+done
+for name in "${LAT_NAMES[@]}"; do
+  python3 -c "import sys; n,a,b,c,d50,d99=sys.argv[1],*map(float,sys.argv[2:]); print(f'| {n} | {a:.0f} | {b:.0f} | {c:.0f} | ' + ('— | — |' if n.startswith('direct') else f'{a-d50:.0f} | {b-d99:.0f} |'))" \
+    "${LAT_LABEL[$name]}" "${M50[$name]}" "${M99[$name]}" "${M999[$name]}" "${M50[direct]}" "${M99[direct]}"
+done
+python3 -c "import sys; g,p,l=map(float,sys.argv[1:]); print(f'gateway − bare axum floor at p50: {g-p:.0f} µs (goal ≤ 15 µs); gateway − lean floor: {g-l:.0f} µs')" \
+  "${M50[gateway]}" "${M50[perc]}" "${M50[lean]}"
+
+echo; echo "## Streams: a chunk every 20 ms (stream_probe, 200 streams 10 at a time, $ROUNDS alternating rounds; ms)"
+PROBE="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/stream_probe"
+declare -A T50 T99 S50 S99 S999 SMAX
+for r in $(seq 1 "$ROUNDS"); do
+  for name in direct gateway; do
+    port=$([ "$name" = direct ] && echo "$SSIM" || echo "$SGW")
+    out=$("$PROBE" "http://127.0.0.1:$port/v1/chat/completions" "$KEY" 200 10)
+    echo "round $r $name: $out"
+    read -r a b c d e f < <(python3 -c "import json,sys; r=json.loads(sys.argv[1]); assert r['ok']==r['streams'], r; t,s=r['ttfb_ms'],r['transit_ms']; print(t['p50'],t['p99'],s['p50'],s['p99'],s['p999'],s['max'])" "$out")
+    T50[$name]+="$a "; T99[$name]+="$b "; S50[$name]+="$c "; S99[$name]+="$d "; S999[$name]+="$e "; SMAX[$name]+="$f "
+  done
+done
+echo "| path | first byte p50 | first byte p99 | chunk transit p50 | p99 | p99.9 | max |"; echo "|---|---|---|---|---|---|---|"
+for name in direct gateway; do
+  echo "| $name | $(medof "${T50[$name]}") | $(medof "${T99[$name]}") | $(medof "${S50[$name]}") | $(medof "${S99[$name]}") | $(medof "${S999[$name]}") | $(medof "${SMAX[$name]}") |"
+done
+python3 -c "import sys; v=list(map(float,sys.argv[1:])); print(f'added by the gateway: first byte p50 {v[0]-v[1]:.3f} ms, p99 {v[2]-v[3]:.3f} ms; chunk transit p50 {v[4]-v[5]:.3f} ms, p99 {v[6]-v[7]:.3f} ms (target ≤ 1 ms at p99); slowest chunk through the gateway {v[8]:.3f} ms (a chunk held for the next one would take ≥ 20 ms)')" \
+  "$(medof "${T50[gateway]}")" "$(medof "${T50[direct]}")" "$(medof "${T99[gateway]}")" "$(medof "${T99[direct]}")" \
+  "$(medof "${S50[gateway]}")" "$(medof "${S50[direct]}")" "$(medof "${S99[gateway]}")" "$(medof "${S99[direct]}")" \
+  "$(tr ' ' '\n' <<< "${SMAX[gateway]}" | grep . | sort -n | tail -1)"
 
 echo; echo "## Maximum requests/s (wrk -t2 -c64 -d${SECS}s, $ROUNDS alternating rounds)"
 # CPU time (user + system, all threads) of processes, in clock ticks.
@@ -128,6 +187,8 @@ for k in "${NAMES[@]}"; do
 done
 python3 -c "import sys; g,n,c,l=map(float,sys.argv[1:]); print(f'gateway / nginx = {g/n:.3f}; bare per core / nginx = {c/n:.3f}; bare lean / nginx = {l/n:.3f}; gateway / bare per core = {g/c:.3f}')" \
   "${M[gateway]}" "${M[nginx]}" "${M[perc]}" "${M[lean]}"
+python3 -c "import sys; g,p=map(float,sys.argv[1:]); print(f'metering CPU per call over the bare axum + hyper floor: {g:.1f} − {p:.1f} = {g-p:.1f} µs (goal ≤ 10 µs)')" \
+  "$(med "${CPU[gateway]}")" "$(med "${CPU[perc]}")"
 
 # The ledger writer's share, measured alone: it runs beside the serving threads on the same cores.
 LW=()

@@ -7,6 +7,7 @@ mode="${1:-build}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 LEPTOS_VERSION=0.3.11
 WASM_BINDGEN_VERSION=0.2.130
+OHA_VERSION=1.16.0
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 apt_install() {
@@ -67,9 +68,19 @@ ensure_test_tools() {
   fi
 }
 
+# make bench: nginx and wrk from Debian; oha (fixed-rate latency) from crates.io, outside the clone.
+ensure_bench_tools() {
+  apt_install nginx-light wrk brotli
+  local root_dir="$HOME/.cache/quota-sentinel/tools"
+  if [ "$("$root_dir/bin/oha" --version 2>/dev/null | awk '{print $2}')" != "$OHA_VERSION" ]; then
+    log "cargo install oha $OHA_VERSION (fixed-rate latency for make bench, ≈ 5 minutes once)"
+    cargo install oha --version "$OHA_VERSION" --locked --root "$root_dir" --quiet
+  fi
+}
+
 case "$mode" in
   build) ensure_build_tools ;;
   test) ensure_build_tools; ensure_test_tools ;;
-  bench) ensure_build_tools; apt_install nginx-light wrk brotli ;;
+  bench) ensure_build_tools; ensure_bench_tools ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
