@@ -98,7 +98,10 @@ async fn metrics_are_scraped_with_the_token_named_by_metrics_token_env() {
 async fn a_first_run_prints_one_setup_link_on_stdout_only() {
     let p = Process::start("1024:1024", "").await;
     let (stdout, stderr) = p.stop().await;
-    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("/setup/begin?token=")).collect();
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("/setup/begin?token="))
+        .collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     let token = lines[0]
         .split("token=")
