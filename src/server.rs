@@ -357,6 +357,8 @@ async fn serve_per_core(
                     rt.block_on(async move {
                         let listener = TcpListener::from_std(l)?;
                         crate::conn::serve(listener, app, limits, gate, stop).await;
+                        // Calls whose answers went out just before the end still settle here.
+                        crate::proxy::drain_deferred().await;
                         Ok(())
                     })
                 })

@@ -77,6 +77,35 @@ thread_local! {
     static SERVING_SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+thread_local! {
+    /// The settlements this thread deferred ([`after_flush`]), drained by [`drain_deferred`].
+    static DEFERRED: tokio_util::task::TaskTracker = tokio_util::task::TaskTracker::new();
+}
+
+/// Runs `settle` once the answer's last bytes are written. hyper stops polling a body when its
+/// `Content-Length` is reached and drops it before flushing the connection, so a settlement in
+/// the body (reading the usage, pricing, the counters, metrics, the ledger row) was on every
+/// answer's latency. Spawned on the serving thread's runtime, it runs as soon as the
+/// connection's task has written the answer and yielded; admission stays exact meanwhile (the
+/// call's reservation counts until it settles). Tracked by the proxy's `settling` (graceful
+/// shutdown waits for it) and by the thread's [`DEFERRED`], which the serving thread drains
+/// before its runtime ends, so no call goes unrecorded.
+fn after_flush(proxy: &Proxy, settle: impl FnOnce() + Send + 'static) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return settle();
+    }
+    let local = DEFERRED.with(|t| t.track_future(async move { settle() }));
+    tokio::spawn(proxy.settling.track_future(local));
+}
+
+/// Waits until every settlement this thread deferred has run: a serving thread calls it after
+/// it stops serving, while its runtime still runs tasks.
+pub async fn drain_deferred() {
+    let tracker = DEFERRED.with(Clone::clone);
+    tracker.close();
+    tracker.wait().await;
+}
+
 /// Marks the current thread as the `i`-th serving runtime's.
 pub fn set_serving_slot(i: usize) {
     SERVING_SLOT.set(i + 1);
@@ -1076,20 +1105,26 @@ impl MeteredBody {
             Mode::Collect {
                 chunks, overflow, ..
             } => {
-                let body: Bytes = if overflow {
-                    Bytes::new()
-                } else if chunks.len() == 1 {
-                    chunks.into_iter().next().unwrap_or_default()
-                } else {
-                    let mut v = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
-                    for c in &chunks {
-                        v.extend_from_slice(c);
-                    }
-                    Bytes::from(v)
-                };
-                s.settle_body(&body, end);
+                let proxy = s.proxy.clone();
+                after_flush(&proxy, move || {
+                    let body: Bytes = if overflow {
+                        Bytes::new()
+                    } else if chunks.len() == 1 {
+                        chunks.into_iter().next().unwrap_or_default()
+                    } else {
+                        let mut v = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+                        for c in &chunks {
+                            v.extend_from_slice(c);
+                        }
+                        Bytes::from(v)
+                    };
+                    s.settle_body(&body, end);
+                });
             }
-            Mode::Pass => s.settle_body(&[], end),
+            Mode::Pass => {
+                let proxy = s.proxy.clone();
+                after_flush(&proxy, move || s.settle_body(&[], end));
+            }
         }
     }
 }
