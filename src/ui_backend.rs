@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use app::data::{Backend, BoxFuture, Role, Session};
+use app::data::{Backend, BoxFuture, Incident, Role, Session};
 use chrono::{DateTime, Utc};
 
 use crate::api::{Principal, Shared};
@@ -26,6 +26,16 @@ impl UiBackend {
     pub fn shared_backend(shared: Arc<Shared>) -> Arc<dyn Backend> {
         Arc::new(UiBackend { shared })
     }
+}
+
+/// Logs a store failure of the page data under a new incident id and returns only the id: the
+/// page shows it beside a localized message, and the detail stays in the log.
+fn incident(e: crate::store::StoreError) -> Incident {
+    let mut bytes = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let id = format!("inc_{}", hex::encode(bytes));
+    tracing::error!(incident = %id, error = %e, "page data failed");
+    Incident(id)
 }
 
 impl Backend for UiBackend {
@@ -69,7 +79,7 @@ impl Backend for UiBackend {
         workspace: &str,
         locale: Locale,
         limit: u32,
-    ) -> BoxFuture<Result<Vec<Notification>, String>> {
+    ) -> BoxFuture<Result<Vec<Notification>, Incident>> {
         let shared = self.shared.clone();
         let workspace = workspace.to_string();
         Box::pin(async move {
@@ -77,7 +87,7 @@ impl Backend for UiBackend {
                 .store
                 .notifications(&workspace, limit)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(incident)?;
             Ok(stored
                 .iter()
                 .map(|n| render_notification(n, locale))
@@ -91,7 +101,7 @@ impl Backend for UiBackend {
         group_by: GroupBy,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> BoxFuture<Result<Vec<UsageRow>, String>> {
+    ) -> BoxFuture<Result<Vec<UsageRow>, Incident>> {
         let shared = self.shared.clone();
         let workspace = workspace.to_string();
         Box::pin(async move {
@@ -108,7 +118,7 @@ impl Backend for UiBackend {
                 .usage(&workspace, from, to, group_by, tz, first_page)
                 .await
                 .map(|page| page.rows)
-                .map_err(|e| e.to_string())
+                .map_err(incident)
         })
     }
 }

@@ -1346,3 +1346,40 @@ fn numbers_outside_times_skips_clock_times() {
         [21, 1, 75685]
     );
 }
+
+/// A store failure while a page loads shows a localized message and an incident id, never the
+/// database's error text (it goes to the log under the same id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failure_renders_no_internal_detail() {
+    let env = Env::start(&base_toml("")).await;
+    let (cookie, _) = sign_in(&env, ACME_KEY).await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("DROP TABLE notifications")
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    pool.close().await;
+
+    let r = env
+        .http
+        .get(env.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 500);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("Could not load this page"), "{html}");
+    assert!(
+        html.contains("Reference for the administrator: inc_"),
+        "the page names the incident: {html}"
+    );
+    for internal in ["no such table", "sqlite", "SQLite", "database", "DROP"] {
+        assert!(
+            !html.contains(internal),
+            "the page shows {internal:?}: {html}"
+        );
+    }
+}

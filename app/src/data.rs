@@ -42,9 +42,17 @@ pub enum LoadError {
     Forbidden,
     #[error("not found")]
     NotFound,
-    #[error("{0}")]
+    /// The data could not be loaded. The reference is safe to show: an incident id the server
+    /// logged its detail under, or an HTTP status; never an internal error's text.
+    #[error("failed ({0})")]
     Failed(String),
 }
+
+/// A failure of the server's page data, as the page may show it: the id of the incident the
+/// server logged (with the detail) when it happened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("incident {0}")]
+pub struct Incident(pub String);
 
 /// The workspace view's first data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -99,7 +107,7 @@ pub trait Backend: Send + Sync + 'static {
         workspace: &str,
         locale: Locale,
         limit: u32,
-    ) -> BoxFuture<Result<Vec<Notification>, String>>;
+    ) -> BoxFuture<Result<Vec<Notification>, Incident>>;
     /// Usage rows of a workspace between two times (None: today so far): the first
     /// `USAGE_PAGE_MAX` groups, as one page of `GET /api/quota/usage?limit=` gives.
     fn usage(
@@ -108,7 +116,7 @@ pub trait Backend: Send + Sync + 'static {
         group_by: GroupBy,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> BoxFuture<Result<Vec<UsageRow>, String>>;
+    ) -> BoxFuture<Result<Vec<UsageRow>, Incident>>;
 }
 
 #[cfg(feature = "ssr")]
@@ -234,7 +242,7 @@ impl Loader {
         self.backend
             .as_ref()
             .map(|b| b.0.as_ref())
-            .ok_or_else(|| LoadError::Failed("no backend".into()))
+            .ok_or_else(|| LoadError::Failed("no-backend".into()))
     }
 
     async fn status(&self, ws: &str) -> Result<StatusReport, LoadError> {
@@ -261,7 +269,7 @@ impl Loader {
             self.backend()?
                 .notifications(ws, self.locale, NOTIFICATION_LIMIT)
                 .await
-                .map_err(LoadError::Failed)
+                .map_err(|Incident(id)| LoadError::Failed(id))
         }
         #[cfg(not(feature = "ssr"))]
         {
@@ -290,7 +298,7 @@ impl Loader {
             self.backend()?
                 .usage(ws, g, from, None)
                 .await
-                .map_err(LoadError::Failed)
+                .map_err(|Incident(id)| LoadError::Failed(id))
         }
         #[cfg(not(feature = "ssr"))]
         {
@@ -337,13 +345,13 @@ pub mod browser {
         let resp = gloo_net::http::Request::get(url)
             .send()
             .await
-            .map_err(|e| LoadError::Failed(e.to_string()))?;
+            .map_err(|_| LoadError::Failed("network".into()))?;
         if !resp.ok() {
             return Err(status_error(resp.status()));
         }
         resp.json::<T>()
             .await
-            .map_err(|e| LoadError::Failed(e.to_string()))
+            .map_err(|_| LoadError::Failed("response".into()))
     }
 
     /// Sends a JSON body with `method`; returns the response's status and text.
@@ -359,11 +367,11 @@ pub mod browser {
         let req = builder
             .header("content-type", "application/json")
             .body(body.to_string())
-            .map_err(|e| LoadError::Failed(e.to_string()))?;
+            .map_err(|_| LoadError::Failed("request".into()))?;
         let resp = req
             .send()
             .await
-            .map_err(|e| LoadError::Failed(e.to_string()))?;
+            .map_err(|_| LoadError::Failed("network".into()))?;
         let text = resp.text().await.unwrap_or_default();
         Ok((resp.status(), text))
     }

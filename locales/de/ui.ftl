@@ -91,6 +91,7 @@ forbidden-home = Zur Startseite
 not-found-title = Seite nicht gefunden
 load-error-title = Die Seite konnte nicht geladen werden
 load-error-body = Der Server hat nicht wie erwartet geantwortet. Lade die Seite neu, um es erneut zu versuchen.
+load-error-reference = Referenz für den Administrator: { $reference }
 
 status-label-normal = Normal
 status-label-warning = Warnung

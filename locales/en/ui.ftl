@@ -100,6 +100,7 @@ forbidden-home = Go to the start page
 not-found-title = Page not found
 load-error-title = Could not load this page
 load-error-body = The server did not answer as expected. Reload the page to try again.
+load-error-reference = Reference for the administrator: { $reference }
 
 ## Statuses (pills, filters).
 status-label-normal = Normal

@@ -91,6 +91,7 @@ forbidden-home = Ir a la página de inicio
 not-found-title = Página no encontrada
 load-error-title = No se pudo cargar la página
 load-error-body = El servidor no respondió como se esperaba. Recarga la página para intentarlo de nuevo.
+load-error-reference = Referencia para el administrador: { $reference }
 
 status-label-normal = Normal
 status-label-warning = Aviso

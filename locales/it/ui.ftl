@@ -91,6 +91,7 @@ forbidden-home = Vai alla pagina iniziale
 not-found-title = Pagina non trovata
 load-error-title = Impossibile caricare la pagina
 load-error-body = Il server non ha risposto come previsto. Ricarica la pagina per riprovare.
+load-error-reference = Riferimento per l'amministratore: { $reference }
 
 status-label-normal = Normale
 status-label-warning = Attenzione

@@ -14,6 +14,7 @@ use leptos_router::components::Redirect;
 use crate::components::Header;
 use crate::data::LoadError;
 use crate::tr::use_tr;
+use crate::types::ArgValue;
 
 /// Wraps a page's data future so a `Resource` accepts it: server futures are `Send`; browser
 /// ones (fetch) are not, and stay on the one browser thread.
@@ -53,13 +54,17 @@ pub fn load_error_view(e: LoadError) -> AnyView {
             <main class="page narrow"><h1>{tr.t("not-found-title")}</h1></main>
         }
         .into_any(),
-        LoadError::Failed(detail) => view! {
+        // The reference is an incident id (its detail is in the server's log) or an HTTP
+        // status, never an internal error's text.
+        LoadError::Failed(reference) => view! {
             {set_status(500)}
             <Header/>
             <main class="page narrow" data-testid="load-error">
                 <h1>{tr.t("load-error-title")}</h1>
                 <p>{tr.t("load-error-body")}</p>
-                <p class="muted"><code>{detail}</code></p>
+                <p class="muted" data-testid="load-error-reference">
+                    {tr.ta("load-error-reference", &[("reference", ArgValue::Text(reference))])}
+                </p>
             </main>
         }
         .into_any(),
