@@ -20,6 +20,7 @@ import pytest
 BIN = os.environ.get("QS_BIN", "target/release/quota-sentinel")
 UPSTREAM_KEY = "sk-sdk-upstream-0123456789"
 WS_KEY = "qs_sdk_workspace_key_0123456789"
+TIGHT_KEY = "qs_sdk_tight_workspace_key_0123456789"
 ADMIN_KEY = "sdk-admin-key-0123456789"
 
 
@@ -59,6 +60,9 @@ def env():
             '[[workspaces]]\nid = "sdk"\nname = "SDK"\n'
             f'key_sha256 = ["{hashlib.sha256(WS_KEY.encode()).hexdigest()}"]\n'
             "requests_per_minute = 0\nrequests_per_day = 0\ntokens_per_minute = 0\n"
+            '[[workspaces]]\nid = "tight"\n'
+            f'key_sha256 = ["{hashlib.sha256(TIGHT_KEY.encode()).hexdigest()}"]\n'
+            "requests_per_minute = 1\n"
         )
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     sim = subprocess.Popen(
@@ -197,3 +201,18 @@ def test_bad_key_is_refused_in_openai_shape(env):
         bad.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
     assert e.value.code == "invalid_api_key"
     assert e.value.status_code == 401
+
+
+def test_a_refused_call_raises_rate_limit_error_with_the_projects_code(env):
+    """A workspace over its limit gets what the SDK knows as a rate limit: 429, in OpenAI's
+    error shape, with the project's code and a Retry-After the SDK could honour."""
+    tight = openai.OpenAI(base_url=env["client"].base_url, api_key=TIGHT_KEY, max_retries=0)
+    msg = [{"role": "user", "content": "hello"}]
+    tight.chat.completions.create(model="gpt-4o-mini", messages=msg, max_tokens=4)
+    with pytest.raises(openai.RateLimitError) as e:
+        tight.chat.completions.create(model="gpt-4o-mini", messages=msg, max_tokens=4)
+    assert e.value.status_code == 429
+    assert e.value.code == "workspace_quota_exceeded"
+    assert "requests_per_minute" in str(e.value.message) or "requests per minute" in str(e.value.message)
+    retry_after = int(e.value.response.headers["retry-after"])
+    assert 1 <= retry_after <= 60
