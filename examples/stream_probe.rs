@@ -10,7 +10,8 @@
 //! The request does not ask for `stream_options.include_usage`: the gateway then adds it and
 //! strips the usage-only chunk, the path where an event could be held back.
 //!
-//! `cargo run --release --example stream_probe -- URL KEY STREAMS CONCURRENCY` prints one JSON
+//! `cargo run --release --example stream_probe -- URL KEY STREAMS CONCURRENCY [include_usage]`
+//! (the last: the client asks for the usage chunk itself) prints one JSON
 //! line: `{"url", "streams", "ok", "events", "ttfb_ms": {p50, p99, max}, "transit_ms": {p50,
 //! p99, p999, max}}`.
 
@@ -26,8 +27,17 @@ fn unix_ns() -> u128 {
 }
 
 /// Time to first byte and the transit of each data event of one stream, in ms.
-async fn one(client: &reqwest::Client, url: &str, key: &str) -> Option<(f64, Vec<f64>)> {
-    let body = r#"{"model":"gpt-4o-mini","stream":true,"max_tokens":16,"messages":[{"role":"user","content":"hello streaming benchmark"}]}"#;
+async fn one(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    include_usage: bool,
+) -> Option<(f64, Vec<f64>)> {
+    let body = if include_usage {
+        r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"max_tokens":16,"messages":[{"role":"user","content":"hello streaming benchmark"}]}"#
+    } else {
+        r#"{"model":"gpt-4o-mini","stream":true,"max_tokens":16,"messages":[{"role":"user","content":"hello streaming benchmark"}]}"#
+    };
     let started = Instant::now();
     let resp = client
         .post(url)
@@ -82,6 +92,8 @@ async fn main() {
     let key = Arc::new(args[2].clone());
     let streams: usize = args[3].parse().unwrap_or(200);
     let concurrency: usize = args[4].parse().unwrap_or(10).max(1);
+    // `include_usage` as a 5th argument: the client asks for the usage chunk itself.
+    let include_usage = args.get(5).is_some_and(|a| a == "include_usage");
     let client = reqwest::Client::builder()
         .no_proxy()
         .tcp_nodelay(true)
@@ -95,7 +107,7 @@ async fn main() {
         workers.push(tokio::spawn(async move {
             let mut out = Vec::new();
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < streams {
-                out.push(one(&client, &url, &key).await);
+                out.push(one(&client, &url, &key, include_usage).await);
             }
             out
         }));

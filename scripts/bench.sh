@@ -27,7 +27,7 @@ HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello benchmark"}],"max_tokens":16}'
 RATE=${BENCH_RATE:-1000}; SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
 
-SIM=$(port); GW=$(port); NG=$(port); BP=$(port); PC=$(port); SSIM=$(port); SGW=$(port)
+SIM=$(port); GW=$(port); NG=$(port); BP=$(port); PC=$(port); SSIM=$(port); SGW=$(port); SPC=$(port)
 QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & SIM_PID=$!; PIDS+=($SIM_PID)
 # A second simulator for streams: a chunk every 20 ms, each stamped with the time it left.
 QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SSIM --sim-stream-chunk-delay-ms 20 --sim-stamp-stream-events & PIDS+=($!)
@@ -65,7 +65,8 @@ QS_LOG=warn OPENAI_API_KEY=sk-bench "$BIN" serve --config "$TMP/qs.toml" --liste
 BARE="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_proxy"
 "$BARE" 127.0.0.1:$BP http://127.0.0.1:$SIM --lean & BP_PID=$!; PIDS+=($BP_PID)
 "$BARE" 127.0.0.1:$PC http://127.0.0.1:$SIM --per-core & PC_PID=$!; PIDS+=($PC_PID)
-wait_up "http://127.0.0.1:$SSIM/_sim/stats"; wait_up "http://127.0.0.1:$SGW/healthz"
+"$BARE" 127.0.0.1:$SPC http://127.0.0.1:$SSIM --per-core & PIDS+=($!)   # the streams' floor
+wait_up "http://127.0.0.1:$SSIM/_sim/stats"; wait_up "http://127.0.0.1:$SGW/healthz"; wait_up "http://127.0.0.1:$SPC/_sim/stats"
 wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$GW/healthz"; wait_up "http://127.0.0.1:$NG/_sim/stats"; wait_up "http://127.0.0.1:$BP/_sim/stats"; wait_up "http://127.0.0.1:$PC/_sim/stats"
 
 cat > "$TMP/post.lua" <<LUA
@@ -127,12 +128,12 @@ done
 python3 -c "import sys; g,p,l=map(float,sys.argv[1:]); print(f'gateway − bare axum floor at p50: {g-p:.0f} µs (goal ≤ 15 µs); gateway − lean floor: {g-l:.0f} µs')" \
   "${M50[gateway]}" "${M50[perc]}" "${M50[lean]}"
 
-echo; echo "## Streams: a chunk every 20 ms (stream_probe, 200 streams 10 at a time, $ROUNDS alternating rounds; ms)"
+echo; echo "## Streams: a chunk every 20 ms (stream_probe, 200 streams 10 at a time, $ROUNDS alternating rounds of direct, bare floor, gateway; ms)"
 PROBE="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/stream_probe"
 declare -A T50 T99 S50 S99 S999 SMAX
 for r in $(seq 1 "$ROUNDS"); do
-  for name in direct gateway; do
-    port=$([ "$name" = direct ] && echo "$SSIM" || echo "$SGW")
+  for name in direct floor gateway; do
+    case $name in direct) port=$SSIM;; floor) port=$SPC;; gateway) port=$SGW;; esac
     out=$("$PROBE" "http://127.0.0.1:$port/v1/chat/completions" "$KEY" 200 10)
     echo "round $r $name: $out"
     read -r a b c d e f < <(python3 -c "import json,sys; r=json.loads(sys.argv[1]); assert r['ok']==r['streams'], r; t,s=r['ttfb_ms'],r['transit_ms']; print(t['p50'],t['p99'],s['p50'],s['p99'],s['p999'],s['max'])" "$out")
@@ -140,13 +141,13 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 echo "| path | first byte p50 | first byte p99 | chunk transit p50 | p99 | p99.9 | max |"; echo "|---|---|---|---|---|---|---|"
-for name in direct gateway; do
+for name in direct floor gateway; do
   echo "| $name | $(medof "${T50[$name]}") | $(medof "${T99[$name]}") | $(medof "${S50[$name]}") | $(medof "${S99[$name]}") | $(medof "${S999[$name]}") | $(medof "${SMAX[$name]}") |"
 done
-python3 -c "import sys; v=list(map(float,sys.argv[1:])); print(f'added by the gateway: first byte p50 {v[0]-v[1]:.3f} ms, p99 {v[2]-v[3]:.3f} ms; chunk transit p50 {v[4]-v[5]:.3f} ms, p99 {v[6]-v[7]:.3f} ms (target ≤ 1 ms at p99); slowest chunk through the gateway {v[8]:.3f} ms (a chunk held for the next one would take ≥ 20 ms)')" \
+python3 -c "import sys; v=list(map(float,sys.argv[1:])); print(f'added by the gateway: first byte p50 {v[0]-v[1]:.3f} ms, p99 {v[2]-v[3]:.3f} ms; chunk transit p50 {v[4]-v[5]:.3f} ms, p99 {v[6]-v[7]:.3f} ms (target ≤ 1 ms at p99); slowest chunk through the gateway {v[8]:.3f} ms (a chunk held for the next one would take ≥ 20 ms); the bare floor adds {v[9]-v[1]:.3f} ms to the first byte at p50, {v[10]-v[3]:.3f} ms at p99')" \
   "$(medof "${T50[gateway]}")" "$(medof "${T50[direct]}")" "$(medof "${T99[gateway]}")" "$(medof "${T99[direct]}")" \
   "$(medof "${S50[gateway]}")" "$(medof "${S50[direct]}")" "$(medof "${S99[gateway]}")" "$(medof "${S99[direct]}")" \
-  "$(tr ' ' '\n' <<< "${SMAX[gateway]}" | grep . | sort -n | tail -1)"
+  "$(tr ' ' '\n' <<< "${SMAX[gateway]}" | grep . | sort -n | tail -1)" "$(medof "${T50[floor]}")" "$(medof "${T99[floor]}")"
 
 echo; echo "## Maximum requests/s (wrk -t2 -c64 -d${SECS}s, $ROUNDS alternating rounds)"
 # CPU time (user + system, all threads) of processes, in clock ticks.
