@@ -20,11 +20,7 @@ pub fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
+        .find_map(|v| app::tr::cookie_value(v, name))
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use chrono::Utc;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -37,6 +37,7 @@ use super::{Principal, Shared};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::store::{Store, StoreError};
+use app::data::{Role, Session};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "qs_session";
@@ -47,13 +48,6 @@ const VERSION: &str = "v2";
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     key: String,
-}
-
-/// Who is signed in.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct SessionInfo {
-    pub role: String,
-    pub workspace: Option<String>,
 }
 
 /// What a session cookie says, once its signature holds.
@@ -304,14 +298,15 @@ pub fn cookie(headers: &HeaderMap) -> Option<&str> {
     crate::headers::cookie(headers, SESSION_COOKIE)
 }
 
-fn info(p: &Principal) -> SessionInfo {
+/// Who is signed in, in the wire shape the UI reads (`app::data::Session`).
+fn info(p: &Principal) -> Session {
     match p {
-        Principal::Admin => SessionInfo {
-            role: "admin".into(),
+        Principal::Admin => Session {
+            role: Role::Admin,
             workspace: None,
         },
-        Principal::Workspace(w) => SessionInfo {
-            role: "workspace".into(),
+        Principal::Workspace(w) => Session {
+            role: Role::Workspace,
             workspace: Some(w.id.to_string()),
         },
     }
@@ -419,7 +414,7 @@ fn open_session(
 pub async fn whoami(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-) -> Result<Json<SessionInfo>, AppError> {
+) -> Result<Json<Session>, AppError> {
     let p = shared.caller(&headers, None)?;
     Ok(Json(info(&p)))
 }
