@@ -212,10 +212,6 @@ impl Registry {
         &self.hub
     }
 
-    pub fn time_zone(&self) -> chrono_tz::Tz {
-        self.tz
-    }
-
     /// Adds a workspace (or replaces its limits if it exists). Returns it.
     pub fn upsert_workspace(
         &self,

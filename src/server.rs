@@ -135,6 +135,11 @@ pub async fn start(
     // Installed before anything registers a metric handle.
     let metrics = metrics_handle()?;
     let prices = Arc::new(PriceTable::shipped()?.with_overrides(config.prices.clone()));
+    tracing::info!(
+        as_of = prices.as_of(),
+        models = prices.models().len(),
+        "price table"
+    );
     let upstream_key = config
         .upstream_key
         .as_ref()

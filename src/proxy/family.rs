@@ -215,25 +215,6 @@ pub enum FamilyKind {
     Other,
 }
 
-impl FamilyKind {
-    /// A short stable name, for logs and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FamilyKind::ChatCompletions => "chat_completions",
-            FamilyKind::Completions => "completions",
-            FamilyKind::Responses => "responses",
-            FamilyKind::Embeddings => "embeddings",
-            FamilyKind::Images => "images",
-            FamilyKind::AudioTranscription => "audio_transcription",
-            FamilyKind::AudioTranslation => "audio_translation",
-            FamilyKind::Speech => "speech",
-            FamilyKind::Moderations => "moderations",
-            FamilyKind::Runs => "runs",
-            FamilyKind::Other => "other",
-        }
-    }
-}
-
 /// The kind of a family string as returned by [`family`].
 ///
 /// Note: retrieving a stored chat completion (`GET chat/completions/{id}`) or response
@@ -473,9 +454,5 @@ mod tests {
         for (path, want) in cases {
             assert_eq!(family_kind(family(path)), want, "path {path}");
         }
-        assert_eq!(
-            FamilyKind::AudioTranscription.as_str(),
-            "audio_transcription"
-        );
     }
 }

@@ -55,30 +55,12 @@ pub struct Actual {
 #[must_use = "a reservation must be settled, or it keeps counting until its window and period pass"]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reservation {
-    at: DateTime<Utc>,
     second: i64,
     day: NaiveDate,
     month: i32,
     tokens: u64,
     cost_nanos: u64,
     generation: u64,
-}
-
-impl Reservation {
-    /// When the reservation was made.
-    pub fn at(&self) -> DateTime<Utc> {
-        self.at
-    }
-
-    /// The tokens reserved.
-    pub fn tokens(&self) -> u64 {
-        self.tokens
-    }
-
-    /// The cost reserved, in nano-dollars.
-    pub fn cost_nanos(&self) -> u64 {
-        self.cost_nanos
-    }
 }
 
 /// Why a call was refused. `used` and `limit_value` are in the limit's unit (USD for budgets);
@@ -334,7 +316,6 @@ impl WorkspaceMeter {
         self.day.cost_nanos = self.day.cost_nanos.saturating_add(d.cost_nanos);
         self.month.cost_nanos = self.month.cost_nanos.saturating_add(d.cost_nanos);
         Ok(Reservation {
-            at: now,
             second,
             day: self.day.day,
             month: self.month.month,
@@ -570,9 +551,8 @@ mod tests {
             },
             t,
         );
-        assert_eq!(r.tokens(), 500);
-        assert_eq!(r.cost_nanos(), 3_000_000);
-        assert_eq!(r.at(), t);
+        assert_eq!(r.tokens, 500);
+        assert_eq!(r.cost_nanos, 3_000_000);
         let u = m.usage(t);
         assert_eq!(
             (u.requests_minute, u.tokens_minute, u.tokens_day),

@@ -533,6 +533,7 @@ impl Store {
     }
 
     /// How many ledger rows a workspace has (roll-ups not included).
+    #[cfg(test)]
     pub async fn ledger_count(&self, workspace: &str) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger WHERE workspace = ?1")
             .bind(workspace)
