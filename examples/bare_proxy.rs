@@ -200,13 +200,17 @@ fn main() {
         .map(|_| {
             let upstream = upstream.clone();
             std::thread::spawn(move || {
-                let rt = if per_core {
+                let mut builder = if per_core {
                     tokio::runtime::Builder::new_current_thread()
                 } else {
                     tokio::runtime::Builder::new_multi_thread()
+                };
+                // EVENT_INTERVAL=N: how many tasks the scheduler runs between I/O polls (tokio's
+                // default 61), to measure whether it moves the latency floor (BENCHMARKS.md).
+                if let Some(n) = std::env::var("EVENT_INTERVAL").ok().and_then(|s| s.parse().ok()) {
+                    builder.event_interval(n);
                 }
-                .enable_all()
-                .build()?;
+                let rt = builder.enable_all().build()?;
                 rt.block_on(async move {
                     let listener = listen(addr, per_core)?;
                     if lean {
