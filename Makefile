@@ -58,4 +58,5 @@ fmt:
 
 lint:
 	cargo fmt --all -- --check
+	cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 	cargo clippy --workspace --all-targets -- -D warnings
