@@ -207,7 +207,10 @@ fn main() {
                 };
                 // EVENT_INTERVAL=N: how many tasks the scheduler runs between I/O polls (tokio's
                 // default 61), to measure whether it moves the latency floor (BENCHMARKS.md).
-                if let Some(n) = std::env::var("EVENT_INTERVAL").ok().and_then(|s| s.parse().ok()) {
+                if let Some(n) = std::env::var("EVENT_INTERVAL")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                {
                     builder.event_interval(n);
                 }
                 let rt = builder.enable_all().build()?;
