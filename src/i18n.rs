@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 
 pub use app::i18n::{translations, Locale, LOCALE_COOKIE};
 
@@ -18,14 +18,10 @@ use crate::types::{ArgValue, Notification, StatusReport};
 
 /// The locale of a request: an explicit `?locale=`, else the cookie, else `Accept-Language`.
 pub fn request_locale(explicit: Option<&str>, headers: &HeaderMap) -> Locale {
-    if let Some(l) = explicit.and_then(Locale::from_tag) {
-        return l;
-    }
-    let cookie = crate::headers::cookie(headers, LOCALE_COOKIE);
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    Locale::negotiate(cookie, accept)
+    // One negotiation for the API and the pages: the cookie, then Accept-Language.
+    explicit
+        .and_then(Locale::from_tag)
+        .unwrap_or_else(|| app::tr::locale_of_headers(headers))
 }
 
 /// Arguments with limit names and statuses translated (they travel as wire names), plus `wait`:
@@ -112,7 +108,7 @@ pub fn render_notification(n: &StoredNotification, locale: Locale) -> Notificati
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use axum::http::{header, HeaderValue};
 
     #[test]
     fn explicit_then_cookie_then_accept_language() {
