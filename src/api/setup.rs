@@ -136,10 +136,13 @@ pub async fn begin(
         }
         Err(e) => {
             if e == SetupRefused::Wrong {
+                // Counted, and logged with a cap per second, by the failure budget: a client
+                // guessing tokens cannot flood the log.
                 let route = crate::guard::Route::of("/api/session", true);
                 shared.auth_guard.failed(peer.ip(), route, Instant::now());
+            } else {
+                tracing::warn!(reason = e.as_str(), "setup link refused");
             }
-            tracing::warn!(reason = e.as_str(), "setup link refused");
             Redirect::to(&format!("/setup?error={}", e.as_str())).into_response()
         }
     };
