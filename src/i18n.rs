@@ -12,9 +12,10 @@ use axum::http::HeaderMap;
 
 pub use app::i18n::{translations, Locale, LOCALE_COOKIE};
 
+use crate::quota::{limit_name_key, status_name_key};
 use crate::registry::StatusView;
 use crate::store::StoredNotification;
-use crate::types::{ArgValue, Notification, StatusReport};
+use crate::types::{ArgValue, LimitKind, Notification, Status, StatusReport};
 
 /// The locale of a request: an explicit `?locale=`, else the cookie, else `Accept-Language`.
 pub fn request_locale(explicit: Option<&str>, headers: &HeaderMap) -> Locale {
@@ -37,14 +38,21 @@ fn localize_args(locale: Locale, args: &BTreeMap<String, ArgValue>) -> BTreeMap<
     };
     args.iter()
         .map(|(k, v)| {
-            let v = match (k.as_str(), v) {
-                ("limit", ArgValue::Text(name)) => {
-                    ArgValue::Text(t.text(locale, &format!("limit-{name}")))
-                }
-                ("status", ArgValue::Text(name)) => {
-                    ArgValue::Text(t.text(locale, &format!("status-name-{name}")))
-                }
-                _ => v.clone(),
+            // The keys come from the quota core's one list; a name it does not know stays as is.
+            let key = match (k.as_str(), v) {
+                ("limit", ArgValue::Text(name)) => LimitKind::ALL
+                    .into_iter()
+                    .find(|l| l.as_str() == name)
+                    .map(limit_name_key),
+                ("status", ArgValue::Text(name)) => Status::ALL
+                    .into_iter()
+                    .find(|st| st.as_str() == name)
+                    .map(status_name_key),
+                _ => None,
+            };
+            let v = match key {
+                Some(key) => ArgValue::Text(t.text(locale, key)),
+                None => v.clone(),
             };
             (k.clone(), v)
         })
