@@ -90,14 +90,22 @@ test.describe("workspace view", () => {
     const apiSeconds = () =>
       page.evaluate(async () => (await (await fetch("/api/quota/status")).json()).retry_after_seconds as number);
     // Over 3 s, at different phases of the second: the banner shows the API's number (read
-    // just before and just after it, in case a second ends in between), never one more.
+    // just before and just after it, in case a second ends in between). The banner counts from
+    // when its report arrived, a few ms after the server made it, so a read that falls in those
+    // ms of a second's end may show one more: once in seven at most. (A countdown restarted
+    // from rounded-up seconds, the bug this guards against, is one more nearly every time.)
+    const late: string[] = [];
     for (let i = 0; i < 7; i++) {
       const before = await apiSeconds();
       const shown = Number(/(\d+)/.exec((await countdown.textContent()) ?? "")?.[1]);
       const after = await apiSeconds();
-      expect([before, after], `banner shows ${shown}`).toContain(shown);
+      if (![before, after].includes(shown)) {
+        expect([before + 1, after + 1], `banner shows ${shown}, API ${before}..${after}`).toContain(shown);
+        late.push(`banner ${shown}, API ${before}..${after}`);
+      }
       await page.waitForTimeout(430);
     }
+    expect(late.length, late.join("; ")).toBeLessThanOrEqual(1);
   });
 
   test("scenario 2: rate_limit_exceeded shows a countdown and the banner clears by itself", async ({ page, stack }) => {
