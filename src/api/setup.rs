@@ -10,7 +10,8 @@
 //!
 //! Owns: the token's life ([`SetupGate`], pure, clock passed in) and `GET /setup/begin`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Query, State};
@@ -52,7 +53,7 @@ impl SetupRefused {
 pub struct SetupGate {
     hash: [u8; 32],
     expires: Instant,
-    used: Mutex<bool>,
+    used: AtomicBool,
 }
 
 impl SetupGate {
@@ -65,7 +66,7 @@ impl SetupGate {
         let gate = SetupGate {
             hash: key_hash(&token),
             expires: now + SETUP_TOKEN_TTL,
-            used: Mutex::new(false),
+            used: AtomicBool::new(false),
         };
         (gate, token)
     }
@@ -75,20 +76,27 @@ impl SetupGate {
         if !bool::from(key_hash(token).ct_eq(&self.hash)) {
             return Err(SetupRefused::Wrong);
         }
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        if *used {
+        if now >= self.expires {
+            return if self.is_used() {
+                Err(SetupRefused::Used)
+            } else {
+                Err(SetupRefused::Expired)
+            };
+        }
+        // Only one redemption wins, however many arrive at once.
+        if self
+            .used
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return Err(SetupRefused::Used);
         }
-        if now >= self.expires {
-            return Err(SetupRefused::Expired);
-        }
-        *used = true;
         Ok(())
     }
 
     /// Whether the token was spent: only then can a setup session exist.
     pub fn is_used(&self) -> bool {
-        *self.used.lock().unwrap_or_else(|p| p.into_inner())
+        self.used.load(Ordering::Acquire)
     }
 
     /// What the setup admin's session is bound to (the sessions module keys it).

@@ -98,18 +98,13 @@ fn SetupForm() -> impl IntoView {
             };
             busy.set(false);
             match made {
-                Ok((201, text)) => {
-                    let key = serde_json::from_str::<serde_json::Value>(&text)
-                        .ok()
-                        .and_then(|v| v["key"].as_str().map(str::to_string));
-                    match key {
-                        Some(key) => created.set(Some(Created {
-                            name: if display.is_empty() { ws } else { display },
-                            key,
-                        })),
-                        None => error.set(Some(tr.t("setup-error-failed"))),
-                    }
-                }
+                Ok((201, text)) => match serde_json::from_str::<crate::types::MintedKey>(&text) {
+                    Ok(crate::types::MintedKey { key, .. }) => created.set(Some(Created {
+                        name: if display.is_empty() { ws } else { display },
+                        key,
+                    })),
+                    Err(_) => error.set(Some(tr.t("setup-error-failed"))),
+                },
                 Ok((400, _)) => error.set(Some(tr.t("setup-error-id"))),
                 Ok((409, _)) => error.set(Some(tr.t("setup-error-exists"))),
                 Ok((401 | 403, _)) => error.set(Some(tr.t("setup-error-session"))),
