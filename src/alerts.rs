@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
-use crate::registry::StatusView;
-use crate::store::StoredNotification;
+use crate::model::StatusView;
+use crate::model::StoredNotification;
 
 /// Capacity of each channel: past this a slow subscriber lags (and resynchronises).
 const CAPACITY: usize = 256;

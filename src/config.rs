@@ -16,6 +16,20 @@ use serde::Deserialize;
 use crate::pricing::ModelPrice;
 use crate::types::Limits;
 
+/// The most runtimes that serve calls, each with its own upstream client.
+pub const MAX_SERVING_RUNTIMES: usize = 64;
+
+/// The account headers sent upstream (from `[upstream] organization` / `project` only) and
+/// whether the upstream's own are passed back to callers.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamAccount {
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    /// Pass the upstream's `openai-organization` and `openai-project` response headers back
+    /// (default: removed, they name the account behind the gateway).
+    pub pass_organization_header: bool,
+}
+
 /// A configuration error: what is wrong and where.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -199,7 +213,7 @@ pub struct Config {
     pub upstream_timeout_seconds: u64,
     pub upstream_key: Option<SecretString>,
     /// `[upstream] organization`, `project`, `pass_organization_header`.
-    pub upstream_account: crate::proxy::UpstreamAccount,
+    pub upstream_account: UpstreamAccount,
     pub admin_key: Option<SecretString>,
     /// See [`Overrides::session_secret`].
     pub session_secret: Option<SecretString>,
@@ -288,13 +302,13 @@ impl RawConfig {
         let serving_threads = match self.server.serving_threads.unwrap_or(0) {
             0 => std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
-                .min(crate::proxy::MAX_SERVING_RUNTIMES),
-            n if n > crate::proxy::MAX_SERVING_RUNTIMES => {
+                .min(MAX_SERVING_RUNTIMES),
+            n if n > MAX_SERVING_RUNTIMES => {
                 return Err(invalid(
                     "server.serving_threads",
                     format!(
                         "must be at most {} (0 = one per core)",
-                        crate::proxy::MAX_SERVING_RUNTIMES
+                        MAX_SERVING_RUNTIMES
                     ),
                 ))
             }
@@ -353,7 +367,7 @@ impl RawConfig {
         if upstream_timeout_seconds == 0 {
             return Err(invalid("upstream.timeout_seconds", "must be at least 1"));
         }
-        let upstream_account = crate::proxy::UpstreamAccount {
+        let upstream_account = UpstreamAccount {
             organization: header_setting("upstream.organization", self.upstream.organization)?,
             project: header_setting("upstream.project", self.upstream.project)?,
             pass_organization_header: self.upstream.pass_organization_header.unwrap_or(false),

@@ -26,7 +26,7 @@
 //! on the failure path only.
 //!
 //! # Per-workspace load
-//! Counters are atomics in each [`Workspace`] (no shared lock on the hot path); every admission
+//! Counters are atomics in each workspace's [`Load`] (no shared lock on the hot path); every admission
 //! returns an RAII guard that gives its share back on drop, so a client that leaves mid-stream
 //! releases it too. A [`CallSlot`] (calls in flight, and the bytes of the JSON body the proxy
 //! buffers) lives in the call's settlement: until the upstream's answer has been streamed out
@@ -49,7 +49,6 @@ use lru::LruCache;
 
 use crate::error::AppError;
 use crate::loglimit::LineBudget;
-use crate::registry::Workspace;
 
 /// How many client addresses the failure budget tracks at once.
 pub const TRACKED_ADDRESSES: usize = 16_384;
@@ -363,25 +362,22 @@ fn take_place(counter: &AtomicU32, cap: u32) -> bool {
 /// request bytes it buffers. Given back on drop.
 #[derive(Debug)]
 pub struct CallSlot {
-    workspace: Arc<Workspace>,
+    load: Arc<Load>,
     bytes: u64,
     max_bytes: u64,
 }
 
 impl CallSlot {
     /// A place for one more call of `workspace`, or 429 `too_many_concurrent_requests`.
-    pub fn admit(workspace: &Arc<Workspace>, limits: &Limits) -> Result<CallSlot, AppError> {
-        if !take_place(
-            &workspace.load.in_flight,
-            limits.max_in_flight_per_workspace,
-        ) {
+    pub fn admit(load: &Arc<Load>, limits: &Limits) -> Result<CallSlot, AppError> {
+        if !take_place(&load.in_flight, limits.max_in_flight_per_workspace) {
             metrics::counter!("qs_abuse_refused_total", "cap" => "in_flight").increment(1);
             return Err(AppError::TooManyConcurrentRequests {
                 limit: limits.max_in_flight_per_workspace,
             });
         }
         Ok(CallSlot {
-            workspace: workspace.clone(),
+            load: load.clone(),
             bytes: 0,
             max_bytes: limits.max_buffered_bytes_per_workspace,
         })
@@ -395,7 +391,7 @@ impl CallSlot {
             return Ok(());
         }
         let more = total - self.bytes;
-        let counter = &self.workspace.load.buffered;
+        let counter = &self.load.buffered;
         if self.max_bytes == 0 {
             counter.fetch_add(more, Ordering::Relaxed);
         } else if total > self.max_bytes {
@@ -425,7 +421,7 @@ impl CallSlot {
 
 impl Drop for CallSlot {
     fn drop(&mut self) {
-        let load = &self.workspace.load;
+        let load = &self.load;
         load.in_flight.fetch_sub(1, Ordering::AcqRel);
         if self.bytes > 0 {
             load.buffered.fetch_sub(self.bytes, Ordering::AcqRel);
@@ -482,27 +478,25 @@ pub async fn read_json_body(
 /// One WebSocket's place among its workspace's. Given back on drop.
 #[derive(Debug)]
 pub struct SocketSlot {
-    workspace: Arc<Workspace>,
+    load: Arc<Load>,
 }
 
 impl SocketSlot {
     /// A place for one more socket of `workspace`, or 429 `too_many_websockets`.
-    pub fn admit(workspace: &Arc<Workspace>, limits: &Limits) -> Result<SocketSlot, AppError> {
-        if !take_place(&workspace.load.sockets, limits.max_websockets_per_workspace) {
+    pub fn admit(load: &Arc<Load>, limits: &Limits) -> Result<SocketSlot, AppError> {
+        if !take_place(&load.sockets, limits.max_websockets_per_workspace) {
             metrics::counter!("qs_abuse_refused_total", "cap" => "websockets").increment(1);
             return Err(AppError::TooManyWebSockets {
                 limit: limits.max_websockets_per_workspace,
             });
         }
-        Ok(SocketSlot {
-            workspace: workspace.clone(),
-        })
+        Ok(SocketSlot { load: load.clone() })
     }
 }
 
 impl Drop for SocketSlot {
     fn drop(&mut self) {
-        self.workspace.load.sockets.fetch_sub(1, Ordering::AcqRel);
+        self.load.sockets.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

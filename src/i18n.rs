@@ -12,9 +12,9 @@ use axum::http::HeaderMap;
 
 pub use app::i18n::{translations, Locale, LOCALE_COOKIE};
 
+use crate::model::StatusView;
+use crate::model::StoredNotification;
 use crate::quota::{limit_name_key, status_name_key};
-use crate::registry::StatusView;
-use crate::store::StoredNotification;
 use crate::types::{ArgValue, LimitKind, Notification, Status, StatusReport};
 
 /// The locale of a request: an explicit `?locale=`, else the cookie, else `Accept-Language`.
@@ -133,8 +133,8 @@ mod tests {
 
     #[test]
     fn long_waits_read_as_hours_and_minutes_in_messages_actions_and_last_errors() {
+        use crate::model::LastError;
         use crate::quota::{describe, Evaluation};
-        use crate::registry::LastError;
         use crate::types::{Cause, Status};
         let e = Evaluation {
             status: Status::RateLimited,

@@ -22,12 +22,41 @@
 //! | [`guard`] | abuse limits: per-address auth-failure budget, per-workspace caps on calls in flight, buffered bytes, WebSockets | read keys, format client text |
 //! | [`error`] | [`error::AppError`] → OpenAI-shaped JSON, in one place | log |
 //! | [`loglimit`] | the per-second budget of rate-limited log lines | read clocks or write logs |
+//! | [`model`] | the records several layers share: status view, stored notification and status change, a call's usage | do anything but hold data |
 //! | [`i18n`] | rendering notification keys per locale (bundles in `app::i18n`) | live anywhere else |
 //! | [`simulator`] | an OpenAI-compatible upstream for tests, demo and benchmarks | be used by the proxy |
 //! | [`demo`] | `quota-sentinel demo`: simulator + gateway + scripted traffic through every status | run outside `demo` |
 //! | [`conn`] | accepting connections: caps (in all, per address), header/idle and body-idle timeouts, the open-file limit, HTTP/1.1 serving | know routes or keys |
 //! | [`server`] | wiring, serving threads (one runtime and listener per core), background tasks, graceful shutdown | hold logic worth testing alone |
 //! | [`ui_backend`] | the web UI's server-rendered data (`app::data::Backend`) | decide access beyond the API's rules |
+//!
+//! ## Dependencies point one way
+//! A module may use only the modules on its row (every module may use the shared [`types`]).
+//! The test `layers::every_module_respects_the_graph` reads this table and every `crate::`
+//! path in `src/` and fails on an import against it: a type two layers need moves down (to
+//! [`model`] or [`quota`]), never up.
+//!
+//! | module | may use |
+//! |---|---|
+//! | `quota` | — |
+//! | `model` | `quota` |
+//! | `headers` | — |
+//! | `loglimit` | — |
+//! | `conn` | — |
+//! | `simulator` | — |
+//! | `pricing` | `model` |
+//! | `i18n` | `model`, `quota` |
+//! | `store` | `model`, `quota` |
+//! | `alerts` | `model` |
+//! | `error` | `i18n`, `store` |
+//! | `guard` | `error`, `loglimit` |
+//! | `config` | `conn`, `guard`, `pricing`, `quota`, `model` |
+//! | `registry` | `alerts`, `guard`, `model`, `quota`, `store` |
+//! | `proxy` | `config`, `error`, `guard`, `headers`, `loglimit`, `model`, `pricing`, `quota`, `registry`, `store` |
+//! | `api` | `alerts`, `config`, `error`, `guard`, `headers`, `i18n`, `loglimit`, `model`, `proxy`, `quota`, `registry`, `store` |
+//! | `ui_backend` | `api`, `error`, `i18n`, `model`, `quota`, `store` |
+//! | `server` | every module but `demo` |
+//! | `demo` | `config`, `registry`, `server`, `simulator` |
 //!
 //! The types of the API and the WebSocket are in the shared `app` crate, re-exported as
 //! [`types`]; `main.rs` holds only the CLI.
@@ -47,6 +76,7 @@ pub mod guard;
 pub mod headers;
 pub mod i18n;
 pub mod loglimit;
+pub mod model;
 pub mod pricing;
 pub mod proxy;
 pub mod quota;
@@ -55,3 +85,6 @@ pub mod server;
 pub mod simulator;
 pub mod store;
 pub mod ui_backend;
+
+#[cfg(test)]
+mod layers;

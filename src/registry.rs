@@ -14,42 +14,13 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::alerts::{Event, Hub};
+use crate::model::{LastError, StatusChange, StatusView, StoredNotification, SEEN_RUNS_CAP};
 use crate::quota::{
     self, AccountPolicy, AccountState, Actual, Demand, Evaluation, Notice, Refusal, Reservation,
     StatusTracker, UpstreamObservation, WorkspaceMeter,
 };
-use crate::store::{StatusChange, Store, StoredNotification, Write};
-use crate::types::{ArgValue, Cause, LimitKind, Limits, Status, UpstreamHeadroom, Usage};
-
-/// Everything a status report holds, before rendering in a locale.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusView {
-    pub workspace: String,
-    pub name: String,
-    pub status: Status,
-    pub since: DateTime<Utc>,
-    pub cause: Cause,
-    pub message_key: &'static str,
-    pub message_args: BTreeMap<String, ArgValue>,
-    pub action_keys: Vec<&'static str>,
-    pub usage: Usage,
-    pub limits: Limits,
-    pub upstream: Option<UpstreamHeadroom>,
-    pub retry_after_secs: Option<u64>,
-    /// Milliseconds from the view's `now` to the moment a retry can succeed: exact for an
-    /// upstream rate limit; for a workspace limit the quota core's wait in whole seconds,
-    /// counted from the second `now` falls in.
-    pub retry_after_ms: Option<u64>,
-    pub last_error: Option<LastError>,
-}
-
-/// The last failure seen for a workspace: a Fluent key and its arguments.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LastError {
-    pub key: &'static str,
-    pub args: BTreeMap<String, ArgValue>,
-    pub at: DateTime<Utc>,
-}
+use crate::store::{Store, Write};
+use crate::types::{ArgValue, Cause, LimitKind, Limits, Status};
 
 /// One live workspace.
 #[derive(Debug)]
@@ -60,7 +31,7 @@ pub struct Workspace {
     pub name: String,
     /// Calls in flight, buffered request bytes, WebSockets: atomics, read and bumped without
     /// the state's lock (see [`crate::guard`]).
-    pub load: crate::guard::Load,
+    pub load: Arc<crate::guard::Load>,
     state: Mutex<WsState>,
 }
 
@@ -177,9 +148,6 @@ struct SeenRuns {
     order: VecDeque<String>,
 }
 
-/// How many counted run ids are remembered (and reloaded from the ledger at start).
-pub const SEEN_RUNS_CAP: usize = 100_000;
-
 /// The registry. Shared as `Arc<Registry>`.
 #[derive(Debug)]
 pub struct Registry {
@@ -229,7 +197,7 @@ impl Registry {
             id: Arc::from(id),
             id_header: axum::http::HeaderValue::from_str(id).ok(),
             name: name.to_string(),
-            load: crate::guard::Load::default(),
+            load: Arc::default(),
             state: Mutex::new(WsState {
                 meter: WorkspaceMeter::new(limits, self.tz),
                 tracker: StatusTracker::new(now),

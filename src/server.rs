@@ -130,7 +130,7 @@ pub async fn start(
         registry.restore(&b.workspace, b.at, b.requests, b.tokens, b.cost_nanos, now);
     }
     tracing::info!(rows = buckets.len(), "counters rebuilt from the ledger");
-    registry.remember_runs(store.recent_run_ids(crate::registry::SEEN_RUNS_CAP).await?);
+    registry.remember_runs(store.recent_run_ids(crate::model::SEEN_RUNS_CAP).await?);
 
     // Installed before anything registers a metric handle.
     let metrics = metrics_handle()?;

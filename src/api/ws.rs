@@ -59,7 +59,7 @@ pub async fn upgrade(
     // as the socket lives. An admin's all-workspaces socket is not counted.
     let limits = shared.config.abuse;
     let slot = match &target {
-        Some(w) => Some(SocketSlot::admit(w, &limits)?),
+        Some(w) => Some(SocketSlot::admit(&w.load, &limits)?),
         None => None,
     };
     Ok(ws

@@ -13,7 +13,7 @@ use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::proxy::usage::CallUsage;
+use crate::model::CallUsage;
 
 /// The price of one model. Token prices are USD per 1M tokens. Every field is optional; a
 /// quantity used whose price is missing makes the call unpriced.

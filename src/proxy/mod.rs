@@ -40,8 +40,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use crate::config::{UpstreamAccount, MAX_SERVING_RUNTIMES};
 use crate::error::{mask_key, AppError};
 use crate::headers::bearer;
+use crate::model::CallUsage;
 use crate::pricing::PriceTable;
 use crate::quota::{Actual, Demand, Reservation, UpstreamObservation};
 use crate::registry::{Caller, Registry};
@@ -50,7 +52,7 @@ use crate::types::{ArgValue, UpstreamHeadroom};
 use family::FamilyKind;
 use signals::UpstreamError;
 use sse::{StreamKind, StreamOutcome, StreamTap};
-use usage::{CallUsage, RequestInfo};
+use usage::RequestInfo;
 
 /// JSON request bodies are read whole (to see `model`, `stream`, `max_tokens`); larger ones
 /// are refused with 413 in OpenAI's shape.
@@ -67,9 +69,6 @@ pub const DEFAULT_OUTPUT_RESERVE: u64 = 4096;
 /// the upstream offers it by ALPN). Used directly rather than through reqwest, which parsed a
 /// URL and boxed a timeout and a body stream for every call.
 type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
-
-/// The most runtimes that serve calls, each with its own upstream client.
-pub const MAX_SERVING_RUNTIMES: usize = 64;
 
 thread_local! {
     /// Which upstream client this thread's calls use: 0 on the shared runtime, `i + 1` on the
@@ -254,17 +253,6 @@ fn keep_forwarded_request_headers(h: &mut HeaderMap) {
 /// OpenAI's headers that name the account a call is billed to.
 const OPENAI_ORGANIZATION: HeaderName = HeaderName::from_static("openai-organization");
 const OPENAI_PROJECT: HeaderName = HeaderName::from_static("openai-project");
-
-/// The account headers sent upstream (from `[upstream] organization` / `project` only) and
-/// whether the upstream's own are passed back to callers.
-#[derive(Clone, Debug, Default)]
-pub struct UpstreamAccount {
-    pub organization: Option<String>,
-    pub project: Option<String>,
-    /// Pass the upstream's `openai-organization` and `openai-project` response headers back
-    /// (default: removed, they name the account behind the gateway).
-    pub pass_organization_header: bool,
-}
 
 /// Whether a request path could leave the upstream's base path once a server or reverse
 /// proxy on the way normalises it: a segment that is `.` or `..` as written or once
@@ -472,7 +460,7 @@ impl Proxy {
                 masked: mask_key(key),
             })?;
         // A place among the workspace's calls in flight, held until the call is settled.
-        let mut slot = crate::guard::CallSlot::admit(&caller.workspace, &self.limits)?;
+        let mut slot = crate::guard::CallSlot::admit(&caller.workspace.load, &self.limits)?;
         let tags = Tags::from_headers(&parts.headers)?;
         let request_id = request_id(&parts.headers);
 

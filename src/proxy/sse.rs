@@ -20,7 +20,8 @@ use memchr::memmem::Finder;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::proxy::usage::{parse_usage, CallUsage, ObjectOr, Text, UsageWire};
+use crate::model::CallUsage;
+use crate::proxy::usage::{parse_usage, ObjectOr, Text, UsageWire};
 
 /// Which stream is tapped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,6 +18,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::model::CallUsage;
 use crate::proxy::family::FamilyKind;
 
 /// What the gateway learned from a request body before forwarding it.
@@ -1160,42 +1161,6 @@ fn key_is(quoted: &[u8], want: &str) -> bool {
 
 // ---------------------------------------------------------------------------------------------
 // usage
-
-/// The metered quantities of one call. Token counts follow OpenAI's convention: the
-/// `*_details` counts are parts of their totals (`cached_tokens`, `audio_input_tokens` and
-/// `image_input_tokens` are included in `input_tokens`; `reasoning_tokens` and
-/// `audio_output_tokens` in `output_tokens`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CallUsage {
-    pub model: Option<String>,
-    pub input_tokens: u64,
-    pub cached_tokens: u64,
-    pub output_tokens: u64,
-    pub reasoning_tokens: u64,
-    pub audio_input_tokens: u64,
-    pub audio_output_tokens: u64,
-    /// Image input tokens (`input_tokens_details.image_tokens`, gpt-image-*), part of
-    /// `input_tokens`, priced at the model's image input price.
-    pub image_input_tokens: u64,
-    /// Images generated (dall-e: priced per image; gpt-image-*: priced by tokens).
-    pub images: u64,
-    /// Images only: the `size` of the images (from the response, else the request).
-    pub image_size: Option<String>,
-    /// Images only: the `quality` of the images (from the response, else the request).
-    pub image_quality: Option<String>,
-    pub audio_seconds: f64,
-    /// Speech: characters of input text.
-    pub characters: u64,
-    /// The counts were estimated by the gateway, not reported by the upstream.
-    pub estimated: bool,
-}
-
-impl CallUsage {
-    /// Input plus output tokens (the details are parts of those, not added again).
-    pub fn total_tokens(&self) -> u64 {
-        self.input_tokens.saturating_add(self.output_tokens)
-    }
-}
 
 /// Reads an OpenAI `usage` object of any family: chat/completions/embeddings/runs
 /// (`prompt_tokens`, `completion_tokens`, `prompt_tokens_details`, `completion_tokens_details`),

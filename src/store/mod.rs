@@ -24,7 +24,7 @@
 //! notification. (Writing notifications ahead of the ledger instead would still leave a gap
 //! between the WebSocket event and the insert, unless the registry waited on the disk.)
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -35,7 +35,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, SqlitePool};
 use tokio::sync::mpsc;
 
-use crate::types::{ArgValue, GroupBy, Level, Status, UsageRow};
+use crate::model::{StatusChange, StoredNotification};
+use crate::types::{GroupBy, UsageRow};
 
 /// The storage layer's error.
 #[derive(Debug, thiserror::Error)]
@@ -87,29 +88,6 @@ pub struct LedgerRow {
     pub upstream_request_id: Option<Arc<str>>,
     /// The run whose usage this row counts (`threads.runs` only), so it counts once.
     pub run_id: Option<Arc<str>>,
-}
-
-/// A notification as stored: key and arguments, rendered per locale when read.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredNotification {
-    pub id: String,
-    pub workspace: String,
-    pub ts: DateTime<Utc>,
-    pub level: Level,
-    pub status: Status,
-    pub key: String,
-    pub args: BTreeMap<String, ArgValue>,
-    pub action_keys: Vec<String>,
-}
-
-/// A status change, for history.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusChange {
-    pub workspace: String,
-    pub ts: DateTime<Utc>,
-    pub from: Status,
-    pub to: Status,
-    pub cause_json: String,
 }
 
 /// What the writer task commits.
@@ -270,7 +248,7 @@ impl Queued {
 
 const BATCH: usize = 512;
 /// How many run ids of rolled-up rows are kept: as many as the registry remembers.
-pub const KEPT_RUN_IDS: usize = crate::registry::SEEN_RUNS_CAP;
+pub const KEPT_RUN_IDS: usize = crate::model::SEEN_RUNS_CAP;
 /// How long a batch may gather before it is committed.
 const BATCH_WAIT: Duration = Duration::from_millis(20);
 
@@ -942,6 +920,8 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Status;
+    use std::collections::BTreeMap;
 
     async fn temp_store() -> (Store, tokio::task::JoinHandle<()>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
