@@ -119,6 +119,60 @@ impl<U: Serialize> Serialize for UsageSlot<'_, U> {
     }
 }
 
+/// The shape of a streamed answer: how many choices, roughly how many words, and whether the
+/// usage comes as a last chunk.
+struct StreamShape<'u, U> {
+    choices: u32,
+    words: usize,
+    include_usage: bool,
+    usage: &'u U,
+}
+
+impl<U> StreamShape<'_, U> {
+    /// The events of a streamed answer, as OpenAI sends them: an opening chunk per choice (chat
+    /// only), one chunk per word per choice, a closing chunk per choice, the usage chunk when
+    /// `include_usage` is set (every other chunk then carries `"usage": null`), and `[DONE]`.
+    /// Returns the events and the index of the usage chunk.
+    fn events<'t, C>(
+        &self,
+        text: &'t str,
+        opening: Option<impl Fn(u32) -> C>,
+        piece: impl Fn(u32, &'t str) -> C,
+        closing: impl Fn(u32) -> C,
+        chunk: impl Fn(&[C], UsageSlot<'_, U>) -> Result<Bytes, ApiError>,
+    ) -> Result<(Vec<Bytes>, Option<usize>), ApiError> {
+        let slot = || {
+            if self.include_usage {
+                UsageSlot::Null
+            } else {
+                UsageSlot::Absent
+            }
+        };
+        let n = self.choices as usize;
+        let mut events = Vec::with_capacity(n * (self.words + 2) + 2);
+        if let Some(opening) = &opening {
+            for index in 0..self.choices {
+                events.push(chunk(std::slice::from_ref(&opening(index)), slot())?);
+            }
+        }
+        for word in word_deltas(text) {
+            for index in 0..self.choices {
+                events.push(chunk(std::slice::from_ref(&piece(index, word)), slot())?);
+            }
+        }
+        for index in 0..self.choices {
+            events.push(chunk(std::slice::from_ref(&closing(index)), slot())?);
+        }
+        let mut usage_at = None;
+        if self.include_usage {
+            usage_at = Some(events.len());
+            events.push(chunk(&[], UsageSlot::Set(self.usage))?);
+        }
+        events.push(DONE);
+        Ok((events, usage_at))
+    }
+}
+
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'static str,
@@ -273,88 +327,68 @@ impl ChatPlan {
         let id = alnum_id("chatcmpl-", 29);
         let created = unix_now();
         let text = reply_text(self.reply.visible);
-        let n = self.n as usize;
-        let slot = || {
-            if self.include_usage {
-                UsageSlot::Null
-            } else {
-                UsageSlot::Absent
-            }
+        let choice = |index, role, content, refusal, finish_reason| ChunkChoice {
+            index,
+            delta: Delta {
+                role,
+                content,
+                refusal,
+            },
+            logprobs: None,
+            finish_reason,
         };
-        let chunk = |choices: &[ChunkChoice<'_>], usage| {
-            data_event(&Chunk {
-                id: &id,
-                object: "chat.completion.chunk",
-                created,
-                model: &self.model,
-                service_tier: self.tier,
-                system_fingerprint: SYSTEM_FINGERPRINT,
-                choices,
-                usage,
-            })
-        };
-        let words = self.reply.visible as usize;
-        let mut events = Vec::with_capacity(n * (words + 2) + 2);
-        for index in 0..self.n {
-            let c = ChunkChoice {
-                index,
-                delta: Delta {
-                    role: Some("assistant"),
-                    content: Some(""),
-                    refusal: Some(None),
-                },
-                logprobs: None,
-                finish_reason: None,
-            };
-            events.push(chunk(std::slice::from_ref(&c), slot())?);
+        StreamShape {
+            choices: self.n,
+            words: self.reply.visible as usize,
+            include_usage: self.include_usage,
+            usage: &self.usage,
         }
-        for piece in word_deltas(&text) {
-            for index in 0..self.n {
-                let c = ChunkChoice {
-                    index,
-                    delta: Delta {
-                        role: None,
-                        content: Some(piece),
-                        refusal: None,
-                    },
-                    logprobs: None,
-                    finish_reason: None,
-                };
-                events.push(chunk(std::slice::from_ref(&c), slot())?);
-            }
-        }
-        for index in 0..self.n {
-            let c = ChunkChoice {
-                index,
-                delta: Delta {
-                    role: None,
-                    content: None,
-                    refusal: None,
-                },
-                logprobs: None,
-                finish_reason: Some("stop"),
-            };
-            events.push(chunk(std::slice::from_ref(&c), slot())?);
-        }
-        let mut usage_at = None;
-        if self.include_usage {
-            usage_at = Some(events.len());
-            events.push(chunk(&[], UsageSlot::Set(&self.usage))?);
-        }
-        events.push(DONE);
-        Ok((events, usage_at))
+        .events(
+            &text,
+            Some(|index| choice(index, Some("assistant"), Some(""), Some(None), None)),
+            |index, piece| choice(index, None, Some(piece), None, None),
+            |index| choice(index, None, None, None, Some("stop")),
+            |choices: &[ChunkChoice<'_>], usage| {
+                data_event(&Chunk {
+                    id: &id,
+                    object: "chat.completion.chunk",
+                    created,
+                    model: &self.model,
+                    service_tier: self.tier,
+                    system_fingerprint: SYSTEM_FINGERPRINT,
+                    choices,
+                    usage,
+                })
+            },
+        )
     }
 }
 
 /// `POST /v1/chat/completions`.
 pub(crate) fn chat_completions(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let plan = ChatPlan::new(parse_json(body)?, ctx.gen)?;
-    let metered = plan.usage.metered();
-    if plan.stream {
-        let (events, usage_at) = plan.events()?;
+    answer(
+        ctx,
+        plan.stream,
+        plan.usage.metered(),
+        || plan.events(),
+        || plan.render(),
+    )
+}
+
+/// A planned answer, streamed or as one JSON body, carrying what it metered.
+fn answer(
+    ctx: &Ctx,
+    stream: bool,
+    metered: Metered,
+    events: impl FnOnce() -> Result<(Vec<Bytes>, Option<usize>), ApiError>,
+    render: impl FnOnce() -> Result<Vec<u8>, ApiError>,
+) -> Result<Response, ApiError> {
+    if stream {
+        let (events, usage_at) = events()?;
         return Ok(sse_response(ctx, events, usage_at, metered));
     }
-    let mut resp = json_bytes(StatusCode::OK, plan.render()?);
+    let mut resp = json_bytes(StatusCode::OK, render()?);
     resp.extensions_mut().insert(metered);
     Ok(resp)
 }
@@ -487,65 +521,47 @@ impl CompletionPlan {
         let id = alnum_id("cmpl-", 29);
         let created = unix_now();
         let text = reply_text(self.reply.visible);
-        let slot = || {
-            if self.include_usage {
-                UsageSlot::Null
-            } else {
-                UsageSlot::Absent
-            }
+        let choice = |index, text, finish_reason| TextChoice {
+            text,
+            index,
+            logprobs: None,
+            finish_reason,
         };
-        let chunk = |choices: &[TextChoice<'_>], usage| {
-            data_event(&TextCompletion {
-                id: &id,
-                object: "text_completion",
-                created,
-                model: &self.model,
-                choices,
-                usage,
-            })
-        };
-        let mut events = Vec::new();
-        for piece in word_deltas(&text) {
-            for index in 0..self.choices {
-                let c = TextChoice {
-                    text: piece,
-                    index,
-                    logprobs: None,
-                    finish_reason: None,
-                };
-                events.push(chunk(std::slice::from_ref(&c), slot())?);
-            }
+        StreamShape {
+            choices: self.choices,
+            words: self.reply.visible as usize,
+            include_usage: self.include_usage,
+            usage: &self.usage,
         }
-        for index in 0..self.choices {
-            let c = TextChoice {
-                text: "",
-                index,
-                logprobs: None,
-                finish_reason: Some("stop"),
-            };
-            events.push(chunk(std::slice::from_ref(&c), slot())?);
-        }
-        let mut usage_at = None;
-        if self.include_usage {
-            usage_at = Some(events.len());
-            events.push(chunk(&[], UsageSlot::Set(&self.usage))?);
-        }
-        events.push(DONE);
-        Ok((events, usage_at))
+        .events(
+            &text,
+            None::<fn(u32) -> TextChoice<'static>>,
+            |index, piece| choice(index, piece, None),
+            |index| choice(index, "", Some("stop")),
+            |choices: &[TextChoice<'_>], usage| {
+                data_event(&TextCompletion {
+                    id: &id,
+                    object: "text_completion",
+                    created,
+                    model: &self.model,
+                    choices,
+                    usage,
+                })
+            },
+        )
     }
 }
 
 /// `POST /v1/completions`.
 pub(crate) fn completions(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let plan = CompletionPlan::new(parse_json(body)?, ctx.gen)?;
-    let metered = plan.metered();
-    if plan.stream {
-        let (events, usage_at) = plan.events()?;
-        return Ok(sse_response(ctx, events, usage_at, metered));
-    }
-    let mut resp = json_bytes(StatusCode::OK, plan.render()?);
-    resp.extensions_mut().insert(metered);
-    Ok(resp)
+    answer(
+        ctx,
+        plan.stream,
+        plan.metered(),
+        || plan.events(),
+        || plan.render(),
+    )
 }
 
 /// Non-streamed completion body for batch output lines.

@@ -334,14 +334,12 @@ impl Plan {
         }
     }
 
-    fn render(&self) -> Result<Vec<u8>, ApiError> {
-        let r = self.rendered();
-        let parts = [OutputText {
-            kind: "output_text",
-            annotations: [],
-            logprobs: [],
-            text: &r.text,
-        }];
+    /// The finished response's `output`: the reasoning item (reasoning models) and the message.
+    fn completed_output<'a>(
+        &self,
+        r: &'a Rendered,
+        parts: &'a [OutputText<'a>],
+    ) -> Vec<OutputItem<'a>> {
         let mut output = Vec::with_capacity(2);
         if self.reasoning_model {
             output.push(OutputItem::Reasoning(ReasoningItem {
@@ -354,9 +352,21 @@ impl Plan {
             id: &r.msg_id,
             kind: "message",
             status: "completed",
-            content: &parts,
+            content: parts,
             role: "assistant",
         }));
+        output
+    }
+
+    fn render(&self) -> Result<Vec<u8>, ApiError> {
+        let r = self.rendered();
+        let parts = [OutputText {
+            kind: "output_text",
+            annotations: [],
+            logprobs: [],
+            text: &r.text,
+        }];
+        let output = self.completed_output(&r, &parts);
         let obj = self.object(&r, "completed", &output, Some(&self.usage));
         Ok(serde_json::to_vec(&obj)?)
     }
@@ -480,21 +490,7 @@ impl Plan {
                 item: &done_msg,
             },
         )?;
-        let mut output = Vec::with_capacity(2);
-        if self.reasoning_model {
-            output.push(OutputItem::Reasoning(ReasoningItem {
-                id: &r.rs_id,
-                kind: "reasoning",
-                summary: [],
-            }));
-        }
-        output.push(OutputItem::Message(MessageItem {
-            id: &r.msg_id,
-            kind: "message",
-            status: "completed",
-            content: &parts,
-            role: "assistant",
-        }));
+        let output = self.completed_output(&r, &parts);
         let fin = self.object(&r, "completed", &output, Some(&self.usage));
         push("response.completed", &ResponseBody { response: &fin })?;
         let usage_at = events.len() - 1;

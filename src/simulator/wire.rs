@@ -220,24 +220,19 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// `prefix` followed by `n` random alphanumerics (e.g. `chatcmpl-` + 29).
 pub(crate) fn alnum_id(prefix: &str, n: usize) -> String {
-    let mut s = String::with_capacity(prefix.len() + n);
-    s.push_str(prefix);
-    let mut bits = 0u64;
-    let mut left = 0;
-    for _ in 0..n {
-        if left == 0 {
-            bits = next_u64();
-            left = 10;
-        }
-        s.push(ALNUM[(bits % 62) as usize] as char);
-        bits /= 62;
-        left -= 1;
-    }
-    s
+    random_id(prefix, n, ALNUM)
 }
 
 /// `prefix` followed by `n` random lowercase hex digits (e.g. `req_` + 32).
 pub(crate) fn hex_id(prefix: &str, n: usize) -> String {
+    random_id(prefix, n, HEX)
+}
+
+/// `prefix` followed by `n` characters drawn from `alphabet`, as many per random `u64` as it
+/// holds whole digits of the alphabet's base.
+fn random_id(prefix: &str, n: usize, alphabet: &[u8]) -> String {
+    let base = alphabet.len() as u64;
+    let per_draw = (u64::MAX.ilog(base)) as usize;
     let mut s = String::with_capacity(prefix.len() + n);
     s.push_str(prefix);
     let mut bits = 0u64;
@@ -245,10 +240,10 @@ pub(crate) fn hex_id(prefix: &str, n: usize) -> String {
     for _ in 0..n {
         if left == 0 {
             bits = next_u64();
-            left = 16;
+            left = per_draw;
         }
-        s.push(HEX[(bits & 15) as usize] as char);
-        bits >>= 4;
+        s.push(alphabet[(bits % base) as usize] as char);
+        bits /= base;
         left -= 1;
     }
     s
