@@ -1,0 +1,378 @@
+use super::writer::{fixed_chunks, CHUNK_SIZES};
+use super::*;
+use crate::types::{GroupBy, Status, UsageRow};
+use std::collections::BTreeMap;
+
+async fn temp_store() -> (Store, tokio::task::JoinHandle<()>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("sqlite://{}/sub/t.db", dir.path().display());
+    let (store, writer) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    (store, tokio::spawn(writer.run()), dir)
+}
+
+fn row(
+    ws: &str,
+    ts: DateTime<Utc>,
+    family: &str,
+    input: u64,
+    output: u64,
+    cost: Option<u64>,
+) -> LedgerRow {
+    LedgerRow {
+        ts,
+        workspace: ws.into(),
+        key_id: "k1".into(),
+        family: family.into(),
+        model: Some("gpt-4o-mini".into()),
+        http_status: 200,
+        input_tokens: input,
+        output_tokens: output,
+        cost_nanos: cost,
+        latency_ms: 5,
+        goal: Some("g".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn batches_are_cut_into_cached_statement_sizes() {
+    for n in [0usize, 1, 3, 5, 17, 255, 256, 300, 512, 700] {
+        let rows: Vec<usize> = (0..n).collect();
+        let chunks: Vec<&[usize]> = fixed_chunks(&rows).collect();
+        assert!(chunks.iter().all(|c| CHUNK_SIZES.contains(&c.len())), "{n}");
+        let joined: Vec<usize> = chunks.concat();
+        assert_eq!(joined, rows, "{n}");
+    }
+    // 300 = 256 + 2×16 + 3×4: few statements, all of them cached.
+    let rows = vec![0u8; 300];
+    assert_eq!(fixed_chunks(&rows).count(), 6);
+}
+
+async fn flushed(
+    store: Store,
+    writer: tokio::task::JoinHandle<()>,
+    url_holder: &tempfile::TempDir,
+) -> Store {
+    // Dropping the only sender lets the writer drain and stop; reopen to read.
+    let pool = store.pool.clone();
+    drop(store);
+    writer.await.unwrap_or_else(|e| panic!("{e}"));
+    pool.close().await;
+    let url = format!("sqlite://{}/sub/t.db", url_holder.path().display());
+    let (s, _w) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    s
+}
+
+fn note(ws: &str, i: i64, t0: DateTime<Utc>) -> StoredNotification {
+    StoredNotification {
+        id: format!("{ws}-{i:04}"),
+        workspace: ws.into(),
+        ts: t0 + chrono::Duration::milliseconds(i),
+        level: crate::types::Level::Info,
+        status: Status::Normal,
+        key: "notif-recovered".into(),
+        args: BTreeMap::new(),
+        action_keys: vec![],
+    }
+}
+
+fn ids(list: &[StoredNotification]) -> Vec<&str> {
+    list.iter().map(|n| n.id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn queued_notifications_are_listed_before_they_are_stored_and_once_after() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let (store, writer) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let t0 = Utc::now();
+    for i in 0..3 {
+        assert!(store.write(Write::Notification(Box::new(note("a", i, t0)))));
+    }
+    assert!(store.write(Write::Notification(Box::new(note("b", 9, t0)))));
+    // No writer yet: served from memory, newest first, per workspace, cut to `limit`.
+    let listed = store.notifications("a", 2).await.unwrap_or_default();
+    assert_eq!(ids(&listed), ["a-0002", "a-0001"]);
+    assert_eq!(
+        ids(&store.notifications("b", 50).await.unwrap_or_default()),
+        ["b-0009"]
+    );
+    // The writer stores them and empties the rings; the list is the same, each once.
+    let task = tokio::spawn(writer.run());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.queued.len() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never stored");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stored = store.notifications("a", 50).await.unwrap_or_default();
+    assert_eq!(ids(&stored), ["a-0002", "a-0001", "a-0000"]);
+    assert_eq!(stored[..2], listed[..], "the stored form is the queued one");
+    // Both places at once (committed, not yet taken out): still once.
+    store.queued.push(&note("a", 1, t0));
+    assert_eq!(
+        ids(&store.notifications("a", 50).await.unwrap_or_default()),
+        ["a-0002", "a-0001", "a-0000"]
+    );
+    drop(store);
+    task.await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_ring_of_queued_notifications_is_bounded() {
+    let q = Queued::default();
+    let t0 = Utc::now();
+    for i in 0..(QUEUED_NOTIFICATIONS_CAP as i64 + 10) {
+        q.push(&note("a", i, t0));
+    }
+    let ring = q.of("a");
+    assert_eq!(ring.len(), QUEUED_NOTIFICATIONS_CAP);
+    assert_eq!(ring.first().map(|n| n.id.as_str()), Some("a-0010"));
+    q.remove(ring.iter().map(|n| (n.workspace.as_str(), n.id.as_str())));
+    assert_eq!(q.len(), 0);
+    assert!(q.lock().is_empty(), "empty rings are dropped");
+}
+
+#[tokio::test]
+async fn writes_are_flushed_when_the_senders_drop_and_survive_reopen() {
+    let (store, writer, dir) = temp_store().await;
+    let now = Utc::now();
+    for i in 0..1000 {
+        assert!(store.write(Write::Call(Box::new(row(
+            "a",
+            now,
+            "chat.completions",
+            i,
+            1,
+            Some(1000)
+        )))));
+    }
+    let store = flushed(store, writer, &dir).await;
+    assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1000);
+    let rows = store
+        .usage(
+            "a",
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::hours(1),
+            GroupBy::Family,
+            chrono_tz::UTC,
+            Page {
+                limit: 100,
+                after: None,
+            },
+        )
+        .await
+        .map(|p| p.rows)
+        .unwrap_or_default();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].requests, 1000);
+    assert_eq!(rows[0].input_tokens, (0..1000).sum::<u64>());
+    assert!((rows[0].cost_usd - 1000.0 * 1000.0 / 1e9).abs() < 1e-12);
+}
+
+#[tokio::test]
+async fn roll_up_keeps_totals_and_prunes_rows() {
+    let (store, writer, dir) = temp_store().await;
+    let now = Utc::now();
+    let old = now - chrono::Duration::days(100);
+    store.write(Write::Call(Box::new(row(
+        "a",
+        old,
+        "embeddings",
+        10,
+        0,
+        None,
+    ))));
+    store.write(Write::Call(Box::new(row(
+        "a",
+        old,
+        "embeddings",
+        5,
+        0,
+        Some(7),
+    ))));
+    store.write(Write::Call(Box::new(row(
+        "a",
+        now,
+        "embeddings",
+        1,
+        0,
+        Some(1),
+    ))));
+    let store = flushed(store, writer, &dir).await;
+    let n = store
+        .roll_up(now - chrono::Duration::days(90))
+        .await
+        .unwrap_or(0);
+    assert_eq!(n, 2);
+    assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1);
+    let rows = store
+        .usage(
+            "a",
+            old - chrono::Duration::days(1),
+            now + chrono::Duration::hours(1),
+            GroupBy::Day,
+            chrono_tz::UTC,
+            Page {
+                limit: 100,
+                after: None,
+            },
+        )
+        .await
+        .map(|p| p.rows)
+        .unwrap_or_default();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].requests, 2);
+    assert_eq!(rows[0].input_tokens, 15);
+    assert_eq!(rows[0].unpriced_requests, 1);
+    let buckets = store
+        .usage_buckets(old - chrono::Duration::hours(1), now)
+        .await
+        .unwrap_or_default();
+    let total: u64 = buckets.iter().map(|b| b.requests).sum();
+    assert_eq!(total, 3);
+}
+
+#[tokio::test]
+async fn runs_of_rolled_up_rows_are_still_known() {
+    let (store, writer, dir) = temp_store().await;
+    let now = Utc::now();
+    let old = now - chrono::Duration::days(100);
+    for (ts, run) in [(old, "run_old"), (old, "run_old"), (now, "run_new")] {
+        store.write(Write::Call(Box::new(LedgerRow {
+            run_id: Some(run.into()),
+            ..row("a", ts, "threads.runs", 1, 1, Some(1))
+        })));
+    }
+    let store = flushed(store, writer, &dir).await;
+    let before = store.recent_run_ids(10).await.unwrap_or_default();
+    assert_eq!(before, ["run_new", "run_old"]);
+    let n = store
+        .roll_up(now - chrono::Duration::days(90))
+        .await
+        .unwrap_or(0);
+    assert_eq!(n, 2);
+    assert_eq!(store.recent_run_ids(10).await.unwrap_or_default(), before);
+    assert_eq!(
+        store.recent_run_ids(1).await.unwrap_or_default(),
+        ["run_new"]
+    );
+    // Rolling up again (nothing new) keeps them.
+    assert_eq!(
+        store
+            .roll_up(now - chrono::Duration::days(90))
+            .await
+            .unwrap_or(9),
+        0
+    );
+    assert_eq!(store.recent_run_ids(10).await.unwrap_or_default(), before);
+}
+
+/// Every group of `group_by`, walked `limit` at a time; checks each page's size.
+async fn walk(
+    store: &Store,
+    group_by: GroupBy,
+    tz: chrono_tz::Tz,
+    limit: usize,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Vec<UsageRow> {
+    let mut out = Vec::new();
+    let mut after: Option<UsageCursor> = None;
+    loop {
+        let page = store
+            .usage(
+                "a",
+                from,
+                to,
+                group_by,
+                tz,
+                Page {
+                    limit,
+                    after: after.as_ref(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(page.rows.len() <= limit);
+        if page.next.is_some() {
+            assert_eq!(page.rows.len(), limit, "{group_by:?}");
+        }
+        out.extend(page.rows);
+        // The cursor goes through its opaque form, as clients send it.
+        let Some(next) = page.next else { break };
+        let text = next.encode(group_by);
+        after = UsageCursor::decode(&text, group_by);
+        assert_eq!(after.as_ref(), Some(&next), "{text}");
+        assert!(out.len() < 10_000, "the pages never end");
+    }
+    out
+}
+
+#[tokio::test]
+async fn usage_pages_hold_every_group_once_ledger_and_roll_ups_together() {
+    let (store, writer, dir) = temp_store().await;
+    let now = Utc::now();
+    // 40 days × 5 hours, half of them old enough to be rolled up; families and models
+    // spread over the rows.
+    let mut n = 0u64;
+    for d in 0..40i64 {
+        for h in [0i64, 3, 7, 13, 22] {
+            let ts = now - chrono::Duration::days(d) - chrono::Duration::hours(h);
+            let fam = ["embeddings", "files", "moderations"][(d % 3) as usize];
+            store.write(Write::Call(Box::new(LedgerRow {
+                model: Some(format!("m-{:02}", (d * 5 + h) % 37).into()),
+                ..row("a", ts, fam, 1, 2, Some(3))
+            })));
+            n += 1;
+        }
+    }
+    let store = flushed(store, writer, &dir).await;
+    assert!(
+        store
+            .roll_up(now - chrono::Duration::days(20))
+            .await
+            .unwrap_or(0)
+            > 0
+    );
+    let rome = chrono_tz::Europe::Rome;
+    let range = (
+        now - chrono::Duration::days(400),
+        now + chrono::Duration::hours(1),
+    );
+    for (g, limit) in [
+        (GroupBy::Family, 1),
+        (GroupBy::Family, 2),
+        (GroupBy::Model, 5),
+        (GroupBy::Hour, 7),
+        (GroupBy::Day, 3),
+        (GroupBy::Day, 1000),
+    ] {
+        let (from, to) = range;
+        let all = store
+            .usage(
+                "a",
+                from,
+                to,
+                g,
+                rome,
+                Page {
+                    limit: 10_000,
+                    after: None,
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(all.next.is_none());
+        let walked = walk(&store, g, rome, limit, range).await;
+        assert_eq!(walked, all.rows, "{g:?} by {limit}");
+        let keys: std::collections::BTreeSet<&str> =
+            walked.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys.len(), walked.len(), "{g:?}: a group twice");
+        assert_eq!(walked.iter().map(|r| r.requests).sum::<u64>(), n, "{g:?}");
+    }
+    // Days are calendar days in the zone: about 40 of them, in time order.
+    let days = walk(&store, GroupBy::Day, rome, 3, range).await;
+    assert!((40..=42).contains(&days.len()), "{}", days.len());
+    assert!(days.windows(2).all(|w| w[0].key < w[1].key));
+    assert!(UsageCursor::decode("family.00", GroupBy::Day).is_none());
+    assert!(UsageCursor::decode("day.zz", GroupBy::Day).is_none());
+}

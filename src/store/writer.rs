@@ -1,0 +1,308 @@
+//! The writer task: commits queued writes in batches (one transaction each), and the ring of
+//! queued notifications that [`Store::notifications`] merges with the table (module docs of
+//! [`super`]).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use sqlx::{QueryBuilder, Row, SqlitePool};
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::{LedgerRow, Store, StoreError, Write};
+use crate::model::StoredNotification;
+
+/// The writer task's handle: await [`Writer::run`] to drain and stop.
+pub struct Writer {
+    pub(super) pool: SqlitePool,
+    pub(super) rx: mpsc::UnboundedReceiver<Write>,
+    pub(super) queued: Arc<Queued>,
+}
+
+/// How many queued (not yet stored) notifications a workspace's ring holds.
+pub const QUEUED_NOTIFICATIONS_CAP: usize = 128;
+
+/// Notifications queued for the writer and not yet through it, per workspace, oldest first
+/// (see the module docs). A std Mutex: held for a few pushes or a copy, never across an await.
+#[derive(Debug, Default)]
+pub(super) struct Queued(Mutex<HashMap<String, VecDeque<StoredNotification>>>);
+
+impl Queued {
+    pub(super) fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<StoredNotification>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn push(&self, n: &StoredNotification) {
+        let mut map = self.lock();
+        let ring = map.entry(n.workspace.clone()).or_default();
+        while ring.len() >= QUEUED_NOTIFICATIONS_CAP {
+            ring.pop_front();
+        }
+        // As the table keeps it: to the millisecond.
+        ring.push_back(StoredNotification {
+            ts: chrono::SubsecRound::trunc_subsecs(n.ts, 3),
+            ..n.clone()
+        });
+    }
+
+    /// Takes the notifications of `ids` out of their workspaces' rings.
+    pub(super) fn remove<'a>(&self, done: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let mut by_ws: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for (ws, id) in done {
+            by_ws.entry(ws).or_default().insert(id);
+        }
+        if by_ws.is_empty() {
+            return;
+        }
+        let mut map = self.lock();
+        for (ws, ids) in by_ws {
+            if let Some(ring) = map.get_mut(ws) {
+                ring.retain(|n| !ids.contains(n.id.as_str()));
+                if ring.is_empty() {
+                    map.remove(ws);
+                }
+            }
+        }
+    }
+
+    pub(super) fn of(&self, workspace: &str) -> Vec<StoredNotification> {
+        self.lock()
+            .get(workspace)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.lock().values().map(VecDeque::len).sum()
+    }
+}
+
+const BATCH: usize = 512;
+/// How many run ids of rolled-up rows are kept: as many as the registry remembers.
+pub const KEPT_RUN_IDS: usize = crate::model::SEEN_RUNS_CAP;
+/// How long a batch may gather before it is committed.
+const BATCH_WAIT: Duration = Duration::from_millis(20);
+
+impl Store {
+    /// The newest notifications of a workspace, newest first: the stored ones and those still
+    /// queued for the writer, each once (module docs).
+    pub async fn notifications(
+        &self,
+        workspace: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        // Before the query: an entry leaves the ring only once its row is committed.
+        let queued = self.queued.of(workspace);
+        let stored = self.stored_notifications(workspace, limit).await?;
+        let mut seen = HashSet::with_capacity(stored.len() + queued.len());
+        let mut all: Vec<StoredNotification> = stored
+            .into_iter()
+            .chain(queued)
+            .filter(|n| seen.insert(n.id.clone()))
+            .collect();
+        // The table's order: time (ms), then id.
+        all.sort_by(|a, b| (b.ts.timestamp_millis(), &b.id).cmp(&(a.ts.timestamp_millis(), &a.id)));
+        all.truncate(limit as usize);
+        Ok(all)
+    }
+
+    async fn stored_notifications(
+        &self,
+        workspace: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, workspace, ts_ms, level, status, key, args, action_keys FROM notifications \
+              WHERE workspace = ?1 ORDER BY ts_ms DESC, id DESC LIMIT ?2",
+        )
+        .bind(workspace)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let level: String = r.try_get("level")?;
+                let status: String = r.try_get("status")?;
+                let ts: i64 = r.try_get("ts_ms")?;
+                Ok(StoredNotification {
+                    id: r.try_get("id")?,
+                    workspace: r.try_get("workspace")?,
+                    ts: Utc.timestamp_millis_opt(ts).single().unwrap_or_default(),
+                    level: serde_json::from_value(serde_json::Value::String(level))?,
+                    status: serde_json::from_value(serde_json::Value::String(status))?,
+                    key: r.try_get("key")?,
+                    args: serde_json::from_str(&r.try_get::<String, _>("args")?)?,
+                    action_keys: serde_json::from_str(&r.try_get::<String, _>("action_keys")?)?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Writer {
+    /// Commits queued writes in batches until every [`Store`] handle is dropped, then returns
+    /// after the last batch: dropping the senders is how shutdown flushes.
+    pub async fn run(self) {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Like [`Writer::run`], but once `stop` completes no new write is accepted and the writer
+    /// returns after committing everything already queued (shutdown).
+    pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()>) {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut stop = std::pin::pin!(stop);
+        let mut stopping = false;
+        loop {
+            let n = if stopping {
+                self.rx.recv_many(&mut batch, BATCH).await
+            } else {
+                tokio::select! {
+                    n = self.rx.recv_many(&mut batch, BATCH) => n,
+                    () = &mut stop => {
+                        stopping = true;
+                        self.rx.close();
+                        continue;
+                    }
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            // Under load, one transaction per call would cost more than the calls: let a
+            // batch gather for a moment (rows become visible at most BATCH_WAIT later).
+            if !stopping && batch.len() < BATCH {
+                tokio::time::sleep(BATCH_WAIT).await;
+                while batch.len() < BATCH {
+                    match self.rx.try_recv() {
+                        Ok(w) => batch.push(w),
+                        Err(_) => break,
+                    }
+                }
+            }
+            let mut attempt = 0;
+            loop {
+                match write_batch(&self.pool, &batch).await {
+                    Ok(()) => break,
+                    Err(e) if attempt < 5 => {
+                        attempt += 1;
+                        tracing::warn!(error = %e, rows = batch.len(), attempt, "ledger batch failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, rows = batch.len(), "ledger batch lost after retries");
+                        break;
+                    }
+                }
+            }
+            // Stored (or given up): the table answers for these notifications from now on.
+            self.queued.remove(batch.iter().filter_map(|w| match w {
+                Write::Notification(n) => Some((n.workspace.as_str(), n.id.as_str())),
+                _ => None,
+            }));
+            batch.clear();
+        }
+    }
+}
+
+/// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters; 23 per row keeps
+/// 256 rows well below it. Batches are cut into these sizes only, so the five statements stay
+/// in sqlx's statement cache instead of being parsed again for every new batch length.
+pub(super) const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// `rows` cut into consecutive chunks whose lengths are all in [`CHUNK_SIZES`].
+pub(super) fn fixed_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        let size = CHUNK_SIZES.into_iter().find(|&n| n <= rest.len())?;
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let calls: Vec<&LedgerRow> = batch
+        .iter()
+        .filter_map(|w| match w {
+            Write::Call(r) => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    for chunk in fixed_chunks(&calls) {
+        let mut qb = QueryBuilder::new(
+            "INSERT INTO ledger (ts_ms, workspace, key_id, family, model, http_status, input_tokens, \
+             cached_tokens, output_tokens, reasoning_tokens, images, audio_seconds, characters, cost_nanos, \
+             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id, run_id, path) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.ts.timestamp_millis())
+                .push_bind(r.workspace.clone())
+                .push_bind(r.key_id.clone())
+                .push_bind(r.family.clone())
+                .push_bind(r.model.clone())
+                .push_bind(r.http_status as i64)
+                .push_bind(r.input_tokens as i64)
+                .push_bind(r.cached_tokens as i64)
+                .push_bind(r.output_tokens as i64)
+                .push_bind(r.reasoning_tokens as i64)
+                .push_bind(r.images as i64)
+                .push_bind(r.audio_seconds)
+                .push_bind(r.characters as i64)
+                .push_bind(r.cost_nanos.map(|c| c as i64))
+                .push_bind(r.estimated)
+                .push_bind(r.latency_ms as i64)
+                .push_bind(r.goal.clone())
+                .push_bind(r.task.clone())
+                .push_bind(r.priority.clone())
+                .push_bind(r.request_id.clone())
+                .push_bind(r.upstream_request_id.clone())
+                .push_bind(r.run_id.clone())
+                .push_bind(r.path.clone());
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    for w in batch {
+        match w {
+            Write::Call(_) => {}
+            Write::Notification(n) => {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO notifications (id, workspace, ts_ms, level, status, key, args, action_keys) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .bind(&n.id)
+                .bind(&n.workspace)
+                .bind(n.ts.timestamp_millis())
+                .bind(n.level.as_str())
+                .bind(n.status.as_str())
+                .bind(&n.key)
+                .bind(serde_json::to_string(&n.args)?)
+                .bind(serde_json::to_string(&n.action_keys)?)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::StatusChange(s) => {
+                sqlx::query(
+                    "INSERT INTO status_changes (workspace, ts_ms, from_status, to_status, cause) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .bind(&s.workspace)
+                .bind(s.ts.timestamp_millis())
+                .bind(s.from.as_str())
+                .bind(s.to.as_str())
+                .bind(&s.cause_json)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
