@@ -806,7 +806,7 @@ async fn removing_a_workspace_key_ends_its_sessions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_last_the_configured_time_and_are_renewed_past_half_their_life() {
-    use quota_sentinel::api::session::{derive_key, sign, verify, Claims, KeySource};
+    use quota_sentinel::api::session::{cookie_key, derive_key, sign, verify, Claims, KeySource};
     let secret = "renewal-test-session-secret";
     let env = Env::start_opts(
         &format!("[server]\nsession_ttl_hours = 1\n{}", base_toml("")),
@@ -839,7 +839,11 @@ async fn sessions_last_the_configured_time_and_are_renewed_past_half_their_life(
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     };
-    let key = derive_key(secret.as_bytes(), &salt, KeySource::SessionSecret);
+    let key = cookie_key(&derive_key(
+        secret.as_bytes(),
+        &salt,
+        KeySource::SessionSecret,
+    ));
     let now = chrono::Utc::now().timestamp();
     let value = fresh.trim_start_matches("qs_session=");
     let claims = verify(&key, value, now).unwrap_or_else(|| panic!("the test derives the key"));
@@ -901,7 +905,9 @@ async fn the_database_files_are_readable_by_their_owner_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_database_holds_cannot_sign_a_session() {
+    use base64::prelude::{Engine, BASE64_STANDARD};
     use hmac::{Hmac, Mac};
+    use quota_sentinel::api::session::cookie_key;
     let env = Env::start(&base_toml("")).await;
     let (admin, _) = sign_in(&env, ADMIN_KEY).await;
     assert_eq!(whoami(&env, &admin).await, 200);
@@ -916,29 +922,37 @@ async fn what_the_database_holds_cannot_sign_a_session() {
     };
     assert!(!values.is_empty(), "the settings table is empty");
     let exp = chrono::Utc::now().timestamp() + 3600;
-    // The real cookie's payload, and the payload of the former format.
+    // The real cookie's claims (after the signature's 44 base64 characters), and the claims
+    // of the former formats.
     let real = admin.trim_start_matches("qs_session=");
     let payloads = [
-        real.rsplit_once('.')
-            .map(|(p, _)| p.to_string())
-            .unwrap_or_default(),
+        real.get(44..).unwrap_or_default().to_string(),
         format!("v1.admin.-.{exp}"),
     ];
     for v in &values {
-        for payload in &payloads {
-            let mut m =
-                <Hmac<sha2::Sha256> as Mac>::new_from_slice(v).unwrap_or_else(|e| panic!("{e}"));
-            m.update(payload.as_bytes());
-            let forged = format!(
-                "qs_session={payload}.{}",
-                hex::encode(m.finalize().into_bytes())
-            );
-            assert_eq!(
-                whoami(&env, &forged).await,
-                401,
-                "a cookie signed with a value from the database works: {payload}"
-            );
-            assert_ne!(mint_with_cookie(&env, &forged, &[]).await.status(), 201);
+        // The value as the HMAC key, and as the 32-byte secret the cookie key derives from.
+        let mut keys = vec![v.clone()];
+        if let Ok(secret) = <[u8; 32]>::try_from(v.as_slice()) {
+            keys.push(cookie_key(&secret).signing().to_vec());
+        }
+        for key in &keys {
+            for payload in &payloads {
+                let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                m.update(payload.as_bytes());
+                let tag = m.finalize().into_bytes();
+                for forged in [
+                    format!("qs_session={}{payload}", BASE64_STANDARD.encode(tag)),
+                    format!("qs_session={payload}.{}", hex::encode(tag)),
+                ] {
+                    assert_eq!(
+                        whoami(&env, &forged).await,
+                        401,
+                        "a cookie signed with a value from the database works: {forged}"
+                    );
+                    assert_ne!(mint_with_cookie(&env, &forged, &[]).await.status(), 201);
+                }
+            }
         }
     }
 }
