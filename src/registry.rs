@@ -7,9 +7,10 @@
 //! workspace. Must not: do IO itself (it queues writes and publishes events, neither waits) or
 //! format text.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
+use app::logic::seen::BoundedSeen;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -141,20 +142,14 @@ struct Index {
     by_key: HashMap<[u8; 32], Caller>,
 }
 
-/// Remembers the ids of runs already counted (a run's usage counts once).
-#[derive(Default, Debug)]
-struct SeenRuns {
-    set: HashSet<String>,
-    order: VecDeque<String>,
-}
-
 /// The registry. Shared as `Arc<Registry>`.
 #[derive(Debug)]
 pub struct Registry {
     tz: chrono_tz::Tz,
     index: RwLock<Index>,
     account: Mutex<AccountState>,
-    runs: Mutex<SeenRuns>,
+    /// The ids of runs already counted (a run's usage counts once).
+    runs: Mutex<BoundedSeen>,
     store: Store,
     hub: Arc<Hub>,
 }
@@ -170,7 +165,7 @@ impl Registry {
             tz,
             index: RwLock::new(Index::default()),
             account: Mutex::new(AccountState::new(policy)),
-            runs: Mutex::new(SeenRuns::default()),
+            runs: Mutex::new(BoundedSeen::new(SEEN_RUNS_CAP)),
             store,
             hub,
         }
@@ -417,25 +412,13 @@ impl Registry {
     pub fn remember_runs(&self, ids: Vec<String>) {
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         for id in ids.into_iter().take(SEEN_RUNS_CAP).rev() {
-            if runs.set.insert(id.clone()) {
-                runs.order.push_back(id);
-            }
+            runs.insert(&id);
         }
     }
 
     pub fn first_sight_of_run(&self, run_id: &str) -> bool {
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        if runs.set.contains(run_id) {
-            return false;
-        }
-        if runs.order.len() >= SEEN_RUNS_CAP {
-            if let Some(old) = runs.order.pop_front() {
-                runs.set.remove(&old);
-            }
-        }
-        runs.set.insert(run_id.to_string());
-        runs.order.push_back(run_id.to_string());
-        true
+        runs.insert(run_id)
     }
 
     fn evaluate_all(&self, acct: &AccountState, now: DateTime<Utc>) {

@@ -45,13 +45,7 @@ async fn ws_refusal(env: &Env, token: &str) -> (u16, String) {
 }
 
 fn assert_blocked(e: &ApiErr) {
-    assert_eq!(e.status, 429, "{}", e.raw);
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("too_many_auth_failures"),
-        "{}",
-        e.raw
-    );
+    e.assert_status_code(429, "too_many_auth_failures");
     let retry = retry_after(e);
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
 }
@@ -60,11 +54,7 @@ fn assert_blocked(e: &ApiErr) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_keys_past_the_budget_are_429_but_a_valid_key_still_passes() {
-    let env = Env::start(&format!(
-        "[server]\nauth_failures_per_minute = 3\n{}",
-        base_toml("")
-    ))
-    .await;
+    let env = Env::start(&server_toml("auth_failures_per_minute = 3")).await;
     for i in 0..3 {
         let e = api_error(env.chat(WRONG, "hi").await).await;
         assert_eq!(e.status, 401, "attempt {i}: {}", e.raw);
@@ -92,11 +82,7 @@ async fn wrong_keys_past_the_budget_are_429_but_a_valid_key_still_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_websocket_and_admin_share_the_budget() {
-    let env = Env::start(&format!(
-        "[server]\nauth_failures_per_minute = 3\n{}",
-        base_toml("")
-    ))
-    .await;
+    let env = Env::start(&server_toml("auth_failures_per_minute = 3")).await;
     let sign_in = |key: &str| {
         env.http
             .post(env.url("/api/session"))
@@ -146,10 +132,7 @@ async fn session_websocket_and_admin_share_the_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_in_flight_are_capped_per_workspace_until_the_body_is_done() {
     let env = Env::start_with(
-        &format!(
-            "[server]\nmax_in_flight_per_workspace = 1\n{}",
-            base_toml("")
-        ),
+        &server_toml("max_in_flight_per_workspace = 1"),
         SimConfig {
             api_key: Some(UPSTREAM_KEY.into()),
             stream_chunk_delay_ms: 100,
@@ -168,13 +151,7 @@ async fn calls_in_flight_are_capped_per_workspace_until_the_body_is_done() {
         .await;
     assert_eq!(streaming.status(), 200);
     let e = api_error(env.chat(ACME_KEY, "hi").await).await;
-    assert_eq!(e.status, 429, "{}", e.raw);
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("too_many_concurrent_requests"),
-        "{}",
-        e.raw
-    );
+    e.assert_status_code(429, "too_many_concurrent_requests");
     assert_eq!(
         e.headers.get("retry-after").map(|v| v.as_bytes()),
         Some(&b"1"[..])
@@ -252,10 +229,9 @@ async fn post_bytes(env: &Env, key: &str, body: Vec<u8>) -> reqwest::Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buffered_request_bytes_are_capped_per_workspace_and_given_back() {
     const MIB: usize = 1024 * 1024;
-    let env = Env::start(&format!(
-        "[server]\nmax_buffered_bytes_per_workspace = {MIB}\n{}",
-        base_toml("")
-    ))
+    let env = Env::start(&server_toml(&format!(
+        "max_buffered_bytes_per_workspace = {MIB}"
+    )))
     .await;
     // One body larger than the whole budget can never fit: 413, before it is read.
     let (_tx, big) = stalled_post(&env, ACME_KEY, MIB as u64 + 1);
@@ -285,12 +261,7 @@ async fn buffered_request_bytes_are_capped_per_workspace_and_given_back() {
         assert!(!upload.is_finished(), "the slow upload ended early");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("too_many_buffered_bytes"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("too_many_buffered_bytes");
     assert_eq!(
         e.headers.get("retry-after").map(|v| v.as_bytes()),
         Some(&b"1"[..])
@@ -332,11 +303,7 @@ async fn buffered_request_bytes_are_capped_per_workspace_and_given_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websockets_are_capped_per_workspace() {
-    let env = Env::start(&format!(
-        "[server]\nmax_websockets_per_workspace = 2\n{}",
-        base_toml("")
-    ))
-    .await;
+    let env = Env::start(&server_toml("max_websockets_per_workspace = 2")).await;
     let connect = |token: &'static str| tokio_tungstenite::connect_async(ws_url(&env, token));
     let (first, _) = connect(ACME_KEY).await.unwrap_or_else(|e| panic!("{e}"));
     let (_second, _) = connect(ACME_KEY).await.unwrap_or_else(|e| panic!("{e}"));

@@ -16,20 +16,9 @@ use tokio_tungstenite::tungstenite::{self, Message};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_endpoints_need_the_admin_key() {
     let env = Env::start(&base_toml("")).await;
-    let r = env
-        .http
-        .get(env.url("/api/admin/workspaces"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = env.get_anon("/api/admin/workspaces").await;
     let e = api_error(r).await;
-    assert_eq!(e.status, 401, "{}", e.raw);
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("admin_key_required"),
-        "{}",
-        e.raw
-    );
+    e.assert_status_code(401, "admin_key_required");
 
     let e = api_error(
         env.get("not-the-admin-key-000", "/api/admin/workspaces")
@@ -72,25 +61,14 @@ async fn without_an_admin_key_the_admin_api_is_disabled() {
             req = req.bearer_auth(k);
         }
         let e = api_error(req.send().await.unwrap_or_else(|e| panic!("{e}"))).await;
-        assert_eq!(e.status, 403, "{key:?}: {}", e.raw);
-        assert_eq!(
-            e.body.error.code.as_deref(),
-            Some("admin_api_disabled"),
-            "{key:?}: {}",
-            e.raw
-        );
+        e.assert_status_code_for(format_args!("{key:?}"), 403, "admin_api_disabled");
     }
     let e = api_error(
         env.post(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
             .await,
     )
     .await;
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("admin_api_disabled"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("admin_api_disabled");
     // The proxy still works.
     assert_eq!(env.chat(ACME_KEY, "hello").await.status(), 200);
 }
@@ -187,13 +165,7 @@ async fn a_workspace_key_reads_only_its_own_workspace() {
         "/api/quota/check",
     ] {
         let e = api_error(env.get(ACME_KEY, &format!("{path}?workspace=beta")).await).await;
-        assert_eq!(e.status, 403, "{path}: {}", e.raw);
-        assert_eq!(
-            e.body.error.code.as_deref(),
-            Some("workspace_forbidden"),
-            "{path}: {}",
-            e.raw
-        );
+        e.assert_status_code_for(format_args!("{path}"), 403, "workspace_forbidden");
     }
     let own = env
         .get_json(ACME_KEY, "/api/quota/status?workspace=acme")
@@ -360,11 +332,8 @@ async fn a_notification_heard_on_the_websocket_is_listed_right_away() {
     for round in 0..4 {
         for want in ["notif-quota-exceeded-account", "notif-recovered"] {
             if want == "notif-recovered" {
-                let r = env
-                    .post(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
+                env.post_ok(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
                     .await;
-                assert_eq!(r.status(), 200);
-                let _ = r.bytes().await;
             } else {
                 env.sim.inject(Fault::InsufficientQuota, 1);
                 let r = env.chat(ACME_KEY, "hello").await;
@@ -694,14 +663,25 @@ async fn sign_in(env: &Env, key: &str) -> (String, String) {
 
 /// `GET /api/session` with `cookie`: its status.
 async fn whoami(env: &Env, cookie: &str) -> u16 {
+    session_call(env, reqwest::Method::GET, cookie)
+        .await
+        .status()
+        .as_u16()
+}
+
+/// `/api/session` by `method` with `cookie`.
+async fn session_call(env: &Env, method: reqwest::Method, cookie: &str) -> reqwest::Response {
     env.http
-        .get(env.url("/api/session"))
+        .request(method, env.url("/api/session"))
         .header("cookie", cookie)
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"))
-        .status()
-        .as_u16()
+}
+
+/// Asserts the status `GET /api/session` answers with `cookie`.
+async fn assert_whoami(env: &Env, cookie: &str, want: u16, why: &str) {
+    assert_eq!(whoami(env, cookie).await, want, "{why}");
 }
 
 /// `POST /api/admin/workspaces/acme/keys` with `cookie` (and `extra` headers): its status.
@@ -729,31 +709,13 @@ async fn sign_out_ends_the_session_on_the_server_and_across_a_restart() {
     assert_eq!(whoami(&env, &cookie).await, 200);
     let (other, _) = sign_in(&env, ACME_KEY).await;
 
-    let r = env
-        .http
-        .delete(env.url("/api/session"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = session_call(&env, reqwest::Method::DELETE, &cookie).await;
     assert_eq!(r.status(), 204);
     // A copy of the cookie kept after sign-out (a stolen one) no longer works.
-    assert_eq!(
-        whoami(&env, &cookie).await,
-        401,
-        "the signed-out session still works"
-    );
-    assert_eq!(
-        whoami(&env, &other).await,
-        200,
-        "another session of the key goes on"
-    );
+    assert_whoami(&env, &cookie, 401, "the signed-out session still works").await;
+    assert_whoami(&env, &other, 200, "another session of the key goes on").await;
     env.restart().await;
-    assert_eq!(
-        whoami(&env, &cookie).await,
-        401,
-        "a restart revived the session"
-    );
+    assert_whoami(&env, &cookie, 401, "a restart revived the session").await;
     assert_eq!(whoami(&env, &other).await, 200);
 }
 
@@ -796,20 +758,16 @@ async fn removing_a_workspace_key_ends_its_sessions() {
     let toml = base_toml("").replace(&sha(ACME_KEY), &sha("qs_acme_replacement_key_0123"));
     env.set_toml(&toml);
     env.restart().await;
-    assert_eq!(
-        whoami(&env, &acme).await,
-        401,
-        "the removed key's session works"
-    );
+    assert_whoami(&env, &acme, 401, "the removed key's session works").await;
     assert_eq!(whoami(&env, &beta).await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_last_the_configured_time_and_are_renewed_past_half_their_life() {
-    use quota_sentinel::api::session::{derive_key, sign, verify, Claims, KeySource};
+    use quota_sentinel::api::session::{cookie_key, derive_key, sign, verify, Claims, KeySource};
     let secret = "renewal-test-session-secret";
     let env = Env::start_opts(
-        &format!("[server]\nsession_ttl_hours = 1\n{}", base_toml("")),
+        &server_toml("session_ttl_hours = 1"),
         Options {
             session_secret: Some(secret.into()),
             ..Options::default()
@@ -819,13 +777,7 @@ async fn sessions_last_the_configured_time_and_are_renewed_past_half_their_life(
     let (fresh, line) = sign_in(&env, ACME_KEY).await;
     assert!(line.contains("Max-Age=3600"), "{line}");
     // A young session is not renewed.
-    let r = env
-        .http
-        .get(env.url("/api/session"))
-        .header("cookie", &fresh)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = session_call(&env, reqwest::Method::GET, &fresh).await;
     assert_eq!(r.status(), 200);
     assert!(session_cookie_of(&r).is_none(), "renewed too early");
 
@@ -839,7 +791,11 @@ async fn sessions_last_the_configured_time_and_are_renewed_past_half_their_life(
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     };
-    let key = derive_key(secret.as_bytes(), &salt, KeySource::SessionSecret);
+    let key = cookie_key(&derive_key(
+        secret.as_bytes(),
+        &salt,
+        KeySource::SessionSecret,
+    ));
     let now = chrono::Utc::now().timestamp();
     let value = fresh.trim_start_matches("qs_session=");
     let claims = verify(&key, value, now).unwrap_or_else(|| panic!("the test derives the key"));
@@ -901,7 +857,9 @@ async fn the_database_files_are_readable_by_their_owner_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_database_holds_cannot_sign_a_session() {
+    use base64::prelude::{Engine, BASE64_STANDARD};
     use hmac::{Hmac, Mac};
+    use quota_sentinel::api::session::cookie_key;
     let env = Env::start(&base_toml("")).await;
     let (admin, _) = sign_in(&env, ADMIN_KEY).await;
     assert_eq!(whoami(&env, &admin).await, 200);
@@ -916,38 +874,47 @@ async fn what_the_database_holds_cannot_sign_a_session() {
     };
     assert!(!values.is_empty(), "the settings table is empty");
     let exp = chrono::Utc::now().timestamp() + 3600;
-    // The real cookie's payload, and the payload of the former format.
+    // The real cookie's claims (after the signature's 44 base64 characters), and the claims
+    // of the former formats.
     let real = admin.trim_start_matches("qs_session=");
     let payloads = [
-        real.rsplit_once('.')
-            .map(|(p, _)| p.to_string())
-            .unwrap_or_default(),
+        real.get(44..).unwrap_or_default().to_string(),
         format!("v1.admin.-.{exp}"),
     ];
     for v in &values {
-        for payload in &payloads {
-            let mut m =
-                <Hmac<sha2::Sha256> as Mac>::new_from_slice(v).unwrap_or_else(|e| panic!("{e}"));
-            m.update(payload.as_bytes());
-            let forged = format!(
-                "qs_session={payload}.{}",
-                hex::encode(m.finalize().into_bytes())
-            );
-            assert_eq!(
-                whoami(&env, &forged).await,
-                401,
-                "a cookie signed with a value from the database works: {payload}"
-            );
-            assert_ne!(mint_with_cookie(&env, &forged, &[]).await.status(), 201);
+        // The value as the HMAC key, and as the 32-byte secret the cookie key derives from.
+        let mut keys = vec![v.clone()];
+        if let Ok(secret) = <[u8; 32]>::try_from(v.as_slice()) {
+            keys.push(cookie_key(&secret).signing().to_vec());
+        }
+        for key in &keys {
+            for payload in &payloads {
+                let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                m.update(payload.as_bytes());
+                let tag = m.finalize().into_bytes();
+                for forged in [
+                    format!("qs_session={}{payload}", BASE64_STANDARD.encode(tag)),
+                    format!("qs_session={payload}.{}", hex::encode(tag)),
+                ] {
+                    assert_whoami(
+                        &env,
+                        &forged,
+                        401,
+                        "a cookie signed with a value from the database works: {forged}",
+                    )
+                    .await;
+                    assert_ne!(mint_with_cookie(&env, &forged, &[]).await.status(), 201);
+                }
+            }
         }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_requests_from_other_sites_are_refused() {
-    let env = Env::start(&format!(
-        "[server]\ncors_allow_origins = [\"https://dash.example.com\"]\n{}",
-        base_toml("")
+    let env = Env::start(&server_toml(
+        "cors_allow_origins = [\"https://dash.example.com\"]",
     ))
     .await;
     let (admin, _) = sign_in(&env, ADMIN_KEY).await;
@@ -979,13 +946,7 @@ async fn cookie_requests_from_other_sites_are_refused() {
                 .unwrap_or_else(|e| panic!("{e}")),
         )
         .await;
-        assert_eq!(e.status, 403, "{headers:?}: {}", e.raw);
-        assert_eq!(
-            e.body.error.code.as_deref(),
-            Some("cross_origin_request"),
-            "{}",
-            e.raw
-        );
+        e.assert_status_code_for(format_args!("{headers:?}"), 403, "cross_origin_request");
         assert_eq!(e.body.error.kind, "permission_error");
         let r = mint_with_cookie(&env, &admin, headers).await;
         assert_eq!(r.status(), 403, "mint: {headers:?}");
@@ -1089,12 +1050,7 @@ async fn minting_a_key_needs_a_json_body() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_and_the_api_carry_the_browser_security_headers() {
     let env = Env::start(&base_toml("")).await;
-    let r = env
-        .http
-        .get(env.url("/login"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = env.get_anon("/login").await;
     assert_eq!(r.status(), 200);
     let h = r.headers().clone();
     let html = r.text().await.unwrap_or_default();
@@ -1140,12 +1096,7 @@ async fn pages_and_the_api_carry_the_browser_security_headers() {
         );
     }
     // An unknown page (rendered by the fallback) gets its own nonce too.
-    let r = env
-        .http
-        .get(env.url("/no-such-page"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = env.get_anon("/no-such-page").await;
     let csp = header_of(&r, "content-security-policy")
         .unwrap_or_default()
         .to_string();
@@ -1187,11 +1138,7 @@ async fn the_session_cookie_is_secure_when_configured() {
     let env = Env::start(&base_toml("")).await;
     let (_, line) = sign_in(&env, ACME_KEY).await;
     assert!(!line.contains("Secure"), "plain HTTP: {line}");
-    let env = Env::start(&format!(
-        "[server]\nsecure_cookies = true\n{}",
-        base_toml("")
-    ))
-    .await;
+    let env = Env::start(&server_toml("secure_cookies = true")).await;
     let (_, line) = sign_in(&env, ACME_KEY).await;
     assert!(line.contains("; Secure"), "{line}");
     let r = env

@@ -14,10 +14,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 /// A gateway whose header-read and body-idle timeouts are one second.
 async fn quick_timeouts() -> Env {
-    let toml = format!(
-        "[server]\nheader_read_timeout_seconds = 1\nbody_idle_timeout_seconds = 1\n{}",
-        base_toml("")
-    );
+    let toml = server_toml("header_read_timeout_seconds = 1\nbody_idle_timeout_seconds = 1");
     Env::start(&toml).await
 }
 
@@ -25,6 +22,13 @@ fn addr(env: &Env) -> SocketAddr {
     env.gateway
         .trim_start_matches("http://")
         .parse()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A new connection to the gateway.
+async fn connect(env: &Env) -> TcpStream {
+    TcpStream::connect(addr(env))
+        .await
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -83,9 +87,7 @@ async fn silent_and_slow_connections_are_closed_within_the_timeouts() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_its_last_answer() {
     let env = quick_timeouts().await;
-    let mut s = TcpStream::connect(addr(&env))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&env).await;
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -96,9 +98,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_its_last_answer() {
 #[tokio::test]
 async fn a_slow_but_steady_body_is_read_whole() {
     let env = quick_timeouts().await;
-    let mut s = TcpStream::connect(addr(&env))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&env).await;
     let body = format!("{{\"key\":\"{ACME_KEY}\"}}");
     let head = format!(
         "POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\

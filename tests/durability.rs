@@ -43,12 +43,7 @@ async fn counters_are_rebuilt_from_the_ledger_after_a_restart() {
             .is_some_and(|c| c > 0.0),
         "{st}"
     );
-    let report = env
-        .get_json(ACME_KEY, "/api/quota/usage?group_by=family&from=2000-01-01")
-        .await;
-    let row = usage_row(&report, "chat.completions")
-        .cloned()
-        .unwrap_or_default();
+    let (report, row) = env.family_row(ACME_KEY, "chat.completions").await;
     assert_eq!(n(&row, "requests"), N, "{report}");
     assert_eq!(n(&row, "input_tokens"), input, "{report}");
     assert_eq!(n(&row, "output_tokens"), output, "{report}");
@@ -70,12 +65,7 @@ async fn a_daily_request_limit_still_holds_after_a_restart() {
     let e = api_error(env.chat(ACME_KEY, "one more").await).await;
     assert_eq!(e.status, 429, "{}", e.raw);
     assert_eq!(e.body.error.kind, "requests", "{}", e.raw);
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("workspace_quota_exceeded"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("workspace_quota_exceeded");
     assert_eq!(
         env.sim.stats().requests,
         N,
@@ -124,12 +114,7 @@ async fn a_call_in_flight_at_shutdown_is_still_recorded() {
     );
 
     env.restart().await;
-    let report = env
-        .get_json(ACME_KEY, "/api/quota/usage?group_by=family&from=2000-01-01")
-        .await;
-    let row = usage_row(&report, "chat.completions")
-        .cloned()
-        .unwrap_or_default();
+    let (report, row) = env.family_row(ACME_KEY, "chat.completions").await;
     assert_eq!(
         n(&row, "requests"),
         1,
@@ -150,24 +135,18 @@ async fn a_stream_being_estimated_at_shutdown_is_still_recorded() {
     // A long prompt makes the token estimate take a while, so the gateway stops while it
     // runs: shutdown must wait for it before the ledger writer stops.
     let prompt = "a fairly long prompt with many different words in it ".repeat(20_000);
-    let r = env
-        .post(
-            ACME_KEY,
-            "/v1/chat/completions",
-            serde_json::json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": prompt}]}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let _ = r.bytes().await;
+    env.post_ok(
+        ACME_KEY,
+        "/v1/chat/completions",
+        serde_json::json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": prompt}]}),
+    )
+    .await;
     env.restart().await;
-    let report = env
-        .wait_usage(ACME_KEY, "family", |v| {
-            usage_row(v, "chat.completions").is_some_and(|r| n(r, "requests") == 1)
+    let (report, row) = env
+        .wait_row(ACME_KEY, "family", "chat.completions", |r| {
+            n(r, "requests") == 1
         })
         .await;
-    let row = usage_row(&report, "chat.completions")
-        .cloned()
-        .unwrap_or_default();
     assert_eq!(n(&row, "estimated_requests"), 1, "{report}");
     assert!(n(&row, "input_tokens") > 100_000, "{report}");
 }

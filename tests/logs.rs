@@ -1,5 +1,6 @@
-//! The gateway's log under an upstream outage: failure lines are capped per second (the next
-//! line written counts the ones left out), and no key ever appears in it.
+//! The gateway's log under an upstream outage: failure lines are capped per second, and no key
+//! ever appears in it. (That the next second's first line counts the ones left out is a unit
+//! test of `api::log_failure_in`, which is given its seconds: no test waits for a second.)
 //!
 //! Its own test binary: it installs the process-wide tracing subscriber that captures the log.
 
@@ -7,7 +8,6 @@ mod support;
 
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use support::*;
 use tracing_subscriber::fmt::MakeWriter;
@@ -67,9 +67,11 @@ async fn an_outage_writes_a_few_failure_lines_a_second_and_never_a_key() {
             .map_or(0, |d| d.as_secs())
     };
     let (started, first_second) = (std::time::Instant::now(), wall_second());
-    let clients = (0..6).map(|_| async {
+    let env = &env;
+    let clients = (0..6).map(|i| async move {
+        let key = if i % 2 == 0 { ACME_KEY } else { BETA_KEY };
         for _ in 0..10 {
-            let r = env.chat(ACME_KEY, "hello").await;
+            let r = env.chat(key, "hello").await;
             assert_eq!(r.status(), 502);
         }
     });
@@ -100,20 +102,7 @@ async fn an_outage_writes_a_few_failure_lines_a_second_and_never_a_key() {
         "{written} failure lines for 60 calls in {burst:?}"
     );
 
-    // The next second's first line says how many were left out.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let r = env.chat(BETA_KEY, "hello").await;
-    assert_eq!(r.status(), 502);
     let text = log.text();
-    assert_eq!(failures(&text), written + 1, "{text}");
-    let last = text
-        .lines()
-        .rfind(|l| l.contains("request failed"))
-        .unwrap_or_default();
-    if burst < Duration::from_secs(2) {
-        assert!(last.contains("similar_lines_dropped="), "{last}");
-    }
-
     for secret in [
         ACME_KEY,
         BETA_KEY,

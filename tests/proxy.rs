@@ -96,16 +96,10 @@ async fn chat_is_forwarded_with_the_upstream_key_and_tags_are_recorded() {
         n(&body["usage"], "completion_tokens"),
         "{goals}"
     );
-    let tasks = env
-        .wait_usage(ACME_KEY, "task", |v| {
-            usage_row(v, "summarize-ticket").is_some()
-        })
+    let (tasks, task) = env
+        .wait_row(ACME_KEY, "task", "summarize-ticket", |_| true)
         .await;
-    assert_eq!(
-        usage_row(&tasks, "summarize-ticket").map(|r| n(r, "requests")),
-        Some(1),
-        "{tasks}"
-    );
+    assert_eq!(n(&task, "requests"), 1, "{tasks}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,23 +162,13 @@ async fn missing_and_wrong_keys_are_refused_without_reaching_the_upstream() {
     let e = api_error(r).await;
     assert_eq!(e.status, 401, "{}", e.raw);
     assert_eq!(e.body.error.kind, "invalid_request_error");
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("missing_api_key"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("missing_api_key");
 
     let wrong = "qs_wrong_secret_key_9876543210";
     let e = api_error(env.post(wrong, "/v1/chat/completions", body.clone()).await).await;
     assert_eq!(e.status, 401, "{}", e.raw);
     assert_eq!(e.body.error.kind, "invalid_request_error");
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("invalid_api_key"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("invalid_api_key");
     assert!(!e.raw.contains(wrong), "the key is not masked: {}", e.raw);
     assert!(
         !e.raw.contains("secret_key_98765"),
@@ -194,12 +178,7 @@ async fn missing_and_wrong_keys_are_refused_without_reaching_the_upstream() {
 
     // Another API family and the quota API answer the same way.
     let e = api_error(env.get(wrong, "/v1/models").await).await;
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("invalid_api_key"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("invalid_api_key");
     let e = api_error(
         env.http
             .get(env.url("/api/quota/status"))
@@ -208,13 +187,7 @@ async fn missing_and_wrong_keys_are_refused_without_reaching_the_upstream() {
             .unwrap_or_else(|e| panic!("{e}")),
     )
     .await;
-    assert_eq!(e.status, 401, "{}", e.raw);
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("missing_api_key"),
-        "{}",
-        e.raw
-    );
+    e.assert_status_code(401, "missing_api_key");
 
     assert_eq!(
         env.sim.stats().requests,
@@ -259,37 +232,29 @@ async fn every_family_is_named_and_metered_with_the_upstream_usage() {
     let beta_header = ("OpenAI-Beta", "assistants=v2");
 
     // Embeddings.
-    let r = env
-        .post(
+    let b = env
+        .post_ok_json(
             ACME_KEY,
             "/v1/embeddings",
             json!({"model": "text-embedding-3-small", "input": "the quick brown fox"}),
         )
         .await;
-    assert_eq!(r.status(), 200);
-    let b: Value = r.json().await.unwrap_or_default();
     assert!(usage_of(&b).0 > 0, "{b}");
     note(&mut seen, "embeddings", &b);
 
     // Images (gpt-image-1 reports tokens).
-    let r = env
-        .post(ACME_KEY, "/v1/images/generations", json!({"model": "gpt-image-1", "prompt": "a small red cube", "quality": "low", "size": "1024x1024"}))
-        .await;
-    assert_eq!(r.status(), 200);
-    let b: Value = r.json().await.unwrap_or_default();
+    let b = env.post_ok_json(ACME_KEY, "/v1/images/generations", json!({"model": "gpt-image-1", "prompt": "a small red cube", "quality": "low", "size": "1024x1024"})).await;
     assert!(usage_of(&b).1 > 0, "{b}");
     note(&mut seen, "images.generations", &b);
 
     // Moderations (no usage).
-    let r = env
-        .post(
+    let b = env
+        .post_ok_json(
             ACME_KEY,
             "/v1/moderations",
             json!({"input": "a harmless sentence"}),
         )
         .await;
-    assert_eq!(r.status(), 200);
-    let b: Value = r.json().await.unwrap_or_default();
     note(&mut seen, "moderations", &b);
 
     // Assistants: an assistant, a thread, a run polled until it completes.
@@ -448,20 +413,10 @@ async fn every_family_is_named_and_metered_with_the_upstream_usage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpriced_model_costs_nothing_and_is_notified() {
     let env = Env::start(&base_toml("")).await;
-    let r = env
-        .post(ACME_KEY, "/v1/chat/completions", json!({"model": "mystery-model-1", "messages": [{"role": "user", "content": "who are you"}]}))
-        .await;
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap_or_default();
+    let body = env.post_ok_json(ACME_KEY, "/v1/chat/completions", json!({"model": "mystery-model-1", "messages": [{"role": "user", "content": "who are you"}]})).await;
     let report = env
         .wait_usage(ACME_KEY, "model", |v| {
-            v["rows"].as_array().is_some_and(|a| {
-                a.iter().any(|r| {
-                    r["key"]
-                        .as_str()
-                        .is_some_and(|k| k.contains("mystery-model-1"))
-                })
-            })
+            any_row_key(v, |k| k.contains("mystery-model-1"))
         })
         .await;
     let row = report["rows"]
@@ -659,12 +614,7 @@ async fn metrics_and_health() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let r = env
-        .http
-        .get(env.url("/healthz"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = env.get_anon("/healthz").await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap_or_default();
     assert_eq!(v, json!({"status": "ok"}));
@@ -729,10 +679,7 @@ async fn a_json_body_over_the_limit_is_a_413_and_never_reaches_the_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_allows_only_the_configured_origins() {
-    let toml = format!(
-        "[server]\ncors_allow_origins = [\"https://app.example.com\"]\n{}",
-        base_toml("")
-    );
+    let toml = server_toml("cors_allow_origins = [\"https://app.example.com\"]");
     let env = Env::start(&toml).await;
     let preflight = |origin: &'static str| {
         env.http
@@ -853,7 +800,7 @@ async fn every_call_has_a_request_id_in_its_answer_and_its_ledger_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_are_served_by_a_thread_per_core() {
-    let toml = format!("[server]\nserving_threads = 3\n{}", base_toml(""));
+    let toml = server_toml("serving_threads = 3");
     let env = Env::start(&toml).await;
     for _ in 0..3 {
         assert_eq!(env.chat(ACME_KEY, "hello").await.status(), 200);
@@ -1209,13 +1156,7 @@ async fn json_bodies_the_upstream_could_read_differently_are_refused() {
     assert_eq!(r.status(), 200);
     let _ = r.bytes().await;
     env.wait_usage(ACME_KEY, "model", |v| {
-        v["rows"].as_array().is_some_and(|rows| {
-            rows.iter().any(|r| {
-                r["key"]
-                    .as_str()
-                    .is_some_and(|k| k.starts_with("gpt-4o-mini"))
-            })
-        })
+        any_row_key(v, |k| k.starts_with("gpt-4o-mini"))
     })
     .await;
     assert_eq!(env.sim.stats().requests, 1);

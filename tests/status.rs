@@ -30,6 +30,14 @@ async fn calls_until_refused(env: &Env, max_tokens: u64) -> (u64, ApiErr) {
     panic!("never refused in {ok} calls");
 }
 
+/// A successful call as beta ends an account-wide status: both workspaces are normal again.
+async fn beta_call_recovers_both(env: &Env) {
+    env.post_ok(BETA_KEY, "/v1/chat/completions", chat_body("hello", 5))
+        .await;
+    env.wait_status(ACME_KEY, "normal").await;
+    env.wait_status(BETA_KEY, "normal").await;
+}
+
 fn chat_body(words: &str, max_tokens: u64) -> Value {
     json!({"model": "gpt-4o-mini", "max_tokens": max_tokens, "messages": [{"role": "user", "content": words}]})
 }
@@ -47,12 +55,7 @@ async fn requests_per_minute_refuses_the_third_call_before_the_upstream() {
     let e = api_error(env.chat(ACME_KEY, "hello").await).await;
     assert_eq!(e.status, 429, "{}", e.raw);
     assert_eq!(e.body.error.kind, "requests", "{}", e.raw);
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("workspace_quota_exceeded"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("workspace_quota_exceeded");
     let retry = retry_after(&e);
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
     assert_eq!(
@@ -84,12 +87,7 @@ async fn tokens_per_day_gives_quota_exceeded() {
     let env = Env::start(&base_toml("tokens_per_day = 100")).await;
     let (ok, e) = calls_until_refused(&env, 20).await;
     assert_eq!(e.body.error.kind, "tokens", "{}", e.raw);
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("workspace_quota_exceeded"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("workspace_quota_exceeded");
     assert!(e.headers.get("retry-after").is_some());
     assert_eq!(env.sim.stats().requests, ok);
     let st = env.wait_status(ACME_KEY, "quota_exceeded").await;
@@ -105,12 +103,7 @@ async fn a_small_daily_budget_refuses_with_type_budget() {
     let (ok, e) = calls_until_refused(&env, 10).await;
     assert_eq!(e.status, 429);
     assert_eq!(e.body.error.kind, "budget", "{}", e.raw);
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("workspace_quota_exceeded"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("workspace_quota_exceeded");
     assert_eq!(env.sim.stats().requests, ok);
     let st = env.wait_status(ACME_KEY, "quota_exceeded").await;
     assert_eq!(st["cause"]["limit"], "budget_usd_per_day", "{st}");
@@ -126,15 +119,12 @@ async fn a_small_daily_budget_refuses_with_type_budget() {
 async fn the_worst_case_is_reserved_before_the_upstream() {
     let env = Env::start(&base_toml("tokens_per_minute = 1000")).await;
     // 3 + 2 prompt tokens + 100 output tokens are used.
-    let r = env
-        .post(
-            ACME_KEY,
-            "/v1/chat/completions",
-            chat_body("hello world", 100),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let _ = r.bytes().await;
+    env.post_ok(
+        ACME_KEY,
+        "/v1/chat/completions",
+        chat_body("hello world", 100),
+    )
+    .await;
     env.wait_json(ACME_KEY, "/api/quota/status", |v| {
         n(&v["usage"], "tokens_minute") == 105
     })
@@ -151,12 +141,7 @@ async fn the_worst_case_is_reserved_before_the_upstream() {
     .await;
     assert_eq!(e.status, 429, "{}", e.raw);
     assert_eq!(e.body.error.kind, "tokens", "{}", e.raw);
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("workspace_quota_exceeded"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("workspace_quota_exceeded");
     assert!(e.headers.get("retry-after").is_some());
     assert_eq!(
         env.sim.stats().requests,
@@ -230,11 +215,9 @@ async fn insufficient_quota_is_account_wide_until_an_admin_reset() {
         .post(ACME_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
         .await;
     assert_eq!(r.status(), 403);
-    let r = env
-        .post(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
+    let v = env
+        .post_ok_json(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
         .await;
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap_or_default();
     assert_eq!(v["workspace"], "acme", "{v}");
     env.wait_status(ACME_KEY, "normal").await;
     env.wait_status(BETA_KEY, "normal").await;
@@ -248,19 +231,9 @@ async fn a_later_success_ends_the_account_quota() {
         .post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5))
         .await;
     assert_eq!(r.status(), 400);
-    let e = api_error(r).await;
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("billing_hard_limit_reached")
-    );
+    api_error(r).await.assert_code("billing_hard_limit_reached");
     env.wait_status(BETA_KEY, "quota_exceeded").await;
-    let r = env
-        .post(BETA_KEY, "/v1/chat/completions", chat_body("hello", 5))
-        .await;
-    assert_eq!(r.status(), 200);
-    let _ = r.bytes().await;
-    env.wait_status(ACME_KEY, "normal").await;
-    env.wait_status(BETA_KEY, "normal").await;
+    beta_call_recovers_both(&env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,12 +254,7 @@ async fn an_upstream_rate_limit_ends_by_itself() {
         Some("2")
     );
     let e = api_error(r).await;
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("rate_limit_exceeded"),
-        "{}",
-        e.raw
-    );
+    e.assert_code("rate_limit_exceeded");
     let started = tokio::time::Instant::now();
     let st = env.wait_status(ACME_KEY, "rate_limited").await;
     assert_eq!(st["cause"]["kind"], "upstream_rate_limited", "{st}");
@@ -322,21 +290,12 @@ async fn server_errors_degrade_and_successes_recover() {
     env.wait_status(BETA_KEY, "degraded").await;
     env.wait_notification(ACME_KEY, "", "notif-degraded").await;
 
-    let r = env
-        .post(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5))
+    env.post_ok(ACME_KEY, "/v1/chat/completions", chat_body("hello", 5))
         .await;
-    assert_eq!(r.status(), 200);
-    let _ = r.bytes().await;
     // One success is not enough (recover_after = 2).
     let st = env.get_json(ACME_KEY, "/api/quota/status").await;
     assert_eq!(st["status"], "degraded", "{st}");
-    let r = env
-        .post(BETA_KEY, "/v1/chat/completions", chat_body("hello", 5))
-        .await;
-    assert_eq!(r.status(), 200);
-    let _ = r.bytes().await;
-    env.wait_status(ACME_KEY, "normal").await;
-    env.wait_status(BETA_KEY, "normal").await;
+    beta_call_recovers_both(&env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,27 +307,17 @@ async fn an_unreachable_upstream_is_a_502_in_openai_shape() {
     let env = Env::start_opts(&base_toml(""), opts).await;
     for _ in 0..3 {
         let e = api_error(env.chat(ACME_KEY, "hello").await).await;
-        assert_eq!(e.status, 502, "{}", e.raw);
-        assert_eq!(
-            e.body.error.code.as_deref(),
-            Some("upstream_unreachable"),
-            "{}",
-            e.raw
-        );
+        e.assert_status_code(502, "upstream_unreachable");
         assert!(!e.body.error.message.is_empty());
     }
     let st = env.wait_status(ACME_KEY, "degraded").await;
     assert_eq!(st["scope"], "account", "{st}");
-    let report = env
-        .wait_usage(ACME_KEY, "family", |v| {
-            usage_row(v, "chat.completions").is_some_and(|r| n(r, "requests") == 3)
+    let (report, row) = env
+        .wait_row(ACME_KEY, "family", "chat.completions", |r| {
+            n(r, "requests") == 3
         })
         .await;
-    assert_eq!(
-        usage_row(&report, "chat.completions").map(|r| n(r, "input_tokens")),
-        Some(0),
-        "{report}"
-    );
+    assert_eq!(n(&row, "input_tokens"), 0, "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,13 +327,7 @@ async fn a_slow_upstream_is_a_504_after_the_timeout() {
     env.sim.inject(Fault::Delay { ms: 3000 }, 1);
     let started = std::time::Instant::now();
     let e = api_error(env.chat(ACME_KEY, "hello").await).await;
-    assert_eq!(e.status, 504, "{}", e.raw);
-    assert_eq!(
-        e.body.error.code.as_deref(),
-        Some("upstream_timeout"),
-        "{}",
-        e.raw
-    );
+    e.assert_status_code(504, "upstream_timeout");
     assert!(started.elapsed() < std::time::Duration::from_millis(2500));
     let st = env.get_json(ACME_KEY, "/api/quota/status?locale=en").await;
     assert_eq!(st["last_error"], "OpenAI did not answer in time.", "{st}");
@@ -415,13 +358,10 @@ async fn the_timeout_also_bounds_a_slow_body() {
     );
     assert!(started.elapsed() < std::time::Duration::from_millis(3000));
     // The cut call is still recorded, its tokens estimated.
-    let report = env
-        .wait_usage(ACME_KEY, "family", |v| {
-            usage_row(v, "chat.completions").is_some_and(|r| n(r, "estimated_requests") == 1)
+    let (report, row) = env
+        .wait_row(ACME_KEY, "family", "chat.completions", |r| {
+            n(r, "estimated_requests") == 1
         })
         .await;
-    let row = usage_row(&report, "chat.completions")
-        .cloned()
-        .unwrap_or_default();
     assert!(n(&row, "input_tokens") > 0, "{report}");
 }

@@ -46,14 +46,9 @@ async fn a_chat_stream_without_include_usage_gets_no_usage_chunk_but_is_metered(
     // The simulator sent usage (the gateway asked for it); the ledger has exactly that.
     let reported = env.sim.stats().tokens_reported;
     assert!(reported.input > 0 && reported.output > 0, "{reported:?}");
-    let report = env
-        .wait_usage(ACME_KEY, "family", |v| {
-            usage_row(v, "chat.completions").is_some()
-        })
+    let (report, row) = env
+        .wait_row(ACME_KEY, "family", "chat.completions", |_| true)
         .await;
-    let row = usage_row(&report, "chat.completions")
-        .cloned()
-        .unwrap_or_default();
     assert_eq!(n(&row, "requests"), 1, "{report}");
     assert_eq!(n(&row, "input_tokens"), reported.input, "{report}");
     assert_eq!(n(&row, "output_tokens"), reported.output, "{report}");
@@ -85,14 +80,9 @@ async fn a_chat_stream_with_include_usage_keeps_its_usage_chunk() {
         "{usage_chunk}"
     );
     assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
-    let report = env
-        .wait_usage(ACME_KEY, "family", |v| {
-            usage_row(v, "chat.completions").is_some()
-        })
+    let (report, row) = env
+        .wait_row(ACME_KEY, "family", "chat.completions", |_| true)
         .await;
-    let row = usage_row(&report, "chat.completions")
-        .cloned()
-        .unwrap_or_default();
     assert_eq!(
         n(&row, "input_tokens"),
         n(&usage_chunk["usage"], "prompt_tokens"),
@@ -164,14 +154,9 @@ async fn a_cut_stream_is_recorded_with_estimated_tokens() {
         "the cut stream looked complete:\n{text}"
     );
     assert!(!text.contains("[DONE]"), "{text}");
-    let report = env
-        .wait_usage(ACME_KEY, "family", |v| {
-            usage_row(v, "chat.completions").is_some()
-        })
+    let (report, row) = env
+        .wait_row(ACME_KEY, "family", "chat.completions", |_| true)
         .await;
-    let row = usage_row(&report, "chat.completions")
-        .cloned()
-        .unwrap_or_default();
     assert_eq!(n(&row, "requests"), 1, "{report}");
     assert_eq!(n(&row, "estimated_requests"), 1, "{report}");
     assert!(n(&row, "input_tokens") > 0, "{report}");

@@ -209,7 +209,7 @@ mod browser {
 
     use super::{clock_ms, MonitorOptions, QuotaMonitor};
     use crate::data::browser::{enc, get_json};
-    use crate::logic::live::{classify, Backoff, SeenIds, POLL_EVERY_MS};
+    use crate::logic::live::{classify, Backoff, SeenIds, POLL_EVERY_MS, SEEN_CAP};
     use crate::types::{
         ClientMessage, NotificationList, ServerMessage, StatusReport, WorkspaceList,
     };
@@ -259,7 +259,7 @@ mod browser {
     }
 
     pub fn start(m: QuotaMonitor, opts: MonitorOptions) {
-        let mut seen = SeenIds::default();
+        let mut seen = SeenIds::new(SEEN_CAP);
         for n in &opts.initial_notifications {
             seen.insert(&n.id);
         }

@@ -299,17 +299,31 @@ static FAILURE_LINES: std::sync::Mutex<LineBudget> =
     std::sync::Mutex::new(LineBudget::new(FAILURE_LINES_PER_SECOND));
 
 fn log_failure(method: &Method, uri: &Uri, resp: &Response) {
+    let second = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    log_failure_in(&FAILURE_LINES, second, method, uri, resp);
+}
+
+/// Logs a failed answer within `budget`; `second` reads the clock (Unix seconds), only when the
+/// answer failed. Tests drive it with their own budget and seconds.
+fn log_failure_in(
+    budget: &std::sync::Mutex<LineBudget>,
+    second: impl FnOnce() -> u64,
+    method: &Method,
+    uri: &Uri,
+    resp: &Response,
+) {
     let detail = resp.extensions().get::<InternalDetail>();
     if detail.is_none() && !resp.status().is_server_error() {
         return;
     }
-    let second = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let taken = FAILURE_LINES
+    let taken = budget
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .take(second);
+        .take(second());
     let Some(dropped) = taken else {
         return;
     };
@@ -442,7 +456,65 @@ pub use admin::new_key;
 
 #[cfg(test)]
 mod tests {
-    use super::is_proxy_path;
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// What `f` logs, through a subscriber scoped to it.
+    fn log_of(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = sink.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn failure_lines_are_capped_per_second_and_the_next_second_counts_the_dropped() {
+        let budget = Mutex::new(LineBudget::new(FAILURE_LINES_PER_SECOND));
+        let uri = Uri::from_static("/v1/chat/completions");
+        let failed = || StatusCode::BAD_GATEWAY.into_response();
+        let text = log_of(|| {
+            // An answer that did not fail is never logged and reads no clock.
+            let ok = StatusCode::OK.into_response();
+            log_failure_in(&budget, || panic!("clock read"), &Method::GET, &uri, &ok);
+            for _ in 0..25 {
+                log_failure_in(&budget, || 1_000, &Method::POST, &uri, &failed());
+            }
+            log_failure_in(&budget, || 1_001, &Method::POST, &uri, &failed());
+        });
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("request failed"))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            11,
+            "10 in the first second, 1 in the next:\n{text}"
+        );
+        assert!(
+            lines[..10]
+                .iter()
+                .all(|l| !l.contains("similar_lines_dropped")),
+            "{text}"
+        );
+        assert!(lines[10].contains("similar_lines_dropped=15"), "{text}");
+    }
 
     #[test]
     fn only_v1_and_below_go_to_the_proxy() {

@@ -1,8 +1,9 @@
 //! Browser sessions: `POST /api/session {key}` signs in with a workspace key or the admin key
 //! and sets an HttpOnly, SameSite=Strict cookie; `GET` says who is signed in; `DELETE` signs out.
 //!
-//! The cookie holds no key: it is `v2.<sid>.<role>.<workspace>.<binding>.<expiry>.<hmac>`,
-//! checked in constant time. A session
+//! The cookie holds no key: its value is the `cookie` crate's signed form (the base64
+//! HMAC-SHA256 of the claims, then the claims `v3.<sid>.<role>.<workspace>.<binding>.<expiry>`),
+//! checked in constant time by the crate. A session
 //! - is bound to the key it was made from: a workspace session names its key id, which must
 //!   still be a key of that workspace; an admin session carries a keyed fingerprint of the
 //!   admin key, so a new admin key ends every admin session;
@@ -12,7 +13,8 @@
 //!   is used past half its life (see [`renew`]).
 //!
 //! The signing key is never stored: it is derived with HKDF-SHA256 from `QS_SESSION_SECRET`, or
-//! else from the admin key, and a random salt kept in the database ([`signing_key`]). Without
+//! else from the admin key, and a random salt kept in the database ([`signing_key`]); the
+//! cookie crate's [`Key`] is derived from those 32 bytes ([`cookie_key`]). Without
 //! either, it is random per process and sessions end when the gateway stops. The cookie is
 //! `Secure` when `[server] secure_cookies = true` or the request's URI says `https`.
 
@@ -26,6 +28,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
+use cookie::{Cookie, CookieJar, Key};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::ExposeSecret;
@@ -41,8 +44,8 @@ use app::data::{Role, Session};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "qs_session";
-/// The version tag of the cookie format.
-const VERSION: &str = "v2";
+/// The version tag of the claims' format (`v2` was signed by hand, tag last).
+const VERSION: &str = "v3";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,7 +110,13 @@ pub async fn signing_key(
     Ok((derive_key(ikm.as_bytes(), &salt, source), source))
 }
 
-/// HMAC accepts keys of any length, so this is always `Some`.
+/// The key that signs session cookies, derived from the 32-byte signing key.
+pub fn cookie_key(secret: &[u8; 32]) -> Key {
+    Key::derive_from(secret)
+}
+
+/// The keyed fingerprints of [`Sessions::admin_binding`] and the setup binding. HMAC accepts
+/// keys of any length, so this is always `Some`.
 fn mac(secret: &[u8; 32], parts: &[&[u8]]) -> Option<Hmac<Sha256>> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret).ok()?;
     for p in parts {
@@ -116,8 +125,8 @@ fn mac(secret: &[u8; 32], parts: &[&[u8]]) -> Option<Hmac<Sha256>> {
     Some(m)
 }
 
-/// The cookie value of `claims`, signed with `secret`.
-pub fn sign(secret: &[u8; 32], claims: &Claims) -> String {
+/// The cookie value of `claims`, signed with `key`.
+pub fn sign(key: &Key, claims: &Claims) -> String {
     let (role, ws) = match &claims.workspace {
         None => ("admin", "-"),
         Some(w) => ("workspace", w.as_str()),
@@ -126,19 +135,19 @@ pub fn sign(secret: &[u8; 32], claims: &Claims) -> String {
         "{VERSION}.{}.{role}.{ws}.{}.{}",
         claims.sid, claims.binding, claims.expires
     );
-    let tag = mac(secret, &[payload.as_bytes()])
-        .map(|m| hex::encode(m.finalize().into_bytes()))
-        .unwrap_or_default();
-    format!("{payload}.{tag}")
+    let mut jar = CookieJar::new();
+    jar.signed_mut(key)
+        .add(Cookie::new(SESSION_COOKIE, payload));
+    jar.get(SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default()
 }
 
 /// The claims of a cookie value, if its signature holds and it has not expired at `now`.
-pub fn verify(secret: &[u8; 32], value: &str, now: i64) -> Option<Claims> {
-    let (payload, tag) = value.rsplit_once('.')?;
-    let tag = hex::decode(tag).ok()?;
-    mac(secret, &[payload.as_bytes()])?
-        .verify_slice(&tag)
-        .ok()?;
+pub fn verify(key: &Key, value: &str, now: i64) -> Option<Claims> {
+    let cookie = Cookie::new(SESSION_COOKIE, value.to_string());
+    let verified = CookieJar::new().signed(key).verify(cookie)?;
+    let payload = verified.value();
     let mut parts = payload.split('.');
     let mut next = || parts.next();
     let (v, sid, role, ws, binding, exp) = (next()?, next()?, next()?, next()?, next()?, next()?);
@@ -171,6 +180,9 @@ fn new_sid() -> String {
 
 /// The gateway's sessions: the signing key, their lifetime and the revoked ones.
 pub struct Sessions {
+    /// Signs and checks the cookies.
+    key: Key,
+    /// Keys the bindings' fingerprints.
     secret: [u8; 32],
     /// Lifetime of a session, in seconds.
     ttl: i64,
@@ -190,6 +202,7 @@ impl Sessions {
     ) -> Result<Sessions, StoreError> {
         let revoked = store.revoked_sessions(Utc::now().timestamp()).await?;
         Ok(Sessions {
+            key: cookie_key(&secret),
             secret,
             ttl: config.session_ttl_secs,
             secure: config.secure_cookies,
@@ -246,7 +259,7 @@ impl Shared {
     pub fn session(&self, headers: &HeaderMap) -> Option<(Principal, Claims)> {
         let value = cookie(headers)?;
         let s = &self.sessions;
-        let claims = verify(&s.secret, value, Utc::now().timestamp())?;
+        let claims = verify(&s.key, value, Utc::now().timestamp())?;
         if s.is_revoked(&claims.sid) {
             return None;
         }
@@ -284,7 +297,7 @@ impl Shared {
             binding,
             expires: Utc::now().timestamp() + s.ttl,
         };
-        s.set_cookie(&sign(&s.secret, &claims), s.ttl, uri)
+        s.set_cookie(&sign(&s.key, &claims), s.ttl, uri)
     }
 
     /// The principal of a valid session cookie.
@@ -408,7 +421,7 @@ fn open_session(
         binding,
         expires: Utc::now().timestamp() + s.ttl,
     };
-    Ok((p, s.set_cookie(&sign(&s.secret, &claims), s.ttl, uri)))
+    Ok((p, s.set_cookie(&sign(&s.key, &claims), s.ttl, uri)))
 }
 
 pub async fn whoami(
@@ -451,7 +464,7 @@ pub async fn renew(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
                 expires: now + s.ttl,
                 ..claims
             };
-            Some(s.set_cookie(&sign(&s.secret, &renewed), s.ttl, req.uri()))
+            Some(s.set_cookie(&sign(&s.key, &renewed), s.ttl, req.uri()))
         }
         _ => None,
     };
@@ -484,24 +497,34 @@ mod tests {
 
     #[test]
     fn signed_sessions_verify_and_tampering_fails() {
-        let secret = [7u8; 32];
-        let v = sign(&secret, &claims(2_000_000_000));
-        assert_eq!(verify(&secret, &v, 1_000), Some(claims(2_000_000_000)));
-        assert_eq!(verify(&secret, &v, 2_000_000_001), None, "expired");
-        assert_eq!(verify(&[8u8; 32], &v, 1_000), None, "other secret");
+        let key = cookie_key(&[7u8; 32]);
+        let v = sign(&key, &claims(2_000_000_000));
+        assert_eq!(verify(&key, &v, 1_000), Some(claims(2_000_000_000)));
+        assert_eq!(verify(&key, &v, 2_000_000_001), None, "expired");
+        assert_eq!(
+            verify(&cookie_key(&[8u8; 32]), &v, 1_000),
+            None,
+            "other secret"
+        );
         let forged = v.replacen("workspace", "admin", 1);
-        assert_eq!(verify(&secret, &forged, 1_000), None, "tampered");
+        assert_ne!(forged, v);
+        assert_eq!(verify(&key, &forged, 1_000), None, "tampered");
+        let unsigned = v
+            .split_once("v3.")
+            .map(|(_, claims)| format!("v3.{claims}"));
+        assert_eq!(
+            verify(&key, &unsigned.unwrap_or_default(), 1_000),
+            None,
+            "the claims alone"
+        );
         let admin = sign(
-            &secret,
+            &key,
             &Claims {
                 workspace: None,
                 ..claims(2_000_000_000)
             },
         );
-        assert_eq!(
-            verify(&secret, &admin, 1_000).map(|c| c.workspace),
-            Some(None)
-        );
+        assert_eq!(verify(&key, &admin, 1_000).map(|c| c.workspace), Some(None));
     }
 
     #[test]

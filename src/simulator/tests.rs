@@ -54,6 +54,20 @@ impl Server {
             .expect("send")
     }
 
+    async fn post_form(&self, path: &str, form: Form) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .multipart(form)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// The JSON answer of a multipart POST.
+    async fn form_json(&self, path: &str, form: Form) -> Value {
+        self.post_form(path, form).await.json().await.expect("json")
+    }
+
     async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let resp = self.post(path, body).await;
         let status = resp.status();
@@ -64,6 +78,20 @@ impl Server {
         let resp = self.http.get(self.url(path)).send().await.expect("send");
         let status = resp.status();
         (status, resp.json().await.expect("json body"))
+    }
+
+    /// The JSON answer of a POST that must succeed with 200.
+    async fn post_ok(&self, path: &str, body: Value) -> Value {
+        let (status, v) = self.post_json(path, body).await;
+        assert_eq!(status, 200, "{path}: {v}");
+        v
+    }
+
+    /// The JSON answer of a GET that must succeed with 200.
+    async fn get_ok(&self, path: &str) -> Value {
+        let (status, v) = self.get_json(path).await;
+        assert_eq!(status, 200, "{path}: {v}");
+        v
     }
 
     async fn shutdown(mut self) {
@@ -202,13 +230,12 @@ async fn chat_completion_has_openai_shape_headers_and_usage() {
 async fn chat_length_reasoning_cache_and_n_rules() {
     let s = Server::default().await;
     // max_tokens sets the length; n multiplies completion tokens.
-    let (st, v) = s
-        .post_json(
+    let v = s
+        .post_ok(
             "/v1/chat/completions",
             json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 12, "n": 2}),
         )
         .await;
-    assert_eq!(st, 200);
     assert_eq!(v["model"], "gpt-4.1-2025-04-14");
     assert_eq!(v["choices"].as_array().expect("choices").len(), 2);
     assert_eq!(v["choices"][1]["index"], 1);
@@ -356,13 +383,12 @@ async fn chat_stream_with_usage_and_chunk_delay() {
 #[tokio::test]
 async fn legacy_completions_plain_and_streamed() {
     let s = Server::default().await;
-    let (st, v) = s
-        .post_json(
+    let v = s
+        .post_ok(
             "/v1/completions",
             json!({"model": "gpt-3.5-turbo-instruct", "prompt": ["one two", "three"], "max_tokens": 4}),
         )
         .await;
-    assert_eq!(st, 200);
     assert!(v["id"].as_str().expect("id").starts_with("cmpl-"));
     assert_eq!(v["object"], "text_completion");
     assert_eq!(v["choices"].as_array().expect("choices").len(), 2);
@@ -396,13 +422,12 @@ async fn legacy_completions_plain_and_streamed() {
 #[tokio::test]
 async fn responses_plain_and_streamed() {
     let s = Server::default().await;
-    let (st, v) = s
-        .post_json(
+    let v = s
+        .post_ok(
             "/v1/responses",
             json!({"model": "gpt-4o-mini", "input": "Tell me a joke", "instructions": "Be funny"}),
         )
         .await;
-    assert_eq!(st, 200);
     assert!(v["id"].as_str().expect("id").starts_with("resp_"));
     assert_eq!(v["object"], "response");
     assert_eq!(v["status"], "completed");
@@ -497,13 +522,12 @@ async fn responses_plain_and_streamed() {
 #[tokio::test]
 async fn embeddings_float_and_base64() {
     let s = Server::default().await;
-    let (st, v) = s
-        .post_json(
+    let v = s
+        .post_ok(
             "/v1/embeddings",
             json!({"model": "text-embedding-3-small", "input": ["hello world", "bye"]}),
         )
         .await;
-    assert_eq!(st, 200);
     assert_eq!(v["object"], "list");
     assert_eq!(v["model"], "text-embedding-3-small");
     assert_eq!(v["usage"], json!({"prompt_tokens": 3, "total_tokens": 3}));
@@ -543,13 +567,12 @@ async fn embeddings_float_and_base64() {
 #[tokio::test]
 async fn images_token_and_url_models() {
     let s = Server::default().await;
-    let (st, v) = s
-        .post_json(
+    let v = s
+        .post_ok(
             "/v1/images/generations",
             json!({"model": "gpt-image-1", "prompt": "a red fox", "n": 2, "quality": "low"}),
         )
         .await;
-    assert_eq!(st, 200);
     assert_eq!(v["data"].as_array().expect("data").len(), 2);
     assert!(v["data"][0]["b64_json"]
         .as_str()
@@ -614,29 +637,21 @@ async fn audio_transcription_translation_and_speech() {
     let s = Server::default().await;
     // whisper-1: duration usage, 40 000 bytes -> 3 s.
     let v: Value = s
-        .http
-        .post(s.url("/v1/audio/transcriptions"))
-        .multipart(audio_form("whisper-1", 40_000, None))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .form_json(
+            "/v1/audio/transcriptions",
+            audio_form("whisper-1", 40_000, None),
+        )
+        .await;
     assert_eq!(v["text"], "This is a simulated transcription.");
     assert_eq!(v["usage"], json!({"type": "duration", "seconds": 3}));
 
     // gpt-4o-transcribe: token usage.
     let v: Value = s
-        .http
-        .post(s.url("/v1/audio/transcriptions"))
-        .multipart(audio_form("gpt-4o-transcribe", 16_000, None))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .form_json(
+            "/v1/audio/transcriptions",
+            audio_form("gpt-4o-transcribe", 16_000, None),
+        )
+        .await;
     assert_eq!(
         v["usage"],
         json!({"type": "tokens", "input_tokens": 10, "input_token_details": {"text_tokens": 0, "audio_tokens": 10}, "output_tokens": 5, "total_tokens": 15})
@@ -645,12 +660,11 @@ async fn audio_transcription_translation_and_speech() {
 
     // text format: plain text.
     let resp = s
-        .http
-        .post(s.url("/v1/audio/transcriptions"))
-        .multipart(audio_form("whisper-1", 10, Some("text")))
-        .send()
-        .await
-        .expect("send");
+        .post_form(
+            "/v1/audio/transcriptions",
+            audio_form("whisper-1", 10, Some("text")),
+        )
+        .await;
     assert!(header(&resp, "content-type").starts_with("text/plain"));
     assert_eq!(
         resp.text().await.expect("text"),
@@ -658,26 +672,21 @@ async fn audio_transcription_translation_and_speech() {
     );
 
     let v: Value = s
-        .http
-        .post(s.url("/v1/audio/translations"))
-        .multipart(audio_form("whisper-1", 100_000, None))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .form_json(
+            "/v1/audio/translations",
+            audio_form("whisper-1", 100_000, None),
+        )
+        .await;
     assert_eq!(v["text"], "This is a simulated translation.");
     assert_eq!(v["usage"]["seconds"], 7);
 
     // Streamed gpt-4o-mini-transcribe: deltas then done with usage.
     let resp = s
-        .http
-        .post(s.url("/v1/audio/transcriptions"))
-        .multipart(audio_form("gpt-4o-mini-transcribe", 100, None).text("stream", "true"))
-        .send()
-        .await
-        .expect("send");
+        .post_form(
+            "/v1/audio/transcriptions",
+            audio_form("gpt-4o-mini-transcribe", 100, None).text("stream", "true"),
+        )
+        .await;
     assert!(header(&resp, "content-type").starts_with("text/event-stream"));
     let events = sse_events(&resp.text().await.expect("body"));
     let done: Value = serde_json::from_str(&events[events.len() - 1].1).expect("json");
@@ -690,12 +699,11 @@ async fn audio_transcription_translation_and_speech() {
 
     // Missing file.
     let resp = s
-        .http
-        .post(s.url("/v1/audio/transcriptions"))
-        .multipart(Form::new().text("model", "whisper-1"))
-        .send()
-        .await
-        .expect("send");
+        .post_form(
+            "/v1/audio/transcriptions",
+            Form::new().text("model", "whisper-1"),
+        )
+        .await;
     assert_eq!(resp.status(), 400);
 
     let resp = s
@@ -715,13 +723,12 @@ async fn audio_transcription_translation_and_speech() {
 #[tokio::test]
 async fn moderations_shape() {
     let s = Server::default().await;
-    let (st, v) = s
-        .post_json(
+    let v = s
+        .post_ok(
             "/v1/moderations",
             json!({"input": ["hello", "sim-flag me"]}),
         )
         .await;
-    assert_eq!(st, 200);
     assert!(v["id"].as_str().expect("id").starts_with("modr-"));
     assert_eq!(v["model"], "omni-moderation-latest");
     assert!(v.get("usage").is_none());
@@ -742,13 +749,7 @@ async fn files_upload_list_get_content_delete() {
     let form = Form::new()
         .text("purpose", "assistants")
         .part("file", Part::bytes(payload.clone()).file_name("notes.txt"));
-    let resp = s
-        .http
-        .post(s.url("/v1/files"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("send");
+    let resp = s.post_form("/v1/files", form).await;
     assert_eq!(resp.status(), 200);
     let f: Value = resp.json().await.expect("json");
     let id = f["id"].as_str().expect("id").to_owned();
@@ -764,8 +765,7 @@ async fn files_upload_list_get_content_delete() {
     assert_eq!(list["data"][0]["id"], id.as_str());
     let (_, list) = s.get_json("/v1/files?purpose=batch").await;
     assert_eq!(list["data"], json!([]));
-    let (st, got) = s.get_json(&format!("/v1/files/{id}")).await;
-    assert_eq!(st, 200);
+    let got = s.get_ok(&format!("/v1/files/{id}")).await;
     assert_eq!(got["id"], id.as_str());
     let content = s
         .http
@@ -794,13 +794,7 @@ async fn files_upload_list_get_content_delete() {
 
     // Missing purpose.
     let form = Form::new().part("file", Part::bytes(vec![1u8; 3]).file_name("a.bin"));
-    let resp = s
-        .http
-        .post(s.url("/v1/files"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("send");
+    let resp = s.post_form("/v1/files", form).await;
     assert_eq!(resp.status(), 400);
     let err: Value = resp.json().await.expect("json");
     assert_eq!(err["error"]["param"], "purpose");
@@ -956,26 +950,16 @@ async fn vector_stores_and_batches() {
         "file",
         Part::bytes(jsonl.into_bytes()).file_name("in.jsonl"),
     );
-    let f: Value = s
-        .http
-        .post(s.url("/v1/files"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let f: Value = s.form_json("/v1/files", form).await;
     let fid = f["id"].as_str().expect("id").to_owned();
 
     // Vector store with that file.
-    let (st, vs) = s
-        .post_json(
+    let vs = s
+        .post_ok(
             "/v1/vector_stores",
             json!({"name": "kb", "file_ids": [fid]}),
         )
         .await;
-    assert_eq!(st, 200);
     let vsid = vs["id"].as_str().expect("id").to_owned();
     assert!(vsid.starts_with("vs_"));
     assert_eq!(vs["object"], "vector_store");
@@ -994,10 +978,7 @@ async fn vector_stores_and_batches() {
     assert_eq!(list["data"][0]["id"], vsid.as_str());
 
     // Batch lifecycle.
-    let (st, b) = s
-        .post_json("/v1/batches", json!({"input_file_id": fid, "endpoint": "/v1/chat/completions", "completion_window": "24h"}))
-        .await;
-    assert_eq!(st, 200);
+    let b = s.post_ok("/v1/batches", json!({"input_file_id": fid, "endpoint": "/v1/chat/completions", "completion_window": "24h"})).await;
     let bid = b["id"].as_str().expect("id").to_owned();
     assert!(bid.starts_with("batch_"));
     assert_eq!(b["object"], "batch");
@@ -1034,10 +1015,9 @@ async fn vector_stores_and_batches() {
         .post_json("/v1/batches", json!({"input_file_id": fid, "endpoint": "/v1/chat/completions", "completion_window": "24h"}))
         .await;
     let bid2 = b["id"].as_str().expect("id").to_owned();
-    let (st, c) = s
-        .post_json(&format!("/v1/batches/{bid2}/cancel"), json!({}))
+    let c = s
+        .post_ok(&format!("/v1/batches/{bid2}/cancel"), json!({}))
         .await;
-    assert_eq!(st, 200);
     assert_eq!(c["status"], "cancelling");
     let (_, c) = s.get_json(&format!("/v1/batches/{bid2}")).await;
     assert_eq!(c["status"], "cancelled");
@@ -1049,16 +1029,14 @@ async fn vector_stores_and_batches() {
 #[tokio::test]
 async fn models_and_routing_errors() {
     let s = Server::default().await;
-    let (st, v) = s.get_json("/v1/models").await;
-    assert_eq!(st, 200);
+    let v = s.get_ok("/v1/models").await;
     assert_eq!(v["object"], "list");
     assert!(v["data"]
         .as_array()
         .expect("data")
         .iter()
         .any(|m| m["id"] == "gpt-4o-mini"));
-    let (st, v) = s.get_json("/v1/models/gpt-4o-mini").await;
-    assert_eq!(st, 200);
+    let v = s.get_ok("/v1/models/gpt-4o-mini").await;
     assert_eq!(
         v,
         json!({"id": "gpt-4o-mini", "object": "model", "created": 1_721_172_741u64, "owned_by": "system"})
@@ -1237,8 +1215,7 @@ async fn each_error_fault() {
     );
 
     // Faults are consumed: the next request succeeds.
-    let (st, _) = s.post_json("/v1/chat/completions", chat_body(false)).await;
-    assert_eq!(st, 200);
+    let _ = s.post_ok("/v1/chat/completions", chat_body(false)).await;
     assert_eq!(s.sim.stats().tokens_reported.input, CHAT_PROMPT);
     s.shutdown().await;
 }
@@ -1262,8 +1239,7 @@ async fn fault_queue_is_fifo_counted_and_clearable() {
     s.sim.inject(Fault::ServerError, 5);
     s.sim.clear_faults();
     assert_eq!(s.sim.pending_faults(), 0);
-    let (st, _) = s.get_json("/v1/models").await;
-    assert_eq!(st, 200);
+    let _ = s.get_ok("/v1/models").await;
     s.shutdown().await;
 }
 
@@ -1276,12 +1252,10 @@ async fn delay_fault_and_latency() {
     .await;
     s.sim.inject(Fault::Delay { ms: 120 }, 1);
     let started = Instant::now();
-    let (st, _) = s.post_json("/v1/chat/completions", chat_body(false)).await;
-    assert_eq!(st, 200);
+    let _ = s.post_ok("/v1/chat/completions", chat_body(false)).await;
     assert!(started.elapsed() >= Duration::from_millis(150));
     let started = Instant::now();
-    let (st, _) = s.post_json("/v1/chat/completions", chat_body(false)).await;
-    assert_eq!(st, 200);
+    let _ = s.post_ok("/v1/chat/completions", chat_body(false)).await;
     let e = started.elapsed();
     assert!(
         e >= Duration::from_millis(30) && e < Duration::from_millis(2000),
@@ -1325,39 +1299,34 @@ async fn cut_stream_fault_breaks_the_body() {
     assert_eq!(s.sim.stats().tokens_reported.input, 0);
 
     // The server is still fine afterwards.
-    let (st, _) = s.post_json("/v1/chat/completions", chat_body(false)).await;
-    assert_eq!(st, 200);
+    let _ = s.post_ok("/v1/chat/completions", chat_body(false)).await;
     s.shutdown().await;
 }
 
 #[tokio::test]
 async fn control_routes() {
     let s = Server::default().await;
-    let (st, v) = s
-        .post_json(
+    let v = s
+        .post_ok(
             "/_sim/faults",
             json!({"fault": "rate_limited", "retry_after_secs": 7, "count": 2}),
         )
         .await;
-    assert_eq!(st, 200);
     assert_eq!(v["queued"], 2);
     assert_eq!(s.sim.pending_faults(), 2);
-    let (st, v) = s
-        .post_json("/_sim/faults", json!({"fault": "insufficient_quota"}))
+    let v = s
+        .post_ok("/_sim/faults", json!({"fault": "insufficient_quota"}))
         .await;
-    assert_eq!(st, 200);
     assert_eq!(v["queued"], 1);
-    let (st, _) = s
-        .post_json(
+    let _ = s
+        .post_ok(
             "/_sim/faults",
             json!({"fault": "cut_stream", "after_chunks": 2}),
         )
         .await;
-    assert_eq!(st, 200);
-    let (st, _) = s
-        .post_json("/_sim/faults", json!({"fault": "delay", "ms": 1}))
+    let _ = s
+        .post_ok("/_sim/faults", json!({"fault": "delay", "ms": 1}))
         .await;
-    assert_eq!(st, 200);
     let (st, v) = s
         .post_json("/_sim/faults", json!({"fault": "explode"}))
         .await;
@@ -1377,11 +1346,9 @@ async fn control_routes() {
     assert_eq!(resp.status(), 200);
     let v: Value = resp.json().await.expect("json");
     assert_eq!(v["cleared"], 4);
-    let (st, _) = s.post_json("/v1/chat/completions", chat_body(false)).await;
-    assert_eq!(st, 200);
+    let _ = s.post_ok("/v1/chat/completions", chat_body(false)).await;
 
-    let (st, v) = s.get_json("/_sim/stats").await;
-    assert_eq!(st, 200);
+    let v = s.get_ok("/_sim/stats").await;
     let stats: SimStats = serde_json::from_value(v).expect("SimStats json");
     assert_eq!(stats, s.sim.stats());
     assert_eq!(stats.requests, 2);
@@ -1401,8 +1368,7 @@ async fn control_routes() {
         .expect("send");
     assert_eq!(resp.status(), 200);
     assert_eq!(s.sim.stats(), SimStats::default());
-    let (st, v) = s.get_json("/_sim/health").await;
-    assert_eq!(st, 200);
+    let v = s.get_ok("/_sim/health").await;
     assert_eq!(v["status"], "ok");
 
     // Fault serde round trip.
@@ -1489,13 +1455,7 @@ async fn large_upload_is_counted_streaming_and_served_back_by_length() {
         Part::stream_with_length(reqwest::Body::wrap_stream(stream), (CHUNK * CHUNKS) as u64)
             .file_name("big.bin");
     let form = Form::new().text("purpose", "user_data").part("file", part);
-    let resp = s
-        .http
-        .post(s.url("/v1/files"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("send");
+    let resp = s.post_form("/v1/files", form).await;
     assert_eq!(resp.status(), 200);
     let f: Value = resp.json().await.expect("json");
     assert_eq!(f["bytes"], (CHUNK * CHUNKS) as u64);

@@ -74,6 +74,32 @@ pub struct ApiErr {
     pub raw: String,
 }
 
+impl ApiErr {
+    /// Asserts the error's `code`.
+    #[track_caller]
+    pub fn assert_code(&self, code: &str) {
+        assert_eq!(self.body.error.code.as_deref(), Some(code), "{}", self.raw);
+    }
+
+    /// Asserts the answer's status and the error's `code`.
+    #[track_caller]
+    pub fn assert_status_code(&self, status: u16, code: &str) {
+        self.assert_status_code_for("", status, code);
+    }
+
+    /// [`ApiErr::assert_status_code`], the failure message naming `what` was sent.
+    #[track_caller]
+    pub fn assert_status_code_for(&self, what: impl std::fmt::Display, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{what}: {}", self.raw);
+        assert_eq!(
+            self.body.error.code.as_deref(),
+            Some(code),
+            "{what}: {}",
+            self.raw
+        );
+    }
+}
+
 /// Reads an error answer; panics if its body is not OpenAI's error shape.
 pub async fn api_error(r: reqwest::Response) -> ApiErr {
     let status = r.status();
@@ -103,6 +129,13 @@ pub fn usage_row<'a>(report: &'a Value, key: &str) -> Option<&'a Value> {
     report["rows"].as_array()?.iter().find(|r| r["key"] == key)
 }
 
+/// True if a row of a usage report has a key for which `f` holds.
+pub fn any_row_key(report: &Value, f: impl Fn(&str) -> bool) -> bool {
+    report["rows"]
+        .as_array()
+        .is_some_and(|rows| rows.iter().any(|r| r["key"].as_str().is_some_and(&f)))
+}
+
 /// A number field of a JSON value as u64 (0 when absent).
 /// A response header as text.
 pub fn header_of<'a>(r: &'a reqwest::Response, name: &str) -> Option<&'a str> {
@@ -113,14 +146,25 @@ pub fn n(v: &Value, field: &str) -> u64 {
     v[field].as_u64().unwrap_or(0)
 }
 
-/// `http://127.0.0.1:PORT/v1` where nothing listens (the port was bound, then released).
-pub async fn closed_upstream_url() -> String {
+/// A listener on a free port of 127.0.0.1, and its address.
+pub async fn local_listener() -> (tokio::net::TcpListener, std::net::SocketAddr) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    (l, addr)
+}
+
+/// `http://127.0.0.1:PORT/v1` where nothing listens (the port was bound, then released).
+pub async fn closed_upstream_url() -> String {
+    let (l, addr) = local_listener().await;
     drop(l);
     format!("http://{addr}/v1")
+}
+
+/// A `[server]` section holding `settings`, then [`base_toml`] without limits.
+pub fn server_toml(settings: &str) -> String {
+    format!("[server]\n{settings}\n{}", base_toml(""))
 }
 
 /// The default workspaces: `acme` and `beta`, each with generous limits unless `extra` says
@@ -160,10 +204,7 @@ impl Env {
 
     pub async fn start_opts(toml: &str, opts: Options) -> Env {
         let sim = Simulator::new(opts.sim);
-        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let sim_addr = sim_listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let (sim_listener, sim_addr) = local_listener().await;
         let sim_stop = CancellationToken::new();
         let s2 = sim.clone();
         let t = sim_stop.clone();
@@ -272,6 +313,20 @@ impl Env {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// [`Env::post`] that must succeed with 200; reads the answer to its end.
+    pub async fn post_ok(&self, key: &str, path: &str, body: Value) {
+        let r = self.post(key, path, body).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let _ = r.bytes().await;
+    }
+
+    /// [`Env::post`] that must succeed with 200; its JSON answer.
+    pub async fn post_ok_json(&self, key: &str, path: &str, body: Value) -> Value {
+        let r = self.post(key, path, body).await;
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
     pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
@@ -357,17 +412,33 @@ impl Env {
     /// Waits (bounded) until `f` holds for the usage report of `ws` grouped by `group_by`.
     pub async fn wait_usage(&self, key: &str, group_by: &str, f: impl Fn(&Value) -> bool) -> Value {
         let path = format!("/api/quota/usage?group_by={group_by}&from=2000-01-01");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let v = self.get_json(key, &path).await;
-            if f(&v) {
-                return v;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!("usage never matched: {v}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.wait_json(key, &path, f).await
+    }
+
+    /// Waits (bounded) until the usage report grouped by `group_by` has a row `row_key` for
+    /// which `f` holds; returns the report and that row.
+    pub async fn wait_row(
+        &self,
+        key: &str,
+        group_by: &str,
+        row_key: &str,
+        f: impl Fn(&Value) -> bool,
+    ) -> (Value, Value) {
+        let report = self
+            .wait_usage(key, group_by, |v| usage_row(v, row_key).is_some_and(&f))
+            .await;
+        let row = usage_row(&report, row_key).cloned().unwrap_or_default();
+        (report, row)
+    }
+
+    /// The usage report grouped by family as it is now, and its row `family` (`null` when
+    /// there is none).
+    pub async fn family_row(&self, key: &str, family: &str) -> (Value, Value) {
+        let report = self
+            .get_json(key, "/api/quota/usage?group_by=family&from=2000-01-01")
+            .await;
+        let row = usage_row(&report, family).cloned().unwrap_or_default();
+        (report, row)
     }
 
     /// Waits (bounded, 10 s) until `f` holds for the JSON of `GET path`.
@@ -419,17 +490,8 @@ impl Env {
 
     /// Waits (bounded) until the status of the key's workspace is `want`.
     pub async fn wait_status(&self, key: &str, want: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let v = self.get_json(key, "/api/quota/status").await;
-            if v["status"] == want {
-                return v;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!("status never became {want}: {v}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.wait_json(key, "/api/quota/status", |v| v["status"] == want)
+            .await
     }
 }
 
@@ -524,10 +586,7 @@ impl Recorder {
                 resp
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let (listener, addr) = local_listener().await;
         let stop = CancellationToken::new();
         let t = stop.clone();
         tokio::spawn(async move {

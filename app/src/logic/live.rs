@@ -1,8 +1,6 @@
 //! Rules of the live connection to `/api/quota/ws`: when to retry, what to call the connection's
 //! state, when shown data is stale, and which notifications were already seen.
 
-use std::collections::{HashSet, VecDeque};
-
 use serde::{Deserialize, Serialize};
 
 /// The state of the live connection, as shown to the user.
@@ -123,44 +121,12 @@ pub fn is_stale(
     connection != Connection::Live && now_ms.saturating_sub(last_confirmed_ms) > window_ms
 }
 
-/// Notification ids already shown, bounded so a long-open page does not grow without limit.
-#[derive(Clone, Debug, Default)]
-pub struct SeenIds {
-    set: HashSet<String>,
-    order: VecDeque<String>,
-}
+/// Notification ids already shown, bounded so a long-open page does not grow without limit:
+/// `SeenIds::new(SEEN_CAP)`.
+pub type SeenIds = super::seen::BoundedSeen;
 
 /// How many ids are remembered (far more than the server ever resends in a snapshot).
 pub const SEEN_CAP: usize = 1_000;
-
-impl SeenIds {
-    /// Records `id`; true if it was new.
-    pub fn insert(&mut self, id: &str) -> bool {
-        if self.set.contains(id) {
-            return false;
-        }
-        if self.order.len() >= SEEN_CAP {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        self.set.insert(id.to_string());
-        self.order.push_back(id.to_string());
-        true
-    }
-
-    pub fn contains(&self, id: &str) -> bool {
-        self.set.contains(id)
-    }
-
-    pub fn len(&self) -> usize {
-        self.order.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
-}
 
 /// When a retry can succeed, on this client's clock: the report's exact wait (else its
 /// rounded-up seconds) from the moment the report arrived.
@@ -276,7 +242,7 @@ mod tests {
 
     #[test]
     fn seen_ids_deduplicate_and_stay_bounded() {
-        let mut s = SeenIds::default();
+        let mut s = SeenIds::new(SEEN_CAP);
         assert!(s.insert("a"));
         assert!(!s.insert("a"));
         assert!(s.contains("a"));

@@ -4,6 +4,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`live`] | reconnect backoff with jitter, connection states, staleness, notification de-duplication |
+//! | [`seen`] | a bounded set of ids in insertion order (oldest forgotten first), shared with the server |
 //! | [`toast`] | the toast queue: lifetimes by level, pause on hover/focus, collapse of repeats, ≤ 5 visible |
 //! | [`format`] | locale-aware numbers, money, bar shares, countdowns |
 //! | [`table`] | sorting and filtering of the admin table |
@@ -12,5 +13,6 @@
 pub mod chart;
 pub mod format;
 pub mod live;
+pub mod seen;
 pub mod table;
 pub mod toast;
