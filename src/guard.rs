@@ -610,38 +610,15 @@ mod tests {
         assert_eq!(g.tracked(), 4);
     }
 
-    /// What a tracing subscriber writes, kept in memory.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn each_new_block_writes_one_warn_line_at_most_ten_a_second() {
-        let log = Captured::default();
-        let writer = log.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
         let limits = Limits {
             auth_failures_per_minute: 1,
             ..Limits::default()
         };
         let g = AuthGuard::new(&limits);
         let now = Instant::now();
-        tracing::subscriber::with_default(subscriber, || {
+        let text = crate::loglimit::captured_log(|| {
             // 30 addresses blocked in the same second, each hammering on.
             for i in 0..30u32 {
                 let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
@@ -654,8 +631,6 @@ mod tests {
             g.failed(ip, Route::Session, now + Duration::from_secs(1));
             g.failed(ip, Route::Session, now + Duration::from_secs(1));
         });
-        let text =
-            String::from_utf8_lossy(&log.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 11, "{text}");
         assert!(

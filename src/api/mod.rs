@@ -456,40 +456,17 @@ pub use admin::new_key;
 
 #[cfg(test)]
 mod tests {
-    use std::io;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     use super::*;
 
     /// What `f` logs, through a subscriber scoped to it.
-    fn log_of(f: impl FnOnce()) -> String {
-        #[derive(Clone, Default)]
-        struct Sink(Arc<Mutex<Vec<u8>>>);
-        impl io::Write for Sink {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, f);
-        let bytes = sink.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
     #[test]
     fn failure_lines_are_capped_per_second_and_the_next_second_counts_the_dropped() {
         let budget = Mutex::new(LineBudget::new(FAILURE_LINES_PER_SECOND));
         let uri = Uri::from_static("/v1/chat/completions");
         let failed = || StatusCode::BAD_GATEWAY.into_response();
-        let text = log_of(|| {
+        let text = crate::loglimit::captured_log(|| {
             // An answer that did not fail is never logged and reads no clock.
             let ok = StatusCode::OK.into_response();
             log_failure_in(&budget, || panic!("clock read"), &Method::GET, &uri, &ok);
