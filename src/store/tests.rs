@@ -3,6 +3,21 @@ use super::*;
 use crate::types::{GroupBy, Status, UsageRow};
 use std::collections::BTreeMap;
 
+/// Workspace `a`'s first 100 groups of usage between `from` and `to` (UTC days).
+async fn first_page(
+    store: &Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: GroupBy,
+) -> Vec<UsageRow> {
+    let page = Page {
+        limit: 100,
+        after: None,
+    };
+    let usage = store.usage("a", from, to, group_by, chrono_tz::UTC, page);
+    usage.await.map(|p| p.rows).unwrap_or_default()
+}
+
 async fn temp_store() -> (Store, tokio::task::JoinHandle<()>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let url = format!("sqlite://{}/sub/t.db", dir.path().display());
@@ -148,21 +163,13 @@ async fn writes_are_flushed_when_the_senders_drop_and_survive_reopen() {
     }
     let store = flushed(store, writer, &dir).await;
     assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1000);
-    let rows = store
-        .usage(
-            "a",
-            now - chrono::Duration::hours(1),
-            now + chrono::Duration::hours(1),
-            GroupBy::Family,
-            chrono_tz::UTC,
-            Page {
-                limit: 100,
-                after: None,
-            },
-        )
-        .await
-        .map(|p| p.rows)
-        .unwrap_or_default();
+    let rows = first_page(
+        &store,
+        now - chrono::Duration::hours(1),
+        now + chrono::Duration::hours(1),
+        GroupBy::Family,
+    )
+    .await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].requests, 1000);
     assert_eq!(rows[0].input_tokens, (0..1000).sum::<u64>());
@@ -205,21 +212,13 @@ async fn roll_up_keeps_totals_and_prunes_rows() {
         .unwrap_or(0);
     assert_eq!(n, 2);
     assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1);
-    let rows = store
-        .usage(
-            "a",
-            old - chrono::Duration::days(1),
-            now + chrono::Duration::hours(1),
-            GroupBy::Day,
-            chrono_tz::UTC,
-            Page {
-                limit: 100,
-                after: None,
-            },
-        )
-        .await
-        .map(|p| p.rows)
-        .unwrap_or_default();
+    let rows = first_page(
+        &store,
+        old - chrono::Duration::days(1),
+        now + chrono::Duration::hours(1),
+        GroupBy::Day,
+    )
+    .await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0].requests, 2);
     assert_eq!(rows[0].input_tokens, 15);
