@@ -15,6 +15,10 @@ use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::proxy::header_policy::{
+    LIMIT_REQUESTS, LIMIT_TOKENS, REMAINING_REQUESTS, REMAINING_TOKENS, RESET_REQUESTS,
+    RESET_TOKENS,
+};
 use crate::types::UpstreamHeadroom;
 
 /// Parses a Go `time.Duration` string: a sequence of decimal numbers with optional fraction
@@ -97,14 +101,6 @@ fn header_reset_ms(h: &HeaderMap, name: &HeaderName) -> Option<u64> {
 fn ceil_div(n: u128, d: u128) -> u64 {
     u64::try_from(n.div_ceil(d)).unwrap_or(u64::MAX)
 }
-
-// Read from every response: named once, not parsed from a string per lookup.
-const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
-const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
-const RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
-const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
-const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
-const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
 
 /// The account's headroom from OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`
 /// headers (resets rounded up to whole milliseconds). Unparseable values count as absent;
