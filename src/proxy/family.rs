@@ -2,7 +2,7 @@
 //! → `threads.runs`), and how each family is metered: one [`FamilySpec`] per [`FamilyKind`].
 //!
 //! Owns: id detection in path segments, the one list of known families ([`FAMILIES`]), and the
-//! one table of metered families (the `family_specs!` table below): what admission reserves, which request
+//! one table of metered families (`family_specs!` below): what admission reserves, which request
 //! fields it reads, how the answer's stream is tapped, where the usage of a JSON answer is. The
 //! family is a metric label, a usage group and a ledger column, so its set of values is fixed: a
 //! path whose name is not in [`FAMILIES`] is counted as [`OTHER_FAMILY`] (the proxy keeps its path
@@ -11,21 +11,27 @@
 //! allocate.
 //!
 //! # How to add an API family
-//! 1. Its name (`a/b` → `a.b`) in [`FAMILIES`], if OpenAI documents a new path (a family that is
-//!    only named, not metered, stops here: it is metered as [`FamilyKind::Other`]).
-//! 2. One entry in the table below: its [`FamilyKind`] variant (with a doc line) and its
-//!    [`FamilySpec`] — the names it covers, [`Reserve`], [`Reads`], the [`StreamKind`] of its event
-//!    stream, whether a GET shows a stored object's usage again, and its usage reader.
-//! 3. If its usage has a new shape, its reader in `proxy/usage.rs` (a
-//!    `fn(&RequestInfo, &[u8]) -> Option<CallUsage>` over the lenient wire types there); if its
-//!    request has a field admission must read, a [`Reads`] variant and its keys in
-//!    `proxy/inspect.rs` (`known_key`) and `proxy/multipart.rs` (`apply_form_field`).
-//! 4. Its fixtures: an answer of the simulator (`src/simulator/`), a unit test of the reader in
-//!    `proxy/usage/tests.rs`, a case in this file's `kinds` test, and a call through the
-//!    gateway in `tests/proxy.rs` (or `tests/streaming.rs` for a stream).
+//! 1. Its name (`a/b` → `a.b`) in [`FAMILIES`], if OpenAI documents a new path. A family that is
+//!    only named, not metered apart, stops here: it is metered as [`FamilyKind::Other`] (any
+//!    top-level `usage` of its answers counts).
+//! 2. One entry in the `family_specs!` table below: its [`FamilyKind`] variant (with a doc line)
+//!    and its [`FamilySpec`] — the names it covers, what it reserves ([`Reserve`]), the request
+//!    fields admission reads ([`Reads`]), how its event stream is tapped ([`StreamKind`]),
+//!    whether a GET shows a stored object's usage again, its usage reader, whether it counts once
+//!    per run. Fields it shares with [`FamilyKind::Other`] come from `..PLAIN`.
+//! 3. Only if its usage has a new shape: its reader in `proxy/usage.rs`, a
+//!    `fn(&RequestInfo, &[u8]) -> Option<CallUsage>` over the lenient wire types there
+//!    (`ResponseFields`, `UsageWire`). Only if its stream has a new shape: a [`StreamKind`] and its
+//!    handling in `proxy/sse.rs`. Only if admission must read a new request field: a [`Reads`]
+//!    variant, the field in [`RequestInfo`], its key in `known_key` and its arm in the top-level
+//!    visitor (`proxy/inspect.rs`), and in `apply_form_field` (`proxy/multipart.rs`) if uploads
+//!    carry it.
+//! 4. Its fixtures and tests: an answer of the simulator (`src/simulator/`), a unit test of the
+//!    reader (`proxy/usage/tests.rs`), a case in this file's `kinds` test, and a call through
+//!    the gateway (`tests/proxy.rs`, or `tests/streaming.rs` for a stream).
 //!
-//! Nothing else matches on a family: the proxy, the request inspection and the settlement read
-//! the spec.
+//! Nothing else matches on a family: admission (`proxy/admit.rs`), the request inspection, the
+//! stream tap's choice (`proxy/answer.rs`) and the settlement (`proxy/settle.rs`) read the spec.
 
 use crate::model::CallUsage;
 use crate::proxy::inspect::RequestInfo;
@@ -398,6 +404,12 @@ pub fn family_kind(family: &str) -> FamilyKind {
 mod tests {
     use super::*;
 
+    fn assert_families(cases: &[(&str, &str)]) {
+        for (path, want) in cases {
+            assert_eq!(family(path), *want, "path {path}");
+        }
+    }
+
     #[test]
     fn families_of_the_brief() {
         let cases = [
@@ -417,9 +429,7 @@ mod tests {
             ("batches/batch_abc/cancel", "batches.cancel"),
             ("realtime/sessions", "realtime.sessions"),
         ];
-        for (path, want) in cases {
-            assert_eq!(family(path), want, "path {path}");
-        }
+        assert_families(&cases);
     }
 
     #[test]
@@ -458,9 +468,7 @@ mod tests {
             ("audio/speech", "audio.speech"),
             ("images/generations", "images.generations"),
         ];
-        for (path, want) in cases {
-            assert_eq!(family(path), want, "path {path}");
-        }
+        assert_families(&cases);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! would have to guess about ([`BodyError`]: not one object, a top-level key twice, a field
 //! admission reads wrongly typed); [`inspect_request`] dispatches to the multipart reader
 //! (`proxy/multipart.rs`) by content type. Which extra fields a family reads is its
-//! [`Reads`](crate::proxy::family::Reads).
+//! [`Reads`].
 //! Must not: do IO, decide policy, or build more of a body than it reads (large fields such as
 //! `messages` and `input` are skipped without being built into values).
 
@@ -254,6 +254,31 @@ impl<'de> Pick<'de> for StreamOptionsValue {
     }
 }
 
+fn wrong(field: &'static str, expected: &'static str) -> BodyError {
+    BodyError::WrongType { field, expected }
+}
+
+/// Reads the value of a field admission checks the type of: kept in `slot` when `keep` takes
+/// it, nothing for `null`, else the refusal naming `field` and the `expected` type.
+fn typed<'de, A: MapAccess<'de>, T>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    field: &'static str,
+    expected: &'static str,
+    keep: fn(Typed<'de>) -> Option<T>,
+) -> Result<Option<BodyError>, A::Error> {
+    Ok(match map.next_value::<Typed<'de>>()? {
+        Typed::Null => None,
+        v => match keep(v) {
+            Some(t) => {
+                *slot = Some(t);
+                None
+            }
+            None => Some(wrong(field, expected)),
+        },
+    })
+}
+
 const A_STRING: &str = "a string";
 const A_BOOLEAN: &str = "a boolean";
 const A_COUNT: &str = "a non-negative integer";
@@ -297,35 +322,10 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
                 return self.refuse(BodyError::DuplicateKey(name.to_string()));
             }
             known |= 1 << bit;
-            let wrong = |field: &'static str, expected: &'static str| BodyError::WrongType {
-                field,
-                expected,
-            };
+            let m = &mut map;
             let problem = match bit {
-                // Strings: model, and for images size and quality.
-                0 | 7 | 8 => {
-                    let (field, slot) = match bit {
-                        0 => ("model", &mut f.model),
-                        7 => ("size", &mut f.size),
-                        _ => ("quality", &mut f.quality),
-                    };
-                    match map.next_value::<Typed<'de>>()? {
-                        Typed::Str(s) => {
-                            *slot = Some(s);
-                            None
-                        }
-                        Typed::Null => None,
-                        _ => Some(wrong(field, A_STRING)),
-                    }
-                }
-                1 => match map.next_value::<Typed<'de>>()? {
-                    Typed::Bool(b) => {
-                        f.stream = Some(b);
-                        None
-                    }
-                    Typed::Null => None,
-                    _ => Some(wrong("stream", A_BOOLEAN)),
-                },
+                0 => typed(m, &mut f.model, "model", A_STRING, Typed::into_str)?,
+                1 => typed(m, &mut f.stream, "stream", A_BOOLEAN, Typed::into_bool)?,
                 2 => match map.next_value::<StreamOptionsValue>()? {
                     StreamOptionsValue::Object(u) => {
                         f.include_usage = u;
@@ -340,22 +340,26 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
                         "stream_options.include_usage".into(),
                     )),
                 },
-                3..=6 => {
-                    let (field, slot) = match bit {
-                        3 => ("max_tokens", &mut f.max_tokens),
-                        4 => ("max_completion_tokens", &mut f.max_completion_tokens),
-                        5 => ("max_output_tokens", &mut f.max_output_tokens),
-                        _ => ("n", &mut f.n),
-                    };
-                    match map.next_value::<Typed<'de>>()? {
-                        Typed::Uint(u) => {
-                            *slot = Some(u);
-                            None
-                        }
-                        Typed::Null => None,
-                        _ => Some(wrong(field, A_COUNT)),
-                    }
+                3 => typed(
+                    m,
+                    &mut f.max_tokens,
+                    "max_tokens",
+                    A_COUNT,
+                    Typed::into_uint,
+                )?,
+                4 => {
+                    let slot = &mut f.max_completion_tokens;
+                    typed(m, slot, "max_completion_tokens", A_COUNT, Typed::into_uint)?
                 }
+                5 => {
+                    let slot = &mut f.max_output_tokens;
+                    typed(m, slot, "max_output_tokens", A_COUNT, Typed::into_uint)?
+                }
+                6 => typed(m, &mut f.n, "n", A_COUNT, Typed::into_uint)?,
+                // Images only.
+                7 => typed(m, &mut f.size, "size", A_STRING, Typed::into_str)?,
+                8 => typed(m, &mut f.quality, "quality", A_STRING, Typed::into_str)?,
+                // Speech only.
                 _ => match map.next_value::<Chars>()? {
                     Chars::Str(n) => {
                         f.input_chars = Some(n);

@@ -136,6 +136,27 @@ pub(crate) enum Typed<'a> {
     Other,
 }
 
+impl<'a> Typed<'a> {
+    pub(crate) fn into_str(self) -> Option<Cow<'a, str>> {
+        match self {
+            Typed::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub(crate) fn into_bool(self) -> Option<bool> {
+        match self {
+            Typed::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+    pub(crate) fn into_uint(self) -> Option<u64> {
+        match self {
+            Typed::Uint(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Typed<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         pick(d)

@@ -196,6 +196,8 @@ impl Proxy {
         let mut slot = CallSlot::admit(&caller.workspace.load, &self.limits)?;
         let tags = Tags::from_headers(&parts.headers)?;
         let request_id = tags::request_id(&parts.headers);
+        // The body: JSON read whole (it must be seen), multipart peeked at, anything else
+        // streamed; then the call's worst case is reserved.
         let request = request::read(route.kind, &parts.headers, body, &mut slot).await?;
         let reservation = self.reserve(&caller, route.kind, &request.seen)?;
         let uri = self.upstream_uri(route.rest, parts.uri.query())?;
@@ -212,6 +214,7 @@ impl Proxy {
             started,
             _slot: slot,
         };
+        // Settled when the answer's body ends, the upstream fails, or the client leaves.
         let settlement = Settlement::new(self.clone(), call, request.seen);
         self.meters.overhead.record(started.elapsed().as_secs_f64());
         let upstream = upstream::upstream_request(parts.method, uri, headers, request.body);

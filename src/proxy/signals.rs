@@ -25,6 +25,11 @@ use crate::types::UpstreamHeadroom;
 /// and a unit (`ns`, `us`, `µs`/`μs`, `ms`, `s`, `m`, `h`), e.g. `6m0s`, `1h2m3.5s`, `12ms`,
 /// `1.5s`, `300us`; `0` alone is zero. `None` for negative, empty or malformed input, or a
 /// duration that does not fit.
+///
+/// Hand-written on purpose: checked against OpenAI's forms and Go's grammar, the crates fall
+/// short. `go-parse-duration` 0.1.1 panics on `300µs` (it indexes characters by byte offset), and
+/// `humantime` 2.4 rejects `.5s`, `1.s`, `300μs` (Greek mu) and `+5s`, which Go's
+/// `time.ParseDuration` accepts, while it accepts forms Go does not (`1 day`, `2 weeks`).
 pub fn parse_go_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let mut rest = s.strip_prefix('+').unwrap_or(s);
@@ -271,6 +276,12 @@ mod tests {
         include_str!("../../tests/fixtures/openai/error_rate_limit_tokens.json");
     const BILLING: &str = include_str!("../../tests/fixtures/openai/error_billing_hard_limit.json");
 
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, sec: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, sec)
+            .single()
+            .unwrap_or_default()
+    }
+
     fn ms(n: u64) -> Option<Duration> {
         Some(Duration::from_millis(n))
     }
@@ -324,10 +335,7 @@ mod tests {
 
     #[test]
     fn headroom_from_openai_headers() {
-        let now = Utc
-            .with_ymd_and_hms(2025, 6, 1, 12, 0, 0)
-            .single()
-            .unwrap_or_default();
+        let now = utc(2025, 6, 1, 12, 0, 0);
         let h = headers(&[
             ("x-ratelimit-limit-requests", "10000"),
             ("x-ratelimit-limit-tokens", "30000000"),
@@ -413,10 +421,7 @@ mod tests {
 
     #[test]
     fn rate_limited_retry_after_sources() {
-        let now = Utc
-            .with_ymd_and_hms(2015, 10, 21, 7, 27, 0)
-            .single()
-            .unwrap_or_default();
+        let now = utc(2015, 10, 21, 7, 27, 0);
         let body = RATE_LIMIT.as_bytes();
         let rl = |s| {
             Some(UpstreamError::RateLimited {

@@ -8,6 +8,11 @@
 //! mode held back), allocate per chunk in the common case, parse events that carry no usage,
 //! change any forwarded byte other than removing that one usage chunk, or do IO.
 //!
+//! The values inside an event (model, text deltas, whether it has a `usage` object) are found by
+//! the scanner of `proxy/json_bytes.rs`, hand-written because it must not copy or allocate per
+//! chunk (measured there); an event with usage is parsed by `serde_json` into the lenient types
+//! of `proxy/lenient.rs`.
+//!
 //! Choice: with `include_usage` OpenAI also adds `"usage":null` to every content chunk. When
 //! the gateway added `include_usage` itself those fields are left in place: they are valid for
 //! every client (the field is in the chunk schema), and removing them would mean rewriting

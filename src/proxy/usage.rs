@@ -1,6 +1,6 @@
 //! Usage extraction: the metered quantities of a non-streamed answer, read per family.
 //!
-//! Owns: the wire shape of an OpenAI `usage` object of any family ([`UsageWire`],
+//! Owns: the wire shape of an OpenAI `usage` object of any family (`UsageWire`,
 //! [`parse_usage`]), the fields of an answer that metering reads, and one reader per usage shape
 //! ([`tokens`], [`any_usage`], [`images`], [`transcription`], [`speech`], [`moderation`],
 //! [`run`]; a family names its reader in its [`FamilySpec`](crate::proxy::family::FamilySpec)),
@@ -176,13 +176,13 @@ fn model_of(r: &ResponseFields<'_>, req: &RequestInfo) -> Option<String> {
 
 /// The response's `usage` with its model, when it has one (chat, completions, responses,
 /// embeddings).
-pub(crate) fn tokens(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
+pub fn tokens(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
     counted(parse_response(body)?, req)
 }
 
 /// Any JSON object with a top-level `usage` (a family metered as `Other`), except batches and
 /// run steps (see [`UNCOUNTED_OBJECTS`]).
-pub(crate) fn any_usage(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
+pub fn any_usage(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
     let r = parse_response(body)?;
     if r.object
         .get()
@@ -196,7 +196,7 @@ pub(crate) fn any_usage(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
 /// Images count `data` (dall-e has no `usage`: the images are priced per image with
 /// size/quality from the response or request; a missing model is OpenAI's default
 /// `dall-e-2`); gpt-image also reports tokens in `usage`.
-pub(crate) fn images(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
+pub fn images(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
     let r = parse_response(body)?;
     let model = model_of(&r, req);
     let mut u = r
@@ -222,7 +222,7 @@ pub(crate) fn images(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
 /// Transcriptions and translations read `usage` (tokens or duration), else a verbose_json
 /// `duration`, else the call is counted with its model only (text/srt/vtt bodies carry
 /// nothing).
-pub(crate) fn transcription(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
+pub fn transcription(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
     let Some(r) = parse_response(body) else {
         return Some(CallUsage {
             model: req.model.clone(),
@@ -244,7 +244,7 @@ pub(crate) fn transcription(req: &RequestInfo, body: &[u8]) -> Option<CallUsage>
 
 /// Speech counts the request's input characters: the body is audio (a JSON body here would be
 /// an SSE fallback with no usage).
-pub(crate) fn speech(req: &RequestInfo, _body: &[u8]) -> Option<CallUsage> {
+pub fn speech(req: &RequestInfo, _body: &[u8]) -> Option<CallUsage> {
     Some(CallUsage {
         model: req.model.clone(),
         characters: req.input_chars,
@@ -253,7 +253,7 @@ pub(crate) fn speech(req: &RequestInfo, _body: &[u8]) -> Option<CallUsage> {
 }
 
 /// Moderations are counted with their model and no tokens (or the `usage` they may show).
-pub(crate) fn moderation(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
+pub fn moderation(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
     let r = parse_response(body)?;
     let model = model_of(&r, req);
     let usage = r.usage.0.and_then(UsageWire::into_usage);
@@ -265,7 +265,7 @@ pub(crate) fn moderation(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
 
 /// Runs count only a `thread.run` in a terminal status (the settlement counts a run once, by
 /// [`run_id`]).
-pub(crate) fn run(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
+pub fn run(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
     let r = parse_response(body)?;
     if r.object.get().is_some_and(|o| o != "thread.run") {
         return None;

@@ -327,6 +327,15 @@ fn responses_stream_split_at_every_offset() {
     assert_eq!(o.usage, Some(responses_usage()));
 }
 
+/// Asserts that the stream completed with `text` and usage of `model`; its usage.
+fn ended_with(o: &StreamOutcome, text: &str, model: &str) -> CallUsage {
+    assert!(o.completed);
+    assert_eq!(o.output_text, text);
+    let u = o.usage.clone().unwrap_or_default();
+    assert_eq!(u.model.as_deref(), Some(model));
+    u
+}
+
 #[test]
 fn responses_stream_cut_and_incomplete() {
     let cut = RESPONSES
@@ -345,14 +354,11 @@ fn responses_stream_cut_and_incomplete() {
         "data: {\"type\":\"response.incomplete\",\"sequence_number\":6,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":\"max_output_tokens\"},\"model\":\"o4-mini-2025-04-16\",\"usage\":{\"input_tokens\":10,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":64,\"output_tokens_details\":{\"reasoning_tokens\":64},\"total_tokens\":74}}}\n\n",
     );
     let (_, o) = run(StreamKind::Responses, &[s.as_bytes()]);
-    assert!(o.completed);
-    assert_eq!(o.output_text, "abc");
-    let u = o.usage.unwrap_or_default();
+    let u = ended_with(&o, "abc", "o4-mini-2025-04-16");
     assert_eq!(
         (u.input_tokens, u.output_tokens, u.reasoning_tokens),
         (10, 64, 64)
     );
-    assert_eq!(u.model.as_deref(), Some("o4-mini-2025-04-16"));
 }
 
 #[test]
@@ -366,14 +372,11 @@ fn other_stream_transcription() {
     for i in 0..=b.len() {
         let (out, o) = run(StreamKind::Other, &[&b[..i], &b[i..]]);
         assert_eq!(out, b);
-        assert!(o.completed);
-        assert_eq!(o.output_text, "I see skies of blue.");
-        let u = o.usage.unwrap_or_default();
+        let u = ended_with(&o, "I see skies of blue.", "req-model");
         assert_eq!(
             (u.input_tokens, u.audio_input_tokens, u.output_tokens),
             (14, 14, 6)
         );
-        assert_eq!(u.model.as_deref(), Some("req-model"));
     }
 }
 
