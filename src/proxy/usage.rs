@@ -181,7 +181,7 @@ pub fn tokens(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
 }
 
 /// Any JSON object with a top-level `usage` (a family metered as `Other`), except batches and
-/// run steps (see [`UNCOUNTED_OBJECTS`]).
+/// run steps (`UNCOUNTED_OBJECTS`).
 pub fn any_usage(req: &RequestInfo, body: &[u8]) -> Option<CallUsage> {
     let r = parse_response(body)?;
     if r.object
