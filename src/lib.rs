@@ -13,7 +13,7 @@
 //! | [`config`] | TOML + env + flags → validated [`config::Config`]; masked secrets | read files after start |
 //! | [`quota`] | windows, reservations, limits, status machine, notices — pure, `now` passed in | do IO, read clocks, format text |
 //! | [`registry`] | live workspaces, key index, account state; transitions → store + hub | do IO or format text (beyond the locale-neutral local `HH:MM` of a period's reset) |
-//! | [`proxy`] | forwarding, streaming, family naming, usage extraction, upstream signals | decide policy |
+//! | [`proxy`] | the request's way in ([`proxy::Proxy::forward`]) and the answer's way back: the one table of API families ([`proxy::family`]: how each reserves, streams and shows its usage), request inspection, the stream tap, usage extraction, settlement, upstream signals — one job a file | decide policy |
 //! | [`pricing`] | the shipped price table + overrides → cost of a usage | guess a price |
 //! | [`store`] | SQLite pool, migrations, batched ledger writer, notifications queued but not yet written (listed from memory), counter rebuild, roll-ups | block the hot path |
 //! | [`alerts`] | per-workspace broadcast hub | drop a lagging subscriber |

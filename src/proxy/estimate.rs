@@ -96,7 +96,7 @@ const REPLY_PRIMING: u64 = 3;
 
 /// Estimates a request's input tokens with the model's tokenizer, for recording a call whose
 /// usage never arrived: chat `messages` (roles, string or part contents, names, tool calls, plus
-/// [`PER_MESSAGE`] each and [`REPLY_PRIMING`]), completions `prompt`, Responses `input` and
+/// `PER_MESSAGE` each and `REPLY_PRIMING`), completions `prompt`, Responses `input` and
 /// `instructions`, embeddings `input` (strings, or token arrays counted by length), and `tools`
 /// / `functions` definitions (their JSON). Image parts count [`IMAGE_TOKENS`]; other binary
 /// parts (audio, files) count nothing. A body that is not JSON falls back to

@@ -1,11 +1,42 @@
 //! Endpoint families: the stable, id-free name of an OpenAI API path (`threads/thread_1/runs/run_2`
-//! → `threads.runs`) and the kind of metering that family gets.
+//! → `threads.runs`), and how each family is metered: one [`FamilySpec`] per [`FamilyKind`].
 //!
 //! Owns: id detection in path segments, the one list of known families ([`FAMILIES`]), and the
-//! mapping family → [`FamilyKind`]. The family is a metric label, a usage group and a ledger
-//! column, so its set of values is fixed: a path whose name is not in [`FAMILIES`] is counted
-//! as [`OTHER_FAMILY`] (the proxy keeps its path in the ledger row only).
-//! Must not: look at methods, headers or bodies, or allocate.
+//! one table of metered families (`family_specs!` below): what admission reserves, which request
+//! fields it reads, how the answer's stream is tapped, where the usage of a JSON answer is. The
+//! family is a metric label, a usage group and a ledger column, so its set of values is fixed: a
+//! path whose name is not in [`FAMILIES`] is counted as [`OTHER_FAMILY`] (the proxy keeps its path
+//! in the ledger row only).
+//! Must not: look at methods, headers or bodies (the table names the functions that do), or
+//! allocate.
+//!
+//! # How to add an API family
+//! 1. Its name (`a/b` → `a.b`) in [`FAMILIES`], if OpenAI documents a new path. A family that is
+//!    only named, not metered apart, stops here: it is metered as [`FamilyKind::Other`] (any
+//!    top-level `usage` of its answers counts).
+//! 2. One entry in the `family_specs!` table below: its [`FamilyKind`] variant (with a doc line)
+//!    and its [`FamilySpec`] — the names it covers, what it reserves ([`Reserve`]), the request
+//!    fields admission reads ([`Reads`]), how its event stream is tapped ([`StreamKind`]),
+//!    whether a GET shows a stored object's usage again, its usage reader, whether it counts once
+//!    per run. Fields it shares with [`FamilyKind::Other`] come from `..PLAIN`.
+//! 3. Only if its usage has a new shape: its reader in `proxy/usage.rs`, a
+//!    `fn(&RequestInfo, &[u8]) -> Option<CallUsage>` over the lenient wire types there
+//!    (`ResponseFields`, `UsageWire`). Only if its stream has a new shape: a [`StreamKind`] and its
+//!    handling in `proxy/sse.rs`. Only if admission must read a new request field: a [`Reads`]
+//!    variant, the field in [`RequestInfo`], its key in `known_key` and its arm in the top-level
+//!    visitor (`proxy/inspect.rs`), and in `apply_form_field` (`proxy/multipart.rs`) if uploads
+//!    carry it.
+//! 4. Its fixtures and tests: an answer of the simulator (`src/simulator/`), a unit test of the
+//!    reader (`proxy/usage/tests.rs`), a case in this file's `kinds` test, and a call through
+//!    the gateway (`tests/proxy.rs`, or `tests/streaming.rs` for a stream).
+//!
+//! Nothing else matches on a family: admission (`proxy/admit.rs`), the request inspection, the
+//! stream tap's choice (`proxy/answer.rs`) and the settlement (`proxy/settle.rs`) read the spec.
+
+use crate::model::CallUsage;
+use crate::proxy::inspect::RequestInfo;
+use crate::proxy::sse::StreamKind;
+use crate::proxy::usage;
 
 /// The family of the empty path (`/v1` or `/v1/`).
 pub const ROOT_FAMILY: &str = "root";
@@ -185,62 +216,199 @@ fn is_word(seg: &str) -> bool {
     true
 }
 
-/// How a family is metered (see `crate::proxy::usage::extract_json`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FamilyKind {
+/// What admission reserves for a call before it is forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reserve {
+    /// Nothing: the call is counted when it settles.
+    Nothing,
+    /// The prompt's tokens, estimated from the body's size (embeddings).
+    Prompt,
+    /// The prompt's tokens and the output cap (`max_*tokens`, else
+    /// [`crate::proxy::DEFAULT_OUTPUT_RESERVE`]) times `n`: a generating call's worst case.
+    PromptAndOutput,
+}
+
+/// The request fields admission reads besides the common ones (`model`, `stream`,
+/// `stream_options`, `max_tokens`, `max_completion_tokens`, `max_output_tokens`, `n`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reads {
+    /// None.
+    Common,
+    /// `size` and `quality` (JSON or form fields); `n` is the number of images.
+    ImageParams,
+    /// The characters of the JSON string `input` (speech is priced by them).
+    SpeechInput,
+}
+
+/// Reads the usage of a 2xx non-streamed answer from its body, given what the request showed.
+pub type UsageReader = fn(&RequestInfo, &[u8]) -> Option<CallUsage>;
+
+/// How one family is metered: everything the proxy knows about it, in one place.
+#[derive(Clone, Copy, Debug)]
+pub struct FamilySpec {
+    /// The families (names of [`FAMILIES`]) metered this way.
+    pub names: &'static [&'static str],
+    /// What admission reserves.
+    pub reserve: Reserve,
+    /// The request fields admission reads.
+    pub reads: Reads,
+    /// How an event-stream answer is tapped. The chat and completions kinds are the ones whose
+    /// usage the gateway asks for (`stream_options.include_usage`) when the caller did not,
+    /// removing the usage-only chunk from the answer ([`StreamKind::asks_for_usage`]).
+    pub stream: StreamKind,
+    /// A GET of this family retrieves a stored object whose usage was counted when it was made:
+    /// not counted again.
+    pub get_repeats_usage: bool,
+    /// Where the usage of a JSON (or other non-streamed) answer is.
+    pub usage: UsageReader,
+    /// The usage counts once per run id: the first retrieve that shows the run terminal.
+    pub once_per_run: bool,
+}
+
+/// A family that reserves nothing, reads no extra field, streams as [`StreamKind::Other`] and
+/// counts any top-level `usage` of its answer: the base of every entry.
+const PLAIN: FamilySpec = FamilySpec {
+    names: &[],
+    reserve: Reserve::Nothing,
+    reads: Reads::Common,
+    stream: StreamKind::Other,
+    get_repeats_usage: false,
+    usage: usage::any_usage,
+    once_per_run: false,
+};
+
+/// Defines [`FamilyKind`] and its [`FamilyKind::spec`] from one table: one entry per kind.
+macro_rules! family_specs {
+    ($($(#[$doc:meta])* $kind:ident => $spec:expr,)*) => {
+        /// How a family is metered: the key of its [`FamilySpec`].
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum FamilyKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl FamilyKind {
+            /// Every kind, in the table's order.
+            pub const ALL: &'static [FamilyKind] = &[$(FamilyKind::$kind),*];
+
+            /// How this kind is metered.
+            pub fn spec(self) -> &'static FamilySpec {
+                match self {
+                    $(FamilyKind::$kind => {
+                        const SPEC: FamilySpec = $spec;
+                        &SPEC
+                    })*
+                }
+            }
+        }
+    };
+}
+
+family_specs! {
     /// `chat.completions` (create, and retrieving a stored completion, which also shows usage).
-    ChatCompletions,
+    ChatCompletions => FamilySpec {
+        names: &["chat.completions"],
+        reserve: Reserve::PromptAndOutput,
+        stream: StreamKind::Chat { strip_usage_chunk: false },
+        get_repeats_usage: true,
+        usage: usage::tokens,
+        ..PLAIN
+    },
     /// `completions` (legacy).
-    Completions,
+    Completions => FamilySpec {
+        names: &["completions"],
+        reserve: Reserve::PromptAndOutput,
+        stream: StreamKind::Completions { strip_usage_chunk: false },
+        usage: usage::tokens,
+        ..PLAIN
+    },
     /// `responses` (create, and retrieving a stored response, which also shows usage).
-    Responses,
+    Responses => FamilySpec {
+        names: &["responses"],
+        reserve: Reserve::PromptAndOutput,
+        stream: StreamKind::Responses,
+        get_repeats_usage: true,
+        usage: usage::tokens,
+        ..PLAIN
+    },
     /// `embeddings`.
-    Embeddings,
+    Embeddings => FamilySpec {
+        names: &["embeddings"],
+        reserve: Reserve::Prompt,
+        usage: usage::tokens,
+        ..PLAIN
+    },
     /// `images.generations`, `images.edits`, `images.variations`.
-    Images,
+    Images => FamilySpec {
+        names: &["images.generations", "images.edits", "images.variations"],
+        reads: Reads::ImageParams,
+        usage: usage::images,
+        ..PLAIN
+    },
     /// `audio.transcriptions`.
-    AudioTranscription,
+    AudioTranscription => FamilySpec {
+        names: &["audio.transcriptions"],
+        usage: usage::transcription,
+        ..PLAIN
+    },
     /// `audio.translations`.
-    AudioTranslation,
+    AudioTranslation => FamilySpec {
+        names: &["audio.translations"],
+        usage: usage::transcription,
+        ..PLAIN
+    },
     /// `audio.speech`.
-    Speech,
+    Speech => FamilySpec {
+        names: &["audio.speech"],
+        reads: Reads::SpeechInput,
+        usage: usage::speech,
+        ..PLAIN
+    },
     /// `moderations`.
-    Moderations,
+    Moderations => FamilySpec {
+        names: &["moderations"],
+        usage: usage::moderation,
+        ..PLAIN
+    },
     /// Assistants runs whose response is a run object: `threads.runs` (create, create thread
     /// and run, retrieve, modify — a list of runs is also `threads.runs` but carries no
     /// top-level usage), `threads.runs.cancel`, `threads.runs.submit_tool_outputs`.
     /// Run steps (`threads.runs.steps`) are `Other`: their usage is part of the run's.
-    Runs,
-    /// Everything else (files, batches, models, vector stores, fine-tuning, …).
-    Other,
+    Runs => FamilySpec {
+        names: &["threads.runs", "threads.runs.cancel", "threads.runs.submit_tool_outputs"],
+        reserve: Reserve::PromptAndOutput,
+        usage: usage::run,
+        once_per_run: true,
+        ..PLAIN
+    },
+    /// Everything else (files, batches, models, vector stores, fine-tuning, …): the kind of
+    /// every family no other entry names.
+    Other => PLAIN,
 }
 
-/// The kind of a family string as returned by [`family`].
+/// The kind of a family string as returned by [`family`]: the entry whose `names` hold it, else
+/// [`FamilyKind::Other`].
 ///
 /// Note: retrieving a stored chat completion (`GET chat/completions/{id}`) or response
 /// (`GET responses/{id}`) has the same family as creating one and its body carries the same
-/// `usage`; the caller decides by method whether to count it.
+/// `usage`; the settlement decides by method whether to count it
+/// ([`FamilySpec::get_repeats_usage`]).
 pub fn family_kind(family: &str) -> FamilyKind {
-    match family {
-        "chat.completions" => FamilyKind::ChatCompletions,
-        "completions" => FamilyKind::Completions,
-        "responses" => FamilyKind::Responses,
-        "embeddings" => FamilyKind::Embeddings,
-        "images.generations" | "images.edits" | "images.variations" => FamilyKind::Images,
-        "audio.transcriptions" => FamilyKind::AudioTranscription,
-        "audio.translations" => FamilyKind::AudioTranslation,
-        "audio.speech" => FamilyKind::Speech,
-        "moderations" => FamilyKind::Moderations,
-        "threads.runs" | "threads.runs.cancel" | "threads.runs.submit_tool_outputs" => {
-            FamilyKind::Runs
-        }
-        _ => FamilyKind::Other,
-    }
+    FamilyKind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.spec().names.contains(&family))
+        .unwrap_or(FamilyKind::Other)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn assert_families(cases: &[(&str, &str)]) {
+        for (path, want) in cases {
+            assert_eq!(family(path), *want, "path {path}");
+        }
+    }
 
     #[test]
     fn families_of_the_brief() {
@@ -261,9 +429,7 @@ mod tests {
             ("batches/batch_abc/cancel", "batches.cancel"),
             ("realtime/sessions", "realtime.sessions"),
         ];
-        for (path, want) in cases {
-            assert_eq!(family(path), want, "path {path}");
-        }
+        assert_families(&cases);
     }
 
     #[test]
@@ -302,9 +468,7 @@ mod tests {
             ("audio/speech", "audio.speech"),
             ("images/generations", "images.generations"),
         ];
-        for (path, want) in cases {
-            assert_eq!(family(path), want, "path {path}");
-        }
+        assert_families(&cases);
     }
 
     #[test]
@@ -383,6 +547,29 @@ mod tests {
         ] {
             assert!(FAMILIES.contains(&f), "{f}");
             assert_ne!(family_kind(f), FamilyKind::Other, "{f}");
+        }
+    }
+
+    #[test]
+    fn every_spec_names_known_families_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for k in FamilyKind::ALL {
+            for name in k.spec().names {
+                assert!(FAMILIES.contains(name), "{k:?}: {name} is not in FAMILIES");
+                assert!(seen.insert(*name), "{name} is in two specs");
+                assert_eq!(family_kind(name), *k, "{name}");
+            }
+        }
+        assert!(FamilyKind::Other.spec().names.is_empty());
+        assert_eq!(FamilyKind::ALL.last(), Some(&FamilyKind::Other));
+        // Only the chat-like streams are asked for their usage.
+        for k in FamilyKind::ALL {
+            let asks = k.spec().stream.asks_for_usage();
+            assert_eq!(
+                asks,
+                matches!(k, FamilyKind::ChatCompletions | FamilyKind::Completions),
+                "{k:?}"
+            );
         }
     }
 

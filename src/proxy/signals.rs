@@ -15,12 +15,21 @@ use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::proxy::header_policy::{
+    LIMIT_REQUESTS, LIMIT_TOKENS, REMAINING_REQUESTS, REMAINING_TOKENS, RESET_REQUESTS,
+    RESET_TOKENS,
+};
 use crate::types::UpstreamHeadroom;
 
 /// Parses a Go `time.Duration` string: a sequence of decimal numbers with optional fraction
 /// and a unit (`ns`, `us`, `µs`/`μs`, `ms`, `s`, `m`, `h`), e.g. `6m0s`, `1h2m3.5s`, `12ms`,
 /// `1.5s`, `300us`; `0` alone is zero. `None` for negative, empty or malformed input, or a
 /// duration that does not fit.
+///
+/// Hand-written on purpose: checked against OpenAI's forms and Go's grammar, the crates fall
+/// short. `go-parse-duration` 0.1.1 panics on `300µs` (it indexes characters by byte offset), and
+/// `humantime` 2.4 rejects `.5s`, `1.s`, `300μs` (Greek mu) and `+5s`, which Go's
+/// `time.ParseDuration` accepts, while it accepts forms Go does not (`1 day`, `2 weeks`).
 pub fn parse_go_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let mut rest = s.strip_prefix('+').unwrap_or(s);
@@ -97,14 +106,6 @@ fn header_reset_ms(h: &HeaderMap, name: &HeaderName) -> Option<u64> {
 fn ceil_div(n: u128, d: u128) -> u64 {
     u64::try_from(n.div_ceil(d)).unwrap_or(u64::MAX)
 }
-
-// Read from every response: named once, not parsed from a string per lookup.
-const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
-const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
-const RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
-const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
-const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
-const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
 
 /// The account's headroom from OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`
 /// headers (resets rounded up to whole milliseconds). Unparseable values count as absent;
@@ -275,6 +276,12 @@ mod tests {
         include_str!("../../tests/fixtures/openai/error_rate_limit_tokens.json");
     const BILLING: &str = include_str!("../../tests/fixtures/openai/error_billing_hard_limit.json");
 
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, sec: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, sec)
+            .single()
+            .unwrap_or_default()
+    }
+
     fn ms(n: u64) -> Option<Duration> {
         Some(Duration::from_millis(n))
     }
@@ -328,10 +335,7 @@ mod tests {
 
     #[test]
     fn headroom_from_openai_headers() {
-        let now = Utc
-            .with_ymd_and_hms(2025, 6, 1, 12, 0, 0)
-            .single()
-            .unwrap_or_default();
+        let now = utc(2025, 6, 1, 12, 0, 0);
         let h = headers(&[
             ("x-ratelimit-limit-requests", "10000"),
             ("x-ratelimit-limit-tokens", "30000000"),
@@ -417,10 +421,7 @@ mod tests {
 
     #[test]
     fn rate_limited_retry_after_sources() {
-        let now = Utc
-            .with_ymd_and_hms(2015, 10, 21, 7, 27, 0)
-            .single()
-            .unwrap_or_default();
+        let now = utc(2015, 10, 21, 7, 27, 0);
         let body = RATE_LIMIT.as_bytes();
         let rl = |s| {
             Some(UpstreamError::RateLimited {

@@ -1,0 +1,64 @@
+//! Admission: what a call reserves before it is forwarded (its family's
+//! [`Reserve`](crate::proxy::family::Reserve) rule, priced at the model's worst case), asked of
+//! the registry, which admits it against the workspace's limits or refuses it.
+//!
+//! Owns: the call's [`Demand`]. Must not: decide whether it fits (that is `crate::quota`, through
+//! `crate::registry`), or run the tokenizer (the prompt is estimated from the body's size).
+
+use chrono::Utc;
+
+use crate::error::AppError;
+use crate::proxy::estimate;
+use crate::proxy::family::{FamilyKind, Reserve};
+use crate::proxy::inspect::RequestInfo;
+use crate::proxy::request::Seen;
+use crate::proxy::{Proxy, DEFAULT_OUTPUT_RESERVE};
+use crate::quota::{Demand, Reservation};
+use crate::registry::Caller;
+
+impl Proxy {
+    /// Reserves the call's worst case in its workspace, or refuses it with the limit it would
+    /// pass (counted in `qs_refused_total`).
+    pub(super) fn reserve(
+        &self,
+        caller: &Caller,
+        kind: FamilyKind,
+        request: &Seen,
+    ) -> Result<Reservation, AppError> {
+        let demand = self.demand(kind, &request.info, &request.json);
+        self.registry
+            .admit(&caller.workspace, demand, Utc::now())
+            .map_err(|r| {
+                metrics::counter!("qs_refused_total", "workspace" => caller.workspace.id.to_string(), "limit" => r.limit.as_str()).increment(1);
+                AppError::QuotaExceeded {
+                    workspace: caller.workspace.id.to_string(),
+                    limit: r.limit,
+                    limit_value: r.limit_value,
+                    used: r.used,
+                    retry_after_secs: r.retry_after_secs,
+                }
+            })
+    }
+
+    /// The tokens and the worst-case cost a call of `kind` reserves.
+    fn demand(&self, kind: FamilyKind, info: &RequestInfo, body: &[u8]) -> Demand {
+        let reserve = kind.spec().reserve;
+        let input = match reserve {
+            Reserve::Prompt | Reserve::PromptAndOutput => estimate::estimate_prompt_tokens(body),
+            Reserve::Nothing => 0,
+        };
+        let output = match reserve {
+            Reserve::PromptAndOutput => {
+                info.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE) * info.n.max(1)
+            }
+            Reserve::Prompt | Reserve::Nothing => 0,
+        };
+        let cost_nanos = self
+            .prices
+            .worst_case_nanos(info.model.as_deref(), input, output);
+        Demand {
+            tokens: input + output,
+            cost_nanos,
+        }
+    }
+}
