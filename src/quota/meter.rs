@@ -1,7 +1,7 @@
 //! One workspace's meter: its counters (sliding minute window, local day, local month), the
 //! reservations of calls in flight, and the workspace's own refusal state.
 //!
-//! Owns: admission against the six limits, reservations and their settlement, restoring usage
+//! Owns: admission against every [`LimitKind`], reservations and their settlement, restoring usage
 //! from the ledger, the workspace's side of the status (limit reached, refusal remembered, near
 //! a limit). Must not: read the clock (`now` is a parameter), do IO, allocate on the hot path
 //! (`admit` / `settle`), know about the upstream account, or format text.
@@ -95,11 +95,14 @@ struct Remembered {
     until: DateTime<Utc>,
 }
 
-/// The caps of the six limits in the core's integer units, indexed by `LimitKind as usize`.
-type Caps = [Option<u64>; 6];
+/// One value per limit kind, indexed by `LimitKind as usize`.
+type PerKind<T> = [T; LimitKind::COUNT];
+
+/// The caps of the limits in the core's integer units.
+type Caps = PerKind<Option<u64>>;
 
 fn caps_of(l: &Limits) -> Caps {
-    let mut c: Caps = [None; 6];
+    let mut c: Caps = [None; LimitKind::COUNT];
     c[LimitKind::RequestsPerMinute as usize] = l.requests_per_minute;
     c[LimitKind::RequestsPerDay as usize] = l.requests_per_day;
     c[LimitKind::TokensPerMinute as usize] = l.tokens_per_minute;
@@ -198,7 +201,7 @@ impl WorkspaceMeter {
 
     /// Usage per limit kind at `now` (reservations included), in the core's integer units,
     /// indexed by `LimitKind as usize`. Does not mutate: periods that ended read as zero.
-    fn snapshot(&self, now: DateTime<Utc>) -> [u64; 6] {
+    fn snapshot(&self, now: DateTime<Utc>) -> PerKind<u64> {
         let sec = now.timestamp();
         let today = local_day(now, self.tz);
         let day = if today > self.day.day {
@@ -211,7 +214,7 @@ impl WorkspaceMeter {
         } else {
             self.month.cost_nanos
         };
-        let mut u = [0u64; 6];
+        let mut u = [0u64; LimitKind::COUNT];
         u[LimitKind::RequestsPerMinute as usize] = self.window.total(sec, Counter::Requests);
         u[LimitKind::TokensPerMinute as usize] = self.window.total(sec, Counter::Tokens);
         u[LimitKind::RequestsPerDay as usize] = day.map_or(0, |d| d.requests);
@@ -276,7 +279,7 @@ impl WorkspaceMeter {
     pub fn admit(&mut self, d: Demand, now: DateTime<Utc>) -> Result<Reservation, Refusal> {
         self.roll(now);
         let used = self.snapshot(now);
-        let mut demand = [0u64; 6];
+        let mut demand = [0u64; LimitKind::COUNT];
         demand[LimitKind::RequestsPerMinute as usize] = 1;
         demand[LimitKind::RequestsPerDay as usize] = 1;
         demand[LimitKind::TokensPerMinute as usize] = d.tokens;

@@ -22,8 +22,8 @@ pub mod window;
 pub use account::{AccountPolicy, AccountState, UpstreamObservation};
 pub use meter::{Actual, Demand, Refusal, Reservation, WorkspaceMeter};
 pub use status::{
-    describe, level_for, limit_name_key, status_name_key, unpriced_model_notice,
-    unpriced_models_notice, Notice, StatusTracker, Transition,
+    describe, level_for, limit_name_key, status_name_key, stored_limits_invalid_notice,
+    unpriced_model_notice, unpriced_models_notice, Notice, StatusTracker, Transition,
 };
 
 /// A workspace's status at one instant, and why.

@@ -9,8 +9,9 @@
 //! Arguments: `limit` is a [`LimitKind`] wire name (`tokens_per_day`; the edge renders it with
 //! [`limit_name_key`]), `status` a [`Status`] wire name ([`status_name_key`]), `from` the
 //! previous status' wire name, `resource` is `requests` / `tokens` (the messages select on it;
-//! do not translate it), `percent` a whole number, `retry_after` seconds, `consecutive` a count
-//! and `model` a model name. Action keys take the same arguments as the message they come with.
+//! do not translate it), `percent` a whole number, `retry_after` seconds, `consecutive` a count,
+//! `model` a model name and `field` a limit field's name as written (`warning_at`; not
+//! translated). Action keys take the same arguments as the message they come with.
 
 use std::collections::BTreeMap;
 
@@ -268,6 +269,20 @@ pub fn unpriced_models_notice<M: AsRef<str>>(models: &[M], more: u64, status: St
     }
 }
 
+/// The warning that a workspace's stored limits break a rule (`field` names the first field
+/// that does), so the default limits apply to it instead.
+pub fn stored_limits_invalid_notice(field: &str, status: Status) -> Notice {
+    let mut args = BTreeMap::new();
+    args.insert("field".to_string(), text(field));
+    Notice {
+        level: Level::Warning,
+        status,
+        key: "notif-stored-limits-invalid",
+        args,
+        action_keys: vec!["action-fix-stored-limits"],
+    }
+}
+
 /// The current status' message (for `GET /api/quota/status`): a Fluent message key, its
 /// arguments, and the suggested actions' keys.
 pub fn describe(e: &Evaluation) -> (&'static str, BTreeMap<String, ArgValue>, Vec<&'static str>) {
@@ -491,6 +506,7 @@ mod tests {
         for n in [
             unpriced_model_notice("gpt-x", Status::Normal),
             unpriced_models_notice(&["gpt-x", "gpt-y"], 7, Status::Normal),
+            stored_limits_invalid_notice("warning_at", Status::Normal),
         ] {
             check(&ftl, n.key, &n.args, true);
             used.insert(n.key);
