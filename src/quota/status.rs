@@ -337,24 +337,13 @@ impl StatusTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quota::window::add_secs;
+    use crate::quota::testutil::*;
     use crate::quota::{
         evaluate, AccountPolicy, AccountState, Actual, Demand, UpstreamObservation, WorkspaceMeter,
     };
-    use crate::types::Limits;
     use std::collections::BTreeSet;
 
     const FTL: &str = include_str!("../../locales/en/notifications.ftl");
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .unwrap_or_else(|e| panic!("bad date {s}: {e}"))
-            .with_timezone(&Utc)
-    }
-
-    fn at(s: u64) -> DateTime<Utc> {
-        add_secs(utc("2024-05-10T12:00:00Z"), s)
-    }
 
     fn ev(status: Status, cause: Cause, retry: Option<u64>) -> Evaluation {
         Evaluation {
@@ -580,10 +569,7 @@ mod tests {
 
         let near = ev(
             Status::Warning,
-            Cause::NearLimit {
-                limit: LimitKind::TokensPerDay,
-                ratio: 0.81,
-            },
+            near_limit(LimitKind::TokensPerDay, 0.81),
             None,
         );
         let tr = t
@@ -607,10 +593,7 @@ mod tests {
         // Ratio creeping up: silent, but the cause is current.
         let nearer = ev(
             Status::Warning,
-            Cause::NearLimit {
-                limit: LimitKind::TokensPerDay,
-                ratio: 0.9,
-            },
+            near_limit(LimitKind::TokensPerDay, 0.9),
             None,
         );
         assert_eq!(t.update(&nearer, at(3)), None);
@@ -619,10 +602,7 @@ mod tests {
         // Another limit becomes the reason: notified, since kept.
         let other = ev(
             Status::Warning,
-            Cause::NearLimit {
-                limit: LimitKind::BudgetUsdPerMonth,
-                ratio: 0.95,
-            },
+            near_limit(LimitKind::BudgetUsdPerMonth, 0.95),
             None,
         );
         let tr = t
@@ -637,9 +617,7 @@ mod tests {
 
         let rl = ev(
             Status::RateLimited,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::RequestsPerMinute,
-            },
+            limit_reached(LimitKind::RequestsPerMinute),
             Some(12),
         );
         let tr = t
@@ -655,9 +633,7 @@ mod tests {
         // Same reason, shorter retry: silent.
         let rl2 = ev(
             Status::RateLimited,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::RequestsPerMinute,
-            },
+            limit_reached(LimitKind::RequestsPerMinute),
             Some(3),
         );
         assert_eq!(t.update(&rl2, at(14)), None);
@@ -725,9 +701,7 @@ mod tests {
         assert_eq!((k, a.len(), acts.len()), ("status-normal", 0, 0));
         let (k, a, acts) = describe(&ev(
             Status::QuotaExceeded,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::BudgetUsdPerDay,
-            },
+            limit_reached(LimitKind::BudgetUsdPerDay),
             Some(3600),
         ));
         assert_eq!(k, "status-quota-exceeded-workspace");
@@ -772,14 +746,10 @@ mod tests {
     /// A whole scenario through `evaluate` and the tracker: refusal, its expiry, account states.
     #[test]
     fn a_day_in_the_life() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                requests_per_minute: Some(5),
-                tokens_per_day: Some(10_000),
-                ..Limits::default()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[
+            (LimitKind::RequestsPerMinute, 5.0),
+            (LimitKind::TokensPerDay, 10_000.0),
+        ]));
         let mut a = AccountState::new(AccountPolicy::default());
         let mut t = StatusTracker::new(at(0));
         let mut seen = Vec::new();
@@ -790,30 +760,11 @@ mod tests {
         };
         // Four calls: 4/5 = 0.8 → warning.
         for i in 0..4 {
-            let r = m
-                .admit(
-                    Demand {
-                        tokens: 100,
-                        cost_nanos: 0,
-                    },
-                    at(i),
-                )
-                .unwrap_or_else(|r| panic!("{r:?}"));
-            m.settle(
-                r,
-                Actual {
-                    tokens: 50,
-                    cost_nanos: None,
-                },
-                at(i),
-            );
+            call(&mut m, demand(100, 0), unpriced(50), at(i));
             step(&m, &a, &mut t, at(i));
         }
         // Fifth: limit reached → rate limited until the first leaves (t+60).
-        let r = m
-            .admit(Demand::default(), at(10))
-            .unwrap_or_else(|r| panic!("{r:?}"));
-        m.settle(r, Actual::default(), at(10));
+        call(&mut m, Demand::default(), Actual::default(), at(10));
         step(&m, &a, &mut t, at(10));
         assert_eq!(evaluate(&m, &a, at(10)).retry_after_secs, Some(50));
         // Sixth refused.
