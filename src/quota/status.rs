@@ -236,17 +236,30 @@ fn transition_notice(from: Status, e: &Evaluation) -> Notice {
     }
 }
 
-/// The warning that a model has no price, so its calls count no cost.
-pub fn unpriced_model_notice(model: &str, status: Status) -> Notice {
-    let mut args = BTreeMap::new();
-    args.insert("model".to_string(), text(model));
+/// A warning with its arguments and one suggested action.
+fn warning(
+    key: &'static str,
+    args: impl IntoIterator<Item = (&'static str, ArgValue)>,
+    action: &'static str,
+    status: Status,
+) -> Notice {
     Notice {
         level: Level::Warning,
         status,
-        key: "notif-unpriced-model",
-        args,
-        action_keys: vec!["action-set-model-price"],
+        key,
+        args: args.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        action_keys: vec![action],
     }
+}
+
+/// The warning that a model has no price, so its calls count no cost.
+pub fn unpriced_model_notice(model: &str, status: Status) -> Notice {
+    warning(
+        "notif-unpriced-model",
+        [("model", text(model))],
+        "action-set-model-price",
+        status,
+    )
 }
 
 /// The warning that models have no price, coalesced: one model alone is
@@ -257,30 +270,26 @@ pub fn unpriced_models_notice<M: AsRef<str>>(models: &[M], more: u64, status: St
         return unpriced_model_notice(m.as_ref(), status);
     }
     let names: Vec<&str> = models.iter().map(AsRef::as_ref).collect();
-    let mut args = BTreeMap::new();
-    args.insert("models".to_string(), text(&names.join(", ")));
-    args.insert("more".to_string(), ArgValue::Number(more as f64));
-    Notice {
-        level: Level::Warning,
+    warning(
+        "notif-unpriced-models",
+        [
+            ("models", text(&names.join(", "))),
+            ("more", ArgValue::Number(more as f64)),
+        ],
+        "action-set-model-price",
         status,
-        key: "notif-unpriced-models",
-        args,
-        action_keys: vec!["action-set-model-price"],
-    }
+    )
 }
 
 /// The warning that a workspace's stored limits break a rule (`field` names the first field
 /// that does), so the default limits apply to it instead.
 pub fn stored_limits_invalid_notice(field: &str, status: Status) -> Notice {
-    let mut args = BTreeMap::new();
-    args.insert("field".to_string(), text(field));
-    Notice {
-        level: Level::Warning,
+    warning(
+        "notif-stored-limits-invalid",
+        [("field", text(field))],
+        "action-fix-stored-limits",
         status,
-        key: "notif-stored-limits-invalid",
-        args,
-        action_keys: vec!["action-fix-stored-limits"],
-    }
+    )
 }
 
 /// The current status' message (for `GET /api/quota/status`): a Fluent message key, its
@@ -559,6 +568,20 @@ mod tests {
             unpriced_models_notice(&["a"], 2, Status::Normal).key,
             "notif-unpriced-models"
         );
+        let n = stored_limits_invalid_notice("warning_at", Status::Warning);
+        assert_eq!(
+            (n.level, n.status, n.key),
+            (
+                Level::Warning,
+                Status::Warning,
+                "notif-stored-limits-invalid"
+            )
+        );
+        assert_eq!(
+            n.args.get("field"),
+            Some(&ArgValue::Text("warning_at".into()))
+        );
+        assert_eq!(n.action_keys, ["action-fix-stored-limits"]);
     }
 
     #[test]
