@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::pricing::ModelPrice;
-use crate::types::Limits;
+use crate::types::{LimitError, LimitFields, Limits};
 
 /// The most runtimes that serve calls, each with its own upstream client.
 pub const MAX_SERVING_RUNTIMES: usize = 64;
@@ -60,7 +60,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub upstream: RawUpstream,
     #[serde(default)]
-    pub defaults: RawLimits,
+    pub defaults: LimitFields,
     #[serde(default)]
     pub status: RawStatus,
     #[serde(default)]
@@ -147,18 +147,7 @@ pub struct RawStatus {
     pub default_rate_limit_seconds: Option<u64>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLimits {
-    pub requests_per_minute: Option<u64>,
-    pub requests_per_day: Option<u64>,
-    pub tokens_per_minute: Option<u64>,
-    pub tokens_per_day: Option<u64>,
-    pub budget_usd_per_day: Option<f64>,
-    pub budget_usd_per_month: Option<f64>,
-    pub warning_at: Option<f64>,
-}
-
+/// A `[[workspaces]]` entry: id, name, keys and the limit fields side by side.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkspace {
@@ -166,13 +155,8 @@ pub struct RawWorkspace {
     pub name: Option<String>,
     #[serde(default)]
     pub key_sha256: Vec<String>,
-    pub requests_per_minute: Option<u64>,
-    pub requests_per_day: Option<u64>,
-    pub tokens_per_minute: Option<u64>,
-    pub tokens_per_day: Option<u64>,
-    pub budget_usd_per_day: Option<f64>,
-    pub budget_usd_per_month: Option<f64>,
-    pub warning_at: Option<f64>,
+    #[serde(flatten)]
+    pub limits: LimitFields,
 }
 
 /// Values from the CLI and the environment (clap reads both); `Some` overrides the file.
@@ -186,9 +170,9 @@ pub struct Overrides {
     /// `QS_SESSION_SECRET`: the secret session cookies are signed with (derived with a salt
     /// kept in the database); without it, the admin key is used.
     pub session_secret: Option<SecretString>,
-    pub requests_per_minute: Option<u64>,
-    pub requests_per_day: Option<u64>,
-    pub tokens_per_minute: Option<u64>,
+    /// Default limits (the CLI and environment set `requests_per_minute`, `requests_per_day`
+    /// and `tokens_per_minute`); they beat `[defaults]`.
+    pub limits: LimitFields,
 }
 
 /// The validated runtime configuration.
@@ -397,20 +381,11 @@ impl RawConfig {
         }
 
         // Defaults: built-in → file → env twins (kept under their historical names).
-        let mut dl = self.defaults.clone();
-        dl.requests_per_minute = over
-            .requests_per_minute
-            .or(dl.requests_per_minute)
-            .or(Some(500));
-        dl.requests_per_day = over
-            .requests_per_day
-            .or(dl.requests_per_day)
-            .or(Some(10_000));
-        dl.tokens_per_minute = over
-            .tokens_per_minute
-            .or(dl.tokens_per_minute)
-            .or(Some(150_000));
-        let defaults = limits_from("defaults", &dl, None)?;
+        let defaults = limits_from(
+            "defaults",
+            &over.limits.or(self.defaults).or(builtin_defaults()),
+            &Limits::default(),
+        )?;
 
         let mut workspaces = Vec::with_capacity(self.workspaces.len());
         let mut ids = HashSet::new();
@@ -444,20 +419,11 @@ impl RawConfig {
                 }
                 keys.push(k);
             }
-            let raw = RawLimits {
-                requests_per_minute: w.requests_per_minute,
-                requests_per_day: w.requests_per_day,
-                tokens_per_minute: w.tokens_per_minute,
-                tokens_per_day: w.tokens_per_day,
-                budget_usd_per_day: w.budget_usd_per_day,
-                budget_usd_per_month: w.budget_usd_per_month,
-                warning_at: w.warning_at,
-            };
             workspaces.push(WorkspaceConfig {
                 id: w.id.clone(),
                 name: w.name.clone().unwrap_or_else(|| w.id.clone()),
                 key_sha256: keys,
-                limits: limits_from(&path, &raw, Some(&defaults))?,
+                limits: limits_from(&path, &w.limits, &defaults)?,
             });
         }
         for (model, p) in &self.prices {
@@ -587,54 +553,22 @@ impl RawServer {
     }
 }
 
-/// Builds limits from a raw table: an omitted field takes `base`'s value (the defaults),
-/// `0` means "no limit".
-pub fn limits_from(
-    path: &str,
-    raw: &RawLimits,
-    base: Option<&Limits>,
-) -> Result<Limits, ConfigError> {
-    let b = base.cloned().unwrap_or_default();
-    let count = |v: Option<u64>, d: Option<u64>| match v {
-        Some(0) => None,
-        Some(v) => Some(v),
-        None => d,
-    };
-    let money = |field: &str, v: Option<f64>, d: Option<f64>| -> Result<Option<f64>, ConfigError> {
-        match v {
-            Some(v) if !v.is_finite() || v < 0.0 => Err(invalid(
-                format!("{path}.{field}"),
-                "must be a non-negative number of USD",
-            )),
-            Some(0.0) => Ok(None),
-            Some(v) => Ok(Some(v)),
-            None => Ok(d),
-        }
-    };
-    let warning_at = raw.warning_at.unwrap_or(b.warning_at);
-    if !(warning_at > 0.0 && warning_at <= 1.0) {
-        return Err(invalid(
-            format!("{path}.warning_at"),
-            "must be a fraction in (0, 1], e.g. 0.8",
-        ));
+/// The built-in default limits, below `[defaults]` and the environment.
+fn builtin_defaults() -> LimitFields {
+    LimitFields {
+        requests_per_minute: Some(500),
+        requests_per_day: Some(10_000),
+        tokens_per_minute: Some(150_000),
+        ..LimitFields::default()
     }
-    Ok(Limits {
-        requests_per_minute: count(raw.requests_per_minute, b.requests_per_minute),
-        requests_per_day: count(raw.requests_per_day, b.requests_per_day),
-        tokens_per_minute: count(raw.tokens_per_minute, b.tokens_per_minute),
-        tokens_per_day: count(raw.tokens_per_day, b.tokens_per_day),
-        budget_usd_per_day: money(
-            "budget_usd_per_day",
-            raw.budget_usd_per_day,
-            b.budget_usd_per_day,
-        )?,
-        budget_usd_per_month: money(
-            "budget_usd_per_month",
-            raw.budget_usd_per_month,
-            b.budget_usd_per_month,
-        )?,
-        warning_at,
-    })
+}
+
+/// Checks written limits and makes the limits in force ([`LimitFields::resolve`]): an
+/// omitted field takes `base`'s value, `0` means "no limit". The error names
+/// `{path}.{field}`.
+pub fn limits_from(path: &str, raw: &LimitFields, base: &Limits) -> Result<Limits, ConfigError> {
+    raw.resolve(base)
+        .map_err(|e: LimitError| invalid(format!("{path}.{}", e.field()), e.to_string()))
 }
 
 /// Workspace ids appear in URLs and metric labels: 1–64 of `A-Z a-z 0-9 _ -`.
@@ -891,7 +825,10 @@ budget_usd_per_month = 300.0
         let c = raw
             .validate(Overrides {
                 listen: Some("127.0.0.1:2".into()),
-                requests_per_minute: Some(9),
+                limits: LimitFields {
+                    requests_per_minute: Some(9),
+                    ..LimitFields::default()
+                },
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("{e}"));

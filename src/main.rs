@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use quota_sentinel::config::{Config, Overrides};
+use quota_sentinel::types::LimitFields;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -157,9 +158,12 @@ fn overrides(a: &ServeArgs) -> Result<Overrides, String> {
         )?,
         admin_key: secret(a.admin_key.as_ref(), a.admin_key_file.as_ref(), "admin-key")?,
         session_secret: secret(a.session_secret.as_ref(), None, "session-secret")?,
-        requests_per_minute: a.requests_per_minute,
-        requests_per_day: a.requests_per_day,
-        tokens_per_minute: a.tokens_per_minute,
+        limits: LimitFields {
+            requests_per_minute: a.requests_per_minute,
+            requests_per_day: a.requests_per_day,
+            tokens_per_minute: a.tokens_per_minute,
+            ..LimitFields::default()
+        },
     })
 }
 

@@ -21,7 +21,7 @@ use crate::quota::{
     StatusTracker, UpstreamObservation, WorkspaceMeter,
 };
 use crate::store::{Store, Write};
-use crate::types::{ArgValue, Cause, LimitKind, Limits, Status};
+use crate::types::{ArgValue, Cause, LimitFields, LimitKind, Limits, Status};
 
 /// One live workspace.
 #[derive(Debug)]
@@ -202,6 +202,33 @@ impl Registry {
             }),
         });
         idx.by_id.insert(w.id.clone(), w.clone());
+        w
+    }
+
+    /// Adds a workspace kept in the database, its limits as written checked against
+    /// `defaults`. Limits that break a rule are never used silently: the workspace gets the
+    /// defaults, the log a warning and the workspace a notification naming the field.
+    pub fn add_stored_workspace(
+        &self,
+        id: &str,
+        name: &str,
+        written: &LimitFields,
+        defaults: &Limits,
+        now: DateTime<Utc>,
+    ) -> Arc<Workspace> {
+        let (limits, invalid) = match written.resolve(defaults) {
+            Ok(limits) => (limits, None),
+            Err(e) => (defaults.clone(), Some(e)),
+        };
+        let w = self.upsert_workspace(id, name, limits, now);
+        if let Some(e) = invalid {
+            tracing::warn!(workspace = %id, field = e.field(), rule = %e, "stored limits are invalid: the default limits apply");
+            self.emit(
+                &w,
+                quota::stored_limits_invalid_notice(e.field(), w.status()),
+                now,
+            );
+        }
         w
     }
 

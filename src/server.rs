@@ -20,14 +20,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::alerts::Hub;
 use crate::api::{self, AppState, Shared};
-use crate::config::{limits_from, Config, RawLimits};
+use crate::config::Config;
 use crate::conn::{ConnLimits, Gate};
 use crate::pricing::PriceTable;
 use crate::proxy::Proxy;
 use crate::quota::window::month_start;
 use crate::registry::{key_hash, Registry};
 use crate::store::Store;
-use crate::types::CreateWorkspace;
 
 /// What can stop the server from starting.
 #[derive(Debug, thiserror::Error)]
@@ -426,24 +425,7 @@ async fn load_workspaces(
             tracing::warn!(workspace = %sw.id, "workspace is both in the config file and the database; the file wins");
             continue;
         }
-        let req: CreateWorkspace =
-            serde_json::from_str(&sw.limits_json).map_err(crate::store::StoreError::from)?;
-        let raw = RawLimits {
-            requests_per_minute: req.requests_per_minute,
-            requests_per_day: req.requests_per_day,
-            tokens_per_minute: req.tokens_per_minute,
-            tokens_per_day: req.tokens_per_day,
-            budget_usd_per_day: req.budget_usd_per_day,
-            budget_usd_per_month: req.budget_usd_per_month,
-            warning_at: req.warning_at,
-        };
-        let limits = limits_from(
-            &format!("stored workspace {}", sw.id),
-            &raw,
-            Some(&config.defaults),
-        )
-        .unwrap_or_else(|_| config.defaults.clone());
-        registry.upsert_workspace(&sw.id, &sw.name, limits, now);
+        registry.add_stored_workspace(&sw.id, &sw.name, &sw.limits, &config.defaults, now);
     }
     for k in store.keys().await? {
         if !registry.add_key(&k.workspace, &k.key_id, k.sha256) {

@@ -155,6 +155,64 @@ async fn created_workspaces_and_minted_keys_work_and_survive_a_restart() {
     assert_eq!(st["usage"]["requests_day"], 2, "{st}");
 }
 
+/// Stored limits that break a rule are never used, nor replaced silently: the workspace runs
+/// on the default limits and is told which field is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_limits_that_break_a_rule_are_reported_and_the_defaults_apply() {
+    let mut env = Env::start(&base_toml("")).await;
+    let body = json!({"id": "gamma", "requests_per_day": 1234});
+    assert_eq!(
+        env.post(ADMIN_KEY, "/api/admin/workspaces", body)
+            .await
+            .status(),
+        201
+    );
+    let minted: Value = env
+        .post(ADMIN_KEY, "/api/admin/workspaces/gamma/keys", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    let key = minted["key"].as_str().unwrap_or_default().to_string();
+    env.stop_gateway().await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("UPDATE workspaces SET limits = ?1 WHERE id = 'gamma'")
+        .bind(r#"{"id":"gamma","requests_per_day":1234,"budget_usd_per_day":-5.0}"#)
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    pool.close().await;
+    env.restart().await;
+
+    let st = env.get_json(&key, "/api/quota/status").await;
+    assert_eq!(
+        st["limits"]["requests_per_day"], 10_000,
+        "the defaults: {st}"
+    );
+    assert_eq!(st["limits"]["budget_usd_per_day"], Value::Null, "{st}");
+    let n = env
+        .wait_notification(&key, "", "notif-stored-limits-invalid")
+        .await;
+    assert_eq!(n["workspace"], "gamma", "{n}");
+    assert_eq!(n["level"], "warning", "{n}");
+    assert_eq!(n["args"]["field"], "budget_usd_per_day", "{n}");
+    assert!(
+        n["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("budget_usd_per_day"),
+        "{n}"
+    );
+    // The other workspaces hear nothing of it.
+    let list = env.get_json(ACME_KEY, "/api/quota/notifications").await;
+    assert!(
+        !list.to_string().contains("notif-stored-limits-invalid"),
+        "{list}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workspace_key_reads_only_its_own_workspace() {
     let env = Env::start(&base_toml("")).await;

@@ -69,8 +69,21 @@ impl Level {
     }
 }
 
-/// One of a workspace's six limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// One of a workspace's limits. `kind as usize` is its index in [`LimitKind::ALL`], and
+/// [`strum::EnumCount::COUNT`] (also [`LimitKind::COUNT`]) how many there are.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::EnumCount,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LimitKind {
     RequestsPerMinute,
@@ -82,7 +95,11 @@ pub enum LimitKind {
 }
 
 impl LimitKind {
-    pub const ALL: [LimitKind; 6] = [
+    /// How many kinds there are (counted by the derive, never written down).
+    pub const COUNT: usize = <LimitKind as strum::EnumCount>::COUNT;
+
+    /// Every kind, in declaration order: `ALL[k as usize] == k`.
+    pub const ALL: [LimitKind; LimitKind::COUNT] = [
         LimitKind::RequestsPerMinute,
         LimitKind::RequestsPerDay,
         LimitKind::TokensPerMinute,
@@ -183,28 +200,63 @@ pub struct Usage {
     pub cost_usd_month: f64,
 }
 
-/// A workspace's limits; `None` means "no limit".
+/// The limit fields, spelled once, in two forms:
+/// - [`Limits`] (`W = f64`): a workspace's limits in force; `None` means "no limit". Part of
+///   every status report.
+/// - [`LimitFields`] (`W = Option<f64>`): the limits as written, in the config file's
+///   `[defaults]` and `[[workspaces]]`, the admin API's create body and the stored workspaces. A
+///   field left out takes another's value ([`LimitFields::or`], [`LimitFields::resolve`]); `0`
+///   means "no limit".
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Limits {
+#[serde(deny_unknown_fields)]
+pub struct LimitSet<W> {
     pub requests_per_minute: Option<u64>,
     pub requests_per_day: Option<u64>,
     pub tokens_per_minute: Option<u64>,
     pub tokens_per_day: Option<u64>,
     pub budget_usd_per_day: Option<f64>,
     pub budget_usd_per_month: Option<f64>,
-    pub warning_at: f64,
+    /// The share of a limit used at which the workspace is warned, in (0, 1].
+    pub warning_at: W,
 }
+
+/// A workspace's limits in force; `None` means "no limit".
+pub type Limits = LimitSet<f64>;
+
+/// Limits as written: `None` means "not given", `0` "no limit". See [`LimitSet`].
+pub type LimitFields = LimitSet<Option<f64>>;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
+        LimitFields::default().with_warning_at(0.8)
+    }
+}
+
+impl Default for LimitFields {
+    fn default() -> Self {
+        LimitFields {
             requests_per_minute: None,
             requests_per_day: None,
             tokens_per_minute: None,
             tokens_per_day: None,
             budget_usd_per_day: None,
             budget_usd_per_month: None,
-            warning_at: 0.8,
+            warning_at: None,
+        }
+    }
+}
+
+impl<W> LimitSet<W> {
+    /// The same limits with another `warning_at`.
+    fn with_warning_at<V>(self, warning_at: V) -> LimitSet<V> {
+        LimitSet {
+            requests_per_minute: self.requests_per_minute,
+            requests_per_day: self.requests_per_day,
+            tokens_per_minute: self.tokens_per_minute,
+            tokens_per_day: self.tokens_per_day,
+            budget_usd_per_day: self.budget_usd_per_day,
+            budget_usd_per_month: self.budget_usd_per_month,
+            warning_at,
         }
     }
 }
@@ -220,6 +272,78 @@ impl Limits {
             LimitKind::BudgetUsdPerDay => self.budget_usd_per_day,
             LimitKind::BudgetUsdPerMonth => self.budget_usd_per_month,
         }
+    }
+}
+
+/// Why written limits are refused; the message is the rule, [`LimitError::field`] the field.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum LimitError {
+    #[error("must be a non-negative number of USD")]
+    Budget(LimitKind),
+    #[error("must be a fraction in (0, 1], e.g. 0.8")]
+    WarningAt,
+}
+
+impl LimitError {
+    /// The field at fault, as written (`budget_usd_per_day`, `warning_at`).
+    pub fn field(&self) -> &'static str {
+        match self {
+            LimitError::Budget(kind) => kind.as_str(),
+            LimitError::WarningAt => "warning_at",
+        }
+    }
+}
+
+impl LimitFields {
+    /// Each field given here, else `fallback`'s.
+    pub fn or(self, fallback: LimitFields) -> LimitFields {
+        LimitFields {
+            requests_per_minute: self.requests_per_minute.or(fallback.requests_per_minute),
+            requests_per_day: self.requests_per_day.or(fallback.requests_per_day),
+            tokens_per_minute: self.tokens_per_minute.or(fallback.tokens_per_minute),
+            tokens_per_day: self.tokens_per_day.or(fallback.tokens_per_day),
+            budget_usd_per_day: self.budget_usd_per_day.or(fallback.budget_usd_per_day),
+            budget_usd_per_month: self.budget_usd_per_month.or(fallback.budget_usd_per_month),
+            warning_at: self.warning_at.or(fallback.warning_at),
+        }
+    }
+
+    /// Checks the fields and makes the limits in force: a field left out takes `base`'s value,
+    /// `0` means "no limit". Budgets must be non-negative USD, `warning_at` in (0, 1]; the
+    /// first field that breaks its rule is named.
+    pub fn resolve(&self, base: &Limits) -> Result<Limits, LimitError> {
+        let warning_at = self.warning_at.unwrap_or(base.warning_at);
+        if !(warning_at > 0.0 && warning_at <= 1.0) {
+            return Err(LimitError::WarningAt);
+        }
+        let count = |v: Option<u64>, base: Option<u64>| match v {
+            Some(0) => None,
+            Some(v) => Some(v),
+            None => base,
+        };
+        let money = |kind: LimitKind, v: Option<f64>, base: Option<f64>| match v {
+            Some(v) if !v.is_finite() || v < 0.0 => Err(LimitError::Budget(kind)),
+            Some(0.0) => Ok(None),
+            Some(v) => Ok(Some(v)),
+            None => Ok(base),
+        };
+        Ok(Limits {
+            requests_per_minute: count(self.requests_per_minute, base.requests_per_minute),
+            requests_per_day: count(self.requests_per_day, base.requests_per_day),
+            tokens_per_minute: count(self.tokens_per_minute, base.tokens_per_minute),
+            tokens_per_day: count(self.tokens_per_day, base.tokens_per_day),
+            budget_usd_per_day: money(
+                LimitKind::BudgetUsdPerDay,
+                self.budget_usd_per_day,
+                base.budget_usd_per_day,
+            )?,
+            budget_usd_per_month: money(
+                LimitKind::BudgetUsdPerMonth,
+                self.budget_usd_per_month,
+                base.budget_usd_per_month,
+            )?,
+            warning_at,
+        })
     }
 }
 
@@ -402,27 +526,16 @@ pub struct WorkspaceList {
     pub workspaces: Vec<StatusReport>,
 }
 
-/// `POST /api/admin/workspaces`: limits left out take the defaults; `0` means "no limit".
+/// `POST /api/admin/workspaces`: the id, the name and the limit fields side by side (limits
+/// left out take the defaults; `0` means "no limit").
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkspace {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
-    pub requests_per_minute: Option<u64>,
-    #[serde(default)]
-    pub requests_per_day: Option<u64>,
-    #[serde(default)]
-    pub tokens_per_minute: Option<u64>,
-    #[serde(default)]
-    pub tokens_per_day: Option<u64>,
-    #[serde(default)]
-    pub budget_usd_per_day: Option<f64>,
-    #[serde(default)]
-    pub budget_usd_per_month: Option<f64>,
-    #[serde(default)]
-    pub warning_at: Option<f64>,
+    #[serde(flatten)]
+    pub limits: LimitFields,
 }
 
 /// `POST /api/admin/workspaces/{id}/keys`: the key is shown once and stored only as a hash.
@@ -491,6 +604,107 @@ mod tests {
         let ping: ClientMessage = serde_json::from_str(r#"{"type":"ping"}"#)
             .unwrap_or_else(|e| panic!("ping does not parse: {e}"));
         assert_eq!(ping, ClientMessage::Ping);
+    }
+
+    #[test]
+    fn limit_kinds_are_listed_once_in_declaration_order() {
+        assert_eq!(LimitKind::ALL.len(), LimitKind::COUNT);
+        for (i, k) in LimitKind::ALL.into_iter().enumerate() {
+            assert_eq!(k as usize, i, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn the_create_body_keeps_its_flat_shape_and_refuses_unknown_fields() {
+        let body: CreateWorkspace = serde_json::from_str(
+            r#"{"id":"g","name":null,"requests_per_day":1234,"budget_usd_per_day":2,"warning_at":0.5}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body.id, "g");
+        assert_eq!(body.limits.requests_per_day, Some(1234));
+        assert_eq!(body.limits.budget_usd_per_day, Some(2.0));
+        assert_eq!(body.limits.warning_at, Some(0.5));
+        assert_eq!(body.limits.tokens_per_day, None);
+        let v = serde_json::to_value(&body).unwrap_or_default();
+        assert_eq!(v["requests_per_day"], 1234, "{v}");
+        assert!(v.get("limits").is_none(), "{v}");
+        for bad in [
+            r#"{"id":"g","tokens_per_dya":5}"#,
+            r#"{"id":"g","limits":{}}"#,
+        ] {
+            let e = serde_json::from_str::<CreateWorkspace>(bad)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("unknown field"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn written_limits_resolve_against_a_base_and_name_the_broken_field() {
+        let base = Limits {
+            requests_per_minute: Some(500),
+            tokens_per_day: Some(9),
+            ..Limits::default()
+        };
+        let written = LimitFields {
+            requests_per_day: Some(7),
+            tokens_per_day: Some(0),
+            budget_usd_per_month: Some(0.0),
+            budget_usd_per_day: Some(1.5),
+            ..LimitFields::default()
+        };
+        assert_eq!(
+            written.resolve(&base),
+            Ok(Limits {
+                requests_per_minute: Some(500),
+                requests_per_day: Some(7),
+                tokens_per_day: None,
+                budget_usd_per_day: Some(1.5),
+                ..Limits::default()
+            })
+        );
+        let fallback = LimitFields {
+            requests_per_day: Some(1),
+            warning_at: Some(0.5),
+            ..LimitFields::default()
+        };
+        let merged = written.clone().or(fallback);
+        assert_eq!(merged.requests_per_day, Some(7), "the first given wins");
+        assert_eq!(merged.warning_at, Some(0.5), "else the fallback's");
+        for (bad, field) in [
+            (
+                LimitFields {
+                    budget_usd_per_day: Some(-1.0),
+                    ..LimitFields::default()
+                },
+                "budget_usd_per_day",
+            ),
+            (
+                LimitFields {
+                    budget_usd_per_month: Some(f64::NAN),
+                    ..LimitFields::default()
+                },
+                "budget_usd_per_month",
+            ),
+            (
+                LimitFields {
+                    warning_at: Some(0.0),
+                    ..LimitFields::default()
+                },
+                "warning_at",
+            ),
+            (
+                LimitFields {
+                    warning_at: Some(1.5),
+                    ..LimitFields::default()
+                },
+                "warning_at",
+            ),
+        ] {
+            let e = bad.resolve(&base).err();
+            assert_eq!(e.as_ref().map(LimitError::field), Some(field), "{bad:?}");
+        }
     }
 
     #[test]

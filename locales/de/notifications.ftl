@@ -10,6 +10,7 @@
 ##   $wait         $retry_after als Dauer in Worten ("45 Sekunden", "21 Std. 1 Min."), beim Anzeigen ergänzt
 ##   $consecutive  Anzahl aufeinanderfolgender Fehler bei OpenAI
 ##   $model        ein Modellname
+##   $field        der Name eines Limit-Felds, wie er in der Konfiguration steht (warning_at); nicht übersetzen
 ## Empfohlene Aktionen werden mit den Argumenten der zugehörigen Nachricht gerendert.
 
 ## Benachrichtigungen: eine pro Übergangsart, jeweils mit Titel und Text.
@@ -54,6 +55,9 @@ notif-unpriced-models =
         [one] Für die Modelle { $models } und ein weiteres ist kein Preis hinterlegt, daher werden die Kosten ihrer Aufrufe nicht auf Budgets angerechnet.
        *[other] Für die Modelle { $models } und { $more } weitere ist kein Preis hinterlegt, daher werden die Kosten ihrer Aufrufe nicht auf Budgets angerechnet.
     }
+notif-stored-limits-invalid =
+    .title = Gespeicherte Limits sind ungültig
+    .body = Die gespeicherten Limits dieses Workspaces verletzen eine Regel ({ $field }), daher gelten für ihn die Standardlimits, bis sie korrigiert sind.
 notif-status-changed =
     .title = Kontingentstatus geändert
     .body = Der Kontingentstatus ist jetzt: { $status }.
@@ -91,6 +95,7 @@ action-check-upstream = Statusseite und Rate-Limits des OpenAI-Kontos prüfen.
 action-add-credit = Ein Admin muss dem OpenAI-Konto in dessen Abrechnungseinstellungen Guthaben hinzufügen.
 action-reset-after-credit = Sobald das Guthaben hinzugefügt ist, setzt ein Admin den Kontingentstatus in Quota Sentinel zurück.
 action-set-model-price = Einen Admin bitten, in der Gateway-Konfiguration einen Preis für dieses Modell hinzuzufügen.
+action-fix-stored-limits = Einen Admin bitten, die Limits dieses Workspaces zu korrigieren oder den Workspace in der Gateway-Konfigurationsdatei anzulegen.
 
 ## Namen der Limits (für $limit).
 

@@ -10,6 +10,7 @@
 ##   $wait         $retry_after as a duration in words ("45 seconds", "21 h 1 min"), added when shown
 ##   $consecutive  a count of consecutive upstream failures
 ##   $model        a model name
+##   $field        the name of a limit field as written in the configuration (warning_at); not translated
 ## Suggested actions are rendered with the arguments of the message they come with.
 
 ## Notifications: one per kind of transition, each with a title and a body.
@@ -53,6 +54,9 @@ notif-unpriced-models =
         [0] The models { $models } have no price, so the cost of their calls is not counted against budgets.
        *[other] The models { $models } and { $more } more have no price, so the cost of their calls is not counted against budgets.
     }
+notif-stored-limits-invalid =
+    .title = Stored limits are invalid
+    .body = This workspace's stored limits break a rule ({ $field }), so the default limits apply to it until they are corrected.
 notif-status-changed =
     .title = Quota status changed
     .body = The quota status is now { $status }.
@@ -90,6 +94,7 @@ action-check-upstream = Check the OpenAI account's status page and rate limits.
 action-add-credit = An admin must add credit to the OpenAI account in its billing settings.
 action-reset-after-credit = Once the credit is added, an admin resets the quota status in Quota Sentinel.
 action-set-model-price = Ask an admin to add a price for this model to the gateway's configuration.
+action-fix-stored-limits = Ask an admin to correct this workspace's limits, or to declare the workspace in the gateway's configuration file.
 
 ## Limit names (for $limit).
 

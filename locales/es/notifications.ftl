@@ -10,6 +10,7 @@
 ##   $wait         $retry_after como duración en palabras ("45 segundos", "21 h 1 min"), añadido al mostrarlo
 ##   $consecutive  número de fallos consecutivos de OpenAI
 ##   $model        nombre de un modelo
+##   $field        nombre de un campo de límite tal como se escribe en la configuración (warning_at); no se traduce
 ## Las acciones sugeridas se muestran con los argumentos del mensaje al que acompañan.
 
 ## Notificaciones: una por tipo de transición, cada una con título y cuerpo.
@@ -54,6 +55,9 @@ notif-unpriced-models =
         [one] Los modelos { $models } y otro más no tienen precio, así que el coste de sus llamadas no se descuenta de los presupuestos.
        *[other] Los modelos { $models } y { $more } más no tienen precio, así que el coste de sus llamadas no se descuenta de los presupuestos.
     }
+notif-stored-limits-invalid =
+    .title = Los límites guardados no son válidos
+    .body = Los límites guardados de este espacio de trabajo incumplen una regla ({ $field }), así que se le aplican los límites predeterminados hasta que se corrijan.
 notif-status-changed =
     .title = Cambio en el estado de la cuota
     .body = El estado de la cuota ahora es: { $status }.
@@ -91,6 +95,7 @@ action-check-upstream = Revisa la página de estado y los límites de tasa de la
 action-add-credit = Un administrador debe añadir crédito a la cuenta de OpenAI en su configuración de facturación.
 action-reset-after-credit = Una vez añadido el crédito, un administrador restablece el estado de la cuota en Quota Sentinel.
 action-set-model-price = Pide a un administrador que añada un precio para este modelo en la configuración del gateway.
+action-fix-stored-limits = Pide a un administrador que corrija los límites de este espacio de trabajo o que lo declare en el archivo de configuración del gateway.
 
 ## Nombres de los límites (para $limit).
 

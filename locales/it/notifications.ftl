@@ -10,6 +10,7 @@
 ##   $wait         $retry_after come durata a parole ("45 secondi", "21 h 1 min"), aggiunto quando è mostrato
 ##   $consecutive  numero di errori consecutivi di OpenAI
 ##   $model        nome di un modello
+##   $field        nome di un campo dei limiti come scritto nella configurazione (warning_at); non va tradotto
 ## Le azioni suggerite sono rese con gli argomenti del messaggio che accompagnano.
 
 ## Notifiche: una per tipo di transizione, ciascuna con titolo e corpo.
@@ -54,6 +55,9 @@ notif-unpriced-models =
         [one] I modelli { $models } e un altro non hanno un prezzo, quindi il costo delle loro chiamate non viene conteggiato nei budget.
        *[other] I modelli { $models } e altri { $more } non hanno un prezzo, quindi il costo delle loro chiamate non viene conteggiato nei budget.
     }
+notif-stored-limits-invalid =
+    .title = Limiti salvati non validi
+    .body = I limiti salvati di questo workspace violano una regola ({ $field }), quindi gli si applicano i limiti predefiniti finché non vengono corretti.
 notif-status-changed =
     .title = Stato della quota cambiato
     .body = Lo stato della quota ora è: { $status }.
@@ -91,6 +95,7 @@ action-check-upstream = Controlla la pagina di stato e i limiti di frequenza del
 action-add-credit = Un amministratore deve aggiungere credito all'account OpenAI dalle impostazioni di fatturazione.
 action-reset-after-credit = Una volta aggiunto il credito, un amministratore reimposta lo stato della quota in Quota Sentinel.
 action-set-model-price = Chiedi a un amministratore di aggiungere un prezzo per questo modello nella configurazione del gateway.
+action-fix-stored-limits = Chiedi a un amministratore di correggere i limiti di questo workspace o di dichiararlo nel file di configurazione del gateway.
 
 ## Nomi dei limiti (per $limit).
 

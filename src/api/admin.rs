@@ -13,7 +13,7 @@ use rand::RngCore;
 
 use super::quota::query;
 use super::{Scope, Shared};
-use crate::config::{limits_from, validate_workspace_id, validate_workspace_name, RawLimits};
+use crate::config::{limits_from, validate_workspace_id, validate_workspace_name};
 use crate::error::AppError;
 use crate::i18n::{render_status, request_locale};
 use crate::registry::key_hash;
@@ -77,16 +77,7 @@ pub async fn create(
     if shared.registry.workspace(&req.id).is_some() {
         return Err(AppError::WorkspaceExists(req.id));
     }
-    let raw = RawLimits {
-        requests_per_minute: req.requests_per_minute,
-        requests_per_day: req.requests_per_day,
-        tokens_per_minute: req.tokens_per_minute,
-        tokens_per_day: req.tokens_per_day,
-        budget_usd_per_day: req.budget_usd_per_day,
-        budget_usd_per_month: req.budget_usd_per_month,
-        warning_at: req.warning_at,
-    };
-    let limits = limits_from("body", &raw, Some(&shared.config.defaults))
+    let limits = limits_from("body", &req.limits, &shared.config.defaults)
         .map_err(|e| AppError::bad_request(e.to_string(), None))?;
     let name = req.name.clone().unwrap_or_else(|| req.id.clone());
     let now = Utc::now();
@@ -96,7 +87,7 @@ pub async fn create(
             &StoredWorkspace {
                 id: req.id.clone(),
                 name: name.clone(),
-                limits_json: serde_json::to_string(&req).unwrap_or_default(),
+                limits: req.limits,
             },
             now,
         )

@@ -264,12 +264,7 @@ impl AccountState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .unwrap_or_else(|e| panic!("bad date {s}: {e}"))
-            .with_timezone(&Utc)
-    }
+    use crate::quota::testutil::utc;
 
     const T0: &str = "2024-05-10T12:00:00Z";
 

@@ -1,7 +1,7 @@
 //! One workspace's meter: its counters (sliding minute window, local day, local month), the
 //! reservations of calls in flight, and the workspace's own refusal state.
 //!
-//! Owns: admission against the six limits, reservations and their settlement, restoring usage
+//! Owns: admission against every [`LimitKind`], reservations and their settlement, restoring usage
 //! from the ledger, the workspace's side of the status (limit reached, refusal remembered, near
 //! a limit). Must not: read the clock (`now` is a parameter), do IO, allocate on the hot path
 //! (`admit` / `settle`), know about the upstream account, or format text.
@@ -95,11 +95,14 @@ struct Remembered {
     until: DateTime<Utc>,
 }
 
-/// The caps of the six limits in the core's integer units, indexed by `LimitKind as usize`.
-type Caps = [Option<u64>; 6];
+/// One value per limit kind, indexed by `LimitKind as usize`.
+type PerKind<T> = [T; LimitKind::COUNT];
+
+/// The caps of the limits in the core's integer units.
+type Caps = PerKind<Option<u64>>;
 
 fn caps_of(l: &Limits) -> Caps {
-    let mut c: Caps = [None; 6];
+    let mut c: Caps = [None; LimitKind::COUNT];
     c[LimitKind::RequestsPerMinute as usize] = l.requests_per_minute;
     c[LimitKind::RequestsPerDay as usize] = l.requests_per_day;
     c[LimitKind::TokensPerMinute as usize] = l.tokens_per_minute;
@@ -198,7 +201,7 @@ impl WorkspaceMeter {
 
     /// Usage per limit kind at `now` (reservations included), in the core's integer units,
     /// indexed by `LimitKind as usize`. Does not mutate: periods that ended read as zero.
-    fn snapshot(&self, now: DateTime<Utc>) -> [u64; 6] {
+    fn snapshot(&self, now: DateTime<Utc>) -> PerKind<u64> {
         let sec = now.timestamp();
         let today = local_day(now, self.tz);
         let day = if today > self.day.day {
@@ -211,7 +214,7 @@ impl WorkspaceMeter {
         } else {
             self.month.cost_nanos
         };
-        let mut u = [0u64; 6];
+        let mut u = [0u64; LimitKind::COUNT];
         u[LimitKind::RequestsPerMinute as usize] = self.window.total(sec, Counter::Requests);
         u[LimitKind::TokensPerMinute as usize] = self.window.total(sec, Counter::Tokens);
         u[LimitKind::RequestsPerDay as usize] = day.map_or(0, |d| d.requests);
@@ -276,7 +279,7 @@ impl WorkspaceMeter {
     pub fn admit(&mut self, d: Demand, now: DateTime<Utc>) -> Result<Reservation, Refusal> {
         self.roll(now);
         let used = self.snapshot(now);
-        let mut demand = [0u64; 6];
+        let mut demand = [0u64; LimitKind::COUNT];
         demand[LimitKind::RequestsPerMinute as usize] = 1;
         demand[LimitKind::RequestsPerDay as usize] = 1;
         demand[LimitKind::TokensPerMinute as usize] = d.tokens;
@@ -479,56 +482,18 @@ impl WorkspaceMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .unwrap_or_else(|e| panic!("bad date {s}: {e}"))
-            .with_timezone(&Utc)
-    }
+    use crate::quota::testutil::*;
 
     fn secs(t: DateTime<Utc>, s: u64) -> DateTime<Utc> {
         add_secs(t, s)
     }
 
-    fn limits() -> Limits {
-        Limits::default()
-    }
-
-    fn ok(m: &mut WorkspaceMeter, d: Demand, now: DateTime<Utc>) -> Reservation {
-        m.admit(d, now)
-            .unwrap_or_else(|r| panic!("refused at {now}: {r:?}"))
-    }
-
-    fn refused(m: &mut WorkspaceMeter, d: Demand, now: DateTime<Utc>) -> Refusal {
-        match m.admit(d, now) {
-            Ok(r) => panic!("admitted at {now}: {r:?}"),
-            Err(r) => r,
-        }
-    }
-
-    const T0: &str = "2024-05-10T12:00:00Z";
-
     #[test]
     fn no_limits_admit_everything_and_count_it() {
-        let mut m = WorkspaceMeter::new(limits(), chrono_tz::UTC);
+        let mut m = meter(Limits::default());
         let t = utc(T0);
         for _ in 0..1000 {
-            let r = ok(
-                &mut m,
-                Demand {
-                    tokens: 1000,
-                    cost_nanos: 5,
-                },
-                t,
-            );
-            m.settle(
-                r,
-                Actual {
-                    tokens: 10,
-                    cost_nanos: Some(2),
-                },
-                t,
-            );
+            call(&mut m, demand(1000, 5), actual(10, 2), t);
         }
         let u = m.usage(t);
         assert_eq!(u.requests_minute, 1000);
@@ -541,16 +506,9 @@ mod tests {
 
     #[test]
     fn usage_includes_reservations_and_settle_replaces_them() {
-        let mut m = WorkspaceMeter::new(limits(), chrono_tz::UTC);
+        let mut m = meter(Limits::default());
         let t = utc(T0);
-        let r = ok(
-            &mut m,
-            Demand {
-                tokens: 500,
-                cost_nanos: 3_000_000,
-            },
-            t,
-        );
+        let r = admitted(&mut m, demand(500, 3_000_000), t);
         assert_eq!(r.tokens, 500);
         assert_eq!(r.cost_nanos, 3_000_000);
         let u = m.usage(t);
@@ -561,14 +519,7 @@ mod tests {
         assert!((u.cost_usd_day - 0.003).abs() < 1e-12);
         assert!((u.cost_usd_month - 0.003).abs() < 1e-12);
 
-        m.settle(
-            r,
-            Actual {
-                tokens: 120,
-                cost_nanos: Some(1_000_000),
-            },
-            secs(t, 2),
-        );
+        m.settle(r, actual(120, 1_000_000), secs(t, 2));
         let u = m.usage(secs(t, 2));
         assert_eq!((u.requests_minute, u.requests_day), (1, 1));
         assert_eq!((u.tokens_minute, u.tokens_day), (120, 120));
@@ -578,24 +529,9 @@ mod tests {
 
     #[test]
     fn an_unpriced_call_counts_no_cost() {
-        let mut m = WorkspaceMeter::new(limits(), chrono_tz::UTC);
+        let mut m = meter(Limits::default());
         let t = utc(T0);
-        let r = ok(
-            &mut m,
-            Demand {
-                tokens: 10,
-                cost_nanos: 7,
-            },
-            t,
-        );
-        m.settle(
-            r,
-            Actual {
-                tokens: 9,
-                cost_nanos: None,
-            },
-            t,
-        );
+        call(&mut m, demand(10, 7), unpriced(9), t);
         let u = m.usage(t);
         assert_eq!(u.cost_usd_day, 0.0);
         assert_eq!(u.cost_usd_month, 0.0);
@@ -604,16 +540,10 @@ mod tests {
 
     #[test]
     fn requests_per_minute_slide() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                requests_per_minute: Some(2),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[(LimitKind::RequestsPerMinute, 2.0)]));
         let t = utc(T0);
-        let a = ok(&mut m, Demand::default(), t);
-        let b = ok(&mut m, Demand::default(), secs(t, 30));
+        let a = admitted(&mut m, Demand::default(), t);
+        let b = admitted(&mut m, Demand::default(), secs(t, 30));
         m.settle(a, Actual::default(), secs(t, 1));
         m.settle(b, Actual::default(), secs(t, 31));
         // Settling does not give the request back.
@@ -623,216 +553,73 @@ mod tests {
         assert_eq!(r.used, 2.0);
         assert_eq!(r.limit_value, 2.0);
         // At t+60 the first request left the window.
-        let c = ok(&mut m, Demand::default(), secs(t, 60));
-        m.settle(c, Actual::default(), secs(t, 60));
+        call(&mut m, Demand::default(), Actual::default(), secs(t, 60));
         let r = refused(&mut m, Demand::default(), secs(t, 61));
         assert_eq!(r.retry_after_secs, 29);
-        let _ = ok(&mut m, Demand::default(), secs(t, 90));
+        let _ = admitted(&mut m, Demand::default(), secs(t, 90));
     }
 
     #[test]
     fn tokens_per_minute_retry_after_counts_what_must_expire() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                tokens_per_minute: Some(1000),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[(LimitKind::TokensPerMinute, 1000.0)]));
         let t = utc(T0);
-        let a = ok(
-            &mut m,
-            Demand {
-                tokens: 400,
-                cost_nanos: 0,
-            },
-            t,
-        );
-        m.settle(
-            a,
-            Actual {
-                tokens: 400,
-                cost_nanos: Some(0),
-            },
-            t,
-        );
-        let b = ok(
-            &mut m,
-            Demand {
-                tokens: 400,
-                cost_nanos: 0,
-            },
-            secs(t, 20),
-        );
-        m.settle(
-            b,
-            Actual {
-                tokens: 400,
-                cost_nanos: Some(0),
-            },
-            secs(t, 20),
-        );
+        call(&mut m, demand(400, 0), actual(400, 0), t);
+        call(&mut m, demand(400, 0), actual(400, 0), secs(t, 20));
         // 800 used; 300 more needs the first 400 gone (at t+60): from t+40, 20 s.
-        let r = refused(
-            &mut m,
-            Demand {
-                tokens: 300,
-                cost_nanos: 0,
-            },
-            secs(t, 40),
-        );
+        let r = refused(&mut m, demand(300, 0), secs(t, 40));
         assert_eq!(r.limit, LimitKind::TokensPerMinute);
         assert_eq!(r.retry_after_secs, 20);
         assert_eq!(r.used, 800.0);
         // 200 fits now.
-        let c = ok(
-            &mut m,
-            Demand {
-                tokens: 200,
-                cost_nanos: 0,
-            },
-            secs(t, 40),
-        );
-        m.settle(
-            c,
-            Actual {
-                tokens: 200,
-                cost_nanos: Some(0),
-            },
-            secs(t, 40),
-        );
+        call(&mut m, demand(200, 0), actual(200, 0), secs(t, 40));
         // A demand larger than the limit: 60.
-        let r = refused(
-            &mut m,
-            Demand {
-                tokens: 1001,
-                cost_nanos: 0,
-            },
-            secs(t, 41),
-        );
+        let r = refused(&mut m, demand(1001, 0), secs(t, 41));
         assert_eq!(r.retry_after_secs, 60);
         // After the retry, the 300 fits.
-        let _ = ok(
-            &mut m,
-            Demand {
-                tokens: 300,
-                cost_nanos: 0,
-            },
-            secs(t, 60),
-        );
+        let _ = admitted(&mut m, demand(300, 0), secs(t, 60));
     }
 
     #[test]
     fn concurrent_reservations_cannot_overshoot() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                tokens_per_day: Some(1000),
-                budget_usd_per_day: Some(1.0),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[
+            (LimitKind::TokensPerDay, 1000.0),
+            (LimitKind::BudgetUsdPerDay, 1.0),
+        ]));
         let t = utc(T0);
-        let d = Demand {
-            tokens: 300,
-            cost_nanos: 100_000_000,
-        };
-        let r1 = ok(&mut m, d, t);
-        let r2 = ok(&mut m, d, t);
-        let r3 = ok(&mut m, d, t);
+        let d = demand(300, 100_000_000);
+        let r1 = admitted(&mut m, d, t);
+        let r2 = admitted(&mut m, d, t);
+        let r3 = admitted(&mut m, d, t);
         let r = refused(&mut m, d, t);
         assert_eq!(r.limit, LimitKind::TokensPerDay);
         assert_eq!(r.used, 900.0);
         assert_eq!(r.limit_value, 1000.0);
         // 100 tokens still fit alongside the three in flight.
-        let r4 = ok(
-            &mut m,
-            Demand {
-                tokens: 100,
-                cost_nanos: 0,
-            },
-            t,
-        );
+        let r4 = admitted(&mut m, demand(100, 0), t);
         assert_eq!(m.usage(t).tokens_day, 1000);
         // Nothing at all fits now, not even a zero-token call: the limit is reached.
         let _ = refused(&mut m, Demand::default(), t);
         // The first call used less than reserved: room comes back.
-        m.settle(
-            r1,
-            Actual {
-                tokens: 50,
-                cost_nanos: Some(1),
-            },
-            secs(t, 5),
-        );
+        m.settle(r1, actual(50, 1), secs(t, 5));
         assert_eq!(m.usage(secs(t, 5)).tokens_day, 750);
-        let r5 = ok(
-            &mut m,
-            Demand {
-                tokens: 250,
-                cost_nanos: 0,
-            },
-            secs(t, 5),
-        );
+        let r5 = admitted(&mut m, demand(250, 0), secs(t, 5));
         for r in [r2, r3, r4, r5] {
-            m.settle(
-                r,
-                Actual {
-                    tokens: 0,
-                    cost_nanos: Some(0),
-                },
-                secs(t, 6),
-            );
+            m.settle(r, actual(0, 0), secs(t, 6));
         }
         assert_eq!(m.usage(secs(t, 6)).tokens_day, 50);
     }
 
     #[test]
     fn budgets_use_nano_dollars_and_report_dollars() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                budget_usd_per_day: Some(0.5),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[(LimitKind::BudgetUsdPerDay, 0.5)]));
         let t = utc(T0);
-        let r = ok(
-            &mut m,
-            Demand {
-                tokens: 0,
-                cost_nanos: 400_000_000,
-            },
-            t,
-        );
-        m.settle(
-            r,
-            Actual {
-                tokens: 0,
-                cost_nanos: Some(400_000_000),
-            },
-            t,
-        );
-        let r = refused(
-            &mut m,
-            Demand {
-                tokens: 0,
-                cost_nanos: 100_000_001,
-            },
-            t,
-        );
+        call(&mut m, demand(0, 400_000_000), actual(0, 400_000_000), t);
+        let r = refused(&mut m, demand(0, 100_000_001), t);
         assert_eq!(r.limit, LimitKind::BudgetUsdPerDay);
         assert!((r.used - 0.4).abs() < 1e-12);
         assert_eq!(r.limit_value, 0.5);
         assert_eq!(r.retry_after_secs, 12 * 3600);
-        let _ = ok(
-            &mut m,
-            Demand {
-                tokens: 0,
-                cost_nanos: 100_000_000,
-            },
-            t,
-        );
+        let _ = admitted(&mut m, demand(0, 100_000_000), t);
         assert_eq!(usd_to_nanos(0.5), 500_000_000);
         assert_eq!(usd_to_nanos(-1.0), 0);
         assert_eq!(usd_to_nanos(f64::NAN), 0);
@@ -841,16 +628,9 @@ mod tests {
 
     #[test]
     fn a_refusal_is_remembered_until_the_whole_second_its_limit_frees() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                requests_per_minute: Some(1),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[(LimitKind::RequestsPerMinute, 1.0)]));
         let t = utc(T0);
-        let r = ok(&mut m, Demand::default(), t);
-        m.settle(r, Actual::default(), t);
+        call(&mut m, Demand::default(), Actual::default(), t);
         // Refused 10.7 s later: the call of second 0 leaves the window at second 60.
         let at = t + chrono::TimeDelta::milliseconds(10_700);
         assert_eq!(refused(&mut m, Demand::default(), at).retry_after_secs, 50);
@@ -859,85 +639,42 @@ mod tests {
         assert_eq!(m.evaluate(just_before).retry_after_secs, Some(1));
         // At second 60 the window has freed and the refusal is over with it, not 0.7 s later.
         assert_eq!(m.evaluate(secs(t, 60)).status, Status::Normal);
-        let _ = ok(&mut m, Demand::default(), secs(t, 60));
+        let _ = admitted(&mut m, Demand::default(), secs(t, 60));
     }
 
     #[test]
     fn the_longest_retry_names_the_refusal_and_every_refusal_is_remembered() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                requests_per_minute: Some(1),
-                requests_per_day: Some(1),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[
+            (LimitKind::RequestsPerMinute, 1.0),
+            (LimitKind::RequestsPerDay, 1.0),
+        ]));
         let t = utc("2024-05-10T23:00:00Z");
-        let r = ok(&mut m, Demand::default(), t);
-        m.settle(r, Actual::default(), t);
+        call(&mut m, Demand::default(), Actual::default(), t);
         let r = refused(&mut m, Demand::default(), secs(t, 10));
         assert_eq!(r.limit, LimitKind::RequestsPerDay);
         assert_eq!(r.retry_after_secs, 3600 - 10);
         let e = m.evaluate(secs(t, 10));
         assert_eq!(e.status, Status::QuotaExceeded);
-        assert_eq!(
-            e.cause,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::RequestsPerDay
-            }
-        );
+        assert_eq!(e.cause, limit_reached(LimitKind::RequestsPerDay));
         assert_eq!(e.retry_after_secs, Some(3590));
         // Midnight: a new day, and the minute window has long moved on.
         let midnight = utc("2024-05-11T00:00:00Z");
         assert_eq!(m.evaluate(midnight).status, Status::Normal);
-        let _ = ok(&mut m, Demand::default(), midnight);
+        let _ = admitted(&mut m, Demand::default(), midnight);
     }
 
     #[test]
     fn a_minute_refusal_is_rate_limited_until_its_retry_passes() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                tokens_per_minute: Some(100),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[(LimitKind::TokensPerMinute, 100.0)]));
         let t = utc(T0);
-        let r = ok(
-            &mut m,
-            Demand {
-                tokens: 60,
-                cost_nanos: 0,
-            },
-            t,
-        );
-        m.settle(
-            r,
-            Actual {
-                tokens: 60,
-                cost_nanos: Some(0),
-            },
-            t,
-        );
+        call(&mut m, demand(60, 0), actual(60, 0), t);
         // 60 of 100 used: below warning_at (0.8).
         assert_eq!(m.evaluate(t).status, Status::Normal);
-        let r = refused(
-            &mut m,
-            Demand {
-                tokens: 50,
-                cost_nanos: 0,
-            },
-            secs(t, 15),
-        );
+        let r = refused(&mut m, demand(50, 0), secs(t, 15));
         assert_eq!(r.retry_after_secs, 45);
         let e = m.evaluate(secs(t, 15));
         assert_eq!(e.status, Status::RateLimited);
-        assert_eq!(
-            e.cause,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::TokensPerMinute
-            }
-        );
+        assert_eq!(e.cause, limit_reached(LimitKind::TokensPerMinute));
         assert_eq!(e.retry_after_secs, Some(45));
         assert_eq!(m.evaluate(secs(t, 59)).retry_after_secs, Some(1));
         // Expired exactly at its retry time.
@@ -946,28 +683,23 @@ mod tests {
 
     #[test]
     fn a_reached_limit_is_a_status_without_any_refusal() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                requests_per_minute: Some(3),
-                tokens_per_day: Some(1000),
-                budget_usd_per_month: Some(10.0),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[
+            (LimitKind::RequestsPerMinute, 3.0),
+            (LimitKind::TokensPerDay, 1000.0),
+            (LimitKind::BudgetUsdPerMonth, 10.0),
+        ]));
         let t = utc(T0);
         for i in 0..3 {
-            let r = ok(&mut m, Demand::default(), secs(t, i * 10));
-            m.settle(r, Actual::default(), secs(t, i * 10));
+            call(
+                &mut m,
+                Demand::default(),
+                Actual::default(),
+                secs(t, i * 10),
+            );
         }
         let e = m.evaluate(secs(t, 25));
         assert_eq!(e.status, Status::RateLimited);
-        assert_eq!(
-            e.cause,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::RequestsPerMinute
-            }
-        );
+        assert_eq!(e.cause, limit_reached(LimitKind::RequestsPerMinute));
         // One request must leave: the one at t, at t+60.
         assert_eq!(e.retry_after_secs, Some(35));
         // Two of three left (0.67 < warning_at 0.8): normal again.
@@ -976,103 +708,41 @@ mod tests {
 
     #[test]
     fn warnings_name_the_highest_ratio() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                requests_per_day: Some(10),
-                tokens_per_day: Some(1000),
-                warning_at: 0.8,
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(Limits {
+            warning_at: 0.8,
+            ..limits(&[
+                (LimitKind::RequestsPerDay, 10.0),
+                (LimitKind::TokensPerDay, 1000.0),
+            ])
+        });
         let t = utc(T0);
         for _ in 0..8 {
-            let r = ok(&mut m, Demand::default(), t);
-            m.settle(
-                r,
-                Actual {
-                    tokens: 100,
-                    cost_nanos: Some(0),
-                },
-                t,
-            );
+            call(&mut m, Demand::default(), actual(100, 0), t);
         }
         // requests 8/10 = 0.8, tokens 800/1000 = 0.8: equal → the first kept.
         let e = m.evaluate(t);
         assert_eq!(e.status, Status::Warning);
         assert_eq!(e.retry_after_secs, None);
-        assert_eq!(
-            e.cause,
-            Cause::NearLimit {
-                limit: LimitKind::RequestsPerDay,
-                ratio: 0.8
-            }
-        );
-        let r = ok(&mut m, Demand::default(), t);
-        m.settle(
-            r,
-            Actual {
-                tokens: 50,
-                cost_nanos: Some(0),
-            },
-            t,
-        );
+        assert_eq!(e.cause, near_limit(LimitKind::RequestsPerDay, 0.8));
+        call(&mut m, Demand::default(), actual(50, 0), t);
         // requests 0.9 > tokens 0.85.
         assert_eq!(
             m.evaluate(t).cause,
-            Cause::NearLimit {
-                limit: LimitKind::RequestsPerDay,
-                ratio: 0.9
-            }
+            near_limit(LimitKind::RequestsPerDay, 0.9)
         );
         // Below the threshold: normal.
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                tokens_per_day: Some(1000),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
-        let r = ok(&mut m, Demand::default(), t);
-        m.settle(
-            r,
-            Actual {
-                tokens: 799,
-                cost_nanos: Some(0),
-            },
-            t,
-        );
+        let mut m = meter(limits(&[(LimitKind::TokensPerDay, 1000.0)]));
+        call(&mut m, Demand::default(), actual(799, 0), t);
         assert_eq!(m.evaluate(t).status, Status::Normal);
     }
 
     #[test]
     fn the_day_rolls_over_at_local_midnight() {
         let tz = chrono_tz::America::New_York; // UTC-4 in May
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                requests_per_day: Some(2),
-                ..limits()
-            },
-            tz,
-        );
+        let mut m = WorkspaceMeter::new(limits(&[(LimitKind::RequestsPerDay, 2.0)]), tz);
         let t = utc("2024-05-11T03:30:00Z"); // 23:30 local on the 10th
         for _ in 0..2 {
-            let r = ok(
-                &mut m,
-                Demand {
-                    tokens: 5,
-                    cost_nanos: 5,
-                },
-                t,
-            );
-            m.settle(
-                r,
-                Actual {
-                    tokens: 5,
-                    cost_nanos: Some(5),
-                },
-                t,
-            );
+            call(&mut m, demand(5, 5), actual(5, 5), t);
         }
         let r = refused(&mut m, Demand::default(), t);
         assert_eq!(r.retry_after_secs, 30 * 60);
@@ -1085,107 +755,43 @@ mod tests {
         assert_eq!((u.requests_day, u.tokens_day, u.cost_usd_day), (0, 0, 0.0));
         assert!(u.cost_usd_month > 0.0);
         assert_eq!(m.evaluate(after).status, Status::Normal);
-        let _ = ok(&mut m, Demand::default(), after);
+        let _ = admitted(&mut m, Demand::default(), after);
     }
 
     #[test]
     fn the_month_rolls_over_at_the_local_first() {
         let tz = chrono_tz::Asia::Tokyo; // UTC+9
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                budget_usd_per_month: Some(1.0),
-                ..limits()
-            },
-            tz,
-        );
+        let mut m = WorkspaceMeter::new(limits(&[(LimitKind::BudgetUsdPerMonth, 1.0)]), tz);
         let t = utc("2024-01-31T14:00:00Z"); // 23:00 local, Jan 31st
-        let r = ok(
+        call(
             &mut m,
-            Demand {
-                tokens: 0,
-                cost_nanos: 1_000_000_000,
-            },
-            t,
-        );
-        m.settle(
-            r,
-            Actual {
-                tokens: 0,
-                cost_nanos: Some(1_000_000_000),
-            },
+            demand(0, 1_000_000_000),
+            actual(0, 1_000_000_000),
             t,
         );
         let e = m.evaluate(t);
         assert_eq!(e.status, Status::QuotaExceeded);
-        assert_eq!(
-            e.cause,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::BudgetUsdPerMonth
-            }
-        );
+        assert_eq!(e.cause, limit_reached(LimitKind::BudgetUsdPerMonth));
         assert_eq!(e.retry_after_secs, Some(3600));
-        let r = refused(
-            &mut m,
-            Demand {
-                tokens: 0,
-                cost_nanos: 1,
-            },
-            t,
-        );
+        let r = refused(&mut m, demand(0, 1), t);
         assert_eq!(r.limit, LimitKind::BudgetUsdPerMonth);
         assert_eq!(r.retry_after_secs, 3600);
         let feb = utc("2024-01-31T15:00:00Z");
         assert_eq!(m.usage(feb).cost_usd_month, 0.0);
         assert_eq!(m.evaluate(feb).status, Status::Normal);
-        let _ = ok(
-            &mut m,
-            Demand {
-                tokens: 0,
-                cost_nanos: 1,
-            },
-            feb,
-        );
+        let _ = admitted(&mut m, demand(0, 1), feb);
     }
 
     #[test]
     fn settle_after_the_window_or_the_day_moved_on_takes_back_nothing_there() {
-        let mut m = WorkspaceMeter::new(limits(), chrono_tz::UTC);
+        let mut m = meter(Limits::default());
         let t = utc("2024-05-10T23:59:30Z");
-        let r = ok(
-            &mut m,
-            Demand {
-                tokens: 1000,
-                cost_nanos: 1000,
-            },
-            t,
-        );
+        let r = admitted(&mut m, demand(1000, 1000), t);
         // Activity of the next day in the same minute slot (t + 60 s).
         let next = secs(t, 60);
-        let other = ok(
-            &mut m,
-            Demand {
-                tokens: 7,
-                cost_nanos: 7,
-            },
-            next,
-        );
-        m.settle(
-            other,
-            Actual {
-                tokens: 7,
-                cost_nanos: Some(7),
-            },
-            next,
-        );
+        call(&mut m, demand(7, 7), actual(7, 7), next);
         // The long call ends: the actual counts now, nothing is taken from the new day.
-        m.settle(
-            r,
-            Actual {
-                tokens: 900,
-                cost_nanos: Some(900),
-            },
-            next,
-        );
+        m.settle(r, actual(900, 900), next);
         let u = m.usage(next);
         assert_eq!(u.tokens_minute, 907);
         assert_eq!(u.tokens_day, 907);
@@ -1196,112 +802,37 @@ mod tests {
 
     #[test]
     fn a_reservation_stays_counted_until_settled_within_its_window() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                tokens_per_minute: Some(100),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[(LimitKind::TokensPerMinute, 100.0)]));
         let t = utc(T0);
-        let r = ok(
-            &mut m,
-            Demand {
-                tokens: 100,
-                cost_nanos: 0,
-            },
-            t,
-        );
-        let refusal = refused(
-            &mut m,
-            Demand {
-                tokens: 1,
-                cost_nanos: 0,
-            },
-            secs(t, 30),
-        );
+        let r = admitted(&mut m, demand(100, 0), t);
+        let refusal = refused(&mut m, demand(1, 0), secs(t, 30));
         assert_eq!(refusal.retry_after_secs, 30);
-        m.settle(
-            r,
-            Actual {
-                tokens: 10,
-                cost_nanos: Some(0),
-            },
-            secs(t, 31),
-        );
+        m.settle(r, actual(10, 0), secs(t, 31));
         assert_eq!(m.usage(secs(t, 31)).tokens_minute, 10);
-        let _ = ok(
-            &mut m,
-            Demand {
-                tokens: 90,
-                cost_nanos: 0,
-            },
-            secs(t, 31),
-        );
+        let _ = admitted(&mut m, demand(90, 0), secs(t, 31));
     }
 
     #[test]
     fn reset_clears_counters_and_refusals_and_ignores_older_reservations() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                tokens_per_day: Some(100),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[(LimitKind::TokensPerDay, 100.0)]));
         let t = utc(T0);
-        let old = ok(
-            &mut m,
-            Demand {
-                tokens: 100,
-                cost_nanos: 0,
-            },
-            t,
-        );
-        let _ = refused(
-            &mut m,
-            Demand {
-                tokens: 1,
-                cost_nanos: 0,
-            },
-            t,
-        );
+        let old = admitted(&mut m, demand(100, 0), t);
+        let _ = refused(&mut m, demand(1, 0), t);
         assert_eq!(m.evaluate(t).status, Status::QuotaExceeded);
         m.reset(secs(t, 1));
         assert_eq!(m.usage(secs(t, 1)), Usage::default());
         assert_eq!(m.evaluate(secs(t, 1)).status, Status::Normal);
-        let new = ok(
-            &mut m,
-            Demand {
-                tokens: 50,
-                cost_nanos: 0,
-            },
-            secs(t, 1),
-        );
+        let new = admitted(&mut m, demand(50, 0), secs(t, 1));
         // Settling the pre-reset call takes nothing from the new counters, adds its actual.
-        m.settle(
-            old,
-            Actual {
-                tokens: 20,
-                cost_nanos: Some(0),
-            },
-            secs(t, 1),
-        );
+        m.settle(old, actual(20, 0), secs(t, 1));
         assert_eq!(m.usage(secs(t, 1)).tokens_day, 70);
-        m.settle(
-            new,
-            Actual {
-                tokens: 5,
-                cost_nanos: Some(0),
-            },
-            secs(t, 2),
-        );
+        m.settle(new, actual(5, 0), secs(t, 2));
         assert_eq!(m.usage(secs(t, 2)).tokens_day, 25);
     }
 
     #[test]
     fn restore_counts_only_the_current_window_day_and_month() {
-        let mut m = WorkspaceMeter::new(limits(), chrono_tz::UTC);
+        let mut m = meter(Limits::default());
         let now = utc("2024-05-10T12:00:00Z");
         m.restore(utc("2024-05-10T11:59:30Z"), 2, 20, 200, now); // window, day, month
         m.restore(utc("2024-05-10T11:59:00Z"), 1, 10, 100, now); // just out of the window
@@ -1315,10 +846,7 @@ mod tests {
         assert!((u.cost_usd_day - 601e-9).abs() < 1e-15);
         assert!((u.cost_usd_month - 1001e-9).abs() < 1e-15);
         // Restored usage is enforced.
-        m.set_limits(Limits {
-            requests_per_minute: Some(3),
-            ..limits()
-        });
+        m.set_limits(limits(&[(LimitKind::RequestsPerMinute, 3.0)]));
         let r = refused(&mut m, Demand::default(), now);
         assert_eq!(r.retry_after_secs, 30);
     }
@@ -1326,7 +854,7 @@ mod tests {
     #[test]
     fn restore_uses_the_local_day() {
         let tz = chrono_tz::Europe::Paris; // UTC+2 in May
-        let mut m = WorkspaceMeter::new(limits(), tz);
+        let mut m = WorkspaceMeter::new(Limits::default(), tz);
         let now = utc("2024-05-10T00:30:00Z"); // 02:30 local on the 10th
         m.restore(utc("2024-05-09T22:30:00Z"), 1, 0, 0, now); // 00:30 local, the 10th
         m.restore(utc("2024-05-09T21:30:00Z"), 1, 0, 0, now); // 23:30 local, the 9th
@@ -1335,42 +863,22 @@ mod tests {
 
     #[test]
     fn set_limits_forgets_refusals_only_when_limits_change() {
-        let l = Limits {
-            requests_per_day: Some(1),
-            ..limits()
-        };
-        let mut m = WorkspaceMeter::new(l.clone(), chrono_tz::UTC);
+        let l = limits(&[(LimitKind::RequestsPerDay, 1.0)]);
+        let mut m = meter(l.clone());
         let t = utc(T0);
-        let r = ok(
-            &mut m,
-            Demand {
-                tokens: 1000,
-                cost_nanos: 0,
-            },
-            t,
-        );
-        m.settle(r, Actual::default(), t);
+        call(&mut m, demand(1000, 0), Actual::default(), t);
         let _ = refused(&mut m, Demand::default(), t);
         m.set_limits(l);
         assert_eq!(m.evaluate(t).status, Status::QuotaExceeded);
-        m.set_limits(Limits {
-            requests_per_day: Some(100),
-            ..limits()
-        });
+        m.set_limits(limits(&[(LimitKind::RequestsPerDay, 100.0)]));
         assert_eq!(m.limits().requests_per_day, Some(100));
         assert_eq!(m.evaluate(t).status, Status::Normal);
-        let _ = ok(&mut m, Demand::default(), t);
+        let _ = admitted(&mut m, Demand::default(), t);
     }
 
     #[test]
     fn a_zero_limit_blocks() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                budget_usd_per_day: Some(0.0),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[(LimitKind::BudgetUsdPerDay, 0.0)]));
         let t = utc(T0);
         let r = refused(&mut m, Demand::default(), t);
         assert_eq!(r.limit, LimitKind::BudgetUsdPerDay);
@@ -1379,17 +887,12 @@ mod tests {
 
     #[test]
     fn a_clock_stepping_back_neither_frees_nor_loses_usage() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                requests_per_minute: Some(1),
-                requests_per_day: Some(5),
-                ..limits()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[
+            (LimitKind::RequestsPerMinute, 1.0),
+            (LimitKind::RequestsPerDay, 5.0),
+        ]));
         let t = utc("2024-05-11T00:00:10Z");
-        let r = ok(&mut m, Demand::default(), t);
-        m.settle(r, Actual::default(), t);
+        call(&mut m, Demand::default(), Actual::default(), t);
         let earlier = utc("2024-05-10T23:59:50Z");
         let _ = refused(&mut m, Demand::default(), earlier);
         assert_eq!(m.usage(earlier).requests_day, 1);

@@ -17,13 +17,15 @@ use crate::types::{Cause, Status};
 pub mod account;
 pub mod meter;
 pub mod status;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod window;
 
 pub use account::{AccountPolicy, AccountState, UpstreamObservation};
 pub use meter::{Actual, Demand, Refusal, Reservation, WorkspaceMeter};
 pub use status::{
-    describe, level_for, limit_name_key, status_name_key, unpriced_model_notice,
-    unpriced_models_notice, Notice, StatusTracker, Transition,
+    describe, level_for, limit_name_key, status_name_key, stored_limits_invalid_notice,
+    unpriced_model_notice, unpriced_models_notice, Notice, StatusTracker, Transition,
 };
 
 /// A workspace's status at one instant, and why.
@@ -86,51 +88,37 @@ pub fn evaluate(ws: &WorkspaceMeter, acct: &AccountState, now: DateTime<Utc>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quota::testutil::*;
     use crate::types::{LimitKind, Limits, Resource, UpstreamHeadroom};
 
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .unwrap_or_else(|e| panic!("bad date {s}: {e}"))
-            .with_timezone(&Utc)
-    }
-
-    fn at(s: u64) -> DateTime<Utc> {
-        window::add_secs(utc("2024-05-10T12:00:00Z"), s)
-    }
-
-    fn meter(l: Limits) -> WorkspaceMeter {
-        WorkspaceMeter::new(l, chrono_tz::UTC)
-    }
-
     fn use_tokens(m: &mut WorkspaceMeter, tokens: u64, now: DateTime<Utc>) {
-        match m.admit(Demand::default(), now) {
-            Ok(r) => m.settle(
-                r,
-                Actual {
-                    tokens,
-                    cost_nanos: Some(0),
-                },
-                now,
-            ),
-            Err(r) => panic!("refused: {r:?}"),
+        call(m, Demand::default(), actual(tokens, 0), now);
+    }
+
+    fn account() -> AccountState {
+        AccountState::new(AccountPolicy::default())
+    }
+
+    /// The upstream's 429 `rate_limit_exceeded`, with a retry time and no headroom.
+    fn upstream_rate_limited(retry_after_secs: u64) -> UpstreamObservation {
+        UpstreamObservation::RateLimited {
+            retry_after_secs: Some(retry_after_secs),
+            headroom: None,
         }
     }
 
     #[test]
     fn nothing_going_on_is_normal() {
         let m = meter(Limits::default());
-        let a = AccountState::new(AccountPolicy::default());
+        let a = account();
         assert_eq!(evaluate(&m, &a, at(0)), Evaluation::normal());
     }
 
     #[test]
     fn account_quota_outranks_a_workspace_rate_limit_and_has_no_retry() {
-        let mut m = meter(Limits {
-            requests_per_minute: Some(1),
-            ..Limits::default()
-        });
+        let mut m = meter(limits(&[(LimitKind::RequestsPerMinute, 1.0)]));
         use_tokens(&mut m, 0, at(0));
-        let mut a = AccountState::new(AccountPolicy::default());
+        let mut a = account();
         assert_eq!(evaluate(&m, &a, at(1)).status, Status::RateLimited);
         a.observe(UpstreamObservation::QuotaExhausted, at(1));
         let e = evaluate(&m, &a, at(1));
@@ -141,71 +129,34 @@ mod tests {
 
     #[test]
     fn workspace_quota_outranks_upstream_rate_limit() {
-        let mut m = meter(Limits {
-            tokens_per_day: Some(10),
-            ..Limits::default()
-        });
+        let mut m = meter(limits(&[(LimitKind::TokensPerDay, 10.0)]));
         use_tokens(&mut m, 10, at(0));
-        let mut a = AccountState::new(AccountPolicy::default());
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(5),
-                headroom: None,
-            },
-            at(0),
-        );
+        let mut a = account();
+        a.observe(upstream_rate_limited(5), at(0));
         let e = evaluate(&m, &a, at(1));
         assert_eq!(e.status, Status::QuotaExceeded);
-        assert_eq!(
-            e.cause,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::TokensPerDay
-            }
-        );
+        assert_eq!(e.cause, limit_reached(LimitKind::TokensPerDay));
         assert_eq!(e.retry_after_secs, Some(12 * 3600 - 1));
     }
 
     #[test]
     fn equal_statuses_prefer_the_longer_or_unknown_end() {
         // Both quota exceeded: the account's (needs an admin) wins over the workspace's day.
-        let mut m = meter(Limits {
-            tokens_per_day: Some(10),
-            ..Limits::default()
-        });
+        let mut m = meter(limits(&[(LimitKind::TokensPerDay, 10.0)]));
         use_tokens(&mut m, 10, at(0));
-        let mut a = AccountState::new(AccountPolicy::default());
+        let mut a = account();
         a.observe(UpstreamObservation::QuotaExhausted, at(0));
         assert_eq!(evaluate(&m, &a, at(1)).cause, Cause::AccountQuotaExceeded);
 
         // Both rate limited: the later end wins.
-        let mut m = meter(Limits {
-            requests_per_minute: Some(1),
-            ..Limits::default()
-        });
+        let mut m = meter(limits(&[(LimitKind::RequestsPerMinute, 1.0)]));
         use_tokens(&mut m, 0, at(0));
-        let mut a = AccountState::new(AccountPolicy::default());
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(5),
-                headroom: None,
-            },
-            at(0),
-        );
+        let mut a = account();
+        a.observe(upstream_rate_limited(5), at(0));
         let e = evaluate(&m, &a, at(1));
-        assert_eq!(
-            e.cause,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::RequestsPerMinute
-            }
-        );
+        assert_eq!(e.cause, limit_reached(LimitKind::RequestsPerMinute));
         assert_eq!(e.retry_after_secs, Some(59));
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(120),
-                headroom: None,
-            },
-            at(1),
-        );
+        a.observe(upstream_rate_limited(120), at(1));
         let e = evaluate(&m, &a, at(1));
         assert_eq!(e.cause, Cause::UpstreamRateLimited);
         assert_eq!(e.retry_after_secs, Some(120));
@@ -213,12 +164,9 @@ mod tests {
 
     #[test]
     fn degraded_outranks_a_warning_and_yields_to_a_rate_limit() {
-        let mut m = meter(Limits {
-            tokens_per_minute: Some(100),
-            ..Limits::default()
-        });
+        let mut m = meter(limits(&[(LimitKind::TokensPerMinute, 100.0)]));
         use_tokens(&mut m, 90, at(0));
-        let mut a = AccountState::new(AccountPolicy::default());
+        let mut a = account();
         assert_eq!(evaluate(&m, &a, at(0)).status, Status::Warning);
         for s in 0..3 {
             a.observe(UpstreamObservation::Failure, at(s));
@@ -239,12 +187,11 @@ mod tests {
     #[test]
     fn warnings_pick_the_higher_pressure_and_use_the_workspace_threshold() {
         let mut m = meter(Limits {
-            tokens_per_day: Some(100),
             warning_at: 0.8,
-            ..Limits::default()
+            ..limits(&[(LimitKind::TokensPerDay, 100.0)])
         });
         use_tokens(&mut m, 85, at(0));
-        let mut a = AccountState::new(AccountPolicy::default());
+        let mut a = account();
         let h = UpstreamHeadroom {
             limit_requests: Some(100),
             remaining_requests: Some(10),
@@ -266,10 +213,7 @@ mod tests {
         use_tokens(&mut m, 10, at(1));
         assert_eq!(
             evaluate(&m, &a, at(1)).cause,
-            Cause::NearLimit {
-                limit: LimitKind::TokensPerDay,
-                ratio: 0.95
-            }
+            near_limit(LimitKind::TokensPerDay, 0.95)
         );
         // The headroom warning follows the workspace's warning_at.
         let m = meter(Limits {

@@ -9,8 +9,9 @@
 //! Arguments: `limit` is a [`LimitKind`] wire name (`tokens_per_day`; the edge renders it with
 //! [`limit_name_key`]), `status` a [`Status`] wire name ([`status_name_key`]), `from` the
 //! previous status' wire name, `resource` is `requests` / `tokens` (the messages select on it;
-//! do not translate it), `percent` a whole number, `retry_after` seconds, `consecutive` a count
-//! and `model` a model name. Action keys take the same arguments as the message they come with.
+//! do not translate it), `percent` a whole number, `retry_after` seconds, `consecutive` a count,
+//! `model` a model name and `field` a limit field's name as written (`warning_at`; not
+//! translated). Action keys take the same arguments as the message they come with.
 
 use std::collections::BTreeMap;
 
@@ -235,17 +236,30 @@ fn transition_notice(from: Status, e: &Evaluation) -> Notice {
     }
 }
 
-/// The warning that a model has no price, so its calls count no cost.
-pub fn unpriced_model_notice(model: &str, status: Status) -> Notice {
-    let mut args = BTreeMap::new();
-    args.insert("model".to_string(), text(model));
+/// A warning with its arguments and one suggested action.
+fn warning(
+    key: &'static str,
+    args: impl IntoIterator<Item = (&'static str, ArgValue)>,
+    action: &'static str,
+    status: Status,
+) -> Notice {
     Notice {
         level: Level::Warning,
         status,
-        key: "notif-unpriced-model",
-        args,
-        action_keys: vec!["action-set-model-price"],
+        key,
+        args: args.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        action_keys: vec![action],
     }
+}
+
+/// The warning that a model has no price, so its calls count no cost.
+pub fn unpriced_model_notice(model: &str, status: Status) -> Notice {
+    warning(
+        "notif-unpriced-model",
+        [("model", text(model))],
+        "action-set-model-price",
+        status,
+    )
 }
 
 /// The warning that models have no price, coalesced: one model alone is
@@ -256,16 +270,26 @@ pub fn unpriced_models_notice<M: AsRef<str>>(models: &[M], more: u64, status: St
         return unpriced_model_notice(m.as_ref(), status);
     }
     let names: Vec<&str> = models.iter().map(AsRef::as_ref).collect();
-    let mut args = BTreeMap::new();
-    args.insert("models".to_string(), text(&names.join(", ")));
-    args.insert("more".to_string(), ArgValue::Number(more as f64));
-    Notice {
-        level: Level::Warning,
+    warning(
+        "notif-unpriced-models",
+        [
+            ("models", text(&names.join(", "))),
+            ("more", ArgValue::Number(more as f64)),
+        ],
+        "action-set-model-price",
         status,
-        key: "notif-unpriced-models",
-        args,
-        action_keys: vec!["action-set-model-price"],
-    }
+    )
+}
+
+/// The warning that a workspace's stored limits break a rule (`field` names the first field
+/// that does), so the default limits apply to it instead.
+pub fn stored_limits_invalid_notice(field: &str, status: Status) -> Notice {
+    warning(
+        "notif-stored-limits-invalid",
+        [("field", text(field))],
+        "action-fix-stored-limits",
+        status,
+    )
 }
 
 /// The current status' message (for `GET /api/quota/status`): a Fluent message key, its
@@ -322,24 +346,13 @@ impl StatusTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quota::window::add_secs;
+    use crate::quota::testutil::*;
     use crate::quota::{
         evaluate, AccountPolicy, AccountState, Actual, Demand, UpstreamObservation, WorkspaceMeter,
     };
-    use crate::types::Limits;
     use std::collections::BTreeSet;
 
     const FTL: &str = include_str!("../../locales/en/notifications.ftl");
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .unwrap_or_else(|e| panic!("bad date {s}: {e}"))
-            .with_timezone(&Utc)
-    }
-
-    fn at(s: u64) -> DateTime<Utc> {
-        add_secs(utc("2024-05-10T12:00:00Z"), s)
-    }
 
     fn ev(status: Status, cause: Cause, retry: Option<u64>) -> Evaluation {
         Evaluation {
@@ -491,6 +504,7 @@ mod tests {
         for n in [
             unpriced_model_notice("gpt-x", Status::Normal),
             unpriced_models_notice(&["gpt-x", "gpt-y"], 7, Status::Normal),
+            stored_limits_invalid_notice("warning_at", Status::Normal),
         ] {
             check(&ftl, n.key, &n.args, true);
             used.insert(n.key);
@@ -554,6 +568,20 @@ mod tests {
             unpriced_models_notice(&["a"], 2, Status::Normal).key,
             "notif-unpriced-models"
         );
+        let n = stored_limits_invalid_notice("warning_at", Status::Warning);
+        assert_eq!(
+            (n.level, n.status, n.key),
+            (
+                Level::Warning,
+                Status::Warning,
+                "notif-stored-limits-invalid"
+            )
+        );
+        assert_eq!(
+            n.args.get("field"),
+            Some(&ArgValue::Text("warning_at".into()))
+        );
+        assert_eq!(n.action_keys, ["action-fix-stored-limits"]);
     }
 
     #[test]
@@ -564,10 +592,7 @@ mod tests {
 
         let near = ev(
             Status::Warning,
-            Cause::NearLimit {
-                limit: LimitKind::TokensPerDay,
-                ratio: 0.81,
-            },
+            near_limit(LimitKind::TokensPerDay, 0.81),
             None,
         );
         let tr = t
@@ -591,10 +616,7 @@ mod tests {
         // Ratio creeping up: silent, but the cause is current.
         let nearer = ev(
             Status::Warning,
-            Cause::NearLimit {
-                limit: LimitKind::TokensPerDay,
-                ratio: 0.9,
-            },
+            near_limit(LimitKind::TokensPerDay, 0.9),
             None,
         );
         assert_eq!(t.update(&nearer, at(3)), None);
@@ -603,10 +625,7 @@ mod tests {
         // Another limit becomes the reason: notified, since kept.
         let other = ev(
             Status::Warning,
-            Cause::NearLimit {
-                limit: LimitKind::BudgetUsdPerMonth,
-                ratio: 0.95,
-            },
+            near_limit(LimitKind::BudgetUsdPerMonth, 0.95),
             None,
         );
         let tr = t
@@ -621,9 +640,7 @@ mod tests {
 
         let rl = ev(
             Status::RateLimited,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::RequestsPerMinute,
-            },
+            limit_reached(LimitKind::RequestsPerMinute),
             Some(12),
         );
         let tr = t
@@ -639,9 +656,7 @@ mod tests {
         // Same reason, shorter retry: silent.
         let rl2 = ev(
             Status::RateLimited,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::RequestsPerMinute,
-            },
+            limit_reached(LimitKind::RequestsPerMinute),
             Some(3),
         );
         assert_eq!(t.update(&rl2, at(14)), None);
@@ -709,9 +724,7 @@ mod tests {
         assert_eq!((k, a.len(), acts.len()), ("status-normal", 0, 0));
         let (k, a, acts) = describe(&ev(
             Status::QuotaExceeded,
-            Cause::WorkspaceLimit {
-                limit: LimitKind::BudgetUsdPerDay,
-            },
+            limit_reached(LimitKind::BudgetUsdPerDay),
             Some(3600),
         ));
         assert_eq!(k, "status-quota-exceeded-workspace");
@@ -756,14 +769,10 @@ mod tests {
     /// A whole scenario through `evaluate` and the tracker: refusal, its expiry, account states.
     #[test]
     fn a_day_in_the_life() {
-        let mut m = WorkspaceMeter::new(
-            Limits {
-                requests_per_minute: Some(5),
-                tokens_per_day: Some(10_000),
-                ..Limits::default()
-            },
-            chrono_tz::UTC,
-        );
+        let mut m = meter(limits(&[
+            (LimitKind::RequestsPerMinute, 5.0),
+            (LimitKind::TokensPerDay, 10_000.0),
+        ]));
         let mut a = AccountState::new(AccountPolicy::default());
         let mut t = StatusTracker::new(at(0));
         let mut seen = Vec::new();
@@ -774,30 +783,11 @@ mod tests {
         };
         // Four calls: 4/5 = 0.8 → warning.
         for i in 0..4 {
-            let r = m
-                .admit(
-                    Demand {
-                        tokens: 100,
-                        cost_nanos: 0,
-                    },
-                    at(i),
-                )
-                .unwrap_or_else(|r| panic!("{r:?}"));
-            m.settle(
-                r,
-                Actual {
-                    tokens: 50,
-                    cost_nanos: None,
-                },
-                at(i),
-            );
+            call(&mut m, demand(100, 0), unpriced(50), at(i));
             step(&m, &a, &mut t, at(i));
         }
         // Fifth: limit reached → rate limited until the first leaves (t+60).
-        let r = m
-            .admit(Demand::default(), at(10))
-            .unwrap_or_else(|r| panic!("{r:?}"));
-        m.settle(r, Actual::default(), at(10));
+        call(&mut m, Demand::default(), Actual::default(), at(10));
         step(&m, &a, &mut t, at(10));
         assert_eq!(evaluate(&m, &a, at(10)).retry_after_secs, Some(50));
         // Sixth refused.

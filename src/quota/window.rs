@@ -246,12 +246,7 @@ pub fn secs_until_next_month(now: DateTime<Utc>, tz: Tz) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .unwrap_or_else(|e| panic!("bad date {s}: {e}"))
-            .with_timezone(&Utc)
-    }
+    use crate::quota::testutil::utc;
 
     #[test]
     fn fits_refuses_a_reached_limit_even_for_zero() {

@@ -41,6 +41,7 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::mpsc;
 
 use crate::model::{StatusChange, StoredNotification};
+use crate::types::{CreateWorkspace, LimitFields};
 
 mod usage;
 mod writer;
@@ -109,12 +110,13 @@ pub enum Write {
     StatusChange(Box<StatusChange>),
 }
 
-/// A workspace created through the admin API.
+/// A workspace created through the admin API. Its limits are kept as written (checked when
+/// loaded), in the `limits` column as the JSON of the create body.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredWorkspace {
     pub id: String,
     pub name: String,
-    pub limits_json: String,
+    pub limits: LimitFields,
 }
 
 /// A minted key (hash only).
@@ -216,10 +218,11 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| {
+                let body: CreateWorkspace = serde_json::from_str(r.try_get(2)?)?;
                 Ok(StoredWorkspace {
                     id: r.try_get(0)?,
                     name: r.try_get(1)?,
-                    limits_json: r.try_get(2)?,
+                    limits: body.limits,
                 })
             })
             .collect()
@@ -249,12 +252,17 @@ impl Store {
         w: &StoredWorkspace,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let body = CreateWorkspace {
+            id: w.id.clone(),
+            name: Some(w.name.clone()),
+            limits: w.limits.clone(),
+        };
         sqlx::query(
             "INSERT INTO workspaces (id, name, limits, created_ms) VALUES (?1, ?2, ?3, ?4)",
         )
         .bind(&w.id)
         .bind(&w.name)
-        .bind(&w.limits_json)
+        .bind(serde_json::to_string(&body)?)
         .bind(now.timestamp_millis())
         .execute(&self.pool)
         .await?;
