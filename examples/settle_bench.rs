@@ -144,7 +144,10 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     let calls: Vec<Calls> = settlers
         .into_iter()
-        .map(|h| h.join().unwrap_or_else(|_| panic!("a settling thread panicked")))
+        .map(|h| {
+            h.join()
+                .unwrap_or_else(|_| panic!("a settling thread panicked"))
+        })
         .collect();
     let wall = t0.elapsed().as_secs_f64();
     let mut tick_load = ticker
