@@ -69,8 +69,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("qs-settle-bench-{}", std::process::id()));
+    let url = format!("sqlite://{}/bench.db", dir.display());
     let (store, _writer) = rt
-        .block_on(Store::open("sqlite::memory:"))
+        .block_on(Store::open(&url))
         .unwrap_or_else(|e| panic!("{e}"));
     let reg = Arc::new(Registry::new(
         chrono_tz::UTC,
@@ -177,6 +179,7 @@ fn main() {
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect();
+    let _ = std::fs::remove_dir_all(&dir);
     let count: u64 = calls.iter().map(|c| c.count).sum();
     let slowest = calls.iter().map(|c| c.slowest).max().unwrap_or_default();
     let over_1ms: u64 = calls.iter().map(|c| c.over_1ms).sum();

@@ -7,23 +7,22 @@
 //!
 //! # Locks
 //! Locks are `std::sync`, never held across an `.await`. Each workspace has its own lock, held
-//! for a few arithmetic steps. No account-wide lock is on the hot path or in the tick:
+//! for a few arithmetic steps. No account-wide lock is held while workspaces are evaluated:
 //! - the account's state is changed under its own lock, held for one observation, which then
-//!   publishes an immutable copy ([`arc_swap`]); evaluating a workspace reads the latest copy
-//!   without a lock, under the workspace's lock, so each workspace sees the account's states
-//!   in the order they were published;
+//!   publishes a copy of the state; evaluating a workspace copies out the latest one (under a
+//!   read lock held for the copy alone) while it holds the workspace's lock, so each workspace
+//!   sees the account's states in the order they were published;
 //! - a change of the account's status (it concerns every workspace) walks every workspace
 //!   under the account's walk lock, taken before the state's lock is let go and before the
 //!   copy is published: walks run one at a time, in the order of the changes, and each reaches
-//!   every workspace. Calls and the tick go on meanwhile (they read the same copy).
+//!   every workspace. Calls and the tick go on meanwhile (they read the same copy);
+//! - the tick walks the workspaces under none of the account's locks.
 //!
-//! The lock order is account state, then account walk, then workspace; a thread holding a
-//! workspace's lock takes no other.
+//! The lock order is account state, then account walk, then workspace, then the published
+//! copy's lock, which is last: nothing is locked while it is held.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-
-use arc_swap::{ArcSwap, Guard};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -168,8 +167,9 @@ struct SeenRuns {
 struct Account {
     /// The state observations change; held for one observation.
     state: Mutex<AccountState>,
-    /// A copy of `state` as of its last change, read without a lock.
-    published: ArcSwap<AccountState>,
+    /// A copy of `state` as of its last change, copied out by evaluations under a read lock
+    /// held for the copy alone (nothing else is locked while it is held).
+    published: RwLock<AccountState>,
     /// Held by the walk that brings a change of the account's status to every workspace.
     walk: Mutex<()>,
 }
@@ -181,15 +181,22 @@ impl Account {
     fn new(policy: AccountPolicy) -> Account {
         let state = AccountState::new(policy);
         Account {
-            published: ArcSwap::from_pointee(state.clone()),
+            published: RwLock::new(state.clone()),
             state: Mutex::new(state),
             walk: Mutex::new(()),
         }
     }
 
     /// The latest published state.
-    fn current(&self) -> Guard<Arc<AccountState>> {
-        self.published.load()
+    fn current(&self) -> AccountState {
+        self.published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn publish(&self, state: &AccountState) {
+        *self.published.write().unwrap_or_else(|p| p.into_inner()) = state.clone();
     }
 
     /// Records an upstream observation made at `now` and publishes the new state. When the
@@ -202,7 +209,7 @@ impl Account {
             return None;
         }
         let walk = (account_view(&state, now) != account_view(&before, now)).then(|| self.walk());
-        self.published.store(Arc::new(state.clone()));
+        self.publish(&state);
         walk
     }
 
@@ -211,7 +218,7 @@ impl Account {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.reset(now);
         let walk = self.walk();
-        self.published.store(Arc::new(state.clone()));
+        self.publish(&state);
         walk
     }
 
@@ -508,12 +515,7 @@ impl Registry {
 
     /// Evaluates a workspace (its lock held) against the latest account state and applies the
     /// result. Returns that state.
-    fn evaluate(
-        &self,
-        w: &Workspace,
-        st: &mut WsState,
-        now: DateTime<Utc>,
-    ) -> Guard<Arc<AccountState>> {
+    fn evaluate(&self, w: &Workspace, st: &mut WsState, now: DateTime<Utc>) -> AccountState {
         let acct = self.account.current();
         let e = quota::evaluate(&st.meter, &acct, now);
         self.apply(w, st, &acct, &e, now);
@@ -742,15 +744,20 @@ mod lock_tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    /// A registry over an in-memory store with workspaces `ids` (default limits). The store's
-    /// writer is returned unrun: writes queue in memory.
-    fn registry(ids: &[&str], now: DateTime<Utc>) -> (Arc<Registry>, crate::store::Writer) {
+    /// What a test registry needs kept: the store's writer (returned unrun: writes queue in
+    /// memory) and the store's folder.
+    type Kept = (crate::store::Writer, tempfile::TempDir);
+
+    /// A registry over a fresh store with workspaces `ids` (default limits).
+    fn registry(ids: &[&str], now: DateTime<Utc>) -> (Arc<Registry>, Kept) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}/t.db", dir.path().display());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
         let (store, writer) = rt
-            .block_on(Store::open("sqlite::memory:"))
+            .block_on(Store::open(&url))
             .unwrap_or_else(|e| panic!("{e}"));
         let reg = Registry::new(
             chrono_tz::UTC,
@@ -761,7 +768,7 @@ mod lock_tests {
         for id in ids {
             reg.upsert_workspace(id, id, Limits::default(), now);
         }
-        (Arc::new(reg), writer)
+        (Arc::new(reg), (writer, dir))
     }
 
     fn call(
@@ -788,7 +795,7 @@ mod lock_tests {
     #[test]
     fn a_call_settles_while_the_tick_is_held_up_in_another_workspace() {
         let t0 = Utc::now();
-        let (reg, _writer) = registry(&["0", "a", "b"], t0);
+        let (reg, _kept) = registry(&["0", "a", "b"], t0);
         let (w0, a, b) = (ws(&reg, "0"), ws(&reg, "a"), ws(&reg, "b"));
         // The upstream rate-limits the account for a second: every workspace is rate limited.
         call(
@@ -848,7 +855,7 @@ mod lock_tests {
     #[test]
     fn a_change_of_the_account_waits_for_the_walk_of_the_one_before() {
         let now = Utc::now();
-        let (reg, _writer) = registry(&["0", "a", "b"], now);
+        let (reg, _kept) = registry(&["0", "a", "b"], now);
         let (w0, a, b) = (ws(&reg, "0"), ws(&reg, "a"), ws(&reg, "b"));
         let mut events: Vec<_> = ["0", "a", "b"]
             .iter()
@@ -909,7 +916,7 @@ mod lock_tests {
         let now = Utc::now();
         let ids: Vec<String> = (0..64).map(|i| format!("w{i}")).collect();
         let names: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let (reg, _writer) = registry(&names, now);
+        let (reg, _kept) = registry(&names, now);
         let mut subscribers: Vec<_> = names.iter().map(|id| reg.hub().subscribe(id)).collect();
         let threads: Vec<_> = (0..2)
             .map(|t| {
