@@ -414,8 +414,8 @@ impl Registry {
     }
 
     /// Re-evaluates every workspace: statuses that expired end here. Pushes a fresh status to
-    /// subscribers of workspaces whose usage changed.
-    /// Takes no account-wide lock: calls settle meanwhile.
+    /// subscribers of workspaces whose usage changed. Holds none of the account's locks while
+    /// it walks: calls of other workspaces settle meanwhile.
     pub fn tick(&self, now: DateTime<Utc>) {
         for w in self.workspaces() {
             let (view, unpriced) = {
