@@ -2,13 +2,27 @@
 //! account's state, and the turning of status transitions into notifications.
 //!
 //! Owns: the in-memory state the pure [`crate::quota`] core computes on, and the glue that sends
-//! its results to the edges (the store's writer, the alerts hub). Locks are `std::sync` and held
-//! only for a few arithmetic steps, never across an `.await`; the lock order is account, then
-//! workspace. Must not: do IO itself (it queues writes and publishes events, neither waits) or
-//! format text.
+//! its results to the edges (the store's writer, the alerts hub). Must not: do IO itself (it
+//! queues writes and publishes events, neither waits) or format text.
+//!
+//! # Locks
+//! Locks are `std::sync`, never held across an `.await`. Each workspace has its own lock, held
+//! for a few arithmetic steps. No account-wide lock is held while workspaces are evaluated:
+//! - the account's state is changed under its own lock, held for one observation, which then
+//!   publishes a copy of the state; evaluating a workspace copies out the latest one (under a
+//!   read lock held for the copy alone) while it holds the workspace's lock, so each workspace
+//!   sees the account's states in the order they were published;
+//! - a change of the account's status (it concerns every workspace) walks every workspace
+//!   under the account's walk lock, taken before the state's lock is let go and before the
+//!   copy is published: walks run one at a time, in the order of the changes, and each reaches
+//!   every workspace. Calls and the tick go on meanwhile (they read the same copy);
+//! - the tick walks the workspaces under none of the account's locks.
+//!
+//! The lock order is account state, then account walk, then workspace, then the published
+//! copy's lock, which is last: nothing is locked while it is held.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use app::logic::seen::BoundedSeen;
 use chrono::{DateTime, Utc};
@@ -142,12 +156,77 @@ struct Index {
     by_key: HashMap<[u8; 32], Caller>,
 }
 
+/// The upstream account's state (see the module docs' "Locks").
+#[derive(Debug)]
+struct Account {
+    /// The state observations change; held for one observation.
+    state: Mutex<AccountState>,
+    /// A copy of `state` as of its last change, copied out by evaluations under a read lock
+    /// held for the copy alone (nothing else is locked while it is held).
+    published: RwLock<AccountState>,
+    /// Held by the walk that brings a change of the account's status to every workspace.
+    walk: Mutex<()>,
+}
+
+/// A walk of every workspace in progress: re-evaluate them all before letting it go.
+type Walk<'a> = MutexGuard<'a, ()>;
+
+impl Account {
+    fn new(policy: AccountPolicy) -> Account {
+        let state = AccountState::new(policy);
+        Account {
+            published: RwLock::new(state.clone()),
+            state: Mutex::new(state),
+            walk: Mutex::new(()),
+        }
+    }
+
+    /// The latest published state.
+    fn current(&self) -> AccountState {
+        self.published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn publish(&self, state: &AccountState) {
+        *self.published.write().unwrap_or_else(|p| p.into_inner()) = state.clone();
+    }
+
+    /// Records an upstream observation made at `now` and publishes the new state. When the
+    /// account's status changed, returns the walk the caller must make.
+    fn observe(&self, o: UpstreamObservation, now: DateTime<Utc>) -> Option<Walk<'_>> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let before = state.clone();
+        state.observe(o, now);
+        if *state == before {
+            return None;
+        }
+        let walk = (account_view(&state, now) != account_view(&before, now)).then(|| self.walk());
+        self.publish(&state);
+        walk
+    }
+
+    /// Admin reset: every account state ends. Returns the walk the caller must make.
+    fn reset(&self, now: DateTime<Utc>) -> Walk<'_> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.reset(now);
+        let walk = self.walk();
+        self.publish(&state);
+        walk
+    }
+
+    fn walk(&self) -> Walk<'_> {
+        self.walk.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// The registry. Shared as `Arc<Registry>`.
 #[derive(Debug)]
 pub struct Registry {
     tz: chrono_tz::Tz,
     index: RwLock<Index>,
-    account: Mutex<AccountState>,
+    account: Account,
     /// The ids of runs already counted (a run's usage counts once).
     runs: Mutex<BoundedSeen>,
     store: Store,
@@ -164,7 +243,7 @@ impl Registry {
         Registry {
             tz,
             index: RwLock::new(Index::default()),
-            account: Mutex::new(AccountState::new(policy)),
+            account: Account::new(policy),
             runs: Mutex::new(BoundedSeen::new(SEEN_RUNS_CAP)),
             store,
             hub,
@@ -310,9 +389,7 @@ impl Registry {
             st.meter.admit(demand, now)
         };
         if let Err(refusal) = &r {
-            // Only a refusal can change the status here; the account lock (taken first, per the
-            // lock order) stays off the admission path of calls that pass.
-            let acct = self.account.lock().unwrap_or_else(|p| p.into_inner());
+            // Only a refusal can change the status here.
             let mut st = w.lock();
             let mut args = BTreeMap::new();
             args.insert(
@@ -328,8 +405,7 @@ impl Registry {
                 args: with_reset_time(args, refusal, self.tz, now),
                 at: now,
             });
-            let e = quota::evaluate(&st.meter, &acct, now);
-            self.apply(w, &mut st, &acct, &e, now);
+            self.evaluate(w, &mut st, now);
         }
         r
     }
@@ -344,13 +420,7 @@ impl Registry {
         error: Option<(&'static str, BTreeMap<String, ArgValue>)>,
         now: DateTime<Utc>,
     ) {
-        let mut acct = self.account.lock().unwrap_or_else(|p| p.into_inner());
-        let mut account_changed = false;
-        if let Some(o) = observation {
-            let before = account_view(&acct, now);
-            acct.observe(o, now);
-            account_changed = account_view(&acct, now) != before;
-        }
+        let walk = observation.and_then(|o| self.account.observe(o, now));
         {
             let mut st = w.lock();
             st.meter.settle(r, actual, now);
@@ -358,22 +428,21 @@ impl Registry {
             if let Some((key, args)) = error {
                 st.last_error = Some(LastError { key, args, at: now });
             }
-            let e = quota::evaluate(&st.meter, &acct, now);
-            self.apply(w, &mut st, &acct, &e, now);
+            self.evaluate(w, &mut st, now);
         }
-        if account_changed {
-            self.evaluate_all(&acct, now);
+        if let Some(walk) = walk {
+            self.evaluate_all(walk, now);
         }
     }
 
     /// Re-evaluates every workspace: statuses that expired end here. Pushes a fresh status to
-    /// subscribers of workspaces whose usage changed.
+    /// subscribers of workspaces whose usage changed. Holds none of the account's locks while
+    /// it walks: calls of other workspaces settle meanwhile.
     pub fn tick(&self, now: DateTime<Utc>) {
-        let acct = self.account.lock().unwrap_or_else(|p| p.into_inner());
-        self.evaluate_all(&acct, now);
         for w in self.workspaces() {
             let (view, unpriced) = {
                 let mut st = w.lock();
+                let acct = self.evaluate(&w, &mut st, now);
                 let unpriced = st.unpriced.due(now).map(|d| (d, st.tracker.current().0));
                 let view = if st.dirty {
                     st.dirty = false;
@@ -400,22 +469,20 @@ impl Registry {
 
     /// Admin reset: clears the workspace's counters and refusals and the account-level status.
     pub fn reset(&self, w: &Workspace, now: DateTime<Utc>) {
-        let mut acct = self.account.lock().unwrap_or_else(|p| p.into_inner());
-        acct.reset(now);
+        let walk = self.account.reset(now);
         {
             let mut st = w.lock();
             st.meter.reset(now);
             st.last_error = None;
             st.dirty = true;
         }
-        self.evaluate_all(&acct, now);
+        self.evaluate_all(walk, now);
     }
 
     /// The workspace's status report, unrendered.
     pub fn view(&self, w: &Workspace, now: DateTime<Utc>) -> StatusView {
-        let acct = self.account.lock().unwrap_or_else(|p| p.into_inner());
         let st = w.lock();
-        view_of(w, &st, &acct, now)
+        view_of(w, &st, &self.account.current(), now)
     }
 
     /// Notes a call of a model without a price. New models are reported in one warning per
@@ -448,12 +515,21 @@ impl Registry {
         runs.insert(run_id)
     }
 
-    fn evaluate_all(&self, acct: &AccountState, now: DateTime<Utc>) {
+    /// Brings a change of the account's status to every workspace, then ends the walk.
+    fn evaluate_all(&self, walk: Walk<'_>, now: DateTime<Utc>) {
         for w in self.workspaces() {
-            let mut st = w.lock();
-            let e = quota::evaluate(&st.meter, acct, now);
-            self.apply(&w, &mut st, acct, &e, now);
+            self.evaluate(&w, &mut w.lock(), now);
         }
+        drop(walk);
+    }
+
+    /// Evaluates a workspace (its lock held) against the latest account state and applies the
+    /// result. Returns that state.
+    fn evaluate(&self, w: &Workspace, st: &mut WsState, now: DateTime<Utc>) -> AccountState {
+        let acct = self.account.current();
+        let e = quota::evaluate(&st.meter, &acct, now);
+        self.apply(w, st, &acct, &e, now);
+        acct
     }
 
     /// Feeds an evaluation to the tracker; on a transition, records it and notifies.
@@ -668,5 +744,232 @@ mod tests {
         assert!(u.see(&long, later));
         assert!(u.seen.keys().all(|m| m.len() <= UNPRICED_NAME_MAX));
         assert!(!u.see(&format!("{long}x"), later), "the same name once cut");
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+    use crate::quota::window::add_secs;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// What a test registry needs kept: the store's writer (returned unrun: writes queue in
+    /// memory) and the store's folder.
+    type Kept = (crate::store::Writer, tempfile::TempDir);
+
+    /// A registry over a fresh store with workspaces `ids` (default limits).
+    fn registry(ids: &[&str], now: DateTime<Utc>) -> (Arc<Registry>, Kept) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (store, writer) = rt
+            .block_on(Store::open(&url))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reg = Registry::new(
+            chrono_tz::UTC,
+            AccountPolicy::default(),
+            store,
+            Arc::default(),
+        );
+        for id in ids {
+            reg.upsert_workspace(id, id, Limits::default(), now);
+        }
+        (Arc::new(reg), (writer, dir))
+    }
+
+    fn call(
+        reg: &Registry,
+        w: &Workspace,
+        observation: Option<UpstreamObservation>,
+        now: DateTime<Utc>,
+    ) {
+        let r = reg
+            .admit(w, Demand::default(), now)
+            .unwrap_or_else(|e| panic!("refused: {e:?}"));
+        reg.settle(w, r, Actual::default(), observation, None, now);
+    }
+
+    fn ws(reg: &Registry, id: &str) -> Arc<Workspace> {
+        reg.workspace(id)
+            .unwrap_or_else(|| panic!("no workspace {id}"))
+    }
+
+    /// The tick is made to stop in the middle of its walk (at workspace `a`, whose lock the
+    /// test holds) right after it changed workspace `0`'s status. A call of workspace `b` must
+    /// settle meanwhile, its upstream observation included: an account-wide lock held by the
+    /// tick while it walks would keep it waiting until `a` is let go.
+    #[test]
+    fn a_call_settles_while_the_tick_is_held_up_in_another_workspace() {
+        let t0 = Utc::now();
+        let (reg, _kept) = registry(&["0", "a", "b"], t0);
+        let (w0, a, b) = (ws(&reg, "0"), ws(&reg, "a"), ws(&reg, "b"));
+        // The upstream rate-limits the account for a second: every workspace is rate limited.
+        call(
+            &reg,
+            &b,
+            Some(UpstreamObservation::RateLimited {
+                retry_after_secs: Some(1),
+                headroom: None,
+            }),
+            t0,
+        );
+        assert_eq!(w0.status(), Status::RateLimited);
+        let mut events = reg.hub().subscribe("0");
+
+        let held = a.lock();
+        let later = add_secs(t0, 2);
+        let ticker = {
+            let reg = reg.clone();
+            std::thread::spawn(move || reg.tick(later))
+        };
+        // The tick ends workspace `0`'s rate limit, then waits for `a`.
+        loop {
+            match events.blocking_recv() {
+                Ok(Event::Status(v)) if v.status == Status::Normal => break,
+                Ok(_) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let (done, settled) = mpsc::channel();
+        let settler = {
+            let (reg, b) = (reg.clone(), b.clone());
+            std::thread::spawn(move || {
+                call(
+                    &reg,
+                    &b,
+                    Some(UpstreamObservation::Success { headroom: None }),
+                    later,
+                );
+                let _ = done.send(b.status());
+            })
+        };
+        let outcome = settled.recv_timeout(Duration::from_secs(10));
+        drop(held);
+        let _ = ticker.join();
+        let _ = settler.join();
+        assert_eq!(
+            outcome,
+            Ok(Status::Normal),
+            "workspace b's call waited for the tick's walk"
+        );
+        assert_eq!(a.status(), Status::Normal, "the tick went on once let go");
+    }
+
+    /// A change of the account's status is under way, its walk held up at workspace `b`, when
+    /// a call of workspace `a` changes the account's status back. The second change must wait
+    /// for the first walk: `b` goes through both statuses, in order, as `0` and `a` do.
+    #[test]
+    fn a_change_of_the_account_waits_for_the_walk_of_the_one_before() {
+        let now = Utc::now();
+        let (reg, _kept) = registry(&["0", "a", "b"], now);
+        let (w0, a, b) = (ws(&reg, "0"), ws(&reg, "a"), ws(&reg, "b"));
+        let mut events: Vec<_> = ["0", "a", "b"]
+            .iter()
+            .map(|id| reg.hub().subscribe(id))
+            .collect();
+        let held = b.lock();
+        let first = {
+            let reg = reg.clone();
+            std::thread::spawn(move || {
+                call(&reg, &w0, Some(UpstreamObservation::QuotaExhausted), now);
+            })
+        };
+        // The walk has reached `a`: it waits for `b` now.
+        loop {
+            match events[1].blocking_recv() {
+                Ok(Event::Status(v)) if v.status == Status::QuotaExceeded => break,
+                Ok(_) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let (done, finished) = mpsc::channel();
+        let second = {
+            let reg = reg.clone();
+            std::thread::spawn(move || {
+                let ok = UpstreamObservation::Success { headroom: None };
+                call(&reg, &a, Some(ok), now);
+                let _ = done.send(());
+            })
+        };
+        // Were the second change to go ahead (it must not), give it the time to.
+        let _ = finished.recv_timeout(Duration::from_millis(200));
+        drop(held);
+        let _ = first.join();
+        let _ = second.join();
+        let mut statuses = vec![vec![], vec![Status::QuotaExceeded], vec![]];
+        for (rx, seen) in events.iter_mut().zip(&mut statuses) {
+            while let Ok(e) = rx.try_recv() {
+                if let Event::Status(v) = e {
+                    seen.push(v.status);
+                }
+            }
+        }
+        for (id, seen) in ["0", "a", "b"].iter().zip(&statuses) {
+            assert_eq!(
+                seen,
+                &[Status::QuotaExceeded, Status::Normal],
+                "workspace {id}"
+            );
+        }
+    }
+
+    /// Two threads flip the account between an exhausted quota and health as fast as they can,
+    /// each through its own workspaces' calls. Every workspace must go through the same
+    /// statuses in the same order: no change of the account's status is skipped by one
+    /// workspace and seen by another, none is seen twice, none out of order.
+    #[test]
+    fn every_workspace_sees_every_account_change_once_and_in_order() {
+        let now = Utc::now();
+        let ids: Vec<String> = (0..64).map(|i| format!("w{i}")).collect();
+        let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let (reg, _kept) = registry(&names, now);
+        let mut subscribers: Vec<_> = names.iter().map(|id| reg.hub().subscribe(id)).collect();
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let reg = reg.clone();
+                let mine: Vec<_> = names
+                    .iter()
+                    .skip(t)
+                    .step_by(2)
+                    .map(|id| ws(&reg, id))
+                    .collect();
+                std::thread::spawn(move || {
+                    // Each flip makes at most two events per workspace: 100 flips stay within
+                    // the hub's channel.
+                    for round in 0..25 {
+                        let w = &mine[round % mine.len()];
+                        call(&reg, w, Some(UpstreamObservation::QuotaExhausted), now);
+                        let ok = UpstreamObservation::Success { headroom: None };
+                        call(&reg, w, Some(ok), now);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            let _ = t.join();
+        }
+        let statuses: Vec<Vec<Status>> = subscribers
+            .iter_mut()
+            .map(|rx| {
+                let mut seen = vec![];
+                loop {
+                    match rx.try_recv() {
+                        Ok(Event::Status(v)) => seen.push(v.status),
+                        Ok(Event::Notification(_)) => {}
+                        Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break seen,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            })
+            .collect();
+        assert!(statuses[0].len() >= 2, "{:?}", statuses[0]);
+        assert_eq!(statuses[0].last(), Some(&Status::Normal));
+        for (id, seen) in names.iter().zip(&statuses) {
+            assert_eq!(seen, &statuses[0], "workspace {id}");
+        }
     }
 }
