@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{load_error_view, loading_view, sendable};
+use super::{sendable, when_loaded};
 use crate::components::{
     Banner, BarChart, Header, NotificationList, StatusPill, ToastStack, Upstream, UsageBar,
     UsageBars,
@@ -24,16 +24,7 @@ pub fn AdminPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
     super::guard(&loader, true);
     let data = Resource::new(|| (), move |_| sendable(loader.clone().admin()));
-    view! {
-        <Suspense fallback=loading_view>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => view! { <AdminView data=d/> }.into_any(),
-                    Err(e) => load_error_view(e),
-                }
-            })}
-        </Suspense>
-    }
+    when_loaded(data, |d| view! { <AdminView data=d/> }.into_any(), None)
 }
 
 #[component]
@@ -211,16 +202,7 @@ pub fn DetailPage() -> impl IntoView {
         move || params.with(|p| p.get("id").unwrap_or_default()),
         move |id| sendable(loader.clone().detail(id)),
     );
-    view! {
-        <Suspense fallback=loading_view>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => view! { <DetailView data=d/> }.into_any(),
-                    Err(e) => load_error_view(e),
-                }
-            })}
-        </Suspense>
-    }
+    when_loaded(data, |d| view! { <DetailView data=d/> }.into_any(), None)
 }
 
 fn fmt_int(tr: Tr, v: f64) -> String {

@@ -27,6 +27,32 @@ pub fn sendable<F: std::future::Future + 'static>(f: F) -> send_wrapper::SendWra
     send_wrapper::SendWrapper::new(f)
 }
 
+/// A page's body once its first data has loaded: `show` renders the data; a failure renders
+/// [`load_error_view`], except `Forbidden` when `forbidden_to` names where to go instead (an
+/// admin on the workspace view goes to `/admin`).
+pub fn when_loaded<T>(
+    data: Resource<Result<T, LoadError>>,
+    show: fn(T) -> AnyView,
+    forbidden_to: Option<&'static str>,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+{
+    view! {
+        <Suspense fallback=loading_view>
+            {move || Suspend::new(async move {
+                match (data.await, forbidden_to) {
+                    (Ok(d), _) => show(d),
+                    (Err(LoadError::Forbidden), Some(path)) => {
+                        view! { <Redirect path=path/> }.into_any()
+                    }
+                    (Err(e), _) => load_error_view(e),
+                }
+            })}
+        </Suspense>
+    }
+}
+
 /// What a page shows when its data did not load.
 pub fn load_error_view(e: LoadError) -> AnyView {
     let tr = use_tr();

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{load_error_view, loading_view, sendable};
+use super::{sendable, when_loaded};
 use crate::components::{
     Banner, Header, NotificationList, StatusPill, ToastStack, Upstream, UsageBars, UsageTable,
 };
@@ -19,19 +19,11 @@ pub fn WorkspacePage() -> impl IntoView {
     #[cfg(feature = "ssr")]
     super::guard(&loader, false);
     let data = Resource::new(|| (), move |_| sendable(loader.clone().workspace()));
-    view! {
-        <Suspense fallback=loading_view>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => view! { <WorkspaceView data=d/> }.into_any(),
-                    Err(crate::data::LoadError::Forbidden) => {
-                        view! { <leptos_router::components::Redirect path="/admin"/> }.into_any()
-                    }
-                    Err(e) => load_error_view(e),
-                }
-            })}
-        </Suspense>
-    }
+    when_loaded(
+        data,
+        |d| view! { <WorkspaceView data=d/> }.into_any(),
+        Some("/admin"),
+    )
 }
 
 #[component]
