@@ -291,20 +291,24 @@ impl Registry {
         &self,
         id: &str,
         name: &str,
-        written: &LimitFields,
+        written: Result<&LimitFields, &str>,
         defaults: &Limits,
         now: DateTime<Utc>,
     ) -> Arc<Workspace> {
-        let (limits, invalid) = match written.resolve(defaults) {
+        // The field at fault and why: a rule a field breaks, or JSON that could not be read.
+        let checked = written
+            .map_err(|why| ("limits", why.to_string()))
+            .and_then(|w| w.resolve(defaults).map_err(|e| (e.field(), e.to_string())));
+        let (limits, invalid) = match checked {
             Ok(limits) => (limits, None),
             Err(e) => (defaults.clone(), Some(e)),
         };
         let w = self.upsert_workspace(id, name, limits, now);
-        if let Some(e) = invalid {
-            tracing::warn!(workspace = %id, field = e.field(), rule = %e, "stored limits are invalid: the default limits apply");
+        if let Some((field, rule)) = invalid {
+            tracing::warn!(workspace = %id, field, rule, "stored limits are invalid: the default limits apply");
             self.emit(
                 &w,
-                quota::stored_limits_invalid_notice(e.field(), w.status()),
+                quota::stored_limits_invalid_notice(field, w.status()),
                 now,
             );
         }

@@ -425,7 +425,8 @@ async fn load_workspaces(
             tracing::warn!(workspace = %sw.id, "workspace is both in the config file and the database; the file wins");
             continue;
         }
-        registry.add_stored_workspace(&sw.id, &sw.name, &sw.limits, &config.defaults, now);
+        let limits = sw.limits.as_ref().map_err(String::as_str);
+        registry.add_stored_workspace(&sw.id, &sw.name, limits, &config.defaults, now);
     }
     for k in store.keys().await? {
         if !registry.add_key(&k.workspace, &k.key_id, k.sha256) {

@@ -211,6 +211,31 @@ async fn stored_limits_that_break_a_rule_are_reported_and_the_defaults_apply() {
         !list.to_string().contains("notif-stored-limits-invalid"),
         "{list}"
     );
+
+    // Limits whose JSON cannot be read (a string where a number goes) do not stop the gateway
+    // or the other workspaces: reported the same way, naming the limits as a whole.
+    env.stop_gateway().await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("UPDATE workspaces SET limits = ?1 WHERE id = 'gamma'")
+        .bind(r#"{"id":"gamma","requests_per_day":"lots"}"#)
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    pool.close().await;
+    env.restart().await;
+    let st = env.get_json(&key, "/api/quota/status").await;
+    assert_eq!(st["limits"]["requests_per_day"], 10_000, "{st}");
+    let list = env
+        .wait_json(&key, "/api/quota/notifications", |v| {
+            v.to_string().contains(r#""field":"limits""#)
+        })
+        .await;
+    assert!(
+        list.to_string().contains("notif-stored-limits-invalid"),
+        "{list}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

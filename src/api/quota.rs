@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::{Scope, Shared};
 use crate::error::AppError;
 use crate::i18n::{render_notification, render_status, request_locale};
+use crate::model::StatusView;
 use crate::store::{Page, UsageCursor};
 use crate::types::{
     CheckResponse, GroupBy, NotificationList, Status, StatusReport, UsageReport,
@@ -23,15 +24,21 @@ pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppErro
         .map_err(|e| AppError::bad_request(e.body_text(), None))
 }
 
+/// The status of the workspace a caller asks about (its own, or `?workspace=` for an admin),
+/// as of now.
+fn scoped_view(shared: &Shared, headers: &HeaderMap, q: &Scope) -> Result<StatusView, AppError> {
+    let p = shared.caller(headers, None)?;
+    let w = shared.target(&p, q.workspace.as_deref())?;
+    Ok(shared.registry.view(&w, Utc::now()))
+}
+
 pub async fn status(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     q: Result<Query<Scope>, QueryRejection>,
 ) -> Result<Json<StatusReport>, AppError> {
     let q = query(q)?;
-    let p = shared.caller(&headers, None)?;
-    let w = shared.target(&p, q.workspace.as_deref())?;
-    let view = shared.registry.view(&w, Utc::now());
+    let view = scoped_view(&shared, &headers, &q)?;
     Ok(Json(render_status(
         &view,
         request_locale(q.locale.as_deref(), &headers),
@@ -43,10 +50,7 @@ pub async fn check(
     headers: HeaderMap,
     q: Result<Query<Scope>, QueryRejection>,
 ) -> Result<Json<CheckResponse>, AppError> {
-    let q = query(q)?;
-    let p = shared.caller(&headers, None)?;
-    let w = shared.target(&p, q.workspace.as_deref())?;
-    let view = shared.registry.view(&w, Utc::now());
+    let view = scoped_view(&shared, &headers, &query(q)?)?;
     let allowed = !matches!(view.status, Status::RateLimited | Status::QuotaExceeded);
     Ok(Json(CheckResponse {
         allowed,

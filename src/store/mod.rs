@@ -119,6 +119,15 @@ pub struct StoredWorkspace {
     pub limits: LimitFields,
 }
 
+/// A workspace as read back from the database: its limits as written, or why the stored JSON
+/// could not be read (the registry reports either problem and applies the defaults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadedWorkspace {
+    pub id: String,
+    pub name: String,
+    pub limits: Result<LimitFields, String>,
+}
+
 /// A minted key (hash only).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredKey {
@@ -212,17 +221,20 @@ impl Store {
         Ok(n.max(0) as u64)
     }
 
-    pub async fn workspaces(&self) -> Result<Vec<StoredWorkspace>, StoreError> {
+    /// Every stored workspace. A row whose limits cannot be read does not stop the others.
+    pub async fn workspaces(&self) -> Result<Vec<LoadedWorkspace>, StoreError> {
         let rows = sqlx::query("SELECT id, name, limits FROM workspaces ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
             .map(|r| {
-                let body: CreateWorkspace = serde_json::from_str(r.try_get(2)?)?;
-                Ok(StoredWorkspace {
+                let json: &str = r.try_get(2)?;
+                Ok(LoadedWorkspace {
                     id: r.try_get(0)?,
                     name: r.try_get(1)?,
-                    limits: body.limits,
+                    limits: serde_json::from_str::<CreateWorkspace>(json)
+                        .map(|body| body.limits)
+                        .map_err(|e| e.to_string()),
                 })
             })
             .collect()
