@@ -578,8 +578,12 @@ mod tests {
             "notif-unpriced-models"
         );
         let n = stored_limits_invalid_notice("warning_at", Status::Warning);
-        let field = ("field", "warning_at");
-        assert_warning(&n, Status::Warning, "notif-stored-limits-invalid", field);
+        assert_warning(
+            &n,
+            Status::Warning,
+            "notif-stored-limits-invalid",
+            ("field", "warning_at"),
+        );
         assert_eq!(n.action_keys, ["action-fix-stored-limits"]);
     }
 
