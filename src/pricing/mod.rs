@@ -480,250 +480,197 @@ mod tests {
         }
     }
 
+    // One-line usages for the cost tables: `usage("o1").input(5).output(2)`.
+    macro_rules! setters {
+        ($($name:ident($v:ident: $ty:ty) => $field:ident = $val:expr;)*) => {
+            impl CallUsage {
+                $(fn $name(mut self, $v: $ty) -> Self {
+                    self.$field = $val;
+                    self
+                })*
+            }
+        };
+    }
+
+    setters! {
+        input(n: u64) => input_tokens = n;
+        cached(n: u64) => cached_tokens = n;
+        output(n: u64) => output_tokens = n;
+        reasoning(n: u64) => reasoning_tokens = n;
+        audio_in(n: u64) => audio_input_tokens = n;
+        audio_out(n: u64) => audio_output_tokens = n;
+        image_in(n: u64) => image_input_tokens = n;
+        images(n: u64) => images = n;
+        size(s: &str) => image_size = Some(s.to_string());
+        quality(s: &str) => image_quality = Some(s.to_string());
+        seconds(s: f64) => audio_seconds = s;
+        chars(n: u64) => characters = n;
+    }
+
+    /// Each case's cost; a wrong one names its usage.
+    fn assert_costs(t: &PriceTable, cases: &[(CallUsage, Option<u64>)]) {
+        for (u, want) in cases {
+            assert_eq!(t.cost_nanos(u), *want, "{u:?}");
+        }
+    }
+
+    /// `t` with models priced by input only, in dollars per million tokens.
+    fn with_input_prices(t: &PriceTable, prices: &[(&str, f64)]) -> PriceTable {
+        let overrides = prices.iter().map(|&(model, input)| {
+            let price = ModelPrice {
+                input: Some(input),
+                ..ModelPrice::default()
+            };
+            (model.to_string(), price)
+        });
+        t.clone().with_overrides(overrides.collect())
+    }
+
     #[test]
     fn token_costs() {
         let t = table();
-        let u = CallUsage {
-            input_tokens: 1000,
-            cached_tokens: 200,
-            output_tokens: 500,
-            reasoning_tokens: 100,
-            ..usage("gpt-4o-mini-2024-07-18")
-        };
-        // 800 × $0.15/1M + 200 × $0.075/1M + 500 × $0.60/1M = $0.000435
-        assert_eq!(t.cost_nanos(&u), Some(435_000));
-        // o1: 1M input, 1M output → $75.
-        let u = CallUsage {
-            input_tokens: 1_000_000,
-            output_tokens: 1_000_000,
-            ..usage("o1")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(75_000_000_000));
-        // gpt-5-nano cached at $0.005/1M: 5 nanos a token.
-        let u = CallUsage {
-            input_tokens: 3,
-            cached_tokens: 3,
-            ..usage("gpt-5-nano")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(15));
-        // No cached price: cached tokens at the input price.
-        let u = CallUsage {
-            input_tokens: 100,
-            cached_tokens: 50,
-            ..usage("gpt-4-turbo")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(1_000_000));
-        // Embeddings: $0.02/1M.
-        let u = CallUsage {
-            input_tokens: 1_000_000,
-            ..usage("text-embedding-3-small")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(20_000_000));
-        // Output tokens on a model without an output price: unpriced.
-        let u = CallUsage {
-            input_tokens: 1,
-            output_tokens: 1,
-            ..usage("text-embedding-3-small")
-        };
-        assert_eq!(t.cost_nanos(&u), None);
+        assert_costs(
+            &t,
+            &[
+                // 800 × $0.15/1M + 200 × $0.075/1M + 500 × $0.60/1M = $0.000435
+                (
+                    usage("gpt-4o-mini-2024-07-18")
+                        .input(1000)
+                        .cached(200)
+                        .output(500)
+                        .reasoning(100),
+                    Some(435_000),
+                ),
+                // o1: 1M input, 1M output → $75.
+                (
+                    usage("o1").input(1_000_000).output(1_000_000),
+                    Some(75_000_000_000),
+                ),
+                // gpt-5-nano cached at $0.005/1M: 5 nanos a token.
+                (usage("gpt-5-nano").input(3).cached(3), Some(15)),
+                // No cached price: cached tokens at the input price.
+                (usage("gpt-4-turbo").input(100).cached(50), Some(1_000_000)),
+                // Embeddings: $0.02/1M.
+                (
+                    usage("text-embedding-3-small").input(1_000_000),
+                    Some(20_000_000),
+                ),
+                // Output tokens on a model without an output price: unpriced.
+                (usage("text-embedding-3-small").input(1).output(1), None),
+            ],
+        );
         // Rounding to the nearest nano: 1 token at $0.0005/1M is 0.5 nano → 1; 0.4 → 0.
-        let t2 = t.clone().with_overrides(BTreeMap::from([
-            (
-                "half".to_string(),
-                ModelPrice {
-                    input: Some(0.0005),
-                    ..Default::default()
-                },
-            ),
-            (
-                "less".to_string(),
-                ModelPrice {
-                    input: Some(0.0004),
-                    ..Default::default()
-                },
-            ),
-        ]));
-        assert_eq!(
-            t2.cost_nanos(&CallUsage {
-                input_tokens: 1,
-                ..usage("half")
-            }),
-            Some(1)
-        );
-        assert_eq!(
-            t2.cost_nanos(&CallUsage {
-                input_tokens: 1,
-                ..usage("less")
-            }),
-            Some(0)
-        );
-        assert_eq!(
-            t2.cost_nanos(&CallUsage {
-                input_tokens: 10,
-                ..usage("less")
-            }),
-            Some(4)
+        let t2 = with_input_prices(&t, &[("half", 0.0005), ("less", 0.0004)]);
+        assert_costs(
+            &t2,
+            &[
+                (usage("half").input(1), Some(1)),
+                (usage("less").input(1), Some(0)),
+                (usage("less").input(10), Some(4)),
+            ],
         );
     }
 
     #[test]
     fn audio_token_costs() {
-        let t = table();
-        // gpt-4o-audio-preview: 18 text + 50 audio in, 18 text + 132 audio out.
-        let u = CallUsage {
-            input_tokens: 68,
-            audio_input_tokens: 50,
-            output_tokens: 150,
-            audio_output_tokens: 132,
-            ..usage("gpt-4o-audio-preview-2024-12-17")
-        };
-        let want = 18 * 2_500 + 50 * 40_000 + 18 * 10_000 + 132 * 80_000;
-        assert_eq!(t.cost_nanos(&u), Some(want));
-        // gpt-4o-transcribe: 14 audio tokens in, 45 text out.
-        let u = CallUsage {
-            input_tokens: 14,
-            audio_input_tokens: 14,
-            output_tokens: 45,
-            ..usage("gpt-4o-transcribe")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(14 * 6_000 + 45 * 10_000));
-        // Audio on a model without an audio price: unpriced.
-        let u = CallUsage {
-            input_tokens: 10,
-            audio_input_tokens: 5,
-            ..usage("gpt-4o-mini")
-        };
-        assert_eq!(t.cost_nanos(&u), None);
+        assert_costs(
+            &table(),
+            &[
+                // gpt-4o-audio-preview: 18 text + 50 audio in, 18 text + 132 audio out.
+                (
+                    usage("gpt-4o-audio-preview-2024-12-17")
+                        .input(68)
+                        .audio_in(50)
+                        .output(150)
+                        .audio_out(132),
+                    Some(18 * 2_500 + 50 * 40_000 + 18 * 10_000 + 132 * 80_000),
+                ),
+                // gpt-4o-transcribe: 14 audio tokens in, 45 text out.
+                (
+                    usage("gpt-4o-transcribe").input(14).audio_in(14).output(45),
+                    Some(14 * 6_000 + 45 * 10_000),
+                ),
+                // Audio on a model without an audio price: unpriced.
+                (usage("gpt-4o-mini").input(10).audio_in(5), None),
+            ],
+        );
     }
 
     #[test]
     fn image_costs() {
-        let t = table();
-        let dalle3 = |q: Option<&str>, s: Option<&str>, n| CallUsage {
-            images: n,
-            image_quality: q.map(str::to_string),
-            image_size: s.map(str::to_string),
-            ..usage("dall-e-3")
-        };
-        assert_eq!(
-            t.cost_nanos(&dalle3(Some("hd"), Some("1024x1792"), 2)),
-            Some(240_000_000)
-        );
-        assert_eq!(t.cost_nanos(&dalle3(None, None, 1)), Some(40_000_000));
-        assert_eq!(
-            t.cost_nanos(&dalle3(Some("standard"), Some("1792x1024"), 1)),
-            Some(80_000_000)
-        );
-        assert_eq!(
-            t.cost_nanos(&dalle3(Some("hd"), Some("9x9"), 1)),
-            Some(40_000_000)
-        );
-        let dalle2 = |s: &str| CallUsage {
-            images: 3,
-            image_size: Some(s.into()),
-            image_quality: Some("standard".into()),
-            ..usage("dall-e-2")
-        };
-        assert_eq!(t.cost_nanos(&dalle2("256x256")), Some(48_000_000));
-        assert_eq!(t.cost_nanos(&dalle2("512x512")), Some(54_000_000));
-        // gpt-image-1: 10 text + 40 image input tokens, 8280 image output tokens.
-        let u = CallUsage {
-            input_tokens: 50,
-            image_input_tokens: 40,
-            output_tokens: 8280,
-            images: 2,
-            image_size: Some("1024x1024".into()),
-            image_quality: Some("high".into()),
-            ..usage("gpt-image-1")
-        };
-        assert_eq!(
-            t.cost_nanos(&u),
-            Some(10 * 5_000 + 40 * 10_000 + 8280 * 40_000)
-        );
-        // Images on a model with no image price and no tokens: unpriced.
-        assert_eq!(
-            t.cost_nanos(&CallUsage {
-                images: 1,
-                ..usage("gpt-image-1")
-            }),
-            None
+        let dalle3 = || usage("dall-e-3");
+        let dalle2 = |s: &str| usage("dall-e-2").images(3).size(s).quality("standard");
+        assert_costs(
+            &table(),
+            &[
+                (
+                    dalle3().quality("hd").size("1024x1792").images(2),
+                    Some(240_000_000),
+                ),
+                (dalle3().images(1), Some(40_000_000)),
+                (
+                    dalle3().quality("standard").size("1792x1024").images(1),
+                    Some(80_000_000),
+                ),
+                (
+                    dalle3().quality("hd").size("9x9").images(1),
+                    Some(40_000_000),
+                ),
+                (dalle2("256x256"), Some(48_000_000)),
+                (dalle2("512x512"), Some(54_000_000)),
+                // gpt-image-1: 10 text + 40 image input tokens, 8280 image output tokens.
+                (
+                    usage("gpt-image-1")
+                        .input(50)
+                        .image_in(40)
+                        .output(8280)
+                        .images(2)
+                        .size("1024x1024")
+                        .quality("high"),
+                    Some(10 * 5_000 + 40 * 10_000 + 8280 * 40_000),
+                ),
+                // Images on a model with no image price and no tokens: unpriced.
+                (usage("gpt-image-1").images(1), None),
+            ],
         );
     }
 
     #[test]
     fn minute_and_character_costs() {
-        let t = table();
-        let u = CallUsage {
-            audio_seconds: 90.0,
-            ..usage("whisper-1")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(9_000_000));
-        let u = CallUsage {
-            audio_seconds: 8.470000267028809,
-            ..usage("whisper-1")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(847_000));
-        let u = CallUsage {
-            characters: 1000,
-            ..usage("tts-1")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(15_000_000));
-        let u = CallUsage {
-            characters: 1000,
-            ..usage("tts-1-hd")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(30_000_000));
-        // Seconds on a token-billed transcription model with tokens: the tokens are the cost.
-        let u = CallUsage {
-            audio_seconds: 9.0,
-            input_tokens: 14,
-            audio_input_tokens: 14,
-            ..usage("gpt-4o-mini-transcribe")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(14 * 3_000));
-        // Characters or seconds without a price: unpriced.
-        assert_eq!(
-            t.cost_nanos(&CallUsage {
-                characters: 5,
-                ..usage("gpt-4o")
-            }),
-            None
-        );
-        assert_eq!(
-            t.cost_nanos(&CallUsage {
-                audio_seconds: 5.0,
-                ..usage("gpt-4o-transcribe")
-            }),
-            None
+        assert_costs(
+            &table(),
+            &[
+                (usage("whisper-1").seconds(90.0), Some(9_000_000)),
+                (usage("whisper-1").seconds(8.470000267028809), Some(847_000)),
+                (usage("tts-1").chars(1000), Some(15_000_000)),
+                (usage("tts-1-hd").chars(1000), Some(30_000_000)),
+                // Seconds on a token-billed transcription model with tokens: the tokens are the cost.
+                (
+                    usage("gpt-4o-mini-transcribe")
+                        .seconds(9.0)
+                        .input(14)
+                        .audio_in(14),
+                    Some(14 * 3_000),
+                ),
+                // Characters or seconds without a price: unpriced.
+                (usage("gpt-4o").chars(5), None),
+                (usage("gpt-4o-transcribe").seconds(5.0), None),
+            ],
         );
     }
 
     #[test]
     fn free_unknown_and_missing() {
-        let t = table();
-        assert_eq!(t.cost_nanos(&usage("omni-moderation-latest")), Some(0));
-        assert_eq!(
-            t.cost_nanos(&CallUsage {
-                input_tokens: 500,
-                ..usage("omni-moderation-2024-09-26")
-            }),
-            Some(0)
+        assert_costs(
+            &table(),
+            &[
+                (usage("omni-moderation-latest"), Some(0)),
+                (usage("omni-moderation-2024-09-26").input(500), Some(0)),
+                (usage("mystery-model").input(5), None),
+                (CallUsage::default().input(5), None),
+                (usage("gpt-4o"), Some(0)),
+            ],
         );
-        assert_eq!(
-            t.cost_nanos(&CallUsage {
-                input_tokens: 5,
-                ..usage("mystery-model")
-            }),
-            None
-        );
-        assert_eq!(
-            t.cost_nanos(&CallUsage {
-                input_tokens: 5,
-                ..Default::default()
-            }),
-            None
-        );
-        assert_eq!(t.cost_nanos(&usage("gpt-4o")), Some(0));
     }
 
     #[test]
@@ -746,33 +693,21 @@ mod tests {
             (p.input, p.cached_input, p.output),
             (Some(0.30), None, Some(1.20))
         );
-        let u = CallUsage {
-            input_tokens: 10,
-            cached_tokens: 10,
-            ..usage("gpt-4o-mini")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(3_000));
-        let u = CallUsage {
-            input_tokens: 10,
-            cached_tokens: 4,
-            output_tokens: 1,
-            ..usage("ft:gpt-4o-mini-2024-07-18:acme::abc")
-        };
-        assert_eq!(t.cost_nanos(&u), Some(6 * 300 + 4 * 150 + 1_200));
-        // An invalid override price is a missing price.
-        assert_eq!(
-            t.cost_nanos(&CallUsage {
-                input_tokens: 1,
-                ..usage("bad")
-            }),
-            None
-        );
-        assert_eq!(
-            t.cost_nanos(&CallUsage {
-                output_tokens: 1,
-                ..usage("bad")
-            }),
-            Some(2_000)
+        assert_costs(
+            &t,
+            &[
+                (usage("gpt-4o-mini").input(10).cached(10), Some(3_000)),
+                (
+                    usage("ft:gpt-4o-mini-2024-07-18:acme::abc")
+                        .input(10)
+                        .cached(4)
+                        .output(1),
+                    Some(6 * 300 + 4 * 150 + 1_200),
+                ),
+                // An invalid override price is a missing price.
+                (usage("bad").input(1), None),
+                (usage("bad").output(1), Some(2_000)),
+            ],
         );
         // Untouched entries stay.
         assert_eq!(t.lookup("gpt-4o").and_then(|p| p.input), Some(2.50));
@@ -785,38 +720,32 @@ mod tests {
     #[test]
     fn worst_case() {
         let t = table();
-        assert_eq!(
-            t.worst_case_nanos(Some("gpt-4o"), 1000, 1000),
-            1000 * 2_500 + 1000 * 10_000
-        );
-        assert_eq!(
-            t.worst_case_nanos(Some("gpt-4o-audio-preview"), 10, 10),
-            10 * 40_000 + 10 * 80_000
-        );
-        assert_eq!(
-            t.worst_case_nanos(Some("gpt-4o-mini-2024-07-18"), 1, 0),
-            150
-        );
-        // Rounded up.
-        assert_eq!(t.worst_case_nanos(Some("gpt-5-nano"), 1, 0), 50);
-        let t2 = t.clone().with_overrides(BTreeMap::from([(
-            "tiny".to_string(),
-            ModelPrice {
-                input: Some(0.0001),
-                ..Default::default()
-            },
-        )]));
-        assert_eq!(t2.worst_case_nanos(Some("tiny"), 1, 0), 1);
-        assert_eq!(t.worst_case_nanos(Some("unknown"), 1000, 1000), 0);
-        assert_eq!(t.worst_case_nanos(None, 1000, 1000), 0);
-        assert_eq!(
-            t.worst_case_nanos(Some("text-embedding-3-large"), 1000, 1000),
-            130_000
-        );
-        assert_eq!(
-            t.worst_case_nanos(Some("o1-pro"), u64::MAX, u64::MAX),
-            u64::MAX
-        );
+        let tiny = with_input_prices(&t, &[("tiny", 0.0001)]);
+        let cases = [
+            (&t, Some("gpt-4o"), 1000, 1000, 1000 * 2_500 + 1000 * 10_000),
+            (
+                &t,
+                Some("gpt-4o-audio-preview"),
+                10,
+                10,
+                10 * 40_000 + 10 * 80_000,
+            ),
+            (&t, Some("gpt-4o-mini-2024-07-18"), 1, 0, 150),
+            // Rounded up.
+            (&t, Some("gpt-5-nano"), 1, 0, 50),
+            (&tiny, Some("tiny"), 1, 0, 1),
+            (&t, Some("unknown"), 1000, 1000, 0),
+            (&t, None, 1000, 1000, 0),
+            (&t, Some("text-embedding-3-large"), 1000, 1000, 130_000),
+            (&t, Some("o1-pro"), u64::MAX, u64::MAX, u64::MAX),
+        ];
+        for (t, model, input, output, want) in cases {
+            assert_eq!(
+                t.worst_case_nanos(model, input, output),
+                want,
+                "{model:?} {input} {output}"
+            );
+        }
     }
 
     #[test]

@@ -264,20 +264,49 @@ impl AccountState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quota::testutil::utc;
-
-    const T0: &str = "2024-05-10T12:00:00Z";
-
-    fn at(s: u64) -> DateTime<Utc> {
-        add_secs(utc(T0), s)
-    }
+    use crate::quota::testutil::at;
 
     fn acct() -> AccountState {
         AccountState::new(AccountPolicy::default())
     }
 
+    const FAILURE: UpstreamObservation = UpstreamObservation::Failure;
+
+    /// Observes each `(seconds after T0, observation)` in turn.
+    fn observe_all(
+        a: &mut AccountState,
+        events: impl IntoIterator<Item = (u64, UpstreamObservation)>,
+    ) {
+        for (s, o) in events {
+            a.observe(o, at(s));
+        }
+    }
+
+    /// A new account after failures at 0, 1 and 2 s: degraded from 2 s on.
+    fn failed_three_times() -> AccountState {
+        let mut a = acct();
+        observe_all(&mut a, (0..3).map(|s| (s, FAILURE)));
+        a
+    }
+
     fn status(a: &AccountState, now: DateTime<Utc>) -> Status {
         a.evaluate(0.8, now).status
+    }
+
+    /// A 429 with its `Retry-After` and headroom.
+    fn rate_limited(
+        retry_after_secs: Option<u64>,
+        headroom: Option<UpstreamHeadroom>,
+    ) -> UpstreamObservation {
+        UpstreamObservation::RateLimited {
+            retry_after_secs,
+            headroom,
+        }
+    }
+
+    /// A success with its headroom.
+    fn success(headroom: Option<UpstreamHeadroom>) -> UpstreamObservation {
+        UpstreamObservation::Success { headroom }
     }
 
     fn headroom(
@@ -322,19 +351,13 @@ mod tests {
     #[test]
     fn rate_limited_until_the_retry_time() {
         let mut a = acct();
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(7),
-                headroom: None,
-            },
-            at(0),
-        );
+        a.observe(rate_limited(Some(7), None), at(0));
         let e = a.evaluate(0.8, at(2));
         assert_eq!(e.status, Status::RateLimited);
         assert_eq!(e.cause, Cause::UpstreamRateLimited);
         assert_eq!(e.retry_after_secs, Some(5));
         // A success does not end it early (calls in flight may still succeed).
-        a.observe(UpstreamObservation::Success { headroom: None }, at(3));
+        a.observe(success(None), at(3));
         assert_eq!(status(&a, at(6)), Status::RateLimited);
         assert_eq!(status(&a, at(7)), Status::Normal);
     }
@@ -342,48 +365,18 @@ mod tests {
     #[test]
     fn rate_limited_defaults_and_never_shortens() {
         let mut a = acct();
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: None,
-                headroom: None,
-            },
-            at(0),
-        );
+        a.observe(rate_limited(None, None), at(0));
         assert_eq!(a.evaluate(0.8, at(0)).retry_after_secs, Some(20));
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(1),
-                headroom: None,
-            },
-            at(1),
-        );
+        a.observe(rate_limited(Some(1), None), at(1));
         assert_eq!(a.evaluate(0.8, at(1)).retry_after_secs, Some(19));
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(60),
-                headroom: None,
-            },
-            at(2),
-        );
+        a.observe(rate_limited(Some(60), None), at(2));
         assert_eq!(a.evaluate(0.8, at(2)).retry_after_secs, Some(60));
         assert_eq!(status(&a, at(62)), Status::Normal);
         // A zero retry still limits for a second.
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(0),
-                headroom: None,
-            },
-            at(100),
-        );
+        a.observe(rate_limited(Some(0), None), at(100));
         assert_eq!(a.evaluate(0.8, at(100)).retry_after_secs, Some(1));
         // Absurd retry times saturate instead of overflowing.
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(u64::MAX),
-                headroom: None,
-            },
-            at(200),
-        );
+        a.observe(rate_limited(Some(u64::MAX), None), at(200));
         assert_eq!(status(&a, at(10_000_000)), Status::RateLimited);
     }
 
@@ -395,7 +388,7 @@ mod tests {
         assert_eq!(e.status, Status::QuotaExceeded);
         assert_eq!(e.cause, Cause::AccountQuotaExceeded);
         assert_eq!(e.retry_after_secs, None);
-        a.observe(UpstreamObservation::Success { headroom: None }, at(10));
+        a.observe(success(None), at(10));
         assert_eq!(status(&a, at(10)), Status::Normal);
 
         a.observe(UpstreamObservation::QuotaExhausted, at(20));
@@ -407,24 +400,15 @@ mod tests {
         assert_eq!(status(&a, at(100 + 3600)), Status::Normal);
         // Failures do not end it.
         a.observe(UpstreamObservation::QuotaExhausted, at(5000));
-        a.observe(UpstreamObservation::Failure, at(5001));
+        a.observe(FAILURE, at(5001));
         assert_eq!(status(&a, at(5002)), Status::QuotaExceeded);
     }
 
     #[test]
     fn quota_outranks_rate_limit_outranks_degraded() {
-        let mut a = acct();
-        for s in 0..3 {
-            a.observe(UpstreamObservation::Failure, at(s));
-        }
+        let mut a = failed_three_times();
         assert_eq!(status(&a, at(3)), Status::Degraded);
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(10),
-                headroom: None,
-            },
-            at(4),
-        );
+        a.observe(rate_limited(Some(10), None), at(4));
         assert_eq!(status(&a, at(5)), Status::RateLimited);
         a.observe(UpstreamObservation::QuotaExhausted, at(6));
         assert_eq!(status(&a, at(7)), Status::QuotaExceeded);
@@ -433,70 +417,62 @@ mod tests {
     #[test]
     fn degraded_after_three_failures_recovers_after_two_successes() {
         let mut a = acct();
-        a.observe(UpstreamObservation::Failure, at(0));
-        a.observe(UpstreamObservation::Failure, at(1));
+        observe_all(&mut a, [(0, FAILURE), (1, FAILURE)]);
         assert_eq!(status(&a, at(1)), Status::Normal);
         assert_eq!(a.consecutive_failures(), 2);
-        a.observe(UpstreamObservation::Failure, at(2));
+        a.observe(FAILURE, at(2));
         let e = a.evaluate(0.8, at(2));
         assert_eq!(e.status, Status::Degraded);
         assert_eq!(e.cause, Cause::UpstreamFailures { consecutive: 3 });
         assert_eq!(e.retry_after_secs, None);
-        a.observe(UpstreamObservation::Failure, at(3));
+        a.observe(FAILURE, at(3));
         assert_eq!(
             a.evaluate(0.8, at(3)).cause,
             Cause::UpstreamFailures { consecutive: 4 }
         );
-        a.observe(UpstreamObservation::Success { headroom: None }, at(4));
+        a.observe(success(None), at(4));
         assert_eq!(a.consecutive_failures(), 0);
         assert_eq!(status(&a, at(4)), Status::Degraded);
         // A failure between the successes restarts the recovery count.
-        a.observe(UpstreamObservation::Failure, at(5));
-        a.observe(UpstreamObservation::Success { headroom: None }, at(6));
+        observe_all(&mut a, [(5, FAILURE), (6, success(None))]);
         assert_eq!(status(&a, at(6)), Status::Degraded);
-        a.observe(UpstreamObservation::Success { headroom: None }, at(7));
+        a.observe(success(None), at(7));
         assert_eq!(status(&a, at(7)), Status::Normal);
     }
 
     #[test]
     fn success_resets_the_failure_streak() {
         let mut a = acct();
-        a.observe(UpstreamObservation::Failure, at(0));
-        a.observe(UpstreamObservation::Failure, at(1));
-        a.observe(UpstreamObservation::Success { headroom: None }, at(2));
-        a.observe(UpstreamObservation::Failure, at(3));
-        a.observe(UpstreamObservation::Failure, at(4));
+        let events = [
+            (0, FAILURE),
+            (1, FAILURE),
+            (2, success(None)),
+            (3, FAILURE),
+            (4, FAILURE),
+        ];
+        observe_all(&mut a, events);
         assert_eq!(status(&a, at(4)), Status::Normal);
-        a.observe(UpstreamObservation::Failure, at(5));
+        a.observe(FAILURE, at(5));
         assert_eq!(status(&a, at(5)), Status::Degraded);
     }
 
     #[test]
     fn degraded_expires_after_the_ttl_from_the_last_failure() {
-        let mut a = acct();
-        for s in 0..3 {
-            a.observe(UpstreamObservation::Failure, at(s));
-        }
-        a.observe(UpstreamObservation::Failure, at(100));
+        let mut a = failed_three_times();
+        a.observe(FAILURE, at(100));
         assert_eq!(status(&a, at(399)), Status::Degraded);
         assert_eq!(status(&a, at(400)), Status::Normal);
         // A failure after the TTL starts a new streak: not degraded at once.
-        a.observe(UpstreamObservation::Failure, at(500));
+        a.observe(FAILURE, at(500));
         assert_eq!(status(&a, at(500)), Status::Normal);
         assert_eq!(a.consecutive_failures(), 1);
     }
 
     #[test]
     fn reset_ends_every_state() {
-        let mut a = acct();
-        for s in 0..3 {
-            a.observe(UpstreamObservation::Failure, at(s));
-        }
+        let mut a = failed_three_times();
         a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(30),
-                headroom: Some(headroom((100, 0), (1000, 0), None, at(3))),
-            },
+            rate_limited(Some(30), Some(headroom((100, 0), (1000, 0), None, at(3)))),
             at(3),
         );
         a.reset(at(4));
@@ -509,26 +485,16 @@ mod tests {
     fn headroom_goes_stale() {
         let mut a = acct();
         let h = headroom((100, 50), (1000, 500), Some((2_000, 30_000)), at(0));
-        a.observe(
-            UpstreamObservation::Success {
-                headroom: Some(h.clone()),
-            },
-            at(0),
-        );
+        a.observe(success(Some(h.clone())), at(0));
         assert_eq!(a.headroom(at(29)), Some(&h));
         assert_eq!(a.headroom(at(30)), None);
         // Without reset times: 60 s.
         let h = headroom((100, 50), (1000, 500), None, at(100));
-        a.observe(
-            UpstreamObservation::Success {
-                headroom: Some(h.clone()),
-            },
-            at(100),
-        );
+        a.observe(success(Some(h.clone())), at(100));
         assert_eq!(a.headroom(at(159)), Some(&h));
         assert_eq!(a.headroom(at(160)), None);
         // A success without headroom keeps the last one.
-        a.observe(UpstreamObservation::Success { headroom: None }, at(101));
+        a.observe(success(None), at(101));
         assert_eq!(a.headroom(at(101)), Some(&h));
     }
 
@@ -537,7 +503,7 @@ mod tests {
         let mut a = acct();
         // requests 30% left (not low at 0.8), tokens 15% left (low).
         let h = headroom((100, 30), (1000, 150), Some((10_000, 10_000)), at(0));
-        a.observe(UpstreamObservation::Success { headroom: Some(h) }, at(0));
+        a.observe(success(Some(h)), at(0));
         let e = a.evaluate(0.8, at(1));
         assert_eq!(e.status, Status::Warning);
         assert_eq!(
@@ -549,7 +515,7 @@ mod tests {
         );
         // Exactly at the threshold counts: 20% left with warning_at 0.8.
         let h = headroom((100, 20), (1000, 900), Some((10_000, 10_000)), at(2));
-        a.observe(UpstreamObservation::Success { headroom: Some(h) }, at(2));
+        a.observe(success(Some(h)), at(2));
         assert_eq!(
             a.evaluate(0.8, at(2)).cause,
             Cause::UpstreamHeadroomLow {
@@ -563,13 +529,7 @@ mod tests {
         assert_eq!(a.evaluate(0.8, at(20)).status, Status::Normal);
         // A 429 carries headroom too.
         let h = headroom((100, 0), (1000, 900), Some((10_000, 10_000)), at(30));
-        a.observe(
-            UpstreamObservation::RateLimited {
-                retry_after_secs: Some(1),
-                headroom: Some(h),
-            },
-            at(30),
-        );
+        a.observe(rate_limited(Some(1), Some(h)), at(30));
         assert_eq!(status(&a, at(30)), Status::RateLimited);
         assert_eq!(
             a.evaluate(0.8, at(31)).cause,

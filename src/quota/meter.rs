@@ -488,6 +488,28 @@ mod tests {
         add_secs(t, s)
     }
 
+    /// A meter with `caps` after one call of nothing at `t`.
+    fn after_one_call(caps: &[(LimitKind, f64)], t: DateTime<Utc>) -> WorkspaceMeter {
+        let mut m = meter(limits(caps));
+        call(&mut m, Demand::default(), Actual::default(), t);
+        m
+    }
+
+    /// A meter allowing one request a minute and `per_day` a day, after one call at `t`.
+    fn one_a_minute_after_one_call(per_day: f64, t: DateTime<Utc>) -> WorkspaceMeter {
+        let caps = [
+            (LimitKind::RequestsPerMinute, 1.0),
+            (LimitKind::RequestsPerDay, per_day),
+        ];
+        after_one_call(&caps, t)
+    }
+
+    /// `m` is normal at `now` and admits `d` then.
+    fn assert_open(m: &mut WorkspaceMeter, d: Demand, now: DateTime<Utc>) {
+        assert_eq!(m.evaluate(now).status, Status::Normal, "at {now}");
+        let _ = admitted(m, d, now);
+    }
+
     #[test]
     fn no_limits_admit_everything_and_count_it() {
         let mut m = meter(Limits::default());
@@ -628,9 +650,8 @@ mod tests {
 
     #[test]
     fn a_refusal_is_remembered_until_the_whole_second_its_limit_frees() {
-        let mut m = meter(limits(&[(LimitKind::RequestsPerMinute, 1.0)]));
         let t = utc(T0);
-        call(&mut m, Demand::default(), Actual::default(), t);
+        let mut m = after_one_call(&[(LimitKind::RequestsPerMinute, 1.0)], t);
         // Refused 10.7 s later: the call of second 0 leaves the window at second 60.
         let at = t + chrono::TimeDelta::milliseconds(10_700);
         assert_eq!(refused(&mut m, Demand::default(), at).retry_after_secs, 50);
@@ -638,18 +659,13 @@ mod tests {
         assert_eq!(m.evaluate(just_before).status, Status::RateLimited);
         assert_eq!(m.evaluate(just_before).retry_after_secs, Some(1));
         // At second 60 the window has freed and the refusal is over with it, not 0.7 s later.
-        assert_eq!(m.evaluate(secs(t, 60)).status, Status::Normal);
-        let _ = admitted(&mut m, Demand::default(), secs(t, 60));
+        assert_open(&mut m, Demand::default(), secs(t, 60));
     }
 
     #[test]
     fn the_longest_retry_names_the_refusal_and_every_refusal_is_remembered() {
-        let mut m = meter(limits(&[
-            (LimitKind::RequestsPerMinute, 1.0),
-            (LimitKind::RequestsPerDay, 1.0),
-        ]));
         let t = utc("2024-05-10T23:00:00Z");
-        call(&mut m, Demand::default(), Actual::default(), t);
+        let mut m = one_a_minute_after_one_call(1.0, t);
         let r = refused(&mut m, Demand::default(), secs(t, 10));
         assert_eq!(r.limit, LimitKind::RequestsPerDay);
         assert_eq!(r.retry_after_secs, 3600 - 10);
@@ -659,8 +675,7 @@ mod tests {
         assert_eq!(e.retry_after_secs, Some(3590));
         // Midnight: a new day, and the minute window has long moved on.
         let midnight = utc("2024-05-11T00:00:00Z");
-        assert_eq!(m.evaluate(midnight).status, Status::Normal);
-        let _ = admitted(&mut m, Demand::default(), midnight);
+        assert_open(&mut m, Demand::default(), midnight);
     }
 
     #[test]
@@ -754,8 +769,7 @@ mod tests {
         let u = m.usage(after);
         assert_eq!((u.requests_day, u.tokens_day, u.cost_usd_day), (0, 0, 0.0));
         assert!(u.cost_usd_month > 0.0);
-        assert_eq!(m.evaluate(after).status, Status::Normal);
-        let _ = admitted(&mut m, Demand::default(), after);
+        assert_open(&mut m, Demand::default(), after);
     }
 
     #[test]
@@ -778,8 +792,7 @@ mod tests {
         assert_eq!(r.retry_after_secs, 3600);
         let feb = utc("2024-01-31T15:00:00Z");
         assert_eq!(m.usage(feb).cost_usd_month, 0.0);
-        assert_eq!(m.evaluate(feb).status, Status::Normal);
-        let _ = admitted(&mut m, demand(0, 1), feb);
+        assert_open(&mut m, demand(0, 1), feb);
     }
 
     #[test]
@@ -872,8 +885,7 @@ mod tests {
         assert_eq!(m.evaluate(t).status, Status::QuotaExceeded);
         m.set_limits(limits(&[(LimitKind::RequestsPerDay, 100.0)]));
         assert_eq!(m.limits().requests_per_day, Some(100));
-        assert_eq!(m.evaluate(t).status, Status::Normal);
-        let _ = admitted(&mut m, Demand::default(), t);
+        assert_open(&mut m, Demand::default(), t);
     }
 
     #[test]
@@ -887,12 +899,8 @@ mod tests {
 
     #[test]
     fn a_clock_stepping_back_neither_frees_nor_loses_usage() {
-        let mut m = meter(limits(&[
-            (LimitKind::RequestsPerMinute, 1.0),
-            (LimitKind::RequestsPerDay, 5.0),
-        ]));
         let t = utc("2024-05-11T00:00:10Z");
-        call(&mut m, Demand::default(), Actual::default(), t);
+        let mut m = one_a_minute_after_one_call(5.0, t);
         let earlier = utc("2024-05-10T23:59:50Z");
         let _ = refused(&mut m, Demand::default(), earlier);
         assert_eq!(m.usage(earlier).requests_day, 1);

@@ -95,6 +95,13 @@ mod tests {
         call(m, Demand::default(), actual(tokens, 0), now);
     }
 
+    /// A meter with one limit, `tokens` used at 0 s, and a new account.
+    fn used(limit: LimitKind, cap: f64, tokens: u64) -> (WorkspaceMeter, AccountState) {
+        let mut m = meter(limits(&[(limit, cap)]));
+        use_tokens(&mut m, tokens, at(0));
+        (m, account())
+    }
+
     fn account() -> AccountState {
         AccountState::new(AccountPolicy::default())
     }
@@ -116,9 +123,7 @@ mod tests {
 
     #[test]
     fn account_quota_outranks_a_workspace_rate_limit_and_has_no_retry() {
-        let mut m = meter(limits(&[(LimitKind::RequestsPerMinute, 1.0)]));
-        use_tokens(&mut m, 0, at(0));
-        let mut a = account();
+        let (m, mut a) = used(LimitKind::RequestsPerMinute, 1.0, 0);
         assert_eq!(evaluate(&m, &a, at(1)).status, Status::RateLimited);
         a.observe(UpstreamObservation::QuotaExhausted, at(1));
         let e = evaluate(&m, &a, at(1));
@@ -129,9 +134,7 @@ mod tests {
 
     #[test]
     fn workspace_quota_outranks_upstream_rate_limit() {
-        let mut m = meter(limits(&[(LimitKind::TokensPerDay, 10.0)]));
-        use_tokens(&mut m, 10, at(0));
-        let mut a = account();
+        let (m, mut a) = used(LimitKind::TokensPerDay, 10.0, 10);
         a.observe(upstream_rate_limited(5), at(0));
         let e = evaluate(&m, &a, at(1));
         assert_eq!(e.status, Status::QuotaExceeded);
@@ -142,16 +145,12 @@ mod tests {
     #[test]
     fn equal_statuses_prefer_the_longer_or_unknown_end() {
         // Both quota exceeded: the account's (needs an admin) wins over the workspace's day.
-        let mut m = meter(limits(&[(LimitKind::TokensPerDay, 10.0)]));
-        use_tokens(&mut m, 10, at(0));
-        let mut a = account();
+        let (m, mut a) = used(LimitKind::TokensPerDay, 10.0, 10);
         a.observe(UpstreamObservation::QuotaExhausted, at(0));
         assert_eq!(evaluate(&m, &a, at(1)).cause, Cause::AccountQuotaExceeded);
 
         // Both rate limited: the later end wins.
-        let mut m = meter(limits(&[(LimitKind::RequestsPerMinute, 1.0)]));
-        use_tokens(&mut m, 0, at(0));
-        let mut a = account();
+        let (m, mut a) = used(LimitKind::RequestsPerMinute, 1.0, 0);
         a.observe(upstream_rate_limited(5), at(0));
         let e = evaluate(&m, &a, at(1));
         assert_eq!(e.cause, limit_reached(LimitKind::RequestsPerMinute));
@@ -164,9 +163,7 @@ mod tests {
 
     #[test]
     fn degraded_outranks_a_warning_and_yields_to_a_rate_limit() {
-        let mut m = meter(limits(&[(LimitKind::TokensPerMinute, 100.0)]));
-        use_tokens(&mut m, 90, at(0));
-        let mut a = account();
+        let (mut m, mut a) = used(LimitKind::TokensPerMinute, 100.0, 90);
         assert_eq!(evaluate(&m, &a, at(0)).status, Status::Warning);
         for s in 0..3 {
             a.observe(UpstreamObservation::Failure, at(s));

@@ -362,6 +362,12 @@ mod tests {
         }
     }
 
+    /// The tracker's transition to `e` at `now`; none fails the test.
+    fn transition(t: &mut StatusTracker, e: &Evaluation, now: DateTime<Utc>) -> Transition {
+        t.update(e, now)
+            .unwrap_or_else(|| panic!("no transition to {e:?} at {now}"))
+    }
+
     /// Every evaluation shape `evaluate` can produce, and a few it cannot.
     fn all_evaluations() -> Vec<Evaluation> {
         let mut v = vec![
@@ -536,6 +542,12 @@ mod tests {
         assert!(body.contains("credit") && body.contains("reset"), "{body}");
     }
 
+    /// `n` is a warning raised at `status`, with message `key` and the text argument `arg`.
+    fn assert_warning(n: &Notice, status: Status, key: &str, arg: (&str, &str)) {
+        assert_eq!((n.level, n.status, n.key), (Level::Warning, status, key));
+        assert_eq!(n.args.get(arg.0), Some(&text(arg.1)), "{key}");
+    }
+
     #[test]
     fn levels_follow_the_status() {
         assert_eq!(level_for(Status::QuotaExceeded), Level::Error);
@@ -544,15 +556,12 @@ mod tests {
         assert_eq!(level_for(Status::Warning), Level::Warning);
         assert_eq!(level_for(Status::Normal), Level::Info);
         let n = unpriced_model_notice("m", Status::QuotaExceeded);
-        assert_eq!(
-            (n.level, n.status, n.key),
-            (
-                Level::Warning,
-                Status::QuotaExceeded,
-                "notif-unpriced-model"
-            )
+        assert_warning(
+            &n,
+            Status::QuotaExceeded,
+            "notif-unpriced-model",
+            ("model", "m"),
         );
-        assert_eq!(n.args.get("model"), Some(&ArgValue::Text("m".into())));
         assert_eq!(
             unpriced_models_notice(&["m"], 0, Status::Normal).key,
             "notif-unpriced-model"
@@ -569,17 +578,11 @@ mod tests {
             "notif-unpriced-models"
         );
         let n = stored_limits_invalid_notice("warning_at", Status::Warning);
-        assert_eq!(
-            (n.level, n.status, n.key),
-            (
-                Level::Warning,
-                Status::Warning,
-                "notif-stored-limits-invalid"
-            )
-        );
-        assert_eq!(
-            n.args.get("field"),
-            Some(&ArgValue::Text("warning_at".into()))
+        assert_warning(
+            &n,
+            Status::Warning,
+            "notif-stored-limits-invalid",
+            ("field", "warning_at"),
         );
         assert_eq!(n.action_keys, ["action-fix-stored-limits"]);
     }
@@ -595,9 +598,7 @@ mod tests {
             near_limit(LimitKind::TokensPerDay, 0.81),
             None,
         );
-        let tr = t
-            .update(&near, at(2))
-            .unwrap_or_else(|| panic!("no transition"));
+        let tr = transition(&mut t, &near, at(2));
         assert_eq!(
             (tr.from, tr.to, tr.at),
             (Status::Normal, Status::Warning, at(2))
@@ -628,9 +629,7 @@ mod tests {
             near_limit(LimitKind::BudgetUsdPerMonth, 0.95),
             None,
         );
-        let tr = t
-            .update(&other, at(4))
-            .unwrap_or_else(|| panic!("no transition"));
+        let tr = transition(&mut t, &other, at(4));
         assert_eq!((tr.from, tr.to), (Status::Warning, Status::Warning));
         assert_eq!(
             tr.notice.args.get("limit"),
@@ -643,9 +642,7 @@ mod tests {
             limit_reached(LimitKind::RequestsPerMinute),
             Some(12),
         );
-        let tr = t
-            .update(&rl, at(5))
-            .unwrap_or_else(|| panic!("no transition"));
+        let tr = transition(&mut t, &rl, at(5));
         assert_eq!(tr.notice.key, "notif-rate-limited-workspace");
         assert_eq!(tr.notice.level, Level::Warning);
         assert_eq!(
@@ -662,15 +659,11 @@ mod tests {
         assert_eq!(t.update(&rl2, at(14)), None);
         // Upstream takes over the same status: notified.
         let up = ev(Status::RateLimited, Cause::UpstreamRateLimited, Some(20));
-        let tr = t
-            .update(&up, at(15))
-            .unwrap_or_else(|| panic!("no transition"));
+        let tr = transition(&mut t, &up, at(15));
         assert_eq!(tr.notice.key, "notif-rate-limited-upstream");
 
         let q = ev(Status::QuotaExceeded, Cause::AccountQuotaExceeded, None);
-        let tr = t
-            .update(&q, at(16))
-            .unwrap_or_else(|| panic!("no transition"));
+        let tr = transition(&mut t, &q, at(16));
         assert_eq!(tr.notice.key, "notif-quota-exceeded-account");
         assert_eq!(tr.notice.level, Level::Error);
         assert_eq!(
@@ -683,9 +676,7 @@ mod tests {
             Cause::UpstreamFailures { consecutive: 3 },
             None,
         );
-        let tr = t
-            .update(&d, at(17))
-            .unwrap_or_else(|| panic!("no transition"));
+        let tr = transition(&mut t, &d, at(17));
         assert_eq!(
             (tr.notice.key, tr.notice.level),
             ("notif-degraded", Level::Error)
@@ -702,9 +693,7 @@ mod tests {
         );
         assert_eq!(t.update(&d5, at(18)), None);
 
-        let tr = t
-            .update(&Evaluation::normal(), at(19))
-            .unwrap_or_else(|| panic!("no transition"));
+        let tr = transition(&mut t, &Evaluation::normal(), at(19));
         assert_eq!((tr.from, tr.to), (Status::Degraded, Status::Normal));
         assert_eq!(
             (tr.notice.key, tr.notice.level),
@@ -758,12 +747,17 @@ mod tests {
 
     #[test]
     fn percent_rounds_down() {
-        assert_eq!(percent(0.8), 80.0);
-        assert_eq!(percent(0.29), 29.0);
-        assert_eq!(percent(0.999), 99.0);
-        assert_eq!(percent(1.5), 150.0);
-        assert_eq!(percent(f64::NAN), 0.0);
-        assert_eq!(percent(-0.1), 0.0);
+        let cases = [
+            (0.8, 80.0),
+            (0.29, 29.0),
+            (0.999, 99.0),
+            (1.5, 150.0),
+            (f64::NAN, 0.0),
+            (-0.1, 0.0),
+        ];
+        for (ratio, want) in cases {
+            assert_eq!(percent(ratio), want, "{ratio}");
+        }
     }
 
     /// A whole scenario through `evaluate` and the tracker: refusal, its expiry, account states.

@@ -3,19 +3,28 @@ use super::*;
 use crate::types::{GroupBy, Status, UsageRow};
 use std::collections::BTreeMap;
 
-/// Workspace `a`'s first 100 groups of usage between `from` and `to` (UTC days).
+/// One page of workspace `a`'s usage between `from` and `to`, grouped in `tz`: `limit` groups
+/// after `after`. Every read of usage in these tests goes through here.
+async fn usage_page(
+    store: &Store,
+    (group_by, tz): (GroupBy, chrono_tz::Tz),
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    limit: usize,
+    after: Option<&UsageCursor>,
+) -> UsagePage {
+    let page = Page { limit, after };
+    let usage = store.usage("a", from, to, group_by, tz, page);
+    usage.await.unwrap_or_else(|e| panic!("{group_by:?}: {e}"))
+}
+
+/// Workspace `a`'s first 100 groups of usage in `span` (UTC days).
 async fn first_page(
     store: &Store,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    group_by: GroupBy,
+    span: (DateTime<Utc>, DateTime<Utc>),
+    g: GroupBy,
 ) -> Vec<UsageRow> {
-    let page = Page {
-        limit: 100,
-        after: None,
-    };
-    let usage = store.usage("a", from, to, group_by, chrono_tz::UTC, page);
-    usage.await.map(|p| p.rows).unwrap_or_default()
+    let page = usage_page(store, (g, chrono_tz::UTC), span, 100, None).await;
+    page.rows
 }
 
 async fn temp_store() -> (Store, tokio::task::JoinHandle<()>, tempfile::TempDir) {
@@ -163,13 +172,11 @@ async fn writes_are_flushed_when_the_senders_drop_and_survive_reopen() {
     }
     let store = flushed(store, writer, &dir).await;
     assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1000);
-    let rows = first_page(
-        &store,
+    let span = (
         now - chrono::Duration::hours(1),
         now + chrono::Duration::hours(1),
-        GroupBy::Family,
-    )
-    .await;
+    );
+    let rows = first_page(&store, span, GroupBy::Family).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].requests, 1000);
     assert_eq!(rows[0].input_tokens, (0..1000).sum::<u64>());
@@ -181,30 +188,16 @@ async fn roll_up_keeps_totals_and_prunes_rows() {
     let (store, writer, dir) = temp_store().await;
     let now = Utc::now();
     let old = now - chrono::Duration::days(100);
-    store.write(Write::Call(Box::new(row(
-        "a",
-        old,
-        "embeddings",
-        10,
-        0,
-        None,
-    ))));
-    store.write(Write::Call(Box::new(row(
-        "a",
-        old,
-        "embeddings",
-        5,
-        0,
-        Some(7),
-    ))));
-    store.write(Write::Call(Box::new(row(
-        "a",
-        now,
-        "embeddings",
-        1,
-        0,
-        Some(1),
-    ))));
+    for (ts, input, cost) in [(old, 10, None), (old, 5, Some(7)), (now, 1, Some(1))] {
+        store.write(Write::Call(Box::new(row(
+            "a",
+            ts,
+            "embeddings",
+            input,
+            0,
+            cost,
+        ))));
+    }
     let store = flushed(store, writer, &dir).await;
     let n = store
         .roll_up(now - chrono::Duration::days(90))
@@ -212,13 +205,11 @@ async fn roll_up_keeps_totals_and_prunes_rows() {
         .unwrap_or(0);
     assert_eq!(n, 2);
     assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1);
-    let rows = first_page(
-        &store,
+    let span = (
         old - chrono::Duration::days(1),
         now + chrono::Duration::hours(1),
-        GroupBy::Day,
-    )
-    .await;
+    );
+    let rows = first_page(&store, span, GroupBy::Day).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0].requests, 2);
     assert_eq!(rows[0].input_tokens, 15);
@@ -272,25 +263,12 @@ async fn walk(
     group_by: GroupBy,
     tz: chrono_tz::Tz,
     limit: usize,
-    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    span: (DateTime<Utc>, DateTime<Utc>),
 ) -> Vec<UsageRow> {
     let mut out = Vec::new();
     let mut after: Option<UsageCursor> = None;
     loop {
-        let page = store
-            .usage(
-                "a",
-                from,
-                to,
-                group_by,
-                tz,
-                Page {
-                    limit,
-                    after: after.as_ref(),
-                },
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let page = usage_page(store, (group_by, tz), span, limit, after.as_ref()).await;
         assert!(page.rows.len() <= limit);
         if page.next.is_some() {
             assert_eq!(page.rows.len(), limit, "{group_by:?}");
@@ -345,21 +323,7 @@ async fn usage_pages_hold_every_group_once_ledger_and_roll_ups_together() {
         (GroupBy::Day, 3),
         (GroupBy::Day, 1000),
     ] {
-        let (from, to) = range;
-        let all = store
-            .usage(
-                "a",
-                from,
-                to,
-                g,
-                rome,
-                Page {
-                    limit: 10_000,
-                    after: None,
-                },
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let all = usage_page(&store, (g, rome), range, 10_000, None).await;
         assert!(all.next.is_none());
         let walked = walk(&store, g, rome, limit, range).await;
         assert_eq!(walked, all.rows, "{g:?} by {limit}");

@@ -23,23 +23,51 @@ fn without_usage_chunk(s: &str) -> String {
         .collect()
 }
 
-fn chat_usage() -> CallUsage {
+/// A chat stream's kind, with or without removing the usage chunk.
+fn chat(strip_usage_chunk: bool) -> StreamKind {
+    StreamKind::Chat { strip_usage_chunk }
+}
+
+/// Token usage of `model`.
+fn usage_of(model: &str, input_tokens: u64, output_tokens: u64) -> CallUsage {
     CallUsage {
-        model: Some("gpt-4o-mini-2024-07-18".into()),
-        input_tokens: 19,
-        output_tokens: 27,
+        model: Some(model.into()),
+        input_tokens,
+        output_tokens,
         ..Default::default()
     }
 }
 
+fn chat_usage() -> CallUsage {
+    usage_of("gpt-4o-mini-2024-07-18", 19, 27)
+}
+
+/// Asserts that the stream completed with `text` and usage of `model`; its usage.
+fn ended_with(o: &StreamOutcome, text: &str, model: &str) -> CallUsage {
+    assert!(o.completed);
+    assert_eq!(o.output_text, text);
+    let u = o.usage.clone().unwrap_or_default();
+    assert_eq!(u.model.as_deref(), Some(model));
+    u
+}
+
+/// Runs `s` split in two at every offset: each time forwarded as it came and [`ended_with`]
+/// `text` and usage of `model`, the same usage. That usage.
+fn ended_at_every_split(kind: StreamKind, s: &str, text: &str, model: &str) -> CallUsage {
+    let b = s.as_bytes();
+    let (_, whole) = run(kind, &[b]);
+    let want = ended_with(&whole, text, model);
+    for i in 0..=b.len() {
+        let (out, o) = run(kind, &[&b[..i], &b[i..]]);
+        assert_eq!(out, b, "split at {i}");
+        assert_eq!(ended_with(&o, text, model), want, "split at {i}");
+    }
+    want
+}
+
 #[test]
 fn chat_stream_whole() {
-    let (out, o) = run(
-        StreamKind::Chat {
-            strip_usage_chunk: false,
-        },
-        &[CHAT.as_bytes()],
-    );
+    let (out, o) = run(chat(false), &[CHAT.as_bytes()]);
     assert_eq!(out, CHAT.as_bytes());
     assert_eq!(o.usage, Some(chat_usage()));
     assert!(o.completed);
@@ -55,12 +83,7 @@ fn chat_stream_split_at_every_offset() {
     for strip in [false, true] {
         let want: &[u8] = if strip { stripped.as_bytes() } else { b };
         for i in 0..=b.len() {
-            let (out, o) = run(
-                StreamKind::Chat {
-                    strip_usage_chunk: strip,
-                },
-                &[&b[..i], &b[i..]],
-            );
+            let (out, o) = run(chat(strip), &[&b[..i], &b[i..]]);
             assert_eq!(out, want, "strip {strip}, split at {i}");
             assert_eq!(o.usage, Some(chat_usage()), "strip {strip}, split at {i}");
             assert!(o.completed);
@@ -69,12 +92,7 @@ fn chat_stream_split_at_every_offset() {
         // Three pieces.
         for i in (0..b.len()).step_by(31) {
             for j in (i..=b.len()).step_by(37) {
-                let (out, o) = run(
-                    StreamKind::Chat {
-                        strip_usage_chunk: strip,
-                    },
-                    &[&b[..i], &b[i..j], &b[j..]],
-                );
+                let (out, o) = run(chat(strip), &[&b[..i], &b[i..j], &b[j..]]);
                 assert_eq!(out, want, "strip {strip}, split at {i},{j}");
                 assert_eq!(o.usage, Some(chat_usage()));
                 assert_eq!(o.output_text, CHAT_TEXT);
@@ -82,12 +100,7 @@ fn chat_stream_split_at_every_offset() {
         }
         // Byte by byte.
         let pieces: Vec<&[u8]> = b.chunks(1).collect();
-        let (out, o) = run(
-            StreamKind::Chat {
-                strip_usage_chunk: strip,
-            },
-            &pieces,
-        );
+        let (out, o) = run(chat(strip), &pieces);
         assert_eq!(out, want);
         assert_eq!(o.usage, Some(chat_usage()));
         assert_eq!(o.output_text, CHAT_TEXT);
@@ -100,12 +113,7 @@ fn crlf_separators() {
     let b = crlf.as_bytes();
     let want = without_usage_chunk(CHAT).replace('\n', "\r\n");
     for i in 0..=b.len() {
-        let (out, o) = run(
-            StreamKind::Chat {
-                strip_usage_chunk: true,
-            },
-            &[&b[..i], &b[i..]],
-        );
+        let (out, o) = run(chat(true), &[&b[..i], &b[i..]]);
         assert_eq!(out, want.as_bytes(), "split at {i}");
         assert_eq!(o.usage, Some(chat_usage()), "split at {i}");
         assert_eq!(o.output_text, CHAT_TEXT);
@@ -116,23 +124,13 @@ fn crlf_separators() {
 #[test]
 fn forwarding_is_zero_copy() {
     let chunk = Bytes::from(CHAT);
-    let mut tap = StreamTap::new(
-        StreamKind::Chat {
-            strip_usage_chunk: false,
-        },
-        None,
-    );
+    let mut tap = StreamTap::new(chat(false), None);
     let out = tap.push(chunk.clone());
     assert_eq!(out.as_ptr(), chunk.as_ptr());
     assert_eq!(out.len(), chunk.len());
     // Stripping, event-aligned chunks without usage: the chunk itself.
     let events: Vec<&str> = CHAT.split_inclusive("\n\n").collect();
-    let mut tap = StreamTap::new(
-        StreamKind::Chat {
-            strip_usage_chunk: true,
-        },
-        None,
-    );
+    let mut tap = StreamTap::new(chat(true), None);
     for e in &events {
         let chunk = Bytes::copy_from_slice(e.as_bytes());
         let out = tap.push(chunk.clone());
@@ -151,12 +149,7 @@ fn forwarding_is_zero_copy() {
 #[test]
 fn strip_holds_back_only_incomplete_events() {
     let events: Vec<&str> = CHAT.split_inclusive("\n\n").collect();
-    let mut tap = StreamTap::new(
-        StreamKind::Chat {
-            strip_usage_chunk: true,
-        },
-        None,
-    );
+    let mut tap = StreamTap::new(chat(true), None);
     let first = events[0].as_bytes();
     let out = tap.push(Bytes::copy_from_slice(&first[..50]));
     assert!(out.is_empty());
@@ -177,12 +170,7 @@ fn usage_chunk_in_the_middle_of_a_chunk_is_removed() {
     let events: Vec<&str> = CHAT.split_inclusive("\n\n").collect();
     let n = events.len();
     // The last content chunk, the usage chunk and [DONE] in one upstream chunk.
-    let mut tap = StreamTap::new(
-        StreamKind::Chat {
-            strip_usage_chunk: true,
-        },
-        None,
-    );
+    let mut tap = StreamTap::new(chat(true), None);
     let mut out = Vec::new();
     let head: String = events[..n - 3].concat();
     out.extend_from_slice(&tap.push(Bytes::from(head)));
@@ -197,12 +185,7 @@ fn usage_chunk_in_the_middle_of_a_chunk_is_removed() {
 #[test]
 fn trailing_event_without_blank_line() {
     let s = CHAT.strip_suffix("\n\n").unwrap_or(CHAT);
-    let (out, o) = run(
-        StreamKind::Chat {
-            strip_usage_chunk: true,
-        },
-        &[s.as_bytes()],
-    );
+    let (out, o) = run(chat(true), &[s.as_bytes()]);
     assert_eq!(
         String::from_utf8_lossy(&out),
         without_usage_chunk(CHAT).trim_end_matches('\n')
@@ -211,12 +194,7 @@ fn trailing_event_without_blank_line() {
     // The usage chunk last, unterminated, is still removed.
     let cut = CHAT.strip_suffix("data: [DONE]\n\n").unwrap_or(CHAT);
     let cut = cut.strip_suffix("\n\n").unwrap_or(cut);
-    let (out, o) = run(
-        StreamKind::Chat {
-            strip_usage_chunk: true,
-        },
-        &[cut.as_bytes()],
-    );
+    let (out, o) = run(chat(true), &[cut.as_bytes()]);
     assert!(!String::from_utf8_lossy(&out).contains("\"choices\":[]"));
     assert_eq!(o.usage, Some(chat_usage()));
     assert!(!o.completed);
@@ -230,24 +208,14 @@ fn chat_stream_without_usage() {
         .filter(|e| !e.contains("\"choices\":[]"))
         .map(|e| e.replace(",\"usage\":null", ""))
         .collect();
-    let (out, o) = run(
-        StreamKind::Chat {
-            strip_usage_chunk: false,
-        },
-        &[s.as_bytes()],
-    );
+    let (out, o) = run(chat(false), &[s.as_bytes()]);
     assert_eq!(out, s.as_bytes());
     assert_eq!(o.usage, None);
     assert!(o.completed);
     assert_eq!(o.model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
     assert_eq!(o.output_text, CHAT_TEXT);
     // Nothing at all: the request's model.
-    let (_, o) = run(
-        StreamKind::Chat {
-            strip_usage_chunk: false,
-        },
-        &[],
-    );
+    let (_, o) = run(chat(false), &[]);
     assert_eq!(o.model.as_deref(), Some("req-model"));
     assert!(!o.completed);
 }
@@ -261,12 +229,7 @@ fn chat_tool_call_arguments_and_refusals_are_collected() {
         "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4.1-mini-2025-04-14\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]}\n\n",
         "data: [DONE]\n\n",
     );
-    let (_, o) = run(
-        StreamKind::Chat {
-            strip_usage_chunk: false,
-        },
-        &[s.as_bytes()],
-    );
+    let (_, o) = run(chat(false), &[s.as_bytes()]);
     assert_eq!(o.output_text, "{\"location\":\"Paris\"}I can't.");
     assert_eq!(o.model.as_deref(), Some("gpt-4.1-mini-2025-04-14"));
 }
@@ -301,12 +264,7 @@ fn completions_stream() {
 }
 
 fn responses_usage() -> CallUsage {
-    CallUsage {
-        model: Some("gpt-4.1-2025-04-14".into()),
-        input_tokens: 37,
-        output_tokens: 11,
-        ..Default::default()
-    }
+    usage_of("gpt-4.1-2025-04-14", 37, 11)
 }
 
 #[test]
@@ -327,15 +285,6 @@ fn responses_stream_split_at_every_offset() {
     assert_eq!(o.usage, Some(responses_usage()));
 }
 
-/// Asserts that the stream completed with `text` and usage of `model`; its usage.
-fn ended_with(o: &StreamOutcome, text: &str, model: &str) -> CallUsage {
-    assert!(o.completed);
-    assert_eq!(o.output_text, text);
-    let u = o.usage.clone().unwrap_or_default();
-    assert_eq!(u.model.as_deref(), Some(model));
-    u
-}
-
 #[test]
 fn responses_stream_cut_and_incomplete() {
     let cut = RESPONSES
@@ -353,8 +302,7 @@ fn responses_stream_cut_and_incomplete() {
         "data: {\"type\":\"response.audio.delta\",\"sequence_number\":5,\"response_id\":\"resp_1\",\"delta\":\"UklGRiQAAABXQVZF\"}\n\n",
         "data: {\"type\":\"response.incomplete\",\"sequence_number\":6,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":\"max_output_tokens\"},\"model\":\"o4-mini-2025-04-16\",\"usage\":{\"input_tokens\":10,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":64,\"output_tokens_details\":{\"reasoning_tokens\":64},\"total_tokens\":74}}}\n\n",
     );
-    let (_, o) = run(StreamKind::Responses, &[s.as_bytes()]);
-    let u = ended_with(&o, "abc", "o4-mini-2025-04-16");
+    let u = ended_at_every_split(StreamKind::Responses, s, "abc", "o4-mini-2025-04-16");
     assert_eq!(
         (u.input_tokens, u.output_tokens, u.reasoning_tokens),
         (10, 64, 64)
@@ -368,16 +316,11 @@ fn other_stream_transcription() {
         "data: {\"type\":\"transcript.text.delta\",\"delta\":\" see skies of blue.\",\"logprobs\":null}\n\n",
         "data: {\"type\":\"transcript.text.done\",\"text\":\"I see skies of blue.\",\"logprobs\":null,\"usage\":{\"type\":\"tokens\",\"input_tokens\":14,\"input_token_details\":{\"text_tokens\":0,\"audio_tokens\":14},\"output_tokens\":6,\"total_tokens\":20}}\n\n",
     );
-    let b = s.as_bytes();
-    for i in 0..=b.len() {
-        let (out, o) = run(StreamKind::Other, &[&b[..i], &b[i..]]);
-        assert_eq!(out, b);
-        let u = ended_with(&o, "I see skies of blue.", "req-model");
-        assert_eq!(
-            (u.input_tokens, u.audio_input_tokens, u.output_tokens),
-            (14, 14, 6)
-        );
-    }
+    let u = ended_at_every_split(StreamKind::Other, s, "I see skies of blue.", "req-model");
+    assert_eq!(
+        (u.input_tokens, u.audio_input_tokens, u.output_tokens),
+        (14, 14, 6)
+    );
 }
 
 #[test]
@@ -389,13 +332,7 @@ fn oversized_events_are_passed_through() {
     let s = format!("{big}{}", CHAT);
     let b = s.as_bytes();
     for strip in [false, true] {
-        let mut tap = StreamTap::new(
-            StreamKind::Chat {
-                strip_usage_chunk: strip,
-            },
-            None,
-        )
-        .with_max_event(1000);
+        let mut tap = StreamTap::new(chat(strip), None).with_max_event(1000);
         let mut out = Vec::new();
         for p in b.chunks(300) {
             out.extend_from_slice(&tap.push(Bytes::copy_from_slice(p)));

@@ -9,6 +9,25 @@ fn req(model: &str) -> RequestInfo {
     }
 }
 
+/// A usage of `model` with no counts.
+fn model_only(model: &str) -> CallUsage {
+    CallUsage {
+        model: Some(model.into()),
+        ..Default::default()
+    }
+}
+
+/// A text-token usage of `model`: `(input, cached)` tokens in, `(output, reasoning)` out.
+fn text_tokens(model: &str, input: (u64, u64), output: (u64, u64)) -> CallUsage {
+    CallUsage {
+        input_tokens: input.0,
+        cached_tokens: input.1,
+        output_tokens: output.0,
+        reasoning_tokens: output.1,
+        ..model_only(model)
+    }
+}
+
 #[test]
 fn response_strings_are_read_escaped_or_not_and_other_types_ignored() {
     let usage = r#""usage":{"prompt_tokens":3,"completion_tokens":2}"#;
@@ -59,14 +78,7 @@ fn chat_completion_usage() {
     let u = extract_json(FamilyKind::ChatCompletions, &req("o3-mini"), 200, body);
     assert_eq!(
         u,
-        Some(CallUsage {
-            model: Some("o3-mini-2025-01-31".into()),
-            input_tokens: 1117,
-            cached_tokens: 1024,
-            output_tokens: 846,
-            reasoning_tokens: 768,
-            ..Default::default()
-        })
+        Some(text_tokens("o3-mini-2025-01-31", (1117, 1024), (846, 768)))
     );
     assert_eq!(u.map(|u| u.total_tokens()), Some(1963));
     // Errors and non-2xx carry no usage.
@@ -115,17 +127,7 @@ fn legacy_completion_usage() {
 fn responses_usage() {
     let body = br#"{"id":"resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b","object":"response","created_at":1741476542,"status":"completed","error":null,"incomplete_details":null,"instructions":null,"max_output_tokens":null,"model":"gpt-4.1-2025-04-14","output":[{"type":"message","id":"msg_67ccd2bf17f0819081ff3bb2cf6508e60bb6a6b452d3795b","status":"completed","role":"assistant","content":[{"type":"output_text","text":"In a peaceful grove beneath a silver moon...","annotations":[]}]}],"parallel_tool_calls":true,"previous_response_id":null,"reasoning":{"effort":null,"summary":null},"store":true,"temperature":1.0,"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1.0,"truncation":"disabled","usage":{"input_tokens":36,"input_tokens_details":{"cached_tokens":12},"output_tokens":87,"output_tokens_details":{"reasoning_tokens":3},"total_tokens":123},"user":null,"metadata":{}}"#;
     let u = extract_json(FamilyKind::Responses, &req("gpt-4.1"), 200, body).unwrap_or_default();
-    assert_eq!(
-        u,
-        CallUsage {
-            model: Some("gpt-4.1-2025-04-14".into()),
-            input_tokens: 36,
-            cached_tokens: 12,
-            output_tokens: 87,
-            reasoning_tokens: 3,
-            ..Default::default()
-        }
-    );
+    assert_eq!(u, text_tokens("gpt-4.1-2025-04-14", (36, 12), (87, 3)));
     // A background response that is still queued has no usage yet.
     let queued = br#"{"id":"resp_1","object":"response","status":"queued","model":"o3","usage":null,"output":[]}"#;
     assert_eq!(
@@ -226,13 +228,7 @@ fn transcription_usage_kinds() {
         200,
         b"1\n00:00:00,000 --> 00:00:03,320\nHello\n",
     );
-    assert_eq!(
-        u,
-        Some(CallUsage {
-            model: Some("whisper-1".into()),
-            ..Default::default()
-        })
-    );
+    assert_eq!(u, Some(model_only("whisper-1")));
 }
 
 #[test]
@@ -248,9 +244,8 @@ fn speech_counts_characters() {
     assert_eq!(
         u,
         Some(CallUsage {
-            model: Some("tts-1".into()),
             characters: 1234,
-            ..Default::default()
+            ..model_only("tts-1")
         })
     );
     assert_eq!(extract_json(FamilyKind::Speech, &r, 500, b""), None);
@@ -265,13 +260,7 @@ fn moderations_are_counted_without_tokens() {
         200,
         body,
     );
-    assert_eq!(
-        u,
-        Some(CallUsage {
-            model: Some("omni-moderation-2024-09-26".into()),
-            ..Default::default()
-        })
-    );
+    assert_eq!(u, Some(model_only("omni-moderation-2024-09-26")));
 }
 
 const RUN: &str = r#"{"id":"run_abc123","object":"thread.run","created_at":1699075072,"assistant_id":"asst_abc123","thread_id":"thread_abc123","status":"STATUS","started_at":1699075072,"expires_at":null,"cancelled_at":null,"failed_at":null,"completed_at":1699075073,"last_error":null,"model":"gpt-4o","instructions":null,"incomplete_details":null,"tools":[{"type":"code_interpreter"}],"metadata":{},"usage":USAGE,"temperature":1.0,"top_p":1.0,"max_prompt_tokens":1000,"max_completion_tokens":1000,"truncation_strategy":{"type":"auto","last_messages":null},"response_format":"auto","tool_choice":"auto","parallel_tool_calls":true}"#;
