@@ -20,22 +20,27 @@ async fn admin_endpoints_need_the_admin_key() {
     let e = api_error(r).await;
     e.assert_status_code(401, "admin_key_required");
 
-    let e = api_error(
-        env.get("not-the-admin-key-000", "/api/admin/workspaces")
-            .await,
-    )
-    .await;
-    assert_eq!(e.status, 403, "{}", e.raw);
-    assert_eq!(e.body.error.kind, "permission_error", "{}", e.raw);
-    // A workspace key is not an admin key either.
-    let e = api_error(env.get(ACME_KEY, "/api/admin/workspaces").await).await;
-    assert_eq!(e.status, 403, "{}", e.raw);
-    let e = api_error(
-        env.post(ACME_KEY, "/api/admin/workspaces", json!({"id": "evil"}))
-            .await,
-    )
-    .await;
-    assert_eq!(e.status, 403, "{}", e.raw);
+    // A wrong key is refused, and a workspace key is not an admin key either.
+    for (what, r) in [
+        (
+            "a wrong key listing",
+            env.get("not-the-admin-key-000", "/api/admin/workspaces")
+                .await,
+        ),
+        (
+            "a workspace key listing",
+            env.get(ACME_KEY, "/api/admin/workspaces").await,
+        ),
+        (
+            "a workspace key creating",
+            env.post(ACME_KEY, "/api/admin/workspaces", json!({"id": "evil"}))
+                .await,
+        ),
+    ] {
+        let e = api_error(r).await;
+        assert_eq!(e.status, 403, "{what}: {}", e.raw);
+        assert_eq!(e.body.error.kind, "permission_error", "{what}: {}", e.raw);
+    }
 
     let list = env.get_json(ADMIN_KEY, "/api/admin/workspaces").await;
     let ids: Vec<&str> = list["workspaces"]
@@ -88,24 +93,15 @@ async fn created_workspaces_and_minted_keys_work_and_survive_a_restart() {
     assert_eq!(created["workspace"], "gamma", "{created}");
     assert_eq!(created["limits"]["requests_per_day"], 1234, "{created}");
 
-    let e = api_error(
-        env.post(ADMIN_KEY, "/api/admin/workspaces", json!({"id": "gamma"}))
-            .await,
-    )
-    .await;
-    assert_eq!(e.status, 409, "{}", e.raw);
-    let e = api_error(
-        env.post(ADMIN_KEY, "/api/admin/workspaces", json!({"id": "bad id!"}))
-            .await,
-    )
-    .await;
-    assert_eq!(e.status, 400, "{}", e.raw);
-    let e = api_error(
-        env.post(ADMIN_KEY, "/api/admin/workspaces/nope/keys", json!({}))
-            .await,
-    )
-    .await;
-    assert_eq!(e.status, 404, "{}", e.raw);
+    // A taken id, a malformed id, and keys for a workspace that does not exist.
+    for (path, body, status) in [
+        ("/api/admin/workspaces", json!({"id": "gamma"}), 409),
+        ("/api/admin/workspaces", json!({"id": "bad id!"}), 400),
+        ("/api/admin/workspaces/nope/keys", json!({}), 404),
+    ] {
+        let e = api_error(env.post(ADMIN_KEY, path, body.clone()).await).await;
+        assert_eq!(e.status, status, "POST {path} {body}: {}", e.raw);
+    }
 
     let r = env
         .post(ADMIN_KEY, "/api/admin/workspaces/gamma/keys", json!({}))
