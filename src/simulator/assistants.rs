@@ -22,7 +22,7 @@ use super::dispatch::{body_bytes, parse_json};
 use super::sse::{named_event, sse_response};
 use super::store::{list_response, RunRec, Store, ThreadRec};
 use super::tokens::{count_words, plan_reply, reply_text, word_deltas, Words, PER_MESSAGE_TOKENS};
-use super::wire::{alnum_id, deleted, json, unix_now, ApiError};
+use super::wire::{alnum_id, json, unix_now, ApiError};
 use super::{lock, Ctx, Metered};
 
 /// One Assistants API operation (ids from the path).
@@ -286,51 +286,29 @@ pub(crate) async fn handle(ctx: &Ctx, op: Op, req: Request) -> Result<Response, 
                 .ok_or_else(|| ApiError::no_object("assistant", &id))?;
             Ok(json(StatusCode::OK, a))
         }
-        Op::AssistantDelete(id) => {
-            store
-                .assistants
-                .remove(&id)
-                .ok_or_else(|| ApiError::no_object("assistant", &id))?;
-            Ok(deleted(&id, "assistant.deleted"))
-        }
+        Op::AssistantDelete(id) => store
+            .assistants
+            .delete(&id, "assistant", "assistant.deleted"),
         Op::ThreadCreate => {
             let t: ThreadIn = parse_json(&body)?;
             let id = new_thread(store, t)?;
-            let t = store
-                .threads
-                .get(&id)
-                .ok_or_else(|| ApiError::no_object("thread", &id))?;
+            let t = store.thread(&id)?;
             Ok(json(StatusCode::OK, &t.obj))
         }
         Op::ThreadGet(id) => {
-            let t = store
-                .threads
-                .get(&id)
-                .ok_or_else(|| ApiError::no_object("thread", &id))?;
+            let t = store.thread(&id)?;
             Ok(json(StatusCode::OK, &t.obj))
         }
-        Op::ThreadDelete(id) => {
-            store
-                .threads
-                .remove(&id)
-                .ok_or_else(|| ApiError::no_object("thread", &id))?;
-            Ok(deleted(&id, "thread.deleted"))
-        }
+        Op::ThreadDelete(id) => store.threads.delete(&id, "thread", "thread.deleted"),
         Op::MessageCreate(tid) => {
             let m: MessageIn = parse_json(&body)?;
-            let t = store
-                .threads
-                .get_mut(&tid)
-                .ok_or_else(|| ApiError::no_object("thread", &tid))?;
+            let t = store.thread_mut(&tid)?;
             let msg = user_message(&tid, m)?;
             t.messages.push(msg.clone());
             Ok(json(StatusCode::OK, &msg))
         }
         Op::MessageList(tid) => {
-            let t = store
-                .threads
-                .get(&tid)
-                .ok_or_else(|| ApiError::no_object("thread", &tid))?;
+            let t = store.thread(&tid)?;
             Ok(list_response(t.messages.iter().cloned(), query))
         }
         Op::RunCreate(tid) => {
@@ -342,10 +320,7 @@ pub(crate) async fn handle(ctx: &Ctx, op: Op, req: Request) -> Result<Response, 
             create_run(ctx, store, None, r)
         }
         Op::RunList(tid) => {
-            store
-                .threads
-                .get(&tid)
-                .ok_or_else(|| ApiError::no_object("thread", &tid))?;
+            store.thread(&tid)?;
             let runs = store.runs.values().filter(|r| in_thread(r, &tid));
             Ok(list_response(runs.map(|r| r.obj.clone()), query))
         }
@@ -430,10 +405,7 @@ fn create_run(
         .ok_or_else(|| ApiError::no_object("assistant", &assistant_id))?;
     let thread_id = match thread_id {
         Some(tid) => {
-            store
-                .threads
-                .get(&tid)
-                .ok_or_else(|| ApiError::no_object("thread", &tid))?;
+            store.thread(&tid)?;
             tid
         }
         None => new_thread(
@@ -445,10 +417,7 @@ fn create_run(
             }),
         )?,
     };
-    let thread = store
-        .threads
-        .get_mut(&thread_id)
-        .ok_or_else(|| ApiError::no_object("thread", &thread_id))?;
+    let thread = store.thread_mut(&thread_id)?;
     for m in r.additional_messages.unwrap_or_default() {
         let msg = user_message(&thread_id, m)?;
         thread.messages.push(msg);

@@ -304,9 +304,7 @@ pub(crate) fn vs_get(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
 pub(crate) fn vs_delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     lock(&ctx.inner.store)
         .vector_stores
-        .remove(id)
-        .ok_or_else(|| ApiError::no_object("vector store", id))?;
-    Ok(deleted(id, "vector_store.deleted"))
+        .delete(id, "vector store", "vector_store.deleted")
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::tokens::ReplyPlan;
-use super::wire::{first_value, json, query_pairs};
+use super::wire::{deleted, first_value, json, query_pairs, ApiError};
 
 /// A collection keeping insertion (= creation) order.
 pub(crate) struct Coll<T> {
@@ -48,6 +48,16 @@ impl<T> Coll<T> {
     /// Values oldest first.
     pub fn values(&self) -> impl Iterator<Item = &T> {
         self.order.iter().filter_map(|id| self.map.get(id))
+    }
+}
+
+impl<T> Coll<T> {
+    /// Removes object `id` and answers the `DELETE` with `object` (`"assistant.deleted"`, …);
+    /// 404 `No <kind> found with id …` when there is none.
+    pub fn delete(&mut self, id: &str, kind: &str, object: &str) -> Result<Response, ApiError> {
+        self.remove(id)
+            .ok_or_else(|| ApiError::no_object(kind, id))?;
+        Ok(deleted(id, object))
     }
 }
 
@@ -141,6 +151,22 @@ pub(crate) struct Store {
     pub runs: Coll<RunRec>,
     pub vector_stores: Coll<VsRec>,
     pub batches: Coll<BatchRec>,
+}
+
+impl Store {
+    /// Thread `id`, or 404 when there is none.
+    pub fn thread(&self, id: &str) -> Result<&ThreadRec, ApiError> {
+        self.threads
+            .get(id)
+            .ok_or_else(|| ApiError::no_object("thread", id))
+    }
+
+    /// [`Store::thread`], to change.
+    pub fn thread_mut(&mut self, id: &str) -> Result<&mut ThreadRec, ApiError> {
+        self.threads
+            .get_mut(id)
+            .ok_or_else(|| ApiError::no_object("thread", id))
+    }
 }
 
 /// A 200 answer holding the list page of `items` (oldest first) that `query` asks for, with
