@@ -286,6 +286,39 @@ async fn ws_wait(ws: &mut Ws, kind: &str, within: Duration) -> Option<Value> {
     }
 }
 
+/// [`ws_wait`] that must hear the message: panics, naming `what` was awaited, when none comes.
+async fn ws_expect(
+    ws: &mut Ws,
+    kind: &str,
+    within: Duration,
+    what: impl std::fmt::Display,
+) -> Value {
+    ws_wait(ws, kind, within)
+        .await
+        .unwrap_or_else(|| panic!("{what} (no {kind} message within {within:?})"))
+}
+
+/// The next notification within `within`, which must be a `key` one; panics, naming `what` was
+/// awaited, when none comes.
+async fn ws_notification(
+    ws: &mut Ws,
+    within: Duration,
+    key: &str,
+    what: impl std::fmt::Display,
+) -> Value {
+    let notif = ws_expect(ws, "notification", within, what).await;
+    assert_eq!(notif["data"]["key"], key, "{notif}");
+    notif
+}
+
+/// One chat by acme that the upstream refuses for the account's quota (429), read to its end.
+async fn chat_refused_for_quota(env: &Env) {
+    env.sim.inject(Fault::InsufficientQuota, 1);
+    let r = env.chat(ACME_KEY, "hello").await;
+    assert_eq!(r.status(), 429);
+    let _ = r.bytes().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_websocket_sends_status_pong_and_notifications() {
     let env = Env::start(&base_toml("")).await;
@@ -300,22 +333,17 @@ async fn the_websocket_sends_status_pong_and_notifications() {
     ws.send(Message::Text(r#"{"type":"ping"}"#.into()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let pong = ws_wait(&mut ws, "pong", Duration::from_secs(5))
-        .await
-        .unwrap_or_else(|| panic!("no pong"));
+    let pong = ws_expect(&mut ws, "pong", Duration::from_secs(5), "no pong").await;
     assert_eq!(pong, json!({"type": "pong"}));
 
-    env.sim.inject(Fault::InsufficientQuota, 1);
-    let r = env.chat(ACME_KEY, "hello").await;
-    assert_eq!(r.status(), 429);
-    let _ = r.bytes().await;
-    let notif = ws_wait(&mut ws, "notification", Duration::from_secs(1))
-        .await
-        .unwrap_or_else(|| panic!("no notification within 1 s of the refusal"));
-    assert_eq!(
-        notif["data"]["key"], "notif-quota-exceeded-account",
-        "{notif}"
-    );
+    chat_refused_for_quota(&env).await;
+    let notif = ws_notification(
+        &mut ws,
+        Duration::from_secs(1),
+        "notif-quota-exceeded-account",
+        "no notification within 1 s of the refusal",
+    )
+    .await;
     assert_eq!(notif["data"]["workspace"], "acme", "{notif}");
     assert!(
         notif["data"]["title"]
@@ -345,13 +373,13 @@ async fn a_workspace_socket_never_gets_another_workspaces_notifications() {
     let _ = r.bytes().await;
     let r = env.chat(ACME_KEY, "two").await;
     assert_eq!(r.status(), 429);
-    let notif = ws_wait(&mut acme, "notification", Duration::from_secs(2))
-        .await
-        .unwrap_or_else(|| panic!("acme got no notification"));
-    assert_eq!(
-        notif["data"]["key"], "notif-rate-limited-workspace",
-        "{notif}"
-    );
+    ws_notification(
+        &mut acme,
+        Duration::from_secs(2),
+        "notif-rate-limited-workspace",
+        "acme got no notification",
+    )
+    .await;
     // Everything acme's event published is already in beta's queue if it was sent there.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
     while let Some(m) = ws_next(
@@ -378,9 +406,7 @@ async fn a_workspace_socket_never_gets_another_workspaces_notifications() {
 async fn a_notification_heard_on_the_websocket_is_listed_right_away() {
     let mut env = Env::start(&base_toml("")).await;
     let mut ws = ws_connect(&env, ACME_KEY).await;
-    let first = ws_wait(&mut ws, "status", Duration::from_secs(5))
-        .await
-        .unwrap_or_else(|| panic!("no first status"));
+    let first = ws_expect(&mut ws, "status", Duration::from_secs(5), "no first status").await;
     assert_eq!(first["data"]["status"], "normal", "{first}");
     let mut heard: Vec<String> = Vec::new();
     for round in 0..4 {
@@ -389,15 +415,15 @@ async fn a_notification_heard_on_the_websocket_is_listed_right_away() {
                 env.post_ok(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
                     .await;
             } else {
-                env.sim.inject(Fault::InsufficientQuota, 1);
-                let r = env.chat(ACME_KEY, "hello").await;
-                assert_eq!(r.status(), 429);
-                let _ = r.bytes().await;
+                chat_refused_for_quota(&env).await;
             }
-            let notif = ws_wait(&mut ws, "notification", Duration::from_secs(2))
-                .await
-                .unwrap_or_else(|| panic!("round {round}: no {want} notification"));
-            assert_eq!(notif["data"]["key"], want, "{notif}");
+            let notif = ws_notification(
+                &mut ws,
+                Duration::from_secs(2),
+                want,
+                format!("round {round}: no {want} notification"),
+            )
+            .await;
             let id = notif["data"]["id"].as_str().unwrap_or_default().to_string();
             // Right away: no wait, no retry.
             let list = env
@@ -1073,9 +1099,7 @@ async fn a_cookie_websocket_from_another_site_is_refused() {
     let (mut ws, _) = connect(env.gateway.clone())
         .await
         .unwrap_or_else(|e| panic!("same-origin socket: {e}"));
-    let m = ws_wait(&mut ws, "status", Duration::from_secs(5))
-        .await
-        .unwrap_or_else(|| panic!("no status"));
+    let m = ws_expect(&mut ws, "status", Duration::from_secs(5), "no status").await;
     assert_eq!(m["data"]["workspace"], "acme", "{m}");
 }
 
