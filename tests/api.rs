@@ -171,9 +171,7 @@ async fn stored_limits_that_break_a_rule_are_reported_and_the_defaults_apply() {
         .unwrap_or_default();
     let key = minted["key"].as_str().unwrap_or_default().to_string();
     env.stop_gateway().await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = env.db_pool().await;
     sqlx::query("UPDATE workspaces SET limits = ?1 WHERE id = 'gamma'")
         .bind(r#"{"id":"gamma","requests_per_day":1234,"budget_usd_per_day":-5.0}"#)
         .execute(&pool)
@@ -863,9 +861,7 @@ async fn sessions_last_the_configured_time_and_are_renewed_past_half_their_life(
 
     // The same session 50 minutes later: 10 minutes left, so it is renewed on use.
     let salt: Vec<u8> = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let pool = env.db_pool().await;
         sqlx::query_scalar("SELECT value FROM settings WHERE key = 'session_salt'")
             .fetch_one(&pool)
             .await
@@ -944,9 +940,7 @@ async fn what_the_database_holds_cannot_sign_a_session() {
     let (admin, _) = sign_in(&env, ADMIN_KEY).await;
     assert_eq!(whoami(&env, &admin).await, 200);
     let values: Vec<Vec<u8>> = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let pool = env.db_pool().await;
         sqlx::query_scalar("SELECT value FROM settings")
             .fetch_all(&pool)
             .await
@@ -1381,9 +1375,7 @@ async fn a_store_failure_renders_no_internal_detail() {
     // The table goes while the gateway is stopped (a schema change under its open connections
     // could also stall them); the restarted gateway starts without reading it.
     env.stop_gateway().await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = env.db_pool().await;
     sqlx::query("DROP TABLE notifications")
         .execute(&pool)
         .await
