@@ -245,17 +245,21 @@ struct ChunkChoice<'a> {
     finish_reason: Option<&'static str>,
 }
 
+/// A `chat.completion.chunk`, or a `text_completion` (streamed or whole): choices `C` and usage
+/// `U`. Text completions carry no service tier or fingerprint.
 #[derive(Serialize)]
-struct Chunk<'a> {
+struct Chunk<'a, C, U> {
     id: &'a str,
     object: &'static str,
     created: u64,
     model: &'a str,
-    service_tier: &'static str,
-    system_fingerprint: &'static str,
-    choices: &'a [ChunkChoice<'a>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_tier: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_fingerprint: Option<&'static str>,
+    choices: &'a [C],
     #[serde(skip_serializing_if = "UsageSlot::absent")]
-    usage: UsageSlot<'a, ChatUsage>,
+    usage: UsageSlot<'a, U>,
 }
 
 /// A validated chat request, ready to render.
@@ -365,8 +369,8 @@ impl ChatPlan {
                     object: "chat.completion.chunk",
                     created,
                     model: &self.model,
-                    service_tier: self.tier,
-                    system_fingerprint: SYSTEM_FINGERPRINT,
+                    service_tier: Some(self.tier),
+                    system_fingerprint: Some(SYSTEM_FINGERPRINT),
                     choices,
                     usage,
                 })
@@ -437,17 +441,6 @@ struct TextChoice<'a> {
     finish_reason: Option<&'static str>,
 }
 
-#[derive(Serialize)]
-struct TextCompletion<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: &'a [TextChoice<'a>],
-    #[serde(skip_serializing_if = "UsageSlot::absent")]
-    usage: UsageSlot<'a, CompletionUsage>,
-}
-
 struct CompletionPlan {
     model: String,
     usage: CompletionUsage,
@@ -502,11 +495,13 @@ impl CompletionPlan {
                 finish_reason: Some("stop"),
             })
             .collect();
-        let body = TextCompletion {
+        let body = Chunk {
             id: &id,
             object: "text_completion",
             created: unix_now(),
             model: &self.model,
+            service_tier: None,
+            system_fingerprint: None,
             choices: &choices,
             usage: UsageSlot::Set(&self.usage),
         };
@@ -535,11 +530,13 @@ impl CompletionPlan {
             |index, piece| choice(index, piece, None),
             |index| choice(index, "", Some("stop")),
             |choices: &[TextChoice<'_>], usage| {
-                data_event(&TextCompletion {
+                data_event(&Chunk {
                     id: &id,
                     object: "text_completion",
                     created,
                     model: &self.model,
+                    service_tier: None,
+                    system_fingerprint: None,
                     choices,
                     usage,
                 })
