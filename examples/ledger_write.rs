@@ -13,16 +13,12 @@ use quota_sentinel::store::{LedgerRow, Store, Write};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// User + system CPU time of this process so far, in seconds.
+#[path = "common/cpu.rs"]
+mod cpu;
+
+/// User + system CPU time of this process (every thread) so far, in seconds.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|s| s.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    // /proc counts in USER_HZ, which Linux fixes at 100 whatever the kernel's own tick rate.
-    ticks / 100.0
+    cpu::seconds("/proc/self/stat")
 }
 
 #[tokio::main]

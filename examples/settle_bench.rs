@@ -22,6 +22,9 @@ use quota_sentinel::registry::Registry;
 use quota_sentinel::store::Store;
 use quota_sentinel::types::{Limits, UpstreamHeadroom};
 
+#[path = "common/cpu.rs"]
+mod cpu;
+
 // The gateway's allocator, so the figure is the gateway's.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -35,14 +38,7 @@ fn arg(n: usize, default: u64) -> u64 {
 
 /// User + system CPU time of the calling thread so far, in seconds.
 fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|s| s.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    // /proc counts in USER_HZ, which Linux fixes at 100 whatever the kernel's own tick rate.
-    ticks / 100.0
+    cpu::seconds("/proc/thread-self/stat")
 }
 
 /// The median of `v` (sorted here), and its largest value.

@@ -20,22 +20,27 @@ async fn admin_endpoints_need_the_admin_key() {
     let e = api_error(r).await;
     e.assert_status_code(401, "admin_key_required");
 
-    let e = api_error(
-        env.get("not-the-admin-key-000", "/api/admin/workspaces")
-            .await,
-    )
-    .await;
-    assert_eq!(e.status, 403, "{}", e.raw);
-    assert_eq!(e.body.error.kind, "permission_error", "{}", e.raw);
-    // A workspace key is not an admin key either.
-    let e = api_error(env.get(ACME_KEY, "/api/admin/workspaces").await).await;
-    assert_eq!(e.status, 403, "{}", e.raw);
-    let e = api_error(
-        env.post(ACME_KEY, "/api/admin/workspaces", json!({"id": "evil"}))
-            .await,
-    )
-    .await;
-    assert_eq!(e.status, 403, "{}", e.raw);
+    // A wrong key is refused, and a workspace key is not an admin key either.
+    for (what, r) in [
+        (
+            "a wrong key listing",
+            env.get("not-the-admin-key-000", "/api/admin/workspaces")
+                .await,
+        ),
+        (
+            "a workspace key listing",
+            env.get(ACME_KEY, "/api/admin/workspaces").await,
+        ),
+        (
+            "a workspace key creating",
+            env.post(ACME_KEY, "/api/admin/workspaces", json!({"id": "evil"}))
+                .await,
+        ),
+    ] {
+        let e = api_error(r).await;
+        assert_eq!(e.status, 403, "{what}: {}", e.raw);
+        assert_eq!(e.body.error.kind, "permission_error", "{what}: {}", e.raw);
+    }
 
     let list = env.get_json(ADMIN_KEY, "/api/admin/workspaces").await;
     let ids: Vec<&str> = list["workspaces"]
@@ -88,24 +93,15 @@ async fn created_workspaces_and_minted_keys_work_and_survive_a_restart() {
     assert_eq!(created["workspace"], "gamma", "{created}");
     assert_eq!(created["limits"]["requests_per_day"], 1234, "{created}");
 
-    let e = api_error(
-        env.post(ADMIN_KEY, "/api/admin/workspaces", json!({"id": "gamma"}))
-            .await,
-    )
-    .await;
-    assert_eq!(e.status, 409, "{}", e.raw);
-    let e = api_error(
-        env.post(ADMIN_KEY, "/api/admin/workspaces", json!({"id": "bad id!"}))
-            .await,
-    )
-    .await;
-    assert_eq!(e.status, 400, "{}", e.raw);
-    let e = api_error(
-        env.post(ADMIN_KEY, "/api/admin/workspaces/nope/keys", json!({}))
-            .await,
-    )
-    .await;
-    assert_eq!(e.status, 404, "{}", e.raw);
+    // A taken id, a malformed id, and keys for a workspace that does not exist.
+    for (path, body, status) in [
+        ("/api/admin/workspaces", json!({"id": "gamma"}), 409),
+        ("/api/admin/workspaces", json!({"id": "bad id!"}), 400),
+        ("/api/admin/workspaces/nope/keys", json!({}), 404),
+    ] {
+        let e = api_error(env.post(ADMIN_KEY, path, body.clone()).await).await;
+        assert_eq!(e.status, status, "POST {path} {body}: {}", e.raw);
+    }
 
     let r = env
         .post(ADMIN_KEY, "/api/admin/workspaces/gamma/keys", json!({}))
@@ -175,9 +171,7 @@ async fn stored_limits_that_break_a_rule_are_reported_and_the_defaults_apply() {
         .unwrap_or_default();
     let key = minted["key"].as_str().unwrap_or_default().to_string();
     env.stop_gateway().await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = env.db_pool().await;
     sqlx::query("UPDATE workspaces SET limits = ?1 WHERE id = 'gamma'")
         .bind(r#"{"id":"gamma","requests_per_day":1234,"budget_usd_per_day":-5.0}"#)
         .execute(&pool)
@@ -315,6 +309,39 @@ async fn ws_wait(ws: &mut Ws, kind: &str, within: Duration) -> Option<Value> {
     }
 }
 
+/// [`ws_wait`] that must hear the message: panics, naming `what` was awaited, when none comes.
+async fn ws_expect(
+    ws: &mut Ws,
+    kind: &str,
+    within: Duration,
+    what: impl std::fmt::Display,
+) -> Value {
+    ws_wait(ws, kind, within)
+        .await
+        .unwrap_or_else(|| panic!("{what} (no {kind} message within {within:?})"))
+}
+
+/// The next notification within `within`, which must be a `key` one; panics, naming `what` was
+/// awaited, when none comes.
+async fn ws_notification(
+    ws: &mut Ws,
+    within: Duration,
+    key: &str,
+    what: impl std::fmt::Display,
+) -> Value {
+    let notif = ws_expect(ws, "notification", within, what).await;
+    assert_eq!(notif["data"]["key"], key, "{notif}");
+    notif
+}
+
+/// One chat by acme that the upstream refuses for the account's quota (429), read to its end.
+async fn chat_refused_for_quota(env: &Env) {
+    env.sim.inject(Fault::InsufficientQuota, 1);
+    let r = env.chat(ACME_KEY, "hello").await;
+    assert_eq!(r.status(), 429);
+    let _ = r.bytes().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_websocket_sends_status_pong_and_notifications() {
     let env = Env::start(&base_toml("")).await;
@@ -329,22 +356,17 @@ async fn the_websocket_sends_status_pong_and_notifications() {
     ws.send(Message::Text(r#"{"type":"ping"}"#.into()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let pong = ws_wait(&mut ws, "pong", Duration::from_secs(5))
-        .await
-        .unwrap_or_else(|| panic!("no pong"));
+    let pong = ws_expect(&mut ws, "pong", Duration::from_secs(5), "no pong").await;
     assert_eq!(pong, json!({"type": "pong"}));
 
-    env.sim.inject(Fault::InsufficientQuota, 1);
-    let r = env.chat(ACME_KEY, "hello").await;
-    assert_eq!(r.status(), 429);
-    let _ = r.bytes().await;
-    let notif = ws_wait(&mut ws, "notification", Duration::from_secs(1))
-        .await
-        .unwrap_or_else(|| panic!("no notification within 1 s of the refusal"));
-    assert_eq!(
-        notif["data"]["key"], "notif-quota-exceeded-account",
-        "{notif}"
-    );
+    chat_refused_for_quota(&env).await;
+    let notif = ws_notification(
+        &mut ws,
+        Duration::from_secs(1),
+        "notif-quota-exceeded-account",
+        "no notification within 1 s of the refusal",
+    )
+    .await;
     assert_eq!(notif["data"]["workspace"], "acme", "{notif}");
     assert!(
         notif["data"]["title"]
@@ -374,13 +396,13 @@ async fn a_workspace_socket_never_gets_another_workspaces_notifications() {
     let _ = r.bytes().await;
     let r = env.chat(ACME_KEY, "two").await;
     assert_eq!(r.status(), 429);
-    let notif = ws_wait(&mut acme, "notification", Duration::from_secs(2))
-        .await
-        .unwrap_or_else(|| panic!("acme got no notification"));
-    assert_eq!(
-        notif["data"]["key"], "notif-rate-limited-workspace",
-        "{notif}"
-    );
+    ws_notification(
+        &mut acme,
+        Duration::from_secs(2),
+        "notif-rate-limited-workspace",
+        "acme got no notification",
+    )
+    .await;
     // Everything acme's event published is already in beta's queue if it was sent there.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
     while let Some(m) = ws_next(
@@ -407,9 +429,7 @@ async fn a_workspace_socket_never_gets_another_workspaces_notifications() {
 async fn a_notification_heard_on_the_websocket_is_listed_right_away() {
     let mut env = Env::start(&base_toml("")).await;
     let mut ws = ws_connect(&env, ACME_KEY).await;
-    let first = ws_wait(&mut ws, "status", Duration::from_secs(5))
-        .await
-        .unwrap_or_else(|| panic!("no first status"));
+    let first = ws_expect(&mut ws, "status", Duration::from_secs(5), "no first status").await;
     assert_eq!(first["data"]["status"], "normal", "{first}");
     let mut heard: Vec<String> = Vec::new();
     for round in 0..4 {
@@ -418,15 +438,15 @@ async fn a_notification_heard_on_the_websocket_is_listed_right_away() {
                 env.post_ok(ADMIN_KEY, "/api/quota/reset", json!({"workspace": "acme"}))
                     .await;
             } else {
-                env.sim.inject(Fault::InsufficientQuota, 1);
-                let r = env.chat(ACME_KEY, "hello").await;
-                assert_eq!(r.status(), 429);
-                let _ = r.bytes().await;
+                chat_refused_for_quota(&env).await;
             }
-            let notif = ws_wait(&mut ws, "notification", Duration::from_secs(2))
-                .await
-                .unwrap_or_else(|| panic!("round {round}: no {want} notification"));
-            assert_eq!(notif["data"]["key"], want, "{notif}");
+            let notif = ws_notification(
+                &mut ws,
+                Duration::from_secs(2),
+                want,
+                format!("round {round}: no {want} notification"),
+            )
+            .await;
             let id = notif["data"]["id"].as_str().unwrap_or_default().to_string();
             // Right away: no wait, no retry.
             let list = env
@@ -866,9 +886,7 @@ async fn sessions_last_the_configured_time_and_are_renewed_past_half_their_life(
 
     // The same session 50 minutes later: 10 minutes left, so it is renewed on use.
     let salt: Vec<u8> = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let pool = env.db_pool().await;
         sqlx::query_scalar("SELECT value FROM settings WHERE key = 'session_salt'")
             .fetch_one(&pool)
             .await
@@ -947,9 +965,7 @@ async fn what_the_database_holds_cannot_sign_a_session() {
     let (admin, _) = sign_in(&env, ADMIN_KEY).await;
     assert_eq!(whoami(&env, &admin).await, 200);
     let values: Vec<Vec<u8>> = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let pool = env.db_pool().await;
         sqlx::query_scalar("SELECT value FROM settings")
             .fetch_all(&pool)
             .await
@@ -1102,9 +1118,7 @@ async fn a_cookie_websocket_from_another_site_is_refused() {
     let (mut ws, _) = connect(env.gateway.clone())
         .await
         .unwrap_or_else(|e| panic!("same-origin socket: {e}"));
-    let m = ws_wait(&mut ws, "status", Duration::from_secs(5))
-        .await
-        .unwrap_or_else(|| panic!("no status"));
+    let m = ws_expect(&mut ws, "status", Duration::from_secs(5), "no status").await;
     assert_eq!(m["data"]["workspace"], "acme", "{m}");
 }
 
@@ -1386,9 +1400,7 @@ async fn a_store_failure_renders_no_internal_detail() {
     // The table goes while the gateway is stopped (a schema change under its open connections
     // could also stall them); the restarted gateway starts without reading it.
     env.stop_gateway().await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = env.db_pool().await;
     sqlx::query("DROP TABLE notifications")
         .execute(&pool)
         .await

@@ -518,10 +518,7 @@ async fn made_up_paths_are_counted_as_other_and_keep_their_path_in_the_ledger_on
     assert!(families.len() <= FAMILIES.len() + 1);
 
     // The ledger keeps each `other` call's path, and no path for the known families.
-    let url = format!("sqlite://{}/qs.db", env.db_dir.path().display());
-    let pool = sqlx::SqlitePool::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = env.db_pool().await;
     let (rows, paths): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), COUNT(DISTINCT path) FROM ledger WHERE family = 'other' \
           AND path LIKE 'madeup/%/zz'",
@@ -784,10 +781,7 @@ async fn every_call_has_a_request_id_in_its_answer_and_its_ledger_row() {
         usage_row(v, "chat.completions").is_some_and(|r| n(r, "requests") == 2)
     })
     .await;
-    let db = format!("sqlite://{}/qs.db", env.db_dir.path().display());
-    let pool = sqlx::SqlitePool::connect(&db)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = env.db_pool().await;
     let mut ids: Vec<String> = sqlx::query_scalar("SELECT request_id FROM ledger")
         .fetch_all(&pool)
         .await

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::dispatch::{body_bytes, parse_json};
 use super::sse::{named_event, sse_response};
-use super::store::{list_page, RunRec, Store, ThreadRec};
+use super::store::{list_response, RunRec, Store, ThreadRec};
 use super::tokens::{count_words, plan_reply, reply_text, word_deltas, Words, PER_MESSAGE_TOKENS};
 use super::wire::{alnum_id, json, unix_now, ApiError};
 use super::{lock, Ctx, Metered};
@@ -57,16 +57,6 @@ pub(crate) fn require_beta(headers: &HeaderMap) -> Result<(), ApiError> {
             "You must provide the 'OpenAI-Beta' header to access the Assistants API. Please try again by setting the header 'OpenAI-Beta: assistants=v2'.",
         ))
     }
-}
-
-fn no_assistant(id: &str) -> ApiError {
-    ApiError::not_found(format!("No assistant found with id '{id}'."), None)
-}
-fn no_thread(id: &str) -> ApiError {
-    ApiError::not_found(format!("No thread found with id '{id}'."), None)
-}
-fn no_run(id: &str) -> ApiError {
-    ApiError::not_found(format!("No run found with id '{id}'."), None)
 }
 
 #[derive(Deserialize)]
@@ -288,52 +278,38 @@ pub(crate) async fn handle(ctx: &Ctx, op: Op, req: Request) -> Result<Response, 
             store.assistants.insert(id, obj.clone());
             Ok(json(StatusCode::OK, &obj))
         }
-        Op::AssistantList => {
-            let items = store.assistants.values().cloned().collect();
-            Ok(json(StatusCode::OK, &list_page(items, query, 20, 100)))
-        }
+        Op::AssistantList => Ok(store.assistants.list(query)),
         Op::AssistantGet(id) => {
-            let a = store.assistants.get(&id).ok_or_else(|| no_assistant(&id))?;
+            let a = store
+                .assistants
+                .get(&id)
+                .ok_or_else(|| ApiError::no_object("assistant", &id))?;
             Ok(json(StatusCode::OK, a))
         }
-        Op::AssistantDelete(id) => {
-            store
-                .assistants
-                .remove(&id)
-                .ok_or_else(|| no_assistant(&id))?;
-            Ok(json(
-                StatusCode::OK,
-                &json!({"id": id, "object": "assistant.deleted", "deleted": true}),
-            ))
-        }
+        Op::AssistantDelete(id) => store
+            .assistants
+            .delete(&id, "assistant", "assistant.deleted"),
         Op::ThreadCreate => {
             let t: ThreadIn = parse_json(&body)?;
             let id = new_thread(store, t)?;
-            let t = store.threads.get(&id).ok_or_else(|| no_thread(&id))?;
+            let t = store.thread(&id)?;
             Ok(json(StatusCode::OK, &t.obj))
         }
         Op::ThreadGet(id) => {
-            let t = store.threads.get(&id).ok_or_else(|| no_thread(&id))?;
+            let t = store.thread(&id)?;
             Ok(json(StatusCode::OK, &t.obj))
         }
-        Op::ThreadDelete(id) => {
-            store.threads.remove(&id).ok_or_else(|| no_thread(&id))?;
-            Ok(json(
-                StatusCode::OK,
-                &json!({"id": id, "object": "thread.deleted", "deleted": true}),
-            ))
-        }
+        Op::ThreadDelete(id) => store.threads.delete(&id, "thread", "thread.deleted"),
         Op::MessageCreate(tid) => {
             let m: MessageIn = parse_json(&body)?;
-            let t = store.threads.get_mut(&tid).ok_or_else(|| no_thread(&tid))?;
+            let t = store.thread_mut(&tid)?;
             let msg = user_message(&tid, m)?;
             t.messages.push(msg.clone());
             Ok(json(StatusCode::OK, &msg))
         }
         Op::MessageList(tid) => {
-            let t = store.threads.get(&tid).ok_or_else(|| no_thread(&tid))?;
-            let items = t.messages.clone();
-            Ok(json(StatusCode::OK, &list_page(items, query, 20, 100)))
+            let t = store.thread(&tid)?;
+            Ok(list_response(t.messages.iter().cloned(), query))
         }
         Op::RunCreate(tid) => {
             let r: RunCreate = parse_json(&body)?;
@@ -344,23 +320,13 @@ pub(crate) async fn handle(ctx: &Ctx, op: Op, req: Request) -> Result<Response, 
             create_run(ctx, store, None, r)
         }
         Op::RunList(tid) => {
-            store.threads.get(&tid).ok_or_else(|| no_thread(&tid))?;
-            let items = store
-                .runs
-                .values()
-                .filter(|r| r.obj["thread_id"].as_str() == Some(tid.as_str()))
-                .map(|r| r.obj.clone())
-                .collect();
-            Ok(json(StatusCode::OK, &list_page(items, query, 20, 100)))
+            store.thread(&tid)?;
+            let runs = store.runs.values().filter(|r| in_thread(r, &tid));
+            Ok(list_response(runs.map(|r| r.obj.clone()), query))
         }
         Op::RunGet(tid, rid) => {
-            let run = store
-                .runs
-                .get_mut(&rid)
-                .filter(|r| r.obj["thread_id"].as_str() == Some(tid.as_str()))
-                .ok_or_else(|| no_run(&rid))?;
+            let (run, status) = thread_run(store, &tid, &rid)?;
             run.retrieves += 1;
-            let status = run.obj["status"].as_str().unwrap_or("").to_owned();
             match status.as_str() {
                 "queued" if run.retrieves == 1 => {
                     run.obj["status"] = json!("in_progress");
@@ -375,7 +341,10 @@ pub(crate) async fn handle(ctx: &Ctx, op: Op, req: Request) -> Result<Response, 
                 }
                 _ => {}
             }
-            let run = store.runs.get_mut(&rid).ok_or_else(|| no_run(&rid))?;
+            let run = store
+                .runs
+                .get_mut(&rid)
+                .ok_or_else(|| ApiError::no_object("run", &rid))?;
             let mut resp = json(StatusCode::OK, &run.obj);
             if run.obj["status"] == "completed" && !run.reported {
                 run.reported = true;
@@ -384,12 +353,7 @@ pub(crate) async fn handle(ctx: &Ctx, op: Op, req: Request) -> Result<Response, 
             Ok(resp)
         }
         Op::RunCancel(tid, rid) => {
-            let run = store
-                .runs
-                .get_mut(&rid)
-                .filter(|r| r.obj["thread_id"].as_str() == Some(tid.as_str()))
-                .ok_or_else(|| no_run(&rid))?;
-            let status = run.obj["status"].as_str().unwrap_or("").to_owned();
+            let (run, status) = thread_run(store, &tid, &rid)?;
             if !matches!(
                 status.as_str(),
                 "queued" | "in_progress" | "requires_action"
@@ -402,6 +366,26 @@ pub(crate) async fn handle(ctx: &Ctx, op: Op, req: Request) -> Result<Response, 
             Ok(json(StatusCode::OK, &run.obj))
         }
     }
+}
+
+/// Whether `run` belongs to thread `tid`.
+fn in_thread(run: &RunRec, tid: &str) -> bool {
+    run.obj["thread_id"].as_str() == Some(tid)
+}
+
+/// Run `rid` of thread `tid` (404 when that thread has no such run), and its status.
+fn thread_run<'s>(
+    store: &'s mut Store,
+    tid: &str,
+    rid: &str,
+) -> Result<(&'s mut RunRec, String), ApiError> {
+    let run = store
+        .runs
+        .get_mut(rid)
+        .filter(|r| in_thread(r, tid))
+        .ok_or_else(|| ApiError::no_object("run", rid))?;
+    let status = run.obj["status"].as_str().unwrap_or("").to_owned();
+    Ok((run, status))
 }
 
 fn create_run(
@@ -418,10 +402,10 @@ fn create_run(
         .assistants
         .get(&assistant_id)
         .cloned()
-        .ok_or_else(|| no_assistant(&assistant_id))?;
+        .ok_or_else(|| ApiError::no_object("assistant", &assistant_id))?;
     let thread_id = match thread_id {
         Some(tid) => {
-            store.threads.get(&tid).ok_or_else(|| no_thread(&tid))?;
+            store.thread(&tid)?;
             tid
         }
         None => new_thread(
@@ -433,10 +417,7 @@ fn create_run(
             }),
         )?,
     };
-    let thread = store
-        .threads
-        .get_mut(&thread_id)
-        .ok_or_else(|| no_thread(&thread_id))?;
+    let thread = store.thread_mut(&thread_id)?;
     for m in r.additional_messages.unwrap_or_default() {
         let msg = user_message(&thread_id, m)?;
         thread.messages.push(msg);
@@ -521,8 +502,11 @@ fn stream_run(
     running["status"] = json!("in_progress");
     running["started_at"] = json!(unix_now());
     events.push(named_event("thread.run.in_progress", &running)?);
-    let msg = complete_run(store, run_id).ok_or_else(|| no_run(run_id))?;
-    let run = store.runs.get_mut(run_id).ok_or_else(|| no_run(run_id))?;
+    let msg = complete_run(store, run_id).ok_or_else(|| ApiError::no_object("run", run_id))?;
+    let run = store
+        .runs
+        .get_mut(run_id)
+        .ok_or_else(|| ApiError::no_object("run", run_id))?;
     run.reported = true;
     run.retrieves = 2;
     let (_, metered) = run_usage(run);

@@ -22,6 +22,32 @@ struct StreamOptions {
     include_usage: Option<bool>,
 }
 
+/// Whether an answer is streamed, and whether its stream ends with a usage chunk.
+#[derive(Clone, Copy)]
+struct Streaming {
+    stream: bool,
+    include_usage: bool,
+}
+
+impl Streaming {
+    /// From a request's `stream` and `stream_options`; `stream_options` without `stream` is a
+    /// 400, as OpenAI answers it.
+    fn new(stream: Option<bool>, options: Option<StreamOptions>) -> Result<Self, ApiError> {
+        let stream = stream.unwrap_or(false);
+        if options.is_some() && !stream {
+            return Err(ApiError::invalid_param(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                "stream_options",
+                None,
+            ));
+        }
+        Ok(Self {
+            stream,
+            include_usage: options.and_then(|o| o.include_usage).unwrap_or(false),
+        })
+    }
+}
+
 #[derive(Deserialize)]
 struct ChatRequest {
     model: Option<String>,
@@ -219,17 +245,21 @@ struct ChunkChoice<'a> {
     finish_reason: Option<&'static str>,
 }
 
+/// A `chat.completion.chunk`, or a `text_completion` (streamed or whole): choices `C` and usage
+/// `U`. Text completions carry no service tier or fingerprint.
 #[derive(Serialize)]
-struct Chunk<'a> {
+struct Chunk<'a, C, U> {
     id: &'a str,
     object: &'static str,
     created: u64,
     model: &'a str,
-    service_tier: &'static str,
-    system_fingerprint: &'static str,
-    choices: &'a [ChunkChoice<'a>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_tier: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_fingerprint: Option<&'static str>,
+    choices: &'a [C],
     #[serde(skip_serializing_if = "UsageSlot::absent")]
-    usage: UsageSlot<'a, ChatUsage>,
+    usage: UsageSlot<'a, U>,
 }
 
 /// A validated chat request, ready to render.
@@ -238,17 +268,13 @@ struct ChatPlan {
     usage: ChatUsage,
     reply: ReplyPlan,
     n: u32,
-    stream: bool,
-    include_usage: bool,
+    streaming: Streaming,
     tier: &'static str,
 }
 
 impl ChatPlan {
     fn new(req: ChatRequest, gen: Gen) -> Result<Self, ApiError> {
-        let model = req
-            .model
-            .filter(|m| !m.is_empty())
-            .ok_or_else(ApiError::missing_model)?;
+        let model = ApiError::require_model(req.model)?;
         let Messages(messages) = req.messages.ok_or_else(|| ApiError::missing("messages"))?;
         if messages.count == 0 {
             return Err(ApiError::invalid_param(
@@ -257,14 +283,7 @@ impl ChatPlan {
                 Some("empty_array"),
             ));
         }
-        let stream = req.stream.unwrap_or(false);
-        if req.stream_options.is_some() && !stream {
-            return Err(ApiError::invalid_param(
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                "stream_options",
-                None,
-            ));
-        }
+        let streaming = Streaming::new(req.stream, req.stream_options)?;
         let n = req.n.unwrap_or(1).clamp(1, 128);
         let reply = plan_reply(
             gen.forced_completion,
@@ -283,11 +302,7 @@ impl ChatPlan {
             usage,
             reply,
             n,
-            stream,
-            include_usage: req
-                .stream_options
-                .and_then(|o| o.include_usage)
-                .unwrap_or(false),
+            streaming,
             tier: tier(req.service_tier.as_deref()),
         })
     }
@@ -340,7 +355,7 @@ impl ChatPlan {
         StreamShape {
             choices: self.n,
             words: self.reply.visible as usize,
-            include_usage: self.include_usage,
+            include_usage: self.streaming.include_usage,
             usage: &self.usage,
         }
         .events(
@@ -354,8 +369,8 @@ impl ChatPlan {
                     object: "chat.completion.chunk",
                     created,
                     model: &self.model,
-                    service_tier: self.tier,
-                    system_fingerprint: SYSTEM_FINGERPRINT,
+                    service_tier: Some(self.tier),
+                    system_fingerprint: Some(SYSTEM_FINGERPRINT),
                     choices,
                     usage,
                 })
@@ -369,7 +384,7 @@ pub(crate) fn chat_completions(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiEr
     let plan = ChatPlan::new(parse_json(body)?, ctx.gen)?;
     answer(
         ctx,
-        plan.stream,
+        plan.streaming.stream,
         plan.usage.metered(),
         || plan.events(),
         || plan.render(),
@@ -426,32 +441,17 @@ struct TextChoice<'a> {
     finish_reason: Option<&'static str>,
 }
 
-#[derive(Serialize)]
-struct TextCompletion<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: &'a [TextChoice<'a>],
-    #[serde(skip_serializing_if = "UsageSlot::absent")]
-    usage: UsageSlot<'a, CompletionUsage>,
-}
-
 struct CompletionPlan {
     model: String,
     usage: CompletionUsage,
     reply: ReplyPlan,
     choices: u32,
-    stream: bool,
-    include_usage: bool,
+    streaming: Streaming,
 }
 
 impl CompletionPlan {
     fn new(req: CompletionRequest, gen: Gen) -> Result<Self, ApiError> {
-        let model = req
-            .model
-            .filter(|m| !m.is_empty())
-            .ok_or_else(ApiError::missing_model)?;
+        let model = ApiError::require_model(req.model)?;
         let prompt = req.prompt.ok_or_else(|| ApiError::missing("prompt"))?;
         let prompts = match &prompt {
             serde_json::Value::Array(items)
@@ -462,14 +462,7 @@ impl CompletionPlan {
             _ => 1,
         };
         let prompt_tokens = Words::deserialize_value(&prompt);
-        let stream = req.stream.unwrap_or(false);
-        if req.stream_options.is_some() && !stream {
-            return Err(ApiError::invalid_param(
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                "stream_options",
-                None,
-            ));
-        }
+        let streaming = Streaming::new(req.stream, req.stream_options)?;
         let n = req.n.unwrap_or(1).clamp(1, 128);
         let choices = prompts.saturating_mul(n).min(2048);
         let reply = plan_reply(gen.forced_completion, req.max_tokens, &model);
@@ -483,11 +476,7 @@ impl CompletionPlan {
             },
             reply,
             choices,
-            stream,
-            include_usage: req
-                .stream_options
-                .and_then(|o| o.include_usage)
-                .unwrap_or(false),
+            streaming,
         })
     }
 
@@ -506,11 +495,13 @@ impl CompletionPlan {
                 finish_reason: Some("stop"),
             })
             .collect();
-        let body = TextCompletion {
+        let body = Chunk {
             id: &id,
             object: "text_completion",
             created: unix_now(),
             model: &self.model,
+            service_tier: None,
+            system_fingerprint: None,
             choices: &choices,
             usage: UsageSlot::Set(&self.usage),
         };
@@ -530,7 +521,7 @@ impl CompletionPlan {
         StreamShape {
             choices: self.choices,
             words: self.reply.visible as usize,
-            include_usage: self.include_usage,
+            include_usage: self.streaming.include_usage,
             usage: &self.usage,
         }
         .events(
@@ -539,11 +530,13 @@ impl CompletionPlan {
             |index, piece| choice(index, piece, None),
             |index| choice(index, "", Some("stop")),
             |choices: &[TextChoice<'_>], usage| {
-                data_event(&TextCompletion {
+                data_event(&Chunk {
                     id: &id,
                     object: "text_completion",
                     created,
                     model: &self.model,
+                    service_tier: None,
+                    system_fingerprint: None,
                     choices,
                     usage,
                 })
@@ -557,7 +550,7 @@ pub(crate) fn completions(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> 
     let plan = CompletionPlan::new(parse_json(body)?, ctx.gen)?;
     answer(
         ctx,
-        plan.stream,
+        plan.streaming.stream,
         plan.metered(),
         || plan.events(),
         || plan.render(),

@@ -18,8 +18,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::dispatch::parse_json;
-use super::store::{list_page, BatchRec, FileRec, Store, VsRec};
-use super::wire::{alnum_id, hex_id, json, typed, unix_now, ApiError};
+use super::store::{list_page, list_response, BatchRec, FileRec, Store, VsRec};
+use super::wire::{
+    alnum_id, deleted, first_value, hex_id, json, query_pairs, typed, unix_now, ApiError,
+};
 use super::{chat, lock, media, responses, Ctx, Gen, Metered};
 
 /// Uploads up to this size are kept and served back by `/content`.
@@ -50,10 +52,7 @@ pub(crate) struct Form {
 
 impl Form {
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        first_value(&self.fields, name)
     }
 }
 
@@ -158,17 +157,14 @@ pub(crate) async fn upload(ctx: &Ctx, req: Request) -> Result<Response, ApiError
 
 /// `GET /v1/files` (`purpose`, `limit`, `order`, `after`).
 pub(crate) fn list(ctx: &Ctx, query: Option<&str>) -> Result<Response, ApiError> {
-    let pairs = super::wire::query_pairs(query);
-    let purpose = pairs
-        .iter()
-        .find(|(k, _)| k == "purpose")
-        .map(|(_, v)| v.clone());
+    let pairs = query_pairs(query);
+    let purpose = first_value(&pairs, "purpose");
     let items: Vec<Value> = {
         let store = lock(&ctx.inner.store);
         store
             .files
             .values()
-            .filter(|f| purpose.as_deref().is_none_or(|p| f.purpose == p))
+            .filter(|f| purpose.is_none_or(|p| f.purpose == p))
             .map(FileRec::to_json)
             .collect()
     };
@@ -189,10 +185,7 @@ pub(crate) fn get(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
 pub(crate) fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let mut store = lock(&ctx.inner.store);
     store.files.remove(id).ok_or_else(|| no_file(id))?;
-    Ok(json(
-        StatusCode::OK,
-        &json!({"id": id, "object": "file", "deleted": true}),
-    ))
+    Ok(deleted(id, "file"))
 }
 
 /// `GET /v1/files/{id}/content`.
@@ -225,10 +218,6 @@ pub(crate) fn content(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
 }
 
 // ---------------------------------------------------------------- vector stores
-
-fn no_vs(id: &str) -> ApiError {
-    ApiError::not_found(format!("No vector store found with id '{id}'."), None)
-}
 
 #[derive(Deserialize)]
 struct VsCreate {
@@ -298,18 +287,16 @@ pub(crate) fn vs_create(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
 
 /// `GET /v1/vector_stores`.
 pub(crate) fn vs_list(ctx: &Ctx, query: Option<&str>) -> Result<Response, ApiError> {
-    let items: Vec<Value> = lock(&ctx.inner.store)
-        .vector_stores
-        .values()
-        .map(|v| v.obj.clone())
-        .collect();
-    Ok(json(StatusCode::OK, &list_page(items, query, 20, 100)))
+    Ok(lock(&ctx.inner.store).vector_stores.list(query))
 }
 
 /// `GET /v1/vector_stores/{id}`.
 pub(crate) fn vs_get(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let store = lock(&ctx.inner.store);
-    let vs = store.vector_stores.get(id).ok_or_else(|| no_vs(id))?;
+    let vs = store
+        .vector_stores
+        .get(id)
+        .ok_or_else(|| ApiError::no_object("vector store", id))?;
     Ok(json(StatusCode::OK, &vs.obj))
 }
 
@@ -317,12 +304,7 @@ pub(crate) fn vs_get(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
 pub(crate) fn vs_delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     lock(&ctx.inner.store)
         .vector_stores
-        .remove(id)
-        .ok_or_else(|| no_vs(id))?;
-    Ok(json(
-        StatusCode::OK,
-        &json!({"id": id, "object": "vector_store.deleted", "deleted": true}),
-    ))
+        .delete(id, "vector store", "vector_store.deleted")
 }
 
 #[derive(Deserialize)]
@@ -340,7 +322,7 @@ pub(crate) fn vs_file_create(ctx: &Ctx, vs_id: &str, body: &[u8]) -> Result<Resp
     let vs = store
         .vector_stores
         .get_mut(vs_id)
-        .ok_or_else(|| no_vs(vs_id))?;
+        .ok_or_else(|| ApiError::no_object("vector store", vs_id))?;
     let obj = vs_file_obj(file, vs_id, unix_now());
     vs.files.insert(fid, obj.clone());
     refresh_vs(vs);
@@ -353,18 +335,21 @@ pub(crate) fn vs_file_list(
     vs_id: &str,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let items: Vec<Value> = {
-        let store = lock(&ctx.inner.store);
-        let vs = store.vector_stores.get(vs_id).ok_or_else(|| no_vs(vs_id))?;
-        vs.files.values().cloned().collect()
-    };
-    Ok(json(StatusCode::OK, &list_page(items, query, 20, 100)))
+    let store = lock(&ctx.inner.store);
+    let vs = store
+        .vector_stores
+        .get(vs_id)
+        .ok_or_else(|| ApiError::no_object("vector store", vs_id))?;
+    Ok(list_response(vs.files.values().cloned(), query))
 }
 
 /// `GET /v1/vector_stores/{id}/files/{file_id}`.
 pub(crate) fn vs_file_get(ctx: &Ctx, vs_id: &str, fid: &str) -> Result<Response, ApiError> {
     let store = lock(&ctx.inner.store);
-    let vs = store.vector_stores.get(vs_id).ok_or_else(|| no_vs(vs_id))?;
+    let vs = store
+        .vector_stores
+        .get(vs_id)
+        .ok_or_else(|| ApiError::no_object("vector store", vs_id))?;
     let f = vs.files.get(fid).ok_or_else(|| {
         ApiError::not_found(
             format!("No file found with id '{fid}' in vector store '{vs_id}'."),
@@ -382,10 +367,6 @@ const BATCH_ENDPOINTS: [&str; 4] = [
     "/v1/completions",
     "/v1/responses",
 ];
-
-fn no_batch(id: &str) -> ApiError {
-    ApiError::not_found(format!("No batch found with id '{id}'."), None)
-}
 
 #[derive(Deserialize)]
 struct BatchCreate {
@@ -459,12 +440,7 @@ pub(crate) fn batch_create(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError>
 
 /// `GET /v1/batches`.
 pub(crate) fn batch_list(ctx: &Ctx, query: Option<&str>) -> Result<Response, ApiError> {
-    let items: Vec<Value> = lock(&ctx.inner.store)
-        .batches
-        .values()
-        .map(|b| b.obj.clone())
-        .collect();
-    Ok(json(StatusCode::OK, &list_page(items, query, 20, 100)))
+    Ok(lock(&ctx.inner.store).batches.list(query))
 }
 
 fn input_lines(store: &Store, input_id: &str) -> Vec<String> {
@@ -600,7 +576,10 @@ pub(crate) fn batch_get(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let mut guard = lock(&ctx.inner.store);
     let store: &mut Store = &mut guard;
     let (status, gets) = {
-        let b = store.batches.get_mut(id).ok_or_else(|| no_batch(id))?;
+        let b = store
+            .batches
+            .get_mut(id)
+            .ok_or_else(|| ApiError::no_object("batch", id))?;
         b.gets += 1;
         (b.obj["status"].as_str().unwrap_or("").to_owned(), b.gets)
     };
@@ -632,14 +611,17 @@ pub(crate) fn batch_get(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
         .batches
         .get(id)
         .map(|b| b.obj.clone())
-        .ok_or_else(|| no_batch(id))?;
+        .ok_or_else(|| ApiError::no_object("batch", id))?;
     Ok(json(StatusCode::OK, &obj))
 }
 
 /// `POST /v1/batches/{id}/cancel`.
 pub(crate) fn batch_cancel(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let mut store = lock(&ctx.inner.store);
-    let b = store.batches.get_mut(id).ok_or_else(|| no_batch(id))?;
+    let b = store
+        .batches
+        .get_mut(id)
+        .ok_or_else(|| ApiError::no_object("batch", id))?;
     let status = b.obj["status"].as_str().unwrap_or("").to_owned();
     if !matches!(status.as_str(), "validating" | "in_progress" | "finalizing") {
         return Err(ApiError::new(

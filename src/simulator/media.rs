@@ -114,10 +114,7 @@ fn vector(seed: u64, dims: usize) -> Vec<f32> {
 
 fn embeddings_body(body: &[u8]) -> Result<(Vec<u8>, Metered), ApiError> {
     let req: EmbeddingsRequest = parse_json(body)?;
-    let model = req
-        .model
-        .filter(|m| !m.is_empty())
-        .ok_or_else(ApiError::missing_model)?;
+    let model = ApiError::require_model(req.model)?;
     let input = req.input.ok_or_else(|| ApiError::missing("input"))?;
     let items: Vec<&Value> = match &input {
         Value::Array(a) if a.iter().all(Value::is_number) => vec![&input],
@@ -443,9 +440,7 @@ struct SpeechRequest {
 /// `POST /v1/audio/speech`.
 pub(crate) fn speech(_ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let req: SpeechRequest = parse_json(body)?;
-    req.model
-        .filter(|m| !m.is_empty())
-        .ok_or_else(ApiError::missing_model)?;
+    ApiError::require_model(req.model)?;
     let input = req.input.ok_or_else(|| ApiError::missing("input"))?;
     if req.voice.is_none() {
         return Err(ApiError::missing("voice"));

@@ -220,10 +220,7 @@ struct Rendered {
 
 impl Plan {
     fn new(req: ResponsesRequest, gen: Gen) -> Result<Self, ApiError> {
-        let model = req
-            .model
-            .filter(|m| !m.is_empty())
-            .ok_or_else(ApiError::missing_model)?;
+        let model = ApiError::require_model(req.model)?;
         let mut prompt = req.input.map_or(0, |i| i.tokens);
         if let Some(ins) = &req.instructions {
             prompt += PER_MESSAGE_TOKENS + count_words(ins);

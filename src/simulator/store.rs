@@ -5,11 +5,13 @@
 
 use std::collections::HashMap;
 
+use axum::http::StatusCode;
+use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::tokens::ReplyPlan;
-use super::wire::query_pairs;
+use super::wire::{deleted, first_value, json, query_pairs, ApiError};
 
 /// A collection keeping insertion (= creation) order.
 pub(crate) struct Coll<T> {
@@ -46,6 +48,47 @@ impl<T> Coll<T> {
     /// Values oldest first.
     pub fn values(&self) -> impl Iterator<Item = &T> {
         self.order.iter().filter_map(|id| self.map.get(id))
+    }
+}
+
+impl<T> Coll<T> {
+    /// Removes object `id` and answers the `DELETE` with `object` (`"assistant.deleted"`, …);
+    /// 404 `No <kind> found with id …` when there is none.
+    pub fn delete(&mut self, id: &str, kind: &str, object: &str) -> Result<Response, ApiError> {
+        self.remove(id)
+            .ok_or_else(|| ApiError::no_object(kind, id))?;
+        Ok(deleted(id, object))
+    }
+}
+
+impl<T: Stored> Coll<T> {
+    /// A 200 answer holding the list page of these objects that `query` asks for (see
+    /// [`list_response`]).
+    pub fn list(&self, query: Option<&str>) -> Response {
+        list_response(self.values().map(|v| v.obj().clone()), query)
+    }
+}
+
+/// A stored object kept as the JSON the API shows.
+pub(crate) trait Stored {
+    fn obj(&self) -> &Value;
+}
+
+impl Stored for Value {
+    fn obj(&self) -> &Value {
+        self
+    }
+}
+
+impl Stored for VsRec {
+    fn obj(&self) -> &Value {
+        &self.obj
+    }
+}
+
+impl Stored for BatchRec {
+    fn obj(&self) -> &Value {
+        &self.obj
     }
 }
 
@@ -110,6 +153,34 @@ pub(crate) struct Store {
     pub batches: Coll<BatchRec>,
 }
 
+impl Store {
+    /// Thread `id`, or 404 when there is none.
+    pub fn thread(&self, id: &str) -> Result<&ThreadRec, ApiError> {
+        self.threads
+            .get(id)
+            .ok_or_else(|| ApiError::no_object("thread", id))
+    }
+
+    /// [`Store::thread`], to change.
+    pub fn thread_mut(&mut self, id: &str) -> Result<&mut ThreadRec, ApiError> {
+        self.threads
+            .get_mut(id)
+            .ok_or_else(|| ApiError::no_object("thread", id))
+    }
+}
+
+/// A 200 answer holding the list page of `items` (oldest first) that `query` asks for, with
+/// the limits most list endpoints have: 20 a page unless asked, at most 100.
+pub(crate) fn list_response(
+    items: impl IntoIterator<Item = Value>,
+    query: Option<&str>,
+) -> Response {
+    json(
+        StatusCode::OK,
+        &list_page(items.into_iter().collect(), query, 20, 100),
+    )
+}
+
 /// OpenAI's list page: `limit` (default `default_limit`, max `max_limit`),
 /// `order` (`desc` default) and `after`/`before` cursors over `items`
 /// (oldest first, each with an `id`).
@@ -120,7 +191,7 @@ pub(crate) fn list_page(
     max_limit: usize,
 ) -> Value {
     let q = query_pairs(query);
-    let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| first_value(&q, k);
     let limit = get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(default_limit)

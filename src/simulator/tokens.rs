@@ -203,7 +203,7 @@ impl<'de> Visitor<'de> for WordsVisitor {
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 Key::Counted => n = n.saturating_add(map.next_value::<Words>()?.0),
-                Key::Type => image |= map.next_value::<ImageTag>()?.0,
+                Key::Type => image |= is_image_tag(&map.next_value()?),
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -242,46 +242,9 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-/// `true` when a `type` value names an image content part.
-struct ImageTag(bool);
-
-impl<'de> Deserialize<'de> for ImageTag {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ImageTag;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a part type")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ImageTag, E> {
-                Ok(ImageTag(matches!(v, "image_url" | "input_image")))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ImageTag, E> {
-                Ok(ImageTag(false))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ImageTag, E> {
-                Ok(ImageTag(false))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ImageTag, E> {
-                Ok(ImageTag(false))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ImageTag, E> {
-                Ok(ImageTag(false))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<ImageTag, E> {
-                Ok(ImageTag(false))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ImageTag, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ImageTag(false))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ImageTag, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(ImageTag(false))
-            }
-        }
-        d.deserialize_any(V)
-    }
+/// Whether a part's `type` value (any JSON) names an image content part.
+fn is_image_tag(tag: &serde_json::Value) -> bool {
+    matches!(tag.as_str(), Some("image_url" | "input_image"))
 }
 
 /// Token count of a list of messages/input items: Σ (3 + tokens of item).

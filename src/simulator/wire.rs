@@ -76,9 +76,12 @@ impl ApiError {
         )
     }
 
-    /// 400 `you must provide a model parameter`.
-    pub fn missing_model() -> Self {
-        Self::invalid("you must provide a model parameter")
+    /// The request's `model`, or 400 `you must provide a model parameter` when it is absent or
+    /// empty.
+    pub fn require_model(model: Option<String>) -> Result<String, Self> {
+        model
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| Self::invalid("you must provide a model parameter"))
     }
 
     /// 404 `invalid_request_error` (object not found).
@@ -90,6 +93,11 @@ impl ApiError {
             param,
             None,
         )
+    }
+
+    /// 404 `No <kind> found with id '<id>'.` (assistants, threads, runs, vector stores, batches).
+    pub fn no_object(kind: &str, id: &str) -> Self {
+        Self::not_found(format!("No {kind} found with id '{id}'."), None)
     }
 
     /// 404 for a path/method the API does not have.
@@ -175,6 +183,14 @@ pub(crate) fn typed(
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
+}
+
+/// 200 `{"id": …, "object": …, "deleted": true}`, the answer to a `DELETE`.
+pub(crate) fn deleted(id: &str, object: &str) -> Response {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({"id": id, "object": object, "deleted": true}),
+    )
 }
 
 /// Seconds since the Unix epoch.
@@ -356,6 +372,14 @@ pub(crate) fn is_reasoning_model(model: &str) -> bool {
         || m.starts_with("o3")
         || m.starts_with("o4")
         || (m.starts_with("gpt-5") && !m.starts_with("gpt-5-chat"))
+}
+
+/// The first value named `name` among (key, value) pairs: query parameters, form fields.
+pub(crate) fn first_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Parse a URL query string into (key, value) pairs (`+` and `%XX` decoded).

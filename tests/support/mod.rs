@@ -283,6 +283,13 @@ impl Env {
         self.db_dir.path().join("qs.db")
     }
 
+    /// A connection pool to the database file, to read or change what the API does not show.
+    pub async fn db_pool(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db_path().display()))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", self.db_path().display()))
+    }
+
     /// Stops the gateway (flushing the ledger) and starts it again on the same database.
     pub async fn restart(&mut self) {
         self.stop_gateway().await;
