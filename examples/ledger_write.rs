@@ -4,6 +4,8 @@
 //!
 //! `cargo run --release --example ledger_write -- [ROWS]`
 
+#![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
+
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -11,6 +11,8 @@
 //!
 //! `cargo run --release --example settle_bench -- [WORKSPACES] [SECONDS] [THREADS]`
 
+#![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

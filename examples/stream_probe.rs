@@ -15,6 +15,8 @@
 //! line: `{"url", "streams", "ok", "events", "ttfb_ms": {p50, p99, max}, "transit_ms": {p50,
 //! p99, p999, max}}`.
 
+#![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

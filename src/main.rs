@@ -227,7 +227,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(addr = %running.addr, "Quota Sentinel is listening; set OPENAI_BASE_URL=http://{}/v1", running.addr);
     // On the standard output, never through the log: the token must be on this line only.
     if let Some(line) = running.setup_link.take() {
-        println!("{line}");
+        #[allow(
+            clippy::print_stdout,
+            reason = "the setup link goes to stdout, never the log"
+        )]
+        {
+            println!("{line}");
+        }
     }
     tokio::spawn(shutdown_signal(token));
     running.wait().await.map_err(|e| e.to_string())
@@ -264,7 +270,10 @@ fn main() -> ExitCode {
     if let Command::Keygen = command {
         let key = quota_sentinel::api::new_key();
         let hash = hex::encode(quota_sentinel::registry::key_hash(&key));
-        println!("key:        {key}\nkey_sha256: {hash}");
+        #[allow(clippy::print_stdout, reason = "keygen's output is its answer")]
+        {
+            println!("key:        {key}\nkey_sha256: {hash}");
+        }
         return ExitCode::SUCCESS;
     }
     init_tracing();

@@ -258,7 +258,7 @@ mod browser {
         url
     }
 
-    pub fn start(m: QuotaMonitor, opts: MonitorOptions) {
+    pub(super) fn start(m: QuotaMonitor, opts: MonitorOptions) {
         let mut seen = SeenIds::new(SEEN_CAP);
         for n in &opts.initial_notifications {
             seen.insert(&n.id);

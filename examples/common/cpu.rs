@@ -3,7 +3,7 @@
 /// User + system CPU time so far, in seconds, read from a `/proc` stat file:
 /// `/proc/self/stat` for the whole process (every thread), `/proc/thread-self/stat` for the
 /// calling thread alone. 0 where the file cannot be read (not Linux).
-pub fn seconds(stat_file: &str) -> f64 {
+pub(crate) fn seconds(stat_file: &str) -> f64 {
     let stat = std::fs::read_to_string(stat_file).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);

@@ -32,7 +32,7 @@ fn scoped_view(shared: &Shared, headers: &HeaderMap, q: &Scope) -> Result<Status
     Ok(shared.registry.view(&w, Utc::now()))
 }
 
-pub async fn status(
+pub(super) async fn status(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     q: Result<Query<Scope>, QueryRejection>,
@@ -45,7 +45,7 @@ pub async fn status(
     )))
 }
 
-pub async fn check(
+pub(super) async fn check(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     q: Result<Query<Scope>, QueryRejection>,
@@ -60,7 +60,7 @@ pub async fn check(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct UsageQuery {
+pub(super) struct UsageQuery {
     workspace: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -84,7 +84,7 @@ fn parse_time(s: &str, tz: chrono_tz::Tz, param: &'static str) -> Result<DateTim
     ))
 }
 
-pub async fn usage(
+pub(super) async fn usage(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     q: Result<Query<UsageQuery>, QueryRejection>,
@@ -165,13 +165,13 @@ pub async fn usage(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct NotificationsQuery {
+pub(super) struct NotificationsQuery {
     workspace: Option<String>,
     locale: Option<String>,
     limit: Option<u32>,
 }
 
-pub async fn notifications(
+pub(super) async fn notifications(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     q: Result<Query<NotificationsQuery>, QueryRejection>,

@@ -31,13 +31,13 @@ use crate::registry::Workspace;
 use crate::types::{ClientMessage, ServerMessage};
 
 #[derive(Debug, Deserialize)]
-pub struct WsQuery {
+pub(super) struct WsQuery {
     token: Option<String>,
     workspace: Option<String>,
     locale: Option<String>,
 }
 
-pub async fn upgrade(
+pub(super) async fn upgrade(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     uri: Uri,

@@ -24,13 +24,13 @@ use memchr::memmem::Finder;
 
 /// Appends the string value that follows the first match of `key` (a finder for `"name":"`)
 /// to `out`; the index past its closing quote, `None` when there is none or it is malformed.
-pub fn first_string(key: &Finder<'_>, data: &[u8], out: &mut String) -> Option<usize> {
+pub(super) fn first_string(key: &Finder<'_>, data: &[u8], out: &mut String) -> Option<usize> {
     let i = key.find(data)?;
     decode_json_str(data, i + key.needle().len(), out)
 }
 
 /// Appends the string value after every match of `key` (a finder for `"name":"`) to `out`.
-pub fn every_string(key: &Finder<'_>, data: &[u8], out: &mut String) {
+pub(super) fn every_string(key: &Finder<'_>, data: &[u8], out: &mut String) {
     for i in key.find_iter(data) {
         decode_json_str(data, i + key.needle().len(), out);
     }
@@ -38,7 +38,7 @@ pub fn every_string(key: &Finder<'_>, data: &[u8], out: &mut String) {
 
 /// The raw bytes of the first string value after `key` (a finder for `"name":"`), up to the
 /// next quote: for values known to have no escapes (event types).
-pub fn raw_string<'d>(key: &Finder<'_>, data: &'d [u8]) -> Option<&'d [u8]> {
+pub(super) fn raw_string<'d>(key: &Finder<'_>, data: &'d [u8]) -> Option<&'d [u8]> {
     let s = key.find(data)? + key.needle().len();
     let e = s + memchr::memchr(b'"', &data[s..])?;
     Some(&data[s..e])
@@ -46,7 +46,7 @@ pub fn raw_string<'d>(key: &Finder<'_>, data: &'d [u8]) -> Option<&'d [u8]> {
 
 /// Whether `key` (a finder for the quoted key, `"name"`) is followed by a colon and an object,
 /// anywhere in `data` (white space allowed around the colon).
-pub fn has_object(key: &Finder<'_>, data: &[u8]) -> bool {
+pub(super) fn has_object(key: &Finder<'_>, data: &[u8]) -> bool {
     key.find_iter(data).any(|i| {
         let j = skip_ws(data, i + key.needle().len());
         data.get(j) == Some(&b':') && data.get(skip_ws(data, j + 1)) == Some(&b'{')
@@ -63,7 +63,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// Decodes the JSON string whose contents start at `start` (just past its opening quote),
 /// appending it to `out`. Returns the index past the closing quote, `None` if the string is
 /// malformed or unterminated (what was decoded so far stays appended).
-pub fn decode_json_str(data: &[u8], start: usize, out: &mut String) -> Option<usize> {
+pub(super) fn decode_json_str(data: &[u8], start: usize, out: &mut String) -> Option<usize> {
     let mut i = start;
     loop {
         let j = i + memchr::memchr2(b'"', b'\\', data.get(i..)?)?;

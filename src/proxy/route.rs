@@ -22,7 +22,7 @@ pub(super) struct Route<'a> {
 
 impl<'a> Route<'a> {
     /// The route of a request path; an unsafe path ([`is_unsafe_path`]) is refused.
-    pub fn of(path: &'a str) -> Result<Route<'a>, AppError> {
+    pub(super) fn of(path: &'a str) -> Result<Route<'a>, AppError> {
         if is_unsafe_path(path) {
             return Err(AppError::InvalidPath);
         }
@@ -41,7 +41,7 @@ impl<'a> Route<'a> {
 
     /// The path of an [`OTHER_FAMILY`] call, cut to [`MAX_OTHER_PATH`] bytes (kept in its
     /// ledger row only); `None` for a known family.
-    pub fn other_path(&self) -> Option<Arc<str>> {
+    pub(super) fn other_path(&self) -> Option<Arc<str>> {
         (self.family == OTHER_FAMILY).then(|| {
             let rest = self.rest;
             let mut end = rest.len().min(MAX_OTHER_PATH);

@@ -104,7 +104,7 @@ pub(super) struct Settlement {
 }
 
 impl Settlement {
-    pub fn new(proxy: Arc<Proxy>, call: Call, request: Seen) -> Settlement {
+    pub(super) fn new(proxy: Arc<Proxy>, call: Call, request: Seen) -> Settlement {
         Settlement {
             proxy,
             call,
@@ -116,7 +116,7 @@ impl Settlement {
 
     /// Notes the upstream's answer head: its status, the account's headroom, the upstream's id
     /// of the call, and an error's headers.
-    pub fn note_answer(&mut self, status: u16, headers: &HeaderMap, now: DateTime<Utc>) {
+    pub(super) fn note_answer(&mut self, status: u16, headers: &HeaderMap, now: DateTime<Utc>) {
         self.answer.status = status;
         self.answer.headroom = signals::headroom(headers, now);
         self.answer.upstream_request_id = headers
@@ -129,12 +129,12 @@ impl Settlement {
     }
 
     /// The proxy the call went through.
-    pub fn proxy(&self) -> &Arc<Proxy> {
+    pub(super) fn proxy(&self) -> &Arc<Proxy> {
         &self.proxy
     }
 
     /// The model of a multipart request whose `model` field came late, once the body is sent.
-    pub fn take_late_model(&mut self) {
+    pub(super) fn take_late_model(&mut self) {
         if self.request.info.model.is_none() {
             self.request.info.model = self
                 .request
@@ -145,7 +145,7 @@ impl Settlement {
     }
 
     /// The upstream was never reached or never answered.
-    pub fn fail(self, error_key: &'static str) {
+    pub(super) fn fail(self, error_key: &'static str) {
         let mut s = self;
         s.take_late_model();
         s.answer.status = 0;
@@ -211,7 +211,7 @@ impl Settlement {
         }
     }
 
-    pub fn settle_body(self, body: &[u8], end: End) {
+    pub(super) fn settle_body(self, body: &[u8], end: End) {
         let (obs, err) = match end {
             End::ClientGone => (None, None),
             _ => self.observation(body, &end),
@@ -242,7 +242,7 @@ impl Settlement {
         s.record(usage, obs, err);
     }
 
-    pub fn settle_stream(self, outcome: StreamOutcome, end: End) {
+    pub(super) fn settle_stream(self, outcome: StreamOutcome, end: End) {
         let obs = match end {
             End::UpstreamCut => Some(UpstreamObservation::Failure),
             End::ClientGone => None,

@@ -48,7 +48,7 @@ pub(super) struct Tags {
 }
 
 impl Tags {
-    pub fn from_headers(h: &HeaderMap) -> Result<Tags, AppError> {
+    pub(super) fn from_headers(h: &HeaderMap) -> Result<Tags, AppError> {
         let get = |n: &HeaderName| -> Result<Option<String>, AppError> {
             match h.get(n) {
                 None => Ok(None),

@@ -51,7 +51,7 @@ pub(crate) struct Form {
 }
 
 impl Form {
-    pub fn field(&self, name: &str) -> Option<&str> {
+    pub(super) fn field(&self, name: &str) -> Option<&str> {
         first_value(&self.fields, name)
     }
 }

@@ -154,7 +154,7 @@ pub(crate) struct Metered {
 }
 
 impl Metered {
-    pub fn reported(input: u64, output: u64, cached: u64) -> Self {
+    pub(crate) fn reported(input: u64, output: u64, cached: u64) -> Self {
         Self {
             input,
             output,

@@ -66,7 +66,7 @@ pub(crate) struct RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             epoch: Instant::now(),
             requests: Bucket::new(LIMIT_REQUESTS),
@@ -75,7 +75,7 @@ impl RateLimiter {
     }
 
     /// Charge one request costing `tokens` tokens.
-    pub fn charge(&self, tokens: u64) -> Limits {
+    pub(super) fn charge(&self, tokens: u64) -> Limits {
         let now = self.epoch.elapsed().as_nanos() as u64;
         let (remaining_requests, req_ns) = self.requests.charge(now, 1);
         let (remaining_tokens, tok_ns) = self.tokens.charge(now, tokens);

@@ -29,24 +29,24 @@ impl<T> Default for Coll<T> {
 }
 
 impl<T> Coll<T> {
-    pub fn insert(&mut self, id: String, value: T) {
+    pub(crate) fn insert(&mut self, id: String, value: T) {
         if self.map.insert(id.clone(), value).is_none() {
             self.order.push(id);
         }
     }
-    pub fn get(&self, id: &str) -> Option<&T> {
+    pub(crate) fn get(&self, id: &str) -> Option<&T> {
         self.map.get(id)
     }
-    pub fn get_mut(&mut self, id: &str) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut T> {
         self.map.get_mut(id)
     }
-    pub fn remove(&mut self, id: &str) -> Option<T> {
+    pub(crate) fn remove(&mut self, id: &str) -> Option<T> {
         let v = self.map.remove(id)?;
         self.order.retain(|x| x != id);
         Some(v)
     }
     /// Values oldest first.
-    pub fn values(&self) -> impl Iterator<Item = &T> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
         self.order.iter().filter_map(|id| self.map.get(id))
     }
 }
@@ -54,7 +54,12 @@ impl<T> Coll<T> {
 impl<T> Coll<T> {
     /// Removes object `id` and answers the `DELETE` with `object` (`"assistant.deleted"`, …);
     /// 404 `No <kind> found with id …` when there is none.
-    pub fn delete(&mut self, id: &str, kind: &str, object: &str) -> Result<Response, ApiError> {
+    pub(crate) fn delete(
+        &mut self,
+        id: &str,
+        kind: &str,
+        object: &str,
+    ) -> Result<Response, ApiError> {
         self.remove(id)
             .ok_or_else(|| ApiError::no_object(kind, id))?;
         Ok(deleted(id, object))
@@ -64,7 +69,7 @@ impl<T> Coll<T> {
 impl<T: Stored> Coll<T> {
     /// A 200 answer holding the list page of these objects that `query` asks for (see
     /// [`list_response`]).
-    pub fn list(&self, query: Option<&str>) -> Response {
+    pub(crate) fn list(&self, query: Option<&str>) -> Response {
         list_response(self.values().map(|v| v.obj().clone()), query)
     }
 }
@@ -104,7 +109,7 @@ pub(crate) struct FileRec {
 }
 
 impl FileRec {
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "object": "file",
             "id": self.id,
@@ -155,14 +160,14 @@ pub(crate) struct Store {
 
 impl Store {
     /// Thread `id`, or 404 when there is none.
-    pub fn thread(&self, id: &str) -> Result<&ThreadRec, ApiError> {
+    pub(crate) fn thread(&self, id: &str) -> Result<&ThreadRec, ApiError> {
         self.threads
             .get(id)
             .ok_or_else(|| ApiError::no_object("thread", id))
     }
 
     /// [`Store::thread`], to change.
-    pub fn thread_mut(&mut self, id: &str) -> Result<&mut ThreadRec, ApiError> {
+    pub(crate) fn thread_mut(&mut self, id: &str) -> Result<&mut ThreadRec, ApiError> {
         self.threads
             .get_mut(id)
             .ok_or_else(|| ApiError::no_object("thread", id))

@@ -64,7 +64,7 @@ pub(crate) struct ReplyPlan {
 
 impl ReplyPlan {
     /// Completion tokens per choice (visible + reasoning).
-    pub fn completion(&self) -> u64 {
+    pub(crate) fn completion(&self) -> u64 {
         self.visible + self.reasoning
     }
 }
@@ -147,7 +147,7 @@ pub(crate) struct Words(pub u64);
 
 impl Words {
     /// Token count of an already-parsed JSON value.
-    pub fn deserialize_value(v: &serde_json::Value) -> u64 {
+    pub(crate) fn deserialize_value(v: &serde_json::Value) -> u64 {
         Words::deserialize(v).map_or(0, |w| w.0)
     }
 }

@@ -27,7 +27,7 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     /// The usual shape: `{"error":{"message","type","param","code"}}`.
-    pub fn new(
+    pub(crate) fn new(
         status: StatusCode,
         message: impl Into<String>,
         kind: &str,
@@ -46,7 +46,7 @@ impl ApiError {
     }
 
     /// 400 `invalid_request_error` with no param/code.
-    pub fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             message,
@@ -57,7 +57,11 @@ impl ApiError {
     }
 
     /// 400 with a `param` (and optional code).
-    pub fn invalid_param(message: impl Into<String>, param: &str, code: Option<&str>) -> Self {
+    pub(crate) fn invalid_param(
+        message: impl Into<String>,
+        param: &str,
+        code: Option<&str>,
+    ) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             message,
@@ -68,7 +72,7 @@ impl ApiError {
     }
 
     /// 400 `Missing required parameter: 'x'.`
-    pub fn missing(param: &str) -> Self {
+    pub(crate) fn missing(param: &str) -> Self {
         Self::invalid_param(
             format!("Missing required parameter: '{param}'."),
             param,
@@ -78,14 +82,14 @@ impl ApiError {
 
     /// The request's `model`, or 400 `you must provide a model parameter` when it is absent or
     /// empty.
-    pub fn require_model(model: Option<String>) -> Result<String, Self> {
+    pub(crate) fn require_model(model: Option<String>) -> Result<String, Self> {
         model
             .filter(|m| !m.is_empty())
             .ok_or_else(|| Self::invalid("you must provide a model parameter"))
     }
 
     /// 404 `invalid_request_error` (object not found).
-    pub fn not_found(message: impl Into<String>, param: Option<&str>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>, param: Option<&str>) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             message,
@@ -96,17 +100,17 @@ impl ApiError {
     }
 
     /// 404 `No <kind> found with id '<id>'.` (assistants, threads, runs, vector stores, batches).
-    pub fn no_object(kind: &str, id: &str) -> Self {
+    pub(crate) fn no_object(kind: &str, id: &str) -> Self {
         Self::not_found(format!("No {kind} found with id '{id}'."), None)
     }
 
     /// 404 for a path/method the API does not have.
-    pub fn invalid_url(method: &str, path: &str) -> Self {
+    pub(crate) fn invalid_url(method: &str, path: &str) -> Self {
         Self::not_found(format!("Invalid URL ({method} {path})"), None)
     }
 
     /// 400 for a body that is not JSON / does not fit the expected types.
-    pub fn from_json(err: &serde_json::Error) -> Self {
+    pub(crate) fn from_json(err: &serde_json::Error) -> Self {
         use serde_json::error::Category;
         match err.classify() {
             Category::Data => Self::invalid_param(
@@ -119,7 +123,7 @@ impl ApiError {
     }
 
     /// 500 for a failure inside the simulator itself (never expected).
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("The simulator failed to build its answer: {detail}"),

@@ -2,7 +2,7 @@
 //! with a fresh SQLite database per test.
 #![allow(dead_code)]
 
-pub mod process;
+pub(crate) mod process;
 
 use std::time::Duration;
 
@@ -14,17 +14,17 @@ use secrecy::SecretString;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-pub const UPSTREAM_KEY: &str = "sk-upstream-secret-0123456789";
-pub const ADMIN_KEY: &str = "admin-secret-key-0123456789";
-pub const ACME_KEY: &str = "qs_acme_test_key_0123456789";
-pub const BETA_KEY: &str = "qs_beta_test_key_0123456789";
+pub(crate) const UPSTREAM_KEY: &str = "sk-upstream-secret-0123456789";
+pub(crate) const ADMIN_KEY: &str = "admin-secret-key-0123456789";
+pub(crate) const ACME_KEY: &str = "qs_acme_test_key_0123456789";
+pub(crate) const BETA_KEY: &str = "qs_beta_test_key_0123456789";
 
-pub fn sha(key: &str) -> String {
+pub(crate) fn sha(key: &str) -> String {
     hex::encode(quota_sentinel::registry::key_hash(key))
 }
 
 /// One gateway + one simulator.
-pub struct Env {
+pub(crate) struct Env {
     pub gateway: String,
     pub sim: Simulator,
     pub sim_url: String,
@@ -41,7 +41,7 @@ pub struct Env {
 
 /// How an [`Env`] is built, beyond its TOML.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub(crate) struct Options {
     pub sim: SimConfig,
     /// `QUOTA_ADMIN_KEY`; `None`: the admin API is disabled.
     pub admin_key: Option<String>,
@@ -67,7 +67,7 @@ impl Default for Options {
 }
 
 /// The body of an error answer, with its status and headers.
-pub struct ApiErr {
+pub(crate) struct ApiErr {
     pub status: reqwest::StatusCode,
     pub headers: reqwest::header::HeaderMap,
     pub body: ErrorBody,
@@ -77,19 +77,24 @@ pub struct ApiErr {
 impl ApiErr {
     /// Asserts the error's `code`.
     #[track_caller]
-    pub fn assert_code(&self, code: &str) {
+    pub(crate) fn assert_code(&self, code: &str) {
         assert_eq!(self.body.error.code.as_deref(), Some(code), "{}", self.raw);
     }
 
     /// Asserts the answer's status and the error's `code`.
     #[track_caller]
-    pub fn assert_status_code(&self, status: u16, code: &str) {
+    pub(crate) fn assert_status_code(&self, status: u16, code: &str) {
         self.assert_status_code_for("", status, code);
     }
 
     /// [`ApiErr::assert_status_code`], the failure message naming `what` was sent.
     #[track_caller]
-    pub fn assert_status_code_for(&self, what: impl std::fmt::Display, status: u16, code: &str) {
+    pub(crate) fn assert_status_code_for(
+        &self,
+        what: impl std::fmt::Display,
+        status: u16,
+        code: &str,
+    ) {
         assert_eq!(self.status, status, "{what}: {}", self.raw);
         assert_eq!(
             self.body.error.code.as_deref(),
@@ -101,7 +106,7 @@ impl ApiErr {
 }
 
 /// Reads an error answer; panics if its body is not OpenAI's error shape.
-pub async fn api_error(r: reqwest::Response) -> ApiErr {
+pub(crate) async fn api_error(r: reqwest::Response) -> ApiErr {
     let status = r.status();
     let headers = r.headers().clone();
     let raw = r.text().await.unwrap_or_else(|e| panic!("error body: {e}"));
@@ -116,7 +121,7 @@ pub async fn api_error(r: reqwest::Response) -> ApiErr {
 }
 
 /// The whole seconds of an answer's `Retry-After`; panics if it has none.
-pub fn retry_after(e: &ApiErr) -> u64 {
+pub(crate) fn retry_after(e: &ApiErr) -> u64 {
     e.headers
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
@@ -125,12 +130,12 @@ pub fn retry_after(e: &ApiErr) -> u64 {
 }
 
 /// The row of `key` in a usage report, if any.
-pub fn usage_row<'a>(report: &'a Value, key: &str) -> Option<&'a Value> {
+pub(crate) fn usage_row<'a>(report: &'a Value, key: &str) -> Option<&'a Value> {
     report["rows"].as_array()?.iter().find(|r| r["key"] == key)
 }
 
 /// True if a row of a usage report has a key for which `f` holds.
-pub fn any_row_key(report: &Value, f: impl Fn(&str) -> bool) -> bool {
+pub(crate) fn any_row_key(report: &Value, f: impl Fn(&str) -> bool) -> bool {
     report["rows"]
         .as_array()
         .is_some_and(|rows| rows.iter().any(|r| r["key"].as_str().is_some_and(&f)))
@@ -138,16 +143,16 @@ pub fn any_row_key(report: &Value, f: impl Fn(&str) -> bool) -> bool {
 
 /// A number field of a JSON value as u64 (0 when absent).
 /// A response header as text.
-pub fn header_of<'a>(r: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+pub(crate) fn header_of<'a>(r: &'a reqwest::Response, name: &str) -> Option<&'a str> {
     r.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-pub fn n(v: &Value, field: &str) -> u64 {
+pub(crate) fn n(v: &Value, field: &str) -> u64 {
     v[field].as_u64().unwrap_or(0)
 }
 
 /// A listener on a free port of 127.0.0.1, and its address.
-pub async fn local_listener() -> (tokio::net::TcpListener, std::net::SocketAddr) {
+pub(crate) async fn local_listener() -> (tokio::net::TcpListener, std::net::SocketAddr) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -156,20 +161,20 @@ pub async fn local_listener() -> (tokio::net::TcpListener, std::net::SocketAddr)
 }
 
 /// `http://127.0.0.1:PORT/v1` where nothing listens (the port was bound, then released).
-pub async fn closed_upstream_url() -> String {
+pub(crate) async fn closed_upstream_url() -> String {
     let (l, addr) = local_listener().await;
     drop(l);
     format!("http://{addr}/v1")
 }
 
 /// A `[server]` section holding `settings`, then [`base_toml`] without limits.
-pub fn server_toml(settings: &str) -> String {
+pub(crate) fn server_toml(settings: &str) -> String {
     format!("[server]\n{settings}\n{}", base_toml(""))
 }
 
 /// The default workspaces: `acme` and `beta`, each with generous limits unless `extra` says
 /// otherwise (it is appended to the TOML).
-pub fn base_toml(acme_limits: &str) -> String {
+pub(crate) fn base_toml(acme_limits: &str) -> String {
     format!(
         "[[workspaces]]\nid = \"acme\"\nname = \"Acme\"\nkey_sha256 = [\"{}\"]\n{acme_limits}\n\
          [[workspaces]]\nid = \"beta\"\nname = \"Beta\"\nkey_sha256 = [\"{}\"]\n",
@@ -179,7 +184,7 @@ pub fn base_toml(acme_limits: &str) -> String {
 }
 
 impl Env {
-    pub async fn start(toml: &str) -> Env {
+    pub(crate) async fn start(toml: &str) -> Env {
         Env::start_with(
             toml,
             SimConfig {
@@ -191,7 +196,7 @@ impl Env {
         .await
     }
 
-    pub async fn start_with(toml: &str, sim_cfg: SimConfig) -> Env {
+    pub(crate) async fn start_with(toml: &str, sim_cfg: SimConfig) -> Env {
         Env::start_opts(
             toml,
             Options {
@@ -202,7 +207,7 @@ impl Env {
         .await
     }
 
-    pub async fn start_opts(toml: &str, opts: Options) -> Env {
+    pub(crate) async fn start_opts(toml: &str, opts: Options) -> Env {
         let sim = Simulator::new(opts.sim);
         let (sim_listener, sim_addr) = local_listener().await;
         let sim_stop = CancellationToken::new();
@@ -269,34 +274,34 @@ impl Env {
     }
 
     /// The admin key of the next (re)start.
-    pub fn set_admin_key(&mut self, key: Option<&str>) {
+    pub(crate) fn set_admin_key(&mut self, key: Option<&str>) {
         self.admin_key = key.map(str::to_string);
     }
 
     /// The configuration (TOML) of the next (re)start.
-    pub fn set_toml(&mut self, toml: &str) {
+    pub(crate) fn set_toml(&mut self, toml: &str) {
         self.extra = toml.to_string();
     }
 
     /// The database file.
-    pub fn db_path(&self) -> std::path::PathBuf {
+    pub(crate) fn db_path(&self) -> std::path::PathBuf {
         self.db_dir.path().join("qs.db")
     }
 
     /// A connection pool to the database file, to read or change what the API does not show.
-    pub async fn db_pool(&self) -> sqlx::SqlitePool {
+    pub(crate) async fn db_pool(&self) -> sqlx::SqlitePool {
         sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db_path().display()))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", self.db_path().display()))
     }
 
     /// Stops the gateway (flushing the ledger) and starts it again on the same database.
-    pub async fn restart(&mut self) {
+    pub(crate) async fn restart(&mut self) {
         self.stop_gateway().await;
         self.boot().await;
     }
 
-    pub async fn stop_gateway(&mut self) {
+    pub(crate) async fn stop_gateway(&mut self) {
         self.stop.cancel();
         if let Some(r) = self.running.take() {
             tokio::time::timeout(Duration::from_secs(20), r.wait())
@@ -306,11 +311,11 @@ impl Env {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.gateway, path)
     }
 
-    pub async fn post(&self, key: &str, path: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn post(&self, key: &str, path: &str, body: Value) -> reqwest::Response {
         self.http
             .post(self.url(path))
             .bearer_auth(key)
@@ -321,20 +326,20 @@ impl Env {
     }
 
     /// [`Env::post`] that must succeed with 200; reads the answer to its end.
-    pub async fn post_ok(&self, key: &str, path: &str, body: Value) {
+    pub(crate) async fn post_ok(&self, key: &str, path: &str, body: Value) {
         let r = self.post(key, path, body).await;
         assert_eq!(r.status(), 200, "{path}");
         let _ = r.bytes().await;
     }
 
     /// [`Env::post`] that must succeed with 200; its JSON answer.
-    pub async fn post_ok_json(&self, key: &str, path: &str, body: Value) -> Value {
+    pub(crate) async fn post_ok_json(&self, key: &str, path: &str, body: Value) -> Value {
         let r = self.post(key, path, body).await;
         assert_eq!(r.status(), 200, "{path}");
         r.json().await.unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
-    pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, key: &str, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
             .bearer_auth(key)
@@ -344,14 +349,14 @@ impl Env {
     }
 
     /// The Prometheus text of `/metrics`, read with the admin key.
-    pub async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         let r = self.get(ADMIN_KEY, "/metrics").await;
         assert_eq!(r.status(), 200, "/metrics as admin");
         r.text().await.unwrap_or_else(|e| panic!("/metrics: {e}"))
     }
 
     /// An unauthenticated GET.
-    pub async fn get_anon(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get_anon(&self, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
             .send()
@@ -360,7 +365,7 @@ impl Env {
     }
 
     /// The body of an unauthenticated GET (pages, /healthz).
-    pub async fn get_text(&self, path: &str) -> String {
+    pub(crate) async fn get_text(&self, path: &str) -> String {
         self.http
             .get(self.url(path))
             .send()
@@ -371,7 +376,7 @@ impl Env {
             .unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
-    pub async fn get_json(&self, key: &str, path: &str) -> Value {
+    pub(crate) async fn get_json(&self, key: &str, path: &str) -> Value {
         let r = self.get(key, path).await;
         let status = r.status();
         let v: Value = r.json().await.unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -379,7 +384,7 @@ impl Env {
         v
     }
 
-    pub async fn chat(&self, key: &str, words: &str) -> reqwest::Response {
+    pub(crate) async fn chat(&self, key: &str, words: &str) -> reqwest::Response {
         self.post(
             key,
             "/v1/chat/completions",
@@ -389,7 +394,7 @@ impl Env {
     }
 
     /// A multipart POST (uploads, transcriptions).
-    pub async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         key: &str,
         path: &str,
@@ -405,7 +410,12 @@ impl Env {
     }
 
     /// A small chat completion sent with one extra request header.
-    pub async fn chat_with_header(&self, key: &str, name: &str, value: &str) -> reqwest::Response {
+    pub(crate) async fn chat_with_header(
+        &self,
+        key: &str,
+        name: &str,
+        value: &str,
+    ) -> reqwest::Response {
         self.http
             .post(self.url("/v1/chat/completions"))
             .bearer_auth(key)
@@ -417,14 +427,19 @@ impl Env {
     }
 
     /// Waits (bounded) until `f` holds for the usage report of `ws` grouped by `group_by`.
-    pub async fn wait_usage(&self, key: &str, group_by: &str, f: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_usage(
+        &self,
+        key: &str,
+        group_by: &str,
+        f: impl Fn(&Value) -> bool,
+    ) -> Value {
         let path = format!("/api/quota/usage?group_by={group_by}&from=2000-01-01");
         self.wait_json(key, &path, f).await
     }
 
     /// Waits (bounded) until the usage report grouped by `group_by` has a row `row_key` for
     /// which `f` holds; returns the report and that row.
-    pub async fn wait_row(
+    pub(crate) async fn wait_row(
         &self,
         key: &str,
         group_by: &str,
@@ -440,7 +455,7 @@ impl Env {
 
     /// The usage report grouped by family as it is now, and its row `family` (`null` when
     /// there is none).
-    pub async fn family_row(&self, key: &str, family: &str) -> (Value, Value) {
+    pub(crate) async fn family_row(&self, key: &str, family: &str) -> (Value, Value) {
         let report = self
             .get_json(key, "/api/quota/usage?group_by=family&from=2000-01-01")
             .await;
@@ -449,7 +464,12 @@ impl Env {
     }
 
     /// Waits (bounded, 10 s) until `f` holds for the JSON of `GET path`.
-    pub async fn wait_json(&self, key: &str, path: &str, f: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_json(
+        &self,
+        key: &str,
+        path: &str,
+        f: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let v = self.get_json(key, path).await;
@@ -465,7 +485,7 @@ impl Env {
 
     /// Waits (bounded) until a notification `notif_key` is listed by
     /// `/api/quota/notifications?{query}`; returns it.
-    pub async fn wait_notification(&self, key: &str, query: &str, notif_key: &str) -> Value {
+    pub(crate) async fn wait_notification(&self, key: &str, query: &str, notif_key: &str) -> Value {
         let path = format!("/api/quota/notifications?{query}");
         let list = self
             .wait_json(key, &path, |v| {
@@ -482,7 +502,7 @@ impl Env {
     }
 
     /// Waits (bounded) until the simulator has received `want` `/v1` requests.
-    pub async fn wait_sim_requests(&self, want: u64) {
+    pub(crate) async fn wait_sim_requests(&self, want: u64) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while self.sim.stats().requests < want {
             if tokio::time::Instant::now() > deadline {
@@ -496,7 +516,7 @@ impl Env {
     }
 
     /// Waits (bounded) until the status of the key's workspace is `want`.
-    pub async fn wait_status(&self, key: &str, want: &str) -> Value {
+    pub(crate) async fn wait_status(&self, key: &str, want: &str) -> Value {
         self.wait_json(key, "/api/quota/status", |v| v["status"] == want)
             .await
     }
@@ -511,7 +531,7 @@ impl Drop for Env {
 
 /// One request as a [`Recorder`] upstream received it.
 #[derive(Clone, Debug)]
-pub struct Received {
+pub(crate) struct Received {
     pub method: String,
     /// The path and query exactly as sent on the wire.
     pub path_and_query: String,
@@ -521,7 +541,7 @@ pub struct Received {
 
 impl Received {
     /// The first value of header `name`.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
@@ -533,7 +553,7 @@ impl Received {
 /// and answers each with a small chat completion (with usage) plus the response headers it
 /// was given. For what the simulator does not show: the raw path, every header, and
 /// response headers a real upstream may send (`Set-Cookie`, `openai-organization`, …).
-pub struct Recorder {
+pub(crate) struct Recorder {
     /// `http://127.0.0.1:PORT`
     pub url: String,
     seen: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
@@ -541,7 +561,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub async fn start(response_headers: &[(&'static str, &'static str)]) -> Recorder {
+    pub(crate) async fn start(response_headers: &[(&'static str, &'static str)]) -> Recorder {
         use axum::body::Body;
         use axum::http::{Request, Response};
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -609,7 +629,7 @@ impl Recorder {
     }
 
     /// Every request received so far.
-    pub fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
@@ -622,7 +642,7 @@ impl Drop for Recorder {
 
 /// Sends `request` (a whole HTTP/1.1 request, as written) to the gateway over a raw TCP
 /// connection — an HTTP client would normalise its path — and returns the answer as text.
-pub async fn raw_http(env: &Env, request: &[u8]) -> String {
+pub(crate) async fn raw_http(env: &Env, request: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = env.gateway.trim_start_matches("http://").to_string();
     let mut tcp = tokio::net::TcpStream::connect(&addr)
@@ -638,6 +658,6 @@ pub async fn raw_http(env: &Env, request: &[u8]) -> String {
 }
 
 /// The body of a raw HTTP answer (after the blank line; the gateway's errors are not chunked).
-pub fn raw_body(answer: &str) -> &str {
+pub(crate) fn raw_body(answer: &str) -> &str {
     answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A free port on 127.0.0.1 (bound, then released).
-pub async fn free_port() -> u16 {
+pub(crate) async fn free_port() -> u16 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -14,7 +14,7 @@ pub async fn free_port() -> u16 {
 }
 
 /// The gateway binary, started under `prlimit --nofile=SOFT:HARD` with `toml` as its config.
-pub struct Process {
+pub(crate) struct Process {
     child: Option<std::process::Child>,
     pub addr: SocketAddr,
     _dir: tempfile::TempDir,
@@ -23,7 +23,7 @@ pub struct Process {
 impl Process {
     /// Starts it with `args` after `serve --config … --listen … --database-url …` and the
     /// extra environment `envs`.
-    pub async fn start_with(
+    pub(crate) async fn start_with(
         nofile: &str,
         toml: &str,
         args: &[&str],
@@ -77,11 +77,11 @@ impl Process {
         c
     }
 
-    pub async fn start(nofile: &str, toml: &str) -> Process {
+    pub(crate) async fn start(nofile: &str, toml: &str) -> Process {
         Process::start_with(nofile, toml, &[], &[]).await
     }
 
-    pub async fn healthy(&self, within: Duration) -> bool {
+    pub(crate) async fn healthy(&self, within: Duration) -> bool {
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(within)
@@ -98,7 +98,7 @@ impl Process {
     }
 
     /// Stops the gateway and returns what it wrote to stdout and stderr.
-    pub async fn stop(mut self) -> (String, String) {
+    pub(crate) async fn stop(mut self) -> (String, String) {
         let Some(mut child) = self.child.take() else {
             return Default::default();
         };

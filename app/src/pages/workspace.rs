@@ -115,7 +115,7 @@ mod live {
 
     /// Refetches the tables when the day's request count (pushed over the WebSocket) differs
     /// from the one they were loaded at; one fetch at a time, at most every [`EVERY`].
-    pub fn refresh_breakdown(
+    pub(super) fn refresh_breakdown(
         m: QuotaMonitor,
         loader: Loader,
         workspace: String,
