@@ -83,6 +83,7 @@ pub fn render_status(v: &StatusView, locale: Locale) -> StatusReport {
         upstream: v.upstream.clone(),
         retry_after_seconds: v.retry_after_secs,
         retry_after_ms: v.retry_after_ms,
+        generated_at: Some(v.at),
         last_error: v.last_error.as_ref().map(|e| {
             let a = localize_args(locale, &e.args);
             t.render(locale, e.key, &a)
@@ -160,6 +161,7 @@ mod tests {
             upstream: None,
             retry_after_secs: e.retry_after_secs,
             retry_after_ms: e.retry_after_secs.map(|s| s * 1000),
+            at: chrono::Utc::now(),
             last_error: Some(LastError {
                 key: "error-workspace-limit-day",
                 args,

@@ -31,6 +31,8 @@ pub struct StatusView {
     /// counted from the second `now` falls in.
     pub retry_after_ms: Option<u64>,
     pub last_error: Option<LastError>,
+    /// When the view was made: the `now` its figures and waits are counted from.
+    pub at: DateTime<Utc>,
 }
 
 /// The last failure seen for a workspace: a Fluent key and its arguments.

@@ -644,6 +644,7 @@ fn view_of(w: &Workspace, st: &WsState, acct: &AccountState, now: DateTime<Utc>)
     let (status, cause, since) = st.tracker.current();
     let (message_key, message_args, action_keys) = quota::describe(&e);
     StatusView {
+        at: now,
         workspace: w.id.to_string(),
         name: w.name.clone(),
         status,

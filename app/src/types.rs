@@ -394,10 +394,14 @@ pub struct StatusReport {
     pub limits: Limits,
     pub upstream: Option<UpstreamHeadroom>,
     pub retry_after_seconds: Option<u64>,
-    /// The same wait, exact: milliseconds from when this report was made. A client counts
-    /// down to `received + retry_after_ms` on its own clock (no clock skew to the server).
+    /// The same wait, exact: milliseconds from `generated_at`. A client counts down on its own
+    /// clock from when the report arrived, less the time it spent on the way (see
+    /// `logic::live::retry_deadline_ms`).
     #[serde(default)]
     pub retry_after_ms: Option<u64>,
+    /// When the server made this report, on the server's clock.
+    #[serde(default)]
+    pub generated_at: Option<DateTime<Utc>>,
     /// The last upstream or gateway error seen for this workspace, rendered.
     pub last_error: Option<String>,
 }

@@ -128,13 +128,24 @@ pub type SeenIds = super::seen::BoundedSeen;
 /// How many ids are remembered (far more than the server ever resends in a snapshot).
 pub const SEEN_CAP: usize = 1_000;
 
+/// The most a report's time on the way is taken to be (see [`retry_deadline_ms`]).
+pub const MAX_TRANSIT_MS: u64 = 1_000;
+
 /// When a retry can succeed, on this client's clock: the report's exact wait (else its
-/// rounded-up seconds) from the moment the report arrived.
+/// rounded-up seconds) from the moment the report arrived, less the time it spent on the way
+/// (arrival on this clock minus `generated_at` on the server's). A busy socket can deliver a
+/// report hundreds of ms late; counting from arrival alone would then show one second too
+/// many. The transit is taken as 0 to [`MAX_TRANSIT_MS`]: a client whose clock runs behind the
+/// server's counts from arrival, one whose clock runs ahead counts down at most 1 s early.
 pub fn retry_deadline_ms(r: &crate::types::StatusReport, received_ms: u64) -> Option<u64> {
     let wait = r
         .retry_after_ms
         .or_else(|| r.retry_after_seconds.map(|s| s * 1000))?;
-    Some(received_ms.saturating_add(wait))
+    let transit = r.generated_at.map_or(0, |at| {
+        let made = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+        received_ms.saturating_sub(made).min(MAX_TRANSIT_MS)
+    });
+    Some(received_ms.saturating_add(wait).saturating_sub(transit))
 }
 
 /// Whole seconds left until `deadline_ms`, rounded up as the API rounds its
@@ -146,6 +157,23 @@ pub fn countdown_secs(deadline_ms: u64, now_ms: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_countdown_starts_when_the_report_was_made_not_when_it_arrived() {
+        let mut r =
+            crate::logic::table::tests::row("w", "W", crate::types::Status::RateLimited, 0.0);
+        r.retry_after_ms = Some(40_000);
+        r.generated_at = chrono::DateTime::from_timestamp_millis(1_000_000);
+        // 300 ms on the way: the wait is counted from when the report was made.
+        assert_eq!(retry_deadline_ms(&r, 1_000_300), Some(1_040_000));
+        // A clock behind the server's: from arrival.
+        assert_eq!(retry_deadline_ms(&r, 999_800), Some(1_039_800));
+        // A clock far ahead of the server's: at most a second early.
+        assert_eq!(retry_deadline_ms(&r, 1_005_000), Some(1_044_000));
+        // No time of making (an older server): from arrival.
+        r.generated_at = None;
+        assert_eq!(retry_deadline_ms(&r, 1_000_300), Some(1_040_300));
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_never_gives_up() {

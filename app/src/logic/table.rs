@@ -78,12 +78,13 @@ pub fn filter_and_sort<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::types::{Cause, Limits, Usage};
     use chrono::Utc;
 
-    fn row(id: &str, name: &str, status: Status, cost: f64) -> StatusReport {
+    /// A status report with only these fields set (tests of other modules use it too).
+    pub(crate) fn row(id: &str, name: &str, status: Status, cost: f64) -> StatusReport {
         StatusReport {
             workspace: id.into(),
             name: name.into(),
@@ -103,6 +104,7 @@ mod tests {
             retry_after_seconds: None,
             retry_after_ms: None,
             last_error: None,
+            generated_at: None,
         }
     }
 
