@@ -151,6 +151,19 @@ async fn created_workspaces_and_minted_keys_work_and_survive_a_restart() {
     assert_eq!(st["usage"]["requests_day"], 2, "{st}");
 }
 
+/// Stops the gateway, writes `json` as workspace gamma's stored limits, starts it again.
+async fn restart_with_stored_limits(env: &mut Env, json: &str) {
+    env.stop_gateway().await;
+    let pool = env.db_pool().await;
+    sqlx::query("UPDATE workspaces SET limits = ?1 WHERE id = 'gamma'")
+        .bind(json)
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    pool.close().await;
+    env.restart().await;
+}
+
 /// Stored limits that break a rule are never used, nor replaced silently: the workspace runs
 /// on the default limits and is told which field is wrong.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,15 +183,11 @@ async fn stored_limits_that_break_a_rule_are_reported_and_the_defaults_apply() {
         .await
         .unwrap_or_default();
     let key = minted["key"].as_str().unwrap_or_default().to_string();
-    env.stop_gateway().await;
-    let pool = env.db_pool().await;
-    sqlx::query("UPDATE workspaces SET limits = ?1 WHERE id = 'gamma'")
-        .bind(r#"{"id":"gamma","requests_per_day":1234,"budget_usd_per_day":-5.0}"#)
-        .execute(&pool)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    pool.close().await;
-    env.restart().await;
+    restart_with_stored_limits(
+        &mut env,
+        r#"{"id":"gamma","requests_per_day":1234,"budget_usd_per_day":-5.0}"#,
+    )
+    .await;
 
     let st = env.get_json(&key, "/api/quota/status").await;
     assert_eq!(
@@ -208,17 +217,7 @@ async fn stored_limits_that_break_a_rule_are_reported_and_the_defaults_apply() {
 
     // Limits whose JSON cannot be read (a string where a number goes) do not stop the gateway
     // or the other workspaces: reported the same way, naming the limits as a whole.
-    env.stop_gateway().await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("UPDATE workspaces SET limits = ?1 WHERE id = 'gamma'")
-        .bind(r#"{"id":"gamma","requests_per_day":"lots"}"#)
-        .execute(&pool)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    pool.close().await;
-    env.restart().await;
+    restart_with_stored_limits(&mut env, r#"{"id":"gamma","requests_per_day":"lots"}"#).await;
     let st = env.get_json(&key, "/api/quota/status").await;
     assert_eq!(st["limits"]["requests_per_day"], 10_000, "{st}");
     let list = env
