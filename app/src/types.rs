@@ -218,7 +218,20 @@ pub struct LimitSet<W> {
     pub budget_usd_per_month: Option<f64>,
     /// The share of a limit used at which the workspace is warned, in (0, 1].
     pub warning_at: W,
+    /// The shares of each day and month limit at which an alert is raised, once per period
+    /// (each in (0, 1]); `None` means [`DEFAULT_ALERT_THRESHOLDS`], `[]` no threshold alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_thresholds: Option<Vec<f64>>,
+    /// Limits that only warn: they raise their alerts and never refuse a call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_limits: Option<Vec<LimitKind>>,
 }
+
+/// The alert thresholds of a workspace that sets none.
+pub const DEFAULT_ALERT_THRESHOLDS: [f64; 4] = [0.5, 0.8, 0.95, 1.0];
+
+/// At most this many alert thresholds per workspace.
+pub const MAX_ALERT_THRESHOLDS: usize = 10;
 
 /// A workspace's limits in force; `None` means "no limit".
 pub type Limits = LimitSet<f64>;
@@ -242,6 +255,8 @@ impl Default for LimitFields {
             budget_usd_per_day: None,
             budget_usd_per_month: None,
             warning_at: None,
+            alert_thresholds: None,
+            soft_limits: None,
         }
     }
 }
@@ -257,6 +272,8 @@ impl<W> LimitSet<W> {
             budget_usd_per_day: self.budget_usd_per_day,
             budget_usd_per_month: self.budget_usd_per_month,
             warning_at,
+            alert_thresholds: self.alert_thresholds,
+            soft_limits: self.soft_limits,
         }
     }
 }
@@ -273,6 +290,18 @@ impl Limits {
             LimitKind::BudgetUsdPerMonth => self.budget_usd_per_month,
         }
     }
+
+    /// The alert thresholds in force, ascending.
+    pub fn thresholds(&self) -> &[f64] {
+        self.alert_thresholds
+            .as_deref()
+            .unwrap_or(&DEFAULT_ALERT_THRESHOLDS)
+    }
+
+    /// Whether `kind` only warns (never refuses).
+    pub fn is_soft(&self, kind: LimitKind) -> bool {
+        self.soft_limits.as_ref().is_some_and(|s| s.contains(&kind))
+    }
 }
 
 /// Why written limits are refused; the message is the rule, [`LimitError::field`] the field.
@@ -282,6 +311,8 @@ pub enum LimitError {
     Budget(LimitKind),
     #[error("must be a fraction in (0, 1], e.g. 0.8")]
     WarningAt,
+    #[error("must be a list of at most 10 fractions in (0, 1], e.g. [0.5, 0.8, 0.95, 1.0]")]
+    AlertThresholds,
 }
 
 impl LimitError {
@@ -290,6 +321,7 @@ impl LimitError {
         match self {
             LimitError::Budget(kind) => kind.as_str(),
             LimitError::WarningAt => "warning_at",
+            LimitError::AlertThresholds => "alert_thresholds",
         }
     }
 }
@@ -305,17 +337,41 @@ impl LimitFields {
             budget_usd_per_day: self.budget_usd_per_day.or(fallback.budget_usd_per_day),
             budget_usd_per_month: self.budget_usd_per_month.or(fallback.budget_usd_per_month),
             warning_at: self.warning_at.or(fallback.warning_at),
+            alert_thresholds: self.alert_thresholds.or(fallback.alert_thresholds),
+            soft_limits: self.soft_limits.or(fallback.soft_limits),
         }
     }
 
     /// Checks the fields and makes the limits in force: a field left out takes `base`'s value,
-    /// `0` means "no limit". Budgets must be non-negative USD, `warning_at` in (0, 1]; the
-    /// first field that breaks its rule is named.
+    /// `0` means "no limit". Budgets must be non-negative USD, `warning_at` and each alert
+    /// threshold in (0, 1]; the first field that breaks its rule is named. Thresholds come out
+    /// ascending without repeats, soft limits without repeats.
     pub fn resolve(&self, base: &Limits) -> Result<Limits, LimitError> {
         let warning_at = self.warning_at.unwrap_or(base.warning_at);
         if !(warning_at > 0.0 && warning_at <= 1.0) {
             return Err(LimitError::WarningAt);
         }
+        let alert_thresholds = match &self.alert_thresholds {
+            Some(t) => {
+                if t.len() > MAX_ALERT_THRESHOLDS || !t.iter().all(|v| *v > 0.0 && *v <= 1.0) {
+                    return Err(LimitError::AlertThresholds);
+                }
+                let mut t = t.clone();
+                t.sort_by(f64::total_cmp);
+                t.dedup();
+                Some(t)
+            }
+            None => base.alert_thresholds.clone(),
+        };
+        let soft_limits = match &self.soft_limits {
+            Some(s) => {
+                let mut s = s.clone();
+                s.sort();
+                s.dedup();
+                Some(s)
+            }
+            None => base.soft_limits.clone(),
+        };
         let count = |v: Option<u64>, base: Option<u64>| match v {
             Some(0) => None,
             Some(v) => Some(v),
@@ -343,6 +399,8 @@ impl LimitFields {
                 base.budget_usd_per_month,
             )?,
             warning_at,
+            alert_thresholds,
+            soft_limits,
         })
     }
 }

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 
 use super::window::{
     add_secs, fits, local_day, month_key, secs_until, secs_until_next_day, secs_until_next_month,
-    Counter, MinuteWindow,
+    start_of_local_day, Counter, MinuteWindow,
 };
 use super::Evaluation;
 use crate::types::{Cause, LimitKind, Limits, Status, Usage};
@@ -80,12 +80,40 @@ struct DayCounters {
     requests: u64,
     tokens: u64,
     cost_nanos: u64,
+    /// The part of `tokens` and `cost_nanos` that reservations in flight hold.
+    held_tokens: u64,
+    held_cost_nanos: u64,
+}
+
+impl DayCounters {
+    fn new(day: NaiveDate) -> Self {
+        DayCounters {
+            day,
+            requests: 0,
+            tokens: 0,
+            cost_nanos: 0,
+            held_tokens: 0,
+            held_cost_nanos: 0,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct MonthCounters {
     month: i32,
     cost_nanos: u64,
+    /// The part of `cost_nanos` that reservations in flight hold.
+    held_cost_nanos: u64,
+}
+
+impl MonthCounters {
+    fn new(month: i32) -> Self {
+        MonthCounters {
+            month,
+            cost_nanos: 0,
+            held_cost_nanos: 0,
+        }
+    }
 }
 
 /// A refusal, remembered until its retry time.
@@ -112,6 +140,14 @@ fn caps_of(l: &Limits) -> Caps {
     c
 }
 
+fn soft_of(l: &Limits) -> PerKind<bool> {
+    let mut soft = [false; LimitKind::COUNT];
+    for kind in LimitKind::ALL {
+        soft[kind as usize] = l.is_soft(kind);
+    }
+    soft
+}
+
 fn is_budget(kind: LimitKind) -> bool {
     matches!(
         kind,
@@ -124,6 +160,8 @@ fn is_budget(kind: LimitKind) -> bool {
 pub struct WorkspaceMeter {
     limits: Limits,
     caps: Caps,
+    /// Limits that only warn (`soft_limits`): never refused, never a refusal status.
+    soft: PerKind<bool>,
     tz: Tz,
     window: MinuteWindow,
     day: DayCounters,
@@ -139,19 +177,12 @@ impl WorkspaceMeter {
     pub fn new(limits: Limits, tz: Tz) -> Self {
         WorkspaceMeter {
             caps: caps_of(&limits),
+            soft: soft_of(&limits),
             limits,
             tz,
             window: MinuteWindow::new(),
-            day: DayCounters {
-                day: NaiveDate::MIN,
-                requests: 0,
-                tokens: 0,
-                cost_nanos: 0,
-            },
-            month: MonthCounters {
-                month: i32::MIN,
-                cost_nanos: 0,
-            },
+            day: DayCounters::new(NaiveDate::MIN),
+            month: MonthCounters::new(i32::MIN),
             refused_minute: None,
             refused_period: None,
             generation: 0,
@@ -176,6 +207,7 @@ impl WorkspaceMeter {
             self.refused_period = None;
         }
         self.caps = caps_of(&limits);
+        self.soft = soft_of(&limits);
         self.limits = limits;
     }
 
@@ -183,25 +215,29 @@ impl WorkspaceMeter {
     fn roll(&mut self, now: DateTime<Utc>) {
         let today = local_day(now, self.tz);
         if today > self.day.day {
-            self.day = DayCounters {
-                day: today,
-                requests: 0,
-                tokens: 0,
-                cost_nanos: 0,
-            };
+            self.day = DayCounters::new(today);
         }
         let month = month_key(today);
         if month > self.month.month {
-            self.month = MonthCounters {
-                month,
-                cost_nanos: 0,
-            };
+            self.month = MonthCounters::new(month);
         }
     }
 
     /// Usage per limit kind at `now` (reservations included), in the core's integer units,
     /// indexed by `LimitKind as usize`. Does not mutate: periods that ended read as zero.
     fn snapshot(&self, now: DateTime<Utc>) -> PerKind<u64> {
+        self.totals(now, false)
+    }
+
+    /// Usage per limit kind at `now` in the core's integer units, indexed by `LimitKind as
+    /// usize`, without what reservations in flight hold in the day and month periods (minute
+    /// windows include them): what calls have actually used. Alerts read this, so that a
+    /// burst of worst-case reservations does not cross a threshold the calls never reach.
+    pub fn settled(&self, now: DateTime<Utc>) -> PerKind<u64> {
+        self.totals(now, true)
+    }
+
+    fn totals(&self, now: DateTime<Utc>, without_held: bool) -> PerKind<u64> {
         let sec = now.timestamp();
         let today = local_day(now, self.tz);
         let day = if today > self.day.day {
@@ -211,21 +247,68 @@ impl WorkspaceMeter {
         };
         let month = if month_key(today) > self.month.month {
             0
+        } else if without_held {
+            self.month
+                .cost_nanos
+                .saturating_sub(self.month.held_cost_nanos)
         } else {
             self.month.cost_nanos
+        };
+        let (held_tokens, held_cost) = match day {
+            Some(d) if without_held => (d.held_tokens, d.held_cost_nanos),
+            _ => (0, 0),
         };
         let mut u = [0u64; LimitKind::COUNT];
         u[LimitKind::RequestsPerMinute as usize] = self.window.total(sec, Counter::Requests);
         u[LimitKind::TokensPerMinute as usize] = self.window.total(sec, Counter::Tokens);
         u[LimitKind::RequestsPerDay as usize] = day.map_or(0, |d| d.requests);
-        u[LimitKind::TokensPerDay as usize] = day.map_or(0, |d| d.tokens);
-        u[LimitKind::BudgetUsdPerDay as usize] = day.map_or(0, |d| d.cost_nanos);
+        u[LimitKind::TokensPerDay as usize] = day.map_or(0, |d| d.tokens.saturating_sub(held_tokens));
+        u[LimitKind::BudgetUsdPerDay as usize] =
+            day.map_or(0, |d| d.cost_nanos.saturating_sub(held_cost));
         u[LimitKind::BudgetUsdPerMonth as usize] = month;
         u
     }
 
+    /// The cap of `kind` in the core's integer units (nano-dollars for budgets).
+    pub fn cap(&self, kind: LimitKind) -> Option<u64> {
+        self.caps[kind as usize]
+    }
+
+    /// The current period of a day or month limit at `now`, as a number that grows with each
+    /// new period (days or months since the common era); 0 for minute limits.
+    pub fn period(&self, kind: LimitKind, now: DateTime<Utc>) -> i64 {
+        let today = local_day(now, self.tz);
+        match kind {
+            LimitKind::RequestsPerMinute | LimitKind::TokensPerMinute => 0,
+            LimitKind::RequestsPerDay | LimitKind::TokensPerDay | LimitKind::BudgetUsdPerDay => {
+                i64::from(chrono::Datelike::num_days_from_ce(&today))
+            }
+            LimitKind::BudgetUsdPerMonth => i64::from(month_key(today)),
+        }
+    }
+
+    /// When the period of a day or month limit that holds `now` ends (minute limits: in a
+    /// minute).
+    pub fn resets_at(&self, kind: LimitKind, now: DateTime<Utc>) -> DateTime<Utc> {
+        let today = local_day(now, self.tz);
+        let next = match kind {
+            LimitKind::RequestsPerMinute | LimitKind::TokensPerMinute => {
+                return add_secs(now, 60);
+            }
+            LimitKind::RequestsPerDay | LimitKind::TokensPerDay | LimitKind::BudgetUsdPerDay => {
+                today.succ_opt()
+            }
+            LimitKind::BudgetUsdPerMonth => {
+                let (y, m) = (chrono::Datelike::year(&today), chrono::Datelike::month(&today));
+                let (y, m) = if m == 12 { (y.saturating_add(1), 1) } else { (y, m + 1) };
+                NaiveDate::from_ymd_opt(y, m, 1)
+            }
+        };
+        next.map_or_else(|| add_secs(now, 86_400), |d| start_of_local_day(d, self.tz))
+    }
+
     /// A count in the limit's unit (USD for budgets).
-    fn value(kind: LimitKind, v: u64) -> f64 {
+    pub(super) fn value(kind: LimitKind, v: u64) -> f64 {
         if is_budget(kind) {
             nanos_to_usd(v)
         } else {
@@ -291,7 +374,7 @@ impl WorkspaceMeter {
         for kind in LimitKind::ALL {
             let i = kind as usize;
             let Some(cap) = self.caps[i] else { continue };
-            if fits(used[i], demand[i], cap) {
+            if self.soft[i] || fits(used[i], demand[i], cap) {
                 continue;
             }
             let retry = self.retry_after(kind, demand[i], cap, now);
@@ -317,7 +400,10 @@ impl WorkspaceMeter {
         self.day.requests = self.day.requests.saturating_add(1);
         self.day.tokens = self.day.tokens.saturating_add(d.tokens);
         self.day.cost_nanos = self.day.cost_nanos.saturating_add(d.cost_nanos);
+        self.day.held_tokens = self.day.held_tokens.saturating_add(d.tokens);
+        self.day.held_cost_nanos = self.day.held_cost_nanos.saturating_add(d.cost_nanos);
         self.month.cost_nanos = self.month.cost_nanos.saturating_add(d.cost_nanos);
+        self.month.held_cost_nanos = self.month.held_cost_nanos.saturating_add(d.cost_nanos);
         Ok(Reservation {
             second,
             day: self.day.day,
@@ -338,9 +424,13 @@ impl WorkspaceMeter {
             if r.day == self.day.day {
                 self.day.tokens = self.day.tokens.saturating_sub(r.tokens);
                 self.day.cost_nanos = self.day.cost_nanos.saturating_sub(r.cost_nanos);
+                self.day.held_tokens = self.day.held_tokens.saturating_sub(r.tokens);
+                self.day.held_cost_nanos = self.day.held_cost_nanos.saturating_sub(r.cost_nanos);
             }
             if r.month == self.month.month {
                 self.month.cost_nanos = self.month.cost_nanos.saturating_sub(r.cost_nanos);
+                self.month.held_cost_nanos =
+                    self.month.held_cost_nanos.saturating_sub(r.cost_nanos);
             }
         }
         let cost = a.cost_nanos.unwrap_or(0);
@@ -402,7 +492,10 @@ impl WorkspaceMeter {
         self.day.requests = 0;
         self.day.tokens = 0;
         self.day.cost_nanos = 0;
+        self.day.held_tokens = 0;
+        self.day.held_cost_nanos = 0;
         self.month.cost_nanos = 0;
+        self.month.held_cost_nanos = 0;
         self.refused_minute = None;
         self.refused_period = None;
         self.generation = self.generation.wrapping_add(1);
@@ -441,7 +534,7 @@ impl WorkspaceMeter {
         for kind in LimitKind::ALL {
             let i = kind as usize;
             let Some(cap) = self.caps[i] else { continue };
-            if used[i] >= cap {
+            if used[i] >= cap && !self.soft[i] {
                 consider(status_of(kind), kind, self.retry_after(kind, 0, cap, now));
             }
         }

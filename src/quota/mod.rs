@@ -8,13 +8,15 @@
 //! allocate.
 //!
 //! Submodules: [`window`] (minute ring, calendar periods), [`meter`] (a workspace's counters),
-//! [`account`] (the upstream key's state), [`status`] (transitions, notices, messages).
+//! [`account`] (the upstream key's state), [`status`] (transitions, notices, messages),
+//! [`alerting`] (threshold alerts once per period, back-under notices, the burn-rate forecast).
 
 use chrono::{DateTime, Utc};
 
 use crate::types::{Cause, Status};
 
 pub mod account;
+pub mod alerting;
 pub mod meter;
 pub mod status;
 #[cfg(test)]
@@ -22,9 +24,10 @@ pub(crate) mod testutil;
 pub mod window;
 
 pub use account::{AccountPolicy, AccountState, UpstreamObservation};
+pub use alerting::{Alert, AlertRules, Forecast, Mark, Spent, Under};
 pub use meter::{Actual, Demand, Refusal, Reservation, WorkspaceMeter};
 pub use status::{
-    describe, level_for, limit_name_key, status_name_key, stored_limits_invalid_notice,
+    alert_notice, describe, level_for, limit_name_key, status_name_key, stored_limits_invalid_notice,
     unpriced_model_notice, unpriced_models_notice, Notice, StatusTracker, Transition,
 };
 

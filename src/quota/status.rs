@@ -292,6 +292,125 @@ pub fn stored_limits_invalid_notice(field: &str, status: Status) -> Notice {
     )
 }
 
+/// An instant as a notice argument: RFC 3339 in UTC, to the second. The edge shows it as a
+/// local time in the reader's time zone (arguments named `*_at`).
+pub fn instant(t: DateTime<Utc>) -> ArgValue {
+    ArgValue::Text(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// An amount in a limit's unit, and that unit (`usd` or `count`) for the messages to select on.
+fn amount(limit: LimitKind, v: f64) -> ArgValue {
+    match limit {
+        LimitKind::BudgetUsdPerDay | LimitKind::BudgetUsdPerMonth => {
+            ArgValue::Number((v * 100.0).round() / 100.0)
+        }
+        _ => ArgValue::Number(v.round()),
+    }
+}
+
+fn unit(limit: LimitKind) -> ArgValue {
+    text(match limit {
+        LimitKind::BudgetUsdPerDay | LimitKind::BudgetUsdPerMonth => "usd",
+        _ => "count",
+    })
+}
+
+/// The notice of an alert rule ([`super::alerting`]), raised while the workspace is in
+/// `status`; `warning_at` is the workspace's warning share.
+///
+/// - `notif-alert-threshold`: `limit`, `percent` (the threshold), `used` and `cap` (in `unit`:
+///   `usd` or `count`), `resets_at`, `soft` (`yes` / `no`). Info below `warning_at`, a warning
+///   from it, an error at a hard limit's 100 %.
+/// - `notif-alert-back-under`: `limit`, `percent` (the highest threshold that had fired),
+///   `reason` (`period_reset`, `admin_reset`, `limit_raised`). Info.
+/// - `notif-alert-burn-rate`: `limit`, `percent` (used so far), `runs_out_at`, `resets_at`. A
+///   warning.
+pub fn alert_notice(alert: &super::Alert, status: Status, warning_at: f64) -> Notice {
+    use super::Alert;
+    let limit_arg = |l: LimitKind| ("limit", text(l.as_str()));
+    let (level, key, args, actions): (Level, &'static str, Vec<(&str, ArgValue)>, Vec<&'static str>) =
+        match alert {
+            Alert::Threshold {
+                limit,
+                threshold,
+                used,
+                cap,
+                soft,
+                resets_at,
+                ..
+            } => {
+                let level = if *threshold + 1e-9 >= 1.0 && !soft {
+                    Level::Error
+                } else if *threshold + 1e-9 >= warning_at || *threshold + 1e-9 >= 1.0 {
+                    Level::Warning
+                } else {
+                    Level::Info
+                };
+                let actions = if level == Level::Error {
+                    vec!["action-wait-period-reset", "action-raise-limit"]
+                } else if level == Level::Warning {
+                    vec!["action-reduce-usage"]
+                } else {
+                    vec![]
+                };
+                (
+                    level,
+                    "notif-alert-threshold",
+                    vec![
+                        limit_arg(*limit),
+                        ("percent", ArgValue::Number(percent(*threshold))),
+                        ("used", amount(*limit, *used)),
+                        ("cap", amount(*limit, *cap)),
+                        ("unit", unit(*limit)),
+                        ("resets_at", instant(*resets_at)),
+                        ("soft", text(if *soft { "yes" } else { "no" })),
+                    ],
+                    actions,
+                )
+            }
+            Alert::BackUnder {
+                limit,
+                threshold,
+                why,
+                ..
+            } => (
+                Level::Info,
+                "notif-alert-back-under",
+                vec![
+                    limit_arg(*limit),
+                    ("percent", ArgValue::Number(percent(*threshold))),
+                    ("reason", text(why.as_str())),
+                ],
+                vec![],
+            ),
+            Alert::BurnRate {
+                limit,
+                runs_out_at,
+                resets_at,
+                used,
+                cap,
+                ..
+            } => (
+                Level::Warning,
+                "notif-alert-burn-rate",
+                vec![
+                    limit_arg(*limit),
+                    ("percent", ArgValue::Number(percent(if *cap > 0.0 { used / cap } else { 0.0 }))),
+                    ("runs_out_at", instant(*runs_out_at)),
+                    ("resets_at", instant(*resets_at)),
+                ],
+                vec!["action-reduce-usage"],
+            ),
+        };
+    Notice {
+        level,
+        status,
+        key,
+        args: args.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        action_keys: actions,
+    }
+}
+
 /// The current status' message (for `GET /api/quota/status`): a Fluent message key, its
 /// arguments, and the suggested actions' keys.
 pub fn describe(e: &Evaluation) -> (&'static str, BTreeMap<String, ArgValue>, Vec<&'static str>) {

@@ -1,0 +1,556 @@
+//! Alert rules: each day and month limit's thresholds, crossed at most once per period; the
+//! "back under" notice when a period resets, an admin resets the counters or a limit is
+//! raised; and the burn-rate forecast of when a limit runs out at the recent rate of spending.
+//!
+//! Owns: when an [`Alert`] is due and its identity (the same alert in the same period has the
+//! same [`Alert::id`], so a second gateway process sharing the store, or a restart, raises it
+//! once). Must not: read the clock (`now` is a parameter), do IO, lock, or word the alert (the
+//! notice's key and arguments are [`super::status::alert_notice`]'s). Allocates only when an
+//! alert is raised and once per workspace for its burn-rate history (on its first call).
+//!
+//! # Thresholds
+//! Thresholds are shares of a day or month limit (`alert_thresholds`, default
+//! [`DEFAULT_ALERT_THRESHOLDS`](crate::types::DEFAULT_ALERT_THRESHOLDS)). They are read against
+//! what calls have actually used ([`WorkspaceMeter::settled`]), not the worst case that calls
+//! in flight reserve. When usage jumps past several, one alert names the highest. Minute
+//! limits have no thresholds: they recover within a minute and the status engine reports them
+//! (`rate_limited`).
+//!
+//! # Burn rate
+//! The rate is the spending of the last [`BURN_WINDOW_MINUTES`] whole minutes, per minute, with
+//! the busiest minute left out (a trimmed mean): steady traffic reads at its rate, a single
+//! burst does not project an exhaustion that the traffic after it will not reach, and a
+//! workspace idle for the window reads 0. It needs [`BURN_MIN_MINUTES`] minutes of history
+//! (after a workspace's first call, or a restart) before it projects anything. The projection
+//! is `now + (limit − used) / rate`; when it falls before the period's reset, a warning names
+//! both times, once per limit and period.
+
+use chrono::{DateTime, Utc};
+
+use super::meter::WorkspaceMeter;
+use crate::types::LimitKind;
+
+/// The limits that have thresholds and forecasts: those of a calendar period.
+pub const PERIOD_KINDS: [LimitKind; 4] = [
+    LimitKind::RequestsPerDay,
+    LimitKind::TokensPerDay,
+    LimitKind::BudgetUsdPerDay,
+    LimitKind::BudgetUsdPerMonth,
+];
+
+/// Whole minutes of history the burn rate reads.
+pub const BURN_WINDOW_MINUTES: usize = 15;
+/// Whole minutes of history needed before the burn rate projects anything.
+pub const BURN_MIN_MINUTES: i64 = 5;
+
+/// Thresholds compare with this slack, so that 0.8 of a limit counts as 80 % in binary floats.
+const EPSILON: f64 = 1e-9;
+
+/// Why usage is back under a limit's thresholds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Under {
+    /// The period ended: the counters start again.
+    PeriodReset,
+    /// An admin reset the workspace's counters.
+    AdminReset,
+    /// The limit was raised above the usage.
+    LimitRaised,
+}
+
+impl Under {
+    /// The wire name, a Fluent selector (`reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Under::PeriodReset => "period_reset",
+            Under::AdminReset => "admin_reset",
+            Under::LimitRaised => "limit_raised",
+        }
+    }
+}
+
+/// An alert that is due. Amounts are in the limit's unit (USD for budgets).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Alert {
+    /// Usage reached `threshold` (a share) of `limit` in `period`.
+    Threshold {
+        limit: LimitKind,
+        threshold: f64,
+        period: i64,
+        used: f64,
+        cap: f64,
+        soft: bool,
+        resets_at: DateTime<Utc>,
+    },
+    /// Usage is back under the thresholds that had fired (the highest was `threshold`).
+    BackUnder {
+        limit: LimitKind,
+        threshold: f64,
+        /// The period the thresholds had fired in.
+        period: i64,
+        why: Under,
+    },
+    /// At the recent rate, `limit` runs out at `runs_out_at`, before it resets at `resets_at`.
+    BurnRate {
+        limit: LimitKind,
+        period: i64,
+        runs_out_at: DateTime<Utc>,
+        resets_at: DateTime<Utc>,
+        used: f64,
+        cap: f64,
+    },
+}
+
+impl Alert {
+    pub fn limit(&self) -> LimitKind {
+        match self {
+            Alert::Threshold { limit, .. }
+            | Alert::BackUnder { limit, .. }
+            | Alert::BurnRate { limit, .. } => *limit,
+        }
+    }
+
+    /// The notification id of this alert in `workspace`: the same for the same alert in the same
+    /// period (`alert:acme:budget_usd_per_day:739220:8000`, the threshold in basis points), so
+    /// that the store keeps it once whichever process raised it. `None` for back-under notices
+    /// of an admin action, which are events of their own.
+    pub fn id(&self, workspace: &str) -> Option<String> {
+        match self {
+            Alert::Threshold {
+                limit,
+                threshold,
+                period,
+                ..
+            } => Some(format!(
+                "alert:{workspace}:{}:{period}:{}",
+                limit.as_str(),
+                basis_points(*threshold)
+            )),
+            Alert::BurnRate { limit, period, .. } => {
+                Some(format!("burn:{workspace}:{}:{period}", limit.as_str()))
+            }
+            Alert::BackUnder {
+                limit,
+                period,
+                why: Under::PeriodReset,
+                ..
+            } => Some(format!("under:{workspace}:{}:{period}", limit.as_str())),
+            Alert::BackUnder { .. } => None,
+        }
+    }
+}
+
+fn basis_points(share: f64) -> u64 {
+    (share * 10_000.0).round().max(0.0) as u64
+}
+
+/// What a stored alert id says, for [`AlertRules::restore`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mark {
+    Threshold {
+        limit: LimitKind,
+        period: i64,
+        threshold: f64,
+    },
+    BurnRate {
+        limit: LimitKind,
+        period: i64,
+    },
+    Under {
+        limit: LimitKind,
+        period: i64,
+    },
+}
+
+impl Mark {
+    /// Reads an id made by [`Alert::id`]: its workspace and what it marks. `None` for any other
+    /// id.
+    pub fn parse(id: &str) -> Option<(&str, Mark)> {
+        let mut parts = id.split(':');
+        let kind = parts.next()?;
+        let workspace = parts.next()?;
+        let limit = parts.next()?;
+        let limit = LimitKind::ALL.into_iter().find(|l| l.as_str() == limit)?;
+        let period: i64 = parts.next()?.parse().ok()?;
+        let mark = match kind {
+            "alert" => Mark::Threshold {
+                limit,
+                period,
+                threshold: parts.next()?.parse::<u64>().ok()? as f64 / 10_000.0,
+            },
+            "burn" => Mark::BurnRate { limit, period },
+            "under" => Mark::Under { limit, period },
+            _ => return None,
+        };
+        parts.next().is_none().then_some((workspace, mark))
+    }
+}
+
+/// A threshold fired in a period: the highest one so far.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Fired {
+    period: i64,
+    threshold: f64,
+}
+
+/// One workspace's alert state. `Default` is a workspace that raised nothing yet.
+#[derive(Clone, Debug, Default)]
+pub struct AlertRules {
+    /// Per [`PERIOD_KINDS`] entry: the highest threshold fired and its period.
+    fired: [Option<Fired>; PERIOD_KINDS.len()],
+    /// Per [`PERIOD_KINDS`] entry: the period a burn-rate warning was raised in.
+    warned: [Option<i64>; PERIOD_KINDS.len()],
+    /// Allocated on the first call.
+    burn: Option<Box<BurnRate>>,
+}
+
+/// What one call used, for the burn rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub requests: u64,
+    pub tokens: u64,
+    pub cost_nanos: u64,
+}
+
+/// A limit's projected exhaustion at the recent rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Forecast {
+    pub limit: LimitKind,
+    pub runs_out_at: DateTime<Utc>,
+    pub resets_at: DateTime<Utc>,
+}
+
+impl Forecast {
+    /// Whether the limit runs out before it resets.
+    pub fn before_reset(&self) -> bool {
+        self.runs_out_at < self.resets_at
+    }
+}
+
+/// The highest of `thresholds` (ascending) that `ratio` reached.
+fn reached(thresholds: &[f64], ratio: f64) -> Option<f64> {
+    thresholds
+        .iter()
+        .rev()
+        .find(|t| ratio + EPSILON >= **t)
+        .copied()
+}
+
+/// A limit's period, cap and settled usage at `now`, in the core's units.
+struct Reading {
+    period: i64,
+    cap: u64,
+    used: u64,
+}
+
+fn read(meter: &WorkspaceMeter, settled: &[u64], kind: LimitKind, now: DateTime<Utc>) -> Option<Reading> {
+    let cap = meter.cap(kind)?;
+    Some(Reading {
+        period: meter.period(kind, now),
+        cap,
+        used: settled[kind as usize],
+    })
+}
+
+impl Reading {
+    fn ratio(&self) -> f64 {
+        if self.cap == 0 {
+            return 0.0;
+        }
+        self.used as f64 / self.cap as f64
+    }
+}
+
+impl AlertRules {
+    /// After a call settled: records what it spent and raises the thresholds it crossed.
+    pub fn after_call(&mut self, meter: &WorkspaceMeter, spent: Spent, now: DateTime<Utc>, out: &mut Vec<Alert>) {
+        self.burn
+            .get_or_insert_with(|| Box::new(BurnRate::new(now)))
+            .record(now, spent);
+        let settled = meter.settled(now);
+        let thresholds = meter.limits().thresholds();
+        for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
+            let Some(r) = read(meter, &settled, kind, now) else {
+                self.fired[i] = None;
+                continue;
+            };
+            self.roll(i, kind, r.period, out);
+            let Some(t) = reached(thresholds, r.ratio()) else {
+                continue;
+            };
+            if self.fired[i].is_some_and(|f| f.threshold >= t) {
+                continue;
+            }
+            self.fired[i] = Some(Fired {
+                period: r.period,
+                threshold: t,
+            });
+            out.push(Alert::Threshold {
+                limit: kind,
+                threshold: t,
+                period: r.period,
+                used: WorkspaceMeter::value(kind, r.used),
+                cap: WorkspaceMeter::value(kind, r.cap),
+                soft: meter.limits().is_soft(kind),
+                resets_at: meter.resets_at(kind, now),
+            });
+        }
+    }
+
+    /// Once a second: periods that ended say so, and limits projected to run out before their
+    /// reset are warned about (once per period).
+    pub fn on_tick(&mut self, meter: &WorkspaceMeter, now: DateTime<Utc>, out: &mut Vec<Alert>) {
+        let idle = self.fired.iter().all(Option::is_none)
+            && self.warned.iter().all(Option::is_none)
+            && self.burn.as_ref().is_none_or(|b| !b.active(now));
+        if idle {
+            return;
+        }
+        let settled = meter.settled(now);
+        for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
+            let Some(r) = read(meter, &settled, kind, now) else {
+                continue;
+            };
+            self.roll(i, kind, r.period, out);
+            if self.warned[i] == Some(r.period) {
+                continue;
+            }
+            let Some(f) = self.forecast(meter, &r, kind, now) else {
+                continue;
+            };
+            if f.before_reset() {
+                self.warned[i] = Some(r.period);
+                out.push(Alert::BurnRate {
+                    limit: kind,
+                    period: r.period,
+                    runs_out_at: f.runs_out_at,
+                    resets_at: f.resets_at,
+                    used: WorkspaceMeter::value(kind, r.used),
+                    cap: WorkspaceMeter::value(kind, r.cap),
+                });
+            }
+        }
+    }
+
+    /// After the limits changed: a limit raised above the thresholds that had fired says so,
+    /// and those thresholds can fire again.
+    pub fn on_limits_changed(&mut self, meter: &WorkspaceMeter, now: DateTime<Utc>, out: &mut Vec<Alert>) {
+        let settled = meter.settled(now);
+        let thresholds = meter.limits().thresholds();
+        for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
+            let Some(f) = self.fired[i] else { continue };
+            let Some(r) = read(meter, &settled, kind, now) else {
+                self.fired[i] = None;
+                continue;
+            };
+            if r.period != f.period {
+                continue;
+            }
+            let now_reached = reached(thresholds, r.ratio());
+            if now_reached.is_none_or(|t| t < f.threshold) {
+                out.push(Alert::BackUnder {
+                    limit: kind,
+                    threshold: f.threshold,
+                    period: f.period,
+                    why: Under::LimitRaised,
+                });
+                self.fired[i] = now_reached.map(|threshold| Fired {
+                    period: f.period,
+                    threshold,
+                });
+                // A raised limit may last the period: forecast it afresh.
+                self.warned[i] = None;
+            }
+        }
+    }
+
+    /// After an admin reset of the counters: every fired threshold is back under.
+    pub fn on_reset(&mut self, out: &mut Vec<Alert>) {
+        for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
+            if let Some(f) = self.fired[i].take() {
+                out.push(Alert::BackUnder {
+                    limit: kind,
+                    threshold: f.threshold,
+                    period: f.period,
+                    why: Under::AdminReset,
+                });
+            }
+            self.warned[i] = None;
+        }
+    }
+
+    /// Takes back a mark of an alert raised before a restart (or by another process), so that
+    /// it is not raised again. Marks are applied oldest period first; a back-under mark ends
+    /// its period's thresholds.
+    pub fn restore(&mut self, mark: Mark) {
+        let slot = |limit: LimitKind| PERIOD_KINDS.iter().position(|k| *k == limit);
+        match mark {
+            Mark::Threshold {
+                limit,
+                period,
+                threshold,
+            } => {
+                let Some(i) = slot(limit) else { return };
+                let keep = self.fired[i]
+                    .is_some_and(|f| f.period > period || (f.period == period && f.threshold >= threshold));
+                if !keep {
+                    self.fired[i] = Some(Fired { period, threshold });
+                }
+            }
+            Mark::BurnRate { limit, period } => {
+                if let Some(i) = slot(limit) {
+                    if self.warned[i].is_none_or(|p| p < period) {
+                        self.warned[i] = Some(period);
+                    }
+                }
+            }
+            Mark::Under { limit, period } => {
+                if let Some(i) = slot(limit) {
+                    if self.fired[i].is_some_and(|f| f.period <= period) {
+                        self.fired[i] = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The forecasts of the period limits that have a rate, for the status report.
+    pub fn forecasts(&self, meter: &WorkspaceMeter, now: DateTime<Utc>) -> Vec<Forecast> {
+        if self.burn.as_ref().is_none_or(|b| !b.active(now)) {
+            return Vec::new();
+        }
+        let settled = meter.settled(now);
+        PERIOD_KINDS
+            .into_iter()
+            .filter_map(|kind| {
+                let r = read(meter, &settled, kind, now)?;
+                self.forecast(meter, &r, kind, now)
+            })
+            .collect()
+    }
+
+    fn forecast(&self, meter: &WorkspaceMeter, r: &Reading, kind: LimitKind, now: DateTime<Utc>) -> Option<Forecast> {
+        let rate = self.burn.as_ref()?.per_second(quantity(kind), now)?;
+        let runs_out_at = runs_out_at(r.used, r.cap, rate, now)?;
+        Some(Forecast {
+            limit: kind,
+            runs_out_at,
+            resets_at: meter.resets_at(kind, now),
+        })
+    }
+
+    /// A period that ended while thresholds of it had fired: they are back under.
+    fn roll(&mut self, i: usize, kind: LimitKind, period: i64, out: &mut Vec<Alert>) {
+        if let Some(f) = self.fired[i] {
+            if f.period < period {
+                self.fired[i] = None;
+                out.push(Alert::BackUnder {
+                    limit: kind,
+                    threshold: f.threshold,
+                    period: f.period,
+                    why: Under::PeriodReset,
+                });
+            }
+        }
+    }
+}
+
+/// What a limit counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    Requests = 0,
+    Tokens = 1,
+    CostNanos = 2,
+}
+
+fn quantity(kind: LimitKind) -> Quantity {
+    match kind {
+        LimitKind::RequestsPerMinute | LimitKind::RequestsPerDay => Quantity::Requests,
+        LimitKind::TokensPerMinute | LimitKind::TokensPerDay => Quantity::Tokens,
+        LimitKind::BudgetUsdPerDay | LimitKind::BudgetUsdPerMonth => Quantity::CostNanos,
+    }
+}
+
+/// When `cap − used` runs out at `per_second`; `None` if it already has or never will.
+pub fn runs_out_at(used: u64, cap: u64, per_second: f64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if used >= cap || per_second.is_nan() || per_second <= 0.0 {
+        return None;
+    }
+    let secs = (cap - used) as f64 / per_second;
+    if !secs.is_finite() || secs > 400.0 * 86_400.0 {
+        return None;
+    }
+    Some(now + chrono::TimeDelta::milliseconds((secs * 1000.0).ceil() as i64))
+}
+
+/// Spending per whole minute over the last [`BURN_WINDOW_MINUTES`] (see the module docs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BurnRate {
+    /// Per minute slot (`minute % BURN_WINDOW_MINUTES`): which minute it holds …
+    minutes: [i64; BURN_WINDOW_MINUTES],
+    /// … and what was spent in it, per [`Quantity`].
+    spent: [[u64; 3]; BURN_WINDOW_MINUTES],
+    /// The first minute recorded.
+    since: i64,
+}
+
+fn minute_of(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(60)
+}
+
+impl BurnRate {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        BurnRate {
+            minutes: [i64::MIN; BURN_WINDOW_MINUTES],
+            spent: [[0; 3]; BURN_WINDOW_MINUTES],
+            since: minute_of(now),
+        }
+    }
+
+    pub fn record(&mut self, now: DateTime<Utc>, s: Spent) {
+        let m = minute_of(now);
+        let slot = m.rem_euclid(BURN_WINDOW_MINUTES as i64) as usize;
+        if self.minutes[slot] != m {
+            self.minutes[slot] = m;
+            self.spent[slot] = [0; 3];
+        }
+        let b = &mut self.spent[slot];
+        b[0] = b[0].saturating_add(s.requests);
+        b[1] = b[1].saturating_add(s.tokens);
+        b[2] = b[2].saturating_add(s.cost_nanos);
+    }
+
+    /// Whether anything was spent in the window (else the rate is 0 and there is nothing to
+    /// forecast).
+    fn active(&self, now: DateTime<Utc>) -> bool {
+        let m = minute_of(now);
+        self.minutes
+            .iter()
+            .any(|&x| x <= m && x > m - BURN_WINDOW_MINUTES as i64 - 1)
+    }
+
+    /// Units of `q` per second: the trimmed mean over the whole minutes before `now`'s; `None`
+    /// while fewer than [`BURN_MIN_MINUTES`] are known.
+    pub fn per_second(&self, q: Quantity, now: DateTime<Utc>) -> Option<f64> {
+        let current = minute_of(now);
+        let known = (current - self.since).min(BURN_WINDOW_MINUTES as i64);
+        if known < BURN_MIN_MINUTES {
+            return None;
+        }
+        let (mut sum, mut max) = (0u64, 0u64);
+        for m in current - known..current {
+            let slot = m.rem_euclid(BURN_WINDOW_MINUTES as i64) as usize;
+            let v = if self.minutes[slot] == m {
+                self.spent[slot][q as usize]
+            } else {
+                0
+            };
+            sum = sum.saturating_add(v);
+            max = max.max(v);
+        }
+        let per_minute = (sum - max) as f64 / (known - 1) as f64;
+        Some(per_minute / 60.0)
+    }
+}
+
+#[cfg(test)]
+mod tests;
