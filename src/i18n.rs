@@ -9,13 +9,14 @@
 use std::collections::BTreeMap;
 
 use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
 
 pub use app::i18n::{translations, Locale, LOCALE_COOKIE};
 
 use crate::model::StatusView;
 use crate::model::StoredNotification;
 use crate::quota::{limit_name_key, status_name_key};
-use crate::types::{ArgValue, LimitKind, Notification, Status, StatusReport};
+use crate::types::{ArgValue, LimitForecast, LimitKind, Notification, Status, StatusReport};
 
 /// The locale of a request: an explicit `?locale=`, else the cookie, else `Accept-Language`.
 pub fn request_locale(explicit: Option<&str>, headers: &HeaderMap) -> Locale {
@@ -27,7 +28,15 @@ pub fn request_locale(explicit: Option<&str>, headers: &HeaderMap) -> Locale {
 
 /// Arguments with limit names and statuses translated (they travel as wire names), plus `wait`:
 /// `retry_after` as a duration in words ("21 h 1 min"), for the messages that show long waits.
-fn localize_args(locale: Locale, args: &BTreeMap<String, ArgValue>) -> BTreeMap<String, ArgValue> {
+///
+/// Instants (arguments named `*_at` holding RFC 3339 text) read as local times in `tz`: `15:40`
+/// within a day of `reference` (when the message was made), else `2024-06-01 00:00`.
+fn localize_args(
+    locale: Locale,
+    args: &BTreeMap<String, ArgValue>,
+    tz: chrono_tz::Tz,
+    reference: DateTime<Utc>,
+) -> BTreeMap<String, ArgValue> {
     let t = translations();
     let wait = match args.get("retry_after") {
         Some(ArgValue::Number(secs)) if *secs >= 0.0 => Some((
@@ -50,9 +59,12 @@ fn localize_args(locale: Locale, args: &BTreeMap<String, ArgValue>) -> BTreeMap<
                     .map(status_name_key),
                 _ => None,
             };
-            let v = match key {
-                Some(key) => ArgValue::Text(t.text(locale, key)),
-                None => v.clone(),
+            let v = match (key, v) {
+                (Some(key), _) => ArgValue::Text(t.text(locale, key)),
+                (None, ArgValue::Text(at)) if k.ends_with("_at") => {
+                    ArgValue::Text(local_time(at, tz, reference))
+                }
+                (None, v) => v.clone(),
             };
             (k.clone(), v)
         })
@@ -60,10 +72,24 @@ fn localize_args(locale: Locale, args: &BTreeMap<String, ArgValue>) -> BTreeMap<
         .collect()
 }
 
-/// A status view in `locale`.
-pub fn render_status(v: &StatusView, locale: Locale) -> StatusReport {
+/// An RFC 3339 instant as a local time in `tz` (see [`localize_args`]); other text as is.
+fn local_time(at: &str, tz: chrono_tz::Tz, reference: DateTime<Utc>) -> String {
+    let Ok(t) = DateTime::parse_from_rfc3339(at) else {
+        return at.to_string();
+    };
+    let t = t.with_timezone(&Utc);
+    let local = t.with_timezone(&tz);
+    if t >= reference && t - reference <= chrono::TimeDelta::hours(24) {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+/// A status view in `locale`, its times in `tz`.
+pub fn render_status(v: &StatusView, locale: Locale, tz: chrono_tz::Tz) -> StatusReport {
     let t = translations();
-    let args = localize_args(locale, &v.message_args);
+    let args = localize_args(locale, &v.message_args, tz, v.at);
     StatusReport {
         workspace: v.workspace.clone(),
         name: v.name.clone(),
@@ -85,16 +111,46 @@ pub fn render_status(v: &StatusView, locale: Locale) -> StatusReport {
         retry_after_ms: v.retry_after_ms,
         generated_at: Some(v.at),
         last_error: v.last_error.as_ref().map(|e| {
-            let a = localize_args(locale, &e.args);
+            let a = localize_args(locale, &e.args, tz, e.at);
             t.render(locale, e.key, &a)
         }),
+        forecasts: v
+            .forecasts
+            .iter()
+            .map(|f| {
+                let key = if f.before_reset {
+                    "forecast-runs-out"
+                } else {
+                    "forecast-lasts"
+                };
+                let args = BTreeMap::from([
+                    (
+                        "runs_out_at".to_string(),
+                        crate::quota::status::instant(f.runs_out_at),
+                    ),
+                    (
+                        "resets_at".to_string(),
+                        crate::quota::status::instant(f.resets_at),
+                    ),
+                ]);
+                let args = localize_args(locale, &args, tz, v.at);
+                LimitForecast {
+                    text: t.render(locale, key, &args),
+                    ..f.clone()
+                }
+            })
+            .collect(),
     }
 }
 
-/// A stored notification in `locale`.
-pub fn render_notification(n: &StoredNotification, locale: Locale) -> Notification {
+/// A stored notification in `locale`, its times in `tz`.
+pub fn render_notification(
+    n: &StoredNotification,
+    locale: Locale,
+    tz: chrono_tz::Tz,
+) -> Notification {
     let t = translations();
-    let args = localize_args(locale, &n.args);
+    let args = localize_args(locale, &n.args, tz, n.ts);
     Notification {
         id: n.id.clone(),
         workspace: n.workspace.clone(),
@@ -167,8 +223,9 @@ mod tests {
                 args,
                 at: chrono::Utc::now(),
             }),
+            forecasts: vec![],
         };
-        let en = render_status(&v, Locale::EN);
+        let en = render_status(&v, Locale::EN, chrono_tz::UTC);
         assert_eq!(en.suggested_actions[0], "Retry in 21 h 1 min.");
         assert_eq!(
             en.last_error.as_deref(),
@@ -177,7 +234,11 @@ mod tests {
                  It resets at 00:00, in 21 h 1 min."
             )
         );
-        let de = render_status(&v, Locale::from_tag("de").unwrap_or_default());
+        let de = render_status(
+            &v,
+            Locale::from_tag("de").unwrap_or_default(),
+            chrono_tz::UTC,
+        );
         assert_eq!(
             de.suggested_actions[0],
             "In 21 Std. 1 Min. erneut versuchen."
@@ -210,16 +271,89 @@ mod tests {
         let many = stored(&["m-a", "m-b", "m-c"], 997);
         for code in ["en", "it", "es", "de"] {
             let l = Locale::from_tag(code).unwrap_or_else(|| panic!("{code}"));
-            let b = render_notification(&two, l).body;
+            let b = render_notification(&two, l, chrono_tz::UTC).body;
             assert!(b.contains("m-a, m-b") && !b.contains("997"), "{code}: {b}");
-            let b = render_notification(&many, l).body;
+            let b = render_notification(&many, l, chrono_tz::UTC).body;
             assert!(
                 b.contains("m-a, m-b, m-c") && b.contains("997"),
                 "{code}: {b}"
             );
         }
-        let en = render_notification(&many, Locale::from_tag("en").unwrap_or_default());
+        let en = render_notification(
+            &many,
+            Locale::from_tag("en").unwrap_or_default(),
+            chrono_tz::UTC,
+        );
         assert_eq!(en.title, "Models without a price");
         assert!(en.body.contains("and 997 more"), "{}", en.body);
+    }
+
+    #[test]
+    fn alerts_read_with_amounts_and_local_times_in_every_locale() {
+        use crate::quota::{alert_notice, Alert};
+        use crate::types::Status;
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default()
+        };
+        let threshold = Alert::Threshold {
+            limit: LimitKind::BudgetUsdPerDay,
+            threshold: 0.8,
+            round: Default::default(),
+            used: 8.0,
+            cap: 10.0,
+            soft: false,
+            resets_at: at("2024-05-10T22:00:00Z"),
+        };
+        let burn = Alert::BurnRate {
+            limit: LimitKind::TokensPerDay,
+            period: 1,
+            runs_out_at: at("2024-05-10T13:40:00Z"),
+            resets_at: at("2024-05-10T22:00:00Z"),
+            used: 500.0,
+            cap: 1000.0,
+        };
+        let stored = |a: &Alert| {
+            let n = alert_notice(a, Status::Warning, 0.8);
+            StoredNotification {
+                id: "n".into(),
+                workspace: "w".into(),
+                ts: at("2024-05-10T12:00:00Z"),
+                level: n.level,
+                status: n.status,
+                key: n.key.into(),
+                args: n.args,
+                action_keys: n.action_keys.iter().map(|k| k.to_string()).collect(),
+            }
+        };
+        let rome = chrono_tz::Europe::Rome;
+        let en = render_notification(&stored(&threshold), Locale::EN, rome);
+        assert_eq!(en.title, "80% of a workspace limit used");
+        assert_eq!(
+            en.body,
+            "This workspace has used 80% of its daily budget limit (8 of 10 USD). It resets at 00:00."
+        );
+        let de = render_notification(
+            &stored(&burn),
+            Locale::from_tag("de").unwrap_or_default(),
+            rome,
+        );
+        assert!(
+            de.body.contains("um 15:40") && de.body.contains("um 00:00"),
+            "{}",
+            de.body
+        );
+        for code in ["en", "de", "es", "it"] {
+            let l = Locale::from_tag(code).unwrap_or_default();
+            for a in [&threshold, &burn] {
+                let n = render_notification(&stored(a), l, chrono_tz::UTC);
+                assert!(
+                    !n.title.is_empty() && !n.body.contains('{'),
+                    "{code}: {n:?}"
+                );
+                assert!(n.body.contains("22:00"), "{code}: {}", n.body);
+            }
+        }
     }
 }

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::types::{ArgValue, Cause, Level, Limits, Status, UpstreamHeadroom, Usage};
+use crate::types::{
+    ArgValue, Cause, Level, LimitForecast, Limits, Status, UpstreamHeadroom, Usage,
+};
 
 /// Everything a status report holds, before rendering in a locale.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +35,8 @@ pub struct StatusView {
     pub last_error: Option<LastError>,
     /// When the view was made: the `now` its figures and waits are counted from.
     pub at: DateTime<Utc>,
+    /// The burn-rate forecasts of the day and month limits (see `quota::alerting`).
+    pub forecasts: Vec<LimitForecast>,
 }
 
 /// The last failure seen for a workspace: a Fluent key and its arguments.

@@ -31,11 +31,11 @@ use sha2::{Digest, Sha256};
 use crate::alerts::{Event, Hub};
 use crate::model::{LastError, StatusChange, StatusView, StoredNotification, SEEN_RUNS_CAP};
 use crate::quota::{
-    self, AccountPolicy, AccountState, Actual, Demand, Evaluation, Notice, Refusal, Reservation,
-    StatusTracker, UpstreamObservation, WorkspaceMeter,
+    self, AccountPolicy, AccountState, Actual, Alert, AlertRules, Demand, Evaluation, Mark, Notice,
+    Refusal, Reservation, Spent, StatusTracker, UpstreamObservation, WorkspaceMeter,
 };
 use crate::store::{Store, Write};
-use crate::types::{ArgValue, Cause, LimitFields, LimitKind, Limits, Status};
+use crate::types::{ArgValue, Cause, LimitFields, LimitForecast, LimitKind, Limits, Status};
 
 /// One live workspace.
 #[derive(Debug)]
@@ -58,6 +58,7 @@ struct WsState {
     /// Usage changed since the last snapshot pushed to subscribers.
     dirty: bool,
     unpriced: Unpriced,
+    alerts: AlertRules,
 }
 
 /// How many unpriced model names a workspace remembers (the least recently seen is forgotten
@@ -264,8 +265,18 @@ impl Registry {
     ) -> Arc<Workspace> {
         let mut idx = self.index.write().unwrap_or_else(|p| p.into_inner());
         if let Some(w) = idx.by_id.get(id) {
-            w.lock().meter.set_limits(limits);
-            return w.clone();
+            let w = w.clone();
+            drop(idx);
+            {
+                let mut st = w.lock();
+                let st = &mut *st;
+                st.meter.set_limits(limits);
+                let mut alerts = Vec::new();
+                st.alerts.on_limits_changed(&st.meter, now, &mut alerts);
+                self.evaluate(&w, st, now, &[]);
+                self.raise(&w, st, alerts, now);
+            }
+            return w;
         }
         let w = Arc::new(Workspace {
             id: Arc::from(id),
@@ -278,6 +289,7 @@ impl Registry {
                 last_error: None,
                 dirty: false,
                 unpriced: Unpriced::default(),
+                alerts: AlertRules::default(),
             }),
         });
         idx.by_id.insert(w.id.clone(), w.clone());
@@ -409,7 +421,7 @@ impl Registry {
                 args: with_reset_time(args, refusal, self.tz, now),
                 at: now,
             });
-            self.evaluate(w, &mut st, now);
+            self.evaluate(w, &mut st, now, &[]);
         }
         r
     }
@@ -427,12 +439,23 @@ impl Registry {
         let walk = observation.and_then(|o| self.account.observe(o, now));
         {
             let mut st = w.lock();
+            let st = &mut *st;
             st.meter.settle(r, actual, now);
             st.dirty = true;
             if let Some((key, args)) = error {
                 st.last_error = Some(LastError { key, args, at: now });
             }
-            self.evaluate(w, &mut st, now);
+            let spent = Spent {
+                requests: 1,
+                tokens: actual.tokens,
+                cost_nanos: actual.cost_nanos.unwrap_or(0),
+            };
+            let mut alerts = Vec::new();
+            st.alerts.after_call(&st.meter, spent, now, &mut alerts);
+            // A threshold alert tells what a status change of the same limit would.
+            let told: Vec<LimitKind> = alerts.iter().map(Alert::limit).collect();
+            self.evaluate(w, st, now, &told);
+            self.raise(w, st, alerts, now);
         }
         if let Some(walk) = walk {
             self.evaluate_all(walk, now);
@@ -446,13 +469,17 @@ impl Registry {
         for w in self.workspaces() {
             let (view, unpriced) = {
                 let mut st = w.lock();
-                let acct = self.evaluate(&w, &mut st, now);
+                let st = &mut *st;
+                let acct = self.evaluate(&w, st, now, &[]);
+                let mut alerts = Vec::new();
+                st.alerts.on_tick(&st.meter, now, &mut alerts);
+                self.raise(&w, st, alerts, now);
                 let unpriced = st.unpriced.due(now).map(|d| (d, st.tracker.current().0));
                 let view = if st.dirty {
                     st.dirty = false;
                     self.hub
                         .has_subscribers(&w.id)
-                        .then(|| view_of(&w, &st, &acct, now))
+                        .then(|| view_of(&w, st, &acct, now))
                 } else {
                     None
                 };
@@ -476,9 +503,13 @@ impl Registry {
         let walk = self.account.reset(now);
         {
             let mut st = w.lock();
+            let st = &mut *st;
             st.meter.reset(now);
             st.last_error = None;
             st.dirty = true;
+            let mut alerts = Vec::new();
+            st.alerts.on_reset(&st.meter, now, &mut alerts);
+            self.raise(w, st, alerts, now);
         }
         self.evaluate_all(walk, now);
     }
@@ -522,17 +553,25 @@ impl Registry {
     /// Brings a change of the account's status to every workspace, then ends the walk.
     fn evaluate_all(&self, walk: Walk<'_>, now: DateTime<Utc>) {
         for w in self.workspaces() {
-            self.evaluate(&w, &mut w.lock(), now);
+            self.evaluate(&w, &mut w.lock(), now, &[]);
         }
         drop(walk);
     }
 
     /// Evaluates a workspace (its lock held) against the latest account state and applies the
-    /// result. Returns that state.
-    fn evaluate(&self, w: &Workspace, st: &mut WsState, now: DateTime<Utc>) -> AccountState {
+    /// result. Returns that state. A transition caused by a limit in `told` (an alert about
+    /// that limit is raised in the same step) is recorded and published without a notice of
+    /// its own.
+    fn evaluate(
+        &self,
+        w: &Workspace,
+        st: &mut WsState,
+        now: DateTime<Utc>,
+        told: &[LimitKind],
+    ) -> AccountState {
         let acct = self.account.current();
         let e = quota::evaluate(&st.meter, &acct, now);
-        self.apply(w, st, &acct, &e, now);
+        self.apply(w, st, &acct, &e, now, told);
         acct
     }
 
@@ -544,9 +583,16 @@ impl Registry {
         acct: &AccountState,
         e: &Evaluation,
         now: DateTime<Utc>,
+        told: &[LimitKind],
     ) {
         let Some(t) = st.tracker.update(e, now) else {
             return;
+        };
+        let already_told = match &t.cause {
+            Cause::NearLimit { limit, .. } | Cause::WorkspaceLimit { limit } => {
+                told.contains(limit)
+            }
+            _ => false,
         };
         self.store.write(Write::StatusChange(Box::new(StatusChange {
             workspace: w.id.to_string(),
@@ -557,16 +603,48 @@ impl Registry {
         })));
         metrics::counter!("qs_status_transitions_total", "workspace" => w.id.to_string(), "to" => t.to.as_str()).increment(1);
         tracing::info!(workspace = %w.id, from = t.from.as_str(), to = t.to.as_str(), "status changed");
-        self.emit(w, t.notice, now);
+        if !already_told {
+            self.emit(w, t.notice, now);
+        }
         // Subscribers get the new status right away, not at the next tick.
         st.dirty = false;
         self.hub
             .publish(Event::Status(Arc::new(view_of(w, st, acct, now))));
     }
 
+    /// Raises the notices of `alerts` (the workspace's lock held, after its evaluation).
+    fn raise(&self, w: &Workspace, st: &WsState, alerts: Vec<Alert>, now: DateTime<Utc>) {
+        for a in alerts {
+            let status = st.tracker.current().0;
+            let notice = quota::alert_notice(&a, status, st.meter.limits().warning_at);
+            metrics::counter!("qs_alerts_total", "workspace" => w.id.to_string(), "key" => notice.key).increment(1);
+            self.emit_as(w, Some(a.id(&w.id)), notice, now);
+        }
+    }
+
+    /// Takes back the alerts raised before a restart (or by another process sharing the
+    /// store), from their notification ids, so that none is raised twice in a period. Ids that
+    /// are not alerts are skipped. Give them oldest first.
+    pub fn restore_alerts<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        for id in ids {
+            let Some((workspace, mark)) = Mark::parse(id) else {
+                continue;
+            };
+            if let Some(w) = self.workspace(workspace) {
+                w.lock().alerts.restore(mark);
+            }
+        }
+    }
+
     fn emit(&self, w: &Workspace, n: Notice, now: DateTime<Utc>) {
+        self.emit_as(w, None, n, now);
+    }
+
+    /// Stores and publishes a notice, under `id` if given (alerts have ids of their own, the
+    /// same whichever process raises them), else a new one.
+    fn emit_as(&self, w: &Workspace, id: Option<String>, n: Notice, now: DateTime<Utc>) {
         let stored = StoredNotification {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
             workspace: w.id.to_string(),
             // The table keeps milliseconds: the live form is the stored one, to the letter.
             ts: chrono::SubsecRound::trunc_subsecs(now, 3),
@@ -668,6 +746,18 @@ fn view_of(w: &Workspace, st: &WsState, acct: &AccountState, now: DateTime<Utc>)
                 _ => (s * 1000).saturating_sub(u64::from(now.timestamp_subsec_millis())),
             }),
         last_error: st.last_error.clone(),
+        forecasts: st
+            .alerts
+            .forecasts(&st.meter, now)
+            .into_iter()
+            .map(|f| LimitForecast {
+                limit: f.limit,
+                runs_out_at: f.runs_out_at,
+                resets_at: f.resets_at,
+                before_reset: f.before_reset(),
+                text: String::new(),
+            })
+            .collect(),
     }
 }
 

@@ -130,6 +130,18 @@ pub async fn start(
     }
     tracing::info!(rows = buckets.len(), "counters rebuilt from the ledger");
     registry.remember_runs(store.recent_run_ids(crate::model::SEEN_RUNS_CAP).await?);
+    // Alerts of the last two months: the current periods' and the back-under notices of the
+    // periods before them. Unreadable, they could only be raised once more: not worth refusing
+    // to start over.
+    match store
+        .alert_ids_since(month_start(now, config.time_zone) - chrono::TimeDelta::days(32))
+        .await
+    {
+        Ok(marks) => registry.restore_alerts(marks.iter().map(String::as_str)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the alerts raised so far; an alert of this period may be raised again")
+        }
+    }
 
     // Installed before anything registers a metric handle.
     let metrics = metrics_handle()?;

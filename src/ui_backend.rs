@@ -61,6 +61,7 @@ impl Backend for UiBackend {
         Some(render_status(
             &self.shared.registry.view(&w, Utc::now()),
             locale,
+            self.shared.config.time_zone,
         ))
     }
 
@@ -70,7 +71,13 @@ impl Backend for UiBackend {
             .registry
             .workspaces()
             .iter()
-            .map(|w| render_status(&self.shared.registry.view(w, now), locale))
+            .map(|w| {
+                render_status(
+                    &self.shared.registry.view(w, now),
+                    locale,
+                    self.shared.config.time_zone,
+                )
+            })
             .collect()
     }
 
@@ -90,7 +97,7 @@ impl Backend for UiBackend {
                 .map_err(incident)?;
             Ok(stored
                 .iter()
-                .map(|n| render_notification(n, locale))
+                .map(|n| render_notification(n, locale, shared.config.time_zone))
                 .collect())
         })
     }

@@ -281,6 +281,16 @@ pub fn UsageBar(
         "full" => tr.t("usage-state-full"),
         _ => String::new(),
     };
+    // The burn-rate forecast, worded by the server; shown on full-size bars.
+    let forecast = move || {
+        report.with(|r| {
+            r.as_ref()?
+                .forecasts
+                .iter()
+                .find(|f| f.limit == kind)
+                .map(|f| (f.text.clone(), f.before_reset))
+        })
+    };
     let label2 = label.clone();
     view! {
         <div class=move || format!("usage{} usage-{}", if compact { " compact" } else { "" }, level())
@@ -295,6 +305,10 @@ pub fn UsageBar(
                 <div class="bar-mark" style:left=move || format!("{:.1}%", mark()) title=tr.t("usage-warning-mark")></div>
             </div>
             <span class="usage-state">{state}</span>
+            {move || (!compact).then(forecast).flatten().map(|(text, soon)| view! {
+                <span class=if soon { "usage-forecast soon" } else { "usage-forecast" }
+                    data-testid=format!("forecast-{}", kind.as_str())>{text}</span>
+            })}
         </div>
     }
 }

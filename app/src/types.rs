@@ -462,6 +462,26 @@ pub struct StatusReport {
     pub generated_at: Option<DateTime<Utc>>,
     /// The last upstream or gateway error seen for this workspace, rendered.
     pub last_error: Option<String>,
+    /// When each day and month limit runs out at the recent rate of spending (only limits
+    /// with a rate; none in a workspace's first minutes or after a quiet quarter hour).
+    #[serde(default)]
+    pub forecasts: Vec<LimitForecast>,
+}
+
+/// A limit's projected exhaustion at the recent rate of spending.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LimitForecast {
+    pub limit: LimitKind,
+    /// When the limit runs out at this rate.
+    pub runs_out_at: DateTime<Utc>,
+    /// When its period ends and it resets.
+    pub resets_at: DateTime<Utc>,
+    /// `runs_out_at` comes before `resets_at`.
+    pub before_reset: bool,
+    /// The forecast in words, in the requester's locale and the server's time zone ("At this
+    /// rate it runs out at 15:40, before it resets at 00:00.").
+    #[serde(default)]
+    pub text: String,
 }
 
 /// `GET /api/quota/check`.

@@ -58,6 +58,28 @@ notif-unpriced-models =
 notif-stored-limits-invalid =
     .title = Gespeicherte Limits sind ungültig
     .body = Die gespeicherten Limits dieses Workspaces verletzen eine Regel ({ $field }), daher gelten für ihn die Standardlimits, bis sie korrigiert sind.
+notif-alert-threshold =
+    .title = { $soft ->
+        [yes] { $percent } % eines Warnlimits verbraucht
+       *[no] { $percent } % eines Workspace-Limits verbraucht
+    }
+    .body = Dieser Workspace hat { $percent } % seines Limits für { $limit } verbraucht ({ $unit ->
+        [usd] { $used } von { $cap } USD
+       *[count] { $used } von { $cap }
+    }). Es wird um { $resets_at } zurückgesetzt.{ $soft ->
+        [yes] { " " }Dieses Limit warnt nur: Aufrufe werden nicht abgelehnt.
+       *[no] { "" }
+    }
+notif-alert-back-under =
+    .title = Wieder unter den Warnschwellen
+    .body = { $reason ->
+        [period_reset] Das Limit für { $limit } wurde für den neuen Zeitraum zurückgesetzt: seine Warnungen (bis { $percent } %) beginnen von vorn.
+        [admin_reset] Ein Admin hat die Zähler dieses Workspace zurückgesetzt: die Warnungen des Limits für { $limit } (bis { $percent } %) beginnen von vorn.
+       *[limit_raised] Das Limit für { $limit } wurde erhöht: der Verbrauch liegt wieder unter { $percent } % davon.
+    }
+notif-alert-burn-rate =
+    .title = Ein Limit wird bald aufgebraucht sein
+    .body = Beim aktuellen Verbrauch ist das Limit für { $limit } ({ $percent } % verbraucht) um { $runs_out_at } aufgebraucht, bevor es um { $resets_at } zurückgesetzt wird.
 notif-status-changed =
     .title = Kontingentstatus geändert
     .body = Der Kontingentstatus ist jetzt: { $status }.

@@ -127,6 +127,8 @@ usage-no-limit = { $used } (kein Limit)
 usage-state-warning = ⚠ nahe am Limit
 usage-state-full = ⊘ Limit erreicht
 usage-warning-mark = Warnschwelle
+forecast-runs-out = Bei diesem Verbrauch ist es um { $runs_out_at } aufgebraucht, vor dem Zurücksetzen um { $resets_at }.
+forecast-lasts = Bei diesem Verbrauch reicht es bis zum Zurücksetzen um { $resets_at }.
 
 upstream-title = OpenAI-Spielraum
 upstream-help = Was dem OpenAI-Konto im aktuellen Rate-Limit-Fenster bleibt; alle Workspaces teilen es sich.

@@ -11,6 +11,10 @@
 ##   $consecutive  a count of consecutive upstream failures
 ##   $model        a model name
 ##   $field        the name of a limit field as written in the configuration (warning_at); not translated
+##   $used, $cap   an amount used and a limit's value, in $unit: usd (dollars) or count
+##   $soft         yes when the limit only warns, else no
+##   $reason       period_reset, admin_reset or limit_raised (selected on; not shown)
+##   $resets_at, $runs_out_at   local times (15:40, or 2024-06-01 00:00 beyond a day), given as shown
 ## Suggested actions are rendered with the arguments of the message they come with.
 
 ## Notifications: one per kind of transition, each with a title and a body.
@@ -57,6 +61,28 @@ notif-unpriced-models =
 notif-stored-limits-invalid =
     .title = Stored limits are invalid
     .body = This workspace's stored limits break a rule ({ $field }), so the default limits apply to it until they are corrected.
+notif-alert-threshold =
+    .title = { $soft ->
+        [yes] { $percent }% of a warn-only limit used
+       *[no] { $percent }% of a workspace limit used
+    }
+    .body = This workspace has used { $percent }% of its { $limit } limit ({ $unit ->
+        [usd] { $used } of { $cap } USD
+       *[count] { $used } of { $cap }
+    }). It resets at { $resets_at }.{ $soft ->
+        [yes] { " " }This limit only warns: calls are not refused.
+       *[no] { "" }
+    }
+notif-alert-back-under =
+    .title = Back under the alert thresholds
+    .body = { $reason ->
+        [period_reset] The { $limit } limit has reset for the new period: its alerts (up to { $percent }%) start over.
+        [admin_reset] An admin reset this workspace's counters: the { $limit } limit's alerts (up to { $percent }%) start over.
+       *[limit_raised] The { $limit } limit was raised: usage is back under { $percent }% of it.
+    }
+notif-alert-burn-rate =
+    .title = On course to use up a limit
+    .body = At the current rate, the { $limit } limit ({ $percent }% used) runs out at { $runs_out_at }, before it resets at { $resets_at }.
 notif-status-changed =
     .title = Quota status changed
     .body = The quota status is now { $status }.

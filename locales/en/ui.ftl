@@ -140,6 +140,8 @@ usage-no-limit = { $used } (no limit)
 usage-state-warning = ⚠ near the limit
 usage-state-full = ⊘ limit reached
 usage-warning-mark = Warning threshold
+forecast-runs-out = At this rate it runs out at { $runs_out_at }, before it resets at { $resets_at }.
+forecast-lasts = At this rate it lasts until it resets at { $resets_at }.
 
 ## Upstream headroom.
 upstream-title = OpenAI headroom

@@ -58,6 +58,28 @@ notif-unpriced-models =
 notif-stored-limits-invalid =
     .title = Los límites guardados no son válidos
     .body = Los límites guardados de este espacio de trabajo incumplen una regla ({ $field }), así que se le aplican los límites predeterminados hasta que se corrijan.
+notif-alert-threshold =
+    .title = { $soft ->
+        [yes] { $percent } % usado de un límite solo de aviso
+       *[no] { $percent } % usado de un límite del espacio de trabajo
+    }
+    .body = Este espacio de trabajo ha usado el { $percent } % de su límite de { $limit } ({ $unit ->
+        [usd] { $used } de { $cap } USD
+       *[count] { $used } de { $cap }
+    }). Se restablece a las { $resets_at }.{ $soft ->
+        [yes] { " " }Este límite solo avisa: las llamadas no se rechazan.
+       *[no] { "" }
+    }
+notif-alert-back-under =
+    .title = De nuevo por debajo de los umbrales de alerta
+    .body = { $reason ->
+        [period_reset] El límite de { $limit } se ha restablecido para el nuevo periodo: sus alertas (hasta el { $percent } %) empiezan de nuevo.
+        [admin_reset] Un administrador ha restablecido los contadores de este espacio de trabajo: las alertas del límite de { $limit } (hasta el { $percent } %) empiezan de nuevo.
+       *[limit_raised] Se ha aumentado el límite de { $limit }: el uso vuelve a estar por debajo del { $percent } %.
+    }
+notif-alert-burn-rate =
+    .title = Un límite se agotará pronto
+    .body = Al ritmo actual, el límite de { $limit } ({ $percent } % usado) se agota a las { $runs_out_at }, antes de restablecerse a las { $resets_at }.
 notif-status-changed =
     .title = Cambio en el estado de la cuota
     .body = El estado de la cuota ahora es: { $status }.

@@ -127,6 +127,8 @@ usage-no-limit = { $used } (sin límite)
 usage-state-warning = ⚠ cerca del límite
 usage-state-full = ⊘ límite alcanzado
 usage-warning-mark = Umbral de aviso
+forecast-runs-out = A este ritmo se agota a las { $runs_out_at }, antes de restablecerse a las { $resets_at }.
+forecast-lasts = A este ritmo dura hasta que se restablece a las { $resets_at }.
 
 upstream-title = Margen de OpenAI
 upstream-help = Lo que le queda a la cuenta de OpenAI en su ventana de límite actual, compartida por todos los espacios de trabajo.

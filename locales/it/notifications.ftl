@@ -58,6 +58,28 @@ notif-unpriced-models =
 notif-stored-limits-invalid =
     .title = Limiti salvati non validi
     .body = I limiti salvati di questo workspace violano una regola ({ $field }), quindi gli si applicano i limiti predefiniti finché non vengono corretti.
+notif-alert-threshold =
+    .title = { $soft ->
+        [yes] { $percent }% usato di un limite solo di avviso
+       *[no] { $percent }% usato di un limite del workspace
+    }
+    .body = Questo workspace ha usato il { $percent }% del limite di { $limit } ({ $unit ->
+        [usd] { $used } di { $cap } USD
+       *[count] { $used } di { $cap }
+    }). Si azzera alle { $resets_at }.{ $soft ->
+        [yes] { " " }Questo limite avvisa soltanto: le chiamate non vengono rifiutate.
+       *[no] { "" }
+    }
+notif-alert-back-under =
+    .title = Di nuovo sotto le soglie di avviso
+    .body = { $reason ->
+        [period_reset] Il limite di { $limit } si è azzerato per il nuovo periodo: i suoi avvisi (fino al { $percent }%) ricominciano.
+        [admin_reset] Un amministratore ha azzerato i contatori di questo workspace: gli avvisi del limite di { $limit } (fino al { $percent }%) ricominciano.
+       *[limit_raised] Il limite di { $limit } è stato alzato: l'uso è di nuovo sotto il { $percent }%.
+    }
+notif-alert-burn-rate =
+    .title = Un limite si esaurirà presto
+    .body = Al ritmo attuale, il limite di { $limit } ({ $percent }% usato) si esaurisce alle { $runs_out_at }, prima di azzerarsi alle { $resets_at }.
 notif-status-changed =
     .title = Stato della quota cambiato
     .body = Lo stato della quota ora è: { $status }.

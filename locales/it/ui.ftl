@@ -127,6 +127,8 @@ usage-no-limit = { $used } (nessun limite)
 usage-state-warning = ⚠ vicino al limite
 usage-state-full = ⊘ limite raggiunto
 usage-warning-mark = Soglia di avviso
+forecast-runs-out = A questo ritmo si esaurisce alle { $runs_out_at }, prima di azzerarsi alle { $resets_at }.
+forecast-lasts = A questo ritmo dura fino all'azzeramento delle { $resets_at }.
 
 upstream-title = Margine OpenAI
 upstream-help = Quanto resta all'account OpenAI nella finestra di rate limit corrente, condivisa da tutti i workspace.

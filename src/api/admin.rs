@@ -40,7 +40,11 @@ pub async fn reset(
     shared.registry.reset(&w, now);
     tracing::info!(workspace = %w.id, "admin reset");
     let view = shared.registry.view(&w, now);
-    Ok(Json(render_status(&view, request_locale(None, &headers))))
+    Ok(Json(render_status(
+        &view,
+        request_locale(None, &headers),
+        shared.config.time_zone,
+    )))
 }
 
 pub async fn list(
@@ -56,7 +60,13 @@ pub async fn list(
         .registry
         .workspaces()
         .iter()
-        .map(|w| render_status(&shared.registry.view(w, now), locale))
+        .map(|w| {
+            render_status(
+                &shared.registry.view(w, now),
+                locale,
+                shared.config.time_zone,
+            )
+        })
         .collect();
     Ok(Json(WorkspaceList { workspaces }))
 }
@@ -98,7 +108,11 @@ pub async fn create(
     let view = shared.registry.view(&w, now);
     Ok((
         StatusCode::CREATED,
-        Json(render_status(&view, request_locale(None, &headers))),
+        Json(render_status(
+            &view,
+            request_locale(None, &headers),
+            shared.config.time_zone,
+        )),
     ))
 }
 

@@ -42,6 +42,7 @@ pub(super) async fn status(
     Ok(Json(render_status(
         &view,
         request_locale(q.locale.as_deref(), &headers),
+        shared.config.time_zone,
     )))
 }
 
@@ -191,7 +192,7 @@ pub(super) async fn notifications(
     Ok(Json(NotificationList {
         notifications: stored
             .iter()
-            .map(|n| render_notification(n, locale))
+            .map(|n| render_notification(n, locale, shared.config.time_zone))
             .collect(),
     }))
 }

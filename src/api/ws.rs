@@ -84,7 +84,11 @@ fn snapshot(shared: &Shared, target: &Option<Arc<Workspace>>, locale: Locale) ->
     list.iter()
         .map(|w| {
             let v = shared.registry.view(w, now);
-            encode(&ServerMessage::Status(Box::new(render_status(&v, locale))))
+            encode(&ServerMessage::Status(Box::new(render_status(
+                &v,
+                locale,
+                shared.config.time_zone,
+            ))))
         })
         .collect()
 }
@@ -109,8 +113,8 @@ async fn serve(
         tokio::select! {
             ev = events.recv() => {
                 let out = match ev {
-                    Ok(Event::Status(v)) => vec![encode(&ServerMessage::Status(Box::new(render_status(&v, locale))))],
-                    Ok(Event::Notification(n)) => vec![encode(&ServerMessage::Notification(Box::new(render_notification(&n, locale))))],
+                    Ok(Event::Status(v)) => vec![encode(&ServerMessage::Status(Box::new(render_status(&v, locale, shared.config.time_zone))))],
+                    Ok(Event::Notification(n)) => vec![encode(&ServerMessage::Notification(Box::new(render_notification(&n, locale, shared.config.time_zone))))],
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "websocket subscriber lagged; resending a snapshot");
                         snapshot(&shared, &target, locale)

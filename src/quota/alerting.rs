@@ -2,9 +2,9 @@
 //! "back under" notice when a period resets, an admin resets the counters or a limit is
 //! raised; and the burn-rate forecast of when a limit runs out at the recent rate of spending.
 //!
-//! Owns: when an [`Alert`] is due and its identity (the same alert in the same period has the
-//! same [`Alert::id`], so a second gateway process sharing the store, or a restart, raises it
-//! once). Must not: read the clock (`now` is a parameter), do IO, lock, or word the alert (the
+//! Owns: when an [`Alert`] is due and its identity (the same alert in the same [`Round`] has
+//! the same [`Alert::id`], so a second gateway process sharing the store, or a restart, raises
+//! it once). Must not: read the clock (`now` is a parameter), do IO, lock, or word the alert (the
 //! notice's key and arguments are [`super::status::alert_notice`]'s). Allocates only when an
 //! alert is raised and once per workspace for its burn-rate history (on its first call).
 //!
@@ -46,6 +46,48 @@ pub const BURN_MIN_MINUTES: i64 = 5;
 /// Thresholds compare with this slack, so that 0.8 of a limit counts as 80 % in binary floats.
 const EPSILON: f64 = 1e-9;
 
+/// A run of a limit's thresholds: its period, and when in the period an admin reset the
+/// counters or raised the limit (0 until then). Each threshold fires at most once a round.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Round {
+    pub period: i64,
+    /// Unix milliseconds of the admin action that started the round; 0 for the period's first.
+    pub since_ms: i64,
+}
+
+impl Round {
+    fn first(period: i64) -> Round {
+        Round {
+            period,
+            since_ms: 0,
+        }
+    }
+}
+
+impl std::fmt::Display for Round {
+    /// `739220` for a period's first round, `739220.1715342400000` for a later one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.since_ms == 0 {
+            write!(f, "{}", self.period)
+        } else {
+            write!(f, "{}.{}", self.period, self.since_ms)
+        }
+    }
+}
+
+impl std::str::FromStr for Round {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Round, Self::Err> {
+        Ok(match s.split_once('.') {
+            Some((p, since)) => Round {
+                period: p.parse()?,
+                since_ms: since.parse()?,
+            },
+            None => Round::first(s.parse()?),
+        })
+    }
+}
+
 /// Why usage is back under a limit's thresholds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Under {
@@ -71,11 +113,11 @@ impl Under {
 /// An alert that is due. Amounts are in the limit's unit (USD for budgets).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Alert {
-    /// Usage reached `threshold` (a share) of `limit` in `period`.
+    /// Usage reached `threshold` (a share) of `limit` in `round`.
     Threshold {
         limit: LimitKind,
         threshold: f64,
-        period: i64,
+        round: Round,
         used: f64,
         cap: f64,
         soft: bool,
@@ -85,8 +127,8 @@ pub enum Alert {
     BackUnder {
         limit: LimitKind,
         threshold: f64,
-        /// The period the thresholds had fired in.
-        period: i64,
+        /// For a period reset, the round that ended; for an admin's act, the round it starts.
+        round: Round,
         why: Under,
     },
     /// At the recent rate, `limit` runs out at `runs_out_at`, before it resets at `resets_at`.
@@ -110,31 +152,35 @@ impl Alert {
     }
 
     /// The notification id of this alert in `workspace`: the same for the same alert in the same
-    /// period (`alert:acme:budget_usd_per_day:739220:8000`, the threshold in basis points), so
-    /// that the store keeps it once whichever process raised it. `None` for back-under notices
-    /// of an admin action, which are events of their own.
-    pub fn id(&self, workspace: &str) -> Option<String> {
+    /// round (`alert:acme:budget_usd_per_day:739220:8000`, the threshold in basis points), so
+    /// that the store keeps it once whichever process raised it. A period's end is
+    /// `under:…:{round}`, a round an admin started `again:…:{round}`, a forecast
+    /// `burn:…:{period}`.
+    pub fn id(&self, workspace: &str) -> String {
         match self {
             Alert::Threshold {
                 limit,
                 threshold,
-                period,
+                round,
                 ..
-            } => Some(format!(
-                "alert:{workspace}:{}:{period}:{}",
+            } => format!(
+                "alert:{workspace}:{}:{round}:{}",
                 limit.as_str(),
                 basis_points(*threshold)
-            )),
+            ),
             Alert::BurnRate { limit, period, .. } => {
-                Some(format!("burn:{workspace}:{}:{period}", limit.as_str()))
+                format!("burn:{workspace}:{}:{period}", limit.as_str())
             }
             Alert::BackUnder {
-                limit,
-                period,
-                why: Under::PeriodReset,
-                ..
-            } => Some(format!("under:{workspace}:{}:{period}", limit.as_str())),
-            Alert::BackUnder { .. } => None,
+                limit, round, why, ..
+            } => {
+                let kind = if *why == Under::PeriodReset {
+                    "under"
+                } else {
+                    "again"
+                };
+                format!("{kind}:{workspace}:{}:{round}", limit.as_str())
+            }
         }
     }
 }
@@ -148,16 +194,22 @@ fn basis_points(share: f64) -> u64 {
 pub enum Mark {
     Threshold {
         limit: LimitKind,
-        period: i64,
+        round: Round,
         threshold: f64,
     },
     BurnRate {
         limit: LimitKind,
         period: i64,
     },
+    /// The round ended with its period.
     Under {
         limit: LimitKind,
-        period: i64,
+        round: Round,
+    },
+    /// An admin started a round.
+    Again {
+        limit: LimitKind,
+        round: Round,
     },
 }
 
@@ -170,33 +222,40 @@ impl Mark {
         let workspace = parts.next()?;
         let limit = parts.next()?;
         let limit = LimitKind::ALL.into_iter().find(|l| l.as_str() == limit)?;
-        let period: i64 = parts.next()?.parse().ok()?;
+        let round: Round = parts.next()?.parse().ok()?;
         let mark = match kind {
             "alert" => Mark::Threshold {
                 limit,
-                period,
+                round,
                 threshold: parts.next()?.parse::<u64>().ok()? as f64 / 10_000.0,
             },
-            "burn" => Mark::BurnRate { limit, period },
-            "under" => Mark::Under { limit, period },
+            "burn" if round.since_ms == 0 => Mark::BurnRate {
+                limit,
+                period: round.period,
+            },
+            "under" => Mark::Under { limit, round },
+            "again" => Mark::Again { limit, round },
             _ => return None,
         };
         parts.next().is_none().then_some((workspace, mark))
     }
 }
 
-/// A threshold fired in a period: the highest one so far.
+/// A threshold fired in a round: the highest one so far.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Fired {
-    period: i64,
+    round: Round,
     threshold: f64,
 }
 
 /// One workspace's alert state. `Default` is a workspace that raised nothing yet.
 #[derive(Clone, Debug, Default)]
 pub struct AlertRules {
-    /// Per [`PERIOD_KINDS`] entry: the highest threshold fired and its period.
+    /// Per [`PERIOD_KINDS`] entry: the highest threshold fired and its round.
     fired: [Option<Fired>; PERIOD_KINDS.len()],
+    /// Per [`PERIOD_KINDS`] entry: the latest round an admin started (a period's first round
+    /// is implied).
+    rounds: [Option<Round>; PERIOD_KINDS.len()],
     /// Per [`PERIOD_KINDS`] entry: the period a burn-rate warning was raised in.
     warned: [Option<i64>; PERIOD_KINDS.len()],
     /// Allocated on the first call.
@@ -242,7 +301,12 @@ struct Reading {
     used: u64,
 }
 
-fn read(meter: &WorkspaceMeter, settled: &[u64], kind: LimitKind, now: DateTime<Utc>) -> Option<Reading> {
+fn read(
+    meter: &WorkspaceMeter,
+    settled: &[u64],
+    kind: LimitKind,
+    now: DateTime<Utc>,
+) -> Option<Reading> {
     let cap = meter.cap(kind)?;
     Some(Reading {
         period: meter.period(kind, now),
@@ -261,8 +325,22 @@ impl Reading {
 }
 
 impl AlertRules {
+    /// The round of slot `i` in `period`: the one an admin started in it, else its first.
+    fn round(&self, i: usize, period: i64) -> Round {
+        match self.rounds[i] {
+            Some(r) if r.period == period => r,
+            _ => Round::first(period),
+        }
+    }
+
     /// After a call settled: records what it spent and raises the thresholds it crossed.
-    pub fn after_call(&mut self, meter: &WorkspaceMeter, spent: Spent, now: DateTime<Utc>, out: &mut Vec<Alert>) {
+    pub fn after_call(
+        &mut self,
+        meter: &WorkspaceMeter,
+        spent: Spent,
+        now: DateTime<Utc>,
+        out: &mut Vec<Alert>,
+    ) {
         self.burn
             .get_or_insert_with(|| Box::new(BurnRate::new(now)))
             .record(now, spent);
@@ -280,14 +358,15 @@ impl AlertRules {
             if self.fired[i].is_some_and(|f| f.threshold >= t) {
                 continue;
             }
+            let round = self.round(i, r.period);
             self.fired[i] = Some(Fired {
-                period: r.period,
+                round,
                 threshold: t,
             });
             out.push(Alert::Threshold {
                 limit: kind,
                 threshold: t,
-                period: r.period,
+                round,
                 used: WorkspaceMeter::value(kind, r.used),
                 cap: WorkspaceMeter::value(kind, r.cap),
                 soft: meter.limits().is_soft(kind),
@@ -332,8 +411,13 @@ impl AlertRules {
     }
 
     /// After the limits changed: a limit raised above the thresholds that had fired says so,
-    /// and those thresholds can fire again.
-    pub fn on_limits_changed(&mut self, meter: &WorkspaceMeter, now: DateTime<Utc>, out: &mut Vec<Alert>) {
+    /// and starts a new round, in which those thresholds can fire again.
+    pub fn on_limits_changed(
+        &mut self,
+        meter: &WorkspaceMeter,
+        now: DateTime<Utc>,
+        out: &mut Vec<Alert>,
+    ) {
         let settled = meter.settled(now);
         let thresholds = meter.limits().thresholds();
         for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
@@ -342,35 +426,36 @@ impl AlertRules {
                 self.fired[i] = None;
                 continue;
             };
-            if r.period != f.period {
+            if r.period != f.round.period {
                 continue;
             }
             let now_reached = reached(thresholds, r.ratio());
             if now_reached.is_none_or(|t| t < f.threshold) {
+                let round = self.start_round(i, r.period, now);
                 out.push(Alert::BackUnder {
                     limit: kind,
                     threshold: f.threshold,
-                    period: f.period,
+                    round,
                     why: Under::LimitRaised,
                 });
-                self.fired[i] = now_reached.map(|threshold| Fired {
-                    period: f.period,
-                    threshold,
-                });
+                // The thresholds still reached stay fired (in the new round).
+                self.fired[i] = now_reached.map(|threshold| Fired { round, threshold });
                 // A raised limit may last the period: forecast it afresh.
                 self.warned[i] = None;
             }
         }
     }
 
-    /// After an admin reset of the counters: every fired threshold is back under.
-    pub fn on_reset(&mut self, out: &mut Vec<Alert>) {
+    /// After an admin reset of the counters at `now`: every fired threshold is back under, in a
+    /// new round.
+    pub fn on_reset(&mut self, meter: &WorkspaceMeter, now: DateTime<Utc>, out: &mut Vec<Alert>) {
         for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
             if let Some(f) = self.fired[i].take() {
+                let round = self.start_round(i, meter.period(kind, now), now);
                 out.push(Alert::BackUnder {
                     limit: kind,
                     threshold: f.threshold,
-                    period: f.period,
+                    round,
                     why: Under::AdminReset,
                 });
             }
@@ -378,22 +463,37 @@ impl AlertRules {
         }
     }
 
+    /// Starts a round of slot `i` at `now` (later than any before it, even within one
+    /// millisecond).
+    fn start_round(&mut self, i: usize, period: i64, now: DateTime<Utc>) -> Round {
+        let last = self.round(i, period).since_ms;
+        let round = Round {
+            period,
+            since_ms: now.timestamp_millis().max(last.saturating_add(1)),
+        };
+        self.rounds[i] = Some(round);
+        round
+    }
+
     /// Takes back a mark of an alert raised before a restart (or by another process), so that
-    /// it is not raised again. Marks are applied oldest period first; a back-under mark ends
-    /// its period's thresholds.
+    /// it is not raised again. Give the marks oldest first.
     pub fn restore(&mut self, mark: Mark) {
         let slot = |limit: LimitKind| PERIOD_KINDS.iter().position(|k| *k == limit);
         match mark {
             Mark::Threshold {
                 limit,
-                period,
+                round,
                 threshold,
             } => {
                 let Some(i) = slot(limit) else { return };
-                let keep = self.fired[i]
-                    .is_some_and(|f| f.period > period || (f.period == period && f.threshold >= threshold));
+                let keep = self.fired[i].is_some_and(|f| {
+                    f.round > round || (f.round == round && f.threshold >= threshold)
+                });
                 if !keep {
-                    self.fired[i] = Some(Fired { period, threshold });
+                    self.fired[i] = Some(Fired { round, threshold });
+                }
+                if round.since_ms != 0 && self.rounds[i].is_none_or(|r| r < round) {
+                    self.rounds[i] = Some(round);
                 }
             }
             Mark::BurnRate { limit, period } => {
@@ -403,9 +503,19 @@ impl AlertRules {
                     }
                 }
             }
-            Mark::Under { limit, period } => {
+            Mark::Under { limit, round } => {
                 if let Some(i) = slot(limit) {
-                    if self.fired[i].is_some_and(|f| f.period <= period) {
+                    if self.fired[i].is_some_and(|f| f.round.period <= round.period) {
+                        self.fired[i] = None;
+                    }
+                }
+            }
+            Mark::Again { limit, round } => {
+                if let Some(i) = slot(limit) {
+                    if self.rounds[i].is_none_or(|r| r < round) {
+                        self.rounds[i] = Some(round);
+                    }
+                    if self.fired[i].is_some_and(|f| f.round < round) {
                         self.fired[i] = None;
                     }
                 }
@@ -428,7 +538,13 @@ impl AlertRules {
             .collect()
     }
 
-    fn forecast(&self, meter: &WorkspaceMeter, r: &Reading, kind: LimitKind, now: DateTime<Utc>) -> Option<Forecast> {
+    fn forecast(
+        &self,
+        meter: &WorkspaceMeter,
+        r: &Reading,
+        kind: LimitKind,
+        now: DateTime<Utc>,
+    ) -> Option<Forecast> {
         let rate = self.burn.as_ref()?.per_second(quantity(kind), now)?;
         let runs_out_at = runs_out_at(r.used, r.cap, rate, now)?;
         Some(Forecast {
@@ -441,12 +557,12 @@ impl AlertRules {
     /// A period that ended while thresholds of it had fired: they are back under.
     fn roll(&mut self, i: usize, kind: LimitKind, period: i64, out: &mut Vec<Alert>) {
         if let Some(f) = self.fired[i] {
-            if f.period < period {
+            if f.round.period < period {
                 self.fired[i] = None;
                 out.push(Alert::BackUnder {
                     limit: kind,
                     threshold: f.threshold,
-                    period: f.period,
+                    round: f.round,
                     why: Under::PeriodReset,
                 });
             }
@@ -471,7 +587,12 @@ fn quantity(kind: LimitKind) -> Quantity {
 }
 
 /// When `cap − used` runs out at `per_second`; `None` if it already has or never will.
-pub fn runs_out_at(used: u64, cap: u64, per_second: f64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub fn runs_out_at(
+    used: u64,
+    cap: u64,
+    per_second: f64,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     if used >= cap || per_second.is_nan() || per_second <= 0.0 {
         return None;
     }

@@ -262,7 +262,8 @@ impl WorkspaceMeter {
         u[LimitKind::RequestsPerMinute as usize] = self.window.total(sec, Counter::Requests);
         u[LimitKind::TokensPerMinute as usize] = self.window.total(sec, Counter::Tokens);
         u[LimitKind::RequestsPerDay as usize] = day.map_or(0, |d| d.requests);
-        u[LimitKind::TokensPerDay as usize] = day.map_or(0, |d| d.tokens.saturating_sub(held_tokens));
+        u[LimitKind::TokensPerDay as usize] =
+            day.map_or(0, |d| d.tokens.saturating_sub(held_tokens));
         u[LimitKind::BudgetUsdPerDay as usize] =
             day.map_or(0, |d| d.cost_nanos.saturating_sub(held_cost));
         u[LimitKind::BudgetUsdPerMonth as usize] = month;
@@ -299,8 +300,15 @@ impl WorkspaceMeter {
                 today.succ_opt()
             }
             LimitKind::BudgetUsdPerMonth => {
-                let (y, m) = (chrono::Datelike::year(&today), chrono::Datelike::month(&today));
-                let (y, m) = if m == 12 { (y.saturating_add(1), 1) } else { (y, m + 1) };
+                let (y, m) = (
+                    chrono::Datelike::year(&today),
+                    chrono::Datelike::month(&today),
+                );
+                let (y, m) = if m == 12 {
+                    (y.saturating_add(1), 1)
+                } else {
+                    (y, m + 1)
+                };
                 NaiveDate::from_ymd_opt(y, m, 1)
             }
         };

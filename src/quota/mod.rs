@@ -24,11 +24,12 @@ pub(crate) mod testutil;
 pub mod window;
 
 pub use account::{AccountPolicy, AccountState, UpstreamObservation};
-pub use alerting::{Alert, AlertRules, Forecast, Mark, Spent, Under};
+pub use alerting::{Alert, AlertRules, Forecast, Mark, Round, Spent, Under};
 pub use meter::{Actual, Demand, Refusal, Reservation, WorkspaceMeter};
 pub use status::{
-    alert_notice, describe, level_for, limit_name_key, status_name_key, stored_limits_invalid_notice,
-    unpriced_model_notice, unpriced_models_notice, Notice, StatusTracker, Transition,
+    alert_notice, describe, level_for, limit_name_key, status_name_key,
+    stored_limits_invalid_notice, unpriced_model_notice, unpriced_models_notice, Notice,
+    StatusTracker, Transition,
 };
 
 /// A workspace's status at one instant, and why.

@@ -328,80 +328,87 @@ fn unit(limit: LimitKind) -> ArgValue {
 pub fn alert_notice(alert: &super::Alert, status: Status, warning_at: f64) -> Notice {
     use super::Alert;
     let limit_arg = |l: LimitKind| ("limit", text(l.as_str()));
-    let (level, key, args, actions): (Level, &'static str, Vec<(&str, ArgValue)>, Vec<&'static str>) =
-        match alert {
-            Alert::Threshold {
-                limit,
-                threshold,
-                used,
-                cap,
-                soft,
-                resets_at,
-                ..
-            } => {
-                let level = if *threshold + 1e-9 >= 1.0 && !soft {
-                    Level::Error
-                } else if *threshold + 1e-9 >= warning_at || *threshold + 1e-9 >= 1.0 {
-                    Level::Warning
-                } else {
-                    Level::Info
-                };
-                let actions = if level == Level::Error {
-                    vec!["action-wait-period-reset", "action-raise-limit"]
-                } else if level == Level::Warning {
-                    vec!["action-reduce-usage"]
-                } else {
-                    vec![]
-                };
-                (
-                    level,
-                    "notif-alert-threshold",
-                    vec![
-                        limit_arg(*limit),
-                        ("percent", ArgValue::Number(percent(*threshold))),
-                        ("used", amount(*limit, *used)),
-                        ("cap", amount(*limit, *cap)),
-                        ("unit", unit(*limit)),
-                        ("resets_at", instant(*resets_at)),
-                        ("soft", text(if *soft { "yes" } else { "no" })),
-                    ],
-                    actions,
-                )
-            }
-            Alert::BackUnder {
-                limit,
-                threshold,
-                why,
-                ..
-            } => (
-                Level::Info,
-                "notif-alert-back-under",
+    let (level, key, args, actions): (
+        Level,
+        &'static str,
+        Vec<(&str, ArgValue)>,
+        Vec<&'static str>,
+    ) = match alert {
+        Alert::Threshold {
+            limit,
+            threshold,
+            used,
+            cap,
+            soft,
+            resets_at,
+            ..
+        } => {
+            let level = if *threshold + 1e-9 >= 1.0 && !soft {
+                Level::Error
+            } else if *threshold + 1e-9 >= warning_at || *threshold + 1e-9 >= 1.0 {
+                Level::Warning
+            } else {
+                Level::Info
+            };
+            let actions = if level == Level::Error {
+                vec!["action-wait-period-reset", "action-raise-limit"]
+            } else if level == Level::Warning {
+                vec!["action-reduce-usage"]
+            } else {
+                vec![]
+            };
+            (
+                level,
+                "notif-alert-threshold",
                 vec![
                     limit_arg(*limit),
                     ("percent", ArgValue::Number(percent(*threshold))),
-                    ("reason", text(why.as_str())),
-                ],
-                vec![],
-            ),
-            Alert::BurnRate {
-                limit,
-                runs_out_at,
-                resets_at,
-                used,
-                cap,
-                ..
-            } => (
-                Level::Warning,
-                "notif-alert-burn-rate",
-                vec![
-                    limit_arg(*limit),
-                    ("percent", ArgValue::Number(percent(if *cap > 0.0 { used / cap } else { 0.0 }))),
-                    ("runs_out_at", instant(*runs_out_at)),
+                    ("used", amount(*limit, *used)),
+                    ("cap", amount(*limit, *cap)),
+                    ("unit", unit(*limit)),
                     ("resets_at", instant(*resets_at)),
+                    ("soft", text(if *soft { "yes" } else { "no" })),
                 ],
-                vec!["action-reduce-usage"],
-            ),
-        };
+                actions,
+            )
+        }
+        Alert::BackUnder {
+            limit,
+            threshold,
+            why,
+            ..
+        } => (
+            Level::Info,
+            "notif-alert-back-under",
+            vec![
+                limit_arg(*limit),
+                ("percent", ArgValue::Number(percent(*threshold))),
+                ("reason", text(why.as_str())),
+            ],
+            vec![],
+        ),
+        Alert::BurnRate {
+            limit,
+            runs_out_at,
+            resets_at,
+            used,
+            cap,
+            ..
+        } => (
+            Level::Warning,
+            "notif-alert-burn-rate",
+            vec![
+                limit_arg(*limit),
+                (
+                    "percent",
+                    ArgValue::Number(percent(if *cap > 0.0 { used / cap } else { 0.0 })),
+                ),
+                ("runs_out_at", instant(*runs_out_at)),
+                ("resets_at", instant(*resets_at)),
+            ],
+            vec!["action-reduce-usage"],
+        ),
+    };
     Notice {
         level,
         status,
@@ -626,11 +633,47 @@ mod tests {
                 }
             }
         }
+        let t0 = chrono::DateTime::<Utc>::UNIX_EPOCH;
+        let mut alerts = vec![super::super::Alert::BurnRate {
+            limit: LimitKind::TokensPerDay,
+            period: 1,
+            runs_out_at: t0,
+            resets_at: t0,
+            used: 1.0,
+            cap: 2.0,
+        }];
+        for (threshold, soft) in [(0.5, false), (0.8, false), (1.0, false), (1.0, true)] {
+            alerts.push(super::super::Alert::Threshold {
+                limit: LimitKind::BudgetUsdPerDay,
+                threshold,
+                round: Default::default(),
+                used: 1.0,
+                cap: 2.0,
+                soft,
+                resets_at: t0,
+            });
+        }
+        for why in [
+            super::super::Under::PeriodReset,
+            super::super::Under::AdminReset,
+            super::super::Under::LimitRaised,
+        ] {
+            alerts.push(super::super::Alert::BackUnder {
+                limit: LimitKind::RequestsPerDay,
+                threshold: 0.8,
+                round: Default::default(),
+                why,
+            });
+        }
+        let alert_notices = alerts.iter().map(|a| alert_notice(a, Status::Warning, 0.8));
         for n in [
             unpriced_model_notice("gpt-x", Status::Normal),
             unpriced_models_notice(&["gpt-x", "gpt-y"], 7, Status::Normal),
             stored_limits_invalid_notice("warning_at", Status::Normal),
-        ] {
+        ]
+        .into_iter()
+        .chain(alert_notices)
+        {
             check(&ftl, n.key, &n.args, true);
             used.insert(n.key);
             for a in &n.action_keys {

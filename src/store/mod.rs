@@ -14,6 +14,7 @@
 //! | `mod.rs` | opening (pragmas, migrations, file modes), workspaces, keys, sessions, run ids |
 //! | `usage.rs` | the usage queries (pages, buckets for the counter rebuild) and the hourly roll-up |
 //! | `writer.rs` | the batched writer task and the queued-notification ring that makes notifications read-your-writes |
+//! | `marks.rs` | the alerts raised so far, read back at start |
 //!
 //! # Notifications are read-your-writes
 //! A notification is published to WebSockets the moment it is queued, but reaches the table
@@ -43,6 +44,7 @@ use tokio::sync::mpsc;
 use crate::model::{StatusChange, StoredNotification};
 use crate::types::{CreateWorkspace, LimitFields};
 
+mod marks;
 mod usage;
 mod writer;
 

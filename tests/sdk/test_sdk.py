@@ -21,6 +21,8 @@ BIN = os.environ.get("QS_BIN", "target/release/quota-sentinel")
 UPSTREAM_KEY = "sk-sdk-upstream-0123456789"
 WS_KEY = "qs_sdk_workspace_key_0123456789"
 TIGHT_KEY = "qs_sdk_tight_workspace_key_0123456789"
+ALERTS_KEY = "qs_sdk_alerts_workspace_key_0123456789"
+SOFT_KEY = "qs_sdk_soft_workspace_key_0123456789"
 ADMIN_KEY = "sdk-admin-key-0123456789"
 
 
@@ -63,6 +65,12 @@ def env():
             '[[workspaces]]\nid = "tight"\n'
             f'key_sha256 = ["{hashlib.sha256(TIGHT_KEY.encode()).hexdigest()}"]\n'
             "requests_per_minute = 1\n"
+            '[[workspaces]]\nid = "alerts"\n'
+            f'key_sha256 = ["{hashlib.sha256(ALERTS_KEY.encode()).hexdigest()}"]\n'
+            "requests_per_day = 4\n"
+            '[[workspaces]]\nid = "soft"\n'
+            f'key_sha256 = ["{hashlib.sha256(SOFT_KEY.encode()).hexdigest()}"]\n'
+            'requests_per_day = 2\nsoft_limits = ["requests_per_day"]\n'
         )
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     sim = subprocess.Popen(
@@ -216,3 +224,44 @@ def test_a_refused_call_raises_rate_limit_error_with_the_projects_code(env):
     assert "requests_per_minute" in str(e.value.message) or "requests per minute" in str(e.value.message)
     retry_after = int(e.value.response.headers["retry-after"])
     assert 1 <= retry_after <= 60
+
+
+def alert_notifications(env, key: str, want: int):
+    """The workspace's alert notifications (oldest first), once `want` of them are listed."""
+    deadline = time.time() + 10
+    while True:
+        ns = get_json(f"{env['gw']}/api/quota/notifications?limit=50", key)["notifications"]
+        alerts = [n for n in ns if n["key"].startswith("notif-alert-")]
+        if len(alerts) >= want or time.time() > deadline:
+            return list(reversed(alerts)), ns
+        time.sleep(0.1)
+
+
+def test_usage_across_thresholds_raises_each_alert_once(env):
+    c = openai.OpenAI(base_url=env["client"].base_url, api_key=ALERTS_KEY, max_retries=0)
+    msg = [{"role": "user", "content": "hi"}]
+    for _ in range(4):
+        c.chat.completions.create(model="gpt-4o-mini", messages=msg, max_tokens=4)
+    with pytest.raises(openai.RateLimitError):
+        c.chat.completions.create(model="gpt-4o-mini", messages=msg, max_tokens=4)
+    alerts, all_ = alert_notifications(env, ALERTS_KEY, 2)
+    assert [(n["args"]["percent"], n["level"]) for n in alerts] == [(50, "info"), (100, "error")], alerts
+    assert alerts[1]["args"]["limit"] == "requests_per_day"
+    assert "100% of its requests per day limit (4 of 4)" in alerts[1]["body"], alerts[1]["body"]
+    assert all(n["id"].startswith("alert:alerts:requests_per_day:") for n in alerts)
+    # The threshold alert told it: no second notice of the same limit for the status change.
+    assert not any(n["key"] == "notif-quota-exceeded-workspace" for n in all_), all_
+
+
+def test_a_soft_limit_warns_and_never_refuses(env):
+    c = openai.OpenAI(base_url=env["client"].base_url, api_key=SOFT_KEY, max_retries=0)
+    msg = [{"role": "user", "content": "hi"}]
+    for _ in range(4):
+        c.chat.completions.create(model="gpt-4o-mini", messages=msg, max_tokens=4)
+    alerts, _ = alert_notifications(env, SOFT_KEY, 2)
+    assert [(n["args"]["percent"], n["level"], n["args"]["soft"]) for n in alerts] == [
+        (50, "info", "yes"),
+        (100, "warning", "yes"),
+    ], alerts
+    status = get_json(f"{env['gw']}/api/quota/status", SOFT_KEY)
+    assert status["status"] == "warning" and status["usage"]["requests_day"] == 4, status

@@ -105,6 +105,7 @@ pub(crate) mod tests {
             retry_after_ms: None,
             last_error: None,
             generated_at: None,
+            forecasts: vec![],
         }
     }
 

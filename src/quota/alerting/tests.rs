@@ -77,7 +77,11 @@ fn each_threshold_fires_once_per_period_and_a_jump_names_the_highest() {
     let mut ws = Ws::new(budget(10.0));
     assert_eq!(crossed(&ws.spend(4.0, at(0))), Vec::<f64>::new());
     assert_eq!(crossed(&ws.spend(1.0, at(1))), vec![0.5]);
-    assert_eq!(crossed(&ws.spend(0.5, at(2))), Vec::<f64>::new(), "55 %: nothing new");
+    assert_eq!(
+        crossed(&ws.spend(0.5, at(2))),
+        Vec::<f64>::new(),
+        "55 %: nothing new"
+    );
     // 55 % → 96 %: one alert, the highest threshold passed.
     assert_eq!(crossed(&ws.spend(4.1, at(3))), vec![0.95]);
     assert_eq!(crossed(&ws.spend(0.1, at(4))), Vec::<f64>::new());
@@ -129,7 +133,11 @@ fn a_raised_limit_is_back_under_and_its_thresholds_can_fire_again() {
     let mut out = Vec::new();
     ws.rules.on_limits_changed(&ws.m, at(1), &mut out);
     assert_eq!(under(&out), vec![Under::LimitRaised]);
-    assert_eq!(out[0].id("acme"), None, "an admin's act is an event of its own");
+    let again = out[0].id("acme");
+    assert!(
+        again.starts_with("again:acme:budget_usd_per_day:"),
+        "{again}"
+    );
     assert_eq!(crossed(&ws.spend(41.0, at(2))), vec![0.5]);
     // Lowering a limit raises nothing by itself; the next call crosses.
     ws.m.set_limits(budget(60.0));
@@ -143,11 +151,30 @@ fn a_raised_limit_is_back_under_and_its_thresholds_can_fire_again() {
 fn an_admin_reset_is_back_under() {
     let mut ws = Ws::new(budget(10.0));
     ws.spend(6.0, at(0));
+    let first = ws.spend(0.0, at(0));
+    assert!(first.is_empty());
+    let before = Ws::new(budget(10.0)).spend(6.0, at(0))[0].id("acme");
     ws.m.reset(at(1));
     let mut out = Vec::new();
-    ws.rules.on_reset(&mut out);
+    ws.rules.on_reset(&ws.m, at(1), &mut out);
     assert_eq!(under(&out), vec![Under::AdminReset]);
-    assert_eq!(crossed(&ws.spend(5.0, at(2))), vec![0.5]);
+    // The same threshold again, in a new round: another id, so the store keeps both.
+    let again = ws.spend(5.0, at(2));
+    assert_eq!(crossed(&again), vec![0.5]);
+    let after = again[0].id("acme");
+    assert_ne!(before, after);
+    let ms = at(1).timestamp_millis();
+    assert!(after.ends_with(&format!(".{ms}:5000")), "{after}");
+    // A restart that takes back both marks raises neither again.
+    let mut fresh = Ws::new(budget(10.0));
+    for id in [&before, &out[0].id("acme"), &after] {
+        let (_, mark) = Mark::parse(id).unwrap_or_else(|| panic!("{id}"));
+        fresh.rules.restore(mark);
+    }
+    fresh.m.reset(at(1));
+    assert!(crossed(&fresh.spend(5.0, at(3))).is_empty());
+    assert_eq!(crossed(&fresh.spend(3.0, at(4))), vec![0.8]);
+    assert!(fresh.spend(0.0, at(4))[..].is_empty());
 }
 
 #[test]
@@ -156,12 +183,16 @@ fn a_soft_limit_never_refuses_and_alerts_at_its_thresholds() {
     l.soft_limits = Some(vec![LimitKind::BudgetUsdPerDay]);
     let mut ws = Ws::new(l);
     let a = ws.spend(1.5, at(0));
-    assert!(matches!(a.as_slice(), [Alert::Threshold { threshold, soft: true, .. }] if *threshold == 1.0));
+    assert!(
+        matches!(a.as_slice(), [Alert::Threshold { threshold, soft: true, .. }] if *threshold == 1.0)
+    );
     // Past the limit, calls are still admitted, and the status is a warning.
     let _ = admitted(&mut ws.m, demand(0, USD), at(1));
     let e = ws.m.evaluate(at(1));
     assert_eq!(e.status, Status::Warning);
-    assert!(matches!(e.cause, crate::types::Cause::NearLimit { limit: LimitKind::BudgetUsdPerDay, ratio } if ratio >= 1.5));
+    assert!(
+        matches!(e.cause, crate::types::Cause::NearLimit { limit: LimitKind::BudgetUsdPerDay, ratio } if ratio >= 1.5)
+    );
 }
 
 #[test]
@@ -176,8 +207,14 @@ fn no_thresholds_means_no_threshold_alerts() {
 fn ids_are_stable_per_period_and_marks_read_back() {
     let mut ws = Ws::new(budget(10.0));
     let a = ws.spend(8.0, at(0));
-    let id = a[0].id("acme-1").unwrap_or_default();
-    assert_eq!(id, format!("alert:acme-1:budget_usd_per_day:{}:8000", ws.m.period(LimitKind::BudgetUsdPerDay, at(0))));
+    let id = a[0].id("acme-1");
+    assert_eq!(
+        id,
+        format!(
+            "alert:acme-1:budget_usd_per_day:{}:8000",
+            ws.m.period(LimitKind::BudgetUsdPerDay, at(0))
+        )
+    );
     let (workspace, mark) = Mark::parse(&id).unwrap_or_else(|| panic!("{id}"));
     assert_eq!(workspace, "acme-1");
     // A restarted workspace that takes the mark back does not raise 80 % again, but 95 %.
@@ -191,10 +228,18 @@ fn ids_are_stable_per_period_and_marks_read_back() {
     again.rules.restore(mark);
     again.rules.restore(Mark::Under {
         limit: LimitKind::BudgetUsdPerDay,
-        period,
+        round: Round {
+            period,
+            since_ms: 0,
+        },
     });
     assert!(again.tick(utc("2024-05-11T00:00:01Z")).is_empty());
-    for bad in ["n-1", "alert:a:no_such_limit:1:1", "alert:a:budget_usd_per_day:x:1", "burn:a:tokens_per_day:1:2"] {
+    for bad in [
+        "n-1",
+        "alert:a:no_such_limit:1:1",
+        "alert:a:budget_usd_per_day:x:1",
+        "burn:a:tokens_per_day:1:2",
+    ] {
         assert_eq!(Mark::parse(bad), None, "{bad}");
     }
 }
@@ -292,9 +337,15 @@ fn an_idle_workspace_and_a_young_one_forecast_nothing() {
     // Four minutes of history are not enough.
     let alerts = steady(&mut ws, 1.0, start, 4);
     assert!(burn_alerts(&alerts).is_empty());
-    assert!(ws.rules.forecasts(&ws.m, add_secs(start, 4 * 60)).is_empty());
+    assert!(ws
+        .rules
+        .forecasts(&ws.m, add_secs(start, 4 * 60))
+        .is_empty());
     // Twenty idle minutes later the window holds nothing.
-    assert!(ws.rules.forecasts(&ws.m, add_secs(start, 24 * 60)).is_empty());
+    assert!(ws
+        .rules
+        .forecasts(&ws.m, add_secs(start, 24 * 60))
+        .is_empty());
     assert!(ws.tick(add_secs(start, 24 * 60)).is_empty());
 }
 

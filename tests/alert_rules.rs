@@ -1,0 +1,187 @@
+//! Alert rules through the gateway: thresholds raised once per period (across a restart too),
+//! back-under notices after an admin reset, soft limits that never refuse, and the config's
+//! rules for thresholds.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+/// The alert notifications listed for the key's workspace, oldest first.
+async fn alerts(env: &Env, key: &str) -> Vec<Value> {
+    let list = env
+        .get_json(key, "/api/quota/notifications?limit=100")
+        .await;
+    let mut v: Vec<Value> = list["notifications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| {
+            n["key"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("notif-alert-"))
+        })
+        .cloned()
+        .collect();
+    v.reverse();
+    v
+}
+
+/// `(key, percent)` of each alert.
+fn summary(alerts: &[Value]) -> Vec<(String, u64)> {
+    alerts
+        .iter()
+        .map(|n| {
+            (
+                n["key"].as_str().unwrap_or_default().to_string(),
+                n["args"]["percent"].as_f64().unwrap_or(-1.0) as u64,
+            )
+        })
+        .collect()
+}
+
+async fn call(env: &Env, key: &str) -> u16 {
+    let r = env
+        .post(
+            key,
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 5}),
+        )
+        .await;
+    let status = r.status().as_u16();
+    let _ = r.bytes().await;
+    status
+}
+
+#[tokio::test]
+async fn thresholds_fire_once_per_period_even_across_a_restart() {
+    let mut env = Env::start(&base_toml(
+        "requests_per_day = 10\nalert_thresholds = [0.2, 0.5]",
+    ))
+    .await;
+    for _ in 0..2 {
+        assert_eq!(call(&env, ACME_KEY).await, 200);
+    }
+    env.wait_notification(ACME_KEY, "", "notif-alert-threshold")
+        .await;
+    assert_eq!(
+        summary(&alerts(&env, ACME_KEY).await),
+        vec![("notif-alert-threshold".to_string(), 20)]
+    );
+    // After a restart the 20 % alert is known: the third call raises nothing, the fifth 50 %.
+    env.restart().await;
+    assert_eq!(call(&env, ACME_KEY).await, 200);
+    assert_eq!(call(&env, ACME_KEY).await, 200);
+    assert_eq!(call(&env, ACME_KEY).await, 200);
+    let want = vec![
+        ("notif-alert-threshold".to_string(), 20),
+        ("notif-alert-threshold".to_string(), 50),
+    ];
+    env.wait_json(ACME_KEY, "/api/quota/notifications?limit=100", |v| {
+        v.to_string().matches("notif-alert-threshold").count() >= 2
+    })
+    .await;
+    let got = alerts(&env, ACME_KEY).await;
+    assert_eq!(summary(&got), want);
+    let id = got[1]["id"].as_str().unwrap_or_default();
+    assert!(
+        id.starts_with("alert:acme:requests_per_day:") && id.ends_with(":5000"),
+        "{id}"
+    );
+    // The alert's text names the usage and the reset.
+    let body = got[1]["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains("50% of its requests per day limit (5 of 10)"),
+        "{body}"
+    );
+    assert!(body.contains("It resets at "), "{body}");
+    // Beta, with no day limit, raised nothing.
+    assert!(alerts(&env, BETA_KEY).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_admin_reset_brings_usage_back_under() {
+    let env = Env::start(&base_toml("requests_per_day = 2")).await;
+    assert_eq!(call(&env, ACME_KEY).await, 200);
+    assert_eq!(call(&env, ACME_KEY).await, 200);
+    assert_eq!(call(&env, ACME_KEY).await, 429);
+    env.wait_notification(ACME_KEY, "", "notif-alert-threshold")
+        .await;
+    let r = env
+        .post(
+            ADMIN_KEY,
+            "/api/quota/reset",
+            json!({ "workspace": "acme" }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let n = env
+        .wait_notification(ACME_KEY, "", "notif-alert-back-under")
+        .await;
+    assert_eq!(n["args"]["reason"], "admin_reset", "{n}");
+    assert_eq!(n["level"], "info");
+    // The thresholds start over.
+    assert_eq!(call(&env, ACME_KEY).await, 200);
+    env.wait_json(ACME_KEY, "/api/quota/notifications?limit=100", |v| {
+        v.to_string().matches("\"percent\":50").count() >= 2
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_soft_limit_alerts_and_never_refuses() {
+    let env = Env::start(&base_toml(
+        "requests_per_day = 2\nsoft_limits = [\"requests_per_day\"]",
+    ))
+    .await;
+    for _ in 0..4 {
+        assert_eq!(call(&env, ACME_KEY).await, 200);
+    }
+    env.wait_status(ACME_KEY, "warning").await;
+    env.wait_json(ACME_KEY, "/api/quota/notifications?limit=100", |v| {
+        v.to_string().matches("notif-alert-threshold").count() >= 2
+    })
+    .await;
+    let got = alerts(&env, ACME_KEY).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[1]["args"]["soft"], "yes");
+    assert_eq!(got[1]["level"], "warning");
+    assert!(
+        got[1]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("calls are not refused")),
+        "{}",
+        got[1]
+    );
+    let status = env.get_json(ACME_KEY, "/api/quota/status").await;
+    assert_eq!(status["limits"]["soft_limits"], json!(["requests_per_day"]));
+}
+
+#[tokio::test]
+async fn thresholds_out_of_range_are_named_in_the_config_error() {
+    for (toml, field) in [
+        (
+            "[defaults]\nalert_thresholds = [0.5, 1.5]\n",
+            "defaults.alert_thresholds",
+        ),
+        (
+            "[[workspaces]]\nid = \"a\"\nkey_sha256 = []\nalert_thresholds = [0]\n",
+            "workspaces[0].alert_thresholds",
+        ),
+    ] {
+        let e = quota_sentinel::config::RawConfig::parse(toml)
+            .and_then(|raw| raw.validate(Default::default()).map_err(|e| e.to_string()))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.starts_with(field), "{toml}: {e}");
+        assert!(e.contains("(0, 1]"), "{e}");
+    }
+    let e = quota_sentinel::config::RawConfig::parse(
+        "[defaults]\nsoft_limits = [\"requests_per_fortnight\"]\n",
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(e.contains("requests_per_fortnight"), "{e}");
+}
