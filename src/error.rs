@@ -37,6 +37,9 @@ pub enum AppError {
     WorkspaceNotFound(String),
     #[error("Workspace `{0}` already exists.")]
     WorkspaceExists(String),
+    /// The request is sound but the thing it names cannot take it (the message says why).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{message}")]
     BadRequest {
         message: String,
@@ -56,6 +59,9 @@ pub enum AppError {
     UpstreamUnreachable(#[source] hyper_util::client::legacy::Error),
     #[error("Internal error.")]
     Store(#[from] crate::store::StoreError),
+    /// Any other failure of the gateway's own: the detail is logged, never sent.
+    #[error("Internal error.")]
+    Internal(String),
     #[error("Not found: {0}")]
     NotFound(String),
     #[error("The request body is larger than the gateway reads ({0} bytes for JSON).")]
@@ -134,7 +140,7 @@ impl AppError {
             | AppError::OtherWorkspace
             | AppError::CrossOrigin { .. } => StatusCode::FORBIDDEN,
             AppError::WorkspaceNotFound(_) | AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::WorkspaceExists(_) => StatusCode::CONFLICT,
+            AppError::WorkspaceExists(_) | AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::BadRequest { .. } | AppError::InvalidPath | AppError::InvalidBody { .. } => {
                 StatusCode::BAD_REQUEST
             }
@@ -146,7 +152,7 @@ impl AppError {
             | AppError::TooManyWebSockets { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
-            AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -163,6 +169,7 @@ impl AppError {
             AppError::WorkspaceNotFound(_)
             | AppError::NotFound(_)
             | AppError::WorkspaceExists(_)
+            | AppError::Conflict(_)
             | AppError::BadRequest { .. }
             | AppError::InvalidPath
             | AppError::InvalidBody { .. }
@@ -173,7 +180,7 @@ impl AppError {
             | AppError::TooManyBufferedBytes { .. }
             | AppError::TooManyWebSockets { .. } => "requests",
             AppError::UpstreamTimeout(_) | AppError::UpstreamUnreachable(_) => "upstream_error",
-            AppError::Store(_) => "server_error",
+            AppError::Store(_) | AppError::Internal(_) => "server_error",
         }
     }
 
@@ -189,6 +196,7 @@ impl AppError {
             AppError::CrossOrigin { .. } => "cross_origin_request",
             AppError::WorkspaceNotFound(_) => "workspace_not_found",
             AppError::WorkspaceExists(_) => "workspace_exists",
+            AppError::Conflict(_) => "conflict",
             AppError::QuotaExceeded { .. } => "workspace_quota_exceeded",
             AppError::UpstreamTimeout(_) => "upstream_timeout",
             AppError::UpstreamUnreachable(_) => "upstream_unreachable",
@@ -200,7 +208,9 @@ impl AppError {
             AppError::TooManyConcurrentRequests { .. } => "too_many_concurrent_requests",
             AppError::TooManyBufferedBytes { .. } => "too_many_buffered_bytes",
             AppError::TooManyWebSockets { .. } => "too_many_websockets",
-            AppError::BadRequest { .. } | AppError::Store(_) => return None,
+            AppError::BadRequest { .. } | AppError::Store(_) | AppError::Internal(_) => {
+                return None
+            }
         })
     }
 
@@ -255,6 +265,7 @@ impl IntoResponse for AppError {
         }
         let detail = match &self {
             AppError::Store(e) => Some(e.to_string()),
+            AppError::Internal(detail) => Some(detail.clone()),
             AppError::UpstreamUnreachable(e) => Some(format!("{e:#}")),
             _ => None,
         };

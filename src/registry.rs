@@ -346,6 +346,15 @@ impl Registry {
         true
     }
 
+    /// Unbinds a key of a workspace: it stops authenticating at once. False if it was not bound.
+    pub fn remove_key(&self, workspace: &str, key_id: &str) -> bool {
+        let mut idx = self.index.write().unwrap_or_else(|p| p.into_inner());
+        let before = idx.by_key.len();
+        idx.by_key
+            .retain(|_, c| !(&*c.workspace.id == workspace && &*c.key_id == key_id));
+        idx.by_key.len() != before
+    }
+
     /// Whether `key_id` is still a key of workspace `workspace` (a browser session is bound to
     /// the key it was made from).
     pub fn has_key(&self, workspace: &str, key_id: &str) -> bool {

@@ -1,6 +1,8 @@
 //! Admin endpoints: `POST /api/quota/reset`, `GET/POST /api/admin/workspaces`,
-//! `POST /api/admin/workspaces/{id}/keys`. All need the admin key, and all take a JSON body
-//! (`{}` to mint a key), so a plain HTML form from another page cannot call them.
+//! `POST /api/admin/workspaces/{id}/keys`, `DELETE /api/admin/workspaces/{id}/keys/{key_id}`.
+//! All need the admin key; the POSTs take a JSON body (`{}` to mint a key), so a plain HTML
+//! form from another page cannot call them. Every change is recorded in the audit trail
+//! (see [`super::audit`]) before it is answered.
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use axum::Json;
 use chrono::Utc;
 use rand::RngCore;
 
+use super::audit::Peer;
 use super::quota::query;
 use super::{Scope, Shared};
 use crate::config::{limits_from, validate_workspace_id, validate_workspace_name};
@@ -28,14 +31,19 @@ fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
 pub async fn reset(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    peer: Peer,
     body: Result<Json<ResetRequest>, JsonRejection>,
 ) -> Result<Json<StatusReport>, AppError> {
-    shared.require_admin(&headers)?;
+    let admin = shared.admin(&headers, peer)?;
     let req = json(body)?;
     let w = shared
         .registry
         .workspace(&req.workspace)
         .ok_or_else(|| AppError::WorkspaceNotFound(req.workspace.clone()))?;
+    let before = serde_json::to_value(shared.registry.view(&w, Utc::now()).usage).ok();
+    admin
+        .record(&shared, "quota.reset", &w.id, before, None)
+        .await?;
     let now = Utc::now();
     shared.registry.reset(&w, now);
     tracing::info!(workspace = %w.id, "admin reset");
@@ -74,9 +82,10 @@ pub async fn list(
 pub async fn create(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    peer: Peer,
     body: Result<Json<CreateWorkspace>, JsonRejection>,
 ) -> Result<(StatusCode, Json<StatusReport>), AppError> {
-    shared.require_admin(&headers)?;
+    let admin = shared.admin(&headers, peer)?;
     let req = json(body)?;
     validate_workspace_id(&req.id)
         .map_err(|rule| AppError::bad_request(format!("id: {rule}"), Some("id")))?;
@@ -91,6 +100,15 @@ pub async fn create(
         .map_err(|e| AppError::bad_request(e.to_string(), None))?;
     let name = req.name.clone().unwrap_or_else(|| req.id.clone());
     let now = Utc::now();
+    admin
+        .record(
+            &shared,
+            "workspace.create",
+            &req.id,
+            None,
+            Some(serde_json::json!({ "name": name, "limits": req.limits })),
+        )
+        .await?;
     shared
         .store
         .insert_workspace(
@@ -135,10 +153,11 @@ pub struct MintKey {}
 pub async fn mint_key(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    peer: Peer,
     Path(id): Path<String>,
     body: Result<Json<MintKey>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MintedKey>), AppError> {
-    shared.require_admin(&headers)?;
+    let admin = shared.admin(&headers, peer)?;
     json(body)?;
     if shared.registry.workspace(&id).is_none() {
         return Err(AppError::WorkspaceNotFound(id));
@@ -146,6 +165,16 @@ pub async fn mint_key(
     let key = new_key();
     let hash = key_hash(&key);
     let key_id = format!("key_{}", &hex::encode(hash)[..12]);
+    // The key itself is shown once, to the caller; the trail names it by id only.
+    admin
+        .record(
+            &shared,
+            "key.mint",
+            &key_id,
+            None,
+            Some(serde_json::json!({ "workspace": id, "key_id": key_id })),
+        )
+        .await?;
     shared
         .store
         .insert_key(
@@ -168,4 +197,46 @@ pub async fn mint_key(
             key_sha256: hex::encode(hash),
         }),
     ))
+}
+
+/// Revokes a key minted through the API: it stops authenticating at once, and browser
+/// sessions made from it end. Keys of the config file are revoked by editing the file (409).
+pub async fn revoke_key(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    peer: Peer,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let admin = shared.admin(&headers, peer)?;
+    if shared.registry.workspace(&id).is_none() {
+        return Err(AppError::WorkspaceNotFound(id));
+    }
+    let stored = shared
+        .store
+        .keys()
+        .await?
+        .into_iter()
+        .any(|k| k.workspace == id && k.key_id == key_id);
+    if !stored {
+        return Err(if shared.registry.has_key(&id, &key_id) {
+            AppError::Conflict(format!(
+                "Key `{key_id}` is set in the configuration file: remove it there and restart."
+            ))
+        } else {
+            AppError::NotFound(format!("key `{key_id}` of workspace `{id}`"))
+        });
+    }
+    admin
+        .record(
+            &shared,
+            "key.revoke",
+            &key_id,
+            Some(serde_json::json!({ "workspace": id, "key_id": key_id })),
+            None,
+        )
+        .await?;
+    shared.store.delete_key(&key_id).await?;
+    shared.registry.remove_key(&id, &key_id);
+    tracing::info!(workspace = %id, %key_id, "key revoked");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -11,6 +11,7 @@
 //! the store) or log secrets (keys are compared as hashes; the admin key in constant time).
 
 pub mod admin;
+pub mod audit;
 mod quota;
 pub mod security;
 pub mod session;
@@ -170,6 +171,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(admin::list).post(admin::create),
         )
         .route("/api/admin/workspaces/{id}/keys", post(admin::mint_key))
+        .route(
+            "/api/admin/workspaces/{id}/keys/{key_id}",
+            axum::routing::delete(admin::revoke_key),
+        )
+        .route("/api/admin/audit", get(audit::list))
+        .route("/api/admin/audit.csv", get(audit::export))
         .route("/api/{*rest}", any(api_not_found))
         // The sign-in form without JavaScript; `GET /login` is the Leptos page.
         .route("/login", post(session::sign_in_form))

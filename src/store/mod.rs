@@ -15,6 +15,7 @@
 //! | `usage.rs` | the usage queries (pages, buckets for the counter rebuild) and the hourly roll-up |
 //! | `writer.rs` | the batched writer task and the queued-notification ring that makes notifications read-your-writes |
 //! | `marks.rs` | the alerts raised so far, read back at start |
+//! | `audit.rs` | the audit trail of admin actions (never pruned) |
 //!
 //! # Notifications are read-your-writes
 //! A notification is published to WebSockets the moment it is queued, but reaches the table
@@ -44,10 +45,12 @@ use tokio::sync::mpsc;
 use crate::model::{StatusChange, StoredNotification};
 use crate::types::{CreateWorkspace, LimitFields};
 
+mod audit;
 mod marks;
 mod usage;
 mod writer;
 
+pub use audit::AuditEntry;
 pub use usage::{Page, UsageBucket, UsageCursor, UsagePage};
 use writer::Queued;
 pub use writer::{Writer, KEPT_RUN_IDS, QUEUED_NOTIFICATIONS_CAP};
@@ -280,6 +283,15 @@ impl Store {
         .bind(now.timestamp_millis())
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Deletes a key minted through the API.
+    pub async fn delete_key(&self, key_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM api_keys WHERE key_id = ?1")
+            .bind(key_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -223,6 +223,41 @@ async fn roll_up_keeps_totals_and_prunes_rows() {
 }
 
 #[tokio::test]
+async fn the_audit_trail_outlives_the_ledger_retention() {
+    let (store, writer, dir) = temp_store().await;
+    let old = Utc::now() - chrono::Duration::days(400);
+    store.write(Write::Call(Box::new(row(
+        "a",
+        old,
+        "embeddings",
+        1,
+        0,
+        None,
+    ))));
+    let store = flushed(store, writer, &dir).await;
+    let entry = AuditEntry {
+        ts: old,
+        actor: "admin-key".into(),
+        address: Some("127.0.0.1".into()),
+        action: "quota.reset",
+        target: "a".into(),
+        before: Some(serde_json::json!({"requests_day": 1})),
+        after: None,
+    };
+    store.audit(&entry).await.unwrap_or_else(|e| panic!("{e}"));
+    let pruned = store
+        .roll_up(Utc::now() - chrono::Duration::days(90))
+        .await
+        .unwrap_or(0);
+    assert_eq!(pruned, 1, "the ledger row went");
+    let trail = store.audit_page(10, None).await.unwrap_or_default();
+    assert_eq!(trail.len(), 1, "the audit entry stayed");
+    assert_eq!(trail[0].action, "quota.reset");
+    assert_eq!(trail[0].at.timestamp(), old.timestamp());
+    assert_eq!(trail[0].before, entry.before);
+}
+
+#[tokio::test]
 async fn runs_of_rolled_up_rows_are_still_known() {
     let (store, writer, dir) = temp_store().await;
     let now = Utc::now();
