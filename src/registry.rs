@@ -59,6 +59,17 @@ struct WsState {
     dirty: bool,
     unpriced: Unpriced,
     alerts: AlertRules,
+    /// The admin's edits, if any (boxed: most workspaces have none).
+    edited: Option<Box<Edited>>,
+}
+
+/// A workspace's limits as the admin edited them (`PATCH /api/admin/workspaces/{id}`).
+#[derive(Debug)]
+struct Edited {
+    /// The limits before the edits: the file's, or the stored workspace's.
+    base: Limits,
+    /// Every field the admin set, as written.
+    fields: LimitFields,
 }
 
 /// How many unpriced model names a workspace remembers (the least recently seen is forgotten
@@ -270,6 +281,14 @@ impl Registry {
             {
                 let mut st = w.lock();
                 let st = &mut *st;
+                // The admin's edits stay on top of new base limits.
+                let limits = match &mut st.edited {
+                    Some(e) => {
+                        e.base = limits;
+                        e.fields.resolve(&e.base).unwrap_or_else(|_| e.base.clone())
+                    }
+                    None => limits,
+                };
                 st.meter.set_limits(limits);
                 let mut alerts = Vec::new();
                 st.alerts.on_limits_changed(&st.meter, now, &mut alerts);
@@ -290,6 +309,7 @@ impl Registry {
                 dirty: false,
                 unpriced: Unpriced::default(),
                 alerts: AlertRules::default(),
+                edited: None,
             }),
         });
         idx.by_id.insert(w.id.clone(), w.clone());
@@ -325,6 +345,74 @@ impl Registry {
             );
         }
         w
+    }
+
+    /// What an admin's edit would put in force: `edit`'s fields over the workspace's earlier
+    /// edits, over its base limits. Returns the merged fields (to store) and the limits, or
+    /// the rule the first wrong field breaks.
+    pub fn preview_edit(
+        &self,
+        w: &Workspace,
+        edit: &LimitFields,
+    ) -> Result<(LimitFields, Limits), crate::types::LimitError> {
+        let st = w.lock();
+        let (base, earlier) = match &st.edited {
+            Some(e) => (&e.base, e.fields.clone()),
+            None => (st.meter.limits(), LimitFields::default()),
+        };
+        let merged = edit.clone().or(earlier);
+        let limits = merged.resolve(base)?;
+        Ok((merged, limits))
+    }
+
+    /// Puts an edit in force at once (from [`Registry::preview_edit`]): the limits change, the
+    /// alert rules see it (a raised limit is back under), the status is evaluated again.
+    pub fn apply_edit(
+        &self,
+        w: &Workspace,
+        fields: LimitFields,
+        limits: Limits,
+        now: DateTime<Utc>,
+    ) {
+        let mut st = w.lock();
+        let st = &mut *st;
+        let base = match st.edited.take() {
+            Some(e) => e.base,
+            None => st.meter.limits().clone(),
+        };
+        st.edited = Some(Box::new(Edited { base, fields }));
+        st.meter.set_limits(limits);
+        st.dirty = true;
+        let mut alerts = Vec::new();
+        st.alerts.on_limits_changed(&st.meter, now, &mut alerts);
+        self.evaluate(w, st, now, &[]);
+        self.raise(w, st, alerts, now);
+    }
+
+    /// Applies an edit read back at start. An edit that cannot be read or breaks a rule is not
+    /// applied: the log and the workspace are told, naming the field.
+    pub fn restore_edit(&self, id: &str, written: Result<&LimitFields, &str>, now: DateTime<Utc>) {
+        let Some(w) = self.workspace(id) else {
+            tracing::warn!(workspace = %id, "edited limits of an unknown workspace are ignored");
+            return;
+        };
+        let checked = written
+            .map_err(|why| ("limits", why.to_string()))
+            .and_then(|f| {
+                self.preview_edit(&w, f)
+                    .map_err(|e| (e.field(), e.to_string()))
+            });
+        match checked {
+            Ok((fields, limits)) => self.apply_edit(&w, fields, limits, now),
+            Err((field, rule)) => {
+                tracing::warn!(workspace = %id, field, rule, "edited limits are invalid: the limits before the edit apply");
+                self.emit(
+                    &w,
+                    quota::stored_limits_invalid_notice(field, w.status()),
+                    now,
+                );
+            }
+        }
     }
 
     /// Binds a key hash to a workspace. False if the hash is already bound.

@@ -445,6 +445,9 @@ async fn load_workspaces(
             tracing::warn!(key_id = %k.key_id, "stored key skipped: unknown workspace or duplicate");
         }
     }
+    for edit in store.workspace_edits().await? {
+        registry.restore_edit(&edit.id, edit.limits.as_ref().map_err(String::as_str), now);
+    }
     if registry.workspaces().is_empty() {
         tracing::warn!("no workspaces: add [[workspaces]] to the config file or create one with POST /api/admin/workspaces");
     }

@@ -185,3 +185,88 @@ async fn thresholds_out_of_range_are_named_in_the_config_error() {
     .unwrap_or_default();
     assert!(e.contains("requests_per_fortnight"), "{e}");
 }
+
+async fn patch(env: &Env, id: &str, body: Value) -> reqwest::Response {
+    env.http
+        .patch(env.url(&format!("/api/admin/workspaces/{id}")))
+        .bearer_auth(ADMIN_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_rules_and_limits_are_edited_live_and_survive_a_restart() {
+    let mut env = Env::start(&base_toml("requests_per_day = 2")).await;
+    assert_eq!(call(&env, ACME_KEY).await, 200);
+    assert_eq!(call(&env, ACME_KEY).await, 200);
+    assert_eq!(call(&env, ACME_KEY).await, 429);
+    // Raised to 10 with thresholds at 30 % and 60 %: calls go through at once, and usage is
+    // back under the thresholds that had fired.
+    let r = patch(
+        &env,
+        "acme",
+        json!({"requests_per_day": 10, "alert_thresholds": [0.6, 0.3]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap_or_default();
+    assert_eq!(report["limits"]["requests_per_day"], 10);
+    assert_eq!(report["limits"]["alert_thresholds"], json!([0.3, 0.6]));
+    let n = env
+        .wait_notification(ACME_KEY, "", "notif-alert-back-under")
+        .await;
+    assert_eq!(n["args"]["reason"], "limit_raised", "{n}");
+    assert_eq!(call(&env, ACME_KEY).await, 200);
+    env.wait_json(ACME_KEY, "/api/quota/notifications?limit=100", |v| {
+        v.to_string().contains("\"percent\":30")
+    })
+    .await;
+    // A second edit keeps the first one's fields; a wrong field is named, nothing changes.
+    let r = patch(&env, "acme", json!({"soft_limits": ["requests_per_day"]})).await;
+    assert_eq!(r.status(), 200);
+    let e = api_error(patch(&env, "acme", json!({"alert_thresholds": [2]})).await).await;
+    assert_eq!(e.status, 400);
+    assert_eq!(
+        e.body.error.param.as_deref(),
+        Some("alert_thresholds"),
+        "{}",
+        e.raw
+    );
+    let e = api_error(patch(&env, "acme", json!({"requests_per_fortnight": 2})).await).await;
+    assert_eq!(e.status, 400, "{}", e.raw);
+    assert_eq!(
+        api_error(patch(&env, "nobody", json!({})).await)
+            .await
+            .status,
+        404
+    );
+    // Stored: after a restart the edits are in force over the file's limits.
+    env.restart().await;
+    let status = env.get_json(ACME_KEY, "/api/quota/status").await;
+    assert_eq!(status["limits"]["requests_per_day"], 10, "{status}");
+    assert_eq!(status["limits"]["soft_limits"], json!(["requests_per_day"]));
+    assert_eq!(status["limits"]["alert_thresholds"], json!([0.3, 0.6]));
+    // Audited, before and after.
+    let trail = env.get_json(ADMIN_KEY, "/api/admin/audit").await;
+    let edits: Vec<&Value> = trail["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["action"] == "workspace.limits")
+        .collect();
+    assert_eq!(edits.len(), 2, "{trail}");
+    assert_eq!(edits[1]["before"]["requests_per_day"], 2);
+    assert_eq!(edits[1]["after"]["requests_per_day"], 10);
+    // Workspaces cannot edit.
+    let r = env
+        .http
+        .patch(env.url("/api/admin/workspaces/acme"))
+        .bearer_auth(ACME_KEY)
+        .json(&json!({"requests_per_day": 1000}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 403);
+}

@@ -1,4 +1,5 @@
 //! Admin endpoints: `POST /api/quota/reset`, `GET/POST /api/admin/workspaces`,
+//! `PATCH /api/admin/workspaces/{id}` (limits and alert rules, live),
 //! `POST /api/admin/workspaces/{id}/keys`, `DELETE /api/admin/workspaces/{id}/keys/{key_id}`.
 //! All need the admin key; the POSTs take a JSON body (`{}` to mint a key), so a plain HTML
 //! form from another page cannot call them. Every change is recorded in the audit trail
@@ -21,7 +22,9 @@ use crate::error::AppError;
 use crate::i18n::{render_status, request_locale};
 use crate::registry::key_hash;
 use crate::store::{StoredKey, StoredWorkspace};
-use crate::types::{CreateWorkspace, MintedKey, ResetRequest, StatusReport, WorkspaceList};
+use crate::types::{
+    CreateWorkspace, LimitFields, MintedKey, ResetRequest, StatusReport, WorkspaceList,
+};
 
 fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
     j.map(|Json(v)| v)
@@ -239,4 +242,51 @@ pub async fn revoke_key(
     shared.registry.remove_key(&id, &key_id);
     tracing::info!(workspace = %id, %key_id, "key revoked");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Edits a workspace's limits and alert rules, live: the fields given replace the ones in
+/// force (`0` removes a limit), are checked by the same rules as the config file, apply at
+/// once, and are stored so that they survive a restart. An admin's edit wins over the config
+/// file and over the limits a workspace was created with.
+pub async fn edit(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    peer: Peer,
+    Path(id): Path<String>,
+    body: Result<Json<LimitFields>, JsonRejection>,
+) -> Result<Json<StatusReport>, AppError> {
+    let admin = shared.admin(&headers, peer)?;
+    let edit = json(body)?;
+    let w = shared
+        .registry
+        .workspace(&id)
+        .ok_or_else(|| AppError::WorkspaceNotFound(id.clone()))?;
+    let before = w.limits();
+    let (fields, limits) =
+        shared
+            .registry
+            .preview_edit(&w, &edit)
+            .map_err(|e| AppError::BadRequest {
+                message: format!("{}: {e}", e.field()),
+                param: Some(e.field()),
+            })?;
+    admin
+        .record(
+            &shared,
+            "workspace.limits",
+            &id,
+            serde_json::to_value(&before).ok(),
+            serde_json::to_value(&limits).ok(),
+        )
+        .await?;
+    let now = Utc::now();
+    shared.store.put_workspace_edit(&id, &fields, now).await?;
+    shared.registry.apply_edit(&w, fields, limits, now);
+    tracing::info!(workspace = %id, "limits edited");
+    let view = shared.registry.view(&w, now);
+    Ok(Json(render_status(
+        &view,
+        request_locale(None, &headers),
+        shared.config.time_zone,
+    )))
 }

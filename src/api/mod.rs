@@ -170,6 +170,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/api/admin/workspaces",
             get(admin::list).post(admin::create),
         )
+        .route(
+            "/api/admin/workspaces/{id}",
+            axum::routing::patch(admin::edit),
+        )
         .route("/api/admin/workspaces/{id}/keys", post(admin::mint_key))
         .route(
             "/api/admin/workspaces/{id}/keys/{key_id}",

@@ -16,6 +16,7 @@
 //! | `writer.rs` | the batched writer task and the queued-notification ring that makes notifications read-your-writes |
 //! | `marks.rs` | the alerts raised so far, read back at start |
 //! | `audit.rs` | the audit trail of admin actions (never pruned) |
+//! | `edits.rs` | the admin's edits of workspace limits and alert rules |
 //!
 //! # Notifications are read-your-writes
 //! A notification is published to WebSockets the moment it is queued, but reaches the table
@@ -46,11 +47,13 @@ use crate::model::{StatusChange, StoredNotification};
 use crate::types::{CreateWorkspace, LimitFields};
 
 mod audit;
+mod edits;
 mod marks;
 mod usage;
 mod writer;
 
 pub use audit::AuditEntry;
+pub use edits::WorkspaceEdit;
 pub use usage::{Page, UsageBucket, UsageCursor, UsagePage};
 use writer::Queued;
 pub use writer::{Writer, KEPT_RUN_IDS, QUEUED_NOTIFICATIONS_CAP};
