@@ -6,3 +6,7 @@ CREATE TABLE workspace_edits (
     limits          TEXT    NOT NULL,
     updated_ms      INTEGER NOT NULL
 );
+
+-- The admin's overview lists the newest notifications of every workspace; the alert marks are
+-- read by time at start.
+CREATE INDEX notifications_ts ON notifications (ts_ms);

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::api::{Principal, Shared};
 use crate::i18n::{render_notification, render_status, Locale};
 use crate::store::Page;
-use crate::types::{GroupBy, Notification, StatusReport, UsageRow, USAGE_PAGE_MAX};
+use crate::types::{AuditList, GroupBy, Notification, StatusReport, UsageRow, USAGE_PAGE_MAX};
 
 /// The UI's backend: a handle on the gateway's shared state.
 pub struct UiBackend {
@@ -79,6 +79,43 @@ impl Backend for UiBackend {
                 )
             })
             .collect()
+    }
+
+    fn notifications_of_all(
+        &self,
+        locale: Locale,
+        limit: u32,
+    ) -> BoxFuture<Result<Vec<Notification>, Incident>> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let stored = shared
+                .store
+                .notifications_of_all(limit)
+                .await
+                .map_err(incident)?;
+            Ok(stored
+                .iter()
+                .map(|n| render_notification(n, locale, shared.config.time_zone))
+                .collect())
+        })
+    }
+
+    fn audit(&self, limit: u32, before: Option<i64>) -> BoxFuture<Result<AuditList, Incident>> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let entries = shared
+                .store
+                .audit_page(limit, before)
+                .await
+                .map_err(incident)?;
+            let next_before = (entries.len() == limit as usize)
+                .then(|| entries.last().map(|e| e.id))
+                .flatten();
+            Ok(AuditList {
+                entries,
+                next_before,
+            })
+        })
     }
 
     fn notifications(

@@ -270,3 +270,29 @@ async fn alert_rules_and_limits_are_edited_live_and_survive_a_restart() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_lists_every_workspaces_notifications_newest_first() {
+    let env = Env::start(&format!(
+        "{}\nrequests_per_day = 2\n",
+        base_toml("requests_per_day = 2")
+    ))
+    .await;
+    assert_eq!(call(&env, ACME_KEY).await, 200);
+    assert_eq!(call(&env, BETA_KEY).await, 200);
+    let list = env
+        .wait_json(ADMIN_KEY, "/api/quota/notifications?limit=10", |v| {
+            v["notifications"].as_array().is_some_and(|a| a.len() >= 2)
+        })
+        .await;
+    let ws: Vec<&str> = list["notifications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["workspace"].as_str())
+        .collect();
+    assert_eq!(ws, vec!["beta", "acme"], "{list}");
+    // A workspace key still reads only its own.
+    let own = env.get_json(ACME_KEY, "/api/quota/notifications").await;
+    assert!(!own.to_string().contains("\"beta\""), "{own}");
+}

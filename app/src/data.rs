@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::i18n::Locale;
-use crate::types::{GroupBy, Notification, StatusReport, UsageRow};
+use crate::types::{AuditList, GroupBy, Notification, StatusReport, UsageRow};
 
 /// Who is signed in: `GET /api/session`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,12 +64,24 @@ pub struct WorkspaceData {
     pub by_task: Vec<UsageRow>,
 }
 
-/// The admin table's first data.
+/// The admin overview and table's first data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdminData {
     pub session: Session,
     pub workspaces: Vec<StatusReport>,
+    /// The newest notifications of every workspace, newest first.
+    pub latest: Vec<Notification>,
 }
+
+/// The audit trail page's first data: the newest entries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditData {
+    pub session: Session,
+    pub audit: AuditList,
+}
+
+/// Audit entries per page.
+pub const AUDIT_PAGE: u32 = 50;
 
 /// A workspace's detail view (admin).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,6 +113,14 @@ pub trait Backend: Send + Sync + 'static {
     fn status(&self, workspace: &str, locale: Locale) -> Option<StatusReport>;
     /// Every workspace's status in `locale`, sorted by id.
     fn workspaces(&self, locale: Locale) -> Vec<StatusReport>;
+    /// The newest notifications of every workspace, newest first.
+    fn notifications_of_all(
+        &self,
+        locale: Locale,
+        limit: u32,
+    ) -> BoxFuture<Result<Vec<Notification>, Incident>>;
+    /// A page of the audit trail, newest first, before the entry `before`.
+    fn audit(&self, limit: u32, before: Option<i64>) -> BoxFuture<Result<AuditList, Incident>>;
     /// The newest notifications of a workspace, newest first.
     fn notifications(
         &self,
@@ -203,18 +223,63 @@ impl Loader {
             return Err(LoadError::Forbidden);
         }
         #[cfg(feature = "ssr")]
-        let workspaces = self.backend()?.workspaces(self.locale);
+        let (workspaces, latest) = {
+            let b = self.backend()?;
+            let latest = b
+                .notifications_of_all(self.locale, NOTIFICATION_LIMIT)
+                .await
+                .map_err(|Incident(id)| LoadError::Failed(id))?;
+            (b.workspaces(self.locale), latest)
+        };
         #[cfg(not(feature = "ssr"))]
-        let workspaces = browser::get_json::<crate::types::WorkspaceList>(&format!(
-            "/api/admin/workspaces?locale={}",
-            self.locale.code()
-        ))
-        .await?
-        .workspaces;
+        let (workspaces, latest) = {
+            let code = self.locale.code();
+            let workspaces = browser::get_json::<crate::types::WorkspaceList>(&format!(
+                "/api/admin/workspaces?locale={code}"
+            ))
+            .await?
+            .workspaces;
+            let latest = browser::get_json::<crate::types::NotificationList>(&format!(
+                "/api/quota/notifications?locale={code}&limit={NOTIFICATION_LIMIT}"
+            ))
+            .await?
+            .notifications;
+            (workspaces, latest)
+        };
         Ok(AdminData {
             session,
             workspaces,
+            latest,
         })
+    }
+
+    /// The audit trail's newest page (admin).
+    pub async fn audit(self) -> Result<AuditData, LoadError> {
+        let session = self.session().await?;
+        if !session.is_admin() {
+            return Err(LoadError::Forbidden);
+        }
+        let audit = self.audit_page(None).await?;
+        Ok(AuditData { session, audit })
+    }
+
+    /// A page of the audit trail before the entry `before` (the browser pages on with it).
+    pub async fn audit_page(&self, before: Option<i64>) -> Result<AuditList, LoadError> {
+        #[cfg(feature = "ssr")]
+        {
+            self.backend()?
+                .audit(AUDIT_PAGE, before)
+                .await
+                .map_err(|Incident(id)| LoadError::Failed(id))
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            let mut url = format!("/api/admin/audit?limit={AUDIT_PAGE}");
+            if let Some(b) = before {
+                url.push_str(&format!("&before={b}"));
+            }
+            browser::get_json(&url).await
+        }
     }
 
     /// A workspace's detail view (admin).
@@ -362,6 +427,7 @@ pub mod browser {
     ) -> Result<(u16, String), LoadError> {
         let builder = match method {
             "DELETE" => gloo_net::http::Request::delete(url),
+            "PATCH" => gloo_net::http::Request::patch(url),
             _ => gloo_net::http::Request::post(url),
         };
         let req = builder

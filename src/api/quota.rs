@@ -179,7 +179,11 @@ pub(super) async fn notifications(
 ) -> Result<Json<NotificationList>, AppError> {
     let q = query(q)?;
     let p = shared.caller(&headers, None)?;
-    let w = shared.target(&p, q.workspace.as_deref())?;
+    // An admin who names no workspace reads every workspace's (as the admin WebSocket hears).
+    let w = match (&p, q.workspace.as_deref()) {
+        (super::Principal::Admin, None) => None,
+        (_, ws) => Some(shared.target(&p, ws)?),
+    };
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {
         return Err(AppError::bad_request(
@@ -188,7 +192,10 @@ pub(super) async fn notifications(
         ));
     }
     let locale = request_locale(q.locale.as_deref(), &headers);
-    let stored = shared.store.notifications(&w.id, limit).await?;
+    let stored = match w {
+        Some(w) => shared.store.notifications(&w.id, limit).await?,
+        None => shared.store.notifications_of_all(limit).await?,
+    };
     Ok(Json(NotificationList {
         notifications: stored
             .iter()

@@ -148,7 +148,7 @@ fn a_ring_of_queued_notifications_is_bounded() {
     for i in 0..(QUEUED_NOTIFICATIONS_CAP as i64 + 10) {
         q.push(&note("a", i, t0));
     }
-    let ring = q.of("a");
+    let ring = q.of(Some("a"));
     assert_eq!(ring.len(), QUEUED_NOTIFICATIONS_CAP);
     assert_eq!(ring.first().map(|n| n.id.as_str()), Some("a-0010"));
     q.remove(ring.iter().map(|n| (n.workspace.as_str(), n.id.as_str())));

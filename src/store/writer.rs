@@ -71,11 +71,16 @@ impl Queued {
         }
     }
 
-    pub(super) fn of(&self, workspace: &str) -> Vec<StoredNotification> {
-        self.lock()
-            .get(workspace)
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default()
+    /// The queued notifications of `workspace`, or of every workspace.
+    pub(super) fn of(&self, workspace: Option<&str>) -> Vec<StoredNotification> {
+        let map = self.lock();
+        match workspace {
+            Some(ws) => map
+                .get(ws)
+                .map(|r| r.iter().cloned().collect())
+                .unwrap_or_default(),
+            None => map.values().flatten().cloned().collect(),
+        }
     }
 
     #[cfg(test)]
@@ -98,6 +103,23 @@ impl Store {
         workspace: &str,
         limit: u32,
     ) -> Result<Vec<StoredNotification>, StoreError> {
+        self.newest_notifications(Some(workspace), limit).await
+    }
+
+    /// The newest notifications of every workspace (the admin's overview), as
+    /// [`Store::notifications`] lists one workspace's.
+    pub async fn notifications_of_all(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        self.newest_notifications(None, limit).await
+    }
+
+    async fn newest_notifications(
+        &self,
+        workspace: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
         // Before the query: an entry leaves the ring only once its row is committed.
         let queued = self.queued.of(workspace);
         let stored = self.stored_notifications(workspace, limit).await?;
@@ -115,17 +137,30 @@ impl Store {
 
     async fn stored_notifications(
         &self,
-        workspace: &str,
+        workspace: Option<&str>,
         limit: u32,
     ) -> Result<Vec<StoredNotification>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, workspace, ts_ms, level, status, key, args, action_keys FROM notifications \
-              WHERE workspace = ?1 ORDER BY ts_ms DESC, id DESC LIMIT ?2",
-        )
-        .bind(workspace)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = match workspace {
+            Some(ws) => {
+                sqlx::query(
+                    "SELECT id, workspace, ts_ms, level, status, key, args, action_keys FROM notifications \
+                      WHERE workspace = ?1 ORDER BY ts_ms DESC, id DESC LIMIT ?2",
+                )
+                .bind(ws)
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT id, workspace, ts_ms, level, status, key, args, action_keys FROM notifications \
+                      ORDER BY ts_ms DESC, id DESC LIMIT ?1",
+                )
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
         rows.iter()
             .map(|r| {
                 let level: String = r.try_get("level")?;

@@ -1,10 +1,13 @@
-//! `/admin`: every workspace in one live table (sortable, filterable), and
-//! `/admin/workspaces/:id`: one workspace's history charts, notifications, upstream headroom and
-//! the reset button (with confirmation). Admin sessions only.
+//! `/admin`: the overview ([`super::overview`]) and every workspace in one live table
+//! (sortable, filterable), and `/admin/workspaces/:id`: one workspace's history charts,
+//! notifications, upstream headroom, alert rules ([`super::rules`]) and the reset button (with
+//! confirmation). Admin sessions only.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+use super::overview::Overview;
+use super::rules::AlertRulesForm;
 use super::{sendable, when_loaded};
 use crate::components::{
     Banner, BarChart, Header, NotificationList, StatusPill, ToastStack, Upstream, UsageBar,
@@ -34,7 +37,7 @@ fn AdminView(data: AdminData) -> impl IntoView {
         workspace: None,
         locale: tr.locale(),
         initial: data.workspaces.clone(),
-        initial_notifications: vec![],
+        initial_notifications: data.latest.clone(),
         toasts: true,
     });
     let query = RwSignal::new(String::new());
@@ -92,10 +95,17 @@ fn AdminView(data: AdminData) -> impl IntoView {
     view! {
         <Header session=data.session.clone() connection=m.connection/>
         <main class="page" data-testid="admin-page">
-            <div class="page-title"><h1>{tr.t("admin-title")}</h1></div>
+            <div class="page-title">
+                <h1>{tr.t("overview-title")}</h1>
+                <nav class="admin-links" aria-label=tr.t("overview-title")>
+                    <a href="/admin/audit" data-testid="nav-audit">{tr.t("nav-audit")}</a>
+                </nav>
+            </div>
             {move || m.stale().get().then(|| view! {
                 <p class="stale" data-testid="stale" role="status"><span aria-hidden="true">"◷ "</span>{tr.t("stale-data")}</p>
             })}
+            <Overview monitor=m/>
+            <h2 class="section-title">{tr.t("admin-title")}</h2>
             <div class="filters">
                 <label>
                     <span>{tr.t("admin-filter")}</span>
@@ -281,6 +291,10 @@ fn DetailView(data: DetailData) -> impl IntoView {
                 <section class="card">
                     <h2>{tr.t("notifications-title")}</h2>
                     <NotificationList monitor=m/>
+                </section>
+                <section class="card">
+                    <h2>{tr.t("rules-title")}</h2>
+                    <AlertRulesForm workspace=id.clone() limits=data.status.limits.clone()/>
                 </section>
             </div>
         </main>

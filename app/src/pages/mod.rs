@@ -4,7 +4,10 @@
 //! [`crate::monitor::use_quota_monitor`].
 
 pub mod admin;
+pub mod audit;
 pub mod login;
+pub mod overview;
+pub mod rules;
 pub mod setup;
 pub mod workspace;
 
