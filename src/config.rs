@@ -719,8 +719,15 @@ fn file_channels(
     let mut ids = HashSet::new();
     let mut out = Vec::with_capacity(raw.len());
     for (i, c) in raw.iter().enumerate() {
-        let ch = channel_from(c, smtp, time_zone, None)
-            .map_err(|e| invalid(format!("channels[{i}].{}", e.field), e.rule))?;
+        let ch = channel_from(c, smtp, time_zone, None).map_err(|e| {
+            // The entry by its place and, once its id is valid, by its id too.
+            let rule = if e.field == "id" {
+                e.rule
+            } else {
+                format!("{} (channel `{}`)", e.rule, c.id)
+            };
+            invalid(format!("channels[{i}].{}", e.field), rule)
+        })?;
         if !ids.insert(ch.id.clone()) {
             return Err(invalid(
                 format!("channels[{i}].id"),
@@ -1562,7 +1569,7 @@ password_env = "QS_TEST_CFG_SMTP_PASSWORD"
             (
                 hook("secret_env = \"QS_TEST_CFG_UNSET_VARIABLE\""),
                 "channels[0].secret_env:",
-                "QS_TEST_CFG_UNSET_VARIABLE is not set",
+                "the environment variable QS_TEST_CFG_UNSET_VARIABLE is not set (channel `ops`)",
             ),
             (
                 hook("secret_env = \"QS_TEST_CFG_NOT_BASE64\""),
