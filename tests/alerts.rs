@@ -72,9 +72,9 @@ fn log() -> &'static Captured {
 
 // ------------------------------------------------------------------ secrets of the tests
 
-/// The webhook secrets the tests put in the environment (each test its own variable, so
+/// The secrets (webhook secrets, the SMTP password) the tests put in the environment (each test its own variable, so
 /// tests running at once never race on one). Every value here must never reach the log.
-const SECRETS: [(&str, &str); 6] = [
+const SECRETS: [(&str, &str); 7] = [
     (
         "QS_TEST_ALERTS_RETRY",
         "whsec_c2VjcmV0LXJldHJ5LXZhbHVlLTAwMDAwMDAwMDAwMA==",
@@ -99,6 +99,7 @@ const SECRETS: [(&str, &str); 6] = [
         "QS_TEST_ALERTS_API_ENV",
         "c2VjcmV0LWFwaS1lbnYtYmFyZS1iYXNlNjQtMDAwMDA=",
     ),
+    ("QS_TEST_ALERTS_SMTP_PW", "smtp-password-never-logged-0123"),
 ];
 
 /// The secret of variable `name` (set in the environment on first use).
@@ -714,6 +715,8 @@ async fn slack_gets_text_and_blocks() {
 /// One message an [`SmtpSink`] accepted.
 #[derive(Clone, Debug)]
 struct Mail {
+    /// The `AUTH` command of its session, if it authenticated.
+    auth: Option<String>,
     from: String,
     to: Vec<String>,
     data: String,
@@ -767,7 +770,7 @@ async fn session(socket: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) ->
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read).lines();
     write.write_all(b"220 sink.test ESMTP\r\n").await?;
-    let (mut from, mut to) = (String::new(), Vec::new());
+    let (mut auth, mut from, mut to) = (None, String::new(), Vec::new());
     while let Some(line) = lines.next_line().await? {
         let verb = line
             .split([' ', ':'])
@@ -775,7 +778,11 @@ async fn session(socket: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) ->
             .unwrap_or_default()
             .to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
-            "EHLO" | "HELO" => b"250 sink.test\r\n",
+            "EHLO" | "HELO" => b"250-sink.test\r\n250 AUTH PLAIN\r\n",
+            "AUTH" => {
+                auth = Some(line.clone());
+                b"235 2.7.0 authenticated\r\n"
+            }
             "MAIL" => {
                 from = line.clone();
                 b"250 OK\r\n"
@@ -795,6 +802,7 @@ async fn session(socket: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) ->
                     data.push_str("\r\n");
                 }
                 mails.lock().unwrap_or_else(|e| e.into_inner()).push(Mail {
+                    auth: auth.clone(),
                     from: std::mem::take(&mut from),
                     to: std::mem::take(&mut to),
                     data,
@@ -918,23 +926,36 @@ fn part(mail: &str, content_type: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_email_in_german_has_a_text_and_an_html_part() {
     log();
+    let password = secret("QS_TEST_ALERTS_SMTP_PW");
     let sink = SmtpSink::start().await;
     let config = format!(
         "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nfrom = \"Quota Sentinel <qs@example.com>\"\ntls = \"none\"\n\
+         username = \"qs\"\npassword_env = \"QS_TEST_ALERTS_SMTP_PW\"\n\
          [[channels]]\nid = \"mail\"\nkind = \"email\"\nto = [\"ops@example.com\"]\nlocale = \"de\"\nlevels = [\"error\"]\n",
         sink.port
     );
     let env = Env::start(&toml_with(2, &config)).await;
     exceed_daily_limit(&env, 2).await;
-    let log = wait_deliveries(&env, "mail", |d| !d.is_empty()).await;
-    assert_eq!(log[0]["outcome"], "delivered", "{log:?}");
-    assert_eq!(log[0]["smtp_code"], 250);
+    let attempts = wait_deliveries(&env, "mail", |d| !d.is_empty()).await;
+    assert_eq!(attempts[0]["outcome"], "delivered", "{attempts:?}");
+    assert_eq!(attempts[0]["smtp_code"], 250);
     let mails = sink.mails();
     assert_eq!(mails.len(), 1);
     let mail = &mails[0];
     assert!(mail.from.contains("<qs@example.com>"), "{}", mail.from);
     assert_eq!(mail.to.len(), 1);
     assert!(mail.to[0].contains("<ops@example.com>"), "{:?}", mail.to);
+    // It signed in with the password from password_env (AUTH PLAIN: NUL user NUL password).
+    let auth = mail.auth.clone().unwrap_or_default();
+    let plain = auth.strip_prefix("AUTH PLAIN ").unwrap_or_default();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(plain)
+        .unwrap_or_default();
+    assert_eq!(decoded, format!("\0qs\0{password}").into_bytes(), "{auth}");
+    assert!(
+        !log().text().contains(password),
+        "the log holds the SMTP password"
+    );
 
     let de = acme_notifications(&env, "de").await;
     let n = de
