@@ -102,8 +102,21 @@ pub(crate) async fn post(
                 detail,
             }
         }
-        Err(e) => Sent::retry(e.without_url().to_string()),
+        Err(e) => Sent::retry(error_chain(&e.without_url())),
     }
+}
+
+/// An error and its causes (`error sending request: client error (Connect): tcp connect
+/// error: Connection refused`), the URL left out by the caller.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// Sends a Standard Webhooks request: signed with `key`, identified by `id`.

@@ -273,7 +273,7 @@ async fn attempt(ctx: &Ctx, row: OutboxRow) {
     match ctx.store.record_attempt(&record).await {
         Ok(true) => {}
         Ok(false) => {
-            tracing::warn!(channel = %row.channel, notification = %row.notification.id, "alert attempt not recorded: the lease had passed to another worker")
+            tracing::warn!(channel = %row.channel, notification = %row.notification.id, "alert attempt not recorded: the row is no longer leased to this worker (its channel was deleted, or the lease ran out)")
         }
         Err(e) => {
             tracing::error!(channel = %row.channel, notification = %row.notification.id, error = %e, "alert attempt not recorded; it will be retried when its lease ends")
