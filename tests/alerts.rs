@@ -665,6 +665,62 @@ async fn two_gateways_on_one_database_deliver_each_row_once() {
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_given_up_at_once_and_a_long_failure_after_give_up_after() {
+    log();
+    let key = secret("QS_TEST_ALERTS_RETRY");
+    let refusing = Receiver::start(Some(key), &[410]).await;
+    let down = reserved_port().await;
+    let toml = format!(
+        "[alerts]\nretry_initial = \"20ms\"\ngive_up_after = \"300ms\"\n{}\n{}{}",
+        base_toml(""),
+        webhook("gone", &refusing.url, "QS_TEST_ALERTS_RETRY", ""),
+        webhook(
+            "down",
+            &format!("http://{down}/"),
+            "QS_TEST_ALERTS_RETRY",
+            ""
+        )
+    );
+    let env = Env::start(&toml).await;
+    for id in ["gone", "down"] {
+        let r = env
+            .post(
+                ADMIN_KEY,
+                &format!("/api/admin/channels/{id}/test"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+    }
+    let gone = wait_deliveries(&env, "gone", |d| !d.is_empty()).await;
+    assert_eq!(outcomes(&gone), ["gave_up"]);
+    assert_eq!(gone[0]["http_status"], 410);
+    assert_eq!(gone[0]["attempt"], 1);
+    let down = wait_deliveries(&env, "down", |d| outcomes(d).first() == Some(&"gave_up")).await;
+    assert!(down.len() >= 2, "retried before giving up: {down:?}");
+    assert!(
+        outcomes(&down)[1..].iter().all(|o| *o == "will_retry"),
+        "{down:?}"
+    );
+    let first = chrono::DateTime::parse_from_rfc3339(
+        down[down.len() - 1]["at"].as_str().unwrap_or_default(),
+    );
+    let last = chrono::DateTime::parse_from_rfc3339(down[0]["at"].as_str().unwrap_or_default());
+    let (Ok(first), Ok(last)) = (first, last) else {
+        panic!("times: {down:?}");
+    };
+    assert!(
+        last - first >= chrono::Duration::milliseconds(300),
+        "given up only once give_up_after had passed: {down:?}"
+    );
+    // Nothing is attempted after that.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let after = wait_deliveries(&env, "down", |_| true).await;
+    assert_eq!(after.len(), down.len());
+    assert_eq!(refusing.hits().len(), 1);
+}
+
 // ------------------------------------------------------------------ Slack
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

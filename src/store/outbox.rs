@@ -371,3 +371,41 @@ fn outcome_name(o: DeliveryOutcome) -> &'static str {
         DeliveryOutcome::GaveUp => "gave_up",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(workspace: &str, level: Level, status: Status) -> StoredNotification {
+        StoredNotification {
+            id: "n".into(),
+            workspace: workspace.into(),
+            ts: Utc::now(),
+            level,
+            status,
+            key: "k".into(),
+            args: Default::default(),
+            action_keys: vec![],
+        }
+    }
+
+    #[test]
+    fn a_filter_takes_its_workspaces_levels_and_statuses_empty_lists_taking_all() {
+        let f = ChannelFilter {
+            channel: "c".into(),
+            workspaces: vec![],
+            levels: vec![Level::Warning, Level::Error],
+            statuses: vec![],
+        };
+        assert!(takes(&f, &note("a", Level::Error, Status::QuotaExceeded)));
+        assert!(!takes(&f, &note("a", Level::Info, Status::Normal)));
+        let f = ChannelFilter {
+            workspaces: vec!["a".into()],
+            statuses: vec![Status::RateLimited, Status::QuotaExceeded],
+            ..f
+        };
+        assert!(takes(&f, &note("a", Level::Warning, Status::RateLimited)));
+        assert!(!takes(&f, &note("b", Level::Warning, Status::RateLimited)));
+        assert!(!takes(&f, &note("a", Level::Warning, Status::Warning)));
+    }
+}
