@@ -12,7 +12,7 @@ use axum::Json;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::admin::MintKey;
+use super::admin::MintKey as EmptyBody;
 use super::Shared;
 use crate::alerts::{webhook_id, AlertsError};
 use crate::error::AppError;
@@ -79,10 +79,10 @@ pub async fn test(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Json<MintKey>, JsonRejection>,
+    body: Result<Json<EmptyBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<TestAlertQueued>), AppError> {
     shared.require_admin(&headers)?;
-    let Json(MintKey {}) = body.map_err(|e| AppError::bad_request(e.body_text(), None))?;
+    let Json(EmptyBody {}) = body.map_err(|e| AppError::bad_request(e.body_text(), None))?;
     let (n, outbox_id) = shared
         .channels
         .queue_test(&id, Utc::now())

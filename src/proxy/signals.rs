@@ -2,7 +2,8 @@
 //! kind of an upstream error (rate limited, out of quota, billing limit, server error).
 //!
 //! Owns: header parsing (OpenAI's reset headers are Go `time.Duration` strings such as `6m0s`,
-//! read with [`crate::config::parse_go_duration`]), error body classification and the retry delay of a 429.
+//! read with [`crate::config::parse_go_duration`]), error body classification and the retry
+//! delay of a 429.
 //! Must not: decide what a status change means for a workspace (that is `crate::quota`), keep
 //! state, or do IO (the current time is only read by [`classify`] to resolve an HTTP-date
 //! `retry-after`; [`classify_at`] takes it as an argument).
