@@ -9,12 +9,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::model::ChannelFilter;
 use crate::pricing::ModelPrice;
-use crate::types::{LimitError, LimitFields, Limits};
+use crate::types::{ChannelCreate, Level, LimitError, LimitFields, Limits, Status};
 
 /// The most runtimes that serve calls, each with its own upstream client.
 pub const MAX_SERVING_RUNTIMES: usize = 64;
@@ -67,6 +69,42 @@ pub struct RawConfig {
     pub workspaces: Vec<RawWorkspace>,
     #[serde(default)]
     pub prices: BTreeMap<String, ModelPrice>,
+    /// Retries of alert deliveries.
+    #[serde(default)]
+    pub alerts: RawAlerts,
+    /// Alert channels: where notifications are delivered (webhook, Slack, email).
+    #[serde(default)]
+    pub channels: Vec<ChannelCreate>,
+    /// The mail server of email channels.
+    #[serde(default)]
+    pub smtp: Option<RawSmtp>,
+}
+
+/// `[alerts]`: how deliveries are retried.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// The first retry's delay (a Go duration, default `5s`); it doubles each attempt, with
+    /// full jitter, up to an hour.
+    pub retry_initial: Option<String>,
+    /// A delivery not through this long after its first attempt is given up (default `24h`).
+    pub give_up_after: Option<String>,
+}
+
+/// `[smtp]`: the mail server email channels send through.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: String,
+    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    pub port: Option<u16>,
+    /// The sender, `Name <address>` or a bare address.
+    pub from: String,
+    pub username: Option<String>,
+    /// The environment variable holding the password (never the password itself).
+    pub password_env: Option<String>,
+    /// `starttls` (default), `tls` or `none` (loopback hosts only: test sinks).
+    pub tls: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -209,6 +247,496 @@ pub struct Config {
     pub defaults: Limits,
     pub workspaces: Vec<WorkspaceConfig>,
     pub prices: BTreeMap<String, ModelPrice>,
+    /// `[alerts]`: delivery retries.
+    pub alerts: AlertSettings,
+    /// `[[channels]]` of the file (the API adds more at run time, see `crate::alerts`).
+    pub channels: Vec<ChannelConfig>,
+    /// `[smtp]`, if email channels can be used.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// How deliveries are retried (`[alerts]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlertSettings {
+    /// The first retry's delay; each next one doubles (with full jitter), up to
+    /// [`MAX_RETRY_DELAY`].
+    pub retry_initial: Duration,
+    /// A delivery not through this long after its first attempt is given up.
+    pub give_up_after: Duration,
+}
+
+/// The longest wait between two attempts of one delivery.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            retry_initial: Duration::from_secs(5),
+            give_up_after: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// How the mail server is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required; never sent in clear).
+    StartTls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No encryption: loopback hosts only (local relays, test sinks).
+    None,
+}
+
+/// `[smtp]`, checked.
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    /// Checked to be a mailbox (`Name <address>` or an address).
+    pub from: String,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub tls: SmtpTls,
+}
+
+/// An alert channel, checked: where it sends, what it takes, how it renders.
+#[derive(Clone, Debug)]
+pub struct ChannelConfig {
+    pub id: String,
+    pub target: ChannelTarget,
+    pub filter: ChannelFilter,
+    pub locale: app::i18n::Locale,
+    pub time_zone: chrono_tz::Tz,
+}
+
+/// Where a channel sends.
+#[derive(Clone, Debug)]
+pub enum ChannelTarget {
+    Webhook { url: String, secret: WebhookSecret },
+    Slack { url: String },
+    Email { to: Vec<String> },
+}
+
+impl ChannelTarget {
+    /// The kind's name as written (`webhook`, `slack`, `email`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChannelTarget::Webhook { .. } => "webhook",
+            ChannelTarget::Slack { .. } => "slack",
+            ChannelTarget::Email { .. } => "email",
+        }
+    }
+}
+
+/// A webhook's signing secret: its text (`whsec_` + base64, or bare base64), checked to
+/// decode, and where it came from. Never printed (`SecretString`).
+#[derive(Clone, Debug)]
+pub struct WebhookSecret {
+    pub text: SecretString,
+    /// The environment variable it was read from; `None`: made by the gateway and stored.
+    pub env: Option<String>,
+}
+
+impl WebhookSecret {
+    /// The HMAC key: the base64 after an optional `whsec_`.
+    pub fn key(&self) -> Option<Vec<u8>> {
+        use secrecy::ExposeSecret;
+        decode_webhook_secret(self.text.expose_secret())
+    }
+}
+
+/// The key bytes of a Standard Webhooks secret: base64 (standard alphabet, padded or not)
+/// after an optional `whsec_`; `None` if it does not decode or is empty.
+pub fn decode_webhook_secret(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let b64 = text.trim();
+    let b64 = b64.strip_prefix("whsec_").unwrap_or(b64);
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64))
+        .ok()?;
+    (!key.is_empty()).then_some(key)
+}
+
+/// A rule a channel's field breaks: the field as written (`url`, `levels`, …) and the rule.
+/// The config file names it `channels[i].field`, the admin API `field`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {rule}")]
+pub struct ChannelFieldError {
+    pub field: &'static str,
+    pub rule: String,
+}
+
+fn field_error(field: &'static str, rule: impl Into<String>) -> ChannelFieldError {
+    ChannelFieldError {
+        field,
+        rule: rule.into(),
+    }
+}
+
+/// The levels a channel takes when it names none.
+pub const ALL_LEVELS: [Level; 3] = [Level::Info, Level::Warning, Level::Error];
+
+/// The longest channel id.
+pub const MAX_CHANNEL_ID: usize = 64;
+
+/// Checks a channel as written (a `[[channels]]` entry or the admin API's body) into a
+/// [`ChannelConfig`]. `smtp`: whether `[smtp]` is configured; `time_zone`: the default
+/// (`[server] time_zone`); `generated`: the secret the gateway made for an API webhook that
+/// names no `secret_env` (`None` for the file, where `secret_env` is required). Reads the
+/// environment variable of `secret_env`, never printing its value.
+pub fn channel_from(
+    raw: &ChannelCreate,
+    smtp: bool,
+    time_zone: chrono_tz::Tz,
+    generated: Option<SecretString>,
+) -> Result<ChannelConfig, ChannelFieldError> {
+    validate_channel_id(&raw.id).map_err(|rule| field_error("id", rule))?;
+    let url = |kind: &str| -> Result<String, ChannelFieldError> {
+        let Some(u) = raw.url.as_deref() else {
+            return Err(field_error(
+                "url",
+                format!("is required for a {kind} channel"),
+            ));
+        };
+        let parsed = reqwest::Url::parse(u)
+            .map_err(|e| field_error("url", format!("`{}` is not a URL ({e})", mask_url(u))))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(field_error(
+                "url",
+                "must be an http:// or https:// URL with a host",
+            ));
+        }
+        Ok(u.to_string())
+    };
+    let no = |field: &'static str, given: bool, kind: &str| {
+        if given {
+            Err(field_error(
+                field,
+                format!("does not apply to a {kind} channel"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let target = match raw.kind.as_str() {
+        "webhook" => {
+            no("to", !raw.to.is_empty(), "webhook")?;
+            let url = url("webhook")?;
+            let secret = match (&raw.secret_env, generated) {
+                (Some(name), _) => WebhookSecret {
+                    text: secret_from_env(name)?,
+                    env: Some(name.clone()),
+                },
+                (None, Some(text)) => WebhookSecret { text, env: None },
+                (None, None) => {
+                    return Err(field_error(
+                        "secret_env",
+                        "is required for a webhook channel: the environment variable that holds its signing secret",
+                    ))
+                }
+            };
+            if secret.key().is_none() {
+                return Err(field_error(
+                    "secret_env",
+                    "the secret must be base64 (optionally after `whsec_`)",
+                ));
+            }
+            ChannelTarget::Webhook { url, secret }
+        }
+        "slack" => {
+            no("to", !raw.to.is_empty(), "slack")?;
+            no("secret_env", raw.secret_env.is_some(), "slack")?;
+            ChannelTarget::Slack { url: url("slack")? }
+        }
+        "email" => {
+            no("url", raw.url.is_some(), "email")?;
+            no("secret_env", raw.secret_env.is_some(), "email")?;
+            if !smtp {
+                return Err(field_error(
+                    "kind",
+                    "an email channel needs the [smtp] section in the config file",
+                ));
+            }
+            if raw.to.is_empty() {
+                return Err(field_error(
+                    "to",
+                    "an email channel needs at least one address",
+                ));
+            }
+            for t in &raw.to {
+                t.parse::<lettre::message::Mailbox>()
+                    .map_err(|_| field_error("to", format!("`{t}` is not an email address")))?;
+            }
+            ChannelTarget::Email { to: raw.to.clone() }
+        }
+        other => {
+            return Err(field_error(
+                "kind",
+                format!("unknown kind `{other}`; use webhook, slack or email"),
+            ))
+        }
+    };
+    for w in &raw.workspaces {
+        validate_workspace_id(w).map_err(|rule| field_error("workspaces", rule))?;
+    }
+    let levels = match &raw.levels {
+        None => ALL_LEVELS.to_vec(),
+        Some(names) if names.is_empty() => {
+            return Err(field_error(
+                "levels",
+                "must name at least one level (leave it out to take all)",
+            ))
+        }
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                ALL_LEVELS
+                    .into_iter()
+                    .find(|l| l.as_str() == n)
+                    .ok_or_else(|| {
+                        field_error(
+                            "levels",
+                            format!("unknown level `{n}`; use info, warning or error"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let statuses = raw
+        .statuses
+        .iter()
+        .map(|n| {
+            Status::ALL
+                .into_iter()
+                .find(|s| s.as_str() == n)
+                .ok_or_else(|| {
+                    field_error(
+                        "statuses",
+                        format!(
+                            "unknown status `{n}`; use normal, warning, degraded, rate_limited or quota_exceeded"
+                        ),
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let locale = match raw.locale.as_deref() {
+        None => app::i18n::Locale::EN,
+        Some(code) => app::i18n::Locale::all()
+            .find(|l| l.code() == code)
+            .ok_or_else(|| {
+                let known: Vec<&str> = app::i18n::Locale::all().map(|l| l.code()).collect();
+                field_error(
+                    "locale",
+                    format!("unknown locale `{code}`; use one of {}", known.join(", ")),
+                )
+            })?,
+    };
+    let time_zone = match raw.time_zone.as_deref() {
+        None => time_zone,
+        Some(tz) => tz.parse().map_err(|_| {
+            field_error(
+                "time_zone",
+                format!("`{tz}` is not an IANA time zone such as Europe/Rome"),
+            )
+        })?,
+    };
+    Ok(ChannelConfig {
+        id: raw.id.clone(),
+        target,
+        filter: ChannelFilter {
+            channel: raw.id.clone(),
+            workspaces: raw.workspaces.clone(),
+            levels,
+            statuses,
+        },
+        locale,
+        time_zone,
+    })
+}
+
+/// A channel id: 1 to [`MAX_CHANNEL_ID`] of `a-z 0-9 _ -`.
+pub fn validate_channel_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_CHANNEL_ID {
+        return Err(format!("must be 1 to {MAX_CHANNEL_ID} characters long"));
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(format!(
+            "`{id}` may only contain lower-case letters, digits, `_` and `-`"
+        ));
+    }
+    Ok(())
+}
+
+/// A URL as it may be shown: its origin, and its path unless `path_is_secret` (a Slack
+/// incoming webhook's path is its token); never the query or user info.
+pub fn shown_url(url: &str, path_is_secret: bool) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let origin = u.origin().ascii_serialization();
+            if path_is_secret {
+                format!("{origin}/***")
+            } else if u.query().is_some() {
+                format!("{origin}{}?***", u.path())
+            } else {
+                format!("{origin}{}", u.path())
+            }
+        }
+        Err(_) => "***".to_string(),
+    }
+}
+
+/// A URL that did not parse, for an error message: its first 24 characters.
+fn mask_url(u: &str) -> String {
+    let head: String = u.chars().take(24).collect();
+    if head.len() < u.len() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+/// A webhook secret read from the environment variable `name`.
+fn secret_from_env(name: &str) -> Result<SecretString, ChannelFieldError> {
+    if name.is_empty() {
+        return Err(field_error(
+            "secret_env",
+            "must name an environment variable",
+        ));
+    }
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_string())),
+        _ => Err(field_error(
+            "secret_env",
+            format!("the environment variable {name} is not set"),
+        )),
+    }
+}
+
+/// `[alerts]`, checked.
+fn alert_settings(raw: &RawAlerts) -> Result<AlertSettings, ConfigError> {
+    let d = AlertSettings::default();
+    let read = |field: &str, v: &Option<String>, d: Duration| match v {
+        None => Ok(d),
+        Some(text) => match parse_go_duration(text) {
+            Some(x) if !x.is_zero() => Ok(x),
+            _ => Err(invalid(
+                format!("alerts.{field}"),
+                format!("`{text}` is not a positive duration such as 5s, 10m or 24h"),
+            )),
+        },
+    };
+    let s = AlertSettings {
+        retry_initial: read("retry_initial", &raw.retry_initial, d.retry_initial)?,
+        give_up_after: read("give_up_after", &raw.give_up_after, d.give_up_after)?,
+    };
+    if s.retry_initial > MAX_RETRY_DELAY {
+        return Err(invalid("alerts.retry_initial", "must be at most 1h"));
+    }
+    Ok(s)
+}
+
+/// `[smtp]`, checked (the password read from `password_env`).
+fn smtp_config(raw: &RawSmtp) -> Result<SmtpConfig, ConfigError> {
+    let tls = match raw.tls.as_deref().unwrap_or("starttls") {
+        "starttls" => SmtpTls::StartTls,
+        "tls" => SmtpTls::Tls,
+        "none" => SmtpTls::None,
+        other => {
+            return Err(invalid(
+                "smtp.tls",
+                format!("unknown mode `{other}`; use starttls, tls or none"),
+            ))
+        }
+    };
+    let host = raw.host.trim().to_string();
+    if host.is_empty() {
+        return Err(invalid("smtp.host", "must name the mail server"));
+    }
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if tls == SmtpTls::None && !loopback {
+        return Err(invalid(
+            "smtp.tls",
+            "`none` sends mail and password in clear: it is allowed only for a loopback host (localhost, 127.0.0.1, ::1)",
+        ));
+    }
+    raw.from.parse::<lettre::message::Mailbox>().map_err(|_| {
+        invalid(
+            "smtp.from",
+            format!(
+                "`{}` is not a sender like `Quota Sentinel <qs@example.com>`",
+                raw.from
+            ),
+        )
+    })?;
+    let password = match &raw.password_env {
+        None => None,
+        Some(name) => match std::env::var(name) {
+            Ok(v) if !v.is_empty() => Some(SecretString::from(v)),
+            _ => {
+                return Err(invalid(
+                    "smtp.password_env",
+                    format!("the environment variable {name} is not set"),
+                ))
+            }
+        },
+    };
+    if raw.username.is_some() != password.is_some() {
+        return Err(invalid(
+            "smtp.username",
+            "username and password_env go together (both or neither)",
+        ));
+    }
+    let port = raw.port.unwrap_or(match tls {
+        SmtpTls::StartTls => 587,
+        SmtpTls::Tls => 465,
+        SmtpTls::None => 25,
+    });
+    Ok(SmtpConfig {
+        host,
+        port,
+        from: raw.from.clone(),
+        username: raw.username.clone(),
+        password,
+        tls,
+    })
+}
+
+/// `[[channels]]`, checked: each as [`channel_from`] checks it, ids unique.
+fn file_channels(
+    raw: &[ChannelCreate],
+    smtp: bool,
+    time_zone: chrono_tz::Tz,
+) -> Result<Vec<ChannelConfig>, ConfigError> {
+    let mut ids = HashSet::new();
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, c) in raw.iter().enumerate() {
+        let ch = channel_from(c, smtp, time_zone, None).map_err(|e| {
+            // The entry by its place and, once its id is valid, by its id too.
+            let rule = if e.field == "id" {
+                e.rule
+            } else {
+                format!("{} (channel `{}`)", e.rule, c.id)
+            };
+            invalid(format!("channels[{i}].{}", e.field), rule)
+        })?;
+        if !ids.insert(ch.id.clone()) {
+            return Err(invalid(
+                format!("channels[{i}].id"),
+                format!("`{}` is declared twice", ch.id),
+            ));
+        }
+        out.push(ch);
+    }
+    Ok(out)
 }
 
 /// A workspace declared in the file.
@@ -439,6 +967,9 @@ impl RawConfig {
                 }
             }
         }
+        let alerts = alert_settings(&self.alerts)?;
+        let smtp = self.smtp.as_ref().map(smtp_config).transpose()?;
+        let channels = file_channels(&self.channels, smtp.is_some(), time_zone)?;
         Ok(Config {
             demo: false,
             listen,
@@ -462,6 +993,9 @@ impl RawConfig {
             defaults,
             workspaces,
             prices: self.prices,
+            alerts,
+            channels,
+            smtp,
         })
     }
 }
@@ -605,6 +1139,65 @@ pub fn validate_workspace_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Parses a Go `time.Duration` string (the durations of the config file, `[alerts]`, and
+/// OpenAI's reset headers, read by `crate::proxy::signals`): a sequence of decimal numbers with optional fraction
+/// and a unit (`ns`, `us`, `µs`/`μs`, `ms`, `s`, `m`, `h`), e.g. `6m0s`, `1h2m3.5s`, `12ms`,
+/// `1.5s`, `300us`; `0` alone is zero. `None` for negative, empty or malformed input, or a
+/// duration that does not fit.
+///
+/// Hand-written on purpose: checked against OpenAI's forms and Go's grammar, the crates fall
+/// short. `go-parse-duration` 0.1.1 panics on `300µs` (it indexes characters by byte offset), and
+/// `humantime` 2.4 rejects `.5s`, `1.s`, `300μs` (Greek mu) and `+5s`, which Go's
+/// `time.ParseDuration` accepts, while it accepts forms Go does not (`1 day`, `2 weeks`).
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    if rest == "0" {
+        return Some(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let int = &rest[..int_len];
+        rest = &rest[int_len..];
+        let mut frac = "";
+        if let Some(r) = rest.strip_prefix('.') {
+            let frac_len = r.bytes().take_while(u8::is_ascii_digit).count();
+            frac = &r[..frac_len];
+            rest = &r[frac_len..];
+        }
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        const UNITS: [(&str, u128); 8] = [
+            ("ns", 1),
+            ("us", 1_000),
+            ("µs", 1_000),
+            ("μs", 1_000),
+            ("ms", 1_000_000),
+            ("s", 1_000_000_000),
+            ("m", 60_000_000_000),
+            ("h", 3_600_000_000_000),
+        ];
+        let (unit, nanos_per) = UNITS.iter().find(|(u, _)| rest.starts_with(u))?;
+        rest = &rest[unit.len()..];
+        let int: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+        total = total.checked_add(int.checked_mul(*nanos_per)?)?;
+        // Fractions beyond 18 digits are below a nanosecond of an hour's precision: dropped.
+        let frac = &frac[..frac.len().min(18)];
+        if !frac.is_empty() {
+            let num: u128 = frac.parse().ok()?;
+            let den = 10u128.pow(frac.len() as u32);
+            total = total.checked_add(num * nanos_per / den)?;
+        }
+    }
+    let secs = u64::try_from(total / 1_000_000_000).ok()?;
+    Some(Duration::new(secs, (total % 1_000_000_000) as u32))
+}
+
 /// Parses 64 hex characters into a SHA-256 digest.
 pub fn parse_sha256(hex_text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
@@ -623,6 +1216,73 @@ mod tests {
     }
 
     const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn msd(n: u64) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_millis(n))
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(
+            parse_go_duration("6m0s"),
+            Some(std::time::Duration::from_secs(360))
+        );
+        assert_eq!(parse_go_duration("12ms"), msd(12));
+        assert_eq!(parse_go_duration("1h2m3.5s"), msd(3_723_500));
+        assert_eq!(
+            parse_go_duration("20s"),
+            Some(std::time::Duration::from_secs(20))
+        );
+        assert_eq!(parse_go_duration("0s"), Some(std::time::Duration::ZERO));
+        assert_eq!(parse_go_duration("0"), Some(std::time::Duration::ZERO));
+        assert_eq!(parse_go_duration("1.5s"), msd(1500));
+        assert_eq!(
+            parse_go_duration("300us"),
+            Some(std::time::Duration::from_micros(300))
+        );
+        assert_eq!(
+            parse_go_duration("300µs"),
+            Some(std::time::Duration::from_micros(300))
+        );
+        assert_eq!(
+            parse_go_duration("300μs"),
+            Some(std::time::Duration::from_micros(300))
+        );
+        assert_eq!(
+            parse_go_duration("7ns"),
+            Some(std::time::Duration::from_nanos(7))
+        );
+        assert_eq!(parse_go_duration(".5s"), msd(500));
+        assert_eq!(parse_go_duration("1.s"), msd(1000));
+        assert_eq!(
+            parse_go_duration("2h45m"),
+            Some(std::time::Duration::from_secs(9900))
+        );
+        assert_eq!(
+            parse_go_duration("0.001ms"),
+            Some(std::time::Duration::from_micros(1))
+        );
+        assert_eq!(
+            parse_go_duration("1m0.123456789s"),
+            Some(std::time::Duration::new(60, 123_456_789))
+        );
+        assert_eq!(parse_go_duration(" 17.28s "), msd(17280));
+        for bad in [
+            "",
+            "s",
+            "5",
+            "-1s",
+            "1x",
+            "1s2",
+            "1.5",
+            ".s",
+            "ms",
+            "1h-2m",
+            "99999999999999999999999999h",
+        ] {
+            assert_eq!(parse_go_duration(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn serving_threads_default_to_one_per_core_and_are_bounded() {
@@ -814,6 +1474,219 @@ budget_usd_per_month = 300.0
             .err()
             .unwrap_or_default();
         assert!(e.starts_with("prices.\"m\".input:"), "{e}");
+    }
+
+    /// A webhook secret in the environment variable `name` (each test its own name).
+    fn secret_in(name: &str, value: &str) {
+        // Each test sets its own variable, so tests running at once never race on one.
+        std::env::set_var(name, value);
+    }
+
+    const GOOD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    #[test]
+    fn channels_alerts_and_smtp_are_read_and_checked() {
+        secret_in("QS_TEST_CFG_OPS_SECRET", GOOD_SECRET);
+        secret_in("QS_TEST_CFG_SMTP_PASSWORD", "pw-never-shown");
+        let c = load(
+            r#"
+[server]
+time_zone = "Europe/Rome"
+[alerts]
+retry_initial = "50ms"
+give_up_after = "2h"
+[[channels]]
+id = "ops"
+kind = "webhook"
+url = "https://hooks.example.com/qs?token=abc"
+secret_env = "QS_TEST_CFG_OPS_SECRET"
+levels = ["warning", "error"]
+statuses = ["quota_exceeded"]
+workspaces = ["acme"]
+locale = "de"
+[[channels]]
+id = "chat"
+kind = "slack"
+url = "https://hooks.slack.com/services/T0/B0/XYZ"
+time_zone = "America/New_York"
+[[channels]]
+id = "mail"
+kind = "email"
+to = ["ops@example.com", "Ops Team <team@example.com>"]
+[smtp]
+host = "smtp.example.com"
+from = "Quota Sentinel <qs@example.com>"
+username = "qs"
+password_env = "QS_TEST_CFG_SMTP_PASSWORD"
+"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.alerts.retry_initial, Duration::from_millis(50));
+        assert_eq!(c.alerts.give_up_after, Duration::from_secs(7200));
+        let smtp = c.smtp.as_ref().unwrap_or_else(|| panic!("smtp"));
+        assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::StartTls));
+        assert!(!format!("{c:?}").contains("pw-never-shown"));
+        assert!(!format!("{c:?}").contains("MfKQ9r8"));
+        let [ops, chat, mail] = &c.channels[..] else {
+            panic!("three channels: {:?}", c.channels);
+        };
+        assert_eq!(ops.filter.levels, vec![Level::Warning, Level::Error]);
+        assert_eq!(ops.filter.statuses, vec![Status::QuotaExceeded]);
+        assert_eq!(ops.filter.workspaces, vec!["acme".to_string()]);
+        assert_eq!(ops.locale.code(), "de");
+        assert_eq!(ops.time_zone, chrono_tz::Europe::Rome, "the server's zone");
+        match &ops.target {
+            ChannelTarget::Webhook { secret, .. } => {
+                assert_eq!(secret.key().map(|k| k.len()), Some(24));
+                assert_eq!(secret.env.as_deref(), Some("QS_TEST_CFG_OPS_SECRET"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            chat.filter.levels,
+            ALL_LEVELS.to_vec(),
+            "all levels by default"
+        );
+        assert_eq!(chat.time_zone, chrono_tz::America::New_York);
+        assert_eq!(chat.locale.code(), "en");
+        assert!(matches!(&mail.target, ChannelTarget::Email { to } if to.len() == 2));
+        let d = load("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(d.alerts, AlertSettings::default());
+        assert!(d.channels.is_empty() && d.smtp.is_none());
+    }
+
+    #[test]
+    fn channel_errors_name_the_entry_the_field_and_the_rule() {
+        secret_in("QS_TEST_CFG_GOOD", GOOD_SECRET);
+        secret_in("QS_TEST_CFG_NOT_BASE64", "whsec_%%%not-base64-value%%%");
+        let hook = |extra: &str| {
+            format!(
+                "[[channels]]\nid = \"ops\"\nkind = \"webhook\"\nurl = \"https://h.example/x\"\n{extra}\n"
+            )
+        };
+        for (toml, starts, contains) in [
+            (hook(""), "channels[0].secret_env:", "required"),
+            (
+                hook("secret_env = \"QS_TEST_CFG_UNSET_VARIABLE\""),
+                "channels[0].secret_env:",
+                "the environment variable QS_TEST_CFG_UNSET_VARIABLE is not set (channel `ops`)",
+            ),
+            (
+                hook("secret_env = \"QS_TEST_CFG_NOT_BASE64\""),
+                "channels[0].secret_env:",
+                "base64",
+            ),
+            (
+                hook("secret_env = \"QS_TEST_CFG_GOOD\"\nlevels = [\"critical\"]"),
+                "channels[0].levels:",
+                "unknown level `critical`",
+            ),
+            (
+                hook("secret_env = \"QS_TEST_CFG_GOOD\"\nstatuses = [\"on_fire\"]"),
+                "channels[0].statuses:",
+                "unknown status `on_fire`",
+            ),
+            (
+                hook("secret_env = \"QS_TEST_CFG_GOOD\"\nlocale = \"fr\""),
+                "channels[0].locale:",
+                "unknown locale `fr`",
+            ),
+            (
+                hook("secret_env = \"QS_TEST_CFG_GOOD\"\ntime_zone = \"Mars/Base\""),
+                "channels[0].time_zone:",
+                "Mars/Base",
+            ),
+            (
+                "[[channels]]\nid = \"s\"\nkind = \"slack\"\nurl = \"ftp://x.example/y\"\n".into(),
+                "channels[0].url:",
+                "http",
+            ),
+            (
+                "[[channels]]\nid = \"s\"\nkind = \"slack\"\n".into(),
+                "channels[0].url:",
+                "required",
+            ),
+            (
+                "[[channels]]\nid = \"Ops!\"\nkind = \"slack\"\nurl = \"https://x.example/\"\n".into(),
+                "channels[0].id:",
+                "lower-case",
+            ),
+            (
+                "[[channels]]\nid = \"s\"\nkind = \"pager\"\n".into(),
+                "channels[0].kind:",
+                "unknown kind `pager`",
+            ),
+            (
+                "[[channels]]\nid = \"m\"\nkind = \"email\"\nto = [\"a@example.com\"]\n".into(),
+                "channels[0].kind:",
+                "[smtp]",
+            ),
+            (
+                "[smtp]\nhost = \"127.0.0.1\"\nfrom = \"qs@example.com\"\ntls = \"none\"\n\
+                 [[channels]]\nid = \"m\"\nkind = \"email\"\n"
+                    .into(),
+                "channels[0].to:",
+                "at least one",
+            ),
+            (
+                "[smtp]\nhost = \"127.0.0.1\"\nfrom = \"qs@example.com\"\ntls = \"none\"\n\
+                 [[channels]]\nid = \"m\"\nkind = \"email\"\nto = [\"not an address\"]\n"
+                    .into(),
+                "channels[0].to:",
+                "not an address",
+            ),
+            (
+                "[[channels]]\nid = \"s\"\nkind = \"slack\"\nurl = \"https://x.example/\"\n\
+                 [[channels]]\nid = \"s\"\nkind = \"slack\"\nurl = \"https://y.example/\"\n"
+                    .into(),
+                "channels[1].id:",
+                "declared twice",
+            ),
+            (
+                "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"qs@example.com\"\ntls = \"none\"\n".into(),
+                "smtp.tls:",
+                "loopback",
+            ),
+            (
+                "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"qs@example.com\"\npassword_env = \"QS_TEST_CFG_UNSET_PW\"\n".into(),
+                "smtp.password_env:",
+                "QS_TEST_CFG_UNSET_PW is not set",
+            ),
+            (
+                "[alerts]\nretry_initial = \"soon\"\n".into(),
+                "alerts.retry_initial:",
+                "soon",
+            ),
+            (
+                "[alerts]\ngive_up_after = \"0s\"\n".into(),
+                "alerts.give_up_after:",
+                "positive",
+            ),
+        ] {
+            let e = load(&toml).err().unwrap_or_default();
+            assert!(e.starts_with(starts) && e.contains(contains), "{toml}\n→ {e}");
+        }
+        // The secret's value is never in an error.
+        let e = load(&hook("secret_env = \"QS_TEST_CFG_NOT_BASE64\""))
+            .err()
+            .unwrap_or_default();
+        assert!(!e.contains("not-base64-value"), "{e}");
+    }
+
+    #[test]
+    fn shown_urls_hide_slack_paths_and_queries() {
+        assert_eq!(
+            shown_url("https://hooks.slack.com/services/T0/B0/XYZ", true),
+            "https://hooks.slack.com/***"
+        );
+        assert_eq!(
+            shown_url("https://h.example:8443/qs?token=abc", false),
+            "https://h.example:8443/qs?***"
+        );
+        assert_eq!(
+            shown_url("http://127.0.0.1:9/hook", false),
+            "http://127.0.0.1:9/hook"
+        );
     }
 
     #[test]

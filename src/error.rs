@@ -40,6 +40,12 @@ pub enum AppError {
     /// The request is sound but the thing it names cannot take it (the message says why).
     #[error("{0}")]
     Conflict(String),
+    #[error("No alert channel `{0}`.")]
+    ChannelNotFound(String),
+    #[error("An alert channel `{0}` already exists.")]
+    ChannelExists(String),
+    #[error("Alert channel `{0}` is declared in the config file, so it cannot be deleted through the API: remove it from the file and restart.")]
+    ChannelInConfigFile(String),
     #[error("{message}")]
     BadRequest {
         message: String,
@@ -139,8 +145,13 @@ impl AppError {
             | AppError::AdminDisabled
             | AppError::OtherWorkspace
             | AppError::CrossOrigin { .. } => StatusCode::FORBIDDEN,
-            AppError::WorkspaceNotFound(_) | AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::WorkspaceExists(_) | AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::WorkspaceNotFound(_)
+            | AppError::NotFound(_)
+            | AppError::ChannelNotFound(_) => StatusCode::NOT_FOUND,
+            AppError::WorkspaceExists(_)
+            | AppError::Conflict(_)
+            | AppError::ChannelExists(_)
+            | AppError::ChannelInConfigFile(_) => StatusCode::CONFLICT,
             AppError::BadRequest { .. } | AppError::InvalidPath | AppError::InvalidBody { .. } => {
                 StatusCode::BAD_REQUEST
             }
@@ -170,6 +181,9 @@ impl AppError {
             | AppError::NotFound(_)
             | AppError::WorkspaceExists(_)
             | AppError::Conflict(_)
+            | AppError::ChannelNotFound(_)
+            | AppError::ChannelExists(_)
+            | AppError::ChannelInConfigFile(_)
             | AppError::BadRequest { .. }
             | AppError::InvalidPath
             | AppError::InvalidBody { .. }
@@ -197,6 +211,9 @@ impl AppError {
             AppError::WorkspaceNotFound(_) => "workspace_not_found",
             AppError::WorkspaceExists(_) => "workspace_exists",
             AppError::Conflict(_) => "conflict",
+            AppError::ChannelNotFound(_) => "channel_not_found",
+            AppError::ChannelExists(_) => "channel_exists",
+            AppError::ChannelInConfigFile(_) => "channel_in_config_file",
             AppError::QuotaExceeded { .. } => "workspace_quota_exceeded",
             AppError::UpstreamTimeout(_) => "upstream_timeout",
             AppError::UpstreamUnreachable(_) => "upstream_unreachable",

@@ -170,6 +170,21 @@ pub fn render_notification(
     }
 }
 
+/// A status' name in `locale` ("quota exceeded"), as notifications show it.
+pub fn status_name(status: Status, locale: Locale) -> String {
+    translations().text(locale, status_name_key(status))
+}
+
+/// Renders `key` in `locale` with text arguments (the words around a notification that an
+/// alert channel adds: subject, labels, footer).
+pub fn render_text(locale: Locale, key: &str, args: &[(&str, &str)]) -> String {
+    let args: BTreeMap<String, ArgValue> = args
+        .iter()
+        .map(|(k, v)| (k.to_string(), ArgValue::Text(v.to_string())))
+        .collect();
+    translations().render(locale, key, &args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,17 +6,18 @@
 //! ([`registry`]), asks the pure [`quota`] core to admit the call's worst case, forwards it with
 //! the key swapped, streams the answer back while reading its usage, prices it ([`pricing`]),
 //! settles the reservation and feeds upstream signals to the status engine; status transitions
-//! become notifications that [`store`] persists and [`alerts`] fans out to WebSockets.
+//! become notifications that [`store`] persists and [`alerts`] fans out to WebSockets and
+//! delivers, through an outbox, to alert channels (webhook, Slack, email).
 //!
 //! | module | owns | must not |
 //! |---|---|---|
-//! | [`config`] | TOML + env + flags → validated [`config::Config`]; masked secrets | read files after start |
+//! | [`config`] | TOML + env + flags → validated [`config::Config`]; masked secrets; the one check of an alert channel (file and admin API); Go durations | read files after start |
 //! | [`quota`] | windows, reservations, limits, status machine, notices — pure, `now` passed in | do IO, read clocks, format text |
 //! | [`registry`] | live workspaces, key index, account state; transitions → store + hub | do IO or format text (beyond the locale-neutral local `HH:MM` of a period's reset) |
 //! | [`proxy`] | the request's way in ([`proxy::Proxy::forward`]) and the answer's way back: the one table of API families ([`proxy::family`]: how each reserves, streams and shows its usage), request inspection, the stream tap, usage extraction, settlement, upstream signals — one job a file | decide policy |
 //! | [`pricing`] | the shipped price table + overrides → cost of a usage | guess a price |
-//! | [`store`] | SQLite pool, migrations, batched ledger writer, notifications queued but not yet written (listed from memory), counter rebuild, roll-ups | block the hot path |
-//! | [`alerts`] | per-workspace broadcast hub | drop a lagging subscriber |
+//! | [`store`] | SQLite pool, migrations, batched ledger writer, notifications queued but not yet written (listed from memory), the alert outbox (rows written with their notification, leases, delivery log) and stored channels, counter rebuild, roll-ups | block the hot path |
+//! | [`alerts`] | per-workspace broadcast hub; the alert channels in force (file + admin API) and the delivery worker: claim due outbox rows, render, send (webhook, Slack, email), back off, give up, record | drop a lagging subscriber, use the registry, log or return a secret, send a row it has not leased |
 //! | [`api`] | REST, WebSocket, admin, metrics, health; browser sessions, the first-run setup link, cross-origin checks, security headers | hold business rules |
 //! | [`headers`] | bearer token and cookie parsing | judge credentials |
 //! | [`guard`] | abuse limits: per-address auth-failure budget, per-workspace caps on calls in flight, buffered bytes, WebSockets | read keys, format client text |
@@ -47,7 +48,7 @@
 //! | `pricing` | `model` |
 //! | `i18n` | `model`, `quota` |
 //! | `store` | `model`, `quota` |
-//! | `alerts` | `model` |
+//! | `alerts` | `config`, `i18n`, `model`, `store` |
 //! | `error` | `i18n`, `store` |
 //! | `guard` | `error`, `loglimit` |
 //! | `config` | `conn`, `guard`, `pricing`, `quota`, `model` |

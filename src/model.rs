@@ -108,3 +108,14 @@ impl CallUsage {
         self.input_tokens.saturating_add(self.output_tokens)
     }
 }
+
+/// Which notifications an alert channel takes: the outbox rule the store's writer applies when
+/// it inserts a notification (`crate::store`). Empty `workspaces` and `statuses` mean all; the
+/// config always resolves `levels` (all three when left out).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChannelFilter {
+    pub channel: String,
+    pub workspaces: Vec<String>,
+    pub levels: Vec<Level>,
+    pub statuses: Vec<Status>,
+}

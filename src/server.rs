@@ -1,5 +1,6 @@
-//! Wiring: builds the store, registry, proxy and router from a [`Config`], starts the
-//! background tasks (ledger writer, status ticker, hourly roll-up), serves until the shutdown
+//! Wiring: builds the store, alert channels, registry, proxy and router from a [`Config`],
+//! starts the background tasks (ledger writer, alert delivery worker, status ticker, hourly
+//! roll-up), serves until the shutdown
 //! token fires, then flushes the ledger before returning.
 //!
 //! Owns: start-up order (migrations, counter rebuild from the ledger, then listening) and
@@ -18,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::alerts::Hub;
+use crate::alerts::{Channels, Hub, StatusLookup, Worker};
 use crate::api::{self, AppState, Shared};
 use crate::config::Config;
 use crate::conn::{ConnLimits, Gate};
@@ -43,6 +44,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("metrics recorder: {0}")]
     Metrics(String),
+    #[error("alert channels: {0}")]
+    Alerts(#[from] crate::alerts::AlertsError),
 }
 
 /// The process-wide Prometheus recorder, installed once; concurrent first callers wait for
@@ -106,6 +109,9 @@ pub async fn start(
 ) -> Result<Running, ServerError> {
     let addr = listener.local_addr()?;
     let (store, writer) = Store::open(&config.database_url).await?;
+    // Before the writer stores any notification: it queues deliveries by the channels' filters.
+    let channels = Arc::new(Channels::load(&config, &store).await?);
+    tracing::info!(channels = channels.list().len(), "alert channels");
     let tracker = TaskTracker::new();
     // The writer stops only after the HTTP server has finished every in-flight call, so the
     // last calls' rows are in the final batch.
@@ -194,7 +200,20 @@ pub async fn start(
     } else {
         (None, None)
     };
+    // Alert delivery: the worker reads workspace statuses through the registry, wired here.
+    let lookup = registry.clone();
+    let status: StatusLookup =
+        Arc::new(move |ws: &str| lookup.workspace(ws).map(|w| lookup.view(&w, Utc::now())));
+    let worker = Worker::new(
+        store.clone(),
+        channels.clone(),
+        config.smtp.as_ref(),
+        status,
+        config.alerts,
+    )?;
+    tracker.spawn(worker.run(shutdown.clone()));
     let shared = Arc::new(Shared {
+        channels,
         auth_guard: crate::guard::AuthGuard::new(&config.abuse),
         config,
         registry: registry.clone(),

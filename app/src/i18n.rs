@@ -24,6 +24,7 @@ pub const LOCALES: &[(&str, &[&str])] = &[
         &[
             include_str!("../../locales/en/notifications.ftl"),
             include_str!("../../locales/en/ui.ftl"),
+            include_str!("../../locales/en/alerts.ftl"),
         ],
     ),
     (
@@ -31,6 +32,7 @@ pub const LOCALES: &[(&str, &[&str])] = &[
         &[
             include_str!("../../locales/it/notifications.ftl"),
             include_str!("../../locales/it/ui.ftl"),
+            include_str!("../../locales/it/alerts.ftl"),
         ],
     ),
     (
@@ -38,6 +40,7 @@ pub const LOCALES: &[(&str, &[&str])] = &[
         &[
             include_str!("../../locales/es/notifications.ftl"),
             include_str!("../../locales/es/ui.ftl"),
+            include_str!("../../locales/es/alerts.ftl"),
         ],
     ),
     (
@@ -45,6 +48,7 @@ pub const LOCALES: &[(&str, &[&str])] = &[
         &[
             include_str!("../../locales/de/notifications.ftl"),
             include_str!("../../locales/de/ui.ftl"),
+            include_str!("../../locales/de/alerts.ftl"),
         ],
     ),
 ];

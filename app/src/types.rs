@@ -667,6 +667,140 @@ pub struct ErrorDetail {
     pub code: Option<String>,
 }
 
+/// An alert channel as written: a `[[channels]]` entry of the config file, and the body of
+/// `POST /api/admin/channels` (the same fields, as JSON). Checked by one validation for both
+/// (`config::channel_from`), whose messages name the field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelCreate {
+    /// 1 to 64 of `a-z 0-9 _ -`, unique across the file and the API.
+    pub id: String,
+    /// `webhook`, `slack` or `email`.
+    pub kind: String,
+    /// Webhook and Slack: where notifications are posted (http or https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Webhook: the environment variable holding the signing secret (base64, optionally after
+    /// `whsec_`). Through the API it may be left out: the gateway then makes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// The workspaces whose notifications it takes; empty: every workspace.
+    #[serde(default)]
+    pub workspaces: Vec<String>,
+    /// The levels it takes (`info`, `warning`, `error`); left out: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<Vec<String>>,
+    /// The workspace statuses it takes (`normal`, `warning`, …); empty: all.
+    #[serde(default)]
+    pub statuses: Vec<String>,
+    /// `en`, `de`, `es` or `it` (default `en`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// IANA time zone that times are shown in (default: `[server] time_zone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Email: the recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+/// Where a channel was declared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelOrigin {
+    /// `[[channels]]` in the config file: read-only through the API.
+    File,
+    /// Created through `POST /api/admin/channels`.
+    Api,
+}
+
+/// A channel as `GET /api/admin/channels` shows it: never a secret. A Slack URL (whose path
+/// is its secret) is shown as its origin and `/***`; a webhook URL without its query.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    pub id: String,
+    pub kind: String,
+    pub origin: ChannelOrigin,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Webhook: `"set"` (a secret is in force; its value is never shown), else absent.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Webhook: the environment variable the secret comes from, if it comes from one.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    pub workspaces: Vec<String>,
+    pub levels: Vec<Level>,
+    pub statuses: Vec<Status>,
+    pub locale: String,
+    pub time_zone: String,
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+/// `GET /api/admin/channels`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelList {
+    pub channels: Vec<ChannelInfo>,
+}
+
+/// `POST /api/admin/channels`: the channel, and the webhook signing secret the gateway made
+/// for it (shown this once; absent when it came from `secret_env` or the kind has none).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelCreated {
+    pub channel: ChannelInfo,
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// `POST /api/admin/channels/{id}/test`: the test notification queued to the channel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestAlertQueued {
+    pub channel: String,
+    pub notification_id: String,
+    /// The outbox row: its attempts are listed by `GET /api/admin/channels/{id}/deliveries`.
+    pub outbox_id: i64,
+    /// The `webhook-id` header a webhook receives (stable across retries).
+    pub webhook_id: String,
+}
+
+/// How one delivery attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    Delivered,
+    WillRetry,
+    GaveUp,
+}
+
+/// One delivery attempt, as the log keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub at: DateTime<Utc>,
+    pub channel: String,
+    pub notification_id: String,
+    pub outbox_id: i64,
+    /// 1 for the first attempt of a notification on a channel.
+    pub attempt: u32,
+    pub outcome: DeliveryOutcome,
+    /// The receiver's HTTP status (webhook, Slack).
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    /// The SMTP reply code (email).
+    #[serde(default)]
+    pub smtp_code: Option<u16>,
+    /// The SMTP reply text or the error, truncated; never a secret.
+    #[serde(default)]
+    pub detail: Option<String>,
+    pub latency_ms: u64,
+}
+
+/// `GET /api/admin/channels/{id}/deliveries`: newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryList {
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,11 +7,14 @@
 //! cross-origin check of cookie requests ([`security`]); sessions are renewed as they are used
 //! ([`session::renew`]). `/v1` answers get none of it.
 //!
+//! Alert channels are managed under `/api/admin/channels` ([`channels`]).
+//!
 //! Owns: routes and request parsing. Must not: hold business rules (it asks the registry and
 //! the store) or log secrets (keys are compared as hashes; the admin key in constant time).
 
 pub mod admin;
 pub mod audit;
+pub mod channels;
 mod quota;
 pub mod security;
 pub mod session;
@@ -27,7 +30,7 @@ use axum::extract::{ConnectInfo, FromRef, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use futures_util::future::Either;
 use leptos::prelude::LeptosOptions;
@@ -68,6 +71,8 @@ pub struct Shared {
     pub auth_guard: AuthGuard,
     /// The first-run setup token, when the gateway started with no workspace and no admin key.
     pub setup: Option<setup::SetupGate>,
+    /// The alert channels in force (file and API).
+    pub channels: Arc<crate::alerts::Channels>,
 }
 
 /// Who is calling an API endpoint.
@@ -177,10 +182,20 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/admin/workspaces/{id}/keys", post(admin::mint_key))
         .route(
             "/api/admin/workspaces/{id}/keys/{key_id}",
-            axum::routing::delete(admin::revoke_key),
+            delete(admin::revoke_key),
         )
         .route("/api/admin/audit", get(audit::list))
         .route("/api/admin/audit.csv", get(audit::export))
+        .route(
+            "/api/admin/channels",
+            get(channels::list).post(channels::create),
+        )
+        .route("/api/admin/channels/{id}", delete(channels::delete))
+        .route("/api/admin/channels/{id}/test", post(channels::test))
+        .route(
+            "/api/admin/channels/{id}/deliveries",
+            get(channels::deliveries),
+        )
         .route("/api/{*rest}", any(api_not_found))
         // The sign-in form without JavaScript; `GET /login` is the Leptos page.
         .route("/login", post(session::sign_in_form))

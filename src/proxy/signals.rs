@@ -1,8 +1,9 @@
 //! Upstream signals: the account's headroom from `x-ratelimit-*` response headers, and the
 //! kind of an upstream error (rate limited, out of quota, billing limit, server error).
 //!
-//! Owns: Go duration parsing (OpenAI's reset headers are Go `time.Duration` strings such as
-//! `6m0s`), header parsing, error body classification and the retry delay of a 429.
+//! Owns: header parsing (OpenAI's reset headers are Go `time.Duration` strings such as `6m0s`,
+//! read with [`crate::config::parse_go_duration`]), error body classification and the retry
+//! delay of a 429.
 //! Must not: decide what a status change means for a workspace (that is `crate::quota`), keep
 //! state, or do IO (the current time is only read by [`classify`] to resolve an HTTP-date
 //! `retry-after`; [`classify_at`] takes it as an argument).
@@ -15,69 +16,12 @@ use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::config::parse_go_duration;
 use crate::proxy::header_policy::{
     LIMIT_REQUESTS, LIMIT_TOKENS, REMAINING_REQUESTS, REMAINING_TOKENS, RESET_REQUESTS,
     RESET_TOKENS,
 };
 use crate::types::UpstreamHeadroom;
-
-/// Parses a Go `time.Duration` string: a sequence of decimal numbers with optional fraction
-/// and a unit (`ns`, `us`, `µs`/`μs`, `ms`, `s`, `m`, `h`), e.g. `6m0s`, `1h2m3.5s`, `12ms`,
-/// `1.5s`, `300us`; `0` alone is zero. `None` for negative, empty or malformed input, or a
-/// duration that does not fit.
-///
-/// Hand-written on purpose: checked against OpenAI's forms and Go's grammar, the crates fall
-/// short. `go-parse-duration` 0.1.1 panics on `300µs` (it indexes characters by byte offset), and
-/// `humantime` 2.4 rejects `.5s`, `1.s`, `300μs` (Greek mu) and `+5s`, which Go's
-/// `time.ParseDuration` accepts, while it accepts forms Go does not (`1 day`, `2 weeks`).
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    if rest == "0" {
-        return Some(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: u128 = 0;
-    while !rest.is_empty() {
-        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let int = &rest[..int_len];
-        rest = &rest[int_len..];
-        let mut frac = "";
-        if let Some(r) = rest.strip_prefix('.') {
-            let frac_len = r.bytes().take_while(u8::is_ascii_digit).count();
-            frac = &r[..frac_len];
-            rest = &r[frac_len..];
-        }
-        if int.is_empty() && frac.is_empty() {
-            return None;
-        }
-        const UNITS: [(&str, u128); 8] = [
-            ("ns", 1),
-            ("us", 1_000),
-            ("µs", 1_000),
-            ("μs", 1_000),
-            ("ms", 1_000_000),
-            ("s", 1_000_000_000),
-            ("m", 60_000_000_000),
-            ("h", 3_600_000_000_000),
-        ];
-        let (unit, nanos_per) = UNITS.iter().find(|(u, _)| rest.starts_with(u))?;
-        rest = &rest[unit.len()..];
-        let int: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-        total = total.checked_add(int.checked_mul(*nanos_per)?)?;
-        // Fractions beyond 18 digits are below a nanosecond of an hour's precision: dropped.
-        let frac = &frac[..frac.len().min(18)];
-        if !frac.is_empty() {
-            let num: u128 = frac.parse().ok()?;
-            let den = 10u128.pow(frac.len() as u32);
-            total = total.checked_add(num * nanos_per / den)?;
-        }
-    }
-    let secs = u64::try_from(total / 1_000_000_000).ok()?;
-    Some(Duration::new(secs, (total % 1_000_000_000) as u32))
-}
 
 /// A reset header: a Go duration, or (leniently) a plain number of seconds.
 fn parse_reset(v: &str) -> Option<Duration> {
@@ -280,49 +224,6 @@ mod tests {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, sec)
             .single()
             .unwrap_or_default()
-    }
-
-    fn ms(n: u64) -> Option<Duration> {
-        Some(Duration::from_millis(n))
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("6m0s"), Some(Duration::from_secs(360)));
-        assert_eq!(parse_go_duration("12ms"), ms(12));
-        assert_eq!(parse_go_duration("1h2m3.5s"), ms(3_723_500));
-        assert_eq!(parse_go_duration("20s"), Some(Duration::from_secs(20)));
-        assert_eq!(parse_go_duration("0s"), Some(Duration::ZERO));
-        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
-        assert_eq!(parse_go_duration("1.5s"), ms(1500));
-        assert_eq!(parse_go_duration("300us"), Some(Duration::from_micros(300)));
-        assert_eq!(parse_go_duration("300µs"), Some(Duration::from_micros(300)));
-        assert_eq!(parse_go_duration("300μs"), Some(Duration::from_micros(300)));
-        assert_eq!(parse_go_duration("7ns"), Some(Duration::from_nanos(7)));
-        assert_eq!(parse_go_duration(".5s"), ms(500));
-        assert_eq!(parse_go_duration("1.s"), ms(1000));
-        assert_eq!(parse_go_duration("2h45m"), Some(Duration::from_secs(9900)));
-        assert_eq!(parse_go_duration("0.001ms"), Some(Duration::from_micros(1)));
-        assert_eq!(
-            parse_go_duration("1m0.123456789s"),
-            Some(Duration::new(60, 123_456_789))
-        );
-        assert_eq!(parse_go_duration(" 17.28s "), ms(17280));
-        for bad in [
-            "",
-            "s",
-            "5",
-            "-1s",
-            "1x",
-            "1s2",
-            "1.5",
-            ".s",
-            "ms",
-            "1h-2m",
-            "99999999999999999999999999h",
-        ] {
-            assert_eq!(parse_go_duration(bad), None, "{bad:?}");
-        }
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

@@ -17,6 +17,15 @@
 //! | `marks.rs` | the alerts raised so far, read back at start |
 //! | `audit.rs` | the audit trail of admin actions (never pruned) |
 //! | `edits.rs` | the admin's edits of workspace limits and alert rules |
+//! | `outbox.rs` | the alert outbox (rows written with their notification), leases, the delivery log, stored channels |
+//!
+//! # The alert outbox
+//! When the writer inserts a notification and the insert adds a row (a second gateway
+//! instance storing the same notification id adds none), it inserts in the same transaction
+//! one `outbox` row per channel whose filter takes it ([`Store::set_channel_filters`];
+//! `UNIQUE (notification_id, channel_id)`), then wakes the delivery worker
+//! ([`Store::outbox_ready`]). Workers lease due rows with one `UPDATE … RETURNING`
+//! ([`Store::claim_due`]) and record each attempt ([`Store::record_attempt`]).
 //!
 //! # Notifications are read-your-writes
 //! A notification is published to WebSockets the moment it is queued, but reaches the table
@@ -49,11 +58,13 @@ use crate::types::{CreateWorkspace, LimitFields};
 mod audit;
 mod edits;
 mod marks;
+mod outbox;
 mod usage;
 mod writer;
 
 pub use audit::AuditEntry;
 pub use edits::WorkspaceEdit;
+pub use outbox::{Attempt, OutboxRow, StoredChannel};
 pub use usage::{Page, UsageBucket, UsageCursor, UsagePage};
 use writer::Queued;
 pub use writer::{Writer, KEPT_RUN_IDS, QUEUED_NOTIFICATIONS_CAP};
@@ -150,6 +161,8 @@ pub struct Store {
     pool: SqlitePool,
     tx: mpsc::UnboundedSender<Write>,
     queued: Arc<Queued>,
+    filters: Arc<outbox::Filters>,
+    outbox_ready: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -185,13 +198,23 @@ impl Store {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(Queued::default());
+        let filters = Arc::new(outbox::Filters::default());
+        let outbox_ready = Arc::new(tokio::sync::Notify::new());
         Ok((
             Store {
                 pool: pool.clone(),
                 tx,
                 queued: queued.clone(),
+                filters: filters.clone(),
+                outbox_ready: outbox_ready.clone(),
             },
-            Writer { pool, rx, queued },
+            Writer {
+                pool,
+                rx,
+                queued,
+                filters,
+                outbox_ready,
+            },
         ))
     }
 

@@ -374,3 +374,116 @@ async fn usage_pages_hold_every_group_once_ledger_and_roll_ups_together() {
     assert!(UsageCursor::decode("family.00", GroupBy::Day).is_none());
     assert!(UsageCursor::decode("day.zz", GroupBy::Day).is_none());
 }
+
+/// Waits (bounded) until `count` rows of `sql` (a `SELECT COUNT(*)`) are there.
+async fn wait_count(store: &Store, sql: &'static str, count: i64) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let n: i64 = sqlx::query_scalar(sql)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        if n == count {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql}: {n}, not {count}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_gets_one_row_per_matching_channel_once_and_leases_each_row_to_one_worker() {
+    use crate::model::ChannelFilter;
+    use crate::types::{DeliveryOutcome, Level};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    // Two instances on one database file.
+    let (a, wa) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let (b, wb) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let (wa, wb) = (tokio::spawn(wa.run()), tokio::spawn(wb.run()));
+    let filter = |channel: &str, workspaces: &[&str], levels: &[Level]| ChannelFilter {
+        channel: channel.into(),
+        workspaces: workspaces.iter().map(|w| w.to_string()).collect(),
+        levels: levels.to_vec(),
+        statuses: vec![],
+    };
+    let filters = vec![
+        filter("all", &[], &[Level::Info, Level::Warning, Level::Error]),
+        filter("errors", &[], &[Level::Error]),
+        filter("other", &["other"], &[Level::Info]),
+    ];
+    a.set_channel_filters(filters.clone());
+    b.set_channel_filters(filters);
+    let ready = a.outbox_ready();
+    let woken = ready.notified();
+    let t0 = Utc::now();
+    let n = note("acme", 1, t0);
+    assert!(a.write(Write::Notification(Box::new(n.clone()))));
+    tokio::time::timeout(std::time::Duration::from_secs(5), woken)
+        .await
+        .unwrap_or_else(|_| panic!("the writer did not wake the worker"));
+    wait_count(&a, "SELECT COUNT(*) FROM outbox", 1).await;
+    // The other instance stores the same notification: the insert adds no row, so no delivery.
+    assert!(b.write(Write::Notification(Box::new(n.clone()))));
+    assert!(b.write(Write::Notification(Box::new(note("acme", 2, t0)))));
+    wait_count(&a, "SELECT COUNT(*) FROM outbox", 2).await;
+    let channels: Vec<String> = sqlx::query_scalar("SELECT channel_id FROM outbox")
+        .fetch_all(&a.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(channels, vec!["all", "all"], "an info notice of acme");
+
+    // One claim leases the due rows; a second worker finds none until the lease ends.
+    let lease = chrono::Duration::seconds(60);
+    let now = Utc::now();
+    let got = a.claim_due("wa", now, lease, 10).await.unwrap_or_default();
+    assert_eq!(got.len(), 2);
+    let stored = StoredNotification {
+        ts: chrono::SubsecRound::trunc_subsecs(n.ts, 3),
+        ..n.clone()
+    };
+    assert_eq!(got[0].notification, stored, "as stored: to the millisecond");
+    assert!(b
+        .claim_due("wb", now, lease, 10)
+        .await
+        .unwrap_or_default()
+        .is_empty());
+    let later = now + chrono::Duration::seconds(61);
+    let taken = b.claim_due("wb", later, lease, 1).await.unwrap_or_default();
+    assert_eq!(taken.len(), 1, "a lease that ran out is claimed again");
+    let attempt = |worker: &str, id: i64, outcome| Attempt {
+        outbox_id: id,
+        worker: worker.into(),
+        number: 1,
+        at: later,
+        first_attempt: later,
+        outcome,
+        next_due: None,
+        http_status: Some(200),
+        smtp_code: None,
+        detail: None,
+        latency_ms: 3,
+    };
+    // The worker that lost the lease records nothing; the one that holds it does.
+    let lost = attempt("wa", taken[0].id, DeliveryOutcome::Delivered);
+    assert!(!a.record_attempt(&lost).await.unwrap_or(true));
+    let held = attempt("wb", taken[0].id, DeliveryOutcome::Delivered);
+    assert!(b.record_attempt(&held).await.unwrap_or(false));
+    let log = a.deliveries("all", 10).await.unwrap_or_default();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].outcome, DeliveryOutcome::Delivered);
+    assert_eq!(log[0].http_status, Some(200));
+    // Delivered rows are never claimed again.
+    let much_later = later + chrono::Duration::seconds(3600);
+    let left = a
+        .claim_due("wa", much_later, lease, 10)
+        .await
+        .unwrap_or_default();
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0].id, taken[0].id);
+    drop((a, b));
+    let _ = (wa.await, wb.await);
+}

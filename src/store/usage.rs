@@ -204,7 +204,7 @@ impl Store {
     }
 
     /// Moves ledger rows older than `cutoff` into hourly roll-ups and deletes them, along with
-    /// old notifications and status changes. Returns the number of ledger rows rolled up.
+    /// old notifications, status changes, finished outbox rows and delivery records. Returns the number of ledger rows rolled up.
     pub async fn roll_up(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let c = cutoff.timestamp_millis();
         let c = c - c.rem_euclid(3_600_000);
@@ -256,6 +256,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM status_changes WHERE ts_ms < ?1")
+            .bind(c)
+            .execute(&mut *tx)
+            .await?;
+        // Deliveries that are over (pending ones stay until delivered or given up).
+        sqlx::query("DELETE FROM outbox WHERE state != 'pending' AND created_ms < ?1")
+            .bind(c)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM deliveries WHERE ts_ms < ?1")
             .bind(c)
             .execute(&mut *tx)
             .await?;

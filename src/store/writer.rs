@@ -13,14 +13,17 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::outbox::{insert_row, takes};
 use super::{LedgerRow, Store, StoreError, Write};
-use crate::model::StoredNotification;
+use crate::model::{ChannelFilter, StoredNotification};
 
 /// The writer task's handle: await [`Writer::run`] to drain and stop.
 pub struct Writer {
     pub(super) pool: SqlitePool,
     pub(super) rx: mpsc::UnboundedReceiver<Write>,
     pub(super) queued: Arc<Queued>,
+    pub(super) filters: Arc<super::outbox::Filters>,
+    pub(super) outbox_ready: Arc<tokio::sync::Notify>,
 }
 
 /// How many queued (not yet stored) notifications a workspace's ring holds.
@@ -222,9 +225,15 @@ impl Writer {
                 }
             }
             let mut attempt = 0;
+            let filters = self.filters.get();
             loop {
-                match write_batch(&self.pool, &batch).await {
-                    Ok(()) => break,
+                match write_batch(&self.pool, &batch, &filters).await {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        // New outbox rows: the delivery worker sends them now.
+                        self.outbox_ready.notify_one();
+                        break;
+                    }
                     Err(e) if attempt < 5 => {
                         attempt += 1;
                         tracing::warn!(error = %e, rows = batch.len(), attempt, "ledger batch failed; retrying");
@@ -262,8 +271,15 @@ pub(super) fn fixed_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreError> {
+/// Commits `batch` in one transaction, with the outbox rows of the notifications it adds
+/// (those `filters` take); how many outbox rows it added.
+async fn write_batch(
+    pool: &SqlitePool,
+    batch: &[Write],
+    filters: &[ChannelFilter],
+) -> Result<usize, StoreError> {
     let mut tx = pool.begin().await?;
+    let mut outbox_rows = 0;
     let calls: Vec<&LedgerRow> = batch
         .iter()
         .filter_map(|w| match w {
@@ -308,7 +324,7 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
         match w {
             Write::Call(_) => {}
             Write::Notification(n) => {
-                sqlx::query(
+                let added = sqlx::query(
                     "INSERT OR IGNORE INTO notifications (id, workspace, ts_ms, level, status, key, args, action_keys) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
@@ -321,7 +337,17 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
                 .bind(serde_json::to_string(&n.args)?)
                 .bind(serde_json::to_string(&n.action_keys)?)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                // Only the instance whose insert added the row queues its deliveries.
+                if added == 1 {
+                    let now = Utc::now();
+                    for f in filters.iter().filter(|f| takes(f, n)) {
+                        if insert_row(&mut tx, n, &f.channel, now).await? {
+                            outbox_rows += 1;
+                        }
+                    }
+                }
             }
             Write::StatusChange(s) => {
                 sqlx::query(
@@ -339,5 +365,5 @@ async fn write_batch(pool: &SqlitePool, batch: &[Write]) -> Result<(), StoreErro
         }
     }
     tx.commit().await?;
-    Ok(())
+    Ok(outbox_rows)
 }

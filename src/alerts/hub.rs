@@ -1,4 +1,5 @@
-//! Real-time fan-out: one `tokio::sync::broadcast` channel per workspace plus one for admins.
+//! Real-time fan-out (the live half of [`super`]): one `tokio::sync::broadcast` channel per
+//! workspace plus one for admins.
 //!
 //! Owns: who hears which event. A workspace subscriber hears only its own workspace; an admin
 //! subscriber hears all. Events are unrendered (`StatusView`, stored notifications) so each
