@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use crate::api::{Principal, Shared};
 use crate::i18n::{render_notification, render_status, Locale};
 use crate::store::Page;
-use crate::types::{AuditList, GroupBy, Notification, StatusReport, UsageRow, USAGE_PAGE_MAX};
+use crate::types::{
+    AuditList, ChannelList, GroupBy, Notification, StatusReport, UsageRow, USAGE_PAGE_MAX,
+};
 
 /// The UI's backend: a handle on the gateway's shared state.
 pub struct UiBackend {
@@ -98,6 +100,18 @@ impl Backend for UiBackend {
                 .map(|n| render_notification(n, locale, shared.config.time_zone))
                 .collect())
         })
+    }
+
+    fn channels(&self) -> ChannelList {
+        ChannelList {
+            channels: self
+                .shared
+                .channels
+                .list()
+                .iter()
+                .map(|c| c.info())
+                .collect(),
+        }
     }
 
     fn audit(&self, limit: u32, before: Option<i64>) -> BoxFuture<Result<AuditList, Incident>> {

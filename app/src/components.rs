@@ -449,7 +449,7 @@ pub fn NotificationList(monitor: QuotaMonitor) -> impl IntoView {
                         let created = n.created_at.timestamp_millis();
                         let level = n.level.as_str();
                         view! {
-                            <li class=format!("notification level-{level}")>
+                            <li class=format!("notification level-{level}") data-notification-key=n.key.clone()>
                                 <span class="notification-icon" aria-hidden="true">{level_icon(&n)}</span>
                                 <div>
                                     <p class="notification-title">

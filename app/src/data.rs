@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::i18n::Locale;
-use crate::types::{AuditList, GroupBy, Notification, StatusReport, UsageRow};
+use crate::types::{AuditList, ChannelList, GroupBy, Notification, StatusReport, UsageRow};
 
 /// Who is signed in: `GET /api/session`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +80,13 @@ pub struct AuditData {
     pub audit: AuditList,
 }
 
+/// The channel page's first data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelsData {
+    pub session: Session,
+    pub channels: ChannelList,
+}
+
 /// Audit entries per page.
 pub const AUDIT_PAGE: u32 = 50;
 
@@ -119,6 +126,8 @@ pub trait Backend: Send + Sync + 'static {
         locale: Locale,
         limit: u32,
     ) -> BoxFuture<Result<Vec<Notification>, Incident>>;
+    /// The alert channels (secrets masked).
+    fn channels(&self) -> ChannelList;
     /// A page of the audit trail, newest first, before the entry `before`.
     fn audit(&self, limit: u32, before: Option<i64>) -> BoxFuture<Result<AuditList, Incident>>;
     /// The newest notifications of a workspace, newest first.
@@ -251,6 +260,19 @@ impl Loader {
             workspaces,
             latest,
         })
+    }
+
+    /// The alert channels (admin).
+    pub async fn channels(self) -> Result<ChannelsData, LoadError> {
+        let session = self.session().await?;
+        if !session.is_admin() {
+            return Err(LoadError::Forbidden);
+        }
+        #[cfg(feature = "ssr")]
+        let channels = self.backend()?.channels();
+        #[cfg(not(feature = "ssr"))]
+        let channels = browser::get_json::<ChannelList>("/api/admin/channels").await?;
+        Ok(ChannelsData { session, channels })
     }
 
     /// The audit trail's newest page (admin).

@@ -95,6 +95,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/workspaces/:id") view=pages::admin::DetailPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/channels") view=pages::channels::ChannelsPage ssr=SsrMode::Async/>
                 <Route path=path!("/setup") view=pages::setup::SetupPage ssr=SsrMode::Async/>
             </Routes>
         </Router>

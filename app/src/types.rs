@@ -801,6 +801,31 @@ pub struct DeliveryList {
     pub deliveries: Vec<DeliveryRecord>,
 }
 
+/// One admin action in the audit trail (`GET /api/admin/audit`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// `admin-key`, or `session:` and the first characters of the admin session's id.
+    pub actor: String,
+    /// The caller's IP address, when known.
+    pub address: Option<String>,
+    /// `workspace.create`, `key.mint`, `key.revoke`, `quota.reset`, `channel.create`, …
+    pub action: String,
+    /// What it acted on: a workspace id, a key id, a channel id.
+    pub target: String,
+    /// The state before and after, secrets masked.
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// `GET /api/admin/audit`: newest first; `next_before` pages on (`?before=`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditList {
+    pub entries: Vec<AuditRecord>,
+    pub next_before: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -933,29 +958,4 @@ mod tests {
         assert_eq!(v["limit"], "tokens_per_day");
         assert_eq!(c.scope(), Some(Scope::Workspace));
     }
-}
-
-/// One admin action in the audit trail (`GET /api/admin/audit`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    /// `admin-key`, or `session:` and the first characters of the admin session's id.
-    pub actor: String,
-    /// The caller's IP address, when known.
-    pub address: Option<String>,
-    /// `workspace.create`, `key.mint`, `key.revoke`, `quota.reset`, `channel.create`, …
-    pub action: String,
-    /// What it acted on: a workspace id, a key id, a channel id.
-    pub target: String,
-    /// The state before and after, secrets masked.
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
-}
-
-/// `GET /api/admin/audit`: newest first; `next_before` pages on (`?before=`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AuditList {
-    pub entries: Vec<AuditRecord>,
-    pub next_before: Option<i64>,
 }

@@ -35,7 +35,7 @@ test.describe("admin", () => {
     await expect(rows.nth(0)).toHaveAttribute("data-workspace", "globex");
 
     // Detail view and reset with confirmation.
-    await page.getByRole("link", { name: "Acme" }).click();
+    await page.getByTestId("workspaces").getByRole("link", { name: "Acme" }).click();
     await expect(page.getByTestId("detail-page")).toBeVisible();
     await expect(page.getByTestId("chart-hourly-requests")).toBeVisible();
     await expect(page.getByTestId("banner")).toHaveAttribute("data-status", "quota_exceeded");

@@ -63,7 +63,7 @@ test.describe("browser security", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect(page).toHaveURL(`${stack.baseURL}/admin`);
     await expectLive(page);
-    await page.getByRole("link", { name: "Acme" }).click();
+    await page.getByTestId("workspaces").getByRole("link", { name: "Acme" }).click();
     await expect(page.getByTestId("detail-page")).toBeVisible();
     await expectLive(page);
     // A same-origin POST with the cookie passes the Origin check.

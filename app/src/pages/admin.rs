@@ -98,6 +98,7 @@ fn AdminView(data: AdminData) -> impl IntoView {
             <div class="page-title">
                 <h1>{tr.t("overview-title")}</h1>
                 <nav class="admin-links" aria-label=tr.t("overview-title")>
+                    <a href="/admin/channels" data-testid="nav-channels">{tr.t("nav-channels")}</a>
                     <a href="/admin/audit" data-testid="nav-audit">{tr.t("nav-audit")}</a>
                 </nav>
             </div>

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod channels;
 pub mod login;
 pub mod overview;
 pub mod rules;
