@@ -74,7 +74,11 @@ fn log() -> &'static Captured {
 
 /// The secrets (webhook secrets, the SMTP password) the tests put in the environment (each test its own variable, so
 /// tests running at once never race on one). Every value here must never reach the log.
-const SECRETS: [(&str, &str); 7] = [
+const SECRETS: [(&str, &str); 8] = [
+    (
+        "QS_TEST_ALERTS_SHARED",
+        "whsec_c2VjcmV0LXNoYXJlZC12YWx1ZS0wMDAwMDAwMDAwMA==",
+    ),
     (
         "QS_TEST_ALERTS_RETRY",
         "whsec_c2VjcmV0LXJldHJ5LXZhbHVlLTAwMDAwMDAwMDAwMA==",
@@ -658,6 +662,87 @@ async fn two_gateways_on_one_database_deliver_each_row_once() {
             .unwrap_or_else(|e| panic!("{e}"));
     // Which process made how many attempts (both, as a rule; not asserted: it is timing).
     eprintln!("attempts per worker: {workers:?}");
+    stop_second.cancel();
+    tokio::time::timeout(Duration::from_secs(20), second.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the second gateway did not stop"))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threshold_crossed_in_two_gateways_on_one_database_is_sent_once() {
+    log();
+    let key = secret("QS_TEST_ALERTS_SHARED");
+    let rx = Receiver::start(Some(key), &[]).await;
+    let toml = toml_with(
+        4,
+        &webhook(
+            "ops",
+            &format!("{}/hook", rx.url),
+            "QS_TEST_ALERTS_SHARED",
+            "",
+        ),
+    );
+    let env = Env::start(&toml).await;
+    let (second, stop_second) = second_gateway(&env, &toml).await;
+    // Each gateway counts its own calls: both see acme cross 50 % of its 4 requests a day.
+    for _ in 0..2 {
+        let r = env.chat(ACME_KEY, "through the first").await;
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().await;
+    }
+    rx.wait("the first 50 % alert", |h| !h.is_empty()).await;
+    for _ in 0..2 {
+        let r = env
+            .http
+            .post(format!("http://{}/v1/chat/completions", second.addr))
+            .bearer_auth(ACME_KEY)
+            .json(&json!({"model": "gpt-4o-mini", "max_tokens": 5, "messages": [{"role": "user", "content": "through the second"}]}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().await;
+    }
+    // The second gateway raised the same alert (same id): the store kept one, one was sent.
+    let pool = env.db_pool().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger WHERE workspace = 'acme'")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        if n >= 4 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ledger has {n} rows"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Past both writers' next batch and both workers' next poll.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let hits = rx.hits();
+    let keys: Vec<String> = hits
+        .iter()
+        .map(|h| {
+            h.json()["data"]["notification"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(
+        keys[0].starts_with("alert:acme:requests_per_day:") && keys[0].ends_with(":5000"),
+        "{keys:?}"
+    );
+    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outbox, 1);
     stop_second.cancel();
     tokio::time::timeout(Duration::from_secs(20), second.wait())
         .await
