@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::model::ChannelFilter;
 use crate::pricing::ModelPrice;
-use crate::types::{ChannelCreate, Level, LimitError, LimitFields, Limits, Status};
+use crate::types::{ChannelCreate, Level, LimitError, LimitFields, LimitKind, Limits, Status};
 
 /// The most runtimes that serve calls, each with its own upstream client.
 pub const MAX_SERVING_RUNTIMES: usize = 64;
@@ -78,6 +78,20 @@ pub struct RawConfig {
     /// The mail server of email channels.
     #[serde(default)]
     pub smtp: Option<RawSmtp>,
+    /// The account-wide budget across every workspace.
+    #[serde(default)]
+    pub account: RawAccount,
+}
+
+/// `[account]`: an optional budget of the whole OpenAI account, across every workspace. It
+/// alerts like a workspace's budget (thresholds, burn rate, back under) and refuses nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccount {
+    pub budget_usd_per_day: Option<f64>,
+    pub budget_usd_per_month: Option<f64>,
+    /// Default: `[defaults] alert_thresholds`.
+    pub alert_thresholds: Option<Vec<f64>>,
 }
 
 /// `[alerts]`: how deliveries are retried.
@@ -253,6 +267,8 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     /// `[smtp]`, if email channels can be used.
     pub smtp: Option<SmtpConfig>,
+    /// The account-wide budget (`[account]`) as warn-only limits, if one is set.
+    pub account_budget: Option<Limits>,
 }
 
 /// How deliveries are retried (`[alerts]`).
@@ -915,6 +931,8 @@ impl RawConfig {
             &Limits::default(),
         )?;
 
+        let account_budget = account_budget(&self.account, &defaults)?;
+
         let mut workspaces = Vec::with_capacity(self.workspaces.len());
         let mut ids = HashSet::new();
         let mut hashes = HashSet::new();
@@ -996,8 +1014,38 @@ impl RawConfig {
             alerts,
             channels,
             smtp,
+            account_budget,
         })
     }
+}
+
+/// `[account]` as limits in force: its budgets only, both warn-only, its thresholds (else the
+/// defaults'). `None` when no budget is set. Checked by the workspaces' rules, naming
+/// `account.<field>`.
+fn account_budget(raw: &RawAccount, defaults: &Limits) -> Result<Option<Limits>, ConfigError> {
+    if raw.budget_usd_per_day.is_none() && raw.budget_usd_per_month.is_none() {
+        return Ok(None);
+    }
+    let written = LimitFields {
+        budget_usd_per_day: raw.budget_usd_per_day,
+        budget_usd_per_month: raw.budget_usd_per_month,
+        alert_thresholds: raw.alert_thresholds.clone(),
+        soft_limits: Some(vec![
+            LimitKind::BudgetUsdPerDay,
+            LimitKind::BudgetUsdPerMonth,
+        ]),
+        ..LimitFields::default()
+    };
+    let base = Limits {
+        alert_thresholds: defaults.alert_thresholds.clone(),
+        warning_at: defaults.warning_at,
+        ..Limits::default()
+    };
+    let limits = limits_from("account", &written, &base)?;
+    Ok(
+        (limits.budget_usd_per_day.is_some() || limits.budget_usd_per_month.is_some())
+            .then_some(limits),
+    )
 }
 
 /// The connection caps and timeouts of `[server]`.
@@ -1116,6 +1164,12 @@ pub fn validate_workspace_id(id: &str) -> Result<(), String> {
     {
         return Err(format!(
             "`{id}` may only contain letters, digits, `_` and `-`"
+        ));
+    }
+    if id.starts_with('_') {
+        // `_account` files the account-wide budget's notifications.
+        return Err(format!(
+            "`{id}` starts with `_`, which is kept for the gateway's own ids"
         ));
     }
     Ok(())

@@ -117,29 +117,37 @@ pub fn render_status(v: &StatusView, locale: Locale, tz: chrono_tz::Tz) -> Statu
         forecasts: v
             .forecasts
             .iter()
-            .map(|f| {
-                let key = if f.before_reset {
-                    "forecast-runs-out"
-                } else {
-                    "forecast-lasts"
-                };
-                let args = BTreeMap::from([
-                    (
-                        "runs_out_at".to_string(),
-                        crate::quota::status::instant(f.runs_out_at),
-                    ),
-                    (
-                        "resets_at".to_string(),
-                        crate::quota::status::instant(f.resets_at),
-                    ),
-                ]);
-                let args = localize_args(locale, &args, tz, v.at);
-                LimitForecast {
-                    text: t.render(locale, key, &args),
-                    ..f.clone()
-                }
-            })
+            .map(|f| render_forecast(f, locale, tz, v.at))
             .collect(),
+    }
+}
+
+/// A limit's forecast worded in `locale`, its times in `tz` (`reference`: when it was made).
+pub fn render_forecast(
+    f: &LimitForecast,
+    locale: Locale,
+    tz: chrono_tz::Tz,
+    reference: DateTime<Utc>,
+) -> LimitForecast {
+    let key = if f.before_reset {
+        "forecast-runs-out"
+    } else {
+        "forecast-lasts"
+    };
+    let args = BTreeMap::from([
+        (
+            "runs_out_at".to_string(),
+            crate::quota::status::instant(f.runs_out_at),
+        ),
+        (
+            "resets_at".to_string(),
+            crate::quota::status::instant(f.resets_at),
+        ),
+    ]);
+    let args = localize_args(locale, &args, tz, reference);
+    LimitForecast {
+        text: translations().render(locale, key, &args),
+        ..f.clone()
     }
 }
 

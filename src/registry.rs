@@ -243,6 +243,21 @@ pub struct Registry {
     runs: Mutex<BoundedSeen>,
     store: Store,
     hub: Arc<Hub>,
+    /// The account-wide budget (`[account]`), if one is set: read once a second by the tick.
+    account_budget: Mutex<Option<AccountBudget>>,
+}
+
+/// The notifications of the account-wide budget are filed under this workspace id, which no
+/// workspace can have (`config::validate_workspace_id` keeps ids starting with `_`).
+pub const ACCOUNT_WORKSPACE: &str = "_account";
+
+/// The account-wide budget: every workspace's spend, summed by the tick, and its alert rules.
+#[derive(Debug)]
+struct AccountBudget {
+    meter: WorkspaceMeter,
+    alerts: AlertRules,
+    /// The month's total at the last tick (what was spent since feeds the burn rate).
+    last_month_nanos: u64,
 }
 
 /// SHA-256 of a key, as stored and configured.
@@ -259,7 +274,21 @@ impl Registry {
             runs: Mutex::new(BoundedSeen::new(SEEN_RUNS_CAP)),
             store,
             hub,
+            account_budget: Mutex::new(None),
         }
+    }
+
+    /// Sets the account-wide budget: warn-only limits over every workspace's spend (see
+    /// [`crate::config::Config::account_budget`]).
+    pub fn set_account_budget(&self, limits: Option<Limits>) {
+        *self
+            .account_budget
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = limits.map(|l| AccountBudget {
+            meter: WorkspaceMeter::new(l, self.tz),
+            alerts: AlertRules::default(),
+            last_month_nanos: 0,
+        });
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -563,6 +592,13 @@ impl Registry {
     /// subscribers of workspaces whose usage changed. Holds none of the account's locks while
     /// it walks: calls of other workspaces settle meanwhile.
     pub fn tick(&self, now: DateTime<Utc>) {
+        let budgeted = self
+            .account_budget
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        // Every workspace's settled spend today and this month, for the account's budget.
+        let (mut day_nanos, mut month_nanos) = (0u64, 0u64);
         for w in self.workspaces() {
             let (view, unpriced) = {
                 let mut st = w.lock();
@@ -571,6 +607,13 @@ impl Registry {
                 let mut alerts = Vec::new();
                 st.alerts.on_tick(&st.meter, now, &mut alerts);
                 self.raise(&w, st, alerts, now);
+                if budgeted {
+                    let settled = st.meter.settled(now);
+                    day_nanos =
+                        day_nanos.saturating_add(settled[LimitKind::BudgetUsdPerDay as usize]);
+                    month_nanos =
+                        month_nanos.saturating_add(settled[LimitKind::BudgetUsdPerMonth as usize]);
+                }
                 let unpriced = st.unpriced.due(now).map(|d| (d, st.tracker.current().0));
                 let view = if st.dirty {
                     st.dirty = false;
@@ -593,6 +636,69 @@ impl Registry {
                 self.hub.publish(Event::Status(Arc::new(view)));
             }
         }
+        if budgeted {
+            self.tick_account_budget(day_nanos, month_nanos, now);
+        }
+    }
+
+    /// The account-wide budget's alert rules, on the totals of this tick.
+    fn tick_account_budget(&self, day_nanos: u64, month_nanos: u64, now: DateTime<Utc>) {
+        let mut guard = self
+            .account_budget
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let Some(b) = guard.as_mut() else { return };
+        let before = b.meter.period(LimitKind::BudgetUsdPerMonth, now);
+        b.meter.set_costs(day_nanos, month_nanos, now);
+        // A new month starts the total again.
+        let spent = if b.meter.period(LimitKind::BudgetUsdPerMonth, now) != before {
+            month_nanos
+        } else {
+            month_nanos.saturating_sub(b.last_month_nanos)
+        };
+        b.last_month_nanos = month_nanos;
+        let mut alerts = Vec::new();
+        if spent > 0 {
+            let spent = Spent {
+                requests: 0,
+                tokens: 0,
+                cost_nanos: spent,
+            };
+            b.alerts.after_call(&b.meter, spent, now, &mut alerts);
+        }
+        b.alerts.on_tick(&b.meter, now, &mut alerts);
+        let warning_at = b.meter.limits().warning_at;
+        drop(guard);
+        for a in alerts {
+            let notice = quota::account_alert_notice(&a, warning_at);
+            self.publish_notice(
+                ACCOUNT_WORKSPACE,
+                Some(a.id(ACCOUNT_WORKSPACE)),
+                notice,
+                now,
+            );
+        }
+    }
+
+    /// The account-wide budget's projections, for the admin's overview.
+    pub fn account_forecasts(&self, now: DateTime<Utc>) -> Vec<quota::Forecast> {
+        let guard = self
+            .account_budget
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .map(|b| b.alerts.forecasts(&b.meter, now))
+            .unwrap_or_default()
+    }
+
+    /// The account-wide budget's limits, if one is set.
+    pub fn account_budget(&self) -> Option<Limits> {
+        let guard = self
+            .account_budget
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().map(|b| b.meter.limits().clone())
     }
 
     /// Admin reset: clears the workspace's counters and refusals and the account-level status.
@@ -727,7 +833,15 @@ impl Registry {
             let Some((workspace, mark)) = Mark::parse(id) else {
                 continue;
             };
-            if let Some(w) = self.workspace(workspace) {
+            if workspace == ACCOUNT_WORKSPACE {
+                let mut guard = self
+                    .account_budget
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if let Some(b) = guard.as_mut() {
+                    b.alerts.restore(mark);
+                }
+            } else if let Some(w) = self.workspace(workspace) {
                 w.lock().alerts.restore(mark);
             }
         }
@@ -740,9 +854,14 @@ impl Registry {
     /// Stores and publishes a notice, under `id` if given (alerts have ids of their own, the
     /// same whichever process raises them), else a new one.
     fn emit_as(&self, w: &Workspace, id: Option<String>, n: Notice, now: DateTime<Utc>) {
+        self.publish_notice(&w.id, id, n, now);
+    }
+
+    /// [`Registry::emit_as`] for a workspace id (or [`ACCOUNT_WORKSPACE`]).
+    fn publish_notice(&self, workspace: &str, id: Option<String>, n: Notice, now: DateTime<Utc>) {
         let stored = StoredNotification {
             id: id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
-            workspace: w.id.to_string(),
+            workspace: workspace.to_string(),
             // The table keeps milliseconds: the live form is the stored one, to the letter.
             ts: chrono::SubsecRound::trunc_subsecs(now, 3),
             level: n.level,

@@ -126,6 +126,7 @@ pub async fn start(
         store.clone(),
         hub,
     ));
+    registry.set_account_budget(config.account_budget.clone());
     let now = Utc::now();
     load_workspaces(&config, &store, &registry, now).await?;
     let buckets = store

@@ -15,7 +15,8 @@ use crate::api::{Principal, Shared};
 use crate::i18n::{render_notification, render_status, Locale};
 use crate::store::Page;
 use crate::types::{
-    AuditList, ChannelList, GroupBy, Notification, StatusReport, UsageRow, USAGE_PAGE_MAX,
+    AccountBudgetReport, AuditList, ChannelList, GroupBy, Notification, StatusReport, UsageRow,
+    USAGE_PAGE_MAX,
 };
 
 /// The UI's backend: a handle on the gateway's shared state.
@@ -100,6 +101,10 @@ impl Backend for UiBackend {
                 .map(|n| render_notification(n, locale, shared.config.time_zone))
                 .collect())
         })
+    }
+
+    fn account(&self, locale: Locale) -> AccountBudgetReport {
+        crate::api::admin::account_report(&self.shared, locale)
     }
 
     fn channels(&self) -> ChannelList {

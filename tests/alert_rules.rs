@@ -296,3 +296,94 @@ async fn the_admin_lists_every_workspaces_notifications_newest_first() {
     let own = env.get_json(ACME_KEY, "/api/quota/notifications").await;
     assert!(!own.to_string().contains("\"beta\""), "{own}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_budget_alerts_on_every_workspace_s_spend_and_refuses_nothing() {
+    // Each simulated call costs a few millionths of a dollar: a budget of 0.00001 USD is
+    // crossed by the calls of both workspaces together.
+    let env = Env::start(&format!(
+        "[account]\nbudget_usd_per_day = 0.00001\nalert_thresholds = [0.5]\n{}",
+        base_toml("")
+    ))
+    .await;
+    let report = env.get_json(ADMIN_KEY, "/api/admin/account").await;
+    assert_eq!(report["budget_usd_per_day"], 0.00001, "{report}");
+    for key in [ACME_KEY, BETA_KEY, ACME_KEY, BETA_KEY] {
+        assert_eq!(
+            call(&env, key).await,
+            200,
+            "the account budget never refuses"
+        );
+    }
+    // The tick sums the workspaces' spend once a second.
+    let list = env
+        .wait_json(ADMIN_KEY, "/api/quota/notifications?limit=50", |v| {
+            v.to_string().contains("notif-account-alert-threshold")
+        })
+        .await;
+    let n = list["notifications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n["key"] == "notif-account-alert-threshold")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(n["workspace"], "_account", "{n}");
+    assert_eq!(n["level"], "info");
+    assert_eq!(
+        n["id"]
+            .as_str()
+            .map(|id| id.starts_with("alert:_account:budget_usd_per_day:")),
+        Some(true)
+    );
+    let body = n["body"].as_str().unwrap_or_default();
+    assert!(
+        body.starts_with("All workspaces together have used 50%"),
+        "{body}"
+    );
+    // Raised once.
+    for key in [ACME_KEY, BETA_KEY] {
+        assert_eq!(call(&env, key).await, 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let list = env
+        .get_json(ADMIN_KEY, "/api/quota/notifications?limit=50")
+        .await;
+    assert_eq!(
+        list.to_string()
+            .matches("notif-account-alert-threshold")
+            .count(),
+        1,
+        "{list}"
+    );
+}
+
+#[tokio::test]
+async fn the_account_budget_is_checked_like_a_workspace_s() {
+    let check = |toml: &str| {
+        quota_sentinel::config::RawConfig::parse(toml)
+            .and_then(|raw| raw.validate(Default::default()).map_err(|e| e.to_string()))
+    };
+    let e = check("[account]\nbudget_usd_per_day = -1\n")
+        .err()
+        .unwrap_or_default();
+    assert!(e.starts_with("account.budget_usd_per_day:"), "{e}");
+    let e = check("[account]\nbudget_usd_per_month = 5\nalert_thresholds = [3]\n")
+        .err()
+        .unwrap_or_default();
+    assert!(e.starts_with("account.alert_thresholds:"), "{e}");
+    let e = check("[account]\nrequests_per_day = 5\n")
+        .err()
+        .unwrap_or_default();
+    assert!(e.contains("requests_per_day"), "{e}");
+    let c = check("[account]\nbudget_usd_per_month = 500\n").unwrap_or_else(|e| panic!("{e}"));
+    let b = c.account_budget.unwrap_or_default();
+    assert_eq!(b.budget_usd_per_month, Some(500.0));
+    assert!(b.is_soft(quota_sentinel::types::LimitKind::BudgetUsdPerMonth));
+    assert!(check("").is_ok_and(|c| c.account_budget.is_none()));
+    // `_account` is kept for the account's notifications: no workspace may take it.
+    let e = check("[[workspaces]]\nid = \"_account\"\nkey_sha256 = []\n")
+        .err()
+        .unwrap_or_default();
+    assert!(e.starts_with("workspaces[0].id:"), "{e}");
+}

@@ -9,7 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::i18n::Locale;
-use crate::types::{AuditList, ChannelList, GroupBy, Notification, StatusReport, UsageRow};
+use crate::types::{
+    AccountBudgetReport, AuditList, ChannelList, GroupBy, Notification, StatusReport, UsageRow,
+};
 
 /// Who is signed in: `GET /api/session`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +73,8 @@ pub struct AdminData {
     pub workspaces: Vec<StatusReport>,
     /// The newest notifications of every workspace, newest first.
     pub latest: Vec<Notification>,
+    /// The account-wide budget, if one is set, and its forecasts.
+    pub account: AccountBudgetReport,
 }
 
 /// The audit trail page's first data: the newest entries.
@@ -128,6 +132,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<Result<Vec<Notification>, Incident>>;
     /// The alert channels (secrets masked).
     fn channels(&self) -> ChannelList;
+    /// The account-wide budget and its forecasts in `locale`.
+    fn account(&self, locale: Locale) -> AccountBudgetReport;
     /// A page of the audit trail, newest first, before the entry `before`.
     fn audit(&self, limit: u32, before: Option<i64>) -> BoxFuture<Result<AuditList, Incident>>;
     /// The newest notifications of a workspace, newest first.
@@ -232,16 +238,16 @@ impl Loader {
             return Err(LoadError::Forbidden);
         }
         #[cfg(feature = "ssr")]
-        let (workspaces, latest) = {
+        let (workspaces, latest, account) = {
             let b = self.backend()?;
             let latest = b
                 .notifications_of_all(self.locale, NOTIFICATION_LIMIT)
                 .await
                 .map_err(|Incident(id)| LoadError::Failed(id))?;
-            (b.workspaces(self.locale), latest)
+            (b.workspaces(self.locale), latest, b.account(self.locale))
         };
         #[cfg(not(feature = "ssr"))]
-        let (workspaces, latest) = {
+        let (workspaces, latest, account) = {
             let code = self.locale.code();
             let workspaces = browser::get_json::<crate::types::WorkspaceList>(&format!(
                 "/api/admin/workspaces?locale={code}"
@@ -253,12 +259,17 @@ impl Loader {
             ))
             .await?
             .notifications;
-            (workspaces, latest)
+            let account = browser::get_json::<AccountBudgetReport>(&format!(
+                "/api/admin/account?locale={code}"
+            ))
+            .await?;
+            (workspaces, latest, account)
         };
         Ok(AdminData {
             session,
             workspaces,
             latest,
+            account,
         })
     }
 

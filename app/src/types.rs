@@ -801,6 +801,16 @@ pub struct DeliveryList {
     pub deliveries: Vec<DeliveryRecord>,
 }
 
+/// `GET /api/admin/account`: the account-wide budget (`[account]`), if one is set, and its
+/// burn-rate forecasts (worded in the requester's locale).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountBudgetReport {
+    pub budget_usd_per_day: Option<f64>,
+    pub budget_usd_per_month: Option<f64>,
+    #[serde(default)]
+    pub forecasts: Vec<LimitForecast>,
+}
+
 /// One admin action in the audit trail (`GET /api/admin/audit`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {

@@ -80,6 +80,19 @@ notif-alert-back-under =
 notif-alert-burn-rate =
     .title = Ein Limit wird bald aufgebraucht sein
     .body = Beim aktuellen Verbrauch ist das Limit für { $limit } ({ $percent } % verbraucht) um { $runs_out_at } aufgebraucht, bevor es um { $resets_at } zurückgesetzt wird.
+notif-account-alert-threshold =
+    .title = { $percent } % des Kontobudgets verbraucht
+    .body = Alle Workspaces zusammen haben { $percent } % des Kontolimits „{ $limit }“ verbraucht ({ $used } von { $cap } USD). Es wird um { $resets_at } zurückgesetzt. Dieses Budget warnt nur: Aufrufe werden nicht abgelehnt.
+notif-account-alert-back-under =
+    .title = Kontobudget wieder unter den Warnschwellen
+    .body = { $reason ->
+        [period_reset] Das Kontolimit „{ $limit }“ wurde für den neuen Zeitraum zurückgesetzt: seine Warnungen (bis { $percent } %) beginnen von vorn.
+        [admin_reset] Die Warnungen des Kontolimits „{ $limit }“ (bis { $percent } %) beginnen von vorn.
+       *[limit_raised] Das Kontolimit „{ $limit }“ wurde erhöht: die Ausgaben liegen wieder unter { $percent } % davon.
+    }
+notif-account-alert-burn-rate =
+    .title = Das Konto wird sein Budget bald aufbrauchen
+    .body = Beim aktuellen Verbrauch brauchen alle Workspaces zusammen das Kontolimit „{ $limit }“ ({ $percent } % verbraucht) um { $runs_out_at } auf, bevor es um { $resets_at } zurückgesetzt wird.
 notif-status-changed =
     .title = Kontingentstatus geändert
     .body = Der Kontingentstatus ist jetzt: { $status }.

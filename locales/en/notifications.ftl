@@ -83,6 +83,19 @@ notif-alert-back-under =
 notif-alert-burn-rate =
     .title = On course to use up a limit
     .body = At the current rate, the { $limit } limit ({ $percent }% used) runs out at { $runs_out_at }, before it resets at { $resets_at }.
+notif-account-alert-threshold =
+    .title = { $percent }% of the account's budget used
+    .body = All workspaces together have used { $percent }% of the account's { $limit } ({ $used } of { $cap } USD). It resets at { $resets_at }. This budget only warns: calls are not refused.
+notif-account-alert-back-under =
+    .title = Account budget back under its alert thresholds
+    .body = { $reason ->
+        [period_reset] The account's { $limit } has reset for the new period: its alerts (up to { $percent }%) start over.
+        [admin_reset] The account's { $limit } alerts (up to { $percent }%) start over.
+       *[limit_raised] The account's { $limit } was raised: spend is back under { $percent }% of it.
+    }
+notif-account-alert-burn-rate =
+    .title = The account is on course to use up its budget
+    .body = At the current rate, all workspaces together use up the account's { $limit } ({ $percent }% used) at { $runs_out_at }, before it resets at { $resets_at }.
 notif-status-changed =
     .title = Quota status changed
     .body = The quota status is now { $status }.

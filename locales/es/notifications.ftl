@@ -80,6 +80,19 @@ notif-alert-back-under =
 notif-alert-burn-rate =
     .title = Un límite se agotará pronto
     .body = Al ritmo actual, el límite de { $limit } ({ $percent } % usado) se agota a las { $runs_out_at }, antes de restablecerse a las { $resets_at }.
+notif-account-alert-threshold =
+    .title = { $percent } % usado del presupuesto de la cuenta
+    .body = Todos los espacios de trabajo juntos han usado el { $percent } % del { $limit } de la cuenta ({ $used } de { $cap } USD). Se restablece a las { $resets_at }. Este presupuesto solo avisa: las llamadas no se rechazan.
+notif-account-alert-back-under =
+    .title = Presupuesto de la cuenta de nuevo bajo los umbrales
+    .body = { $reason ->
+        [period_reset] El { $limit } de la cuenta se ha restablecido para el nuevo periodo: sus alertas (hasta el { $percent } %) empiezan de nuevo.
+        [admin_reset] Las alertas del { $limit } de la cuenta (hasta el { $percent } %) empiezan de nuevo.
+       *[limit_raised] Se ha aumentado el { $limit } de la cuenta: el gasto vuelve a estar por debajo del { $percent } %.
+    }
+notif-account-alert-burn-rate =
+    .title = La cuenta va a agotar su presupuesto
+    .body = Al ritmo actual, todos los espacios de trabajo juntos agotan el { $limit } de la cuenta ({ $percent } % usado) a las { $runs_out_at }, antes de restablecerse a las { $resets_at }.
 notif-status-changed =
     .title = Cambio en el estado de la cuota
     .body = El estado de la cuota ahora es: { $status }.

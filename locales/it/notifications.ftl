@@ -80,6 +80,19 @@ notif-alert-back-under =
 notif-alert-burn-rate =
     .title = Un limite si esaurirà presto
     .body = Al ritmo attuale, il limite di { $limit } ({ $percent }% usato) si esaurisce alle { $runs_out_at }, prima di azzerarsi alle { $resets_at }.
+notif-account-alert-threshold =
+    .title = { $percent }% usato del budget dell'account
+    .body = Tutti i workspace insieme hanno usato il { $percent }% del { $limit } dell'account ({ $used } di { $cap } USD). Si azzera alle { $resets_at }. Questo budget avvisa soltanto: le chiamate non vengono rifiutate.
+notif-account-alert-back-under =
+    .title = Budget dell'account di nuovo sotto le soglie
+    .body = { $reason ->
+        [period_reset] Il { $limit } dell'account si è azzerato per il nuovo periodo: i suoi avvisi (fino al { $percent }%) ricominciano.
+        [admin_reset] Gli avvisi del { $limit } dell'account (fino al { $percent }%) ricominciano.
+       *[limit_raised] Il { $limit } dell'account è stato alzato: la spesa è di nuovo sotto il { $percent }%.
+    }
+notif-account-alert-burn-rate =
+    .title = L'account esaurirà presto il budget
+    .body = Al ritmo attuale, tutti i workspace insieme esauriscono il { $limit } dell'account ({ $percent }% usato) alle { $runs_out_at }, prima di azzerarsi alle { $resets_at }.
 notif-status-changed =
     .title = Stato della quota cambiato
     .body = Lo stato della quota ora è: { $status }.

@@ -290,3 +290,45 @@ pub async fn edit(
         shared.config.time_zone,
     )))
 }
+
+/// The account-wide budget and its forecasts (the admin's overview).
+pub async fn account(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<Scope>, QueryRejection>,
+) -> Result<Json<crate::types::AccountBudgetReport>, AppError> {
+    shared.require_admin(&headers)?;
+    let q = query(q)?;
+    let locale = request_locale(q.locale.as_deref(), &headers);
+    Ok(Json(account_report(&shared, locale)))
+}
+
+/// The account-wide budget as the API and the overview show it.
+pub fn account_report(
+    shared: &Shared,
+    locale: crate::i18n::Locale,
+) -> crate::types::AccountBudgetReport {
+    let now = Utc::now();
+    let Some(limits) = shared.registry.account_budget() else {
+        return crate::types::AccountBudgetReport::default();
+    };
+    crate::types::AccountBudgetReport {
+        budget_usd_per_day: limits.budget_usd_per_day,
+        budget_usd_per_month: limits.budget_usd_per_month,
+        forecasts: shared
+            .registry
+            .account_forecasts(now)
+            .into_iter()
+            .map(|f| {
+                let f = crate::types::LimitForecast {
+                    limit: f.limit,
+                    runs_out_at: f.runs_out_at,
+                    resets_at: f.resets_at,
+                    before_reset: f.before_reset(),
+                    text: String::new(),
+                };
+                crate::i18n::render_forecast(&f, locale, shared.config.time_zone, now)
+            })
+            .collect(),
+    }
+}

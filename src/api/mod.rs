@@ -184,6 +184,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/api/admin/workspaces/{id}/keys/{key_id}",
             delete(admin::revoke_key),
         )
+        .route("/api/admin/account", get(admin::account))
         .route("/api/admin/audit", get(audit::list))
         .route("/api/admin/audit.csv", get(audit::export))
         .route(

@@ -479,6 +479,16 @@ impl WorkspaceMeter {
         }
     }
 
+    /// Sets the day's and the month's cost to totals counted elsewhere (the account-wide
+    /// budget: the sum of every workspace's), as settled usage at `now`.
+    pub fn set_costs(&mut self, day_nanos: u64, month_nanos: u64, now: DateTime<Utc>) {
+        self.roll(now);
+        self.day.cost_nanos = day_nanos;
+        self.day.held_cost_nanos = 0;
+        self.month.cost_nanos = month_nanos;
+        self.month.held_cost_nanos = 0;
+    }
+
     /// Usage in the current window and periods, reservations in flight included.
     pub fn usage(&self, now: DateTime<Utc>) -> Usage {
         let u = self.snapshot(now);

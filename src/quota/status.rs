@@ -418,6 +418,26 @@ pub fn alert_notice(alert: &super::Alert, status: Status, warning_at: f64) -> No
     }
 }
 
+/// The notice of an alert of the account-wide budget (`[account]`): as [`alert_notice`]'s,
+/// worded for the whole account (`notif-account-alert-threshold`, `-back-under`,
+/// `-burn-rate`), its status `warning` from the warning share on (else `normal`).
+pub fn account_alert_notice(alert: &super::Alert, warning_at: f64) -> Notice {
+    let mut n = alert_notice(alert, Status::Normal, warning_at);
+    n.key = match n.key {
+        "notif-alert-threshold" => "notif-account-alert-threshold",
+        "notif-alert-back-under" => "notif-account-alert-back-under",
+        _ => "notif-account-alert-burn-rate",
+    };
+    n.status = if n.level == Level::Info {
+        Status::Normal
+    } else {
+        Status::Warning
+    };
+    // The account's budget only warns; what to do is to spend less.
+    n.action_keys.retain(|k| *k == "action-reduce-usage");
+    n
+}
+
 /// The current status' message (for `GET /api/quota/status`): a Fluent message key, its
 /// arguments, and the suggested actions' keys.
 pub fn describe(e: &Evaluation) -> (&'static str, BTreeMap<String, ArgValue>, Vec<&'static str>) {
@@ -665,7 +685,12 @@ mod tests {
                 why,
             });
         }
-        let alert_notices = alerts.iter().map(|a| alert_notice(a, Status::Warning, 0.8));
+        let alert_notices = alerts.iter().flat_map(|a| {
+            [
+                alert_notice(a, Status::Warning, 0.8),
+                account_alert_notice(a, 0.8),
+            ]
+        });
         for n in [
             unpriced_model_notice("gpt-x", Status::Normal),
             unpriced_models_notice(&["gpt-x", "gpt-y"], 7, Status::Normal),

@@ -105,7 +105,7 @@ fn AdminView(data: AdminData) -> impl IntoView {
             {move || m.stale().get().then(|| view! {
                 <p class="stale" data-testid="stale" role="status"><span aria-hidden="true">"◷ "</span>{tr.t("stale-data")}</p>
             })}
-            <Overview monitor=m/>
+            <Overview monitor=m budget=data.account.clone()/>
             <h2 class="section-title">{tr.t("admin-title")}</h2>
             <div class="filters">
                 <label>

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::components::{NotificationList, StatusPill, Upstream};
 use crate::monitor::QuotaMonitor;
 use crate::tr::use_tr;
-use crate::types::{Scope, Status, StatusReport};
+use crate::types::{AccountBudgetReport, Scope, Status, StatusReport};
 
 /// How many workspaces each top list shows.
 const TOP: usize = 5;
@@ -24,8 +24,28 @@ fn account_status(reports: &[StatusReport]) -> (Status, Option<String>) {
 }
 
 #[component]
-pub fn Overview(monitor: QuotaMonitor) -> impl IntoView {
+pub fn Overview(monitor: QuotaMonitor, budget: AccountBudgetReport) -> impl IntoView {
     let tr = use_tr();
+    // "of $500" under a total when the account has a budget for it.
+    let of_budget = move |b: Option<f64>| {
+        b.map(|b| {
+            view! {
+                <span class="muted" data-testid="account-budget">
+                    " "{tr.ta("overview-of-budget", &[("budget", crate::types::ArgValue::Text(tr.usd(b)))])}
+                </span>
+            }
+        })
+    };
+    let (budget_day, budget_month) = (budget.budget_usd_per_day, budget.budget_usd_per_month);
+    let account_forecasts = budget
+        .forecasts
+        .iter()
+        .filter(|f| f.before_reset)
+        .map(|f| {
+            let limit = tr.t(&format!("usage-label-{}", f.limit.as_str()));
+            view! { <p class="usage-forecast soon" data-testid="account-forecast">{format!("{}: {limit}. {}", tr.t("overview-account-budget"), f.text)}</p> }
+        })
+        .collect_view();
     let reports = Memo::new(move |_| {
         monitor
             .reports
@@ -102,10 +122,11 @@ pub fn Overview(monitor: QuotaMonitor) -> impl IntoView {
                 <h2>{tr.t("overview-spend")}</h2>
                 <dl class="totals">
                     <dt>{tr.t("overview-spend-today")}</dt>
-                    <dd data-testid="spend-today">{total(|r| r.usage.cost_usd_day)}</dd>
+                    <dd><span data-testid="spend-today">{total(|r| r.usage.cost_usd_day)}</span>{of_budget(budget_day)}</dd>
                     <dt>{tr.t("overview-spend-month")}</dt>
-                    <dd data-testid="spend-month">{total(|r| r.usage.cost_usd_month)}</dd>
+                    <dd><span data-testid="spend-month">{total(|r| r.usage.cost_usd_month)}</span>{of_budget(budget_month)}</dd>
                 </dl>
+                {account_forecasts}
                 <h3>{tr.t("overview-top-spend")}</h3>
                 {top_spend}
             </div>
