@@ -12,13 +12,13 @@
 //! | module | owns | must not |
 //! |---|---|---|
 //! | [`config`] | TOML + env + flags → validated [`config::Config`]; masked secrets; the one check of an alert channel (file and admin API); Go durations | read files after start |
-//! | [`quota`] | windows, reservations, limits, status machine, notices — pure, `now` passed in | do IO, read clocks, format text |
-//! | [`registry`] | live workspaces, key index, account state; transitions → store + hub | do IO or format text (beyond the locale-neutral local `HH:MM` of a period's reset) |
+//! | [`quota`] | windows, reservations, limits, status machine, notices, alert rules (thresholds once per period, back under, burn-rate forecast) — pure, `now` passed in | do IO, read clocks, format text |
+//! | [`registry`] | live workspaces, key index, account state, the admin's live edits, the account-wide budget; transitions and alerts → store + hub | do IO or format text (beyond the locale-neutral local `HH:MM` of a period's reset) |
 //! | [`proxy`] | the request's way in ([`proxy::Proxy::forward`]) and the answer's way back: the one table of API families ([`proxy::family`]: how each reserves, streams and shows its usage), request inspection, the stream tap, usage extraction, settlement, upstream signals — one job a file | decide policy |
 //! | [`pricing`] | the shipped price table + overrides → cost of a usage | guess a price |
-//! | [`store`] | SQLite pool, migrations, batched ledger writer, notifications queued but not yet written (listed from memory), the alert outbox (rows written with their notification, leases, delivery log) and stored channels, counter rebuild, roll-ups | block the hot path |
+//! | [`store`] | SQLite pool, migrations, batched ledger writer, notifications queued but not yet written (listed from memory), the alert outbox (rows written with their notification, leases, delivery log) and stored channels, the alerts raised so far, the audit trail, the admin's limit edits, counter rebuild, roll-ups | block the hot path |
 //! | [`alerts`] | per-workspace broadcast hub; the alert channels in force (file + admin API) and the delivery worker: claim due outbox rows, render, send (webhook, Slack, email), back off, give up, record | drop a lagging subscriber, use the registry, log or return a secret, send a row it has not leased |
-//! | [`api`] | REST, WebSocket, admin, metrics, health; browser sessions, the first-run setup link, cross-origin checks, security headers | hold business rules |
+//! | [`api`] | REST, WebSocket, admin (workspaces, live edits, keys, channels, the audit trail and who the admin is), metrics, health; browser sessions, the first-run setup link, cross-origin checks, security headers | hold business rules, answer an admin change before it is audited |
 //! | [`headers`] | bearer token and cookie parsing | judge credentials |
 //! | [`guard`] | abuse limits: per-address auth-failure budget, per-workspace caps on calls in flight, buffered bytes, WebSockets | read keys, format client text |
 //! | [`error`] | [`error::AppError`] → OpenAI-shaped JSON, in one place | log |
