@@ -512,9 +512,15 @@ impl Registry {
         now: DateTime<Utc>,
     ) {
         if let Some(w) = self.workspace(workspace) {
-            w.lock()
-                .meter
-                .restore(at, requests, tokens, cost_nanos, now);
+            let mut st = w.lock();
+            st.meter.restore(at, requests, tokens, cost_nanos, now);
+            // The ledger holds the burn rate's history too: a restart needs no warm-up.
+            let spent = Spent {
+                requests,
+                tokens,
+                cost_nanos,
+            };
+            st.alerts.restore_spend(at, spent, now);
         }
     }
 

@@ -523,6 +523,23 @@ impl AlertRules {
         }
     }
 
+    /// Takes back what was spent at `at` (read from the ledger at start): the burn rate's
+    /// window of history, whole, counts from `now` back, since every call went through the
+    /// gateway and is in the ledger. What is older than the window is ignored.
+    pub fn restore_spend(&mut self, at: DateTime<Utc>, spent: Spent, now: DateTime<Utc>) {
+        let window = BURN_WINDOW_MINUTES as i64;
+        let since = minute_of(now) - window;
+        let m = minute_of(at.min(now));
+        if m < since {
+            return;
+        }
+        let burn = self
+            .burn
+            .get_or_insert_with(|| Box::new(BurnRate::new(now)));
+        burn.since = burn.since.min(since);
+        burn.record(at.min(now), spent);
+    }
+
     /// The forecasts of the period limits that have a rate, for the status report.
     pub fn forecasts(&self, meter: &WorkspaceMeter, now: DateTime<Utc>) -> Vec<Forecast> {
         if self.burn.as_ref().is_none_or(|b| !b.active(now)) {

@@ -374,3 +374,42 @@ fn runs_out_at_is_none_when_used_up_or_idle() {
     assert_eq!(runs_out_at(5, 10, f64::NAN, now), None);
     assert_eq!(runs_out_at(0, 10, 1.0, now), Some(add_secs(now, 10)));
 }
+
+#[test]
+fn history_read_back_from_the_ledger_needs_no_warm_up() {
+    let mut l = budget(100.0);
+    l.alert_thresholds = Some(vec![]);
+    let mut ws = Ws::new(l);
+    let now = utc("2024-05-10T12:10:30Z");
+    // Ten minutes of 1 USD a minute, as the ledger holds them, before a restart at 12:10:30.
+    for m in 0..10u64 {
+        let at = add_secs(utc("2024-05-10T12:00:20Z"), m * 60);
+        call(&mut ws.m, demand(0, 0), actual(0, USD), at.min(now));
+        ws.rules.restore_spend(
+            at,
+            Spent {
+                requests: 1,
+                tokens: 0,
+                cost_nanos: USD,
+            },
+            now,
+        );
+    }
+    // Rows older than the window are not history of the rate.
+    ws.rules.restore_spend(
+        utc("2024-05-10T11:00:00Z"),
+        Spent {
+            requests: 1,
+            tokens: 0,
+            cost_nanos: 50 * USD,
+        },
+        now,
+    );
+    let f = ws.rules.forecasts(&ws.m, now);
+    assert_eq!(f.len(), 1, "{f:?}");
+    // 10 USD used, 90 left; the window's 15 minutes hold 10 USD (one minute left out as the
+    // busiest, 9 USD over 14 minutes): about 0.64 USD a minute → about 140 minutes.
+    let minutes = (f[0].runs_out_at - now).num_minutes();
+    assert!((130..=150).contains(&minutes), "{minutes} min");
+    assert!(burn_alerts(&ws.tick(now)).len() == 1);
+}
