@@ -387,3 +387,45 @@ async fn the_account_budget_is_checked_like_a_workspace_s() {
         .unwrap_or_default();
     assert!(e.starts_with("workspaces[0].id:"), "{e}");
 }
+
+#[tokio::test]
+async fn thresholds_of_single_limits_are_read_and_checked() {
+    let parse = |toml: &str| {
+        quota_sentinel::config::RawConfig::parse(toml)
+            .and_then(|raw| raw.validate(Default::default()).map_err(|e| e.to_string()))
+    };
+    let c = parse(
+        "[defaults]\nalert_thresholds_by_limit = { budget_usd_per_day = [1.0, 0.9] }\n\
+         [[workspaces]]\nid = \"a\"\nkey_sha256 = []\nbudget_usd_per_day = 5\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let l = &c.workspaces[0].limits;
+    assert_eq!(
+        l.thresholds_of(quota_sentinel::types::LimitKind::BudgetUsdPerDay),
+        &[0.9, 1.0]
+    );
+    assert_eq!(
+        l.thresholds_of(quota_sentinel::types::LimitKind::TokensPerDay),
+        &quota_sentinel::types::DEFAULT_ALERT_THRESHOLDS
+    );
+    for (toml, why) in [
+        (
+            "[defaults]\nalert_thresholds_by_limit = { requests_per_minute = [0.5] }\n",
+            "a minute limit",
+        ),
+        (
+            "[defaults]\nalert_thresholds_by_limit = { tokens_per_day = [1.5] }\n",
+            "a share over 1",
+        ),
+    ] {
+        let e = parse(toml).err().unwrap_or_default();
+        assert!(
+            e.starts_with("defaults.alert_thresholds_by_limit:"),
+            "{why}: {e}"
+        );
+    }
+    let e = parse("[defaults]\nalert_thresholds_by_limit = { bananas_per_day = [0.5] }\n")
+        .err()
+        .unwrap_or_default();
+    assert!(e.contains("bananas_per_day"), "{e}");
+}

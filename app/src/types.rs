@@ -222,6 +222,10 @@ pub struct LimitSet<W> {
     /// (each in (0, 1]); `None` means [`DEFAULT_ALERT_THRESHOLDS`], `[]` no threshold alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_thresholds: Option<Vec<f64>>,
+    /// Thresholds of single day or month limits, in place of `alert_thresholds` for them
+    /// (`{ budget_usd_per_day = [0.9, 1.0] }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_thresholds_by_limit: Option<BTreeMap<LimitKind, Vec<f64>>>,
     /// Limits that only warn: they raise their alerts and never refuse a call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soft_limits: Option<Vec<LimitKind>>,
@@ -256,6 +260,7 @@ impl Default for LimitFields {
             budget_usd_per_month: None,
             warning_at: None,
             alert_thresholds: None,
+            alert_thresholds_by_limit: None,
             soft_limits: None,
         }
     }
@@ -273,6 +278,7 @@ impl<W> LimitSet<W> {
             budget_usd_per_month: self.budget_usd_per_month,
             warning_at,
             alert_thresholds: self.alert_thresholds,
+            alert_thresholds_by_limit: self.alert_thresholds_by_limit,
             soft_limits: self.soft_limits,
         }
     }
@@ -291,11 +297,19 @@ impl Limits {
         }
     }
 
-    /// The alert thresholds in force, ascending.
+    /// The alert thresholds in force for every limit without its own, ascending.
     pub fn thresholds(&self) -> &[f64] {
         self.alert_thresholds
             .as_deref()
             .unwrap_or(&DEFAULT_ALERT_THRESHOLDS)
+    }
+
+    /// The alert thresholds in force for `kind`, ascending: its own, else [`Limits::thresholds`].
+    pub fn thresholds_of(&self, kind: LimitKind) -> &[f64] {
+        self.alert_thresholds_by_limit
+            .as_ref()
+            .and_then(|m| m.get(&kind))
+            .map_or_else(|| self.thresholds(), Vec::as_slice)
     }
 
     /// Whether `kind` only warns (never refuses).
@@ -313,6 +327,8 @@ pub enum LimitError {
     WarningAt,
     #[error("must be a list of at most 10 fractions in (0, 1], e.g. [0.5, 0.8, 0.95, 1.0]")]
     AlertThresholds,
+    #[error("must map day and month limits (minute limits have no thresholds) to lists of at most 10 fractions in (0, 1], e.g. {{ budget_usd_per_day = [0.9, 1.0] }}")]
+    AlertThresholdsByLimit,
 }
 
 impl LimitError {
@@ -322,8 +338,21 @@ impl LimitError {
             LimitError::Budget(kind) => kind.as_str(),
             LimitError::WarningAt => "warning_at",
             LimitError::AlertThresholds => "alert_thresholds",
+            LimitError::AlertThresholdsByLimit => "alert_thresholds_by_limit",
         }
     }
+}
+
+/// Alert thresholds as written, checked: at most [`MAX_ALERT_THRESHOLDS`] shares in (0, 1],
+/// ascending without repeats. `None` if one breaks the rule.
+fn checked_thresholds(t: &[f64]) -> Option<Vec<f64>> {
+    if t.len() > MAX_ALERT_THRESHOLDS || !t.iter().all(|v| *v > 0.0 && *v <= 1.0) {
+        return None;
+    }
+    let mut t = t.to_vec();
+    t.sort_by(f64::total_cmp);
+    t.dedup();
+    Some(t)
 }
 
 impl LimitFields {
@@ -338,6 +367,9 @@ impl LimitFields {
             budget_usd_per_month: self.budget_usd_per_month.or(fallback.budget_usd_per_month),
             warning_at: self.warning_at.or(fallback.warning_at),
             alert_thresholds: self.alert_thresholds.or(fallback.alert_thresholds),
+            alert_thresholds_by_limit: self
+                .alert_thresholds_by_limit
+                .or(fallback.alert_thresholds_by_limit),
             soft_limits: self.soft_limits.or(fallback.soft_limits),
         }
     }
@@ -352,16 +384,22 @@ impl LimitFields {
             return Err(LimitError::WarningAt);
         }
         let alert_thresholds = match &self.alert_thresholds {
-            Some(t) => {
-                if t.len() > MAX_ALERT_THRESHOLDS || !t.iter().all(|v| *v > 0.0 && *v <= 1.0) {
-                    return Err(LimitError::AlertThresholds);
-                }
-                let mut t = t.clone();
-                t.sort_by(f64::total_cmp);
-                t.dedup();
-                Some(t)
-            }
+            Some(t) => Some(checked_thresholds(t).ok_or(LimitError::AlertThresholds)?),
             None => base.alert_thresholds.clone(),
+        };
+        let alert_thresholds_by_limit = match &self.alert_thresholds_by_limit {
+            Some(m) => {
+                let mut out = BTreeMap::new();
+                for (kind, t) in m {
+                    if kind.is_per_minute() {
+                        return Err(LimitError::AlertThresholdsByLimit);
+                    }
+                    let t = checked_thresholds(t).ok_or(LimitError::AlertThresholdsByLimit)?;
+                    out.insert(*kind, t);
+                }
+                Some(out)
+            }
+            None => base.alert_thresholds_by_limit.clone(),
         };
         let soft_limits = match &self.soft_limits {
             Some(s) => {
@@ -400,6 +438,7 @@ impl LimitFields {
             )?,
             warning_at,
             alert_thresholds,
+            alert_thresholds_by_limit,
             soft_limits,
         })
     }

@@ -345,14 +345,13 @@ impl AlertRules {
             .get_or_insert_with(|| Box::new(BurnRate::new(now)))
             .record(now, spent);
         let settled = meter.settled(now);
-        let thresholds = meter.limits().thresholds();
         for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
             let Some(r) = read(meter, &settled, kind, now) else {
                 self.fired[i] = None;
                 continue;
             };
             self.roll(i, kind, r.period, out);
-            let Some(t) = reached(thresholds, r.ratio()) else {
+            let Some(t) = reached(meter.limits().thresholds_of(kind), r.ratio()) else {
                 continue;
             };
             if self.fired[i].is_some_and(|f| f.threshold >= t) {
@@ -419,7 +418,6 @@ impl AlertRules {
         out: &mut Vec<Alert>,
     ) {
         let settled = meter.settled(now);
-        let thresholds = meter.limits().thresholds();
         for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
             let Some(f) = self.fired[i] else { continue };
             let Some(r) = read(meter, &settled, kind, now) else {
@@ -429,7 +427,7 @@ impl AlertRules {
             if r.period != f.round.period {
                 continue;
             }
-            let now_reached = reached(thresholds, r.ratio());
+            let now_reached = reached(meter.limits().thresholds_of(kind), r.ratio());
             if now_reached.is_none_or(|t| t < f.threshold) {
                 let round = self.start_round(i, r.period, now);
                 out.push(Alert::BackUnder {

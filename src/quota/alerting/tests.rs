@@ -413,3 +413,25 @@ fn history_read_back_from_the_ledger_needs_no_warm_up() {
     assert!((130..=150).contains(&minutes), "{minutes} min");
     assert!(burn_alerts(&ws.tick(now)).len() == 1);
 }
+
+#[test]
+fn a_limit_can_have_thresholds_of_its_own() {
+    let mut l = limits(&[
+        (LimitKind::BudgetUsdPerDay, 10.0),
+        (LimitKind::BudgetUsdPerMonth, 100.0),
+    ]);
+    l.alert_thresholds = Some(vec![0.05]);
+    l.alert_thresholds_by_limit = Some(
+        [(LimitKind::BudgetUsdPerDay, vec![0.9])]
+            .into_iter()
+            .collect(),
+    );
+    let mut ws = Ws::new(l);
+    // 6 USD: 60 % of the day (its own 90 % not reached), 6 % of the month (5 % reached).
+    let a = ws.spend(6.0, at(0));
+    let limits: Vec<LimitKind> = a.iter().map(Alert::limit).collect();
+    assert_eq!(limits, vec![LimitKind::BudgetUsdPerMonth], "{a:?}");
+    let a = ws.spend(3.0, at(1));
+    assert_eq!(crossed(&a), vec![0.9]);
+    assert_eq!(a[0].limit(), LimitKind::BudgetUsdPerDay);
+}
