@@ -125,6 +125,7 @@ pub async fn start(
         config.account,
         store.clone(),
         hub,
+        config.burn_min_minutes,
     ));
     let now = Utc::now();
     load_workspaces(&config, &store, &registry, now).await?;
