@@ -35,8 +35,8 @@ const UPSTREAM_KEY: &str = "sk-demo-upstream";
 /// The id of the demo's webhook channel.
 pub const DEMO_CHANNEL: &str = "demo-webhook";
 /// Delta's calls: one every this many seconds, at `DELTA_MAX_TOKENS` of gpt-4o-mini (about
-/// 0.00013 USD each at the built-in prices: 0.0025 USD a minute, so its 0.12 USD a day last
-/// about 48 minutes).
+/// 0.00011 USD each at the built-in prices: 0.0022 USD a minute, so its 0.12 USD a day last
+/// about 55 minutes).
 const DELTA_EVERY_SECS: u64 = 3;
 const DELTA_MAX_TOKENS: u64 = 200;
 /// Delta's counters are reset this often (before its budget runs out).
@@ -53,8 +53,8 @@ pub fn new_webhook_secret() -> SecretString {
 }
 
 /// The demo configuration: Atlas has a tight per-minute limit, Borealis a small daily token
-/// quota, Cascade a small daily budget, Delta a daily budget that lasts about 48 minutes at its
-/// steady rate; the burn rate forecasts after one minute of history. Its webhook channel is
+/// quota, Cascade a small daily budget, Delta a daily budget (its only limit) that lasts about 55
+/// minutes at its steady rate; the burn rate forecasts after one minute of history. Its webhook channel is
 /// added by [`webhook_channel`] once the receiver listens.
 pub fn config(listen: &str, database_url: &str, upstream_url: &str) -> Result<Config, String> {
     let hash = |k: &str| hex::encode(crate::registry::key_hash(k));
@@ -92,6 +92,7 @@ id = "delta"
 name = "{}"
 key_sha256 = ["{}"]
 requests_per_minute = 0
+requests_per_day = 0
 tokens_per_minute = 0
 budget_usd_per_day = 0.12
 "#,
@@ -391,6 +392,7 @@ mod tests {
         assert_eq!(c.workspaces[2].limits.budget_usd_per_day, Some(0.02));
         assert_eq!(c.workspaces[3].id, "delta");
         assert_eq!(c.workspaces[3].limits.budget_usd_per_day, Some(0.12));
+        assert_eq!(c.workspaces[3].limits.requests_per_day, None);
         assert_eq!(c.burn_min_minutes, 1);
         let [hook] = &c.channels[..] else {
             panic!("one channel: {:?}", c.channels)
