@@ -48,8 +48,9 @@ e2e:
 bench: tools
 	@scripts/ensure-tools.sh bench
 	cargo leptos build --release
-	cargo build --release --example stream_probe --example bare_proxy --example ledger_write
+	cargo build --release --example stream_probe --example bare_proxy --example ledger_write --example alert_latency
 	scripts/bench.sh $(BIN)
+	scripts/bench-alerts.sh $(BIN)
 	@scripts/ensure-tools.sh test
 	cd end2end && QS_BIN=$(BIN) npx playwright test --config playwright.bench.config.ts
 

@@ -77,6 +77,7 @@ fn main() {
         AccountPolicy::default(),
         store,
         Arc::new(Hub::default()),
+        quota_sentinel::quota::alerting::BURN_MIN_MINUTES,
     ));
     let limits = Limits {
         requests_per_minute: Some(1_000_000_000),

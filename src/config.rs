@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::model::ChannelFilter;
 use crate::pricing::ModelPrice;
+use crate::quota::alerting::{BURN_MIN_MINUTES, BURN_WINDOW_MINUTES};
 use crate::types::{ChannelCreate, Level, LimitError, LimitFields, LimitKind, Limits, Status};
 
 /// The most runtimes that serve calls, each with its own upstream client.
@@ -94,10 +95,12 @@ pub struct RawAccount {
     pub alert_thresholds: Option<Vec<f64>>,
 }
 
-/// `[alerts]`: how deliveries are retried.
+/// `[alerts]`: how deliveries are retried, and the burn rate's warm-up.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlerts {
+    /// Whole minutes of history the burn rate needs before it forecasts (1 to 15, default 5).
+    pub burn_min_minutes: Option<i64>,
     /// The first retry's delay (a Go duration, default `5s`); it doubles each attempt, with
     /// full jitter, up to an hour.
     pub retry_initial: Option<String>,
@@ -263,6 +266,9 @@ pub struct Config {
     pub prices: BTreeMap<String, ModelPrice>,
     /// `[alerts]`: delivery retries.
     pub alerts: AlertSettings,
+    /// `[alerts] burn_min_minutes`: whole minutes of history the burn rate needs before it
+    /// forecasts (1 to [`BURN_WINDOW_MINUTES`], default [`BURN_MIN_MINUTES`]).
+    pub burn_min_minutes: u32,
     /// `[[channels]]` of the file (the API adds more at run time, see `crate::alerts`).
     pub channels: Vec<ChannelConfig>,
     /// `[smtp]`, if email channels can be used.
@@ -633,6 +639,24 @@ fn secret_from_env(name: &str) -> Result<SecretString, ChannelFieldError> {
     }
 }
 
+/// `[alerts] burn_min_minutes`, checked.
+fn burn_min_minutes(raw: &RawAlerts) -> Result<u32, ConfigError> {
+    match raw.burn_min_minutes {
+        None => Ok(BURN_MIN_MINUTES),
+        Some(m) => u32::try_from(m)
+            .ok()
+            .filter(|m| (1..=BURN_WINDOW_MINUTES as u32).contains(m))
+            .ok_or_else(|| {
+                invalid(
+                    "alerts.burn_min_minutes",
+                    format!(
+                        "must be a whole number of minutes from 1 to {BURN_WINDOW_MINUTES} (got {m})"
+                    ),
+                )
+            }),
+    }
+}
+
 /// `[alerts]`, checked.
 fn alert_settings(raw: &RawAlerts) -> Result<AlertSettings, ConfigError> {
     let d = AlertSettings::default();
@@ -986,6 +1010,7 @@ impl RawConfig {
             }
         }
         let alerts = alert_settings(&self.alerts)?;
+        let burn_min_minutes = burn_min_minutes(&self.alerts)?;
         let smtp = self.smtp.as_ref().map(smtp_config).transpose()?;
         let channels = file_channels(&self.channels, smtp.is_some(), time_zone)?;
         Ok(Config {
@@ -1012,6 +1037,7 @@ impl RawConfig {
             workspaces,
             prices: self.prices,
             alerts,
+            burn_min_minutes,
             channels,
             smtp,
             account_budget,
@@ -1549,6 +1575,7 @@ time_zone = "Europe/Rome"
 [alerts]
 retry_initial = "50ms"
 give_up_after = "2h"
+burn_min_minutes = 2
 [[channels]]
 id = "ops"
 kind = "webhook"
@@ -1577,6 +1604,7 @@ password_env = "QS_TEST_CFG_SMTP_PASSWORD"
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.alerts.retry_initial, Duration::from_millis(50));
         assert_eq!(c.alerts.give_up_after, Duration::from_secs(7200));
+        assert_eq!(c.burn_min_minutes, 2);
         let smtp = c.smtp.as_ref().unwrap_or_else(|| panic!("smtp"));
         assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::StartTls));
         assert!(!format!("{c:?}").contains("pw-never-shown"));
@@ -1606,6 +1634,7 @@ password_env = "QS_TEST_CFG_SMTP_PASSWORD"
         assert!(matches!(&mail.target, ChannelTarget::Email { to } if to.len() == 2));
         let d = load("").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d.alerts, AlertSettings::default());
+        assert_eq!(d.burn_min_minutes, 5);
         assert!(d.channels.is_empty() && d.smtp.is_none());
     }
 
@@ -1715,6 +1744,21 @@ password_env = "QS_TEST_CFG_SMTP_PASSWORD"
                 "[alerts]\ngive_up_after = \"0s\"\n".into(),
                 "alerts.give_up_after:",
                 "positive",
+            ),
+            (
+                "[alerts]\nburn_min_minutes = 0\n".into(),
+                "alerts.burn_min_minutes:",
+                "from 1 to 15",
+            ),
+            (
+                "[alerts]\nburn_min_minutes = 16\n".into(),
+                "alerts.burn_min_minutes:",
+                "(got 16)",
+            ),
+            (
+                "[alerts]\nburn_min_minutes = -3\n".into(),
+                "alerts.burn_min_minutes:",
+                "from 1 to 15",
             ),
         ] {
             let e = load(&toml).err().unwrap_or_default();

@@ -243,6 +243,9 @@ pub struct Registry {
     runs: Mutex<BoundedSeen>,
     store: Store,
     hub: Arc<Hub>,
+    /// The burn rate's warm-up: whole minutes of history before it forecasts (`[alerts]
+    /// burn_min_minutes`).
+    burn_min_minutes: u32,
     /// The account-wide budget (`[account]`), if one is set: read once a second by the tick.
     account_budget: Mutex<Option<AccountBudget>>,
 }
@@ -266,7 +269,14 @@ pub fn key_hash(key: &str) -> [u8; 32] {
 }
 
 impl Registry {
-    pub fn new(tz: chrono_tz::Tz, policy: AccountPolicy, store: Store, hub: Arc<Hub>) -> Registry {
+    /// `burn_min_minutes`: the burn rate's warm-up (see [`crate::quota::alerting`]).
+    pub fn new(
+        tz: chrono_tz::Tz,
+        policy: AccountPolicy,
+        store: Store,
+        hub: Arc<Hub>,
+        burn_min_minutes: u32,
+    ) -> Registry {
         Registry {
             tz,
             index: RwLock::new(Index::default()),
@@ -274,6 +284,7 @@ impl Registry {
             runs: Mutex::new(BoundedSeen::new(SEEN_RUNS_CAP)),
             store,
             hub,
+            burn_min_minutes,
             account_budget: Mutex::new(None),
         }
     }
@@ -611,7 +622,8 @@ impl Registry {
                 let st = &mut *st;
                 let acct = self.evaluate(&w, st, now, &[]);
                 let mut alerts = Vec::new();
-                st.alerts.on_tick(&st.meter, now, &mut alerts);
+                st.alerts
+                    .on_tick(&st.meter, now, self.burn_min_minutes, &mut alerts);
                 self.raise(&w, st, alerts, now);
                 if budgeted {
                     let settled = st.meter.settled(now);
@@ -625,7 +637,7 @@ impl Registry {
                     st.dirty = false;
                     self.hub
                         .has_subscribers(&w.id)
-                        .then(|| view_of(&w, st, &acct, now))
+                        .then(|| view_of(&w, st, &acct, now, self.burn_min_minutes))
                 } else {
                     None
                 };
@@ -672,7 +684,8 @@ impl Registry {
             };
             b.alerts.after_call(&b.meter, spent, now, &mut alerts);
         }
-        b.alerts.on_tick(&b.meter, now, &mut alerts);
+        b.alerts
+            .on_tick(&b.meter, now, self.burn_min_minutes, &mut alerts);
         let warning_at = b.meter.limits().warning_at;
         drop(guard);
         for a in alerts {
@@ -694,7 +707,7 @@ impl Registry {
             .unwrap_or_else(|p| p.into_inner());
         guard
             .as_ref()
-            .map(|b| b.alerts.forecasts(&b.meter, now))
+            .map(|b| b.alerts.forecasts(&b.meter, now, self.burn_min_minutes))
             .unwrap_or_default()
     }
 
@@ -726,7 +739,7 @@ impl Registry {
     /// The workspace's status report, unrendered.
     pub fn view(&self, w: &Workspace, now: DateTime<Utc>) -> StatusView {
         let st = w.lock();
-        view_of(w, &st, &self.account.current(), now)
+        view_of(w, &st, &self.account.current(), now, self.burn_min_minutes)
     }
 
     /// Notes a call of a model without a price. New models are reported in one warning per
@@ -817,8 +830,13 @@ impl Registry {
         }
         // Subscribers get the new status right away, not at the next tick.
         st.dirty = false;
-        self.hub
-            .publish(Event::Status(Arc::new(view_of(w, st, acct, now))));
+        self.hub.publish(Event::Status(Arc::new(view_of(
+            w,
+            st,
+            acct,
+            now,
+            self.burn_min_minutes,
+        ))));
     }
 
     /// Raises the notices of `alerts` (the workspace's lock held, after its evaluation).
@@ -939,7 +957,13 @@ fn account_view(
     (e.status, std::mem::discriminant(&e.cause))
 }
 
-fn view_of(w: &Workspace, st: &WsState, acct: &AccountState, now: DateTime<Utc>) -> StatusView {
+fn view_of(
+    w: &Workspace,
+    st: &WsState,
+    acct: &AccountState,
+    now: DateTime<Utc>,
+    burn_min_minutes: u32,
+) -> StatusView {
     let e = quota::evaluate(&st.meter, acct, now);
     let (status, cause, since) = st.tracker.current();
     let (message_key, message_args, action_keys) = quota::describe(&e);
@@ -970,7 +994,7 @@ fn view_of(w: &Workspace, st: &WsState, acct: &AccountState, now: DateTime<Utc>)
         last_error: st.last_error.clone(),
         forecasts: st
             .alerts
-            .forecasts(&st.meter, now)
+            .forecasts(&st.meter, now, burn_min_minutes)
             .into_iter()
             .map(|f| LimitForecast {
                 limit: f.limit,
@@ -1091,6 +1115,7 @@ mod lock_tests {
             AccountPolicy::default(),
             store,
             Arc::default(),
+            crate::quota::alerting::BURN_MIN_MINUTES,
         );
         for id in ids {
             reg.upsert_workspace(id, id, Limits::default(), now);

@@ -125,6 +125,7 @@ pub async fn start(
         config.account,
         store.clone(),
         hub,
+        config.burn_min_minutes,
     ));
     registry.set_account_budget(config.account_budget.clone());
     let now = Utc::now();

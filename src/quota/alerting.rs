@@ -20,10 +20,13 @@
 //! The rate is the spending of the last [`BURN_WINDOW_MINUTES`] whole minutes, per minute, with
 //! the busiest minute left out (a trimmed mean): steady traffic reads at its rate, a single
 //! burst does not project an exhaustion that the traffic after it will not reach, and a
-//! workspace idle for the window reads 0. It needs [`BURN_MIN_MINUTES`] minutes of history
-//! (after a workspace's first call, or a restart) before it projects anything. The projection
-//! is `now + (limit − used) / rate`; when it falls before the period's reset, a warning names
-//! both times, once per limit and period.
+//! workspace idle for the window reads 0. It needs a number of whole minutes of history (after
+//! a workspace's first call, or a restart) before it projects anything: a parameter of
+//! [`AlertRules::on_tick`] and [`AlertRules::forecasts`] (`[alerts] burn_min_minutes` in the
+//! config file, 1 to [`BURN_WINDOW_MINUTES`], default [`BURN_MIN_MINUTES`]). With a single
+//! minute known there is nothing to leave out: that minute is the rate. The projection is
+//! `now + (limit − used) / rate`; when it falls before the period's reset, a warning names both
+//! times, once per limit and period.
 
 use chrono::{DateTime, Utc};
 
@@ -40,8 +43,9 @@ pub const PERIOD_KINDS: [LimitKind; 4] = [
 
 /// Whole minutes of history the burn rate reads.
 pub const BURN_WINDOW_MINUTES: usize = 15;
-/// Whole minutes of history needed before the burn rate projects anything.
-pub const BURN_MIN_MINUTES: i64 = 5;
+/// Whole minutes of history needed before the burn rate projects anything, by default (the
+/// warm-up is a parameter: see the module docs).
+pub const BURN_MIN_MINUTES: u32 = 5;
 
 /// Thresholds compare with this slack, so that 0.8 of a limit counts as 80 % in binary floats.
 const EPSILON: f64 = 1e-9;
@@ -375,8 +379,15 @@ impl AlertRules {
     }
 
     /// Once a second: periods that ended say so, and limits projected to run out before their
-    /// reset are warned about (once per period).
-    pub fn on_tick(&mut self, meter: &WorkspaceMeter, now: DateTime<Utc>, out: &mut Vec<Alert>) {
+    /// reset are warned about (once per period). `min_minutes`: the burn rate's warm-up, whole
+    /// minutes of history needed before it projects anything.
+    pub fn on_tick(
+        &mut self,
+        meter: &WorkspaceMeter,
+        now: DateTime<Utc>,
+        min_minutes: u32,
+        out: &mut Vec<Alert>,
+    ) {
         let idle = self.fired.iter().all(Option::is_none)
             && self.warned.iter().all(Option::is_none)
             && self.burn.as_ref().is_none_or(|b| !b.active(now));
@@ -392,7 +403,7 @@ impl AlertRules {
             if self.warned[i] == Some(r.period) {
                 continue;
             }
-            let Some(f) = self.forecast(meter, &r, kind, now) else {
+            let Some(f) = self.forecast(meter, &r, kind, now, min_minutes) else {
                 continue;
             };
             if f.before_reset() {
@@ -538,8 +549,14 @@ impl AlertRules {
         burn.record(at.min(now), spent);
     }
 
-    /// The forecasts of the period limits that have a rate, for the status report.
-    pub fn forecasts(&self, meter: &WorkspaceMeter, now: DateTime<Utc>) -> Vec<Forecast> {
+    /// The forecasts of the period limits that have a rate, for the status report
+    /// (`min_minutes` as for [`AlertRules::on_tick`]).
+    pub fn forecasts(
+        &self,
+        meter: &WorkspaceMeter,
+        now: DateTime<Utc>,
+        min_minutes: u32,
+    ) -> Vec<Forecast> {
         if self.burn.as_ref().is_none_or(|b| !b.active(now)) {
             return Vec::new();
         }
@@ -548,7 +565,7 @@ impl AlertRules {
             .into_iter()
             .filter_map(|kind| {
                 let r = read(meter, &settled, kind, now)?;
-                self.forecast(meter, &r, kind, now)
+                self.forecast(meter, &r, kind, now, min_minutes)
             })
             .collect()
     }
@@ -559,8 +576,12 @@ impl AlertRules {
         r: &Reading,
         kind: LimitKind,
         now: DateTime<Utc>,
+        min_minutes: u32,
     ) -> Option<Forecast> {
-        let rate = self.burn.as_ref()?.per_second(quantity(kind), now)?;
+        let rate = self
+            .burn
+            .as_ref()?
+            .per_second(quantity(kind), now, min_minutes)?;
         let runs_out_at = runs_out_at(r.used, r.cap, rate, now)?;
         Some(Forecast {
             limit: kind,
@@ -664,12 +685,13 @@ impl BurnRate {
             .any(|&x| x <= m && x > m - BURN_WINDOW_MINUTES as i64 - 1)
     }
 
-    /// Units of `q` per second: the trimmed mean over the whole minutes before `now`'s; `None`
-    /// while fewer than [`BURN_MIN_MINUTES`] are known.
-    pub fn per_second(&self, q: Quantity, now: DateTime<Utc>) -> Option<f64> {
+    /// Units of `q` per second: the trimmed mean over the whole minutes before `now`'s (a
+    /// single minute known is its own rate); `None` while fewer than `min_minutes` (at least 1)
+    /// are known.
+    pub fn per_second(&self, q: Quantity, now: DateTime<Utc>, min_minutes: u32) -> Option<f64> {
         let current = minute_of(now);
         let known = (current - self.since).min(BURN_WINDOW_MINUTES as i64);
-        if known < BURN_MIN_MINUTES {
+        if known < i64::from(min_minutes.max(1)) {
             return None;
         }
         let (mut sum, mut max) = (0u64, 0u64);
@@ -683,7 +705,11 @@ impl BurnRate {
             sum = sum.saturating_add(v);
             max = max.max(v);
         }
-        let per_minute = (sum - max) as f64 / (known - 1) as f64;
+        let per_minute = if known == 1 {
+            sum as f64
+        } else {
+            (sum - max) as f64 / (known - 1) as f64
+        };
         Some(per_minute / 60.0)
     }
 }

@@ -8,10 +8,11 @@ use crate::types::{LimitKind, Limits, Status};
 
 const USD: u64 = 1_000_000_000;
 
-/// A workspace: its meter and its alert rules.
+/// A workspace: its meter, its alert rules and the burn rate's warm-up (whole minutes).
 struct Ws {
     m: WorkspaceMeter,
     rules: AlertRules,
+    min: u32,
 }
 
 impl Ws {
@@ -19,7 +20,12 @@ impl Ws {
         Ws {
             m: meter(limits),
             rules: AlertRules::default(),
+            min: BURN_MIN_MINUTES,
         }
+    }
+
+    fn forecasts(&self, now: DateTime<Utc>) -> Vec<Forecast> {
+        self.rules.forecasts(&self.m, now, self.min)
     }
 
     /// A call that costs `usd` dollars at `now`; the alerts it raised.
@@ -42,7 +48,7 @@ impl Ws {
 
     fn tick(&mut self, now: DateTime<Utc>) -> Vec<Alert> {
         let mut out = Vec::new();
-        self.rules.on_tick(&self.m, now, &mut out);
+        self.rules.on_tick(&self.m, now, self.min, &mut out);
         out
     }
 }
@@ -283,7 +289,7 @@ fn steady_spending_projects_the_exhaustion_once_when_it_comes_before_the_reset()
     assert_eq!(resets_at, utc("2024-05-11T00:00:00Z"));
     // Raised at the first tick with 5 whole minutes known (12:05:30, 6 USD used): 94 minutes.
     assert_eq!(runs_out_at, utc("2024-05-10T13:39:30Z"));
-    let f = ws.rules.forecasts(&ws.m, add_secs(start, 10 * 60));
+    let f = ws.forecasts(add_secs(start, 10 * 60));
     assert_eq!(f.len(), 1);
     assert!(f[0].before_reset());
     // Not again this period.
@@ -295,7 +301,7 @@ fn spending_that_lasts_past_the_reset_raises_nothing() {
     let mut ws = Ws::new(budget(10_000.0));
     let alerts = steady(&mut ws, 1.0, utc("2024-05-10T12:00:00Z"), 15);
     assert!(burn_alerts(&alerts).is_empty());
-    let f = ws.rules.forecasts(&ws.m, utc("2024-05-10T12:15:00Z"));
+    let f = ws.forecasts(utc("2024-05-10T12:15:00Z"));
     assert!(f.iter().all(|f| !f.before_reset()), "{f:?}");
 }
 
@@ -337,15 +343,9 @@ fn an_idle_workspace_and_a_young_one_forecast_nothing() {
     // Four minutes of history are not enough.
     let alerts = steady(&mut ws, 1.0, start, 4);
     assert!(burn_alerts(&alerts).is_empty());
-    assert!(ws
-        .rules
-        .forecasts(&ws.m, add_secs(start, 4 * 60))
-        .is_empty());
+    assert!(ws.forecasts(add_secs(start, 4 * 60)).is_empty());
     // Twenty idle minutes later the window holds nothing.
-    assert!(ws
-        .rules
-        .forecasts(&ws.m, add_secs(start, 24 * 60))
-        .is_empty());
+    assert!(ws.forecasts(add_secs(start, 24 * 60)).is_empty());
     assert!(ws.tick(add_secs(start, 24 * 60)).is_empty());
 }
 
@@ -364,6 +364,44 @@ fn just_after_the_reset_the_forecast_counts_from_the_new_period() {
     assert_eq!(burns.len(), 1, "{alerts:?}");
     assert_eq!(burns[0].1, utc("2024-05-12T00:00:00Z"));
     assert!(burns[0].0 < utc("2024-05-11T00:30:00Z"));
+}
+
+/// The minutes after `start` of the first tick that raised a burn-rate warning, on spending of
+/// 1 USD a minute (one call at each minute's 30th second) against a 100 USD budget.
+fn first_warning_minute(min: u32, start: DateTime<Utc>) -> Option<u64> {
+    let mut l = budget(100.0);
+    l.alert_thresholds = Some(vec![]);
+    let mut ws = Ws::new(l);
+    ws.min = min;
+    (0..20u64).find(|m| {
+        let t = add_secs(start, m * 60 + 30);
+        ws.spend(1.0, t);
+        !burn_alerts(&ws.tick(t)).is_empty()
+    })
+}
+
+#[test]
+fn the_warm_up_is_a_parameter() {
+    let start = utc("2024-05-10T12:00:00Z");
+    // One whole minute known is enough with a warm-up of 1: the tick a minute after the first
+    // call warns, and the forecast is the status report's too.
+    assert_eq!(first_warning_minute(1, start), Some(1));
+    assert_eq!(first_warning_minute(2, start), Some(2));
+    // The default waits 5 minutes.
+    assert_eq!(first_warning_minute(BURN_MIN_MINUTES, start), Some(5));
+    assert_eq!(first_warning_minute(15, start), Some(15));
+    let mut ws = Ws::new(budget(100.0));
+    ws.min = 1;
+    ws.spend(1.0, add_secs(start, 30));
+    assert!(ws.forecasts(add_secs(start, 59)).is_empty());
+    let f = ws.forecasts(add_secs(start, 90));
+    assert_eq!(f.len(), 1, "{f:?}");
+    // 1 USD in the minute known, 99 left: 99 minutes from 12:01:30.
+    assert_eq!(f[0].runs_out_at, utc("2024-05-10T13:40:30Z"));
+    // The same history reads nothing with the default warm-up.
+    ws.min = BURN_MIN_MINUTES;
+    assert!(ws.forecasts(add_secs(start, 90)).is_empty());
+    assert!(ws.forecasts(add_secs(start, 4 * 60 + 59)).is_empty());
 }
 
 #[test]
@@ -405,7 +443,7 @@ fn history_read_back_from_the_ledger_needs_no_warm_up() {
         },
         now,
     );
-    let f = ws.rules.forecasts(&ws.m, now);
+    let f = ws.rules.forecasts(&ws.m, now, ws.min);
     assert_eq!(f.len(), 1, "{f:?}");
     // 10 USD used, 90 left; the window's 15 minutes hold 10 USD (one minute left out as the
     // busiest, 9 USD over 14 minutes): about 0.64 USD a minute → about 140 minutes.

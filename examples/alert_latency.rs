@@ -1,0 +1,296 @@
+//! Alert latency for BENCHMARKS.md: the time from the answer of the call that crosses a limit's
+//! 100 % threshold to the arrival of that alert's webhook.
+//!
+//! Starts `quota-sentinel simulate` and `quota-sentinel serve` as child processes (as
+//! `scripts/bench.sh` does), the gateway with `CROSSINGS + 1` workspaces, each with
+//! `requests_per_day = 1`, and one webhook channel (`levels = ["error"]`, its secret given to
+//! the child in `secret_env`) pointing at a receiver this program serves on 127.0.0.1 (port 0).
+//! Each workspace's first call uses its whole day: it is answered 200 and raises the threshold
+//! alert (`notif-alert-threshold`, level `error`), the only notification the channel takes.
+//! The crossings start one every `SPACING_MS` (one workspace each, so they are independent);
+//! the program records when each call's answer was read in full and when the webhook naming
+//! that workspace (`data.notification.workspace`) arrived in full, on one monotonic clock. The
+//! first crossing warms the connections up and is not counted.
+//!
+//! `cargo run --release --example alert_latency -- [BIN] [CROSSINGS] [SPACING_MS]` (defaults:
+//! the `quota-sentinel` binary of the same target directory, 100, 20) prints one JSON line:
+//! `{"crossings", "delivered", "spacing_ms", "ms": {"p50", "p99", "max", "min"}}`; it exits
+//! non-zero if a call was not answered 200 or a webhook did not arrive within 30 s.
+
+#![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// The channel's signing secret (a local benchmark: a fixed one is enough).
+const SECRET: &str = "whsec_YWxlcnQtbGF0ZW5jeS1iZW5jaC1zZWNyZXQtMDA=";
+/// How long the webhooks are waited for after the last crossing.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Child processes, killed when dropped.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A free port on 127.0.0.1 (bound, then released for a child to take).
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn key(i: usize) -> String {
+    format!("qs_alert_latency_{i:04}")
+}
+
+fn workspace(i: usize) -> String {
+    format!("lat{i:04}")
+}
+
+/// The gateway's config: `n` workspaces of one request a day, and the webhook channel.
+fn config(n: usize, hook: &str) -> String {
+    let mut toml = format!(
+        "[[channels]]\nid = \"bench\"\nkind = \"webhook\"\nurl = \"{hook}\"\n\
+         secret_env = \"QS_ALERT_LATENCY_SECRET\"\nlevels = [\"error\"]\n"
+    );
+    for i in 0..n {
+        let hash = hex::encode(Sha256::digest(key(i).as_bytes()));
+        toml.push_str(&format!(
+            "[[workspaces]]\nid = \"{}\"\nkey_sha256 = [\"{hash}\"]\nrequests_per_minute = 0\n\
+             tokens_per_minute = 0\nrequests_per_day = 1\n",
+            workspace(i)
+        ));
+    }
+    toml
+}
+
+/// Arrival times of the threshold alerts, by workspace (the first of each).
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// Serves the webhook receiver on `listener`: records the arrival of each `error` threshold
+/// alert by workspace and answers 200.
+fn receiver(listener: tokio::net::TcpListener, arrivals: Arrivals) {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = axum::Router::new().fallback(move |req: Request<Body>| {
+        let arrivals = arrivals.clone();
+        async move {
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            let at = Instant::now();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let n = &v["data"]["notification"];
+            if n["key"] == "notif-alert-threshold" && n["level"] == "error" {
+                if let Some(w) = n["workspace"].as_str() {
+                    arrivals
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(w.to_string())
+                        .or_insert(at);
+                }
+            }
+            "ok"
+        }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+}
+
+/// Waits (bounded, 20 s) until `url` answers.
+async fn wait_up(http: &reqwest::Client, url: &str) -> Result<(), String> {
+    for _ in 0..400 {
+        if http.get(url).send().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("not up: {url}"))
+}
+
+/// The value at quantile `q` of sorted `v` (nearest rank).
+fn quantile(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+fn arg<T: std::str::FromStr>(i: usize, default: T) -> T {
+    std::env::args()
+        .nth(i)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn run() -> Result<String, String> {
+    let default_bin = std::env::current_exe()
+        .ok()
+        .and_then(|p| Some(p.parent()?.parent()?.join("quota-sentinel")))
+        .unwrap_or_else(|| PathBuf::from("quota-sentinel"));
+    let bin: PathBuf = std::env::args().nth(1).map_or(default_bin, PathBuf::from);
+    let crossings: usize = arg(2, 100);
+    let spacing = Duration::from_millis(arg(3, 20));
+    let n = crossings + 1; // the first warms up
+
+    let arrivals: Arrivals = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let hook = format!(
+        "http://{}/hook",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    receiver(listener, arrivals.clone());
+
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let cfg = dir.path().join("qs.toml");
+    std::fs::write(&cfg, config(n, &hook)).map_err(|e| e.to_string())?;
+    let (sim_port, gw_port) = (free_port()?, free_port()?);
+    let mut children = Children(Vec::new());
+    let spawn = |cmd: &mut Command| {
+        cmd.env("QS_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))
+    };
+    children.0.push(spawn(
+        Command::new(&bin)
+            .arg("simulate")
+            .arg("--sim-listen")
+            .arg(format!("127.0.0.1:{sim_port}")),
+    )?);
+    children.0.push(spawn(
+        Command::new(&bin)
+            .arg("serve")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{gw_port}"))
+            .arg("--database-url")
+            .arg(format!("sqlite://{}/qs.db", dir.path().display()))
+            .arg("--upstream-url")
+            .arg(format!("http://127.0.0.1:{sim_port}/v1"))
+            .env("OPENAI_API_KEY", "sk-alert-latency")
+            // Sessions that outlive a restart: only so the gateway does not warn that they don't.
+            .env("QUOTA_ADMIN_KEY", "qs_alert_latency_admin_0123456789")
+            .env("QS_ALERT_LATENCY_SECRET", SECRET),
+    )?);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let gw = format!("http://127.0.0.1:{gw_port}");
+    wait_up(&http, &format!("http://127.0.0.1:{sim_port}/_sim/stats")).await?;
+    wait_up(&http, &format!("{gw}/healthz")).await?;
+
+    // One crossing every `spacing`, each in its own task: the answers' instants by workspace.
+    let start = tokio::time::Instant::now() + Duration::from_millis(100);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (http, url) = (http.clone(), format!("{gw}/v1/chat/completions"));
+        let at = start + spacing * u32::try_from(i).unwrap_or(u32::MAX);
+        tasks.spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let r = http
+                .post(url)
+                .bearer_auth(key(i))
+                .header("content-type", "application/json")
+                .body(r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"cross the limit"}],"max_tokens":16}"#)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = r.status();
+            r.bytes().await.map_err(|e| e.to_string())?;
+            let answered = Instant::now();
+            if status != 200 {
+                return Err(format!("{}: answered {status}", workspace(i)));
+            }
+            Ok((workspace(i), answered))
+        });
+    }
+    let mut answers = HashMap::new();
+    while let Some(r) = tasks.join_next().await {
+        let (w, at) = r.map_err(|e| e.to_string())??;
+        answers.insert(w, at);
+    }
+
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let got = arrivals.lock().unwrap_or_else(|p| p.into_inner()).len();
+        if got >= n || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let arrived = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    drop(children);
+
+    let mut ms: Vec<f64> = (1..n)
+        .filter_map(|i| {
+            let w = workspace(i);
+            let (answer, hook) = (answers.get(&w)?, arrived.get(&w)?);
+            Some(match hook.checked_duration_since(*answer) {
+                Some(d) => d.as_secs_f64() * 1e3,
+                None => -(answer.duration_since(*hook).as_secs_f64() * 1e3),
+            })
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let out = serde_json::json!({
+        "crossings": crossings,
+        "delivered": ms.len(),
+        "spacing_ms": spacing.as_millis() as u64,
+        "ms": {
+            "p50": (quantile(&ms, 0.50) * 1000.0).round() / 1000.0,
+            "p99": (quantile(&ms, 0.99) * 1000.0).round() / 1000.0,
+            "max": (quantile(&ms, 1.0) * 1000.0).round() / 1000.0,
+            "min": (quantile(&ms, 0.0) * 1000.0).round() / 1000.0,
+        },
+    });
+    if ms.len() < crossings {
+        return Err(format!(
+            "{} of {crossings} webhooks arrived within {DEADLINE:?}: {out}",
+            ms.len()
+        ));
+    }
+    Ok(out.to_string())
+}
+
+fn main() -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("alert_latency: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run()) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("alert_latency: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

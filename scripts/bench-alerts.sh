@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Measures the alert figures of BENCHMARKS.md ("Alerts"), all on 127.0.0.1:
+#  1. crossing → webhook: examples/alert_latency.rs (100 workspaces of one request a day, one crossing
+#     every 20 ms, a webhook channel to a receiver in the example), $ROUNDS runs; p50/p99/max of each, medians;
+#  2. CPU per call with alert rules on vs off: gateways side by side in front of one simulator,
+#     "off" (alert_thresholds = [], no channel) and "on" (default thresholds on a budget and day limits
+#     no call reaches, so every call runs the threshold check, plus a webhook channel to a local
+#     receiver), and "off again", a second process of off's config: the A/A control, whose distance
+#     to off is the noise of the method on this machine; wrk -t2 -c64 -d10s, $ROUNDS rounds, the order
+#     rotated each round; medians of requests/s and of each gateway's CPU µs per call (user + system,
+#     all threads, from /proc/PID/stat), and the differences on − off and off again − off.
+# Usage: scripts/bench-alerts.sh PATH/TO/quota-sentinel   (make bench builds it and the example, and calls this)
+set -euo pipefail
+BIN=${1:?usage: bench-alerts.sh BIN}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+med() { tr ' ' '\n' <<< "$1" | grep . | median; }
+SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
+EXAMPLES="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples"
+
+echo "## Alerts: crossing → webhook (examples/alert_latency: 100 crossings 20 ms apart, $ROUNDS runs; ms)"
+declare -a P50 P99 MAX
+for r in $(seq 1 "$ROUNDS"); do
+  out=$("$EXAMPLES/alert_latency" "$BIN" 100 20)
+  echo "run $r: $out"
+  read -r a b c < <(python3 -c "import json,sys; r=json.loads(sys.argv[1]); assert r['delivered']==r['crossings'], r; m=r['ms']; print(m['p50'], m['p99'], m['max'])" "$out")
+  P50+=("$a"); P99+=("$b"); MAX+=("$c")
+done
+echo "| crossing → webhook | p50 ms | p99 ms | max ms |"; echo "|---|---|---|---|"
+echo "| medians of $ROUNDS runs | $(med "${P50[*]}") | $(med "${P99[*]}") | $(med "${MAX[*]}") |"
+echo "(target: p99 ≤ 250 ms; worst p99 of the runs: $(printf '%s\n' "${P99[@]}" | sort -n | tail -1) ms)"
+
+echo; echo "## Alerts: CPU per call with alert rules on vs off (wrk -t2 -c64 -d${SECS}s, $ROUNDS rounds, order rotated)"
+KEY=qs_bench_key_0123456789
+ADMIN=qs_bench_admin_key_0123456789   # set only so the gateways do not warn that sessions end with them
+HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
+BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello benchmark"}],"max_tokens":16}'
+SIM=$(port); OFF=$(port); ON=$(port); OFF2=$(port); RX=$(port)
+QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & SIM_PID=$!; PIDS+=($SIM_PID)
+# The "on" gateway's webhook receiver: answers 200 to every POST (no call crosses a threshold here,
+# so it should receive nothing; it exists so the channel is a live one).
+python3 - "$RX" <<'PY' & PIDS+=($!)
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200); self.send_header("content-length", "2"); self.end_headers(); self.wfile.write(b"ok")
+    do_GET = do_POST
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+# Limits no call of the run reaches (so no call is refused and no threshold fires), the same in all.
+LIMITS='requests_per_minute = 0
+tokens_per_minute = 0
+requests_per_day = 100000000
+budget_usd_per_day = 1000000'
+cat > "$TMP/off.toml" <<TOML
+[[workspaces]]
+id = "bench"
+key_sha256 = ["$HASH"]
+$LIMITS
+alert_thresholds = []
+TOML
+cat > "$TMP/on.toml" <<TOML
+[[workspaces]]
+id = "bench"
+key_sha256 = ["$HASH"]
+$LIMITS
+[[channels]]
+id = "bench"
+kind = "webhook"
+url = "http://127.0.0.1:$RX/hook"
+secret_env = "QS_BENCH_WEBHOOK_SECRET"
+TOML
+QUOTA_ADMIN_KEY=$ADMIN QS_LOG=warn OPENAI_API_KEY=sk-bench "$BIN" serve --config "$TMP/off.toml" --listen 127.0.0.1:$OFF \
+  --database-url "sqlite://$TMP/off.db" --upstream-url http://127.0.0.1:$SIM/v1 & OFF_PID=$!; PIDS+=($OFF_PID)
+QS_BENCH_WEBHOOK_SECRET=whsec_YmVuY2gtYWxlcnRzLXdlYmhvb2stc2VjcmV0LTAw QUOTA_ADMIN_KEY=$ADMIN QS_LOG=warn OPENAI_API_KEY=sk-bench \
+  "$BIN" serve --config "$TMP/on.toml" --listen 127.0.0.1:$ON \
+  --database-url "sqlite://$TMP/on.db" --upstream-url http://127.0.0.1:$SIM/v1 & ON_PID=$!; PIDS+=($ON_PID)
+QUOTA_ADMIN_KEY=$ADMIN QS_LOG=warn OPENAI_API_KEY=sk-bench "$BIN" serve --config "$TMP/off.toml" --listen 127.0.0.1:$OFF2 \
+  --database-url "sqlite://$TMP/off2.db" --upstream-url http://127.0.0.1:$SIM/v1 & OFF2_PID=$!; PIDS+=($OFF2_PID)
+wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$RX/"
+for p in $OFF $ON $OFF2; do wait_up "http://127.0.0.1:$p/healthz"; done
+
+cat > "$TMP/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+LUA
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+declare -A RPS CPU NON200
+declare -A GW_PID=([off]=$OFF_PID [on]=$ON_PID [off2]=$OFF2_PID) GW_PORT=([off]=$OFF [on]=$ON [off2]=$OFF2)
+# One wrk run against gateway $1: appends its requests/s and CPU µs per call.
+measure() { local name=$1 pid=${GW_PID[$1]} t0 t1 out n
+  t0=$(ticks "$pid")
+  out=$(wrk -t2 -c64 -d"${SECS}s" -s "$TMP/post.lua" "http://127.0.0.1:${GW_PORT[$name]}/v1/chat/completions")
+  t1=$(ticks "$pid")
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  NON200[$name]+="$(echo "$out" | awk '/Non-2xx/ {print $NF}') "
+  RPS[$name]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+  CPU[$name]+="$(python3 -c "import sys; print(round((int(sys.argv[1]) * 1e6 / int(sys.argv[2])) / int(sys.argv[3]), 1))" $((t1 - t0)) "$HZ" "$n") "
+}
+last() { echo $1 | awk '{print $NF}'; }
+NAMES=(off on off2)
+# Warm-up: connections, caches, the first ledger batches.
+for k in "${NAMES[@]}"; do
+  wrk -t2 -c64 -d2s -s "$TMP/post.lua" "http://127.0.0.1:${GW_PORT[$k]}/v1/chat/completions" >/dev/null
+done
+for r in $(seq 1 "$ROUNDS"); do
+  # Rotate the order, so that no gateway always runs right after another's ledger flush.
+  line="round $r:"
+  for i in 0 1 2; do
+    k=${NAMES[$(( (i + r - 1) % 3 ))]}
+    measure "$k"
+    line+="  $k $(last "${RPS[$k]}") req/s $(last "${CPU[$k]}") µs/call;"
+  done
+  echo "$line"
+done
+if [ -n "$(echo ${NON200[off]} ${NON200[on]} ${NON200[off2]})" ]; then
+  echo "non-2xx answers seen (off: ${NON200[off]}; on: ${NON200[on]}; off again: ${NON200[off2]}): the figures are not comparable" >&2; exit 1
+fi
+echo "| alert rules | median requests/s | gateway CPU µs per call | rounds (µs per call) |"; echo "|---|---|---|---|"
+echo "| off (alert_thresholds = [], no channel) | $(med "${RPS[off]}") | $(med "${CPU[off]}") | ${CPU[off]}|"
+echo "| on (default thresholds, a webhook channel) | $(med "${RPS[on]}") | $(med "${CPU[on]}") | ${CPU[on]}|"
+echo "| off again (A/A control: off's config, a second process) | $(med "${RPS[off2]}") | $(med "${CPU[off2]}") | ${CPU[off2]}|"
+python3 -c "import sys; on,off,off2=map(float,sys.argv[1:4]); print(f'on − off: {on-off:+.1f} µs per call; off again − off (the noise): {off2-off:+.1f} µs per call (medians)')" \
+  "$(med "${CPU[on]}")" "$(med "${CPU[off]}")" "$(med "${CPU[off2]}")"
