@@ -305,17 +305,33 @@ struct Reading {
     used: u64,
 }
 
-fn read(
-    meter: &WorkspaceMeter,
-    settled: &[u64],
-    kind: LimitKind,
-    now: DateTime<Utc>,
-) -> Option<Reading> {
+/// What the rules read of a meter at one instant: settled usage and the current day and
+/// month, each worked out once (a time-zone conversion each).
+struct Snap {
+    settled: [u64; LimitKind::COUNT],
+    periods: (i64, i64),
+}
+
+impl Snap {
+    fn of(meter: &WorkspaceMeter, now: DateTime<Utc>) -> Snap {
+        Snap {
+            settled: meter.settled(now),
+            periods: meter.periods(now),
+        }
+    }
+}
+
+fn read(meter: &WorkspaceMeter, snap: &Snap, kind: LimitKind) -> Option<Reading> {
     let cap = meter.cap(kind)?;
+    let period = match kind {
+        LimitKind::BudgetUsdPerMonth => snap.periods.1,
+        LimitKind::RequestsPerMinute | LimitKind::TokensPerMinute => 0,
+        _ => snap.periods.0,
+    };
     Some(Reading {
-        period: meter.period(kind, now),
+        period,
         cap,
-        used: settled[kind as usize],
+        used: snap.settled[kind as usize],
     })
 }
 
@@ -348,9 +364,9 @@ impl AlertRules {
         self.burn
             .get_or_insert_with(|| Box::new(BurnRate::new(now)))
             .record(now, spent);
-        let settled = meter.settled(now);
+        let snap = Snap::of(meter, now);
         for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
-            let Some(r) = read(meter, &settled, kind, now) else {
+            let Some(r) = read(meter, &snap, kind) else {
                 self.fired[i] = None;
                 continue;
             };
@@ -394,9 +410,9 @@ impl AlertRules {
         if idle {
             return;
         }
-        let settled = meter.settled(now);
+        let snap = Snap::of(meter, now);
         for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
-            let Some(r) = read(meter, &settled, kind, now) else {
+            let Some(r) = read(meter, &snap, kind) else {
                 continue;
             };
             self.roll(i, kind, r.period, out);
@@ -428,10 +444,10 @@ impl AlertRules {
         now: DateTime<Utc>,
         out: &mut Vec<Alert>,
     ) {
-        let settled = meter.settled(now);
+        let snap = Snap::of(meter, now);
         for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
             let Some(f) = self.fired[i] else { continue };
-            let Some(r) = read(meter, &settled, kind, now) else {
+            let Some(r) = read(meter, &snap, kind) else {
                 self.fired[i] = None;
                 continue;
             };
@@ -560,11 +576,11 @@ impl AlertRules {
         if self.burn.as_ref().is_none_or(|b| !b.active(now)) {
             return Vec::new();
         }
-        let settled = meter.settled(now);
+        let snap = Snap::of(meter, now);
         PERIOD_KINDS
             .into_iter()
             .filter_map(|kind| {
-                let r = read(meter, &settled, kind, now)?;
+                let r = read(meter, &snap, kind)?;
                 self.forecast(meter, &r, kind, now, min_minutes)
             })
             .collect()

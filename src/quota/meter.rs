@@ -288,6 +288,16 @@ impl WorkspaceMeter {
         }
     }
 
+    /// [`WorkspaceMeter::period`] of the day limits and of the month limit at `now`, from one
+    /// time-zone conversion.
+    pub fn periods(&self, now: DateTime<Utc>) -> (i64, i64) {
+        let today = local_day(now, self.tz);
+        (
+            i64::from(chrono::Datelike::num_days_from_ce(&today)),
+            i64::from(month_key(today)),
+        )
+    }
+
     /// When the period of a day or month limit that holds `now` ends (minute limits: in a
     /// minute).
     pub fn resets_at(&self, kind: LimitKind, now: DateTime<Utc>) -> DateTime<Utc> {

@@ -221,6 +221,14 @@ fn ids_are_stable_per_period_and_marks_read_back() {
             ws.m.period(LimitKind::BudgetUsdPerDay, at(0))
         )
     );
+    assert_eq!(
+        ws.m.periods(at(0)),
+        (
+            ws.m.period(LimitKind::TokensPerDay, at(0)),
+            ws.m.period(LimitKind::BudgetUsdPerMonth, at(0))
+        ),
+        "one conversion gives the same periods"
+    );
     let (workspace, mark) = Mark::parse(&id).unwrap_or_else(|| panic!("{id}"));
     assert_eq!(workspace, "acme-1");
     // A restarted workspace that takes the mark back does not raise 80 % again, but 95 %.
