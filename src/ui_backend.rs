@@ -31,6 +31,29 @@ impl UiBackend {
     }
 }
 
+impl UiBackend {
+    /// The newest notifications of `workspace` (of every workspace: `None`), rendered.
+    fn newest_notifications(
+        &self,
+        workspace: Option<String>,
+        locale: Locale,
+        limit: u32,
+    ) -> BoxFuture<Result<Vec<Notification>, Incident>> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let stored = match &workspace {
+                Some(ws) => shared.store.notifications(ws, limit).await,
+                None => shared.store.notifications_of_all(limit).await,
+            }
+            .map_err(incident)?;
+            Ok(stored
+                .iter()
+                .map(|n| render_notification(n, locale, shared.config.time_zone))
+                .collect())
+        })
+    }
+}
+
 /// Logs a store failure of the page data under a new incident id and returns only the id: the
 /// page shows it beside a localized message, and the detail stays in the log.
 fn incident(e: crate::store::StoreError) -> Incident {
@@ -89,18 +112,7 @@ impl Backend for UiBackend {
         locale: Locale,
         limit: u32,
     ) -> BoxFuture<Result<Vec<Notification>, Incident>> {
-        let shared = self.shared.clone();
-        Box::pin(async move {
-            let stored = shared
-                .store
-                .notifications_of_all(limit)
-                .await
-                .map_err(incident)?;
-            Ok(stored
-                .iter()
-                .map(|n| render_notification(n, locale, shared.config.time_zone))
-                .collect())
-        })
+        self.newest_notifications(None, locale, limit)
     }
 
     fn account(&self, locale: Locale) -> AccountBudgetReport {
@@ -143,19 +155,7 @@ impl Backend for UiBackend {
         locale: Locale,
         limit: u32,
     ) -> BoxFuture<Result<Vec<Notification>, Incident>> {
-        let shared = self.shared.clone();
-        let workspace = workspace.to_string();
-        Box::pin(async move {
-            let stored = shared
-                .store
-                .notifications(&workspace, limit)
-                .await
-                .map_err(incident)?;
-            Ok(stored
-                .iter()
-                .map(|n| render_notification(n, locale, shared.config.time_zone))
-                .collect())
-        })
+        self.newest_notifications(Some(workspace.to_string()), locale, limit)
     }
 
     fn usage(
