@@ -25,17 +25,8 @@ use tokio_util::sync::CancellationToken;
 /// The log of this test binary (installed by the first test that asks).
 fn log() -> &'static Captured {
     static LOG: OnceLock<Captured> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(log.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::DEBUG)
-            .finish();
-        // Another test binary's subscriber is not ours to replace; this one has none.
-        let _ = tracing::subscriber::set_global_default(subscriber);
-        log
-    })
+    // This test binary has no other subscriber; were one there, the capture stays empty.
+    LOG.get_or_init(|| Captured::install().unwrap_or_default())
 }
 
 // ------------------------------------------------------------------ secrets of the tests
@@ -208,13 +199,7 @@ impl Receiver {
                 (status, "ok")
             }
         });
-        let stop = CancellationToken::new();
-        let t = stop.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { t.cancelled().await })
-                .await;
-        });
+        let stop = serve(listener, app);
         Receiver {
             url: format!("http://{addr}"),
             hits,

@@ -10,13 +10,7 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_outage_writes_a_few_failure_lines_a_second_and_never_a_key() {
-    let log = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(log.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap_or_else(|e| panic!("{e}"));
+    let log = Captured::install().unwrap_or_else(|e| panic!("{e}"));
 
     let opts = Options {
         upstream_url: Some(closed_upstream_url().await),

@@ -614,13 +614,7 @@ impl Recorder {
             }
         });
         let (listener, addr) = local_listener().await;
-        let stop = CancellationToken::new();
-        let t = stop.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { t.cancelled().await })
-                .await;
-        });
+        let stop = serve(listener, app);
         Recorder {
             url: format!("http://{addr}"),
             seen,
@@ -690,5 +684,33 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     type Writer = Captured;
     fn make_writer(&'a self) -> Captured {
         self.clone()
+    }
+}
+
+/// Serves `app` on `listener` in the background until the returned token is cancelled
+/// (a test's own receiver of webhooks or upstream calls).
+pub(crate) fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> CancellationToken {
+    let stop = CancellationToken::new();
+    let t = stop.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { t.cancelled().await })
+            .await;
+    });
+    stop
+}
+
+impl Captured {
+    /// A capture installed as the process's tracing subscriber (debug level, no colours).
+    /// Fails if the test binary already has one.
+    pub(crate) fn install() -> Result<Captured, tracing::subscriber::SetGlobalDefaultError> {
+        let log = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)?;
+        Ok(log)
     }
 }

@@ -219,7 +219,7 @@ fn DeliveryLog(entries: Vec<DeliveryRecord>, tr: Tr) -> impl IntoView {
                                 <td>{d.attempt}</td>
                                 <td>{tr.t(outcome_key(d.outcome))}</td>
                                 <td>{reply}</td>
-                                <td>{format!("{} ms", d.latency_ms)}</td>
+                                <td>{tr.ta("delivery-ms", &[("ms", crate::types::ArgValue::Number(d.latency_ms as f64))])}</td>
                             </tr>
                         }
                     }).collect_view()}

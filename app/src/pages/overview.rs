@@ -43,7 +43,14 @@ pub fn Overview(monitor: QuotaMonitor, budget: AccountBudgetReport) -> impl Into
         .filter(|f| f.before_reset)
         .map(|f| {
             let limit = tr.t(&format!("usage-label-{}", f.limit.as_str()));
-            view! { <p class="usage-forecast soon" data-testid="account-forecast">{format!("{}: {limit}. {}", tr.t("overview-account-budget"), f.text)}</p> }
+            let text = tr.ta(
+                "overview-account-forecast",
+                &[
+                    ("limit", crate::types::ArgValue::Text(limit)),
+                    ("forecast", crate::types::ArgValue::Text(f.text.clone())),
+                ],
+            );
+            view! { <p class="usage-forecast soon" data-testid="account-forecast">{text}</p> }
         })
         .collect_view();
     let reports = Memo::new(move |_| {
