@@ -119,6 +119,8 @@ pub fn render_status(v: &StatusView, locale: Locale, tz: chrono_tz::Tz) -> Statu
             .iter()
             .map(|f| render_forecast(f, locale, tz, v.at))
             .collect(),
+        next_resets: v.next_resets.clone(),
+        downgrades: v.downgrades.clone(),
     }
 }
 
@@ -247,6 +249,8 @@ mod tests {
                 at: chrono::Utc::now(),
             }),
             forecasts: vec![],
+            next_resets: None,
+            downgrades: vec![],
         };
         let en = render_status(&v, Locale::EN, chrono_tz::UTC);
         assert_eq!(en.suggested_actions[0], "Retry in 21 h 1 min.");

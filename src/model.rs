@@ -37,6 +37,10 @@ pub struct StatusView {
     pub at: DateTime<Utc>,
     /// The burn-rate forecasts of the day and month limits (see `quota::alerting`).
     pub forecasts: Vec<LimitForecast>,
+    /// When the day and month periods next begin.
+    pub next_resets: Option<crate::types::NextResets>,
+    /// The downgrade rules in effect at `at`.
+    pub downgrades: Vec<crate::types::ActiveDowngrade>,
 }
 
 /// The last failure seen for a workspace: a Fluent key and its arguments.

@@ -1004,6 +1004,11 @@ fn view_of(
                 text: String::new(),
             })
             .collect(),
+        next_resets: Some(crate::types::NextResets {
+            day: st.meter.resets_at(LimitKind::RequestsPerDay, now),
+            month: st.meter.resets_at(LimitKind::BudgetUsdPerMonth, now),
+        }),
+        downgrades: st.meter.downgrades(now),
     }
 }
 

@@ -229,7 +229,88 @@ pub struct LimitSet<W> {
     /// Limits that only warn: they raise their alerts and never refuse a call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soft_limits: Option<Vec<LimitKind>>,
+    /// The shares of every limit from which `optional` and `normal` calls
+    /// (`X-Quota-Priority`) are refused; `critical` calls and calls without the header are
+    /// refused only at the limit. See [`Limits::share_of`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_shares: Option<PriorityShares>,
+    /// Model downgrade rules, applied in order; `[]` (the default) downgrades nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downgrade: Option<Vec<DowngradeRule>>,
+    /// Gateway-side retries of an upstream `rate_limit_exceeded` (0 to
+    /// [`MAX_UPSTREAM_RETRIES`]); 0, the default, is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_retries: Option<u32>,
+    /// The local time (`HH:MM`, in `[server] time_zone`) at which day limits reset and days
+    /// begin; the default is midnight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_daily_at: Option<String>,
+    /// The day of the month (1 to 31) on which month limits reset, at `reset_daily_at`; a
+    /// shorter month resets on its last day. The default is the 1st.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_monthly_on: Option<u32>,
 }
+
+/// A call's priority class, from `X-Quota-Priority`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Optional,
+    Normal,
+    Critical,
+}
+
+impl Priority {
+    /// The header value (`"optional"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Optional => "optional",
+            Priority::Normal => "normal",
+            Priority::Critical => "critical",
+        }
+    }
+
+    /// The class of a header value; `None` for anything but the three names.
+    pub fn parse(s: &str) -> Option<Priority> {
+        match s {
+            "optional" => Some(Priority::Optional),
+            "normal" => Some(Priority::Normal),
+            "critical" => Some(Priority::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// `priority_shares` as written: either share may be left out (its default then applies).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityShares {
+    /// Default: the workspace's `warning_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<f64>,
+    /// Default: [`DEFAULT_NORMAL_SHARE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normal: Option<f64>,
+}
+
+/// The share of a limit from which `normal` calls are refused when `priority_shares` does not
+/// say.
+pub const DEFAULT_NORMAL_SHARE: f64 = 0.95;
+
+/// One downgrade rule: calls for model `from` use `to` instead once the workspace's USD budgets
+/// reach the share `at` (the day's or the month's, whichever is further along).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DowngradeRule {
+    pub from: String,
+    pub to: String,
+    pub at: f64,
+}
+
+/// At most this many downgrade rules per workspace.
+pub const MAX_DOWNGRADE_RULES: usize = 20;
+/// At most this many gateway-side retries per call.
+pub const MAX_UPSTREAM_RETRIES: u32 = 5;
 
 /// The alert thresholds of a workspace that sets none.
 pub const DEFAULT_ALERT_THRESHOLDS: [f64; 4] = [0.5, 0.8, 0.95, 1.0];
@@ -262,6 +343,11 @@ impl Default for LimitFields {
             alert_thresholds: None,
             alert_thresholds_by_limit: None,
             soft_limits: None,
+            priority_shares: None,
+            downgrade: None,
+            upstream_retries: None,
+            reset_daily_at: None,
+            reset_monthly_on: None,
         }
     }
 }
@@ -280,6 +366,11 @@ impl<W> LimitSet<W> {
             alert_thresholds: self.alert_thresholds,
             alert_thresholds_by_limit: self.alert_thresholds_by_limit,
             soft_limits: self.soft_limits,
+            priority_shares: self.priority_shares,
+            downgrade: self.downgrade,
+            upstream_retries: self.upstream_retries,
+            reset_daily_at: self.reset_daily_at,
+            reset_monthly_on: self.reset_monthly_on,
         }
     }
 }
@@ -316,6 +407,64 @@ impl Limits {
     pub fn is_soft(&self, kind: LimitKind) -> bool {
         self.soft_limits.as_ref().is_some_and(|s| s.contains(&kind))
     }
+
+    /// The share of each limit up to which calls of `priority` are admitted: `optional` ones to
+    /// `priority_shares.optional` (default `warning_at`), `normal` ones to
+    /// `priority_shares.normal` (default [`DEFAULT_NORMAL_SHARE`]), `critical` ones and calls
+    /// without a class (`None`) to the whole limit (1.0).
+    pub fn share_of(&self, priority: Option<Priority>) -> f64 {
+        let shares = self.priority_shares.unwrap_or_default();
+        match priority {
+            Some(Priority::Optional) => shares.optional.unwrap_or(self.warning_at),
+            Some(Priority::Normal) => shares.normal.unwrap_or(DEFAULT_NORMAL_SHARE),
+            Some(Priority::Critical) | None => 1.0,
+        }
+    }
+
+    /// The downgrade rules in force (none by default).
+    pub fn downgrades(&self) -> &[DowngradeRule] {
+        self.downgrade.as_deref().unwrap_or_default()
+    }
+
+    /// Gateway-side retries of an upstream `rate_limit_exceeded` (0: off).
+    pub fn retries(&self) -> u32 {
+        self.upstream_retries.unwrap_or(0)
+    }
+
+    /// Seconds after local midnight at which days begin (`reset_daily_at`; 0 by default).
+    pub fn day_starts_at_secs(&self) -> u32 {
+        self.reset_daily_at
+            .as_deref()
+            .and_then(parse_clock_time)
+            .unwrap_or(0)
+    }
+
+    /// The day of the month on which months begin (`reset_monthly_on`; 1 by default).
+    pub fn month_starts_on(&self) -> u32 {
+        self.reset_monthly_on.unwrap_or(1)
+    }
+}
+
+/// `HH:MM` (or `HH:MM:SS`), 24-hour, as seconds after midnight; `None` when malformed.
+pub fn parse_clock_time(s: &str) -> Option<u32> {
+    let mut parts = s.split(':');
+    let mut next = |max: u32| -> Option<Option<u32>> {
+        match parts.next() {
+            None => Some(None),
+            Some(p) if p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()) => {
+                let v: u32 = p.parse().ok()?;
+                (v <= max).then_some(Some(v))
+            }
+            Some(_) => None,
+        }
+    };
+    let h = next(23)??;
+    let m = next(59)??;
+    let sec = next(59)?.unwrap_or(0);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(h * 3600 + m * 60 + sec)
 }
 
 /// Why written limits are refused; the message is the rule, [`LimitError::field`] the field.
@@ -329,6 +478,16 @@ pub enum LimitError {
     AlertThresholds,
     #[error("must map day and month limits (minute limits have no thresholds) to lists of at most 10 fractions in (0, 1], e.g. {{ budget_usd_per_day = [0.9, 1.0] }}")]
     AlertThresholdsByLimit,
+    #[error("must give optional and normal as fractions in (0, 1] with optional at most normal, e.g. {{ optional = 0.8, normal = 0.95 }}")]
+    PriorityShares,
+    #[error("must be a list of at most 20 rules {{ from, to, at }}: two different model names and a fraction in (0, 1], each model downgraded by one rule at most, e.g. [{{ from = \"gpt-4o\", to = \"gpt-4o-mini\", at = 0.9 }}]")]
+    Downgrade,
+    #[error("must be a whole number of retries from 0 to 5")]
+    UpstreamRetries,
+    #[error("must be a local time HH:MM (24-hour), e.g. 06:00")]
+    ResetDailyAt,
+    #[error("must be a day of the month from 1 to 31 (a shorter month resets on its last day)")]
+    ResetMonthlyOn,
 }
 
 impl LimitError {
@@ -339,8 +498,51 @@ impl LimitError {
             LimitError::WarningAt => "warning_at",
             LimitError::AlertThresholds => "alert_thresholds",
             LimitError::AlertThresholdsByLimit => "alert_thresholds_by_limit",
+            LimitError::PriorityShares => "priority_shares",
+            LimitError::Downgrade => "downgrade",
+            LimitError::UpstreamRetries => "upstream_retries",
+            LimitError::ResetDailyAt => "reset_daily_at",
+            LimitError::ResetMonthlyOn => "reset_monthly_on",
         }
     }
+
+    /// The Fluent key of the rule in words (`limit-rule-warning_at`), for clients that show it
+    /// in the reader's language; every locale has one per field.
+    pub fn key(&self) -> String {
+        match self {
+            LimitError::Budget(_) => "limit-rule-budget".to_string(),
+            other => format!("limit-rule-{}", other.field()),
+        }
+    }
+}
+
+/// Checks `priority_shares` as written: each share in (0, 1], `optional` at most `normal`
+/// (each side's default included).
+fn checked_shares(s: PriorityShares, warning_at: f64) -> Option<PriorityShares> {
+    let ok = |v: Option<f64>| v.is_none_or(|v| v > 0.0 && v <= 1.0);
+    let optional = s.optional.unwrap_or(warning_at);
+    let normal = s.normal.unwrap_or(DEFAULT_NORMAL_SHARE);
+    (ok(s.optional) && ok(s.normal) && optional <= normal).then_some(s)
+}
+
+/// Whether a model name can be written in a downgrade rule: 1 to 200 visible ASCII
+/// characters.
+fn model_name_ok(m: &str) -> bool {
+    !m.is_empty() && m.len() <= 200 && m.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Checks downgrade rules as written (see [`LimitError::Downgrade`]).
+fn checked_downgrade(rules: &[DowngradeRule]) -> Option<Vec<DowngradeRule>> {
+    if rules.len() > MAX_DOWNGRADE_RULES {
+        return None;
+    }
+    for (i, r) in rules.iter().enumerate() {
+        let shape = model_name_ok(&r.from) && model_name_ok(&r.to) && r.from != r.to;
+        if !shape || !(r.at > 0.0 && r.at <= 1.0) || rules[..i].iter().any(|o| o.from == r.from) {
+            return None;
+        }
+    }
+    Some(rules.to_vec())
 }
 
 /// Alert thresholds as written, checked: at most [`MAX_ALERT_THRESHOLDS`] shares in (0, 1],
@@ -371,6 +573,11 @@ impl LimitFields {
                 .alert_thresholds_by_limit
                 .or(fallback.alert_thresholds_by_limit),
             soft_limits: self.soft_limits.or(fallback.soft_limits),
+            priority_shares: self.priority_shares.or(fallback.priority_shares),
+            downgrade: self.downgrade.or(fallback.downgrade),
+            upstream_retries: self.upstream_retries.or(fallback.upstream_retries),
+            reset_daily_at: self.reset_daily_at.or(fallback.reset_daily_at),
+            reset_monthly_on: self.reset_monthly_on.or(fallback.reset_monthly_on),
         }
     }
 
@@ -410,6 +617,41 @@ impl LimitFields {
             }
             None => base.soft_limits.clone(),
         };
+        let priority_shares = match self.priority_shares {
+            Some(s) => Some(checked_shares(s, warning_at).ok_or(LimitError::PriorityShares)?),
+            None => match base.priority_shares {
+                Some(s) => Some(checked_shares(s, warning_at).ok_or(LimitError::PriorityShares)?),
+                None => None,
+            },
+        };
+        let downgrade = match &self.downgrade {
+            Some(d) => Some(checked_downgrade(d).ok_or(LimitError::Downgrade)?),
+            None => base.downgrade.clone(),
+        };
+        let upstream_retries = match self.upstream_retries {
+            Some(n) if n > MAX_UPSTREAM_RETRIES => return Err(LimitError::UpstreamRetries),
+            Some(n) => Some(n),
+            None => base.upstream_retries,
+        };
+        let reset_daily_at = match &self.reset_daily_at {
+            Some(t) => {
+                let secs = parse_clock_time(t).ok_or(LimitError::ResetDailyAt)?;
+                Some(
+                    format!("{:02}:{:02}", secs / 3600, secs / 60 % 60)
+                        + &if secs % 60 == 0 {
+                            String::new()
+                        } else {
+                            format!(":{:02}", secs % 60)
+                        },
+                )
+            }
+            None => base.reset_daily_at.clone(),
+        };
+        let reset_monthly_on = match self.reset_monthly_on {
+            Some(d) if !(1..=31).contains(&d) => return Err(LimitError::ResetMonthlyOn),
+            Some(d) => Some(d),
+            None => base.reset_monthly_on,
+        };
         let count = |v: Option<u64>, base: Option<u64>| match v {
             Some(0) => None,
             Some(v) => Some(v),
@@ -440,6 +682,11 @@ impl LimitFields {
             alert_thresholds,
             alert_thresholds_by_limit,
             soft_limits,
+            priority_shares,
+            downgrade,
+            upstream_retries,
+            reset_daily_at,
+            reset_monthly_on,
         })
     }
 }
@@ -505,6 +752,28 @@ pub struct StatusReport {
     /// with a rate; none in a workspace's first minutes or after a quiet quarter hour).
     #[serde(default)]
     pub forecasts: Vec<LimitForecast>,
+    /// When the day limits next reset (`reset_daily_at`), and the month limit
+    /// (`reset_monthly_on`), whether or not the workspace sets such limits.
+    #[serde(default)]
+    pub next_resets: Option<NextResets>,
+    /// The downgrade rules in effect now: calls for `from` use `to`.
+    #[serde(default)]
+    pub downgrades: Vec<ActiveDowngrade>,
+}
+
+/// When a workspace's periods next begin.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NextResets {
+    pub day: DateTime<Utc>,
+    pub month: DateTime<Utc>,
+}
+
+/// A downgrade in effect: calls for `from` use `to`, since the USD budgets passed `at`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActiveDowngrade {
+    pub from: String,
+    pub to: String,
+    pub at: f64,
 }
 
 /// A limit's projected exhaustion at the recent rate of spending.
@@ -927,6 +1196,127 @@ mod tests {
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             assert!(e.contains("unknown field"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn policies_resolve_with_their_defaults_and_name_the_broken_field() {
+        let base = Limits::default();
+        let written: LimitFields = serde_json::from_str::<LimitFields>(
+            r#"{"priority_shares":{"optional":0.5},"downgrade":[{"from":"gpt-4o","to":"gpt-4o-mini","at":0.9}],
+                "upstream_retries":2,"reset_daily_at":"6:00","reset_monthly_on":15}"#,
+        )
+        .unwrap_or_default();
+        // "6:00" is not HH:MM.
+        assert_eq!(
+            written.resolve(&base).map_err(|e| e.field()),
+            Err("reset_daily_at")
+        );
+        let written = LimitFields {
+            reset_daily_at: Some("06:00".into()),
+            ..written
+        };
+        let l = written.resolve(&base).unwrap_or_default();
+        assert_eq!(l.share_of(Some(Priority::Optional)), 0.5);
+        assert_eq!(l.share_of(Some(Priority::Normal)), DEFAULT_NORMAL_SHARE);
+        assert_eq!(l.share_of(Some(Priority::Critical)), 1.0);
+        assert_eq!(l.share_of(None), 1.0);
+        assert_eq!(l.downgrades().len(), 1);
+        assert_eq!(l.retries(), 2);
+        assert_eq!(l.day_starts_at_secs(), 6 * 3600);
+        assert_eq!(l.month_starts_on(), 15);
+        // Defaults: optional at warning_at, no downgrade, no retry, midnight, the 1st.
+        let d = Limits::default();
+        assert_eq!(d.share_of(Some(Priority::Optional)), d.warning_at);
+        assert!(d.downgrades().is_empty());
+        assert_eq!(
+            (d.retries(), d.day_starts_at_secs(), d.month_starts_on()),
+            (0, 0, 1)
+        );
+        assert_eq!(parse_clock_time("23:59:30"), Some(86_370));
+        for bad in [
+            "24:00",
+            "12:60",
+            "1200",
+            "12:00:00:00",
+            "",
+            "ab:cd",
+            "+1:00",
+        ] {
+            assert_eq!(parse_clock_time(bad), None, "{bad}");
+        }
+        let rule = |from: &str, to: &str, at: f64| DowngradeRule {
+            from: from.into(),
+            to: to.into(),
+            at,
+        };
+        for (bad, field) in [
+            (
+                LimitFields {
+                    priority_shares: Some(PriorityShares {
+                        optional: Some(0.99),
+                        normal: Some(0.9),
+                    }),
+                    ..LimitFields::default()
+                },
+                "priority_shares",
+            ),
+            (
+                LimitFields {
+                    priority_shares: Some(PriorityShares {
+                        optional: None,
+                        normal: Some(1.5),
+                    }),
+                    ..LimitFields::default()
+                },
+                "priority_shares",
+            ),
+            (
+                LimitFields {
+                    downgrade: Some(vec![rule("gpt-4o", "gpt-4o", 0.9)]),
+                    ..LimitFields::default()
+                },
+                "downgrade",
+            ),
+            (
+                LimitFields {
+                    downgrade: Some(vec![rule("a", "b", 0.5), rule("a", "c", 0.9)]),
+                    ..LimitFields::default()
+                },
+                "downgrade",
+            ),
+            (
+                LimitFields {
+                    downgrade: Some(vec![rule("a", "b", 0.0)]),
+                    ..LimitFields::default()
+                },
+                "downgrade",
+            ),
+            (
+                LimitFields {
+                    upstream_retries: Some(6),
+                    ..LimitFields::default()
+                },
+                "upstream_retries",
+            ),
+            (
+                LimitFields {
+                    reset_monthly_on: Some(0),
+                    ..LimitFields::default()
+                },
+                "reset_monthly_on",
+            ),
+            (
+                LimitFields {
+                    reset_monthly_on: Some(32),
+                    ..LimitFields::default()
+                },
+                "reset_monthly_on",
+            ),
+        ] {
+            let e = bad.resolve(&base).err();
+            assert_eq!(e.as_ref().map(|e| e.field()), Some(field), "{bad:?}");
+            assert_eq!(e.map(|e| e.key()), Some(format!("limit-rule-{field}")));
         }
     }
 

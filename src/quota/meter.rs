@@ -499,6 +499,52 @@ impl WorkspaceMeter {
         self.month.held_cost_nanos = 0;
     }
 
+    /// How far along the USD budgets are at `now` (reservations in flight included): the
+    /// greater share of the day's and the month's budget; 0 without budgets.
+    pub fn budget_share(&self, now: DateTime<Utc>) -> f64 {
+        let used = self.snapshot(now);
+        [LimitKind::BudgetUsdPerDay, LimitKind::BudgetUsdPerMonth]
+            .into_iter()
+            .filter_map(|k| {
+                let cap = self.caps[k as usize]?;
+                Some(if cap == 0 {
+                    1.0
+                } else {
+                    used[k as usize] as f64 / cap as f64
+                })
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// The downgrade rule for calls of `model` in effect at `now`, if any.
+    pub fn downgrade_of(
+        &self,
+        model: &str,
+        now: DateTime<Utc>,
+    ) -> Option<&crate::types::DowngradeRule> {
+        let rules = self.limits.downgrades();
+        let rule = rules.iter().find(|r| r.from == model)?;
+        (self.budget_share(now) >= rule.at).then_some(rule)
+    }
+
+    /// Every downgrade rule in effect at `now`.
+    pub fn downgrades(&self, now: DateTime<Utc>) -> Vec<crate::types::ActiveDowngrade> {
+        let rules = self.limits.downgrades();
+        if rules.is_empty() {
+            return Vec::new();
+        }
+        let share = self.budget_share(now);
+        rules
+            .iter()
+            .filter(|r| share >= r.at)
+            .map(|r| crate::types::ActiveDowngrade {
+                from: r.from.clone(),
+                to: r.to.clone(),
+                at: r.at,
+            })
+            .collect()
+    }
+
     /// Usage in the current window and periods, reservations in flight included.
     pub fn usage(&self, now: DateTime<Utc>) -> Usage {
         let u = self.snapshot(now);

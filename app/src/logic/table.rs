@@ -106,6 +106,8 @@ pub(crate) mod tests {
             last_error: None,
             generated_at: None,
             forecasts: vec![],
+            next_resets: None,
+            downgrades: vec![],
         }
     }
 
