@@ -126,7 +126,7 @@ fn main() {
                         tokens: 1_000,
                         cost_nanos: 10_000,
                     };
-                    let Ok(r) = reg.admit(w, demand, now) else {
+                    let Ok(r) = reg.admit(w, demand, None, now) else {
                         panic!("refused");
                     };
                     let headroom = UpstreamHeadroom {

@@ -10,7 +10,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::types::{ErrorBody, ErrorDetail, LimitKind};
+use crate::types::{ErrorBody, ErrorDetail, LimitKind, Priority};
 
 /// Every failure the gateway answers itself.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +54,18 @@ pub enum AppError {
     #[error("Workspace `{workspace}` reached its limit of {limit_value} {unit}: {used} used. Retry in {wait}.", unit = limit_unit(*.limit), wait = wait_text(*.retry_after_secs))]
     QuotaExceeded {
         workspace: String,
+        limit: LimitKind,
+        limit_value: f64,
+        used: f64,
+        retry_after_secs: u64,
+    },
+    /// A call of a lower priority class refused at its share of a limit, while calls of a
+    /// higher class are still admitted (`priority_shares`).
+    #[error("Workspace `{workspace}` refuses {class} calls from {pct}% of its limit of {limit_value} {unit}: {used} used. Critical calls and calls without X-Quota-Priority are admitted up to the limit. Retry in {wait}.", class = priority.as_str(), pct = (share * 100.0).round(), unit = limit_unit(*.limit), wait = wait_text(*.retry_after_secs))]
+    PriorityShed {
+        workspace: String,
+        priority: Priority,
+        share: f64,
         limit: LimitKind,
         limit_value: f64,
         used: f64,
@@ -157,6 +169,7 @@ impl AppError {
             }
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::QuotaExceeded { .. }
+            | AppError::PriorityShed { .. }
             | AppError::TooManyAuthFailures { .. }
             | AppError::TooManyConcurrentRequests { .. }
             | AppError::TooManyBufferedBytes { .. }
@@ -188,7 +201,9 @@ impl AppError {
             | AppError::InvalidPath
             | AppError::InvalidBody { .. }
             | AppError::PayloadTooLarge(_) => "invalid_request_error",
-            AppError::QuotaExceeded { limit, .. } => limit.error_type(),
+            AppError::QuotaExceeded { limit, .. } | AppError::PriorityShed { limit, .. } => {
+                limit.error_type()
+            }
             AppError::TooManyAuthFailures { .. }
             | AppError::TooManyConcurrentRequests { .. }
             | AppError::TooManyBufferedBytes { .. }
@@ -214,7 +229,9 @@ impl AppError {
             AppError::ChannelNotFound(_) => "channel_not_found",
             AppError::ChannelExists(_) => "channel_exists",
             AppError::ChannelInConfigFile(_) => "channel_in_config_file",
-            AppError::QuotaExceeded { .. } => "workspace_quota_exceeded",
+            AppError::QuotaExceeded { .. } | AppError::PriorityShed { .. } => {
+                "workspace_quota_exceeded"
+            }
             AppError::UpstreamTimeout(_) => "upstream_timeout",
             AppError::UpstreamUnreachable(_) => "upstream_unreachable",
             AppError::NotFound(_) => "not_found",
@@ -235,6 +252,7 @@ impl AppError {
         match self {
             AppError::BadRequest { param, .. } => *param,
             AppError::InvalidBody { param, .. } => param.as_deref(),
+            AppError::PriorityShed { .. } => Some("priority"),
             _ => None,
         }
     }
@@ -243,6 +261,9 @@ impl AppError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             AppError::QuotaExceeded {
+                retry_after_secs, ..
+            }
+            | AppError::PriorityShed {
                 retry_after_secs, ..
             }
             | AppError::TooManyAuthFailures { retry_after_secs } => Some(*retry_after_secs),
@@ -324,6 +345,29 @@ mod tests {
         let resp = e.into_response();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+    }
+
+    #[test]
+    fn a_shed_priority_class_is_named_in_param_and_message() {
+        let e = AppError::PriorityShed {
+            workspace: "acme".into(),
+            priority: Priority::Optional,
+            share: 0.8,
+            limit: LimitKind::RequestsPerDay,
+            limit_value: 10.0,
+            used: 8.0,
+            retry_after_secs: 3600,
+        };
+        let body = serde_json::to_value(e.body()).unwrap_or_default();
+        assert_eq!(body["error"]["type"], "requests");
+        assert_eq!(body["error"]["code"], "workspace_quota_exceeded");
+        assert_eq!(body["error"]["param"], "priority");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("Workspace `acme` refuses optional calls from 80% of its limit of 10 requests per day: 8 used."),
+            "{message}"
+        );
+        assert_eq!(e.into_response().headers()[header::RETRY_AFTER], "3600");
     }
 
     #[test]

@@ -35,7 +35,9 @@ use crate::quota::{
     Refusal, Reservation, Spent, StatusTracker, UpstreamObservation, WorkspaceMeter,
 };
 use crate::store::{Store, Write};
-use crate::types::{ArgValue, Cause, LimitFields, LimitForecast, LimitKind, Limits, Status};
+use crate::types::{
+    ArgValue, Cause, LimitFields, LimitForecast, LimitKind, Limits, Priority, Status,
+};
 
 /// One live workspace.
 #[derive(Debug)]
@@ -329,7 +331,7 @@ impl Registry {
                     }
                     None => limits,
                 };
-                st.meter.set_limits(limits);
+                st.meter.set_limits(limits, now);
                 let mut alerts = Vec::new();
                 st.alerts.on_limits_changed(&st.meter, now, &mut alerts);
                 self.evaluate(&w, st, now, &[]);
@@ -421,7 +423,7 @@ impl Registry {
             None => st.meter.limits().clone(),
         };
         st.edited = Some(Box::new(Edited { base, fields }));
-        st.meter.set_limits(limits);
+        st.meter.set_limits(limits, now);
         st.dirty = true;
         let mut alerts = Vec::new();
         st.alerts.on_limits_changed(&st.meter, now, &mut alerts);
@@ -512,6 +514,15 @@ impl Registry {
         v
     }
 
+    /// The first instant of the earliest current month period among the workspaces (the
+    /// server's calendar month when there are none): where the ledger is read back from.
+    pub fn earliest_month_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.workspaces()
+            .iter()
+            .map(|w| w.lock().meter.calendar().month_start(now))
+            .fold(quota::window::month_start(now, self.tz), DateTime::min)
+    }
+
     /// Adds usage read back from the ledger at start.
     pub fn restore(
         &self,
@@ -535,19 +546,22 @@ impl Registry {
         }
     }
 
-    /// Reserves a call's worst case, or refuses it (and reports the status change if any).
+    /// Reserves a call's worst case at its priority class's share of the limits, or refuses
+    /// it (and reports the status change if any). A class shed at its share changes no status:
+    /// the workspace itself is not limited.
     pub fn admit(
         &self,
         w: &Workspace,
         demand: Demand,
+        priority: Option<Priority>,
         now: DateTime<Utc>,
     ) -> Result<Reservation, Refusal> {
         let r = {
             let mut st = w.lock();
             st.dirty = true;
-            st.meter.admit(demand, now)
+            st.meter.admit_as(demand, priority, now)
         };
-        if let Err(refusal) = &r {
+        if let Some(refusal) = r.as_ref().err().filter(|r| r.priority.is_none()) {
             // Only a refusal can change the status here.
             let mut st = w.lock();
             let mut args = BTreeMap::new();
@@ -1020,6 +1034,7 @@ mod tests {
     fn period_refusals_carry_the_local_reset_time_and_minute_ones_do_not() {
         let refusal = |limit, retry_after_secs| Refusal {
             limit,
+            priority: None,
             retry_after_secs,
             used: 1.0,
             limit_value: 1.0,
@@ -1135,7 +1150,7 @@ mod lock_tests {
         now: DateTime<Utc>,
     ) {
         let r = reg
-            .admit(w, Demand::default(), now)
+            .admit(w, Demand::default(), None, now)
             .unwrap_or_else(|e| panic!("refused: {e:?}"));
         reg.settle(w, r, Actual::default(), observation, None, now);
     }

@@ -25,7 +25,6 @@ use crate::config::Config;
 use crate::conn::{ConnLimits, Gate};
 use crate::pricing::PriceTable;
 use crate::proxy::Proxy;
-use crate::quota::window::month_start;
 use crate::registry::{key_hash, Registry};
 use crate::store::Store;
 
@@ -130,9 +129,10 @@ pub async fn start(
     registry.set_account_budget(config.account_budget.clone());
     let now = Utc::now();
     load_workspaces(&config, &store, &registry, now).await?;
-    let buckets = store
-        .usage_buckets(month_start(now, config.time_zone), now)
-        .await?;
+    // From the start of the earliest month period of any workspace (each has its own
+    // `reset_monthly_on`); each meter keeps only what falls in its own periods.
+    let since = registry.earliest_month_start(now);
+    let buckets = store.usage_buckets(since, now).await?;
     for b in &buckets {
         registry.restore(&b.workspace, b.at, b.requests, b.tokens, b.cost_nanos, now);
     }
@@ -142,7 +142,7 @@ pub async fn start(
     // periods before them. Unreadable, they could only be raised once more: not worth refusing
     // to start over.
     match store
-        .alert_ids_since(month_start(now, config.time_zone) - chrono::TimeDelta::days(32))
+        .alert_ids_since(since - chrono::TimeDelta::days(32))
         .await
     {
         Ok(marks) => registry.restore_alerts(marks.iter().map(String::as_str)),

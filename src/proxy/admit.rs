@@ -1,6 +1,7 @@
 //! Admission: what a call reserves before it is forwarded (its family's
 //! [`Reserve`](crate::proxy::family::Reserve) rule, priced at the model's worst case), asked of
-//! the registry, which admits it against the workspace's limits or refuses it.
+//! the registry, which admits it against the workspace's limits (at its priority class's share,
+//! `X-Quota-Priority`) or refuses it.
 //!
 //! Owns: the call's [`Demand`]. Must not: decide whether it fits (that is `crate::quota`, through
 //! `crate::registry`), or run the tokenizer (the prompt is estimated from the body's size).
@@ -15,6 +16,7 @@ use crate::proxy::request::Seen;
 use crate::proxy::{Proxy, DEFAULT_OUTPUT_RESERVE};
 use crate::quota::{Demand, Reservation};
 use crate::registry::Caller;
+use crate::types::Priority;
 
 impl Proxy {
     /// Reserves the call's worst case in its workspace, or refuses it with the limit it would
@@ -24,18 +26,36 @@ impl Proxy {
         caller: &Caller,
         kind: FamilyKind,
         request: &Seen,
+        priority: Option<Priority>,
     ) -> Result<Reservation, AppError> {
         let demand = self.demand(kind, &request.info, &request.json);
         self.registry
-            .admit(&caller.workspace, demand, Utc::now())
+            .admit(&caller.workspace, demand, priority, Utc::now())
             .map_err(|r| {
-                metrics::counter!("qs_refused_total", "workspace" => caller.workspace.id.to_string(), "limit" => r.limit.as_str()).increment(1);
-                AppError::QuotaExceeded {
-                    workspace: caller.workspace.id.to_string(),
-                    limit: r.limit,
-                    limit_value: r.limit_value,
-                    used: r.used,
-                    retry_after_secs: r.retry_after_secs,
+                let workspace = caller.workspace.id.to_string();
+                match r.priority {
+                    None => {
+                        metrics::counter!("qs_refused_total", "workspace" => workspace.clone(), "limit" => r.limit.as_str()).increment(1);
+                        AppError::QuotaExceeded {
+                            workspace,
+                            limit: r.limit,
+                            limit_value: r.limit_value,
+                            used: r.used,
+                            retry_after_secs: r.retry_after_secs,
+                        }
+                    }
+                    Some((priority, share)) => {
+                        metrics::counter!("qs_shed_total", "workspace" => workspace.clone(), "limit" => r.limit.as_str(), "priority" => priority.as_str()).increment(1);
+                        AppError::PriorityShed {
+                            workspace,
+                            priority,
+                            share,
+                            limit: r.limit,
+                            limit_value: r.limit_value,
+                            used: r.used,
+                            retry_after_secs: r.retry_after_secs,
+                        }
+                    }
                 }
             })
     }

@@ -199,7 +199,7 @@ impl Proxy {
         // The body: JSON read whole (it must be seen), multipart peeked at, anything else
         // streamed; then the call's worst case is reserved.
         let request = request::read(route.kind, &parts.headers, body, &mut slot).await?;
-        let reservation = self.reserve(&caller, route.kind, &request.seen)?;
+        let reservation = self.reserve(&caller, route.kind, &request.seen, tags.priority)?;
         let uri = self.upstream_uri(route.rest, parts.uri.query())?;
         let headers = self.upstream_headers(std::mem::take(&mut parts.headers), request.is_json);
         let call = Call {

@@ -352,7 +352,7 @@ impl Settlement {
             latency_ms: self.call.started.elapsed().as_millis() as u64,
             goal: self.call.tags.goal.map(Arc::from),
             task: self.call.tags.task.map(Arc::from),
-            priority: self.call.tags.priority.map(Arc::from),
+            priority: self.call.tags.priority.map(|p| Arc::from(p.as_str())),
             request_id: self.call.request_id.to_str().ok().map(Arc::from),
             upstream_request_id: self.answer.upstream_request_id,
             run_id: self.run_id.map(Arc::from),

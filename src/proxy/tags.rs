@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::proxy::header_policy::{
     X_CLIENT_REQUEST_ID, X_QUOTA_GOAL, X_QUOTA_PRIORITY, X_QUOTA_TASK,
 };
+use crate::types::Priority;
 
 /// The call's id: the caller's `X-Client-Request-Id` when it is printable ASCII of at most
 /// 512 bytes (OpenAI's own rule), else a fresh UUIDv7 (time-ordered, like the ledger).
@@ -44,7 +45,7 @@ fn fresh_uuid_v7() -> uuid::Uuid {
 pub(super) struct Tags {
     pub goal: Option<String>,
     pub task: Option<String>,
-    pub priority: Option<String>,
+    pub priority: Option<Priority>,
 }
 
 impl Tags {
@@ -66,17 +67,17 @@ impl Tags {
                 }
             }
         };
-        let priority = get(&X_QUOTA_PRIORITY)?;
-        if let Some(p) = &priority {
-            if !matches!(p.as_str(), "critical" | "normal" | "optional") {
-                return Err(AppError::bad_request(
+        let priority = match get(&X_QUOTA_PRIORITY)? {
+            None => None,
+            Some(p) => Some(Priority::parse(&p).ok_or_else(|| {
+                AppError::bad_request(
                     format!(
                         "Header X-Quota-Priority must be critical, normal or optional, not `{p}`."
                     ),
                     None,
-                ));
-            }
-        }
+                )
+            })?),
+        };
         Ok(Tags {
             goal: get(&X_QUOTA_GOAL)?,
             task: get(&X_QUOTA_TASK)?,
@@ -97,7 +98,7 @@ mod tests {
         h.insert(X_QUOTA_PRIORITY, HeaderValue::from_static("critical"));
         h.insert(X_QUOTA_GOAL, HeaderValue::from_static("onboarding"));
         let t = Tags::from_headers(&h).unwrap_or_default();
-        assert_eq!(t.priority.as_deref(), Some("critical"));
+        assert_eq!(t.priority, Some(Priority::Critical));
         assert_eq!(t.goal.as_deref(), Some("onboarding"));
     }
 

@@ -12,12 +12,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::window::{
-    add_secs, fits, local_day, month_key, secs_until, secs_until_next_day, secs_until_next_month,
-    start_of_local_day, Counter, MinuteWindow,
-};
+use super::window::{add_secs, fits, secs_until, Calendar, Counter, MinuteWindow};
 use super::Evaluation;
-use crate::types::{Cause, LimitKind, Limits, Status, Usage};
+use crate::types::{Cause, LimitKind, Limits, Priority, Status, Usage};
 
 /// Nano-dollars in one US dollar.
 pub const NANOS_PER_USD: f64 = 1e9;
@@ -56,8 +53,9 @@ pub struct Actual {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reservation {
     second: i64,
-    day: NaiveDate,
-    month: i32,
+    /// The day and month counters it was counted in (see `DayCounters::epoch`).
+    day_epoch: u64,
+    month_epoch: u64,
     tokens: u64,
     cost_nanos: u64,
     generation: u64,
@@ -68,6 +66,10 @@ pub struct Reservation {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Refusal {
     pub limit: LimitKind,
+    /// Set when the call's priority class was refused at its share of the limit (`share`)
+    /// while calls of a higher class are still admitted; `None` when the limit itself is
+    /// reached.
+    pub priority: Option<(Priority, f64)>,
     /// At least 1.
     pub retry_after_secs: u64,
     pub used: f64,
@@ -76,7 +78,12 @@ pub struct Refusal {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct DayCounters {
+    /// The period day counted (see [`Calendar::day`]).
     day: NaiveDate,
+    /// Which counters these are: a new number for each new period, kept when a changed
+    /// schedule renames the current period, so that a reservation takes back from the counters
+    /// it was counted in, and from no others.
+    epoch: u64,
     requests: u64,
     tokens: u64,
     cost_nanos: u64,
@@ -86,9 +93,10 @@ struct DayCounters {
 }
 
 impl DayCounters {
-    fn new(day: NaiveDate) -> Self {
+    fn new(day: NaiveDate, epoch: u64) -> Self {
         DayCounters {
             day,
+            epoch,
             requests: 0,
             tokens: 0,
             cost_nanos: 0,
@@ -101,15 +109,18 @@ impl DayCounters {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct MonthCounters {
     month: i32,
+    /// See `DayCounters::epoch`.
+    epoch: u64,
     cost_nanos: u64,
     /// The part of `cost_nanos` that reservations in flight hold.
     held_cost_nanos: u64,
 }
 
 impl MonthCounters {
-    fn new(month: i32) -> Self {
+    fn new(month: i32, epoch: u64) -> Self {
         MonthCounters {
             month,
+            epoch,
             cost_nanos: 0,
             held_cost_nanos: 0,
         }
@@ -148,6 +159,11 @@ fn soft_of(l: &Limits) -> PerKind<bool> {
     soft
 }
 
+/// The calendar of `limits`' schedule in `tz`.
+fn calendar_of(l: &Limits, tz: Tz) -> Calendar {
+    Calendar::new(tz, l.day_starts_at_secs(), l.month_starts_on())
+}
+
 fn is_budget(kind: LimitKind) -> bool {
     matches!(
         kind,
@@ -162,7 +178,10 @@ pub struct WorkspaceMeter {
     caps: Caps,
     /// Limits that only warn (`soft_limits`): never refused, never a refusal status.
     soft: PerKind<bool>,
-    tz: Tz,
+    /// When days and months begin (the limits' `reset_daily_at` / `reset_monthly_on`).
+    cal: Calendar,
+    /// The last period epoch handed out.
+    epochs: u64,
     window: MinuteWindow,
     day: DayCounters,
     month: MonthCounters,
@@ -173,16 +192,18 @@ pub struct WorkspaceMeter {
 }
 
 impl WorkspaceMeter {
-    /// A meter with empty counters; day and month counters start on first use.
+    /// A meter with empty counters; day and month counters start on first use. Its periods
+    /// are in `tz`, on the limits' schedule.
     pub fn new(limits: Limits, tz: Tz) -> Self {
         WorkspaceMeter {
             caps: caps_of(&limits),
             soft: soft_of(&limits),
+            cal: calendar_of(&limits, tz),
             limits,
-            tz,
+            epochs: 0,
             window: MinuteWindow::new(),
-            day: DayCounters::new(NaiveDate::MIN),
-            month: MonthCounters::new(i32::MIN),
+            day: DayCounters::new(NaiveDate::MIN, 0),
+            month: MonthCounters::new(i32::MIN, 0),
             refused_minute: None,
             refused_period: None,
             generation: 0,
@@ -196,30 +217,47 @@ impl WorkspaceMeter {
 
     /// The time zone of the day and month periods.
     pub fn time_zone(&self) -> Tz {
-        self.tz
+        self.cal.tz
+    }
+
+    /// When the day and month periods begin.
+    pub fn calendar(&self) -> &Calendar {
+        &self.cal
     }
 
     /// Replaces the limits. Counters are kept; remembered refusals are forgotten when the limits
-    /// actually change (they were judged against the old limits).
-    pub fn set_limits(&mut self, limits: Limits) {
+    /// actually change (they were judged against the old limits). A changed schedule
+    /// (`reset_daily_at`, `reset_monthly_on`) takes effect at its next period start: what the
+    /// current day and month counted so far stays counted until then.
+    pub fn set_limits(&mut self, limits: Limits, now: DateTime<Utc>) {
         if limits != self.limits {
             self.refused_minute = None;
             self.refused_period = None;
+        }
+        let cal = calendar_of(&limits, self.cal.tz);
+        if cal != self.cal {
+            self.roll(now);
+            self.cal = cal;
+            let today = cal.day(now);
+            self.day.day = today;
+            self.month.month = cal.month(today);
         }
         self.caps = caps_of(&limits);
         self.soft = soft_of(&limits);
         self.limits = limits;
     }
 
-    /// Starts new day / month counters when the local date has moved forward.
+    /// Starts new day / month counters when the period day has moved forward.
     fn roll(&mut self, now: DateTime<Utc>) {
-        let today = local_day(now, self.tz);
+        let today = self.cal.day(now);
         if today > self.day.day {
-            self.day = DayCounters::new(today);
+            self.epochs = self.epochs.wrapping_add(1);
+            self.day = DayCounters::new(today, self.epochs);
         }
-        let month = month_key(today);
+        let month = self.cal.month(today);
         if month > self.month.month {
-            self.month = MonthCounters::new(month);
+            self.epochs = self.epochs.wrapping_add(1);
+            self.month = MonthCounters::new(month, self.epochs);
         }
     }
 
@@ -239,13 +277,13 @@ impl WorkspaceMeter {
 
     fn totals(&self, now: DateTime<Utc>, without_held: bool) -> PerKind<u64> {
         let sec = now.timestamp();
-        let today = local_day(now, self.tz);
+        let today = self.cal.day(now);
         let day = if today > self.day.day {
             None
         } else {
             Some(&self.day)
         };
-        let month = if month_key(today) > self.month.month {
+        let month = if self.cal.month(today) > self.month.month {
             0
         } else if without_held {
             self.month
@@ -278,51 +316,36 @@ impl WorkspaceMeter {
     /// The current period of a day or month limit at `now`, as a number that grows with each
     /// new period (days or months since the common era); 0 for minute limits.
     pub fn period(&self, kind: LimitKind, now: DateTime<Utc>) -> i64 {
-        let today = local_day(now, self.tz);
+        let today = self.cal.day(now);
         match kind {
             LimitKind::RequestsPerMinute | LimitKind::TokensPerMinute => 0,
             LimitKind::RequestsPerDay | LimitKind::TokensPerDay | LimitKind::BudgetUsdPerDay => {
                 i64::from(chrono::Datelike::num_days_from_ce(&today))
             }
-            LimitKind::BudgetUsdPerMonth => i64::from(month_key(today)),
+            LimitKind::BudgetUsdPerMonth => i64::from(self.cal.month(today)),
         }
     }
 
     /// [`WorkspaceMeter::period`] of the day limits and of the month limit at `now`, from one
     /// time-zone conversion.
     pub fn periods(&self, now: DateTime<Utc>) -> (i64, i64) {
-        let today = local_day(now, self.tz);
+        let today = self.cal.day(now);
         (
             i64::from(chrono::Datelike::num_days_from_ce(&today)),
-            i64::from(month_key(today)),
+            i64::from(self.cal.month(today)),
         )
     }
 
     /// When the period of a day or month limit that holds `now` ends (minute limits: in a
     /// minute).
     pub fn resets_at(&self, kind: LimitKind, now: DateTime<Utc>) -> DateTime<Utc> {
-        let today = local_day(now, self.tz);
-        let next = match kind {
-            LimitKind::RequestsPerMinute | LimitKind::TokensPerMinute => {
-                return add_secs(now, 60);
-            }
+        match kind {
+            LimitKind::RequestsPerMinute | LimitKind::TokensPerMinute => add_secs(now, 60),
             LimitKind::RequestsPerDay | LimitKind::TokensPerDay | LimitKind::BudgetUsdPerDay => {
-                today.succ_opt()
+                self.cal.next_day_start(now)
             }
-            LimitKind::BudgetUsdPerMonth => {
-                let (y, m) = (
-                    chrono::Datelike::year(&today),
-                    chrono::Datelike::month(&today),
-                );
-                let (y, m) = if m == 12 {
-                    (y.saturating_add(1), 1)
-                } else {
-                    (y, m + 1)
-                };
-                NaiveDate::from_ymd_opt(y, m, 1)
-            }
-        };
-        next.map_or_else(|| add_secs(now, 86_400), |d| start_of_local_day(d, self.tz))
+            LimitKind::BudgetUsdPerMonth => self.cal.next_month_start(now),
+        }
     }
 
     /// A count in the limit's unit (USD for budgets).
@@ -347,9 +370,9 @@ impl WorkspaceMeter {
                     .secs_until_fits(sec, Counter::Tokens, demand, cap)
             }
             LimitKind::RequestsPerDay | LimitKind::TokensPerDay | LimitKind::BudgetUsdPerDay => {
-                secs_until_next_day(now, self.tz)
+                self.cal.secs_until_next_day(now)
             }
-            LimitKind::BudgetUsdPerMonth => secs_until_next_month(now, self.tz),
+            LimitKind::BudgetUsdPerMonth => self.cal.secs_until_next_month(now),
         }
     }
 
@@ -374,10 +397,66 @@ impl WorkspaceMeter {
         }
     }
 
+    /// The refusal of a call of class `priority` by its share of a limit, if any: the limit
+    /// with the longest retry among those whose share `used + demand` would pass.
+    fn shed(
+        &self,
+        priority: Option<Priority>,
+        used: &PerKind<u64>,
+        demand: &PerKind<u64>,
+        now: DateTime<Utc>,
+    ) -> Option<Refusal> {
+        let class = priority?;
+        let share = self.limits.share_of(priority);
+        if share >= 1.0 {
+            return None;
+        }
+        let mut worst: Option<Refusal> = None;
+        for kind in LimitKind::ALL {
+            let i = kind as usize;
+            let Some(cap) = self.caps[i] else { continue };
+            if self.soft[i] {
+                continue;
+            }
+            // The class's part of the limit, rounded down: 0.8 of 5 requests admits 4.
+            let part = (cap as f64 * share).floor() as u64;
+            if fits(used[i], demand[i], part) {
+                continue;
+            }
+            let retry = self.retry_after(kind, demand[i], part, now);
+            if worst.as_ref().is_none_or(|w| retry > w.retry_after_secs) {
+                worst = Some(Refusal {
+                    limit: kind,
+                    priority: Some((class, share)),
+                    retry_after_secs: retry,
+                    used: Self::value(kind, used[i]),
+                    limit_value: self
+                        .limits
+                        .get(kind)
+                        .unwrap_or_else(|| Self::value(kind, cap)),
+                });
+            }
+        }
+        worst
+    }
+
     /// Checks every set limit against used + in flight + `d`. On success the demand is counted
     /// as a reservation; on refusal, the limit with the longest retry time is named, and every
     /// refusing limit is remembered until its retry time.
     pub fn admit(&mut self, d: Demand, now: DateTime<Utc>) -> Result<Reservation, Refusal> {
+        self.admit_as(d, None, now)
+    }
+
+    /// [`WorkspaceMeter::admit`] for a call of class `priority`: below the whole limit, a class
+    /// with a share below 1 ([`Limits::share_of`]) is refused once used + in flight + `d`
+    /// passes that share of any (hard) limit. Such a refusal names the class and is not
+    /// remembered: the workspace is not limited, only that class is shed.
+    pub fn admit_as(
+        &mut self,
+        d: Demand,
+        priority: Option<Priority>,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation, Refusal> {
         self.roll(now);
         let used = self.snapshot(now);
         let mut demand = [0u64; LimitKind::COUNT];
@@ -400,6 +479,7 @@ impl WorkspaceMeter {
             if worst.as_ref().is_none_or(|w| retry > w.retry_after_secs) {
                 worst = Some(Refusal {
                     limit: kind,
+                    priority: None,
                     retry_after_secs: retry,
                     used: Self::value(kind, used[i]),
                     limit_value: self
@@ -410,6 +490,9 @@ impl WorkspaceMeter {
             }
         }
         if let Some(r) = worst {
+            return Err(r);
+        }
+        if let Some(r) = self.shed(priority, &used, &demand, now) {
             return Err(r);
         }
 
@@ -424,8 +507,8 @@ impl WorkspaceMeter {
         self.month.held_cost_nanos = self.month.held_cost_nanos.saturating_add(d.cost_nanos);
         Ok(Reservation {
             second,
-            day: self.day.day,
-            month: self.month.month,
+            day_epoch: self.day.epoch,
+            month_epoch: self.month.epoch,
             tokens: d.tokens,
             cost_nanos: d.cost_nanos,
             generation: self.generation,
@@ -439,13 +522,13 @@ impl WorkspaceMeter {
         self.roll(now);
         if r.generation == self.generation {
             self.window.remove(r.second, 0, r.tokens);
-            if r.day == self.day.day {
+            if r.day_epoch == self.day.epoch {
                 self.day.tokens = self.day.tokens.saturating_sub(r.tokens);
                 self.day.cost_nanos = self.day.cost_nanos.saturating_sub(r.cost_nanos);
                 self.day.held_tokens = self.day.held_tokens.saturating_sub(r.tokens);
                 self.day.held_cost_nanos = self.day.held_cost_nanos.saturating_sub(r.cost_nanos);
             }
-            if r.month == self.month.month {
+            if r.month_epoch == self.month.epoch {
                 self.month.cost_nanos = self.month.cost_nanos.saturating_sub(r.cost_nanos);
                 self.month.held_cost_nanos =
                     self.month.held_cost_nanos.saturating_sub(r.cost_nanos);
@@ -478,13 +561,13 @@ impl WorkspaceMeter {
             // `add` ignores seconds that already left the window.
             self.window.add(at_sec, requests, tokens);
         }
-        let at_day = local_day(at, self.tz);
+        let at_day = self.cal.day(at);
         if at_day == self.day.day {
             self.day.requests = self.day.requests.saturating_add(requests);
             self.day.tokens = self.day.tokens.saturating_add(tokens);
             self.day.cost_nanos = self.day.cost_nanos.saturating_add(cost_nanos);
         }
-        if month_key(at_day) == self.month.month {
+        if self.cal.month(at_day) == self.month.month {
             self.month.cost_nanos = self.month.cost_nanos.saturating_add(cost_nanos);
         }
     }
@@ -1026,7 +1109,7 @@ mod tests {
         assert!((u.cost_usd_day - 601e-9).abs() < 1e-15);
         assert!((u.cost_usd_month - 1001e-9).abs() < 1e-15);
         // Restored usage is enforced.
-        m.set_limits(limits(&[(LimitKind::RequestsPerMinute, 3.0)]));
+        m.set_limits(limits(&[(LimitKind::RequestsPerMinute, 3.0)]), now);
         let r = refused(&mut m, Demand::default(), now);
         assert_eq!(r.retry_after_secs, 30);
     }
@@ -1048,9 +1131,9 @@ mod tests {
         let t = utc(T0);
         call(&mut m, demand(1000, 0), Actual::default(), t);
         let _ = refused(&mut m, Demand::default(), t);
-        m.set_limits(l);
+        m.set_limits(l, t);
         assert_eq!(m.evaluate(t).status, Status::QuotaExceeded);
-        m.set_limits(limits(&[(LimitKind::RequestsPerDay, 100.0)]));
+        m.set_limits(limits(&[(LimitKind::RequestsPerDay, 100.0)]), t);
         assert_eq!(m.limits().requests_per_day, Some(100));
         assert_open(&mut m, Demand::default(), t);
     }
@@ -1071,5 +1154,124 @@ mod tests {
         let earlier = utc("2024-05-10T23:59:50Z");
         let _ = refused(&mut m, Demand::default(), earlier);
         assert_eq!(m.usage(earlier).requests_day, 1);
+    }
+
+    #[test]
+    fn lower_classes_are_shed_at_their_share_and_the_workspace_is_not_limited() {
+        use crate::types::Priority::{Critical, Normal, Optional};
+        // 10 requests a day; optional calls to 80 % (warning_at), normal to 95 % (9 of 10).
+        let mut m = meter(limits(&[(LimitKind::RequestsPerDay, 10.0)]));
+        let t = utc(T0);
+        for _ in 0..8 {
+            let r = m.admit_as(Demand::default(), Some(Optional), t);
+            assert!(r.is_ok(), "{r:?}");
+        }
+        let shed = m.admit_as(Demand::default(), Some(Optional), t).err();
+        let shed = shed.unwrap_or_else(|| panic!("the 9th optional call is admitted"));
+        assert_eq!(shed.priority, Some((Optional, 0.8)));
+        assert_eq!(shed.limit, LimitKind::RequestsPerDay);
+        assert_eq!((shed.used, shed.limit_value), (8.0, 10.0));
+        // Not a refusal of the workspace: its status is a warning, not quota_exceeded.
+        assert_eq!(m.evaluate(t).status, Status::Warning);
+        assert!(m.admit_as(Demand::default(), Some(Normal), t).is_ok());
+        let shed = m.admit_as(Demand::default(), Some(Normal), t).err();
+        assert_eq!(shed.and_then(|r| r.priority), Some((Normal, 0.95)));
+        assert!(m.admit_as(Demand::default(), Some(Critical), t).is_ok());
+        // The hard limit refuses every class, without naming one.
+        for class in [None, Some(Critical), Some(Normal), Some(Optional)] {
+            let r = m.admit_as(Demand::default(), class, t).err();
+            assert_eq!(
+                r.map(|r| (r.limit, r.priority)),
+                Some((LimitKind::RequestsPerDay, None)),
+                "{class:?}"
+            );
+        }
+        assert_eq!(m.evaluate(t).status, Status::QuotaExceeded);
+    }
+
+    #[test]
+    fn shares_apply_to_demand_and_spare_soft_limits() {
+        use crate::types::{Priority::Optional, PriorityShares};
+        let mut l = limits(&[
+            (LimitKind::TokensPerMinute, 1000.0),
+            (LimitKind::RequestsPerDay, 2.0),
+        ]);
+        l.priority_shares = Some(PriorityShares {
+            optional: Some(0.5),
+            normal: None,
+        });
+        l.soft_limits = Some(vec![LimitKind::RequestsPerDay]);
+        let mut m = meter(l);
+        let t = utc(T0);
+        // 600 tokens would pass half of 1000: shed, and retried when the window frees it.
+        let r = m.admit_as(demand(600, 0), Some(Optional), t).err();
+        assert_eq!(
+            r.as_ref().map(|r| (r.limit, r.priority)),
+            Some((LimitKind::TokensPerMinute, Some((Optional, 0.5))))
+        );
+        assert_eq!(
+            r.map(|r| r.retry_after_secs),
+            Some(60),
+            "it never fits in half"
+        );
+        assert!(m.admit_as(demand(400, 0), Some(Optional), t).is_ok());
+        // The soft day limit sheds nothing: three optional calls of 0 tokens would pass 1 of 2.
+        let _ = m.admit_as(demand(0, 0), Some(Optional), t);
+        let r = m.admit_as(demand(0, 0), Some(Optional), t);
+        assert!(r.is_ok(), "{r:?}");
+    }
+
+    #[test]
+    fn a_scheduled_day_resets_at_its_hour() {
+        let mut l = limits(&[(LimitKind::RequestsPerDay, 2.0)]);
+        l.reset_daily_at = Some("06:00".into());
+        let mut m = meter(l);
+        call(
+            &mut m,
+            Demand::default(),
+            Actual::default(),
+            utc("2024-05-10T05:00:00Z"),
+        );
+        call(
+            &mut m,
+            Demand::default(),
+            Actual::default(),
+            utc("2024-05-10T05:30:00Z"),
+        );
+        let r = refused(&mut m, Demand::default(), utc("2024-05-10T05:59:00Z"));
+        assert_eq!(r.retry_after_secs, 60);
+        assert_eq!(
+            m.resets_at(LimitKind::RequestsPerDay, utc("2024-05-10T05:59:00Z")),
+            utc("2024-05-10T06:00:00Z")
+        );
+        assert_open(&mut m, Demand::default(), utc("2024-05-10T06:00:00Z"));
+        assert_eq!(m.usage(utc("2024-05-10T06:00:00Z")).requests_day, 1);
+    }
+
+    #[test]
+    fn a_changed_schedule_starts_at_its_next_boundary_and_keeps_reservations_exact() {
+        let t = utc("2024-05-10T03:00:00Z");
+        let mut m = meter(limits(&[(LimitKind::TokensPerDay, 1000.0)]));
+        call(&mut m, demand(100, 0), actual(100, 0), t);
+        let held = admitted(&mut m, demand(300, 0), t);
+        // From midnight to 06:00 at 03:00: what today counted stays counted.
+        let mut l = m.limits().clone();
+        l.reset_daily_at = Some("06:00".into());
+        m.set_limits(l, t);
+        assert_eq!(m.usage(t).tokens_day, 400);
+        // The reservation made before the change takes back exactly what it held.
+        m.settle(held, actual(50, 0), t);
+        assert_eq!(m.usage(t).tokens_day, 150);
+        // The new day begins at 06:00.
+        assert_eq!(m.usage(utc("2024-05-10T05:59:59Z")).tokens_day, 150);
+        assert_eq!(m.usage(utc("2024-05-10T06:00:00Z")).tokens_day, 0);
+        // A restart restores the ledger into the scheduled periods.
+        let mut l = limits(&[(LimitKind::TokensPerDay, 1000.0)]);
+        l.reset_daily_at = Some("06:00".into());
+        let mut m = meter(l);
+        let now = utc("2024-05-10T07:00:00Z");
+        m.restore(utc("2024-05-10T05:00:00Z"), 1, 70, 0, now); // the period day before
+        m.restore(utc("2024-05-10T06:30:00Z"), 1, 30, 0, now);
+        assert_eq!(m.usage(now).tokens_day, 30);
     }
 }

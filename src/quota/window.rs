@@ -1,8 +1,10 @@
 //! Time arithmetic of the quota core: the sliding 60-second window of requests and tokens, and
 //! the calendar periods (local day, local month) of the configured time zone.
 //!
-//! Owns: the ring of sixty one-second buckets, and the conversions from an instant to its local
-//! day / month and to the next local midnight / month start (DST gaps and overlaps included).
+//! Owns: the ring of sixty one-second buckets, and the [`Calendar`] of a workspace's periods:
+//! from an instant to its period day / month and to the next day or month start, on local
+//! midnight and the 1st or on a schedule (`reset_daily_at`, `reset_monthly_on`), DST gaps and
+//! overlaps included.
 //! Must not: read the clock, allocate, do IO, or know about limits or statuses (callers compare).
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, TimeDelta, TimeZone, Utc};
@@ -189,57 +191,188 @@ pub fn secs_until(now: DateTime<Utc>, later: DateTime<Utc>) -> u64 {
 /// The first instant of local `day` in `tz`. Midnight may not exist (a DST gap at midnight): the
 /// day then starts at the first local time that exists. When midnight happens twice, the first.
 pub fn start_of_local_day(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let Some(mut t) = day.and_hms_opt(0, 0, 0) else {
-        return DateTime::<Utc>::MAX_UTC;
-    };
-    let fallback = t.and_utc();
-    // Gaps are at most a few hours; try every quarter hour of the day.
-    for _ in 0..96 {
-        match tz.from_local_datetime(&t) {
-            LocalResult::Single(x) => return x.with_timezone(&Utc),
-            LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
-            LocalResult::None => match t.checked_add_signed(TimeDelta::minutes(15)) {
-                Some(next) => t = next,
-                None => break,
-            },
-        }
-    }
-    fallback
+    Calendar::midnight(tz).start_of(day)
 }
 
 /// The first instant of the local day `now` is in (see [`start_of_local_day`]).
 pub fn day_start(now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
-    start_of_local_day(local_day(now, tz), tz)
+    Calendar::midnight(tz).day_start(now)
 }
 
 /// The first instant of the local month `now` is in: the start of its first day.
 pub fn month_start(now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
-    let today = local_day(now, tz);
-    match NaiveDate::from_ymd_opt(today.year(), today.month(), 1) {
-        Some(first) => start_of_local_day(first, tz),
-        None => DateTime::<Utc>::MIN_UTC,
-    }
+    Calendar::midnight(tz).month_start(now)
 }
 
 /// Seconds from `now` until the next local midnight in `tz` (at least 1).
 pub fn secs_until_next_day(now: DateTime<Utc>, tz: Tz) -> u64 {
-    match local_day(now, tz).succ_opt() {
-        Some(next) => secs_until(now, start_of_local_day(next, tz)),
-        None => 86_400,
-    }
+    Calendar::midnight(tz).secs_until_next_day(now)
 }
 
 /// Seconds from `now` until the first instant of the next local month in `tz` (at least 1).
 pub fn secs_until_next_month(now: DateTime<Utc>, tz: Tz) -> u64 {
-    let today = local_day(now, tz);
-    let (y, m) = if today.month() == 12 {
-        (today.year().saturating_add(1), 1)
+    Calendar::midnight(tz).secs_until_next_month(now)
+}
+
+/// When a workspace's periods begin: each day at `day_offset` seconds after local midnight
+/// (`reset_daily_at`), each month on day `month_day` (`reset_monthly_on`; the last day of a
+/// shorter month) at that time, in `tz`. [`Calendar::midnight`] is local midnight and the 1st.
+///
+/// A period is named by its *period day*: the local date of the instant less the offset (with
+/// `06:00`, 05:59 on the 10th is in the period day of the 9th), and a month by the month whose
+/// start day the period day is on or after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Calendar {
+    pub tz: Tz,
+    /// Seconds after local midnight, below 86,400.
+    day_offset: u32,
+    /// 1 to 31.
+    month_day: u32,
+}
+
+/// The days of month `m` (1-based) of year `y`.
+fn days_in_month(y: i32, m: u32) -> u32 {
+    let (ny, nm) = if m == 12 {
+        (y.saturating_add(1), 1)
     } else {
-        (today.year(), today.month() + 1)
+        (y, m + 1)
     };
-    match NaiveDate::from_ymd_opt(y, m, 1) {
-        Some(first) => secs_until(now, start_of_local_day(first, tz)),
-        None => 31 * 86_400,
+    match (
+        NaiveDate::from_ymd_opt(y, m, 1),
+        NaiveDate::from_ymd_opt(ny, nm, 1),
+    ) {
+        (Some(a), Some(b)) => u32::try_from((b - a).num_days()).unwrap_or(31),
+        _ => 31,
+    }
+}
+
+impl Calendar {
+    /// Days from local midnight, months from the 1st.
+    pub fn midnight(tz: Tz) -> Calendar {
+        Calendar {
+            tz,
+            day_offset: 0,
+            month_day: 1,
+        }
+    }
+
+    /// Days from `day_offset` seconds after local midnight (clamped below a day), months from
+    /// day `month_day` (clamped to 1..=31).
+    pub fn new(tz: Tz, day_offset: u32, month_day: u32) -> Calendar {
+        Calendar {
+            tz,
+            day_offset: day_offset.min(86_399),
+            month_day: month_day.clamp(1, 31),
+        }
+    }
+
+    /// The period day `at` is in.
+    pub fn day(&self, at: DateTime<Utc>) -> NaiveDate {
+        let local = at.with_timezone(&self.tz).naive_local();
+        if self.day_offset == 0 {
+            return local.date();
+        }
+        local
+            .checked_sub_signed(TimeDelta::seconds(i64::from(self.day_offset)))
+            .map_or(local.date(), |t| t.date())
+    }
+
+    /// The day of month (`y`, `m`) on which its month period starts.
+    fn month_start_day(&self, y: i32, m: u32) -> u32 {
+        self.month_day.min(days_in_month(y, m))
+    }
+
+    /// The (year, month) of the month period that period day `day` is in.
+    fn month_of_day(&self, day: NaiveDate) -> (i32, u32) {
+        let (y, m) = (day.year(), day.month());
+        if day.day() >= self.month_start_day(y, m) {
+            (y, m)
+        } else if m == 1 {
+            (y.saturating_sub(1), 12)
+        } else {
+            (y, m - 1)
+        }
+    }
+
+    /// The month period of period day `day`, as one ordered number (see [`month_key`]).
+    pub fn month(&self, day: NaiveDate) -> i32 {
+        let (y, m) = self.month_of_day(day);
+        y.saturating_mul(12).saturating_add(m as i32 - 1)
+    }
+
+    /// The first instant of period day `day`: its local date at the offset. A local time that
+    /// does not exist (a DST gap) moves to the first that does, by quarter hours; one that
+    /// happens twice is the first.
+    pub fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
+        let Some(mut t) = day
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| t.checked_add_signed(TimeDelta::seconds(i64::from(self.day_offset))))
+        else {
+            return DateTime::<Utc>::MAX_UTC;
+        };
+        let fallback = t.and_utc();
+        // Gaps are at most a few hours; try every quarter hour of the day.
+        for _ in 0..96 {
+            match self.tz.from_local_datetime(&t) {
+                LocalResult::Single(x) => return x.with_timezone(&Utc),
+                LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
+                LocalResult::None => match t.checked_add_signed(TimeDelta::minutes(15)) {
+                    Some(next) => t = next,
+                    None => break,
+                },
+            }
+        }
+        fallback
+    }
+
+    /// The first day of month period (`y`, `m`).
+    fn first_day(&self, (y, m): (i32, u32)) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(y, m, self.month_start_day(y, m))
+    }
+
+    /// The first instant of the period day `now` is in.
+    pub fn day_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.start_of(self.day(now))
+    }
+
+    /// The first instant of the month period `now` is in.
+    pub fn month_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self.first_day(self.month_of_day(self.day(now))) {
+            Some(first) => self.start_of(first),
+            None => DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    /// The first instant of the next period day after the one `now` is in.
+    pub fn next_day_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self.day(now).succ_opt() {
+            Some(next) => self.start_of(next),
+            None => add_secs(now, 86_400),
+        }
+    }
+
+    /// The first instant of the month period after the one `now` is in.
+    pub fn next_month_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let (y, m) = self.month_of_day(self.day(now));
+        let next = if m == 12 {
+            (y.saturating_add(1), 1)
+        } else {
+            (y, m + 1)
+        };
+        match self.first_day(next) {
+            Some(first) => self.start_of(first),
+            None => add_secs(now, 31 * 86_400),
+        }
+    }
+
+    /// Seconds from `now` until the next period day (at least 1).
+    pub fn secs_until_next_day(&self, now: DateTime<Utc>) -> u64 {
+        secs_until(now, self.next_day_start(now))
+    }
+
+    /// Seconds from `now` until the next month period (at least 1).
+    pub fn secs_until_next_month(&self, now: DateTime<Utc>) -> u64 {
+        secs_until(now, self.next_month_start(now))
     }
 }
 
@@ -422,5 +555,73 @@ mod tests {
         assert_eq!(add_secs(now, u64::MAX), DateTime::<Utc>::MAX_UTC);
         assert_eq!(secs_until(now, now), 1);
         assert_eq!(secs_until(now, add_secs(now, 5)), 5);
+    }
+
+    #[test]
+    fn a_scheduled_day_starts_at_its_hour_and_a_month_on_its_day() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+        // Days from 06:00 UTC, months from the 15th.
+        let cal = Calendar::new(chrono_tz::UTC, 6 * 3600, 15);
+        assert_eq!(cal.day(utc("2026-05-10T05:59:59Z")), d("2026-05-09"));
+        assert_eq!(cal.day(utc("2026-05-10T06:00:00Z")), d("2026-05-10"));
+        let now = utc("2026-05-10T05:00:00Z");
+        assert_eq!(cal.day_start(now), utc("2026-05-09T06:00:00Z"));
+        assert_eq!(cal.next_day_start(now), utc("2026-05-10T06:00:00Z"));
+        assert_eq!(cal.secs_until_next_day(now), 3600);
+        // The 10th is in the month period that began on April 15th at 06:00.
+        assert_eq!(cal.month_start(now), utc("2026-04-15T06:00:00Z"));
+        assert_eq!(cal.next_month_start(now), utc("2026-05-15T06:00:00Z"));
+        // The 15th before 06:00 is still April's period; from 06:00 it is May's.
+        assert_eq!(
+            cal.month(cal.day(utc("2026-05-15T05:59:00Z"))),
+            cal.month(d("2026-04-20"))
+        );
+        assert!(cal.month(cal.day(utc("2026-05-15T06:00:00Z"))) > cal.month(d("2026-05-14")));
+        // December's period runs into January.
+        let dec = utc("2026-12-20T12:00:00Z");
+        assert_eq!(cal.next_month_start(dec), utc("2027-01-15T06:00:00Z"));
+        assert_eq!(
+            cal.month_start(utc("2027-01-02T00:00:00Z")),
+            utc("2026-12-15T06:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_month_day_past_a_short_months_end_is_its_last_day() {
+        let cal = Calendar::new(chrono_tz::UTC, 0, 31);
+        // February 2026 has 28 days: its period begins on the 28th.
+        let now = utc("2026-02-27T12:00:00Z");
+        assert_eq!(cal.month_start(now), utc("2026-01-31T00:00:00Z"));
+        assert_eq!(cal.next_month_start(now), utc("2026-02-28T00:00:00Z"));
+        assert_eq!(
+            cal.next_month_start(utc("2026-02-28T00:00:00Z")),
+            utc("2026-03-31T00:00:00Z")
+        );
+        // April has 30: the 30th.
+        assert_eq!(
+            cal.next_month_start(utc("2026-04-01T00:00:00Z")),
+            utc("2026-04-30T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_scheduled_hour_in_a_dst_gap_starts_at_the_first_existing_minute() {
+        // New York skips 02:00-03:00 on 2026-03-08; a 02:30 reset happens at 03:00 EDT.
+        let ny = chrono_tz::America::New_York;
+        let cal = Calendar::new(ny, 2 * 3600 + 1800, 1);
+        let day = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap_or_default();
+        assert_eq!(cal.start_of(day), utc("2026-03-08T07:00:00Z"));
+        // On an ordinary day 02:30 EST is 07:30Z; in summer 02:30 EDT is 06:30Z.
+        let day = NaiveDate::from_ymd_opt(2026, 3, 7).unwrap_or_default();
+        assert_eq!(cal.start_of(day), utc("2026-03-07T07:30:00Z"));
+        let day = NaiveDate::from_ymd_opt(2026, 7, 7).unwrap_or_default();
+        assert_eq!(cal.start_of(day), utc("2026-07-07T06:30:00Z"));
+        // The midnight calendar is the one the free functions use.
+        let now = utc("2026-07-07T12:00:00Z");
+        assert_eq!(Calendar::midnight(ny).day_start(now), day_start(now, ny));
+        assert_eq!(
+            Calendar::midnight(ny).month_start(now),
+            month_start(now, ny)
+        );
     }
 }

@@ -135,7 +135,7 @@ fn reservations_in_flight_do_not_cross_a_threshold() {
 fn a_raised_limit_is_back_under_and_its_thresholds_can_fire_again() {
     let mut ws = Ws::new(budget(10.0));
     assert_eq!(crossed(&ws.spend(9.0, at(0))), vec![0.8]);
-    ws.m.set_limits(budget(100.0));
+    ws.m.set_limits(budget(100.0), at(1));
     let mut out = Vec::new();
     ws.rules.on_limits_changed(&ws.m, at(1), &mut out);
     assert_eq!(under(&out), vec![Under::LimitRaised]);
@@ -146,7 +146,7 @@ fn a_raised_limit_is_back_under_and_its_thresholds_can_fire_again() {
     );
     assert_eq!(crossed(&ws.spend(41.0, at(2))), vec![0.5]);
     // Lowering a limit raises nothing by itself; the next call crosses.
-    ws.m.set_limits(budget(60.0));
+    ws.m.set_limits(budget(60.0), at(2));
     out.clear();
     ws.rules.on_limits_changed(&ws.m, at(3), &mut out);
     assert!(out.is_empty());
