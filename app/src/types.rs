@@ -537,8 +537,12 @@ fn checked_downgrade(rules: &[DowngradeRule]) -> Option<Vec<DowngradeRule>> {
         return None;
     }
     for (i, r) in rules.iter().enumerate() {
-        let shape = model_name_ok(&r.from) && model_name_ok(&r.to) && r.from != r.to;
-        if !shape || !(r.at > 0.0 && r.at <= 1.0) || rules[..i].iter().any(|o| o.from == r.from) {
+        let ok = model_name_ok(&r.from)
+            && model_name_ok(&r.to)
+            && r.from != r.to
+            && r.at > 0.0
+            && r.at <= 1.0;
+        if !ok || rules[..i].iter().any(|o| o.from == r.from) {
             return None;
         }
     }
