@@ -51,6 +51,7 @@ bench: tools
 	cargo build --release --example stream_probe --example bare_proxy --example ledger_write --example alert_latency
 	scripts/bench.sh $(BIN)
 	scripts/bench-alerts.sh $(BIN)
+	scripts/bench-policies.sh $(BIN)
 	@scripts/ensure-tools.sh test
 	cd end2end && QS_BIN=$(BIN) npx playwright test --config playwright.bench.config.ts
 

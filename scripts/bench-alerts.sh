@@ -13,14 +13,12 @@
 set -euo pipefail
 BIN=${1:?usage: bench-alerts.sh BIN}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 TMP=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-med() { tr ' ' '\n' <<< "$1" | grep . | median; }
 SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
 EXAMPLES="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples"
 
@@ -94,21 +92,10 @@ wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $KEY"
 LUA
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
 declare -A RPS CPU NON200
 declare -A GW_PID=([off]=$OFF_PID [on]=$ON_PID [off2]=$OFF2_PID) GW_PORT=([off]=$OFF [on]=$ON [off2]=$OFF2)
 # One wrk run against gateway $1: appends its requests/s and CPU µs per call.
-measure() { local name=$1 pid=${GW_PID[$1]} t0 t1 out n
-  t0=$(ticks "$pid")
-  out=$(wrk -t2 -c64 -d"${SECS}s" -s "$TMP/post.lua" "http://127.0.0.1:${GW_PORT[$name]}/v1/chat/completions")
-  t1=$(ticks "$pid")
-  n=$(echo "$out" | awk '/requests in/ {print $1}')
-  NON200[$name]+="$(echo "$out" | awk '/Non-2xx/ {print $NF}') "
-  RPS[$name]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
-  CPU[$name]+="$(python3 -c "import sys; print(round((int(sys.argv[1]) * 1e6 / int(sys.argv[2])) / int(sys.argv[3]), 1))" $((t1 - t0)) "$HZ" "$n") "
-}
-last() { echo $1 | awk '{print $NF}'; }
+measure() { wrk_cpu "$1" "${GW_PID[$1]}" "http://127.0.0.1:${GW_PORT[$1]}/v1/chat/completions" "$TMP/post.lua" "$SECS"; }
 NAMES=(off on off2)
 # Warm-up: connections, caches, the first ledger batches.
 for k in "${NAMES[@]}"; do

@@ -59,7 +59,8 @@ ensure_build_tools() {
 }
 
 ensure_test_tools() {
-  apt_install chromium chromium-driver
+  # faketime: the SDK tests move the gateway's clock (scheduled resets) with libfaketime.
+  apt_install chromium chromium-driver faketime
   local venv="$root/.venv"
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import openai' 2>/dev/null; then
     log "python venv with the openai SDK"

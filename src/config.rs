@@ -1556,6 +1556,44 @@ budget_usd_per_month = 300.0
         assert!(e.starts_with("prices.\"m\".input:"), "{e}");
     }
 
+    #[test]
+    fn policies_are_read_per_workspace_and_in_defaults_and_checked() {
+        let c = load(
+            r#"
+[defaults]
+upstream_retries = 1
+reset_daily_at = "06:00"
+[[workspaces]]
+id = "acme"
+budget_usd_per_day = 20.0
+priority_shares = { optional = 0.7 }
+downgrade = [{ from = "gpt-4o", to = "gpt-4o-mini", at = 0.9 }]
+reset_monthly_on = 31
+[[workspaces]]
+id = "plain"
+"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let acme = &c.workspaces[0].limits;
+        assert_eq!(acme.share_of(Some(crate::types::Priority::Optional)), 0.7);
+        assert_eq!(acme.downgrades()[0].to, "gpt-4o-mini");
+        assert_eq!((acme.retries(), acme.month_starts_on()), (1, 31));
+        assert_eq!(acme.day_starts_at_secs(), 6 * 3600, "from [defaults]");
+        let plain = &c.workspaces[1].limits;
+        assert!(plain.downgrades().is_empty());
+        assert_eq!(plain.month_starts_on(), 1);
+        for (text, path) in [
+            ("[[workspaces]]\nid = \"a\"\nreset_daily_at = \"6am\"\n", "workspaces[0].reset_daily_at:"),
+            ("[defaults]\nupstream_retries = 9\n", "defaults.upstream_retries:"),
+            ("[[workspaces]]\nid = \"a\"\npriority_shares = { optional = 0.99 }\n", "workspaces[0].priority_shares:"),
+            ("[[workspaces]]\nid = \"a\"\ndowngrade = [{ from = \"m\", to = \"m\", at = 0.5 }]\n", "workspaces[0].downgrade:"),
+            ("[[workspaces]]\nid = \"a\"\nreset_monthly_on = 0\n", "workspaces[0].reset_monthly_on:"),
+        ] {
+            let e = load(text).err().unwrap_or_default();
+            assert!(e.starts_with(path), "{text}: {e}");
+        }
+    }
+
     /// A webhook secret in the environment variable `name` (each test its own name).
     fn secret_in(name: &str, value: &str) {
         // Each test sets its own variable, so tests running at once never race on one.

@@ -1,0 +1,30 @@
+# Helpers shared by the benchmark scripts (sourced, never run): free ports, waiting for a server,
+# medians, a process's CPU time, and one wrk run that records requests/s and CPU µs per call.
+# shellcheck shell=bash
+
+# A free TCP port on 127.0.0.1.
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Waits until $1 answers (at most 10 s).
+wait_up() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
+# The median of the numbers on stdin, one per line.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# The median of the space-separated numbers in $1.
+med() { tr ' ' '\n' <<< "$1" | grep . | median; }
+# CPU time (user + system, all threads) of process $1, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The last word of $1.
+last() { echo $1 | awk '{print $NF}'; }
+HZ=$(getconf CLK_TCK)
+
+# wrk_cpu NAME PID URL LUA SECS: one wrk -t2 -c64 run of LUA against URL; appends its requests/s
+# to RPS[NAME], the µs of CPU per call of process PID to CPU[NAME] and any non-2xx count to
+# NON200[NAME] (associative arrays the caller declares).
+wrk_cpu() { local name=$1 pid=$2 url=$3 lua=$4 secs=$5 t0 t1 out n
+  t0=$(ticks "$pid")
+  out=$(wrk -t2 -c64 -d"${secs}s" -s "$lua" "$url")
+  t1=$(ticks "$pid")
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  NON200[$name]+="$(echo "$out" | awk '/Non-2xx/ {print $NF}') "
+  RPS[$name]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+  CPU[$name]+="$(python3 -c "import sys; print(round((int(sys.argv[1]) * 1e6 / int(sys.argv[2])) / int(sys.argv[3]), 1))" $((t1 - t0)) "$HZ" "$n") "
+}
