@@ -339,6 +339,8 @@ impl Settlement {
             family: m.family.clone(),
             path: self.call.other_path,
             model: usage.model.map(Arc::from),
+            requested_model: None,
+            upstream_retries: 0,
             http_status: self.answer.status,
             input_tokens: usage.input_tokens,
             cached_tokens: usage.cached_tokens,
