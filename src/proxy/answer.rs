@@ -59,12 +59,7 @@ impl Proxy {
             Mode::Pass
         };
         let changes_length = matches!(mode, Mode::Sse(_)) && strip_usage_chunk;
-        self.answer_headers(
-            &mut head.headers,
-            &s.call.caller,
-            &s.call.request_id,
-            changes_length,
-        );
+        self.answer_headers(&mut head.headers, &s.call, changes_length);
         // The client's connection has its own version; an HTTP/2 upstream does not change it.
         head.version = Version::HTTP_11;
         let expected = incoming.size_hint().exact();

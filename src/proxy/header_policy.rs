@@ -5,12 +5,13 @@
 //! headers (`OpenAI-Organization`, `OpenAI-Project`: from `[upstream]` only), the `x-quota-*`
 //! answer headers.
 //! Must not: allocate per call (the maps are edited in place, the values the gateway adds are
-//! built once), or log a header value.
+//! built once; only the header that tells what a policy did to a call, a downgrade, is built
+//! for the calls concerned), or log a header value.
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 
+use crate::proxy::settle::Call;
 use crate::proxy::Proxy;
-use crate::registry::Caller;
 
 // Every header name the proxy reads or writes, named once: a name parsed from a string would be
 // parsed and hashed on every lookup.
@@ -25,6 +26,10 @@ pub(super) const X_QUOTA_PRIORITY: HeaderName = HeaderName::from_static("x-quota
 const X_QUOTA_STATUS: HeaderName = HeaderName::from_static("x-quota-status");
 const X_QUOTA_WORKSPACE: HeaderName = HeaderName::from_static("x-quota-workspace");
 const X_QUOTA_REQUEST_ID: HeaderName = HeaderName::from_static("x-quota-request-id");
+/// The model the caller asked for, when a downgrade rule sent the call for another one.
+const X_QUOTA_MODEL_DOWNGRADED_FROM: HeaderName =
+    HeaderName::from_static("x-quota-model-downgraded-from");
+
 /// OpenAI's header for an id chosen by the caller (forwarded as it is).
 pub(super) const X_CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-client-request-id");
 /// The upstream's id of the call, recorded in the ledger.
@@ -164,14 +169,9 @@ impl Proxy {
     /// The upstream's head as the client gets it, edited in place: minus its hop-by-hop headers
     /// (and those its `Connection` names), its cookies, and the account it names unless
     /// configured, and its length when the tap changes it; plus the workspace's status, its id
-    /// and the call's id.
-    pub(super) fn answer_headers(
-        &self,
-        h: &mut HeaderMap,
-        caller: &Caller,
-        request_id: &HeaderValue,
-        changes_length: bool,
-    ) {
+    /// and the call's id, and, when it happened, the model a downgrade replaced.
+    pub(super) fn answer_headers(&self, h: &mut HeaderMap, call: &Call, changes_length: bool) {
+        let caller = &call.caller;
         strip_hop_headers(h);
         h.remove(header::SET_COOKIE);
         if !self.pass_organization_header {
@@ -188,6 +188,14 @@ impl Proxy {
         if let Some(v) = &caller.workspace.id_header {
             h.insert(X_QUOTA_WORKSPACE, v.clone());
         }
-        h.insert(X_QUOTA_REQUEST_ID, request_id.clone());
+        h.insert(X_QUOTA_REQUEST_ID, call.request_id.clone());
+        // A rule's model name is visible ASCII (checked with the limits), a valid value.
+        if let Some(v) = call
+            .requested_model
+            .as_deref()
+            .and_then(|m| HeaderValue::from_str(m).ok())
+        {
+            h.insert(X_QUOTA_MODEL_DOWNGRADED_FROM, v);
+        }
     }
 }

@@ -15,7 +15,8 @@
 //! | `request.rs` | the request body's way in: JSON read whole, multipart peeked, anything else streamed |
 //! | [`inspect`] | what admission reads from a request body, and the JSON bodies it refuses |
 //! | [`multipart`] | a multipart upload's fields, and its late `model` |
-//! | [`include_usage`] | the one body rewrite: asking a stream for its usage |
+//! | [`include_usage`] | a body rewrite: asking a stream for its usage |
+//! | `downgrade.rs` | the other body rewrite: a call sent for the model a downgrade rule puts in place of its own |
 //! | `admit.rs` | what a call reserves, asked of the registry |
 //! | `header_policy.rs` | which headers go upstream and come back; every header name |
 //! | `upstream.rs` | the clients, the upstream URI, the send under the call's deadline |
@@ -45,6 +46,7 @@ pub mod usage;
 
 mod admit;
 mod answer;
+mod downgrade;
 mod header_policy;
 mod json_bytes;
 mod lenient;
@@ -67,7 +69,7 @@ use crate::error::{mask_key, AppError};
 use crate::guard::CallSlot;
 use crate::headers::bearer;
 use crate::pricing::PriceTable;
-use crate::registry::{Caller, Registry};
+use crate::registry::{CallPolicy, Caller, Registry};
 use crate::store::Store;
 use route::Route;
 use settle::{Call, Settlement};
@@ -197,8 +199,19 @@ impl Proxy {
         let tags = Tags::from_headers(&parts.headers)?;
         let request_id = tags::request_id(&parts.headers);
         // The body: JSON read whole (it must be seen), multipart peeked at, anything else
-        // streamed; then the call's worst case is reserved.
-        let request = request::read(route.kind, &parts.headers, body, &mut slot).await?;
+        // streamed; then the workspace's policies (a JSON call may be sent for a cheaper
+        // model), then the call's worst case is reserved, for the model it is sent for.
+        let mut request = request::read(route.kind, &parts.headers, body, &mut slot).await?;
+        let policy = if request.is_json {
+            let model = request.seen.info.model.as_deref();
+            self.registry
+                .call_policy(&caller.workspace, model, chrono::Utc::now())
+        } else {
+            CallPolicy::default()
+        };
+        let requested_model = policy
+            .downgrade_to
+            .and_then(|to| downgrade::apply(&mut request, to, &caller.workspace.id));
         let reservation = self.reserve(&caller, route.kind, &request.seen)?;
         let uri = self.upstream_uri(route.rest, parts.uri.query())?;
         let headers = self.upstream_headers(std::mem::take(&mut parts.headers), request.is_json);
@@ -211,6 +224,7 @@ impl Proxy {
             tags,
             request_id,
             is_get: parts.method == Method::GET,
+            requested_model,
             started,
             _slot: slot,
         };

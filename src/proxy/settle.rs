@@ -77,6 +77,9 @@ pub(super) struct Call {
     pub request_id: HeaderValue,
     /// A GET (of a stored chat completion or response, it returns its usage again).
     pub is_get: bool,
+    /// The model the caller asked for, when a downgrade rule sent the call for another one
+    /// (answered in `x-quota-model-downgraded-from`, kept in the ledger row).
+    pub requested_model: Option<Arc<str>>,
     pub started: Instant,
     /// The call's place in flight and its buffered bytes: given back when the call is
     /// recorded (the body ended or the client left).
@@ -339,7 +342,7 @@ impl Settlement {
             family: m.family.clone(),
             path: self.call.other_path,
             model: usage.model.map(Arc::from),
-            requested_model: None,
+            requested_model: self.call.requested_model,
             upstream_retries: 0,
             http_status: self.answer.status,
             input_tokens: usage.input_tokens,
