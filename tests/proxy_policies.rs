@@ -1,11 +1,13 @@
 //! The proxy's policies (issue 13): the model downgrade once a workspace's USD budgets reach a
-//! rule's share.
+//! rule's share, and the gateway-side retries of an upstream `rate_limit_exceeded`.
 
 mod support;
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use quota_sentinel::simulator::Fault;
 use serde_json::{json, Value};
 use support::*;
@@ -16,6 +18,19 @@ fn downgrading(budget: f64, to: &str) -> String {
     format!(
         "budget_usd_per_day = {budget}\nsoft_limits = [\"budget_usd_per_day\"]\n\
          downgrade = [{{ from = \"gpt-4o\", to = \"{to}\", at = 0.5 }}]\n"
+    )
+}
+
+/// The key of workspace `solo`, which one test has to itself (the metrics are the test
+/// process's, shared by every test of this file).
+const SOLO_KEY: &str = "qs_solo_test_key_0123456789";
+
+/// Workspace `solo` with `limits`, then the default ones.
+fn solo_toml(limits: &str) -> String {
+    format!(
+        "[[workspaces]]\nid = \"solo\"\nname = \"Solo\"\nkey_sha256 = [\"{}\"]\n{limits}\n{}",
+        sha(SOLO_KEY),
+        base_toml("")
     )
 }
 
@@ -280,7 +295,363 @@ async fn a_downgraded_body_keeps_every_other_byte_and_is_priced_for_the_new_mode
     assert!(costs[1] < costs[0], "{costs:?}");
 }
 
+// -------------------------------------------------------------------------------- retries
+
+/// acme retries an upstream `rate_limit_exceeded` `n` times.
+fn retrying(n: u32) -> String {
+    base_toml(&format!("upstream_retries = {n}\n"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_is_retried_after_its_retry_after_and_the_call_succeeds() {
+    let env = Env::start(&solo_toml("upstream_retries = 2")).await;
+    env.sim.inject(
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+        2,
+    );
+    let started = Instant::now();
+    let r = env.chat(SOLO_KEY, "hello").await;
+    assert_eq!(r.status(), 200);
+    assert!(started.elapsed() >= Duration::from_secs(2), "it waited");
+    assert_eq!(header_of(&r, "x-quota-upstream-retries"), Some("2"));
+    let body: Value = r.json().await.unwrap_or_default();
+    assert_eq!(body["object"], "chat.completion", "{body}");
+    assert_eq!(env.sim.stats().requests, 3);
+    // One call, one row, with the usage of the answer that succeeded.
+    let rows = ledger(&env, 1).await;
+    assert_eq!((rows[0].http_status, rows[0].upstream_retries), (200, 2));
+    let (_, row) = env
+        .wait_row(SOLO_KEY, "family", "chat.completions", |_| true)
+        .await;
+    assert_eq!(n(&row, "requests"), 1);
+    assert_eq!(n(&row, "input_tokens"), n(&body["usage"], "prompt_tokens"));
+    // Each retried 429 was seen by the status engine.
+    let metrics = env.metrics().await;
+    assert_eq!(
+        counter(
+            &metrics,
+            "qs_upstream_retries_total",
+            &["workspace=\"solo\""]
+        ),
+        2.0,
+        "{metrics}"
+    );
+    assert!(
+        counter(
+            &metrics,
+            "qs_status_transitions_total",
+            &["workspace=\"solo\"", "to=\"rate_limited\""]
+        ) >= 1.0,
+        "{metrics}"
+    );
+    let status = env.get_json(SOLO_KEY, "/api/quota/status").await;
+    assert!(status["last_error"].is_string(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_stop_after_n_and_the_last_429_is_answered_as_it_came() {
+    let upstream = Scripted::start().await;
+    let env = Env::start_opts(
+        &retrying(2),
+        Options {
+            upstream_url: Some(upstream.url.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let limited = rate_limited_body("Rate limit reached for requests.");
+    for _ in 0..4 {
+        upstream.push(Canned::json(
+            429,
+            &limited,
+            &[
+                ("retry-after-ms", "20"),
+                ("x-ratelimit-remaining-requests", "0"),
+            ],
+        ));
+    }
+    let r = env.chat(ACME_KEY, "hello").await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(header_of(&r, "retry-after-ms"), Some("20"));
+    assert_eq!(header_of(&r, "x-ratelimit-remaining-requests"), Some("0"));
+    assert_eq!(header_of(&r, "x-quota-upstream-retries"), Some("2"));
+    assert_eq!(r.text().await.unwrap_or_default(), limited);
+    assert_eq!(upstream.bodies().len(), 3, "one call and two retries");
+    let rows = ledger(&env, 1).await;
+    assert_eq!((rows[0].http_status, rows[0].upstream_retries), (429, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_delay_the_gateway_backs_off_before_it_retries() {
+    let upstream = Scripted::start().await;
+    let env = Env::start_opts(
+        &retrying(1),
+        Options {
+            upstream_url: Some(upstream.url.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    upstream.push(Canned::json(
+        429,
+        &rate_limited_body("Rate limit reached."),
+        &[],
+    ));
+    let started = Instant::now();
+    let r = env.chat(ACME_KEY, "hello").await;
+    assert_eq!(r.status(), 200);
+    // The first backoff is half a second, less at most a fifth.
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert_eq!(header_of(&r, "x-quota-upstream-retries"), Some("1"));
+    assert_eq!(upstream.bodies().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_off_by_default() {
+    let env = Env::start(&base_toml("")).await;
+    env.sim.inject(
+        Fault::RateLimited {
+            retry_after_secs: 0,
+        },
+        1,
+    );
+    let e = api_error(env.chat(ACME_KEY, "hello").await).await;
+    e.assert_status_code(429, "rate_limit_exceeded");
+    assert_eq!(e.headers.get("x-quota-upstream-retries"), None);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(env.sim.stats().requests, 1);
+    let rows = ledger(&env, 1).await;
+    assert_eq!((rows[0].http_status, rows[0].upstream_retries), (429, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_billing_and_server_errors_are_never_retried() {
+    let env = Env::start(&retrying(3)).await;
+    for (fault, status, code) in [
+        (Fault::InsufficientQuota, 429, Some("insufficient_quota")),
+        (
+            Fault::BillingHardLimit,
+            400,
+            Some("billing_hard_limit_reached"),
+        ),
+        (Fault::ServerError, 500, None),
+        (Fault::Overloaded, 503, None),
+    ] {
+        env.sim.reset_stats();
+        env.sim.inject(fault, 1);
+        let e = api_error(env.chat(ACME_KEY, "hello").await).await;
+        assert_eq!(e.status, status, "{fault:?}: {}", e.raw);
+        assert_eq!(e.body.error.code.as_deref(), code, "{fault:?}");
+        assert_eq!(e.headers.get("x-quota-upstream-retries"), None);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(env.sim.stats().requests, 1, "{fault:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_that_is_not_json_or_too_large_to_read_passes_through_untouched() {
+    let upstream = Scripted::start().await;
+    let env = Env::start_opts(
+        &retrying(3),
+        Options {
+            upstream_url: Some(upstream.url.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let large = rate_limited_body(&"x".repeat(100 * 1024));
+    for canned in [
+        Canned {
+            status: 429,
+            content_type: "text/plain",
+            headers: vec![("retry-after", "0".into())],
+            body: b"Too Many Requests".to_vec(),
+            chunked: false,
+        },
+        // Announced larger than the gateway reads: not read.
+        Canned::json(429, &large, &[("retry-after", "0")]),
+        // Found larger as it is read: what was read, then the rest.
+        Canned {
+            chunked: true,
+            ..Canned::json(429, &large, &[("retry-after", "0")])
+        },
+        // Chunked, and small: read whole, and retried.
+        Canned {
+            chunked: true,
+            ..Canned::json(429, &rate_limited_body("small"), &[("retry-after", "0")])
+        },
+    ] {
+        let retried = canned.chunked && canned.body.len() < 1024;
+        let want = canned.body.clone();
+        upstream.push(canned);
+        let before = upstream.bodies().len();
+        let r = env.chat(ACME_KEY, "hello").await;
+        if retried {
+            assert_eq!(r.status(), 200);
+            assert_eq!(header_of(&r, "x-quota-upstream-retries"), Some("1"));
+            let _ = r.bytes().await;
+            assert_eq!(upstream.bodies().len(), before + 2);
+            continue;
+        }
+        assert_eq!(r.status(), 429);
+        assert_eq!(header_of(&r, "x-quota-upstream-retries"), None);
+        let got = r.bytes().await.unwrap_or_default();
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "the body changed");
+        assert_eq!(upstream.bodies().len(), before + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_is_never_retried() {
+    let env = Env::start(&retrying(3)).await;
+    env.sim.inject(
+        Fault::RateLimited {
+            retry_after_secs: 0,
+        },
+        1,
+    );
+    let form = reqwest::multipart::Form::new()
+        .text("purpose", "batch")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"{\"a\":1}\n".to_vec()).file_name("data.jsonl"),
+        );
+    let r = env.post_form(ACME_KEY, "/v1/files", form).await;
+    assert_eq!(r.status(), 429);
+    let _ = r.bytes().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(env.sim.stats().requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_after_its_first_bytes_is_never_retried() {
+    let env = Env::start(&retrying(3)).await;
+    env.sim.inject(Fault::CutStream { after_chunks: 2 }, 1);
+    let r = env
+        .post(
+            ACME_KEY,
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "tell me a long story please"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let mut stream = r.bytes_stream();
+    let mut got = Vec::new();
+    while let Some(Ok(b)) = stream.next().await {
+        got.extend_from_slice(&b);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("data: "), "{text}");
+    assert!(!text.contains("[DONE]"), "{text}");
+    let rows = ledger(&env, 1).await;
+    assert_eq!(rows[0].upstream_retries, 0);
+    assert_eq!(env.sim.stats().requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_past_the_calls_deadline_is_not_taken() {
+    let env = Env::start(&format!(
+        "{}\n[upstream]\ntimeout_seconds = 3\n",
+        retrying(3)
+    ))
+    .await;
+    env.sim.inject(
+        Fault::RateLimited {
+            retry_after_secs: 30,
+        },
+        1,
+    );
+    let started = Instant::now();
+    let e = api_error(env.chat(ACME_KEY, "hello").await).await;
+    e.assert_status_code(429, "rate_limit_exceeded");
+    assert_eq!(retry_after(&e), 30);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(e.headers.get("x-quota-upstream-retries"), None);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(env.sim.stats().requests, 1);
+    // A wait that fits is taken, the next one that would not is not: two calls.
+    env.sim.reset_stats();
+    env.sim.inject(
+        Fault::RateLimited {
+            retry_after_secs: 2,
+        },
+        2,
+    );
+    let e = api_error(env.chat(ACME_KEY, "hello").await).await;
+    e.assert_status_code(429, "rate_limit_exceeded");
+    assert_eq!(
+        e.headers
+            .get("x-quota-upstream-retries")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    assert_eq!(env.sim.stats().requests, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_client_leaves_during_the_wait_is_still_recorded_once() {
+    let env = Env::start(&retrying(1)).await;
+    env.sim.inject(
+        Fault::RateLimited {
+            retry_after_secs: 2,
+        },
+        1,
+    );
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = impatient
+        .post(env.url("/v1/chat/completions"))
+        .bearer_auth(ACME_KEY)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await;
+    assert!(r.is_err(), "the client gave up first");
+    // The call ended when its client left, with the 429 it had; it is recorded once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rows = ledger(&env, 1).await;
+    assert_eq!(
+        (rows[0].http_status, rows[0].upstream_retries),
+        (429, 0),
+        "{rows:#?}"
+    );
+    assert_eq!(
+        env.sim.stats().requests,
+        1,
+        "no retry after the client left"
+    );
+    let status = env.get_json(ACME_KEY, "/api/quota/status").await;
+    assert_eq!(status["usage"]["requests_minute"], 1, "{status}");
+
+    // So is a call whose client leaves before the upstream's first answer (it had none).
+    env.sim.inject(Fault::Delay { ms: 2000 }, 1);
+    let r = impatient
+        .post(env.url("/v1/chat/completions"))
+        .bearer_auth(ACME_KEY)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await;
+    assert!(r.is_err(), "the client gave up first");
+    let rows = ledger(&env, 2).await;
+    assert_eq!(
+        (rows[1].http_status, rows[1].upstream_retries),
+        (0, 0),
+        "{rows:#?}"
+    );
+}
+
 // ------------------------------------------------------------------- a scripted upstream
+
+/// An OpenAI error body of a 429 `rate_limit_exceeded` with `message`.
+fn rate_limited_body(message: &str) -> String {
+    json!({"error": {"message": message, "type": "requests", "param": null, "code": "rate_limit_exceeded"}})
+        .to_string()
+}
 
 /// One answer of a [`Scripted`] upstream.
 #[derive(Clone, Debug)]
@@ -305,11 +676,12 @@ impl Canned {
     }
 }
 
-/// A fake upstream on 127.0.0.1:0 that keeps every request body and answers a chat completion
-/// for the request's model, with a large usage.
+/// A fake upstream on 127.0.0.1:0 that keeps every request body and plays the answers it was
+/// given, in order; then a chat completion for the request's model, with a large usage.
 struct Scripted {
     url: String,
     bodies: Arc<Mutex<Vec<Vec<u8>>>>,
+    answers: Arc<Mutex<VecDeque<Canned>>>,
     _stop: tokio_util::sync::CancellationToken,
 }
 
@@ -318,9 +690,10 @@ impl Scripted {
         use axum::body::Body;
         use axum::http::{HeaderValue, Request, Response, StatusCode};
         let bodies: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-        let kept = bodies.clone();
+        let answers: Arc<Mutex<VecDeque<Canned>>> = Arc::default();
+        let (kept, queue) = (bodies.clone(), answers.clone());
         let app = axum::Router::new().fallback(move |req: Request<Body>| {
-            let kept = kept.clone();
+            let (kept, queue) = (kept.clone(), queue.clone());
             async move {
                 let body = axum::body::to_bytes(req.into_body(), 1 << 20)
                     .await
@@ -328,7 +701,8 @@ impl Scripted {
                 kept.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(body.to_vec());
-                let canned = {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                let canned = next.unwrap_or_else(|| {
                     let model = serde_json::from_slice::<Value>(&body)
                         .ok()
                         .and_then(|v| v["model"].as_str().map(str::to_string))
@@ -341,7 +715,7 @@ impl Scripted {
                         "usage": {"prompt_tokens": 1000, "completion_tokens": 1000, "total_tokens": 2000}
                     });
                     Canned::json(200, &answer.to_string(), &[])
-                };
+                });
                 let body = if canned.chunked {
                     let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = canned
                         .body
@@ -372,8 +746,16 @@ impl Scripted {
         Scripted {
             url: format!("http://{addr}/v1"),
             bodies,
+            answers,
             _stop: stop,
         }
+    }
+
+    fn push(&self, answer: Canned) {
+        self.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(answer);
     }
 
     fn bodies(&self) -> Vec<Vec<u8>> {

@@ -5,8 +5,8 @@
 //! headers (`OpenAI-Organization`, `OpenAI-Project`: from `[upstream]` only), the `x-quota-*`
 //! answer headers.
 //! Must not: allocate per call (the maps are edited in place, the values the gateway adds are
-//! built once; only the header that tells what a policy did to a call, a downgrade, is built
-//! for the calls concerned), or log a header value.
+//! built once; only the headers that tell what a policy did to a call, a downgrade or retries,
+//! are built for the calls concerned), or log a header value.
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 
@@ -29,7 +29,8 @@ const X_QUOTA_REQUEST_ID: HeaderName = HeaderName::from_static("x-quota-request-
 /// The model the caller asked for, when a downgrade rule sent the call for another one.
 const X_QUOTA_MODEL_DOWNGRADED_FROM: HeaderName =
     HeaderName::from_static("x-quota-model-downgraded-from");
-
+/// How many times the gateway sent the call again after an upstream `rate_limit_exceeded`.
+const X_QUOTA_UPSTREAM_RETRIES: HeaderName = HeaderName::from_static("x-quota-upstream-retries");
 /// OpenAI's header for an id chosen by the caller (forwarded as it is).
 pub(super) const X_CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-client-request-id");
 /// The upstream's id of the call, recorded in the ledger.
@@ -169,7 +170,8 @@ impl Proxy {
     /// The upstream's head as the client gets it, edited in place: minus its hop-by-hop headers
     /// (and those its `Connection` names), its cookies, and the account it names unless
     /// configured, and its length when the tap changes it; plus the workspace's status, its id
-    /// and the call's id, and, when it happened, the model a downgrade replaced.
+    /// and the call's id, and, when they happened, the model a downgrade replaced and the
+    /// number of retries.
     pub(super) fn answer_headers(&self, h: &mut HeaderMap, call: &Call, changes_length: bool) {
         let caller = &call.caller;
         strip_hop_headers(h);
@@ -196,6 +198,12 @@ impl Proxy {
             .and_then(|m| HeaderValue::from_str(m).ok())
         {
             h.insert(X_QUOTA_MODEL_DOWNGRADED_FROM, v);
+        }
+        if call.upstream_retries > 0 {
+            h.insert(
+                X_QUOTA_UPSTREAM_RETRIES,
+                HeaderValue::from(call.upstream_retries),
+            );
         }
     }
 }

@@ -19,7 +19,8 @@
 //! | `downgrade.rs` | the other body rewrite: a call sent for the model a downgrade rule puts in place of its own |
 //! | `admit.rs` | what a call reserves, asked of the registry |
 //! | `header_policy.rs` | which headers go upstream and come back; every header name |
-//! | `upstream.rs` | the clients, the upstream URI, the send under the call's deadline |
+//! | `upstream.rs` | the clients, the upstream URI, the send under the call's deadline (every attempt) |
+//! | `retry.rs` | when and how a call is sent again after an upstream `rate_limit_exceeded`; the read of that 429 |
 //! | `answer.rs` | the answer's way back: its head, the metered body |
 //! | [`sse`] | the stream tap |
 //! | `json_bytes.rs` | the tap's scanner: values out of JSON bytes without parsing |
@@ -52,6 +53,7 @@ mod json_bytes;
 mod lenient;
 mod media;
 mod request;
+mod retry;
 mod route;
 mod settle;
 mod tags;
@@ -200,7 +202,8 @@ impl Proxy {
         let request_id = tags::request_id(&parts.headers);
         // The body: JSON read whole (it must be seen), multipart peeked at, anything else
         // streamed; then the workspace's policies (a JSON call may be sent for a cheaper
-        // model), then the call's worst case is reserved, for the model it is sent for.
+        // model, and sent again after an upstream rate limit), then the call's worst case is
+        // reserved, for the model it is sent for.
         let mut request = request::read(route.kind, &parts.headers, body, &mut slot).await?;
         let policy = if request.is_json {
             let model = request.seen.info.model.as_deref();
@@ -215,6 +218,16 @@ impl Proxy {
         let reservation = self.reserve(&caller, route.kind, &request.seen)?;
         let uri = self.upstream_uri(route.rest, parts.uri.query())?;
         let headers = self.upstream_headers(std::mem::take(&mut parts.headers), request.is_json);
+        // Only a body the gateway holds can be sent again.
+        let resend = (policy.retries > 0 && request.is_json).then(|| {
+            retry::Resend::new(
+                &parts.method,
+                &uri,
+                &headers,
+                request.seen.json.clone(),
+                policy.retries,
+            )
+        });
         let call = Call {
             caller,
             reservation,
@@ -225,6 +238,7 @@ impl Proxy {
             request_id,
             is_get: parts.method == Method::GET,
             requested_model,
+            upstream_retries: 0,
             started,
             _slot: slot,
         };
@@ -232,7 +246,7 @@ impl Proxy {
         let settlement = Settlement::new(self.clone(), call, request.seen);
         self.meters.overhead.record(started.elapsed().as_secs_f64());
         let upstream = upstream::upstream_request(parts.method, uri, headers, request.body);
-        self.send(settlement, upstream, request.strip_usage_chunk)
+        self.send(settlement, upstream, resend, request.strip_usage_chunk)
             .await
     }
 
