@@ -3,7 +3,7 @@
 //!
 //! Owns: [`FORWARDED_REQUEST_HEADERS`], the hop-by-hop headers (RFC 9110 §7.6.1), the account
 //! headers (`OpenAI-Organization`, `OpenAI-Project`: from `[upstream]` only), the `x-quota-*`
-//! answer headers.
+//! answer headers ([`ANSWER_HEADERS`]).
 //! Must not: allocate per call (the maps are edited in place, the values the gateway adds are
 //! built once; only the headers that tell what a policy did to a call, a downgrade or retries,
 //! are built for the calls concerned), or log a header value.
@@ -44,6 +44,16 @@ pub(super) const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit
 pub(super) const REMAINING_TOKENS: HeaderName =
     HeaderName::from_static("x-ratelimit-remaining-tokens");
 pub(super) const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
+
+/// The headers the gateway adds to an answer of the upstream, for a browser to read
+/// (`Access-Control-Expose-Headers` of the `/v1` routes when cross-origin calls are allowed).
+pub const ANSWER_HEADERS: [HeaderName; 5] = [
+    X_QUOTA_STATUS,
+    X_QUOTA_WORKSPACE,
+    X_QUOTA_REQUEST_ID,
+    X_QUOTA_MODEL_DOWNGRADED_FROM,
+    X_QUOTA_UPSTREAM_RETRIES,
+];
 
 /// The request headers that go upstream; every other header of the caller stays here. An
 /// entry ending in `*` is a prefix. Not listed, on purpose: `authorization` and `host` (the

@@ -77,7 +77,7 @@ use route::Route;
 use settle::{Call, Settlement};
 use tags::Tags;
 
-pub use header_policy::FORWARDED_REQUEST_HEADERS;
+pub use header_policy::{ANSWER_HEADERS, FORWARDED_REQUEST_HEADERS};
 pub use settle::drain_deferred;
 pub use upstream::set_serving_slot;
 
