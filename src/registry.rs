@@ -252,6 +252,15 @@ pub struct Registry {
     account_budget: Mutex<Option<AccountBudget>>,
 }
 
+/// A workspace's policies for one call (see [`Registry::call_policy`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallPolicy {
+    /// The model a downgrade rule in effect puts in place of the call's.
+    pub downgrade_to: Option<String>,
+    /// How many times an upstream `rate_limit_exceeded` may be retried (0: never).
+    pub retries: u32,
+}
+
 /// The notifications of the account-wide budget are filed under this workspace id, which no
 /// workspace can have (`config::validate_workspace_id` keeps ids starting with `_`).
 pub const ACCOUNT_WORKSPACE: &str = "_account";
@@ -613,6 +622,49 @@ impl Registry {
             let told: Vec<LimitKind> = alerts.iter().map(Alert::limit).collect();
             self.evaluate(w, st, now, &told);
             self.raise(w, st, alerts, now);
+        }
+        if let Some(walk) = walk {
+            self.evaluate_all(walk, now);
+        }
+    }
+
+    /// What the workspace's policies make of a call for `model` at `now`, read under its lock
+    /// (held for a lookup): the model to use instead, if a downgrade rule for it (the exact
+    /// name) is in effect, and how many times an upstream `rate_limit_exceeded` may be retried.
+    pub fn call_policy(
+        &self,
+        w: &Workspace,
+        model: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> CallPolicy {
+        let st = w.lock();
+        CallPolicy {
+            downgrade_to: model
+                .and_then(|m| st.meter.downgrade_of(m, now))
+                .map(|r| r.to.clone()),
+            retries: st.meter.limits().retries(),
+        }
+    }
+
+    /// Records what the upstream answered to an attempt of a call that is not settled yet (it
+    /// is sent again): the account's state observes it as it would a settled call's answer,
+    /// and the workspace keeps it as its last error. The call's reservation stays as it is.
+    pub fn observe_attempt(
+        &self,
+        w: &Workspace,
+        observation: UpstreamObservation,
+        error: Option<(&'static str, BTreeMap<String, ArgValue>)>,
+        now: DateTime<Utc>,
+    ) {
+        let walk = self.account.observe(observation, now);
+        {
+            let mut st = w.lock();
+            if let Some((key, args)) = error {
+                st.last_error = Some(LastError { key, args, at: now });
+            }
+            // Its last error changed: subscribers get it with the next tick.
+            st.dirty = true;
+            self.evaluate(w, &mut st, now, &[]);
         }
         if let Some(walk) = walk {
             self.evaluate_all(walk, now);
@@ -1158,6 +1210,76 @@ mod lock_tests {
     fn ws(reg: &Registry, id: &str) -> Arc<Workspace> {
         reg.workspace(id)
             .unwrap_or_else(|| panic!("no workspace {id}"))
+    }
+
+    /// A downgrade rule takes effect once the day's budget, reservations included, reaches its
+    /// share; the retries are the workspace's setting; an attempt's 429 rate-limits the account
+    /// without touching the call's reservation.
+    #[test]
+    fn call_policies_and_an_observed_attempt() {
+        let now = Utc::now();
+        let (reg, _kept) = registry(&[], now);
+        let limits = Limits {
+            budget_usd_per_day: Some(1.0),
+            downgrade: Some(vec![crate::types::DowngradeRule {
+                from: "gpt-4o".into(),
+                to: "gpt-4o-mini".into(),
+                at: 0.5,
+            }]),
+            upstream_retries: Some(2),
+            ..Limits::default()
+        };
+        reg.upsert_workspace("a", "a", limits, now);
+        let a = ws(&reg, "a");
+        let policy = |model| reg.call_policy(&a, model, now);
+        assert_eq!(
+            policy(Some("gpt-4o")),
+            CallPolicy {
+                downgrade_to: None,
+                retries: 2
+            }
+        );
+        let held = reg
+            .admit(
+                &a,
+                Demand {
+                    tokens: 0,
+                    cost_nanos: 500_000_000,
+                },
+                None,
+                now,
+            )
+            .unwrap_or_else(|e| panic!("refused: {e:?}"));
+        assert_eq!(
+            policy(Some("gpt-4o")).downgrade_to.as_deref(),
+            Some("gpt-4o-mini")
+        );
+        // The exact name only.
+        assert_eq!(policy(Some("gpt-4o-2024-08-06")).downgrade_to, None);
+        assert_eq!(policy(Some("GPT-4o")).downgrade_to, None);
+        assert_eq!(policy(None).downgrade_to, None);
+        let before = a.lock().meter.usage(now);
+        reg.observe_attempt(
+            &a,
+            UpstreamObservation::RateLimited {
+                retry_after_secs: Some(30),
+                headroom: None,
+            },
+            Some(("error-upstream-rate-limited", BTreeMap::new())),
+            now,
+        );
+        assert_eq!(a.status(), Status::RateLimited);
+        assert_eq!(
+            a.lock().meter.usage(now),
+            before,
+            "the reservation is untouched"
+        );
+        assert_eq!(
+            a.lock().last_error.as_ref().map(|e| e.key),
+            Some("error-upstream-rate-limited")
+        );
+        reg.settle(&a, held, Actual::default(), None, None, now);
+        assert_eq!(policy(Some("gpt-4o")).downgrade_to, None, "nothing spent");
     }
 
     /// The tick is made to stop in the middle of its walk (at workspace `a`, whose lock the

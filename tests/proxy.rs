@@ -709,6 +709,11 @@ async fn cors_allows_only_the_configured_origins() {
         header_of(&r, "access-control-allow-origin"),
         Some("https://app.example.com")
     );
+    // The page may read the headers the gateway adds.
+    let exposed = header_of(&r, "access-control-expose-headers").unwrap_or_default();
+    for h in quota_sentinel::proxy::ANSWER_HEADERS {
+        assert!(exposed.contains(h.as_str()), "{h} not in {exposed:?}");
+    }
     // Without the setting, no origin is allowed.
     let plain = Env::start(&base_toml("")).await;
     let r = plain

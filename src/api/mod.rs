@@ -221,11 +221,14 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     }
     let list: Vec<axum::http::HeaderValue> =
         origins.iter().filter_map(|o| o.parse().ok()).collect();
+    // A page may read what the gateway adds to an answer (its status, the call's id, what a
+    // policy did to the call).
     Some(
         tower_http::cors::CorsLayer::new()
             .allow_origin(list)
             .allow_methods(tower_http::cors::Any)
-            .allow_headers(tower_http::cors::Any),
+            .allow_headers(tower_http::cors::Any)
+            .expose_headers(crate::proxy::ANSWER_HEADERS),
     )
 }
 

@@ -20,6 +20,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::proxy::media::{media_kind, Media};
+use crate::proxy::retry::HeldBody;
 use crate::proxy::settle::{after_flush, Settlement};
 use crate::proxy::sse::StreamTap;
 use crate::proxy::Proxy;
@@ -29,11 +30,12 @@ const MAX_COLLECT: usize = 64 * 1024 * 1024;
 
 impl Proxy {
     /// The client's answer: the upstream's head (see [`Proxy::answer_headers`]) and its body,
-    /// metered.
-    pub(super) fn respond(
+    /// metered: hyper's body as it comes, or one whose first bytes the gateway has read
+    /// ([`HeldBody`]).
+    pub(super) fn respond<B: UpstreamBody>(
         &self,
         mut s: Settlement,
-        resp: Response<Incoming>,
+        resp: Response<B>,
         strip_usage_chunk: bool,
         deadline: Pin<Box<tokio::time::Sleep>>,
     ) -> Response<Body> {
@@ -59,12 +61,7 @@ impl Proxy {
             Mode::Pass
         };
         let changes_length = matches!(mode, Mode::Sse(_)) && strip_usage_chunk;
-        self.answer_headers(
-            &mut head.headers,
-            &s.call.caller,
-            &s.call.request_id,
-            changes_length,
-        );
+        self.answer_headers(&mut head.headers, &s.call, changes_length);
         // The client's connection has its own version; an HTTP/2 upstream does not change it.
         head.version = Version::HTTP_11;
         let expected = incoming.size_hint().exact();
@@ -81,6 +78,15 @@ impl Proxy {
         Response::from_parts(head, Body::new(body))
     }
 }
+
+/// The body of an upstream answer.
+pub(super) trait UpstreamBody:
+    HttpBody<Data = Bytes, Error = hyper::Error> + Unpin + Send + 'static
+{
+}
+
+impl UpstreamBody for Incoming {}
+impl UpstreamBody for HeldBody {}
 
 /// What happens to the response body on its way to the client.
 enum Mode {
@@ -108,14 +114,14 @@ pub(super) enum End {
 }
 
 /// The response body: forwards frames as they come and settles the call at the end.
-struct MeteredBody {
+struct MeteredBody<B> {
     /// Bytes received from the upstream so far, and how many it announced: hyper stops
     /// polling a body once its `Content-Length` is written, so "all received" is the end.
     received: u64,
     expected: Option<u64>,
     /// False when the tap rewrites the stream (the injected usage chunk is removed).
     keeps_length: bool,
-    inner: Incoming,
+    inner: B,
     /// The call's deadline, shared with the wait for the answer's head.
     deadline: Pin<Box<tokio::time::Sleep>>,
     mode: Mode,
@@ -129,7 +135,7 @@ struct MeteredBody {
 #[error("the upstream did not finish the response within the timeout")]
 struct BodyTimeout;
 
-impl HttpBody for MeteredBody {
+impl<B: UpstreamBody> HttpBody for MeteredBody<B> {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -212,7 +218,7 @@ impl HttpBody for MeteredBody {
     }
 }
 
-impl MeteredBody {
+impl<B> MeteredBody<B> {
     fn finish(&mut self, end: End) {
         let Some(mut s) = self.settlement.take() else {
             return;
@@ -254,7 +260,7 @@ impl MeteredBody {
     }
 }
 
-impl Drop for MeteredBody {
+impl<B> Drop for MeteredBody<B> {
     fn drop(&mut self) {
         // The client left before the end: the call is still recorded.
         let end = if self.expected == Some(self.received) {

@@ -3,14 +3,15 @@
 //!
 //! Owns: [`FORWARDED_REQUEST_HEADERS`], the hop-by-hop headers (RFC 9110 §7.6.1), the account
 //! headers (`OpenAI-Organization`, `OpenAI-Project`: from `[upstream]` only), the `x-quota-*`
-//! answer headers.
+//! answer headers ([`ANSWER_HEADERS`]).
 //! Must not: allocate per call (the maps are edited in place, the values the gateway adds are
-//! built once), or log a header value.
+//! built once; only the headers that tell what a policy did to a call, a downgrade or retries,
+//! are built for the calls concerned), or log a header value.
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 
+use crate::proxy::settle::Call;
 use crate::proxy::Proxy;
-use crate::registry::Caller;
 
 // Every header name the proxy reads or writes, named once: a name parsed from a string would be
 // parsed and hashed on every lookup.
@@ -25,6 +26,11 @@ pub(super) const X_QUOTA_PRIORITY: HeaderName = HeaderName::from_static("x-quota
 const X_QUOTA_STATUS: HeaderName = HeaderName::from_static("x-quota-status");
 const X_QUOTA_WORKSPACE: HeaderName = HeaderName::from_static("x-quota-workspace");
 const X_QUOTA_REQUEST_ID: HeaderName = HeaderName::from_static("x-quota-request-id");
+/// The model the caller asked for, when a downgrade rule sent the call for another one.
+const X_QUOTA_MODEL_DOWNGRADED_FROM: HeaderName =
+    HeaderName::from_static("x-quota-model-downgraded-from");
+/// How many times the gateway sent the call again after an upstream `rate_limit_exceeded`.
+const X_QUOTA_UPSTREAM_RETRIES: HeaderName = HeaderName::from_static("x-quota-upstream-retries");
 /// OpenAI's header for an id chosen by the caller (forwarded as it is).
 pub(super) const X_CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-client-request-id");
 /// The upstream's id of the call, recorded in the ledger.
@@ -38,6 +44,16 @@ pub(super) const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit
 pub(super) const REMAINING_TOKENS: HeaderName =
     HeaderName::from_static("x-ratelimit-remaining-tokens");
 pub(super) const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
+
+/// The headers the gateway adds to an answer of the upstream, for a browser to read
+/// (`Access-Control-Expose-Headers` of the `/v1` routes when cross-origin calls are allowed).
+pub const ANSWER_HEADERS: [HeaderName; 5] = [
+    X_QUOTA_STATUS,
+    X_QUOTA_WORKSPACE,
+    X_QUOTA_REQUEST_ID,
+    X_QUOTA_MODEL_DOWNGRADED_FROM,
+    X_QUOTA_UPSTREAM_RETRIES,
+];
 
 /// The request headers that go upstream; every other header of the caller stays here. An
 /// entry ending in `*` is a prefix. Not listed, on purpose: `authorization` and `host` (the
@@ -164,14 +180,10 @@ impl Proxy {
     /// The upstream's head as the client gets it, edited in place: minus its hop-by-hop headers
     /// (and those its `Connection` names), its cookies, and the account it names unless
     /// configured, and its length when the tap changes it; plus the workspace's status, its id
-    /// and the call's id.
-    pub(super) fn answer_headers(
-        &self,
-        h: &mut HeaderMap,
-        caller: &Caller,
-        request_id: &HeaderValue,
-        changes_length: bool,
-    ) {
+    /// and the call's id, and, when they happened, the model a downgrade replaced and the
+    /// number of retries.
+    pub(super) fn answer_headers(&self, h: &mut HeaderMap, call: &Call, changes_length: bool) {
+        let caller = &call.caller;
         strip_hop_headers(h);
         h.remove(header::SET_COOKIE);
         if !self.pass_organization_header {
@@ -188,6 +200,20 @@ impl Proxy {
         if let Some(v) = &caller.workspace.id_header {
             h.insert(X_QUOTA_WORKSPACE, v.clone());
         }
-        h.insert(X_QUOTA_REQUEST_ID, request_id.clone());
+        h.insert(X_QUOTA_REQUEST_ID, call.request_id.clone());
+        // A rule's model name is visible ASCII (checked with the limits), a valid value.
+        if let Some(v) = call
+            .requested_model
+            .as_deref()
+            .and_then(|m| HeaderValue::from_str(m).ok())
+        {
+            h.insert(X_QUOTA_MODEL_DOWNGRADED_FROM, v);
+        }
+        if call.upstream_retries > 0 {
+            h.insert(
+                X_QUOTA_UPSTREAM_RETRIES,
+                HeaderValue::from(call.upstream_retries),
+            );
+        }
     }
 }

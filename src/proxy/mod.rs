@@ -15,10 +15,12 @@
 //! | `request.rs` | the request body's way in: JSON read whole, multipart peeked, anything else streamed |
 //! | [`inspect`] | what admission reads from a request body, and the JSON bodies it refuses |
 //! | [`multipart`] | a multipart upload's fields, and its late `model` |
-//! | [`include_usage`] | the one body rewrite: asking a stream for its usage |
+//! | [`include_usage`] | a body rewrite: asking a stream for its usage |
+//! | `downgrade.rs` | the other body rewrite: a call sent for the model a downgrade rule puts in place of its own |
 //! | `admit.rs` | what a call reserves, asked of the registry |
 //! | `header_policy.rs` | which headers go upstream and come back; every header name |
-//! | `upstream.rs` | the clients, the upstream URI, the send under the call's deadline |
+//! | `upstream.rs` | the clients, the upstream URI, the send under the call's deadline (every attempt) |
+//! | `retry.rs` | when and how a call is sent again after an upstream `rate_limit_exceeded`; the read of that 429 |
 //! | `answer.rs` | the answer's way back: its head, the metered body |
 //! | [`sse`] | the stream tap |
 //! | `json_bytes.rs` | the tap's scanner: values out of JSON bytes without parsing |
@@ -45,11 +47,13 @@ pub mod usage;
 
 mod admit;
 mod answer;
+mod downgrade;
 mod header_policy;
 mod json_bytes;
 mod lenient;
 mod media;
 mod request;
+mod retry;
 mod route;
 mod settle;
 mod tags;
@@ -67,13 +71,13 @@ use crate::error::{mask_key, AppError};
 use crate::guard::CallSlot;
 use crate::headers::bearer;
 use crate::pricing::PriceTable;
-use crate::registry::{Caller, Registry};
+use crate::registry::{CallPolicy, Caller, Registry};
 use crate::store::Store;
 use route::Route;
 use settle::{Call, Settlement};
 use tags::Tags;
 
-pub use header_policy::FORWARDED_REQUEST_HEADERS;
+pub use header_policy::{ANSWER_HEADERS, FORWARDED_REQUEST_HEADERS};
 pub use settle::drain_deferred;
 pub use upstream::set_serving_slot;
 
@@ -197,11 +201,33 @@ impl Proxy {
         let tags = Tags::from_headers(&parts.headers)?;
         let request_id = tags::request_id(&parts.headers);
         // The body: JSON read whole (it must be seen), multipart peeked at, anything else
-        // streamed; then the call's worst case is reserved.
-        let request = request::read(route.kind, &parts.headers, body, &mut slot).await?;
+        // streamed; then the workspace's policies (a JSON call may be sent for a cheaper
+        // model, and sent again after an upstream rate limit), then the call's worst case is
+        // reserved, for the model it is sent for, at the call's priority class.
+        let mut request = request::read(route.kind, &parts.headers, body, &mut slot).await?;
+        let policy = if request.is_json {
+            let model = request.seen.info.model.as_deref();
+            self.registry
+                .call_policy(&caller.workspace, model, chrono::Utc::now())
+        } else {
+            CallPolicy::default()
+        };
+        let requested_model = policy
+            .downgrade_to
+            .and_then(|to| downgrade::apply(&mut request, to, &caller.workspace.id));
         let reservation = self.reserve(&caller, route.kind, &request.seen, tags.priority)?;
         let uri = self.upstream_uri(route.rest, parts.uri.query())?;
         let headers = self.upstream_headers(std::mem::take(&mut parts.headers), request.is_json);
+        // Only a body the gateway holds can be sent again.
+        let resend = (policy.retries > 0 && request.is_json).then(|| {
+            retry::Resend::new(
+                &parts.method,
+                &uri,
+                &headers,
+                request.seen.json.clone(),
+                policy.retries,
+            )
+        });
         let call = Call {
             caller,
             reservation,
@@ -211,6 +237,8 @@ impl Proxy {
             tags,
             request_id,
             is_get: parts.method == Method::GET,
+            requested_model,
+            upstream_retries: 0,
             started,
             _slot: slot,
         };
@@ -218,7 +246,7 @@ impl Proxy {
         let settlement = Settlement::new(self.clone(), call, request.seen);
         self.meters.overhead.record(started.elapsed().as_secs_f64());
         let upstream = upstream::upstream_request(parts.method, uri, headers, request.body);
-        self.send(settlement, upstream, request.strip_usage_chunk)
+        self.send(settlement, upstream, resend, request.strip_usage_chunk)
             .await
     }
 

@@ -3,7 +3,8 @@
 //! upstream observation, counted in the metrics and written to the ledger.
 //!
 //! Owns: [`Settlement`] (what a call carries until then), the mapping of an upstream outcome to
-//! an [`UpstreamObservation`] and the workspace's last error, the run dedup, the token estimate
+//! an [`UpstreamObservation`] and the workspace's last error (of the answer that ends the call,
+//! and of each attempt the gateway retries), the run dedup, the token estimate
 //! of a stream that ended without usage (off the async threads), the deferral of a JSON body's
 //! settlement until the answer is flushed ([`after_flush`]).
 //! Must not: decide policy (the registry settles), block an async thread, or lose a call (every
@@ -77,6 +78,12 @@ pub(super) struct Call {
     pub request_id: HeaderValue,
     /// A GET (of a stored chat completion or response, it returns its usage again).
     pub is_get: bool,
+    /// The model the caller asked for, when a downgrade rule sent the call for another one
+    /// (answered in `x-quota-model-downgraded-from`, kept in the ledger row).
+    pub requested_model: Option<Arc<str>>,
+    /// How many times the gateway sent the call again after an upstream
+    /// `rate_limit_exceeded` (`x-quota-upstream-retries`, kept in the ledger row).
+    pub upstream_retries: u32,
     pub started: Instant,
     /// The call's place in flight and its buffered bytes: given back when the call is
     /// recorded (the body ended or the client left).
@@ -123,8 +130,20 @@ impl Settlement {
             .get(&X_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(Arc::from);
-        if status >= 400 {
-            self.answer.error_headers = Some(headers.clone());
+        // A retried call notes each attempt's answer: the last one's counts.
+        self.answer.error_headers = (status >= 400).then(|| headers.clone());
+    }
+
+    /// An attempt the gateway sends again: its 429 is observed now, as the call's answer would
+    /// be (the account's state, the workspace's last error); the call's reservation is held and
+    /// it is settled once, with its last answer.
+    pub(super) fn observe_retried(&mut self, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) {
+        self.note_answer(429, headers, now);
+        let (obs, err) = self.observation(body, &End::Complete);
+        if let Some(obs) = obs {
+            self.proxy
+                .registry
+                .observe_attempt(&self.call.caller.workspace, obs, err, now);
         }
     }
 
@@ -339,6 +358,8 @@ impl Settlement {
             family: m.family.clone(),
             path: self.call.other_path,
             model: usage.model.map(Arc::from),
+            requested_model: self.call.requested_model,
+            upstream_retries: self.call.upstream_retries,
             http_status: self.answer.status,
             input_tokens: usage.input_tokens,
             cached_tokens: usage.cached_tokens,

@@ -2,8 +2,8 @@
 //! kind of an upstream error (rate limited, out of quota, billing limit, server error).
 //!
 //! Owns: header parsing (OpenAI's reset headers are Go `time.Duration` strings such as `6m0s`,
-//! read with [`crate::config::parse_go_duration`]), error body classification and the retry
-//! delay of a 429.
+//! read with [`crate::config::parse_go_duration`]), error body classification, the retry
+//! delay of a 429 and whether the gateway may send the call again ([`retryable_at`]).
 //! Must not: decide what a status change means for a workspace (that is `crate::quota`), keep
 //! state, or do IO (the current time is only read by [`classify`] to resolve an HTTP-date
 //! `retry-after`; [`classify_at`] takes it as an argument).
@@ -162,23 +162,42 @@ fn retry_after(
     message: &str,
     now: DateTime<Utc>,
 ) -> Option<u64> {
-    if let Some(ms) = header(headers, "retry-after-ms")
+    retry_delay(headers, kind, message, now).map(whole_secs)
+}
+
+/// The delay a 429 asks for, from (in order) `retry-after-ms`, `retry-after` (seconds or
+/// HTTP-date, relative to `now`), the message's "try again in …", the `x-ratelimit-reset-*`
+/// header of the limit hit (by `error.type`, else by the message's "(RPM)"/"(TPM)", else the
+/// larger of the two); `None` when none of them says.
+fn retry_delay(
+    headers: &HeaderMap,
+    kind: Option<&str>,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
+    if let Some(d) = header(headers, "retry-after-ms")
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
     {
-        return Some(((ms / 1000.0).ceil() as u64).max(1));
+        return Some(d);
     }
     if let Some(v) = header(headers, "retry-after") {
-        if let Some(s) = v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0) {
-            return Some((s.ceil() as u64).max(1));
+        if let Some(d) = v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        {
+            return Some(d);
         }
         if let Ok(at) = DateTime::parse_from_rfc2822(v) {
-            let ms = (at.with_timezone(&Utc) - now).num_milliseconds().max(0) as u128;
-            return Some(ceil_div(ms, 1000).max(1));
+            let ms = (at.with_timezone(&Utc) - now).num_milliseconds().max(0);
+            return Some(Duration::from_millis(ms.unsigned_abs()));
         }
     }
     if let Some(d) = message_delay(message) {
-        return Some(whole_secs(d));
+        return Some(d);
     }
     let requests = header(headers, &RESET_REQUESTS).and_then(parse_reset);
     let tokens = header(headers, &RESET_TOKENS).and_then(parse_reset);
@@ -189,11 +208,44 @@ fn retry_after(
         _ if message.contains("(TPM)") || message.contains("(TPD)") => Some(tokens),
         _ => None,
     };
-    let d = match which {
+    match which {
         Some(d) => d.or(requests.max(tokens)),
         None => requests.max(tokens),
-    };
-    d.map(whole_secs)
+    }
+}
+
+/// A 429 the gateway may send again (see [`retryable_at`]): the delay it asks for, if it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retryable {
+    pub after: Option<Duration>,
+}
+
+/// Whether an upstream answer is a plain rate limit that the same call may be sent again
+/// for: a 429 whose JSON body's `error.code` is `rate_limit_exceeded` (and whose `error.type`
+/// is not `insufficient_quota`). Never a 429 about quota or billing, one without that code or
+/// with a body that is not JSON, nor any other status. Its delay is [`classify_at`]'s, unrounded
+/// (`retry-after-ms: 300` is 300 ms).
+pub fn retryable_at(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Option<Retryable> {
+    if status != 429 {
+        return None;
+    }
+    let err = serde_json::from_slice::<ErrorBody>(body).ok()?.error?;
+    fn text(v: &Option<Value>) -> Option<&str> {
+        v.as_ref().and_then(Value::as_str)
+    }
+    let kind = text(&err.kind);
+    if text(&err.code) != Some("rate_limit_exceeded") || kind == Some("insufficient_quota") {
+        return None;
+    }
+    let message = text(&err.message).unwrap_or_default();
+    Some(Retryable {
+        after: retry_delay(headers, kind, message, now),
+    })
 }
 
 /// The delay of "Please try again in 20s." / "in 1.5s" / "in 150ms" / "in 6m0s".
@@ -406,6 +458,67 @@ mod tests {
             classify_at(429, &HeaderMap::new(), b"Too Many Requests", now),
             rl(None)
         );
+    }
+
+    #[test]
+    fn only_a_rate_limit_exceeded_429_is_retryable() {
+        let now = utc(2015, 10, 21, 7, 27, 0);
+        let retry = |h: &HeaderMap, status: u16, body: &[u8]| retryable_at(status, h, body, now);
+        let after = |d: Duration| Some(Retryable { after: Some(d) });
+        let none = HeaderMap::new();
+        // The fixture's message says "try again in 150ms": unrounded.
+        assert_eq!(
+            retry(&none, 429, RATE_LIMIT.as_bytes()),
+            after(Duration::from_millis(150))
+        );
+        let h = headers(&[("retry-after-ms", "300"), ("retry-after", "9")]);
+        assert_eq!(
+            retry(&h, 429, RATE_LIMIT.as_bytes()),
+            after(Duration::from_millis(300))
+        );
+        let h = headers(&[("retry-after", "2"), ("x-ratelimit-reset-requests", "6m0s")]);
+        assert_eq!(
+            retry(&h, 429, RATE_LIMIT.as_bytes()),
+            after(Duration::from_secs(2))
+        );
+        let h = headers(&[("retry-after", "Wed, 21 Oct 2015 07:27:30 GMT")]);
+        assert_eq!(
+            retry(&h, 429, RATE_LIMIT.as_bytes()),
+            after(Duration::from_secs(30))
+        );
+        // A Go duration of the limit hit.
+        let plain = br#"{"error":{"message":"Rate limit reached.","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+        let h = headers(&[
+            ("x-ratelimit-reset-requests", "1s"),
+            ("x-ratelimit-reset-tokens", "6m0s"),
+        ]);
+        assert_eq!(retry(&h, 429, plain), after(Duration::from_secs(1)));
+        let h = headers(&[("x-ratelimit-reset-tokens", "300ms")]);
+        assert_eq!(retry(&h, 429, plain), after(Duration::from_millis(300)));
+        // Nothing says how long: the caller backs off.
+        assert_eq!(retry(&none, 429, plain), Some(Retryable { after: None }));
+        // Never quota, billing, another code, a body that is not JSON, another status.
+        let typed_quota = br#"{"error":{"message":"quota","type":"insufficient_quota","param":null,"code":"rate_limit_exceeded"}}"#;
+        let no_code = br#"{"error":{"message":"Rate limit reached.","type":"requests","param":null,"code":null}}"#;
+        for (status, body) in [
+            (429, INSUFFICIENT_QUOTA.as_bytes()),
+            (429, BILLING.as_bytes()),
+            (429, &typed_quota[..]),
+            (429, &no_code[..]),
+            (429, b"Too Many Requests"),
+            (429, b""),
+            (500, RATE_LIMIT.as_bytes()),
+            (503, RATE_LIMIT.as_bytes()),
+            (400, RATE_LIMIT.as_bytes()),
+            (200, RATE_LIMIT.as_bytes()),
+        ] {
+            assert_eq!(
+                retry(&none, status, body),
+                None,
+                "{status} {}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

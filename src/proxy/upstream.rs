@@ -2,8 +2,10 @@
 //! `Host` of a call, and the send under the call's deadline.
 //!
 //! Owns: [`UpstreamClient`] and which thread uses which ([`set_serving_slot`]), the upstream URI
-//! of `/v1/{rest}?{query}`, the one deadline of a call (answer and body), the mapping of a call
-//! that never got an answer to its settlement.
+//! of `/v1/{rest}?{query}`, the one deadline of a call (answer and body, every attempt), the
+//! mapping of a call that never got an answer to its settlement, the loop of a call the
+//! gateway sends again (`retry.rs` says when, and reads the 429 it decides on), the recording
+//! of a call whose client leaves before its answer ([`Pending`]).
 //! Must not: read or change bodies, or hold a lock across an `.await`.
 
 use std::pin::Pin;
@@ -11,13 +13,17 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::uri::{Authority, PathAndQuery, Scheme, Uri};
-use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, Version};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
+use chrono::Utc;
+use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use crate::config::MAX_SERVING_RUNTIMES;
 use crate::error::AppError;
+use crate::proxy::answer::End;
+use crate::proxy::retry::{self, HeldBody, Resend};
 use crate::proxy::settle::Settlement;
 use crate::proxy::Proxy;
 
@@ -120,35 +126,107 @@ impl Proxy {
     }
 
     /// Sends the call and answers with the upstream's answer, metered on its way back. One
-    /// deadline covers the whole call, answer and body, like the OpenAI SDKs' timeout; a call
-    /// that gets no answer is settled as failed.
+    /// deadline covers the whole call, answer and body, like the OpenAI SDKs' timeout (and
+    /// every attempt of a call the gateway retries); a call that gets no answer is settled as
+    /// failed. A call that may be `resend` is sent again after an upstream
+    /// `rate_limit_exceeded`, when the wait ends before the deadline (see `retry.rs`).
     pub(super) async fn send(
         &self,
         settlement: Settlement,
         req: Request<Body>,
+        mut resend: Option<Resend>,
         strip_usage_chunk: bool,
     ) -> Result<Response<Body>, AppError> {
-        let sent = Instant::now();
         let mut deadline: Pin<Box<tokio::time::Sleep>> = Box::pin(tokio::time::sleep(self.timeout));
-        let result = tokio::select! {
-            biased;
-            r = self.client().request(req) => r,
-            () = deadline.as_mut() => {
-                settlement.fail("error-upstream-timeout");
-                return Err(AppError::UpstreamTimeout(self.timeout.as_secs()));
-            }
+        // Recorded even if the client leaves while the gateway waits for the upstream.
+        let mut pending = Pending(Some(settlement));
+        let mut req = req;
+        let exit = loop {
+            let sent = Instant::now();
+            let result = tokio::select! {
+                biased;
+                r = self.client().request(req) => r,
+                () = deadline.as_mut() => break Exit::TimedOut,
+            };
+            let resp = match result {
+                Ok(r) => r,
+                Err(e) => break Exit::Unreachable(e),
+            };
+            self.meters
+                .upstream_latency
+                .record(sent.elapsed().as_secs_f64());
+            let again = match resend.as_mut() {
+                Some(r) if r.left > 0 && resp.status() == StatusCode::TOO_MANY_REQUESTS => r,
+                _ => break Exit::Answer(resp),
+            };
+            // A 429 of a call that may be sent again: read whole before anything is answered.
+            let (head, incoming) = resp.into_parts();
+            let body = tokio::select! {
+                biased;
+                b = retry::read_error_body(&head.headers, incoming) => b,
+                () = deadline.as_mut() => break Exit::TimedOut,
+            };
+            let Some(s) = pending.0.as_mut() else {
+                break Exit::Held(Response::from_parts(head, body));
+            };
+            let now = Utc::now();
+            let whole = body.whole();
+            let wait = whole
+                .as_ref()
+                .and_then(|b| retry::wait_before(s.call.upstream_retries, &head.headers, b, now));
+            let ends = deadline.deadline().into_std();
+            let Some(wait) = wait.filter(|w| Instant::now() + *w < ends) else {
+                break Exit::Held(Response::from_parts(head, body));
+            };
+            s.observe_retried(&head.headers, whole.as_deref().unwrap_or_default(), now);
+            // Ends before the deadline (checked above). A client that leaves meanwhile ends
+            // the call with this 429 (see `Pending`).
+            tokio::time::sleep(wait).await;
+            s.call.upstream_retries += 1;
+            again.left -= 1;
+            retry::count(&s.call.caller.workspace.id);
+            req = again.request();
         };
-        let resp = match result {
-            Ok(r) => r,
-            Err(e) => {
-                settlement.fail("error-upstream-unreachable");
-                return Err(AppError::UpstreamUnreachable(e));
-            }
+        let Some(s) = pending.0.take() else {
+            return Err(AppError::Internal("a call's settlement was lost".into()));
         };
-        self.meters
-            .upstream_latency
-            .record(sent.elapsed().as_secs_f64());
-        Ok(self.respond(settlement, resp, strip_usage_chunk, deadline))
+        match exit {
+            Exit::Answer(resp) => Ok(self.respond(s, resp, strip_usage_chunk, deadline)),
+            Exit::Held(resp) => Ok(self.respond(s, resp, strip_usage_chunk, deadline)),
+            Exit::TimedOut => {
+                s.fail("error-upstream-timeout");
+                Err(AppError::UpstreamTimeout(self.timeout.as_secs()))
+            }
+            Exit::Unreachable(e) => {
+                s.fail("error-upstream-unreachable");
+                Err(AppError::UpstreamUnreachable(e))
+            }
+        }
+    }
+}
+
+/// How the wait for the upstream ended.
+enum Exit {
+    /// The upstream's answer, its body unread.
+    Answer(Response<Incoming>),
+    /// An answer whose body the gateway started to read (a 429 it did not retry).
+    Held(Response<HeldBody>),
+    /// The call's deadline passed first.
+    TimedOut,
+    /// The upstream could not be reached.
+    Unreachable(hyper_util::client::legacy::Error),
+}
+
+/// A call's settlement while the gateway waits for the upstream. If the client leaves
+/// meanwhile (the call's future is dropped), the call is still settled and recorded, as a
+/// call whose client left; otherwise it is taken out once the wait ends.
+struct Pending(Option<Settlement>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            s.settle_body(&[], End::ClientGone);
+        }
     }
 }
 

@@ -100,7 +100,13 @@ pub struct LedgerRow {
     /// The request path of a call counted as `other` (see `crate::proxy::family`); `None` for
     /// every known family.
     pub path: Option<Arc<str>>,
+    /// The model actually used.
     pub model: Option<Arc<str>>,
+    /// The model the caller asked for, when a downgrade rule sent the call for `model`;
+    /// `None` otherwise.
+    pub requested_model: Option<Arc<str>>,
+    /// How many times the gateway sent the call again after an upstream `rate_limit_exceeded`.
+    pub upstream_retries: u32,
     pub http_status: u16,
     pub input_tokens: u64,
     pub cached_tokens: u64,

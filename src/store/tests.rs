@@ -258,6 +258,45 @@ async fn the_audit_trail_outlives_the_ledger_retention() {
 }
 
 #[tokio::test]
+async fn a_row_keeps_the_requested_model_and_the_retries() {
+    let (store, writer, dir) = temp_store().await;
+    let now = Utc::now();
+    store.write(Write::Call(Box::new(LedgerRow {
+        model: Some("gpt-4o-mini-2024-07-18".into()),
+        requested_model: Some("gpt-4o".into()),
+        upstream_retries: 2,
+        ..row("a", now, "chat.completions", 1, 1, Some(1))
+    })));
+    store.write(Write::Call(Box::new(row(
+        "b",
+        now,
+        "chat.completions",
+        1,
+        1,
+        Some(1),
+    ))));
+    let store = flushed(store, writer, &dir).await;
+    let rows: Vec<(String, Option<String>, Option<String>, i64)> = sqlx::query_as(
+        "SELECT workspace, model, requested_model, upstream_retries FROM ledger ORDER BY workspace",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        rows,
+        [
+            (
+                "a".to_string(),
+                Some("gpt-4o-mini-2024-07-18".to_string()),
+                Some("gpt-4o".to_string()),
+                2
+            ),
+            ("b".to_string(), Some("gpt-4o-mini".to_string()), None, 0),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn runs_of_rolled_up_rows_are_still_known() {
     let (store, writer, dir) = temp_store().await;
     let now = Utc::now();

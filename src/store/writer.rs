@@ -255,7 +255,7 @@ impl Writer {
     }
 }
 
-/// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters; 23 per row keeps
+/// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters; 25 per row keeps
 /// 256 rows well below it. Batches are cut into these sizes only, so the five statements stay
 /// in sqlx's statement cache instead of being parsed again for every new batch length.
 pub(super) const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
@@ -291,7 +291,8 @@ async fn write_batch(
         let mut qb = QueryBuilder::new(
             "INSERT INTO ledger (ts_ms, workspace, key_id, family, model, http_status, input_tokens, \
              cached_tokens, output_tokens, reasoning_tokens, images, audio_seconds, characters, cost_nanos, \
-             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id, run_id, path) ",
+             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id, run_id, path, \
+             requested_model, upstream_retries) ",
         );
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.ts.timestamp_millis())
@@ -316,7 +317,9 @@ async fn write_batch(
                 .push_bind(r.request_id.clone())
                 .push_bind(r.upstream_request_id.clone())
                 .push_bind(r.run_id.clone())
-                .push_bind(r.path.clone());
+                .push_bind(r.path.clone())
+                .push_bind(r.requested_model.clone())
+                .push_bind(i64::from(r.upstream_retries));
         });
         qb.build().execute(&mut *tx).await?;
     }
