@@ -538,7 +538,7 @@ fn checked_downgrade(rules: &[DowngradeRule]) -> Option<Vec<DowngradeRule>> {
     }
     for (i, r) in rules.iter().enumerate() {
         let shape = model_name_ok(&r.from) && model_name_ok(&r.to) && r.from != r.to;
-        if !shape || !(r.at > 0.0 && r.at <= 1.0) || rules[..i].iter().any(|o| o.from == r.from) {
+        if !(shape && r.at > 0.0 && r.at <= 1.0) || rules[..i].iter().any(|o| o.from == r.from) {
             return None;
         }
     }
