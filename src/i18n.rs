@@ -129,7 +129,12 @@ pub fn render_status(v: &StatusView, locale: Locale, tz: chrono_tz::Tz) -> Statu
         next_resets: v.next_resets.clone(),
         next_resets_local: v.next_resets.as_ref().map(|n| NextResets {
             day: local_instant(n.day, tz, v.at),
-            month: local_instant(n.month, tz, v.at),
+            // Always with its date: "00:00" alone would read as tonight's daily reset.
+            month: n
+                .month
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
         }),
         downgrades: v.downgrades.clone(),
     }
@@ -443,11 +448,21 @@ mod tests {
         let none = render_status(
             &StatusView {
                 next_resets: None,
-                ..v
+                ..v.clone()
             },
             Locale::EN,
             chrono_tz::UTC,
         );
         assert_eq!(none.next_resets_local, None);
+        // On the month's last day the month reset is within a day, and still dated.
+        let last_day = StatusView {
+            at: at("2024-05-31T12:00:00Z"),
+            ..v
+        };
+        let r = render_status(&last_day, Locale::EN, chrono_tz::Europe::Rome);
+        assert_eq!(
+            r.next_resets_local.map(|n| n.month),
+            Some("2024-06-01 00:00".to_string())
+        );
     }
 }

@@ -756,9 +756,9 @@ pub struct StatusReport {
     /// (`reset_monthly_on`), whether or not the workspace sets such limits.
     #[serde(default)]
     pub next_resets: Option<NextResets>,
-    /// `next_resets` as local times in the server's time zone (`[server] time_zone`), worded as
-    /// the forecasts word theirs: `HH:MM` within a day of `generated_at`, else
-    /// `YYYY-MM-DD HH:MM`.
+    /// `next_resets` as local times in the server's time zone (`[server] time_zone`): the day's
+    /// as the forecasts word theirs (`HH:MM` within a day of `generated_at`, else
+    /// `YYYY-MM-DD HH:MM`), the month's always `YYYY-MM-DD HH:MM`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_resets_local: Option<NextResets<String>>,
     /// The downgrade rules in effect now: calls for `from` use `to`.

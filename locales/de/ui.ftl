@@ -131,7 +131,7 @@ forecast-runs-out = Bei diesem Verbrauch ist es um { $runs_out_at } aufgebraucht
 forecast-lasts = Bei diesem Verbrauch reicht es bis zum Zurücksetzen um { $resets_at }.
 
 ## Nächstes Zurücksetzen und Modell-Herabstufungen (Workspace-Seite, Detailseite eines Workspace).
-# $at ist eine Ortszeit in der Zeitzone des Gateways: 00:00 innerhalb eines Tages, sonst 2024-06-01 00:00.
+# $at ist eine Ortszeit in der Zeitzone des Gateways: 00:00 (das tägliche Zurücksetzen), 2024-06-01 00:00 (das monatliche).
 resets-day = Nächstes Zurücksetzen der Tageslimits: { $at }
 resets-month = Nächstes Zurücksetzen des Monatslimits: { $at }
 resets-zone = Zeiten in der Zeitzone des Gateways.

@@ -144,7 +144,7 @@ forecast-runs-out = At this rate it runs out at { $runs_out_at }, before it rese
 forecast-lasts = At this rate it lasts until it resets at { $resets_at }.
 
 ## Next resets and model downgrades (workspace page, a workspace's detail page).
-# $at is a local time in the gateway's time zone: 00:00 within a day, else 2024-06-01 00:00.
+# $at is a local time in the gateway's time zone: 00:00 (the daily reset), 2024-06-01 00:00 (the monthly one).
 resets-day = Next reset of the daily limits: { $at }
 resets-month = Next reset of the monthly limit: { $at }
 resets-zone = Times are in the gateway's time zone.

@@ -131,7 +131,7 @@ forecast-runs-out = A este ritmo se agota a las { $runs_out_at }, antes de resta
 forecast-lasts = A este ritmo dura hasta que se restablece a las { $resets_at }.
 
 ## Próximos restablecimientos y cambios de modelo (página del workspace, página de detalle de un workspace).
-# $at es una hora local en la zona horaria del gateway: 00:00 dentro de un día, si no 2024-06-01 00:00.
+# $at es una hora local en la zona horaria del gateway: 00:00 (el restablecimiento diario), 2024-06-01 00:00 (el mensual).
 resets-day = Próximo restablecimiento de los límites diarios: { $at }
 resets-month = Próximo restablecimiento del límite mensual: { $at }
 resets-zone = Horas en la zona horaria del gateway.

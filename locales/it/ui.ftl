@@ -131,7 +131,7 @@ forecast-runs-out = A questo ritmo si esaurisce alle { $runs_out_at }, prima di 
 forecast-lasts = A questo ritmo dura fino all'azzeramento delle { $resets_at }.
 
 ## Prossimi azzeramenti e passaggi a modelli più economici (pagina del workspace, pagina di dettaglio di un workspace).
-# $at è un'ora locale nel fuso orario del gateway: 00:00 entro un giorno, altrimenti 2024-06-01 00:00.
+# $at è un'ora locale nel fuso orario del gateway: 00:00 (l'azzeramento giornaliero), 2024-06-01 00:00 (quello mensile).
 resets-day = Prossimo azzeramento dei limiti giornalieri: { $at }
 resets-month = Prossimo azzeramento del limite mensile: { $at }
 resets-zone = Orari nel fuso orario del gateway.
