@@ -16,7 +16,9 @@ pub use app::i18n::{translations, Locale, LOCALE_COOKIE};
 use crate::model::StatusView;
 use crate::model::StoredNotification;
 use crate::quota::{limit_name_key, status_name_key};
-use crate::types::{ArgValue, LimitForecast, LimitKind, Notification, Status, StatusReport};
+use crate::types::{
+    ArgValue, LimitForecast, LimitKind, NextResets, Notification, Status, StatusReport,
+};
 
 /// The locale of a request: an explicit `?locale=`, else the cookie, else `Accept-Language`.
 pub fn request_locale(explicit: Option<&str>, headers: &HeaderMap) -> Locale {
@@ -77,7 +79,12 @@ fn local_time(at: &str, tz: chrono_tz::Tz, reference: DateTime<Utc>) -> String {
     let Ok(t) = DateTime::parse_from_rfc3339(at) else {
         return at.to_string();
     };
-    let t = t.with_timezone(&Utc);
+    local_instant(t.with_timezone(&Utc), tz, reference)
+}
+
+/// An instant as a local time in `tz`: `15:40` within a day after `reference`, else
+/// `2024-06-01 00:00` (see [`localize_args`]).
+fn local_instant(t: DateTime<Utc>, tz: chrono_tz::Tz, reference: DateTime<Utc>) -> String {
     let local = t.with_timezone(&tz);
     if t >= reference && t - reference <= chrono::TimeDelta::hours(24) {
         local.format("%H:%M").to_string()
@@ -120,6 +127,15 @@ pub fn render_status(v: &StatusView, locale: Locale, tz: chrono_tz::Tz) -> Statu
             .map(|f| render_forecast(f, locale, tz, v.at))
             .collect(),
         next_resets: v.next_resets.clone(),
+        next_resets_local: v.next_resets.as_ref().map(|n| NextResets {
+            day: local_instant(n.day, tz, v.at),
+            // Always with its date: "00:00" alone would read as tonight's daily reset.
+            month: n
+                .month
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+        }),
         downgrades: v.downgrades.clone(),
     }
 }
@@ -382,5 +398,71 @@ mod tests {
                 assert!(n.body.contains("22:00"), "{code}: {}", n.body);
             }
         }
+    }
+
+    #[test]
+    fn next_resets_read_as_local_times_of_the_server_zone() {
+        use crate::types::{Cause, Status};
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default()
+        };
+        let v = StatusView {
+            workspace: "w".into(),
+            name: "W".into(),
+            status: Status::Normal,
+            since: at("2024-05-10T12:00:00Z"),
+            cause: Cause::None,
+            message_key: "status-normal",
+            message_args: BTreeMap::new(),
+            action_keys: vec![],
+            usage: Default::default(),
+            limits: Default::default(),
+            upstream: None,
+            retry_after_secs: None,
+            retry_after_ms: None,
+            at: at("2024-05-10T12:00:00Z"),
+            last_error: None,
+            forecasts: vec![],
+            next_resets: Some(NextResets {
+                day: at("2024-05-10T22:00:00Z"),
+                month: at("2024-05-31T22:00:00Z"),
+            }),
+            downgrades: vec![],
+        };
+        let r = render_status(&v, Locale::EN, chrono_tz::Europe::Rome);
+        assert_eq!(r.next_resets, v.next_resets);
+        assert_eq!(
+            r.next_resets_local,
+            Some(NextResets {
+                day: "00:00".to_string(),
+                month: "2024-06-01 00:00".to_string(),
+            })
+        );
+        let utc = render_status(&v, Locale::EN, chrono_tz::UTC);
+        assert_eq!(
+            utc.next_resets_local.map(|n| (n.day, n.month)),
+            Some(("22:00".to_string(), "2024-05-31 22:00".to_string()))
+        );
+        let none = render_status(
+            &StatusView {
+                next_resets: None,
+                ..v.clone()
+            },
+            Locale::EN,
+            chrono_tz::UTC,
+        );
+        assert_eq!(none.next_resets_local, None);
+        // On the month's last day the month reset is within a day, and still dated.
+        let last_day = StatusView {
+            at: at("2024-05-31T12:00:00Z"),
+            ..v
+        };
+        let r = render_status(&last_day, Locale::EN, chrono_tz::Europe::Rome);
+        assert_eq!(
+            r.next_resets_local.map(|n| n.month),
+            Some("2024-06-01 00:00".to_string())
+        );
     }
 }

@@ -323,6 +323,75 @@ pub fn UsageBars(report: Signal<Option<StatusReport>>) -> impl IntoView {
     }
 }
 
+/// When the day limits and the month limit reset next, in the gateway's time zone (the server
+/// words the times, as it words the forecasts'); the UTC instant is the `<time>`'s `datetime`.
+#[component]
+pub fn NextResetTimes(report: Signal<Option<StatusReport>>) -> impl IntoView {
+    let tr = use_tr();
+    move || {
+        report.with(|r| {
+            let r = r.as_ref()?;
+            let (utc, local) = (r.next_resets.as_ref()?, r.next_resets_local.as_ref()?);
+            let line = |key: &str,
+                        at: &str,
+                        instant: chrono::DateTime<chrono::Utc>,
+                        testid: &'static str| {
+                view! {
+                    <li data-testid=testid>
+                        <time datetime=instant.to_rfc3339()>
+                            {tr.ta(key, &[("at", ArgValue::Text(at.to_string()))])}
+                        </time>
+                    </li>
+                }
+            };
+            Some(view! {
+                <div class="resets" data-testid="next-resets">
+                    <ul>
+                        {line("resets-day", &local.day, utc.day, "next-reset-day")}
+                        {line("resets-month", &local.month, utc.month, "next-reset-month")}
+                    </ul>
+                    <p class="muted small">{tr.t("resets-zone")}</p>
+                </div>
+            })
+        })
+    }
+}
+
+/// The model downgrades in effect ("calls for gpt-4o now use gpt-4o-mini"); nothing when none
+/// is.
+#[component]
+pub fn DowngradeNotice(report: Signal<Option<StatusReport>>) -> impl IntoView {
+    let tr = use_tr();
+    move || {
+        let list = report.with(|r| r.as_ref().map(|r| r.downgrades.clone()).unwrap_or_default());
+        (!list.is_empty()).then(|| {
+            let items = list
+                .into_iter()
+                .map(|d| {
+                    // 90, 95.5, 0.00001: as the form shows shares, with the locale's separator.
+                    let percent = crate::logic::policy::format_percent(d.at)
+                        .replace('.', &tr.t("number-decimal-separator"));
+                    let text = tr.ta(
+                        "downgrade-active",
+                        &[
+                            ("from", ArgValue::Text(d.from.clone())),
+                            ("to", ArgValue::Text(d.to.clone())),
+                            ("percent", ArgValue::Text(percent)),
+                        ],
+                    );
+                    view! { <li data-testid="downgrade" data-from=d.from data-to=d.to>{text}</li> }
+                })
+                .collect_view();
+            view! {
+                <section class="notice" data-testid="downgrades" aria-labelledby="downgrades-title">
+                    <h2 id="downgrades-title"><span aria-hidden="true">"↓ "</span>{tr.t("downgrade-title")}</h2>
+                    <ul>{items}</ul>
+                </section>
+            }
+        })
+    }
+}
+
 /// The upstream account's headroom.
 #[component]
 pub fn Upstream(

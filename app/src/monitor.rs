@@ -119,8 +119,10 @@ impl QuotaMonitor {
         })
     }
 
+    /// Shows `r` (a report of the watched workspace) as the latest: from the socket, a poll, or
+    /// the answer to an admin's edit.
     #[cfg_attr(feature = "ssr", allow(dead_code))]
-    fn apply_report(self, r: StatusReport, now: u64) {
+    pub(crate) fn apply_report(self, r: StatusReport, now: u64) {
         if let Some(ws) = self.workspace.get_value() {
             if r.workspace != ws {
                 return;

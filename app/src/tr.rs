@@ -221,6 +221,8 @@ mod tests {
             include_str!("pages/login.rs"),
             include_str!("pages/workspace.rs"),
             include_str!("pages/admin.rs"),
+            include_str!("pages/rules.rs"),
+            include_str!("pages/policies.rs"),
             include_str!("lib.rs"),
             include_str!("tr.rs"),
         ];
@@ -258,6 +260,11 @@ mod tests {
             LimitKind::ALL
                 .iter()
                 .map(|k| format!("usage-label-{}", k.as_str())),
+        );
+        keys.extend(
+            LimitKind::ALL
+                .iter()
+                .map(|k| format!("policies-limit-{}", k.as_str())),
         );
         for c in [
             Connection::Live,

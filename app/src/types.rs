@@ -760,16 +760,22 @@ pub struct StatusReport {
     /// (`reset_monthly_on`), whether or not the workspace sets such limits.
     #[serde(default)]
     pub next_resets: Option<NextResets>,
+    /// `next_resets` as local times in the server's time zone (`[server] time_zone`): the day's
+    /// as the forecasts word theirs (`HH:MM` within a day of `generated_at`, else
+    /// `YYYY-MM-DD HH:MM`), the month's always `YYYY-MM-DD HH:MM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_resets_local: Option<NextResets<String>>,
     /// The downgrade rules in effect now: calls for `from` use `to`.
     #[serde(default)]
     pub downgrades: Vec<ActiveDowngrade>,
 }
 
-/// When a workspace's periods next begin.
+/// When a workspace's periods next begin: UTC instants, or (`NextResets<String>`) the same as
+/// local times in words.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct NextResets {
-    pub day: DateTime<Utc>,
-    pub month: DateTime<Utc>,
+pub struct NextResets<T = DateTime<Utc>> {
+    pub day: T,
+    pub month: T,
 }
 
 /// A downgrade in effect: calls for `from` use `to`, since the USD budgets passed `at`.

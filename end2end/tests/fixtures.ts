@@ -57,9 +57,10 @@ function exited(p: ChildProcess): Promise<void> {
 }
 
 /** A gateway and its simulated OpenAI, on free ports, with a fresh database. With `firstRun`,
- *  as on a fresh clone: no workspace in the config and no admin key. */
+ *  as on a fresh clone: no workspace in the config and no admin key; with `timeZone`, the
+ *  gateway's `[server] time_zone` (UTC otherwise). */
 export class Stack {
-  constructor(readonly opts: { firstRun?: boolean } = {}) {}
+  constructor(readonly opts: { firstRun?: boolean; timeZone?: string } = {}) {}
 
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "qs-e2e-"));
   simPort = 0;
@@ -81,6 +82,7 @@ export class Stack {
     fs.writeFileSync(
       path.join(this.dir, "qs.toml"),
       this.opts.firstRun ? "" : [
+        ...(this.opts.timeZone ? ["[server]", `time_zone = "${this.opts.timeZone}"`, ""] : []),
         "[[workspaces]]",
         'id = "acme"',
         'name = "Acme"',

@@ -130,6 +130,15 @@ usage-warning-mark = Warnschwelle
 forecast-runs-out = Bei diesem Verbrauch ist es um { $runs_out_at } aufgebraucht, vor dem Zurücksetzen um { $resets_at }.
 forecast-lasts = Bei diesem Verbrauch reicht es bis zum Zurücksetzen um { $resets_at }.
 
+## Nächstes Zurücksetzen und Modell-Herabstufungen (Workspace-Seite, Detailseite eines Workspace).
+# $at ist eine Ortszeit in der Zeitzone des Gateways: 00:00 (das tägliche Zurücksetzen), 2024-06-01 00:00 (das monatliche).
+resets-day = Nächstes Zurücksetzen der Tageslimits: { $at }
+resets-month = Nächstes Zurücksetzen des Monatslimits: { $at }
+resets-zone = Zeiten in der Zeitzone des Gateways.
+downgrade-title = Günstigere Modelle im Einsatz
+# $from und $to sind Modellnamen; $percent ein Anteil des USD-Budgets, schon formatiert (90).
+downgrade-active = Aufrufe für { $from } verwenden jetzt { $to }: { $percent } % des USD-Budgets sind verbraucht.
+
 upstream-title = OpenAI-Spielraum
 upstream-help = Was dem OpenAI-Konto im aktuellen Rate-Limit-Fenster bleibt; alle Workspaces teilen es sich.
 upstream-none = OpenAI hat noch keinen Spielraum gemeldet.
@@ -198,6 +207,55 @@ rules-save = Warnregeln speichern
 rules-saved = Gespeichert: die Regeln gelten ab sofort.
 rules-failed = Nicht gespeichert.
 rules-invalid-thresholds = Bis zu 10 Prozentwerte zwischen 0 und 100 angeben, durch Kommas getrennt.
+
+## Limits und Richtlinien (Detailseite eines Workspace, Admin).
+policies-title = Limits und Richtlinien
+policies-intro = Änderungen gelten ab dem nächsten Aufruf, ohne Neustart, und bleiben über Neustarts erhalten.
+policies-limits = Limits (leer oder 0: kein Limit)
+policies-limit-requests_per_minute = Anfragen pro Minute
+policies-limit-requests_per_day = Anfragen pro Tag
+policies-limit-tokens_per_minute = Tokens pro Minute
+policies-limit-tokens_per_day = Tokens pro Tag
+policies-limit-budget_usd_per_day = Budget pro Tag (USD)
+policies-limit-budget_usd_per_month = Budget pro Monat (USD)
+policies-no-limit = kein Limit
+policies-warning_at = Warnschwelle (% jedes Limits)
+policies-priority_shares = Prioritätsanteile (% jedes Limits)
+policies-share-optional = Optionale Aufrufe bis
+policies-share-normal = Normale Aufrufe bis
+policies-shares-help = Aufrufe mit X-Quota-Priority: optional oder normal werden ab diesen Anteilen abgelehnt; kritische Aufrufe und Aufrufe ohne den Header erst am Limit. Leer: optionale Aufrufe bis zur Warnschwelle, normale bis 95 %.
+policies-downgrade = Modell-Herabstufungen
+policies-downgrade-help = Ab einem Anteil des USD-Budgets (des Tages oder des Monats, je nachdem, welcher weiter ist) verwenden Aufrufe eines Modells ein anderes.
+policies-downgrade-from = Aufrufe für Modell
+policies-downgrade-to = verwenden Modell
+policies-downgrade-at = ab (% des Budgets)
+policies-downgrade-add = Regel hinzufügen
+policies-downgrade-remove = Diese Regel entfernen
+policies-downgrade-empty = Keine Herabstufungsregel.
+policies-resets-retries = Zurücksetzen und Wiederholungen
+policies-upstream_retries = Wiederholungen, wenn OpenAI einen Aufruf drosselt (0–5)
+policies-reset_daily_at = Tägliche Rücksetzzeit (HH:MM, Gateway-Zeit)
+policies-reset_monthly_on = Monatlicher Rücksetztag (1–31)
+policies-reset-help = Die Tageslimits werden zu dieser Uhrzeit zurückgesetzt, das Monatslimit an diesem Tag zu dieser Uhrzeit (ein kürzerer Monat an seinem letzten Tag).
+policies-save = Limits und Richtlinien speichern
+policies-saving = Wird gespeichert…
+policies-saved = Gespeichert: die neuen Limits und Richtlinien gelten ab sofort.
+policies-failed = Nicht gespeichert.
+# $field ist die Beschriftung eines Feldes von oben, $rule die Regel, die sein Wert verletzt (eine limit-rule-…-Meldung).
+policies-invalid = { $field }: { $rule }
+policies-rule-count = muss eine ganze Zahl ab 0 sein (0 oder leer: kein Limit).
+
+## Die Regeln der Limits und Richtlinien, genannt, wenn ein Wert eine verletzt (das Admin-Formular;
+## API-Clients, die sie in der Sprache des Lesers zeigen). Jede folgt auf einen Feldnamen und einen Doppelpunkt.
+limit-rule-budget = muss ein Betrag in USD ab 0 sein (0: kein Budget).
+limit-rule-warning_at = muss ein Anteil des Limits über 0 % und höchstens 100 % sein, z. B. 80 %.
+limit-rule-alert_thresholds = müssen höchstens 10 Anteile über 0 % und höchstens 100 % sein, z. B. 50, 80, 95, 100 %.
+limit-rule-alert_thresholds_by_limit = muss Tages- und Monatslimits (Minutenlimits haben keine Schwellen) je höchstens 10 Anteile über 0 % und höchstens 100 % zuordnen.
+limit-rule-priority_shares = der optionale und der normale Anteil müssen je über 0 % und höchstens 100 % liegen, der optionale höchstens beim normalen (leer: optional bei der Warnschwelle, normal bei 95 %).
+limit-rule-downgrade = müssen höchstens 20 Regeln sein, jede mit zwei verschiedenen Modellnamen und einem Anteil des Budgets über 0 % und höchstens 100 %, jedes Modell durch höchstens eine Regel herabgestuft, z. B. gpt-4o zu gpt-4o-mini bei 90 %.
+limit-rule-upstream_retries = muss eine ganze Zahl von Wiederholungen von 0 bis 5 sein.
+limit-rule-reset_daily_at = muss eine Ortszeit HH:MM (24 Stunden) sein, z. B. 06:00.
+limit-rule-reset_monthly_on = muss ein Tag des Monats von 1 bis 31 sein (ein kürzerer Monat wird an seinem letzten Tag zurückgesetzt).
 nav-channels = Warnkanäle
 channels-title = Warnkanäle
 channels-intro = Warnungen erreichen die Menschen dort, wo sie sind: per Webhook, im Team-Chat oder im Postfach. Jeder Kanal erhält die eingestellten Stufen, in seiner eigenen Sprache und Zeitzone.

@@ -143,6 +143,15 @@ usage-warning-mark = Warning threshold
 forecast-runs-out = At this rate it runs out at { $runs_out_at }, before it resets at { $resets_at }.
 forecast-lasts = At this rate it lasts until it resets at { $resets_at }.
 
+## Next resets and model downgrades (workspace page, a workspace's detail page).
+# $at is a local time in the gateway's time zone: 00:00 (the daily reset), 2024-06-01 00:00 (the monthly one).
+resets-day = Next reset of the daily limits: { $at }
+resets-month = Next reset of the monthly limit: { $at }
+resets-zone = Times are in the gateway's time zone.
+downgrade-title = Cheaper models in use
+# $from and $to are model names; $percent a share of the USD budget, already formatted (90).
+downgrade-active = Calls for { $from } now use { $to }: { $percent }% of the USD budget is used.
+
 ## Upstream headroom.
 upstream-title = OpenAI headroom
 upstream-help = What the OpenAI account has left in its current rate-limit window, shared by every workspace.
@@ -215,6 +224,55 @@ rules-save = Save alert rules
 rules-saved = Saved: the rules apply now.
 rules-failed = Not saved.
 rules-invalid-thresholds = Give up to 10 percentages between 0 and 100, separated by commas.
+
+## Limits and policies (a workspace's detail page, admin).
+policies-title = Limits and policies
+policies-intro = Changes apply from the next call on, without a restart, and are kept across restarts.
+policies-limits = Limits (empty or 0: no limit)
+policies-limit-requests_per_minute = Requests per minute
+policies-limit-requests_per_day = Requests per day
+policies-limit-tokens_per_minute = Tokens per minute
+policies-limit-tokens_per_day = Tokens per day
+policies-limit-budget_usd_per_day = Budget per day (USD)
+policies-limit-budget_usd_per_month = Budget per month (USD)
+policies-no-limit = no limit
+policies-warning_at = Warning level (% of each limit)
+policies-priority_shares = Priority shares (% of each limit)
+policies-share-optional = Optional calls up to
+policies-share-normal = Normal calls up to
+policies-shares-help = Calls sent with X-Quota-Priority: optional or normal are refused from these shares on; critical calls and calls without the header only at the limit. Empty: optional calls up to the warning level, normal ones up to 95%.
+policies-downgrade = Model downgrades
+policies-downgrade-help = From a share of the USD budget (the day's or the month's, whichever is further along), calls for one model use another.
+policies-downgrade-from = Calls for model
+policies-downgrade-to = use model
+policies-downgrade-at = from (% of the budget)
+policies-downgrade-add = Add a rule
+policies-downgrade-remove = Remove this rule
+policies-downgrade-empty = No downgrade rule.
+policies-resets-retries = Resets and retries
+policies-upstream_retries = Retries when OpenAI rate-limits a call (0–5)
+policies-reset_daily_at = Daily reset time (HH:MM, gateway time)
+policies-reset_monthly_on = Monthly reset day (1–31)
+policies-reset-help = The daily limits reset at this time, the monthly limit on this day at this time (a shorter month resets on its last day).
+policies-save = Save limits and policies
+policies-saving = Saving…
+policies-saved = Saved: the new limits and policies apply now.
+policies-failed = Not saved.
+# $field is a field's label from above, $rule the rule its value breaks (a limit-rule-… message).
+policies-invalid = { $field }: { $rule }
+policies-rule-count = must be a whole number of 0 or more (0 or empty: no limit).
+
+## The rules of limits and policies, named when a value breaks one (the admin form; API clients
+## that show them in the reader's language). Each follows a field's name and a colon.
+limit-rule-budget = must be an amount in USD of 0 or more (0: no budget).
+limit-rule-warning_at = must be a share of the limit above 0% and at most 100%, e.g. 80%.
+limit-rule-alert_thresholds = must be at most 10 shares above 0% and at most 100%, e.g. 50, 80, 95, 100%.
+limit-rule-alert_thresholds_by_limit = must give daily and monthly limits (minute limits have no thresholds) at most 10 shares each, above 0% and at most 100%.
+limit-rule-priority_shares = the optional and the normal share must each be above 0% and at most 100%, the optional one at most the normal one (empty: optional at the warning level, normal at 95%).
+limit-rule-downgrade = must be at most 20 rules, each with two different model names and a share of the budget above 0% and at most 100%, each model downgraded by one rule at most, e.g. gpt-4o to gpt-4o-mini at 90%.
+limit-rule-upstream_retries = must be a whole number of retries from 0 to 5.
+limit-rule-reset_daily_at = must be a local time HH:MM (24-hour), e.g. 06:00.
+limit-rule-reset_monthly_on = must be a day of the month from 1 to 31 (a shorter month resets on its last day).
 nav-channels = Alert channels
 channels-title = Alert channels
 channels-intro = Alerts reach people where they are: a webhook, a team chat or a mailbox. Each channel takes the levels it is set to, in its own language and time zone.

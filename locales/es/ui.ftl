@@ -130,6 +130,15 @@ usage-warning-mark = Umbral de aviso
 forecast-runs-out = A este ritmo se agota a las { $runs_out_at }, antes de restablecerse a las { $resets_at }.
 forecast-lasts = A este ritmo dura hasta que se restablece a las { $resets_at }.
 
+## Próximos restablecimientos y cambios de modelo (página del workspace, página de detalle de un workspace).
+# $at es una hora local en la zona horaria del gateway: 00:00 (el restablecimiento diario), 2024-06-01 00:00 (el mensual).
+resets-day = Próximo restablecimiento de los límites diarios: { $at }
+resets-month = Próximo restablecimiento del límite mensual: { $at }
+resets-zone = Horas en la zona horaria del gateway.
+downgrade-title = Modelos más baratos en uso
+# $from y $to son nombres de modelos; $percent una fracción del presupuesto en USD, ya formateada (90).
+downgrade-active = Las llamadas a { $from } usan ahora { $to }: se ha usado el { $percent } % del presupuesto en USD.
+
 upstream-title = Margen de OpenAI
 upstream-help = Lo que le queda a la cuenta de OpenAI en su ventana de límite actual, compartida por todos los espacios de trabajo.
 upstream-none = OpenAI aún no ha indicado ningún margen.
@@ -198,6 +207,55 @@ rules-save = Guardar reglas de alerta
 rules-saved = Guardado: las reglas se aplican ya.
 rules-failed = No guardado.
 rules-invalid-thresholds = Indique hasta 10 porcentajes entre 0 y 100, separados por comas.
+
+## Límites y políticas (página de detalle de un workspace, administración).
+policies-title = Límites y políticas
+policies-intro = Los cambios se aplican desde la siguiente llamada, sin reiniciar, y se conservan tras los reinicios.
+policies-limits = Límites (vacío o 0: sin límite)
+policies-limit-requests_per_minute = Solicitudes por minuto
+policies-limit-requests_per_day = Solicitudes por día
+policies-limit-tokens_per_minute = Tokens por minuto
+policies-limit-tokens_per_day = Tokens por día
+policies-limit-budget_usd_per_day = Presupuesto por día (USD)
+policies-limit-budget_usd_per_month = Presupuesto por mes (USD)
+policies-no-limit = sin límite
+policies-warning_at = Nivel de aviso (% de cada límite)
+policies-priority_shares = Fracciones por prioridad (% de cada límite)
+policies-share-optional = Llamadas opcionales hasta
+policies-share-normal = Llamadas normales hasta
+policies-shares-help = Las llamadas con X-Quota-Priority: optional o normal se rechazan a partir de estas fracciones; las críticas y las que no llevan la cabecera, solo en el límite. Vacío: opcionales hasta el nivel de aviso, normales hasta el 95 %.
+policies-downgrade = Cambios a modelos más baratos
+policies-downgrade-help = A partir de una fracción del presupuesto en USD (el del día o el del mes, el que vaya más avanzado), las llamadas a un modelo usan otro.
+policies-downgrade-from = Llamadas al modelo
+policies-downgrade-to = usan el modelo
+policies-downgrade-at = desde (% del presupuesto)
+policies-downgrade-add = Añadir una regla
+policies-downgrade-remove = Quitar esta regla
+policies-downgrade-empty = Ninguna regla de cambio de modelo.
+policies-resets-retries = Restablecimientos y reintentos
+policies-upstream_retries = Reintentos cuando OpenAI limita una llamada (0–5)
+policies-reset_daily_at = Hora de restablecimiento diario (HH:MM, hora del gateway)
+policies-reset_monthly_on = Día de restablecimiento mensual (1–31)
+policies-reset-help = Los límites diarios se restablecen a esta hora; el mensual, este día a esta hora (un mes más corto, en su último día).
+policies-save = Guardar límites y políticas
+policies-saving = Guardando…
+policies-saved = Guardado: los nuevos límites y políticas se aplican ya.
+policies-failed = No guardado.
+# $field es la etiqueta de un campo de arriba, $rule la regla que su valor incumple (un mensaje limit-rule-…).
+policies-invalid = { $field }: { $rule }
+policies-rule-count = debe ser un número entero de 0 o más (0 o vacío: sin límite).
+
+## Las reglas de límites y políticas, indicadas cuando un valor incumple una (el formulario de
+## administración; clientes de la API que las muestran en el idioma del lector). Cada una sigue al nombre de un campo y dos puntos.
+limit-rule-budget = debe ser un importe en USD de 0 o más (0: sin presupuesto).
+limit-rule-warning_at = debe ser una fracción del límite mayor que 0 % y de como mucho 100 %, p. ej. 80 %.
+limit-rule-alert_thresholds = deben ser como mucho 10 fracciones mayores que 0 % y de como mucho 100 %, p. ej. 50, 80, 95, 100 %.
+limit-rule-alert_thresholds_by_limit = debe asignar a los límites diarios y mensuales (los de minuto no tienen umbrales) como mucho 10 fracciones cada uno, mayores que 0 % y de como mucho 100 %.
+limit-rule-priority_shares = la fracción opcional y la normal deben ser mayores que 0 % y de como mucho 100 %, y la opcional no mayor que la normal (vacío: opcional en el nivel de aviso, normal en el 95 %).
+limit-rule-downgrade = deben ser como mucho 20 reglas, cada una con dos nombres de modelo distintos y una fracción del presupuesto mayor que 0 % y de como mucho 100 %, y cada modelo cambiado por una regla como mucho, p. ej. gpt-4o a gpt-4o-mini al 90 %.
+limit-rule-upstream_retries = debe ser un número entero de reintentos de 0 a 5.
+limit-rule-reset_daily_at = debe ser una hora local HH:MM (24 horas), p. ej. 06:00.
+limit-rule-reset_monthly_on = debe ser un día del mes de 1 a 31 (un mes más corto se restablece en su último día).
 nav-channels = Canales de alerta
 channels-title = Canales de alerta
 channels-intro = Las alertas llegan a las personas donde están: un webhook, un chat de equipo o un buzón. Cada canal recibe los niveles configurados, en su propio idioma y zona horaria.

@@ -130,6 +130,15 @@ usage-warning-mark = Soglia di avviso
 forecast-runs-out = A questo ritmo si esaurisce alle { $runs_out_at }, prima di azzerarsi alle { $resets_at }.
 forecast-lasts = A questo ritmo dura fino all'azzeramento delle { $resets_at }.
 
+## Prossimi azzeramenti e passaggi a modelli più economici (pagina del workspace, pagina di dettaglio di un workspace).
+# $at è un'ora locale nel fuso orario del gateway: 00:00 (l'azzeramento giornaliero), 2024-06-01 00:00 (quello mensile).
+resets-day = Prossimo azzeramento dei limiti giornalieri: { $at }
+resets-month = Prossimo azzeramento del limite mensile: { $at }
+resets-zone = Orari nel fuso orario del gateway.
+downgrade-title = Modelli più economici in uso
+# $from e $to sono nomi di modelli; $percent una quota del budget in USD, già formattata (90).
+downgrade-active = Le chiamate a { $from } ora usano { $to }: è stato usato il { $percent }% del budget in USD.
+
 upstream-title = Margine OpenAI
 upstream-help = Quanto resta all'account OpenAI nella finestra di rate limit corrente, condivisa da tutti i workspace.
 upstream-none = OpenAI non ha ancora indicato alcun margine.
@@ -198,6 +207,55 @@ rules-save = Salva le regole di avviso
 rules-saved = Salvato: le regole valgono da subito.
 rules-failed = Non salvato.
 rules-invalid-thresholds = Indica fino a 10 percentuali tra 0 e 100, separate da virgole.
+
+## Limiti e criteri (pagina di dettaglio di un workspace, amministrazione).
+policies-title = Limiti e criteri
+policies-intro = Le modifiche valgono dalla chiamata successiva, senza riavvio, e restano dopo i riavvii.
+policies-limits = Limiti (vuoto o 0: nessun limite)
+policies-limit-requests_per_minute = Richieste al minuto
+policies-limit-requests_per_day = Richieste al giorno
+policies-limit-tokens_per_minute = Token al minuto
+policies-limit-tokens_per_day = Token al giorno
+policies-limit-budget_usd_per_day = Budget giornaliero (USD)
+policies-limit-budget_usd_per_month = Budget mensile (USD)
+policies-no-limit = nessun limite
+policies-warning_at = Soglia di avviso (% di ogni limite)
+policies-priority_shares = Quote per priorità (% di ogni limite)
+policies-share-optional = Chiamate opzionali fino a
+policies-share-normal = Chiamate normali fino a
+policies-shares-help = Le chiamate con X-Quota-Priority: optional o normal vengono rifiutate a partire da queste quote; quelle critiche e quelle senza l'intestazione solo al limite. Vuoto: opzionali fino alla soglia di avviso, normali fino al 95%.
+policies-downgrade = Passaggi a modelli più economici
+policies-downgrade-help = Da una quota del budget in USD (del giorno o del mese, quella più avanti), le chiamate a un modello ne usano un altro.
+policies-downgrade-from = Chiamate al modello
+policies-downgrade-to = usano il modello
+policies-downgrade-at = da (% del budget)
+policies-downgrade-add = Aggiungi una regola
+policies-downgrade-remove = Rimuovi questa regola
+policies-downgrade-empty = Nessuna regola di passaggio.
+policies-resets-retries = Azzeramenti e nuovi tentativi
+policies-upstream_retries = Nuovi tentativi quando OpenAI limita una chiamata (0–5)
+policies-reset_daily_at = Ora dell'azzeramento giornaliero (HH:MM, ora del gateway)
+policies-reset_monthly_on = Giorno dell'azzeramento mensile (1–31)
+policies-reset-help = I limiti giornalieri si azzerano a quest'ora, quello mensile in questo giorno a quest'ora (un mese più corto nel suo ultimo giorno).
+policies-save = Salva limiti e criteri
+policies-saving = Salvataggio…
+policies-saved = Salvato: i nuovi limiti e criteri valgono da subito.
+policies-failed = Non salvato.
+# $field è l'etichetta di un campo qui sopra, $rule la regola che il suo valore viola (un messaggio limit-rule-…).
+policies-invalid = { $field }: { $rule }
+policies-rule-count = deve essere un numero intero da 0 in su (0 o vuoto: nessun limite).
+
+## Le regole di limiti e criteri, indicate quando un valore ne viola una (il modulo di
+## amministrazione; i client dell'API che le mostrano nella lingua del lettore). Ognuna segue il nome di un campo e due punti.
+limit-rule-budget = deve essere un importo in USD da 0 in su (0: nessun budget).
+limit-rule-warning_at = deve essere una quota del limite oltre lo 0% e al massimo il 100%, ad es. 80%.
+limit-rule-alert_thresholds = devono essere al massimo 10 quote oltre lo 0% e al massimo il 100%, ad es. 50, 80, 95, 100%.
+limit-rule-alert_thresholds_by_limit = deve assegnare ai limiti giornalieri e mensili (quelli al minuto non hanno soglie) al massimo 10 quote ciascuno, oltre lo 0% e al massimo il 100%.
+limit-rule-priority_shares = la quota opzionale e quella normale devono essere oltre lo 0% e al massimo il 100%, e quella opzionale non oltre quella normale (vuoto: opzionale alla soglia di avviso, normale al 95%).
+limit-rule-downgrade = devono essere al massimo 20 regole, ognuna con due nomi di modello diversi e una quota del budget oltre lo 0% e al massimo il 100%, e ogni modello sostituito da una regola al massimo, ad es. gpt-4o a gpt-4o-mini al 90%.
+limit-rule-upstream_retries = deve essere un numero intero di tentativi da 0 a 5.
+limit-rule-reset_daily_at = deve essere un'ora locale HH:MM (24 ore), ad es. 06:00.
+limit-rule-reset_monthly_on = deve essere un giorno del mese da 1 a 31 (un mese più corto si azzera nel suo ultimo giorno).
 nav-channels = Canali di avviso
 channels-title = Canali di avviso
 channels-intro = Gli avvisi raggiungono le persone dove sono: un webhook, una chat di team o una casella di posta. Ogni canale riceve i livelli impostati, nella propria lingua e fuso orario.

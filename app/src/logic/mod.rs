@@ -9,10 +9,12 @@
 //! | [`format`] | locale-aware numbers, money, bar shares, countdowns |
 //! | [`table`] | sorting and filtering of the admin table |
 //! | [`chart`] | geometry of the SVG bar charts |
+//! | [`policy`] | the limits-and-policies form: typed text ↔ the admin's edit, checked before sending |
 
 pub mod chart;
 pub mod format;
 pub mod live;
+pub mod policy;
 pub mod seen;
 pub mod table;
 pub mod toast;

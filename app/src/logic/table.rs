@@ -107,6 +107,7 @@ pub(crate) mod tests {
             generated_at: None,
             forecasts: vec![],
             next_resets: None,
+            next_resets_local: None,
             downgrades: vec![],
         }
     }

@@ -1,17 +1,19 @@
 //! `/admin`: the overview ([`super::overview`]) and every workspace in one live table
 //! (sortable, filterable), and `/admin/workspaces/:id`: one workspace's history charts,
-//! notifications, upstream headroom, alert rules ([`super::rules`]) and the reset button (with
+//! notifications, upstream headroom, next resets and model downgrades in effect, alert rules
+//! ([`super::rules`]), limits and policies ([`super::policies`]) and the reset button (with
 //! confirmation). Admin sessions only.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::overview::Overview;
+use super::policies::PoliciesForm;
 use super::rules::AlertRulesForm;
 use super::{sendable, when_loaded};
 use crate::components::{
-    Banner, BarChart, Header, NotificationList, StatusPill, ToastStack, Upstream, UsageBar,
-    UsageBars,
+    Banner, BarChart, DowngradeNotice, Header, NextResetTimes, NotificationList, StatusPill,
+    ToastStack, Upstream, UsageBar, UsageBars,
 };
 use crate::data::{AdminData, DetailData, Loader, DAYS, HOURS};
 use crate::logic::chart::{daily_slots, hourly_slots};
@@ -276,10 +278,12 @@ fn DetailView(data: DetailData) -> impl IntoView {
                 <ResetButton workspace=id.clone() monitor=m/>
             </div>
             <Banner monitor=m/>
+            <DowngradeNotice report=status/>
             <div class="grid">
                 <section class="card wide">
                     <h2>{tr.t("usage-title")}</h2>
                     <UsageBars report=status/>
+                    <NextResetTimes report=status/>
                 </section>
                 <section class="card wide">
                     <h2>{tr.t("history-title")}</h2>
@@ -296,6 +300,10 @@ fn DetailView(data: DetailData) -> impl IntoView {
                 <section class="card">
                     <h2>{tr.t("rules-title")}</h2>
                     <AlertRulesForm workspace=id.clone() limits=data.status.limits.clone()/>
+                </section>
+                <section class="card wide" aria-labelledby="policies-h">
+                    <h2 id="policies-h">{tr.t("policies-title")}</h2>
+                    <PoliciesForm workspace=id.clone() monitor=m initial=data.status.limits.clone()/>
                 </section>
             </div>
         </main>

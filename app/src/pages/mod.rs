@@ -1,5 +1,6 @@
 //! The pages: `/login`, `/` (workspace view), `/admin` (every workspace),
-//! `/admin/workspaces/:id` (one workspace's detail) and `/setup` (the first run). Each loads its first data through
+//! `/admin/workspaces/:id` (one workspace's detail, with its alert rules and its limits and
+//! policies) and `/setup` (the first run). Each loads its first data through
 //! [`crate::data::Loader`] (server-rendered, then hydrated) and goes live with
 //! [`crate::monitor::use_quota_monitor`].
 
@@ -8,6 +9,7 @@ pub mod audit;
 pub mod channels;
 pub mod login;
 pub mod overview;
+pub mod policies;
 pub mod rules;
 pub mod setup;
 pub mod workspace;

@@ -1,11 +1,13 @@
-//! `/`: the signed-in workspace's view: status, banner, usage bars, upstream headroom, usage by
-//! goal and task, and the notification panel, all live.
+//! `/`: the signed-in workspace's view: status, banner, model downgrades in effect, usage bars
+//! with the next resets, upstream headroom, usage by goal and task, and the notification panel,
+//! all live.
 
 use leptos::prelude::*;
 
 use super::{sendable, when_loaded};
 use crate::components::{
-    Banner, Header, NotificationList, StatusPill, ToastStack, Upstream, UsageBars, UsageTable,
+    Banner, DowngradeNotice, Header, NextResetTimes, NotificationList, StatusPill, ToastStack,
+    Upstream, UsageBars, UsageTable,
 };
 use crate::data::{Loader, WorkspaceData};
 use crate::monitor::{use_quota_monitor, MonitorOptions};
@@ -68,10 +70,12 @@ fn WorkspaceView(data: WorkspaceData) -> impl IntoView {
                 </p>
             })}
             <Banner monitor=m/>
+            <DowngradeNotice report=status/>
             <div class="grid">
                 <section class="card wide" aria-labelledby="usage-h">
                     <h2 id="usage-h">{tr.t("usage-title")}</h2>
                     <UsageBars report=status/>
+                    <NextResetTimes report=status/>
                 </section>
                 <section class="card" aria-labelledby="upstream-h">
                     <h2 id="upstream-h">{tr.t("upstream-title")}</h2>
