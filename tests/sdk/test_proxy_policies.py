@@ -5,77 +5,41 @@ gateway-side retries of an upstream `rate_limit_exceeded`. The SDK's own retries
 
 Run by `make test` (QS_BIN points at the release binary)."""
 
-import hashlib
 import json
-import os
-import subprocess
-import tempfile
 import time
 import urllib.request
 
 import openai
 import pytest
 
-from test_sdk import free_port, get_json, wait_http
+from stack import get_json, sha, stack
 
-BIN = os.environ.get("QS_BIN", "target/release/quota-sentinel")
 UPSTREAM_KEY = "sk-sdk-policies-upstream-0123456789"
 DOWNGRADE_KEY = "qs_sdk_policies_downgrade_key_0123456789"
 RETRY_KEY = "qs_sdk_policies_retry_key_0123456789"
 MSG = [{"role": "user", "content": "hello"}]
 
 
-def sha(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def env():
-    tmp = tempfile.TemporaryDirectory()
-    sim_port, gw_port = free_port(), free_port()
-    config = os.path.join(tmp.name, "qs.toml")
-    with open(config, "w") as f:
-        f.write(
-            # A soft day budget of a millionth of a dollar: the first call passes half of it
-            # (a soft limit never refuses), and `gpt-4o` is then sent as `gpt-4o-mini`.
-            '[[workspaces]]\nid = "downgrade"\n'
-            f'key_sha256 = ["{sha(DOWNGRADE_KEY)}"]\n'
-            'budget_usd_per_day = 0.000001\nsoft_limits = ["budget_usd_per_day"]\n'
-            'downgrade = [{ from = "gpt-4o", to = "gpt-4o-mini", at = 0.5 }]\n'
-            '[[workspaces]]\nid = "retry"\n'
-            f'key_sha256 = ["{sha(RETRY_KEY)}"]\n'
-            "upstream_retries = 2\n"
-        )
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    sim = subprocess.Popen(
-        [BIN, "simulate", "--sim-listen", f"127.0.0.1:{sim_port}", "--sim-api-key", UPSTREAM_KEY],
-        env=base_env,
+    config = (
+        # A soft day budget of a millionth of a dollar: the first call passes half of it
+        # (a soft limit never refuses), and `gpt-4o` is then sent as `gpt-4o-mini`.
+        '[[workspaces]]\nid = "downgrade"\n'
+        f'key_sha256 = ["{sha(DOWNGRADE_KEY)}"]\n'
+        'budget_usd_per_day = 0.000001\nsoft_limits = ["budget_usd_per_day"]\n'
+        'downgrade = [{ from = "gpt-4o", to = "gpt-4o-mini", at = 0.5 }]\n'
+        '[[workspaces]]\nid = "retry"\n'
+        f'key_sha256 = ["{sha(RETRY_KEY)}"]\n'
+        "upstream_retries = 2\n"
     )
-    gw = subprocess.Popen(
-        [BIN, "serve", "--config", config, "--listen", f"127.0.0.1:{gw_port}",
-         "--database-url", f"sqlite://{tmp.name}/qs.db",
-         "--upstream-url", f"http://127.0.0.1:{sim_port}/v1"],
-        env={**base_env, "OPENAI_API_KEY": UPSTREAM_KEY,
-             "LEPTOS_SITE_ROOT": os.path.join(os.getcwd(), "target/site")},
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{sim_port}/_sim/stats")
-        wait_http(f"http://127.0.0.1:{gw_port}/healthz")
-        base_url = f"http://127.0.0.1:{gw_port}/v1"
+    with stack(config, UPSTREAM_KEY) as s:
+        base_url = f"{s['gw']}/v1"
         yield {
-            "gw": f"http://127.0.0.1:{gw_port}",
-            "sim": f"http://127.0.0.1:{sim_port}",
+            **s,
             "downgrade": openai.OpenAI(base_url=base_url, api_key=DOWNGRADE_KEY, max_retries=0),
             "retry": openai.OpenAI(base_url=base_url, api_key=RETRY_KEY, max_retries=0),
         }
-    finally:
-        for p in (gw, sim):
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        tmp.cleanup()
 
 
 def sim_call(env, method: str, path: str, body=None):

@@ -8,20 +8,16 @@ clock (timers, deadlines) is left alone. Run by `make test` (QS_BIN points at th
 binary)."""
 
 import datetime as dt
-import hashlib
 import json
 import os
-import subprocess
-import tempfile
 import time
 import urllib.request
 
 import openai
 import pytest
 
-from test_sdk import free_port, get_json, wait_http
+from stack import get_json, sha, stack
 
-BIN = os.environ.get("QS_BIN", "target/release/quota-sentinel")
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 UPSTREAM_KEY = "sk-sdk-upstream-0123456789"
 ADMIN_KEY = "sdk-admin-key-0123456789"
@@ -36,10 +32,6 @@ KEYS = {
 START = dt.datetime(2027, 1, 14, 2, 59, 0, tzinfo=dt.timezone.utc)
 RESET = dt.datetime(2027, 1, 14, 3, 0, 0, tzinfo=dt.timezone.utc)
 MSG = [{"role": "user", "content": "hi"}]
-
-
-def sha(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class Clock:
@@ -59,57 +51,35 @@ class Clock:
 def env():
     if not os.path.exists(FAKETIME_LIB):
         pytest.fail(f"{FAKETIME_LIB} is missing: `make test` installs Debian's faketime")
-    tmp = tempfile.TemporaryDirectory()
-    sim_port, gw_port = free_port(), free_port()
-    config = os.path.join(tmp.name, "qs.toml")
-    with open(config, "w") as f:
-        f.write(
-            '[server]\ntime_zone = "UTC"\n'
-            '[[workspaces]]\nid = "prio"\n'
-            f'key_sha256 = ["{sha(KEYS["prio"])}"]\n'
-            "requests_per_day = 10\npriority_shares = { optional = 0.5, normal = 0.8 }\n"
-            "alert_thresholds = []\n"
-            '[[workspaces]]\nid = "daily"\n'
-            f'key_sha256 = ["{sha(KEYS["daily"])}"]\n'
-            'requests_per_day = 2\nreset_daily_at = "03:00"\nalert_thresholds = []\n'
-            '[[workspaces]]\nid = "monthly"\n'
-            f'key_sha256 = ["{sha(KEYS["monthly"])}"]\n'
-            'budget_usd_per_month = 0.00002\nreset_daily_at = "03:00"\nreset_monthly_on = 14\n'
-            "alert_thresholds = []\n"
-            '[[workspaces]]\nid = "live"\n'
-            f'key_sha256 = ["{sha(KEYS["live"])}"]\n'
-            "requests_per_day = 1\nalert_thresholds = []\n"
-        )
-    clock = Clock(os.path.join(tmp.name, "faketime"))
-    clock.set(START)
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    sim = subprocess.Popen(
-        [BIN, "simulate", "--sim-listen", f"127.0.0.1:{sim_port}", "--sim-api-key", UPSTREAM_KEY],
-        env=base_env,
+    config = (
+        '[server]\ntime_zone = "UTC"\n'
+        '[[workspaces]]\nid = "prio"\n'
+        f'key_sha256 = ["{sha(KEYS["prio"])}"]\n'
+        "requests_per_day = 10\npriority_shares = { optional = 0.5, normal = 0.8 }\n"
+        "alert_thresholds = []\n"
+        '[[workspaces]]\nid = "daily"\n'
+        f'key_sha256 = ["{sha(KEYS["daily"])}"]\n'
+        'requests_per_day = 2\nreset_daily_at = "03:00"\nalert_thresholds = []\n'
+        '[[workspaces]]\nid = "monthly"\n'
+        f'key_sha256 = ["{sha(KEYS["monthly"])}"]\n'
+        'budget_usd_per_month = 0.00002\nreset_daily_at = "03:00"\nreset_monthly_on = 14\n'
+        "alert_thresholds = []\n"
+        '[[workspaces]]\nid = "live"\n'
+        f'key_sha256 = ["{sha(KEYS["live"])}"]\n'
+        "requests_per_day = 1\nalert_thresholds = []\n"
     )
-    gw = subprocess.Popen(
-        [BIN, "serve", "--config", config, "--listen", f"127.0.0.1:{gw_port}",
-         "--database-url", f"sqlite://{tmp.name}/qs.db",
-         "--upstream-url", f"http://127.0.0.1:{sim_port}/v1"],
-        env={**base_env, "OPENAI_API_KEY": UPSTREAM_KEY, "QUOTA_ADMIN_KEY": ADMIN_KEY,
-             "LEPTOS_SITE_ROOT": os.path.join(os.getcwd(), "target/site"),
-             "LD_PRELOAD": FAKETIME_LIB,
-             "FAKETIME_TIMESTAMP_FILE": clock.path,
-             "FAKETIME_NO_CACHE": "1",
-             "FAKETIME_DONT_FAKE_MONOTONIC": "1"},
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{sim_port}/_sim/stats")
-        wait_http(f"http://127.0.0.1:{gw_port}/healthz")
-        yield {"gw": f"http://127.0.0.1:{gw_port}", "clock": clock}
-    finally:
-        for p in (gw, sim):
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        tmp.cleanup()
+    clocks = []
+
+    def faked(s):
+        # The gateway's wall clock starts at START; the simulator keeps the real one.
+        clock = Clock(os.path.join(s["dir"], "faketime"))
+        clock.set(START)
+        clocks.append(clock)
+        return {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME_TIMESTAMP_FILE": clock.path,
+                "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
+    with stack(config, UPSTREAM_KEY, admin_key=ADMIN_KEY, gateway_env=faked) as s:
+        yield {**s, "clock": clocks[0]}
 
 
 def client(env, ws: str) -> openai.OpenAI:

@@ -4,20 +4,16 @@ the ledger with the tokens the upstream reported.
 
 Run by `make test` (QS_BIN points at the release binary)."""
 
-import hashlib
 import io
 import json
-import os
-import socket
-import subprocess
-import tempfile
 import time
 import urllib.request
 
 import openai
 import pytest
 
-BIN = os.environ.get("QS_BIN", "target/release/quota-sentinel")
+from stack import get_json, sha, stack
+
 UPSTREAM_KEY = "sk-sdk-upstream-0123456789"
 WS_KEY = "qs_sdk_workspace_key_0123456789"
 TIGHT_KEY = "qs_sdk_tight_workspace_key_0123456789"
@@ -26,77 +22,25 @@ SOFT_KEY = "qs_sdk_soft_workspace_key_0123456789"
 ADMIN_KEY = "sdk-admin-key-0123456789"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 20.0) -> None:
-    deadline = time.time() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except Exception:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def get_json(url: str, key: str):
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return json.loads(r.read())
-
-
 @pytest.fixture(scope="module")
 def env():
-    tmp = tempfile.TemporaryDirectory()
-    sim_port, gw_port = free_port(), free_port()
-    config = os.path.join(tmp.name, "qs.toml")
-    with open(config, "w") as f:
-        f.write(
-            '[[workspaces]]\nid = "sdk"\nname = "SDK"\n'
-            f'key_sha256 = ["{hashlib.sha256(WS_KEY.encode()).hexdigest()}"]\n'
-            "requests_per_minute = 0\nrequests_per_day = 0\ntokens_per_minute = 0\n"
-            '[[workspaces]]\nid = "tight"\n'
-            f'key_sha256 = ["{hashlib.sha256(TIGHT_KEY.encode()).hexdigest()}"]\n'
-            "requests_per_minute = 1\n"
-            '[[workspaces]]\nid = "alerts"\n'
-            f'key_sha256 = ["{hashlib.sha256(ALERTS_KEY.encode()).hexdigest()}"]\n'
-            "requests_per_day = 4\n"
-            '[[workspaces]]\nid = "soft"\n'
-            f'key_sha256 = ["{hashlib.sha256(SOFT_KEY.encode()).hexdigest()}"]\n'
-            'requests_per_day = 2\nsoft_limits = ["requests_per_day"]\n'
-        )
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    sim = subprocess.Popen(
-        [BIN, "simulate", "--sim-listen", f"127.0.0.1:{sim_port}", "--sim-api-key", UPSTREAM_KEY],
-        env=base_env,
+    config = (
+        '[[workspaces]]\nid = "sdk"\nname = "SDK"\n'
+        f'key_sha256 = ["{sha(WS_KEY)}"]\n'
+        "requests_per_minute = 0\nrequests_per_day = 0\ntokens_per_minute = 0\n"
+        '[[workspaces]]\nid = "tight"\n'
+        f'key_sha256 = ["{sha(TIGHT_KEY)}"]\n'
+        "requests_per_minute = 1\n"
+        '[[workspaces]]\nid = "alerts"\n'
+        f'key_sha256 = ["{sha(ALERTS_KEY)}"]\n'
+        "requests_per_day = 4\n"
+        '[[workspaces]]\nid = "soft"\n'
+        f'key_sha256 = ["{sha(SOFT_KEY)}"]\n'
+        'requests_per_day = 2\nsoft_limits = ["requests_per_day"]\n'
     )
-    gw = subprocess.Popen(
-        [BIN, "serve", "--config", config, "--listen", f"127.0.0.1:{gw_port}",
-         "--database-url", f"sqlite://{tmp.name}/qs.db",
-         "--upstream-url", f"http://127.0.0.1:{sim_port}/v1"],
-        env={**base_env, "OPENAI_API_KEY": UPSTREAM_KEY, "QUOTA_ADMIN_KEY": ADMIN_KEY,
-             "LEPTOS_SITE_ROOT": os.path.join(os.getcwd(), "target/site")},
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{sim_port}/_sim/stats")
-        wait_http(f"http://127.0.0.1:{gw_port}/healthz")
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{gw_port}/v1", api_key=WS_KEY, max_retries=0)
-        yield {"client": client, "gw": f"http://127.0.0.1:{gw_port}", "sim": f"http://127.0.0.1:{sim_port}"}
-    finally:
-        for p in (gw, sim):
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        tmp.cleanup()
+    with stack(config, UPSTREAM_KEY, admin_key=ADMIN_KEY) as s:
+        client = openai.OpenAI(base_url=f"{s['gw']}/v1", api_key=WS_KEY, max_retries=0)
+        yield {"client": client, **s}
 
 
 def usage_by_family(env, want_requests: int):
