@@ -47,21 +47,8 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $KEY"
 LUA
 declare -A RPS CPU NON200
-NAMES=(a b a2)
-url() { echo "http://127.0.0.1:${GW_PORT[$1]}/v1/chat/completions"; }
-for k in "${NAMES[@]}"; do wrk -t2 -c64 -d2s -s "$TMP/post.lua" "$(url "$k")" >/dev/null; done
-for r in $(seq 1 "$ROUNDS"); do
-  line="round $r:"
-  for i in 0 1 2; do
-    k=${NAMES[$(( (i + r - 1) % 3 ))]}
-    wrk_cpu "$k" "${GW_PID[$k]}" "$(url "$k")" "$TMP/post.lua" "$SECS"
-    line+="  $k $(last "${RPS[$k]}") req/s $(last "${CPU[$k]}") µs/call;"
-  done
-  echo "$line"
-done
-if [ -n "$(echo ${NON200[a]} ${NON200[b]} ${NON200[a2]})" ]; then
-  echo "non-2xx answers seen (a: ${NON200[a]}; b: ${NON200[b]}; a again: ${NON200[a2]}): the figures are not comparable" >&2; exit 1
-fi
+rotated_rounds "$TMP/post.lua" a b a2
+all_2xx a b a2
 echo "| build | median requests/s | gateway CPU µs per call | rounds (µs per call) |"; echo "|---|---|---|---|"
 echo "| A ($A) | $(med "${RPS[a]}") | $(med "${CPU[a]}") | ${CPU[a]}|"
 echo "| B ($B) | $(med "${RPS[b]}") | $(med "${CPU[b]}") | ${CPU[b]}|"

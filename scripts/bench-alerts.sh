@@ -94,26 +94,8 @@ wrk.headers["Authorization"] = "Bearer $KEY"
 LUA
 declare -A RPS CPU NON200
 declare -A GW_PID=([off]=$OFF_PID [on]=$ON_PID [off2]=$OFF2_PID) GW_PORT=([off]=$OFF [on]=$ON [off2]=$OFF2)
-# One wrk run against gateway $1: appends its requests/s and CPU µs per call.
-measure() { wrk_cpu "$1" "${GW_PID[$1]}" "http://127.0.0.1:${GW_PORT[$1]}/v1/chat/completions" "$TMP/post.lua" "$SECS"; }
-NAMES=(off on off2)
-# Warm-up: connections, caches, the first ledger batches.
-for k in "${NAMES[@]}"; do
-  wrk -t2 -c64 -d2s -s "$TMP/post.lua" "http://127.0.0.1:${GW_PORT[$k]}/v1/chat/completions" >/dev/null
-done
-for r in $(seq 1 "$ROUNDS"); do
-  # Rotate the order, so that no gateway always runs right after another's ledger flush.
-  line="round $r:"
-  for i in 0 1 2; do
-    k=${NAMES[$(( (i + r - 1) % 3 ))]}
-    measure "$k"
-    line+="  $k $(last "${RPS[$k]}") req/s $(last "${CPU[$k]}") µs/call;"
-  done
-  echo "$line"
-done
-if [ -n "$(echo ${NON200[off]} ${NON200[on]} ${NON200[off2]})" ]; then
-  echo "non-2xx answers seen (off: ${NON200[off]}; on: ${NON200[on]}; off again: ${NON200[off2]}): the figures are not comparable" >&2; exit 1
-fi
+rotated_rounds "$TMP/post.lua" off on off2
+all_2xx off on off2
 echo "| alert rules | median requests/s | gateway CPU µs per call | rounds (µs per call) |"; echo "|---|---|---|---|"
 echo "| off (alert_thresholds = [], no channel) | $(med "${RPS[off]}") | $(med "${CPU[off]}") | ${CPU[off]}|"
 echo "| on (default thresholds, a webhook channel) | $(med "${RPS[on]}") | $(med "${CPU[on]}") | ${CPU[on]}|"

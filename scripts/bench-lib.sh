@@ -28,3 +28,30 @@ wrk_cpu() { local name=$1 pid=$2 url=$3 lua=$4 secs=$5 t0 t1 out n
   RPS[$name]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
   CPU[$name]+="$(python3 -c "import sys; print(round((int(sys.argv[1]) * 1e6 / int(sys.argv[2])) / int(sys.argv[3]), 1))" $((t1 - t0)) "$HZ" "$n") "
 }
+
+# rotated_rounds LUA NAME...: a 2 s warm-up of each gateway NAME, then $ROUNDS rounds of wrk_cpu
+# against each (GW_PID[NAME], GW_PORT[NAME], $SECS seconds), the order rotated each round so that
+# no gateway always runs right after another's ledger flush; one line per round.
+rotated_rounds() { local lua=$1; shift; local names=("$@") n=$# r i k line
+  for k in "${names[@]}"; do
+    wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:${GW_PORT[$k]}/v1/chat/completions" >/dev/null
+  done
+  for r in $(seq 1 "$ROUNDS"); do
+    line="round $r:"
+    for i in $(seq 0 $((n - 1))); do
+      k=${names[$(( (i + r - 1) % n ))]}
+      wrk_cpu "$k" "${GW_PID[$k]}" "http://127.0.0.1:${GW_PORT[$k]}/v1/chat/completions" "$lua" "$SECS"
+      line+="  $k $(last "${RPS[$k]}") req/s $(last "${CPU[$k]}") µs/call;"
+    done
+    echo "$line"
+  done
+}
+
+# all_2xx NAME...: stops the script when a run of these gateways got a non-2xx answer (the
+# figures would not be comparable).
+all_2xx() { local k seen="" which=""
+  for k in "$@"; do seen+="${NON200[$k]}"; which+="$k: ${NON200[$k]}; "; done
+  if [ -n "$(echo $seen)" ]; then
+    echo "non-2xx answers seen ($which): the figures are not comparable" >&2; exit 1
+  fi
+}

@@ -69,22 +69,8 @@ wrk.headers["Authorization"] = "Bearer $KEY"
 wrk.headers["X-Quota-Priority"] = "normal"
 LUA
 declare -A RPS CPU NON200
-NAMES=(off on off2)
-url() { echo "http://127.0.0.1:${GW_PORT[$1]}/v1/chat/completions"; }
-# Warm-up: connections, caches, the first ledger batches.
-for k in "${NAMES[@]}"; do wrk -t2 -c64 -d2s -s "$TMP/post.lua" "$(url "$k")" >/dev/null; done
-for r in $(seq 1 "$ROUNDS"); do
-  line="round $r:"
-  for i in 0 1 2; do
-    k=${NAMES[$(( (i + r - 1) % 3 ))]}
-    wrk_cpu "$k" "${GW_PID[$k]}" "$(url "$k")" "$TMP/post.lua" "$SECS"
-    line+="  $k $(last "${RPS[$k]}") req/s $(last "${CPU[$k]}") µs/call;"
-  done
-  echo "$line"
-done
-if [ -n "$(echo ${NON200[off]} ${NON200[on]} ${NON200[off2]})" ]; then
-  echo "non-2xx answers seen (off: ${NON200[off]}; on: ${NON200[on]}; off again: ${NON200[off2]}): the figures are not comparable" >&2; exit 1
-fi
+rotated_rounds "$TMP/post.lua" off on off2
+all_2xx off on off2
 echo "| policies | median requests/s | gateway CPU µs per call | rounds (µs per call) |"; echo "|---|---|---|---|"
 echo "| off (limits only) | $(med "${RPS[off]}") | $(med "${CPU[off]}") | ${CPU[off]}|"
 echo "| on (priority shares, a downgrade rule, retries, a scheduled day and month) | $(med "${RPS[on]}") | $(med "${CPU[on]}") | ${CPU[on]}|"
