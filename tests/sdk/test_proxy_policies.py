@@ -111,3 +111,17 @@ def test_without_the_setting_a_rate_limit_reaches_the_sdk(env):
         env["downgrade"].chat.completions.create(model="gpt-4o-mini", messages=MSG, max_tokens=8)
     assert e.value.code == "rate_limit_exceeded"
     assert upstream_calls(env) == 1
+
+
+def test_a_stream_cut_after_its_first_bytes_is_never_sent_again(env):
+    # The answer started (200 and two events reached the SDK) before the upstream broke it:
+    # the gateway must not send the call again, whatever `upstream_retries` says.
+    inject(env, {"fault": "cut_stream", "after_chunks": 2})
+    got = []
+    with pytest.raises(Exception) as e:
+        for chunk in env["retry"].chat.completions.create(
+                model="gpt-4o-mini", messages=MSG, stream=True):
+            got.append(chunk)
+    assert got, "the SDK read the stream's first events"
+    assert not isinstance(e.value, openai.RateLimitError), e.value
+    assert upstream_calls(env) == 1
