@@ -1062,9 +1062,13 @@ fn account_budget(raw: &RawAccount, defaults: &Limits) -> Result<Option<Limits>,
         ]),
         ..LimitFields::default()
     };
+    // Its day and month are those of `[defaults]`' schedule: the periods the workspaces
+    // without a schedule of their own count in, whose spend it sums.
     let base = Limits {
         alert_thresholds: defaults.alert_thresholds.clone(),
         warning_at: defaults.warning_at,
+        reset_daily_at: defaults.reset_daily_at.clone(),
+        reset_monthly_on: defaults.reset_monthly_on,
         ..Limits::default()
     };
     let limits = limits_from("account", &written, &base)?;
@@ -1579,9 +1583,18 @@ id = "plain"
         assert_eq!(acme.downgrades()[0].to, "gpt-4o-mini");
         assert_eq!((acme.retries(), acme.month_starts_on()), (1, 31));
         assert_eq!(acme.day_starts_at_secs(), 6 * 3600, "from [defaults]");
+        assert!(c.account_budget.is_none());
         let plain = &c.workspaces[1].limits;
         assert!(plain.downgrades().is_empty());
         assert_eq!(plain.month_starts_on(), 1);
+        // The account budget's day and month follow `[defaults]`' schedule.
+        let c = load("[defaults]\nreset_daily_at = \"06:00\"\nreset_monthly_on = 10\n[account]\nbudget_usd_per_day = 5.0\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let account = c.account_budget.unwrap_or_default();
+        assert_eq!(
+            (account.day_starts_at_secs(), account.month_starts_on()),
+            (6 * 3600, 10)
+        );
         for (text, path) in [
             ("[[workspaces]]\nid = \"a\"\nreset_daily_at = \"6am\"\n", "workspaces[0].reset_daily_at:"),
             ("[defaults]\nupstream_retries = 9\n", "defaults.upstream_retries:"),
