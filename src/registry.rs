@@ -532,6 +532,17 @@ impl Registry {
             .fold(quota::window::month_start(now, self.tz), DateTime::min)
     }
 
+    /// Seconds until a call of class `priority` is no longer shed at its share of `w`'s
+    /// limits, or `None` when one would be admitted at its share now.
+    pub fn shed_for(
+        &self,
+        w: &Workspace,
+        priority: Option<Priority>,
+        now: DateTime<Utc>,
+    ) -> Option<u64> {
+        w.lock().meter.shed_for(priority, now)
+    }
+
     /// Adds usage read back from the ledger at start.
     pub fn restore(
         &self,

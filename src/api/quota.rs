@@ -15,7 +15,7 @@ use crate::i18n::{render_notification, render_status, request_locale};
 use crate::model::StatusView;
 use crate::store::{Page, UsageCursor};
 use crate::types::{
-    CheckResponse, GroupBy, NotificationList, Status, StatusReport, UsageReport,
+    CheckResponse, GroupBy, NotificationList, Priority, Status, StatusReport, UsageReport,
     USAGE_PAGE_DEFAULT, USAGE_PAGE_MAX,
 };
 
@@ -46,17 +46,45 @@ pub(super) async fn status(
     )))
 }
 
+/// `GET /api/quota/check`'s query: the workspace, and the priority class of the call the
+/// caller means to make (as its `X-Quota-Priority` would say).
+#[derive(Debug, Deserialize)]
+pub(super) struct CheckQuery {
+    workspace: Option<String>,
+    priority: Option<String>,
+}
+
+/// Whether a call would be admitted now: not while the workspace is limited, nor while its
+/// class (`?priority=`) is shed at its share of a limit.
 pub(super) async fn check(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    q: Result<Query<Scope>, QueryRejection>,
+    q: Result<Query<CheckQuery>, QueryRejection>,
 ) -> Result<Json<CheckResponse>, AppError> {
-    let view = scoped_view(&shared, &headers, &query(q)?)?;
-    let allowed = !matches!(view.status, Status::RateLimited | Status::QuotaExceeded);
+    let q = query(q)?;
+    let priority = match q.priority.as_deref() {
+        None | Some("") => None,
+        Some(p) => Some(Priority::parse(p).ok_or_else(|| {
+            AppError::bad_request(
+                format!("priority must be critical, normal or optional, not `{p}`."),
+                Some("priority"),
+            )
+        })?),
+    };
+    let p = shared.caller(&headers, None)?;
+    let w = shared.target(&p, q.workspace.as_deref())?;
+    let now = Utc::now();
+    let view = shared.registry.view(&w, now);
+    let limited = matches!(view.status, Status::RateLimited | Status::QuotaExceeded);
+    let shed = if limited {
+        None
+    } else {
+        shared.registry.shed_for(&w, priority, now)
+    };
     Ok(Json(CheckResponse {
-        allowed,
+        allowed: !limited && shed.is_none(),
         status: view.status,
-        retry_after_seconds: view.retry_after_secs,
+        retry_after_seconds: shed.or(view.retry_after_secs),
     }))
 }
 

@@ -440,6 +440,17 @@ impl WorkspaceMeter {
         worst
     }
 
+    /// Seconds until a call of class `priority` (with no tokens or cost of its own) fits its
+    /// class's share of every limit again, or `None` when it fits now. The share alone: whether
+    /// the workspace itself is limited is [`WorkspaceMeter::evaluate`]'s. Does not mutate.
+    pub fn shed_for(&self, priority: Option<Priority>, now: DateTime<Utc>) -> Option<u64> {
+        let mut demand = [0u64; LimitKind::COUNT];
+        demand[LimitKind::RequestsPerMinute as usize] = 1;
+        demand[LimitKind::RequestsPerDay as usize] = 1;
+        self.shed(priority, &self.snapshot(now), &demand, now)
+            .map(|r| r.retry_after_secs)
+    }
+
     /// Checks every set limit against used + in flight + `d`. On success the demand is counted
     /// as a reservation; on refusal, the limit with the longest retry time is named, and every
     /// refusing limit is remembered until its retry time.
@@ -1171,6 +1182,10 @@ mod tests {
         assert_eq!(shed.priority, Some((Optional, 0.8)));
         assert_eq!(shed.limit, LimitKind::RequestsPerDay);
         assert_eq!((shed.used, shed.limit_value), (8.0, 10.0));
+        // Asked without calling: the class is shed until the day ends, the others are not.
+        assert_eq!(m.shed_for(Some(Optional), t), Some(shed.retry_after_secs));
+        assert_eq!(m.shed_for(Some(Normal), t), None);
+        assert_eq!(m.shed_for(None, t), None);
         // Not a refusal of the workspace: its status is a warning, not quota_exceeded.
         assert_eq!(m.evaluate(t).status, Status::Warning);
         assert!(m.admit_as(Demand::default(), Some(Normal), t).is_ok());

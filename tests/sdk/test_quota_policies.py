@@ -112,8 +112,12 @@ def test_lower_priority_classes_are_shed_first(env):
     assert e.value.param == "priority"
     assert "refuses optional calls from 50%" in e.value.message, e.value.message
     assert int(e.value.response.headers["retry-after"]) >= 1
-    # Shedding a class does not limit the workspace.
+    # Shedding a class does not limit the workspace; the check says which class may go on.
     assert status(env, "prio")["status"] == "normal"
+    shed = get_json(f"{env['gw']}/api/quota/check?priority=optional", KEYS["prio"])
+    assert shed["allowed"] is False and shed["retry_after_seconds"] >= 1, shed
+    assert get_json(f"{env['gw']}/api/quota/check?priority=normal", KEYS["prio"])["allowed"] is True
+    assert get_json(f"{env['gw']}/api/quota/check", KEYS["prio"])["allowed"] is True
     for _ in range(3):
         chat(c, "normal")
     with pytest.raises(openai.RateLimitError) as e:
