@@ -242,14 +242,9 @@ async fn the_model_is_downgraded_once_the_budget_share_is_reached_and_edited_liv
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_downgraded_body_keeps_every_other_byte_and_is_priced_for_the_new_model() {
     let upstream = Scripted::start().await;
-    let env = Env::start_opts(
-        &base_toml(&downgrading(0.01, "gpt-4.1-mini")),
-        Options {
-            upstream_url: Some(upstream.url.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let env = upstream
+        .gateway(&base_toml(&downgrading(0.01, "gpt-4.1-mini")))
+        .await;
     let raw = "{ \"messages\" : [{\"role\":\"user\",\"content\":\"\\\"model\\\": \\\"gpt-4o\\\"\"}],\n  \"model\":\"gpt-4o\" , \"max_tokens\": 7 }";
     for i in 0..2 {
         if i == 1 {
@@ -353,14 +348,7 @@ async fn a_rate_limit_is_retried_after_its_retry_after_and_the_call_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_stop_after_n_and_the_last_429_is_answered_as_it_came() {
     let upstream = Scripted::start().await;
-    let env = Env::start_opts(
-        &retrying(2),
-        Options {
-            upstream_url: Some(upstream.url.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let env = upstream.gateway(&retrying(2)).await;
     let limited = rate_limited_body("Rate limit reached for requests.");
     for _ in 0..4 {
         upstream.push(Canned::json(
@@ -386,14 +374,7 @@ async fn retries_stop_after_n_and_the_last_429_is_answered_as_it_came() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_delay_the_gateway_backs_off_before_it_retries() {
     let upstream = Scripted::start().await;
-    let env = Env::start_opts(
-        &retrying(1),
-        Options {
-            upstream_url: Some(upstream.url.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let env = upstream.gateway(&retrying(1)).await;
     upstream.push(Canned::json(
         429,
         &rate_limited_body("Rate limit reached."),
@@ -453,14 +434,7 @@ async fn quota_billing_and_server_errors_are_never_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_that_is_not_json_or_too_large_to_read_passes_through_untouched() {
     let upstream = Scripted::start().await;
-    let env = Env::start_opts(
-        &retrying(3),
-        Options {
-            upstream_url: Some(upstream.url.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let env = upstream.gateway(&retrying(3)).await;
     let large = rate_limited_body(&"x".repeat(100 * 1024));
     for canned in [
         Canned {
@@ -686,6 +660,18 @@ struct Scripted {
 }
 
 impl Scripted {
+    /// A gateway with `toml`'s workspaces in front of this upstream.
+    async fn gateway(&self, toml: &str) -> Env {
+        Env::start_opts(
+            toml,
+            Options {
+                upstream_url: Some(self.url.clone()),
+                ..Options::default()
+            },
+        )
+        .await
+    }
+
     async fn start() -> Scripted {
         use axum::body::Body;
         use axum::http::{HeaderValue, Request, Response, StatusCode};
