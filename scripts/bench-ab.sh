@@ -17,7 +17,6 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-5}
 KEY=qs_bench_key_0123456789
-ADMIN=qs_bench_admin_key_0123456789
 HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
 SIM=$(port)
 QS_LOG=warn "$A" simulate --sim-listen 127.0.0.1:$SIM & PIDS+=($!)
@@ -31,13 +30,10 @@ requests_per_day = 100000000
 budget_usd_per_day = 1000000
 alert_thresholds = []
 TOML
-declare -A GW_PID GW_PORT GW_BIN=([a]=$A [b]=$B [a2]=$A)
-for k in a b a2; do
-  GW_PORT[$k]=$(port)
-  QUOTA_ADMIN_KEY=$ADMIN QS_LOG=warn OPENAI_API_KEY=sk-bench "${GW_BIN[$k]}" serve --config "$TMP/ws.toml" \
-    --listen 127.0.0.1:${GW_PORT[$k]} --database-url "sqlite://$TMP/$k.db" --upstream-url http://127.0.0.1:$SIM/v1 &
-  GW_PID[$k]=$!; PIDS+=($!)
-done
+declare -A GW_PID GW_PORT
+start_gateway a "$A" "$TMP/ws.toml" "$SIM"
+start_gateway b "$B" "$TMP/ws.toml" "$SIM"
+start_gateway a2 "$A" "$TMP/ws.toml" "$SIM"
 wait_up "http://127.0.0.1:$SIM/_sim/stats"
 for k in a b a2; do wait_up "http://127.0.0.1:${GW_PORT[$k]}/healthz"; done
 cat > "$TMP/post.lua" <<LUA
@@ -50,8 +46,8 @@ declare -A RPS CPU NON200
 rotated_rounds "$TMP/post.lua" a b a2
 all_2xx a b a2
 echo "| build | median requests/s | gateway CPU µs per call | rounds (µs per call) |"; echo "|---|---|---|---|"
-echo "| A ($A) | $(med "${RPS[a]}") | $(med "${CPU[a]}") | ${CPU[a]}|"
-echo "| B ($B) | $(med "${RPS[b]}") | $(med "${CPU[b]}") | ${CPU[b]}|"
-echo "| A again (A/A control) | $(med "${RPS[a2]}") | $(med "${CPU[a2]}") | ${CPU[a2]}|"
+row "A ($A)" a
+row "B ($B)" b
+row "A again (A/A control)" a2
 python3 -c "import sys; b,a,a2=map(float,sys.argv[1:4]); print(f'B − A: {b-a:+.1f} µs per call; A again − A (the noise): {a2-a:+.1f} µs per call (medians)')" \
   "$(med "${CPU[b]}")" "$(med "${CPU[a]}")" "$(med "${CPU[a2]}")"

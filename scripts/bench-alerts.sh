@@ -97,8 +97,8 @@ declare -A GW_PID=([off]=$OFF_PID [on]=$ON_PID [off2]=$OFF2_PID) GW_PORT=([off]=
 rotated_rounds "$TMP/post.lua" off on off2
 all_2xx off on off2
 echo "| alert rules | median requests/s | gateway CPU µs per call | rounds (µs per call) |"; echo "|---|---|---|---|"
-echo "| off (alert_thresholds = [], no channel) | $(med "${RPS[off]}") | $(med "${CPU[off]}") | ${CPU[off]}|"
-echo "| on (default thresholds, a webhook channel) | $(med "${RPS[on]}") | $(med "${CPU[on]}") | ${CPU[on]}|"
-echo "| off again (A/A control: off's config, a second process) | $(med "${RPS[off2]}") | $(med "${CPU[off2]}") | ${CPU[off2]}|"
+row "off (alert_thresholds = [], no channel)" off
+row "on (default thresholds, a webhook channel)" on
+row "off again (A/A control: off's config, a second process)" off2
 python3 -c "import sys; on,off,off2=map(float,sys.argv[1:4]); print(f'on − off: {on-off:+.1f} µs per call; off again − off (the noise): {off2-off:+.1f} µs per call (medians)')" \
   "$(med "${CPU[on]}")" "$(med "${CPU[off]}")" "$(med "${CPU[off2]}")"

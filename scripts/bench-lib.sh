@@ -55,3 +55,16 @@ all_2xx() { local k seen="" which=""
     echo "non-2xx answers seen ($which): the figures are not comparable" >&2; exit 1
   fi
 }
+
+# start_gateway NAME BIN CONFIG SIM_PORT: `BIN serve` with CONFIG on a free port in front of the
+# simulator, its own SQLite in $TMP; sets GW_PORT[NAME] and GW_PID[NAME], adds it to PIDS. The
+# caller waits for it (wait_up …/healthz).
+start_gateway() { local name=$1 bin=$2 config=$3 sim=$4
+  GW_PORT[$name]=$(port)
+  QUOTA_ADMIN_KEY=qs_bench_admin_key_0123456789 QS_LOG=warn OPENAI_API_KEY=sk-bench "$bin" serve --config "$config" \
+    --listen "127.0.0.1:${GW_PORT[$name]}" --database-url "sqlite://$TMP/$name.db" --upstream-url "http://127.0.0.1:$sim/v1" &
+  GW_PID[$name]=$!; PIDS+=($!)
+}
+
+# row LABEL NAME: one table row of the medians of gateway NAME's rounds.
+row() { echo "| $1 | $(med "${RPS[$2]}") | $(med "${CPU[$2]}") | ${CPU[$2]}|"; }

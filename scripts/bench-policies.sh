@@ -25,10 +25,9 @@ SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
 
 echo "## Policies: CPU per call with the policies on vs off (wrk -t2 -c64 -d${SECS}s, $ROUNDS rounds, order rotated)"
 KEY=qs_bench_key_0123456789
-ADMIN=qs_bench_admin_key_0123456789   # set only so the gateways do not warn that sessions end with them
 HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello benchmark"}],"max_tokens":16}'
-SIM=$(port); OFF=$(port); ON=$(port); OFF2=$(port)
+SIM=$(port)
 QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & PIDS+=($!)
 LIMITS='requests_per_minute = 0
 tokens_per_minute = 0
@@ -52,12 +51,10 @@ upstream_retries = 2
 reset_daily_at = "06:00"
 reset_monthly_on = 15
 TOML
-declare -A GW_PID GW_PORT=([off]=$OFF [on]=$ON [off2]=$OFF2) GW_CONF=([off]=off [on]=on [off2]=off)
-for k in off on off2; do
-  QUOTA_ADMIN_KEY=$ADMIN QS_LOG=warn OPENAI_API_KEY=sk-bench "$BIN" serve --config "$TMP/${GW_CONF[$k]}.toml" \
-    --listen 127.0.0.1:${GW_PORT[$k]} --database-url "sqlite://$TMP/$k.db" --upstream-url http://127.0.0.1:$SIM/v1 &
-  GW_PID[$k]=$!; PIDS+=($!)
-done
+declare -A GW_PID GW_PORT
+start_gateway off "$BIN" "$TMP/off.toml" "$SIM"
+start_gateway on "$BIN" "$TMP/on.toml" "$SIM"
+start_gateway off2 "$BIN" "$TMP/off.toml" "$SIM"
 wait_up "http://127.0.0.1:$SIM/_sim/stats"
 for k in off on off2; do wait_up "http://127.0.0.1:${GW_PORT[$k]}/healthz"; done
 
@@ -72,8 +69,8 @@ declare -A RPS CPU NON200
 rotated_rounds "$TMP/post.lua" off on off2
 all_2xx off on off2
 echo "| policies | median requests/s | gateway CPU µs per call | rounds (µs per call) |"; echo "|---|---|---|---|"
-echo "| off (limits only) | $(med "${RPS[off]}") | $(med "${CPU[off]}") | ${CPU[off]}|"
-echo "| on (priority shares, a downgrade rule, retries, a scheduled day and month) | $(med "${RPS[on]}") | $(med "${CPU[on]}") | ${CPU[on]}|"
-echo "| off again (A/A control: off's config, a second process) | $(med "${RPS[off2]}") | $(med "${CPU[off2]}") | ${CPU[off2]}|"
+row "off (limits only)" off
+row "on (priority shares, a downgrade rule, retries, a scheduled day and month)" on
+row "off again (A/A control: off's config, a second process)" off2
 python3 -c "import sys; on,off,off2=map(float,sys.argv[1:4]); print(f'on − off: {on-off:+.1f} µs per call; off again − off (the noise): {off2-off:+.1f} µs per call (medians)')" \
   "$(med "${CPU[on]}")" "$(med "${CPU[off]}")" "$(med "${CPU[off2]}")"
