@@ -9,7 +9,7 @@ ifneq ($(QS_CONFIG),)
 export QS_CONFIG
 endif
 
-.PHONY: run demo test build tools test-tools unit sdk e2e bench fmt lint
+.PHONY: run demo test test-suite build tools test-tools unit sdk e2e bench fmt lint
 
 ## make run: build the gateway and its UI (release) and serve on 127.0.0.1:3000 with SQLite.
 run: build
@@ -29,8 +29,12 @@ tools:
 test-tools:
 	@scripts/ensure-tools.sh test
 
-## make test: every test — unit, integration, SDK end-to-end, browser end-to-end.
+## make test: every test — unit, integration, SDK end-to-end, browser end-to-end — with a
+## private PostgreSQL on loopback for the suites that run on both engines.
 test: test-tools
+	scripts/with-engines.sh $(MAKE) --no-print-directory test-suite
+
+test-suite:
 	# Without the WASM entry: in one build it would turn on app's `hydrate` feature next to
 	# `ssr`, and a server render would then run browser effects (tokio spawn_local panics).
 	# The WASM entry is built by `cargo leptos build` below.

@@ -60,7 +60,9 @@ ensure_build_tools() {
 
 ensure_test_tools() {
   # faketime: the SDK tests move the gateway's clock (scheduled resets) with libfaketime.
-  apt_install chromium chromium-driver faketime
+  # postgresql: the store suite runs on PostgreSQL too (scripts/with-engines.sh starts a
+  # private server on loopback; the package's own cluster is not used).
+  apt_install chromium chromium-driver faketime postgresql
   local venv="$root/.venv"
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import openai' 2>/dev/null; then
     log "python venv with the openai SDK"

@@ -837,10 +837,11 @@ impl RawConfig {
             .database_url
             .or(self.server.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-        if !database_url.starts_with("sqlite:") {
+        if crate::store::Engine::of_url(&database_url).is_err() {
             return Err(invalid(
                 "server.database_url",
-                "only sqlite: URLs are supported (e.g. sqlite://data/quota-sentinel.db)",
+                "must be a sqlite: URL (e.g. sqlite://data/quota-sentinel.db) or a postgres:// URL \
+                 (e.g. postgres://qs@db.internal/qs)",
             ));
         }
         for (i, o) in self.server.cors_allow_origins.iter().enumerate() {

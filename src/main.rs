@@ -50,7 +50,7 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:3000].
     #[arg(long, env = "QS_LISTEN")]
     listen: Option<String>,
-    /// Database URL [default: sqlite://data/quota-sentinel.db].
+    /// Database URL: sqlite:… or postgres://… [default: sqlite://data/quota-sentinel.db].
     #[arg(long, env = "QS_DATABASE_URL")]
     database_url: Option<String>,
     /// Upstream OpenAI base URL [default: https://api.openai.com/v1].

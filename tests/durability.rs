@@ -21,7 +21,20 @@ async fn make_calls(env: &Env) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_are_rebuilt_from_the_ledger_after_a_restart() {
-    let mut env = Env::start(&base_toml("")).await;
+    counters_are_rebuilt(None).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_are_rebuilt_from_the_ledger_after_a_restart_on_postgres() {
+    counters_are_rebuilt(Some(postgres_schema_url().await)).await
+}
+
+async fn counters_are_rebuilt(database_url: Option<String>) {
+    let opts = Options {
+        database_url,
+        ..Options::default()
+    };
+    let mut env = Env::start_opts(&base_toml(""), opts).await;
     let (input, output) = make_calls(&env).await;
     let before = env
         .wait_json(ACME_KEY, "/api/quota/status", |v| {

@@ -26,7 +26,7 @@ impl Store {
         let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
         sqlx::query(
             "INSERT INTO audit_log (ts_ms, actor, address, action, target, before, after) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(e.ts.timestamp_millis())
         .bind(&e.actor)
@@ -48,7 +48,7 @@ impl Store {
     ) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, ts_ms, actor, address, action, target, before, after FROM audit_log \
-             WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+             WHERE id < $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit))

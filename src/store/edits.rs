@@ -40,7 +40,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO workspace_edits (id, limits, updated_ms) VALUES (?1, ?2, ?3) \
+            "INSERT INTO workspace_edits (id, limits, updated_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET limits = excluded.limits, updated_ms = excluded.updated_ms",
         )
         .bind(id)

@@ -11,7 +11,7 @@ impl Store {
     pub async fn alert_ids_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT id FROM notifications \
-             WHERE ts_ms >= ?1 AND (id LIKE 'alert:%' OR id LIKE 'burn:%' OR id LIKE 'under:%') \
+             WHERE ts_ms >= $1 AND (id LIKE 'alert:%' OR id LIKE 'burn:%' OR id LIKE 'under:%') \
              ORDER BY ts_ms, id",
         )
         .bind(since.timestamp_millis())

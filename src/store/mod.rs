@@ -11,7 +11,7 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `mod.rs` | opening (pragmas, migrations, file modes), workspaces, keys, sessions, run ids |
+//! | `mod.rs` | opening (engine, pragmas, migrations, file modes), workspaces, keys, sessions, run ids |
 //! | `usage.rs` | the usage queries (pages, buckets for the counter rebuild) and the hourly roll-up |
 //! | `writer.rs` | the batched writer task and the queued-notification ring that makes notifications read-your-writes |
 //! | `marks.rs` | the alerts raised so far, read back at start |
@@ -48,8 +48,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::mpsc;
 
 use crate::model::{StatusChange, StoredNotification};
@@ -88,6 +89,46 @@ pub enum StoreError {
     },
     #[error("stored JSON is malformed: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("unsupported database URL (expected sqlite:… or postgres://…): {0}")]
+    Url(String),
+}
+
+/// The database engine a [`Store`] runs on, from its URL's scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// The engine of `url`: `sqlite:…`, or `postgres://…` / `postgresql://…`.
+    pub fn of_url(url: &str) -> Result<Engine, StoreError> {
+        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("sqlite") => Ok(Engine::Sqlite),
+            Some("postgres" | "postgresql") => Ok(Engine::Postgres),
+            // Never echo the URL: it may hold a password.
+            _ => Err(StoreError::Url(scheme.map_or_else(
+                || "no scheme".to_owned(),
+                |s| format!("scheme {s:?}"),
+            ))),
+        }
+    }
+
+    /// The statement for this engine, where SQLite's and PostgreSQL's differ.
+    pub(crate) fn pick(self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self {
+            Engine::Sqlite => sqlite,
+            Engine::Postgres => postgres,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
 }
 
 /// One call, as the ledger records it.
@@ -164,7 +205,8 @@ pub struct StoredKey {
 /// The pool plus the sending side of the writer.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    engine: Engine,
     tx: mpsc::UnboundedSender<Write>,
     queued: Arc<Queued>,
     filters: Arc<outbox::Filters>,
@@ -172,36 +214,15 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and runs the migrations.
+    /// Opens (creating if needed) the database of `url` on its [`Engine`] and runs the
+    /// migrations.
     pub async fn open(url: &str) -> Result<(Store, Writer), StoreError> {
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
-        let file = opts.get_filename().to_path_buf();
-        let on_disk = file != Path::new(":memory:") && !file.as_os_str().is_empty();
-        if let Some(dir) = file.parent() {
-            if !dir.as_os_str().is_empty() && on_disk {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
-        }
-        if on_disk {
-            // Before SQLite opens it: SQLite creates the WAL and SHM files with the database
-            // file's mode.
-            private_files(&file)?;
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        if on_disk {
-            private_files(&file)?;
-        }
+        sqlx::any::install_default_drivers();
+        let engine = Engine::of_url(url)?;
+        let pool = match engine {
+            Engine::Sqlite => open_sqlite(url).await?,
+            Engine::Postgres => open_postgres(url).await?,
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(Queued::default());
         let filters = Arc::new(outbox::Filters::default());
@@ -209,6 +230,7 @@ impl Store {
         Ok((
             Store {
                 pool: pool.clone(),
+                engine,
                 tx,
                 queued: queued.clone(),
                 filters: filters.clone(),
@@ -244,14 +266,18 @@ impl Store {
         sent
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// How many ledger rows a workspace has (roll-ups not included).
     #[cfg(test)]
     pub async fn ledger_count(&self, workspace: &str) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger WHERE workspace = ?1")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger WHERE workspace = $1")
             .bind(workspace)
             .fetch_one(&self.pool)
             .await?;
@@ -307,7 +333,7 @@ impl Store {
             limits: w.limits.clone(),
         };
         sqlx::query(
-            "INSERT INTO workspaces (id, name, limits, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO workspaces (id, name, limits, created_ms) VALUES ($1, $2, $3, $4)",
         )
         .bind(&w.id)
         .bind(&w.name)
@@ -320,7 +346,7 @@ impl Store {
 
     /// Deletes a key minted through the API.
     pub async fn delete_key(&self, key_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM api_keys WHERE key_id = ?1")
+        sqlx::query("DELETE FROM api_keys WHERE key_id = $1")
             .bind(key_id)
             .execute(&self.pool)
             .await?;
@@ -329,7 +355,7 @@ impl Store {
 
     pub async fn insert_key(&self, k: &StoredKey, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO api_keys (key_id, workspace, sha256, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO api_keys (key_id, workspace, sha256, created_ms) VALUES ($1, $2, $3, $4)",
         )
         .bind(&k.key_id)
         .bind(&k.workspace)
@@ -346,10 +372,12 @@ impl Store {
     pub async fn session_salt(&self) -> Result<Vec<u8>, StoreError> {
         let mut fresh = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
-        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES ('session_salt', ?1)")
-            .bind(fresh.as_slice())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ('session_salt', $1) ON CONFLICT DO NOTHING",
+        )
+        .bind(fresh.as_slice())
+        .execute(&self.pool)
+        .await?;
         Ok(
             sqlx::query_scalar("SELECT value FROM settings WHERE key = 'session_salt'")
                 .fetch_one(&self.pool)
@@ -361,7 +389,7 @@ impl Store {
     /// seconds)`, still live at `now`.
     pub async fn revoked_sessions(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(
-            sqlx::query_as("SELECT sid, until_s FROM revoked_sessions WHERE until_s >= ?1")
+            sqlx::query_as("SELECT sid, until_s FROM revoked_sessions WHERE until_s >= $1")
                 .bind(now)
                 .fetch_all(&self.pool)
                 .await?,
@@ -372,13 +400,15 @@ impl Store {
     /// have expired by `now`.
     pub async fn revoke_session(&self, sid: &str, until: i64, now: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM revoked_sessions WHERE until_s < ?1")
+        sqlx::query("DELETE FROM revoked_sessions WHERE until_s < $1")
             .bind(now)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO revoked_sessions (sid, until_s) VALUES (?1, ?2) \
-             ON CONFLICT (sid) DO UPDATE SET until_s = MAX(until_s, excluded.until_s)",
+            "INSERT INTO revoked_sessions (sid, until_s) VALUES ($1, $2) \
+             ON CONFLICT (sid) DO UPDATE SET until_s = CASE \
+               WHEN revoked_sessions.until_s > excluded.until_s THEN revoked_sessions.until_s \
+               ELSE excluded.until_s END",
         )
         .bind(sid)
         .bind(until)
@@ -395,7 +425,7 @@ impl Store {
             "SELECT run_id FROM ( \
                SELECT run_id, ts_ms FROM ledger WHERE run_id IS NOT NULL \
                UNION ALL SELECT run_id, ts_ms FROM counted_runs \
-             ) GROUP BY run_id ORDER BY MAX(ts_ms) DESC LIMIT ?1",
+             ) AS runs GROUP BY run_id ORDER BY MAX(ts_ms) DESC LIMIT $1",
         )
         .bind(limit as i64)
         .fetch_all(&self.pool)
@@ -406,6 +436,58 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Opens a SQLite pool: the file made private before SQLite creates its companions, WAL,
+/// `synchronous = NORMAL`, a 10 s busy timeout.
+async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
+    let opts = SqliteConnectOptions::from_str(url)?;
+    let file = opts.get_filename().to_path_buf();
+    let on_disk = file != Path::new(":memory:") && !file.as_os_str().is_empty();
+    if let Some(dir) = file.parent() {
+        if !dir.as_os_str().is_empty() && on_disk {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    if on_disk {
+        // Before SQLite opens it: SQLite creates the WAL and SHM files with the database
+        // file's mode. This also creates the file, so the URL needs no `mode=rwc`.
+        private_files(&file)?;
+    }
+    let pool = AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    if on_disk {
+        private_files(&file)?;
+    }
+    Ok(pool)
+}
+
+/// Opens a PostgreSQL pool. Connections are awaited for 5 s at most, so that a database that
+/// went away fails a batch quickly (the writer then spools it) instead of holding it.
+async fn open_postgres(url: &str) -> Result<AnyPool, StoreError> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(pool)
 }
 
 /// Makes the database file and its `-wal`, `-shm` and `-journal` companions readable and
@@ -448,7 +530,7 @@ pub fn private_files(_db: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn get_u64(r: &sqlx::sqlite::SqliteRow, col: &str) -> Result<u64, StoreError> {
+fn get_u64(r: &AnyRow, col: &str) -> Result<u64, StoreError> {
     Ok(r.try_get::<Option<i64>, _>(col)?.unwrap_or(0).max(0) as u64)
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError};
 use crate::model::{ChannelFilter, StoredNotification};
@@ -82,14 +82,14 @@ fn millis(ms: i64) -> DateTime<Utc> {
 
 /// Inserts the outbox row of `n` for `channel` (none if it has one already); whether it did.
 pub(super) async fn insert_row(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     n: &StoredNotification,
     channel: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "INSERT OR IGNORE INTO outbox (notification_id, channel_id, payload, due_ms, created_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?4)",
+        "INSERT INTO outbox (notification_id, channel_id, payload, due_ms, created_ms) \
+         VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING",
     )
     .bind(&n.id)
     .bind(channel)
@@ -164,19 +164,29 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let now_ms = now.timestamp_millis();
-        let rows = sqlx::query(
-            "UPDATE outbox SET claimed_until_ms = ?2, claimed_by = ?3 \
+        // PostgreSQL: the due rows are locked once, in a CTE (a `LIMIT` subquery under `IN`
+        // may be run again by the plan, and take more rows); `SKIP LOCKED` lets a concurrent
+        // claim take other rows instead of waiting for these. SQLite has one writer at a time.
+        let sql = self.engine.pick(
+            "UPDATE outbox SET claimed_until_ms = $2, claimed_by = $3 \
               WHERE id IN (SELECT id FROM outbox \
-                            WHERE state = 'pending' AND due_ms <= ?1 AND claimed_until_ms <= ?1 \
-                            ORDER BY due_ms, id LIMIT ?4) \
+                            WHERE state = 'pending' AND due_ms <= $1 AND claimed_until_ms <= $1 \
+                            ORDER BY due_ms, id LIMIT $4) \
              RETURNING id, channel_id, payload, attempts, first_attempt_ms",
-        )
-        .bind(now_ms)
-        .bind(now_ms + lease.num_milliseconds())
-        .bind(worker)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+            "WITH due AS (SELECT id FROM outbox \
+                           WHERE state = 'pending' AND due_ms <= $1 AND claimed_until_ms <= $1 \
+                           ORDER BY due_ms, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             UPDATE outbox SET claimed_until_ms = $2, claimed_by = $3 FROM due \
+              WHERE outbox.id = due.id \
+             RETURNING outbox.id, channel_id, payload, attempts, first_attempt_ms",
+        );
+        let rows = sqlx::query(sql)
+            .bind(now_ms)
+            .bind(now_ms + lease.num_milliseconds())
+            .bind(worker)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let payload: Payload = serde_json::from_str(&r.try_get::<String, _>("payload")?)?;
@@ -204,10 +214,10 @@ impl Store {
         };
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
-            "UPDATE outbox SET state = ?1, attempts = ?2, \
-                    first_attempt_ms = COALESCE(first_attempt_ms, ?3), \
-                    due_ms = COALESCE(?4, due_ms), claimed_until_ms = 0, claimed_by = NULL \
-              WHERE id = ?5 AND claimed_by = ?6 AND state = 'pending'",
+            "UPDATE outbox SET state = $1, attempts = $2, \
+                    first_attempt_ms = COALESCE(first_attempt_ms, $3), \
+                    due_ms = COALESCE($4, due_ms), claimed_until_ms = 0, claimed_by = NULL \
+              WHERE id = $5 AND claimed_by = $6 AND state = 'pending'",
         )
         .bind(state)
         .bind(i64::from(a.number))
@@ -224,8 +234,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO deliveries (outbox_id, channel_id, notification_id, ts_ms, attempt, outcome, \
                                      http_status, smtp_code, detail, latency_ms, worker) \
-             SELECT id, channel_id, notification_id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
-               FROM outbox WHERE id = ?1",
+             SELECT id, channel_id, notification_id, $2, $3, $4, $5, $6, $7, $8, $9 \
+               FROM outbox WHERE id = $1",
         )
         .bind(a.outbox_id)
         .bind(a.at.timestamp_millis())
@@ -253,7 +263,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         insert_row(&mut tx, n, channel, now).await?;
         let id: i64 = sqlx::query_scalar(
-            "SELECT id FROM outbox WHERE notification_id = ?1 AND channel_id = ?2",
+            "SELECT id FROM outbox WHERE notification_id = $1 AND channel_id = $2",
         )
         .bind(&n.id)
         .bind(channel)
@@ -273,7 +283,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT outbox_id, channel_id, notification_id, ts_ms, attempt, outcome, http_status, \
                     smtp_code, detail, latency_ms \
-               FROM deliveries WHERE channel_id = ?1 ORDER BY id DESC LIMIT ?2",
+               FROM deliveries WHERE channel_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(channel)
         .bind(i64::from(limit))
@@ -333,7 +343,7 @@ impl Store {
         secret: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO channels (id, spec, secret, created_ms) VALUES (?1, ?2, ?3, ?4)")
+        sqlx::query("INSERT INTO channels (id, spec, secret, created_ms) VALUES ($1, $2, $3, $4)")
             .bind(&spec.id)
             .bind(serde_json::to_string(spec)?)
             .bind(secret)
@@ -346,16 +356,16 @@ impl Store {
     /// Deletes a stored channel with its outbox rows and delivery log; whether it existed.
     pub async fn delete_channel(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let n = sqlx::query("DELETE FROM channels WHERE id = ?1")
+        let n = sqlx::query("DELETE FROM channels WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("DELETE FROM outbox WHERE channel_id = ?1")
+        sqlx::query("DELETE FROM outbox WHERE channel_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM deliveries WHERE channel_id = ?1")
+        sqlx::query("DELETE FROM deliveries WHERE channel_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -27,11 +27,82 @@ async fn first_page(
     page.rows
 }
 
-async fn temp_store() -> (Store, tokio::task::JoinHandle<()>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("sqlite://{}/sub/t.db", dir.path().display());
-    let (store, writer) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    (store, tokio::spawn(writer.run()), dir)
+/// An empty database for one test: a SQLite file in a new folder (a subfolder, so that
+/// opening creates it), or a new schema on the test PostgreSQL server that
+/// `scripts/with-engines.sh` starts (`QS_TEST_POSTGRES_URL`).
+pub(crate) struct TestDb {
+    pub(crate) url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub(crate) async fn new(engine: Engine) -> TestDb {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+                TestDb {
+                    url: format!("sqlite://{}/sub/t.db", dir.path().display()),
+                    _dir: Some(dir),
+                }
+            }
+            Engine::Postgres => {
+                use sqlx::Connection;
+                let Ok(base) = std::env::var("QS_TEST_POSTGRES_URL") else {
+                    panic!(
+                        "QS_TEST_POSTGRES_URL is not set: the store tests also run on PostgreSQL; \
+                         run them with `make test` or `scripts/with-engines.sh cargo test`"
+                    )
+                };
+                let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = sqlx::PgConnection::connect(&base)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let _ = conn.close().await;
+                TestDb {
+                    url: format!("{base}?options=-c%20search_path%3D{schema}"),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+/// Runs each named `async fn(Engine)` as two tests, `<name>::sqlite` and `<name>::postgres`.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::Engine::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(super::Engine::Postgres).await
+            }
+        }
+    )*};
+}
+
+on_both_engines!(
+    queued_notifications_are_listed_before_they_are_stored_and_once_after,
+    writes_are_flushed_when_the_senders_drop_and_survive_reopen,
+    roll_up_keeps_totals_and_prunes_rows,
+    the_audit_trail_outlives_the_ledger_retention,
+    a_row_keeps_the_requested_model_and_the_retries,
+    runs_of_rolled_up_rows_are_still_known,
+    usage_pages_hold_every_group_once_ledger_and_roll_ups_together,
+    the_outbox_gets_one_row_per_matching_channel_once_and_leases_each_row_to_one_worker,
+    workspaces_keys_sessions_and_edits_are_kept,
+);
+
+async fn temp_store(engine: Engine) -> (Store, tokio::task::JoinHandle<()>, TestDb) {
+    let db = TestDb::new(engine).await;
+    let (store, writer) = Store::open(&db.url).await.unwrap_or_else(|e| panic!("{e}"));
+    (store, tokio::spawn(writer.run()), db)
 }
 
 fn row(
@@ -72,18 +143,13 @@ fn batches_are_cut_into_cached_statement_sizes() {
     assert_eq!(fixed_chunks(&rows).count(), 6);
 }
 
-async fn flushed(
-    store: Store,
-    writer: tokio::task::JoinHandle<()>,
-    url_holder: &tempfile::TempDir,
-) -> Store {
+async fn flushed(store: Store, writer: tokio::task::JoinHandle<()>, db: &TestDb) -> Store {
     // Dropping the only sender lets the writer drain and stop; reopen to read.
     let pool = store.pool.clone();
     drop(store);
     writer.await.unwrap_or_else(|e| panic!("{e}"));
     pool.close().await;
-    let url = format!("sqlite://{}/sub/t.db", url_holder.path().display());
-    let (s, _w) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let (s, _w) = Store::open(&db.url).await.unwrap_or_else(|e| panic!("{e}"));
     s
 }
 
@@ -104,11 +170,9 @@ fn ids(list: &[StoredNotification]) -> Vec<&str> {
     list.iter().map(|n| n.id.as_str()).collect()
 }
 
-#[tokio::test]
-async fn queued_notifications_are_listed_before_they_are_stored_and_once_after() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    let (store, writer) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+async fn queued_notifications_are_listed_before_they_are_stored_and_once_after(engine: Engine) {
+    let db = TestDb::new(engine).await;
+    let (store, writer) = Store::open(&db.url).await.unwrap_or_else(|e| panic!("{e}"));
     let t0 = Utc::now();
     for i in 0..3 {
         assert!(store.write(Write::Notification(Box::new(note("a", i, t0)))));
@@ -156,9 +220,8 @@ fn a_ring_of_queued_notifications_is_bounded() {
     assert!(q.lock().is_empty(), "empty rings are dropped");
 }
 
-#[tokio::test]
-async fn writes_are_flushed_when_the_senders_drop_and_survive_reopen() {
-    let (store, writer, dir) = temp_store().await;
+async fn writes_are_flushed_when_the_senders_drop_and_survive_reopen(engine: Engine) {
+    let (store, writer, db) = temp_store(engine).await;
     let now = Utc::now();
     for i in 0..1000 {
         assert!(store.write(Write::Call(Box::new(row(
@@ -170,7 +233,7 @@ async fn writes_are_flushed_when_the_senders_drop_and_survive_reopen() {
             Some(1000)
         )))));
     }
-    let store = flushed(store, writer, &dir).await;
+    let store = flushed(store, writer, &db).await;
     assert_eq!(store.ledger_count("a").await.unwrap_or(0), 1000);
     let span = (
         now - chrono::Duration::hours(1),
@@ -183,9 +246,8 @@ async fn writes_are_flushed_when_the_senders_drop_and_survive_reopen() {
     assert!((rows[0].cost_usd - 1000.0 * 1000.0 / 1e9).abs() < 1e-12);
 }
 
-#[tokio::test]
-async fn roll_up_keeps_totals_and_prunes_rows() {
-    let (store, writer, dir) = temp_store().await;
+async fn roll_up_keeps_totals_and_prunes_rows(engine: Engine) {
+    let (store, writer, db) = temp_store(engine).await;
     let now = Utc::now();
     let old = now - chrono::Duration::days(100);
     for (ts, input, cost) in [(old, 10, None), (old, 5, Some(7)), (now, 1, Some(1))] {
@@ -198,7 +260,7 @@ async fn roll_up_keeps_totals_and_prunes_rows() {
             cost,
         ))));
     }
-    let store = flushed(store, writer, &dir).await;
+    let store = flushed(store, writer, &db).await;
     let n = store
         .roll_up(now - chrono::Duration::days(90))
         .await
@@ -222,9 +284,8 @@ async fn roll_up_keeps_totals_and_prunes_rows() {
     assert_eq!(total, 3);
 }
 
-#[tokio::test]
-async fn the_audit_trail_outlives_the_ledger_retention() {
-    let (store, writer, dir) = temp_store().await;
+async fn the_audit_trail_outlives_the_ledger_retention(engine: Engine) {
+    let (store, writer, db) = temp_store(engine).await;
     let old = Utc::now() - chrono::Duration::days(400);
     store.write(Write::Call(Box::new(row(
         "a",
@@ -234,7 +295,7 @@ async fn the_audit_trail_outlives_the_ledger_retention() {
         0,
         None,
     ))));
-    let store = flushed(store, writer, &dir).await;
+    let store = flushed(store, writer, &db).await;
     let entry = AuditEntry {
         ts: old,
         actor: "admin-key".into(),
@@ -257,9 +318,8 @@ async fn the_audit_trail_outlives_the_ledger_retention() {
     assert_eq!(trail[0].before, entry.before);
 }
 
-#[tokio::test]
-async fn a_row_keeps_the_requested_model_and_the_retries() {
-    let (store, writer, dir) = temp_store().await;
+async fn a_row_keeps_the_requested_model_and_the_retries(engine: Engine) {
+    let (store, writer, db) = temp_store(engine).await;
     let now = Utc::now();
     store.write(Write::Call(Box::new(LedgerRow {
         model: Some("gpt-4o-mini-2024-07-18".into()),
@@ -275,7 +335,7 @@ async fn a_row_keeps_the_requested_model_and_the_retries() {
         1,
         Some(1),
     ))));
-    let store = flushed(store, writer, &dir).await;
+    let store = flushed(store, writer, &db).await;
     let rows: Vec<(String, Option<String>, Option<String>, i64)> = sqlx::query_as(
         "SELECT workspace, model, requested_model, upstream_retries FROM ledger ORDER BY workspace",
     )
@@ -296,9 +356,8 @@ async fn a_row_keeps_the_requested_model_and_the_retries() {
     );
 }
 
-#[tokio::test]
-async fn runs_of_rolled_up_rows_are_still_known() {
-    let (store, writer, dir) = temp_store().await;
+async fn runs_of_rolled_up_rows_are_still_known(engine: Engine) {
+    let (store, writer, db) = temp_store(engine).await;
     let now = Utc::now();
     let old = now - chrono::Duration::days(100);
     for (ts, run) in [(old, "run_old"), (old, "run_old"), (now, "run_new")] {
@@ -307,7 +366,7 @@ async fn runs_of_rolled_up_rows_are_still_known() {
             ..row("a", ts, "threads.runs", 1, 1, Some(1))
         })));
     }
-    let store = flushed(store, writer, &dir).await;
+    let store = flushed(store, writer, &db).await;
     let before = store.recent_run_ids(10).await.unwrap_or_default();
     assert_eq!(before, ["run_new", "run_old"]);
     let n = store
@@ -358,9 +417,8 @@ async fn walk(
     out
 }
 
-#[tokio::test]
-async fn usage_pages_hold_every_group_once_ledger_and_roll_ups_together() {
-    let (store, writer, dir) = temp_store().await;
+async fn usage_pages_hold_every_group_once_ledger_and_roll_ups_together(engine: Engine) {
+    let (store, writer, db) = temp_store(engine).await;
     let now = Utc::now();
     // 40 days × 5 hours, half of them old enough to be rolled up; families and models
     // spread over the rows.
@@ -376,7 +434,7 @@ async fn usage_pages_hold_every_group_once_ledger_and_roll_ups_together() {
             n += 1;
         }
     }
-    let store = flushed(store, writer, &dir).await;
+    let store = flushed(store, writer, &db).await;
     assert!(
         store
             .roll_up(now - chrono::Duration::days(20))
@@ -433,15 +491,15 @@ async fn wait_count(store: &Store, sql: &'static str, count: i64) {
     }
 }
 
-#[tokio::test]
-async fn the_outbox_gets_one_row_per_matching_channel_once_and_leases_each_row_to_one_worker() {
+async fn the_outbox_gets_one_row_per_matching_channel_once_and_leases_each_row_to_one_worker(
+    engine: Engine,
+) {
     use crate::model::ChannelFilter;
     use crate::types::{DeliveryOutcome, Level};
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    // Two instances on one database file.
-    let (a, wa) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    let (b, wb) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let db = TestDb::new(engine).await;
+    // Two instances on one database.
+    let (a, wa) = Store::open(&db.url).await.unwrap_or_else(|e| panic!("{e}"));
+    let (b, wb) = Store::open(&db.url).await.unwrap_or_else(|e| panic!("{e}"));
     let (wa, wb) = (tokio::spawn(wa.run()), tokio::spawn(wb.run()));
     let filter = |channel: &str, workspaces: &[&str], levels: &[Level]| ChannelFilter {
         channel: channel.into(),
@@ -525,4 +583,127 @@ async fn the_outbox_gets_one_row_per_matching_channel_once_and_leases_each_row_t
     assert_ne!(left[0].id, taken[0].id);
     drop((a, b));
     let _ = (wa.await, wb.await);
+}
+
+async fn workspaces_keys_sessions_and_edits_are_kept(engine: Engine) {
+    use crate::model::StatusChange;
+    let (store, writer, db) = temp_store(engine).await;
+    let t0 = Utc::now();
+    let limits = LimitFields {
+        requests_per_day: Some(50),
+        ..Default::default()
+    };
+    for id in ["beta", "alpha"] {
+        let w = StoredWorkspace {
+            id: id.into(),
+            name: format!("{id} team"),
+            limits: limits.clone(),
+        };
+        store
+            .insert_workspace(&w, t0)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let dup = StoredWorkspace {
+        id: "alpha".into(),
+        name: "again".into(),
+        limits: LimitFields::default(),
+    };
+    assert!(
+        store.insert_workspace(&dup, t0).await.is_err(),
+        "ids are unique"
+    );
+    for (key_id, ws, byte) in [("k1", "alpha", 1u8), ("k2", "beta", 2)] {
+        let k = StoredKey {
+            key_id: key_id.into(),
+            workspace: ws.into(),
+            sha256: [byte; 32],
+        };
+        store
+            .insert_key(&k, t0)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    store
+        .delete_key("k2")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let salt = store.session_salt().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(salt.len(), 32);
+    // Signed out twice: the later end wins, whatever the order.
+    for until in [2_000, 1_000] {
+        store
+            .revoke_session("s1", until, 0)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    store
+        .revoke_session("gone", 10, 0)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let edit = LimitFields {
+        requests_per_day: Some(7),
+        ..Default::default()
+    };
+    for l in [&limits, &edit] {
+        store
+            .put_workspace_edit("alpha", l, t0)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let alert = StoredNotification {
+        id: "alert:alpha:requests_per_day:20000:5000".into(),
+        ..note("alpha", 1, t0)
+    };
+    store.write(Write::Notification(Box::new(alert.clone())));
+    store.write(Write::Notification(Box::new(note("beta", 2, t0))));
+    store.write(Write::StatusChange(Box::new(StatusChange {
+        workspace: "alpha".into(),
+        ts: t0,
+        from: Status::Normal,
+        to: Status::Warning,
+        cause_json: "{}".into(),
+    })));
+
+    // Read back by a second open of the database, as after a restart.
+    let store = flushed(store, writer, &db).await;
+    let ws = store.workspaces().await.unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = ws.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(names, ["alpha", "beta"]);
+    assert_eq!(ws[0].name, "alpha team");
+    assert_eq!(ws[0].limits, Ok(limits.clone()));
+    let keys = store.keys().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(keys.len(), 1);
+    assert_eq!((keys[0].key_id.as_str(), keys[0].sha256), ("k1", [1u8; 32]));
+    assert_eq!(
+        store.session_salt().await.unwrap_or_default(),
+        salt,
+        "made once"
+    );
+    let revoked = store.revoked_sessions(500).await.unwrap_or_default();
+    assert_eq!(revoked, [("s1".to_string(), 2_000)]);
+    // A later sign-out forgets the expired ones.
+    store
+        .revoke_session("s2", 3_000, 1_500)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut left = store.revoked_sessions(0).await.unwrap_or_default();
+    left.sort();
+    assert_eq!(left, [("s1".to_string(), 2_000), ("s2".to_string(), 3_000)]);
+    let edits = store
+        .workspace_edits()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0].limits, Ok(edit));
+    let since = t0 - chrono::Duration::minutes(1);
+    let marks = store.alert_ids_since(since).await.unwrap_or_default();
+    assert_eq!(marks, std::slice::from_ref(&alert.id));
+    let all = store.notifications_of_all(10).await.unwrap_or_default();
+    assert_eq!(ids(&all), ["beta-0002", alert.id.as_str()]);
+    let changes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM status_changes")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(changes, 1);
 }

@@ -96,18 +96,19 @@ impl Store {
             limit + 1
         };
         let sql = format!(
-            "SELECT k, SUM(requests) AS requests, SUM(input) AS input, SUM(cached) AS cached, \
-                    SUM(output) AS output, SUM(cost) AS cost, SUM(unpriced) AS unpriced, \
-                    SUM(estimated) AS estimated FROM ( \
+            "SELECT k, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(input) AS BIGINT) AS input, \
+                    CAST(SUM(cached) AS BIGINT) AS cached, CAST(SUM(output) AS BIGINT) AS output, \
+                    CAST(SUM(cost) AS BIGINT) AS cost, CAST(SUM(unpriced) AS BIGINT) AS unpriced, \
+                    CAST(SUM(estimated) AS BIGINT) AS estimated FROM ( \
                SELECT {ledger_key} AS k, 1 AS requests, input_tokens AS input, cached_tokens AS cached, \
                       output_tokens AS output, COALESCE(cost_nanos, 0) AS cost, \
-                      (cost_nanos IS NULL) AS unpriced, estimated \
-                 FROM ledger WHERE workspace = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 \
+                      CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END AS unpriced, estimated \
+                 FROM ledger WHERE workspace = $1 AND ts_ms >= $2 AND ts_ms < $3 \
                UNION ALL \
                SELECT {rollup_key} AS k, requests, input_tokens, cached_tokens, output_tokens, \
                       cost_nanos, unpriced_requests, estimated_requests \
-                 FROM usage_rollup WHERE workspace = ?1 AND hour_ms >= ?2 AND hour_ms < ?3 \
-             ) WHERE ?4 IS NULL OR k > ?4 GROUP BY k ORDER BY k LIMIT ?5"
+                 FROM usage_rollup WHERE workspace = $1 AND hour_ms >= $2 AND hour_ms < $3 \
+             ) AS u WHERE $4 IS NULL OR k > $4 GROUP BY k ORDER BY k LIMIT $5"
         );
         // Safe: the only dynamic parts are the fixed column expressions above.
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -173,15 +174,18 @@ impl Store {
     ) -> Result<Vec<UsageBucket>, StoreError> {
         let recent = now.timestamp_millis() - 61_000;
         let rows = sqlx::query(
-            "SELECT workspace, (ts_ms / ?3) * ?3 AS at, COUNT(*) AS requests, \
-                    SUM(input_tokens + output_tokens) AS tokens, SUM(COALESCE(cost_nanos, 0)) AS cost \
-               FROM ledger WHERE ts_ms >= ?1 AND ts_ms < ?2 GROUP BY workspace, at \
+            "SELECT workspace, (ts_ms / $3) * $3 AS at, COUNT(*) AS requests, \
+                    CAST(SUM(input_tokens + output_tokens) AS BIGINT) AS tokens, \
+                    CAST(SUM(COALESCE(cost_nanos, 0)) AS BIGINT) AS cost \
+               FROM ledger WHERE ts_ms >= $1 AND ts_ms < $2 GROUP BY workspace, at \
              UNION ALL \
-             SELECT workspace, (ts_ms / 1000) * 1000 AS at, COUNT(*), SUM(input_tokens + output_tokens), \
-                    SUM(COALESCE(cost_nanos, 0)) FROM ledger WHERE ts_ms >= ?2 GROUP BY workspace, at \
+             SELECT workspace, (ts_ms / 1000) * 1000 AS at, COUNT(*), \
+                    CAST(SUM(input_tokens + output_tokens) AS BIGINT), \
+                    CAST(SUM(COALESCE(cost_nanos, 0)) AS BIGINT) FROM ledger WHERE ts_ms >= $2 GROUP BY workspace, at \
              UNION ALL \
-             SELECT workspace, hour_ms, SUM(requests), SUM(input_tokens + output_tokens), SUM(cost_nanos) \
-               FROM usage_rollup WHERE hour_ms >= ?4 GROUP BY workspace, hour_ms",
+             SELECT workspace, hour_ms, CAST(SUM(requests) AS BIGINT), \
+                    CAST(SUM(input_tokens + output_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT) \
+               FROM usage_rollup WHERE hour_ms >= $4 GROUP BY workspace, hour_ms",
         )
         .bind(since.timestamp_millis())
         .bind(recent.max(since.timestamp_millis()))
@@ -214,17 +218,18 @@ impl Store {
                  input_tokens, cached_tokens, output_tokens, cost_nanos, unpriced_requests, estimated_requests) \
              SELECT (ts_ms / 3600000) * 3600000, workspace, family, COALESCE(model, ''), COALESCE(goal, ''), \
                     COALESCE(task, ''), COUNT(*), SUM(input_tokens), SUM(cached_tokens), SUM(output_tokens), \
-                    SUM(COALESCE(cost_nanos, 0)), SUM(cost_nanos IS NULL), SUM(estimated) \
-               FROM ledger WHERE ts_ms < ?1 \
+                    SUM(COALESCE(cost_nanos, 0)), SUM(CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END), \
+                    SUM(estimated) \
+               FROM ledger WHERE ts_ms < $1 \
               GROUP BY 1, 2, 3, 4, 5, 6 \
              ON CONFLICT (workspace, hour_ms, family, model, goal, task) DO UPDATE SET \
-                 requests = requests + excluded.requests, \
-                 input_tokens = input_tokens + excluded.input_tokens, \
-                 cached_tokens = cached_tokens + excluded.cached_tokens, \
-                 output_tokens = output_tokens + excluded.output_tokens, \
-                 cost_nanos = cost_nanos + excluded.cost_nanos, \
-                 unpriced_requests = unpriced_requests + excluded.unpriced_requests, \
-                 estimated_requests = estimated_requests + excluded.estimated_requests",
+                 requests = usage_rollup.requests + excluded.requests, \
+                 input_tokens = usage_rollup.input_tokens + excluded.input_tokens, \
+                 cached_tokens = usage_rollup.cached_tokens + excluded.cached_tokens, \
+                 output_tokens = usage_rollup.output_tokens + excluded.output_tokens, \
+                 cost_nanos = usage_rollup.cost_nanos + excluded.cost_nanos, \
+                 unpriced_requests = usage_rollup.unpriced_requests + excluded.unpriced_requests, \
+                 estimated_requests = usage_rollup.estimated_requests + excluded.estimated_requests",
         )
         .bind(c)
         .execute(&mut *tx)
@@ -232,39 +237,40 @@ impl Store {
         // Runs counted by the rows about to go keep their ids (see migration 0004).
         sqlx::query(
             "INSERT INTO counted_runs (run_id, ts_ms) \
-             SELECT run_id, MAX(ts_ms) FROM ledger WHERE ts_ms < ?1 AND run_id IS NOT NULL \
+             SELECT run_id, MAX(ts_ms) FROM ledger WHERE ts_ms < $1 AND run_id IS NOT NULL \
               GROUP BY run_id \
-             ON CONFLICT (run_id) DO UPDATE SET ts_ms = MAX(ts_ms, excluded.ts_ms)",
+             ON CONFLICT (run_id) DO UPDATE SET ts_ms = CASE \
+               WHEN counted_runs.ts_ms > excluded.ts_ms THEN counted_runs.ts_ms ELSE excluded.ts_ms END",
         )
         .bind(c)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "DELETE FROM counted_runs WHERE ts_ms < \
-               (SELECT ts_ms FROM counted_runs ORDER BY ts_ms DESC LIMIT 1 OFFSET ?1)",
+               (SELECT ts_ms FROM counted_runs ORDER BY ts_ms DESC LIMIT 1 OFFSET $1)",
         )
         .bind(KEPT_RUN_IDS as i64)
         .execute(&mut *tx)
         .await?;
-        let n = sqlx::query("DELETE FROM ledger WHERE ts_ms < ?1")
+        let n = sqlx::query("DELETE FROM ledger WHERE ts_ms < $1")
             .bind(c)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("DELETE FROM notifications WHERE ts_ms < ?1")
+        sqlx::query("DELETE FROM notifications WHERE ts_ms < $1")
             .bind(c)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM status_changes WHERE ts_ms < ?1")
+        sqlx::query("DELETE FROM status_changes WHERE ts_ms < $1")
             .bind(c)
             .execute(&mut *tx)
             .await?;
         // Deliveries that are over (pending ones stay until delivered or given up).
-        sqlx::query("DELETE FROM outbox WHERE state != 'pending' AND created_ms < ?1")
+        sqlx::query("DELETE FROM outbox WHERE state != 'pending' AND created_ms < $1")
             .bind(c)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM deliveries WHERE ts_ms < ?1")
+        sqlx::query("DELETE FROM deliveries WHERE ts_ms < $1")
             .bind(c)
             .execute(&mut *tx)
             .await?;

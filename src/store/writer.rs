@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use sqlx::{QueryBuilder, Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ use crate::model::{ChannelFilter, StoredNotification};
 
 /// The writer task's handle: await [`Writer::run`] to drain and stop.
 pub struct Writer {
-    pub(super) pool: SqlitePool,
+    pub(super) pool: AnyPool,
     pub(super) rx: mpsc::UnboundedReceiver<Write>,
     pub(super) queued: Arc<Queued>,
     pub(super) filters: Arc<super::outbox::Filters>,
@@ -147,7 +147,7 @@ impl Store {
             Some(ws) => {
                 sqlx::query(
                     "SELECT id, workspace, ts_ms, level, status, key, args, action_keys FROM notifications \
-                      WHERE workspace = ?1 ORDER BY ts_ms DESC, id DESC LIMIT ?2",
+                      WHERE workspace = $1 ORDER BY ts_ms DESC, id DESC LIMIT $2",
                 )
                 .bind(ws)
                 .bind(limit as i64)
@@ -157,7 +157,7 @@ impl Store {
             None => {
                 sqlx::query(
                     "SELECT id, workspace, ts_ms, level, status, key, args, action_keys FROM notifications \
-                      ORDER BY ts_ms DESC, id DESC LIMIT ?1",
+                      ORDER BY ts_ms DESC, id DESC LIMIT $1",
                 )
                 .bind(limit as i64)
                 .fetch_all(&self.pool)
@@ -255,10 +255,65 @@ impl Writer {
     }
 }
 
-/// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters; 25 per row keeps
-/// 256 rows well below it. Batches are cut into these sizes only, so the five statements stay
+/// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters and PostgreSQL
+/// 65535; 25 per row keeps 256 rows well below both. Batches are cut into these sizes only, so the five statements stay
 /// in sqlx's statement cache instead of being parsed again for every new batch length.
 pub(super) const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// The ledger's columns, in the order [`write_batch`] binds them.
+const LEDGER_COLUMNS: [&str; 25] = [
+    "ts_ms",
+    "workspace",
+    "key_id",
+    "family",
+    "model",
+    "http_status",
+    "input_tokens",
+    "cached_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "images",
+    "audio_seconds",
+    "characters",
+    "cost_nanos",
+    "estimated",
+    "latency_ms",
+    "goal",
+    "task",
+    "priority",
+    "request_id",
+    "upstream_request_id",
+    "run_id",
+    "path",
+    "requested_model",
+    "upstream_retries",
+];
+
+/// The multi-row INSERT of `rows` ledger rows (one of [`CHUNK_SIZES`]), with `$n`
+/// placeholders, which both engines read (sqlx's `QueryBuilder` writes `?` for `Any`, which
+/// PostgreSQL does not). Built once per size.
+fn ledger_insert(rows: usize) -> &'static str {
+    static SQL: std::sync::LazyLock<[String; CHUNK_SIZES.len()]> = std::sync::LazyLock::new(|| {
+        CHUNK_SIZES.map(|n| {
+            let cols = LEDGER_COLUMNS.len();
+            let values: Vec<String> = (0..n)
+                .map(|r| {
+                    let marks: Vec<String> =
+                        (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+                    format!("({})", marks.join(", "))
+                })
+                .collect();
+            format!(
+                "INSERT INTO ledger ({}) VALUES {}",
+                LEDGER_COLUMNS.join(", "),
+                values.join(", ")
+            )
+        })
+    });
+    let i = CHUNK_SIZES.iter().position(|&n| n == rows);
+    // fixed_chunks only cuts CHUNK_SIZES; the 1-row statement is the safe fallback.
+    SQL[i.unwrap_or(CHUNK_SIZES.len() - 1)].as_str()
+}
 
 /// `rows` cut into consecutive chunks whose lengths are all in [`CHUNK_SIZES`].
 pub(super) fn fixed_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
@@ -274,7 +329,7 @@ pub(super) fn fixed_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
 /// Commits `batch` in one transaction, with the outbox rows of the notifications it adds
 /// (those `filters` take); how many outbox rows it added.
 async fn write_batch(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     batch: &[Write],
     filters: &[ChannelFilter],
 ) -> Result<usize, StoreError> {
@@ -288,48 +343,44 @@ async fn write_batch(
         })
         .collect();
     for chunk in fixed_chunks(&calls) {
-        let mut qb = QueryBuilder::new(
-            "INSERT INTO ledger (ts_ms, workspace, key_id, family, model, http_status, input_tokens, \
-             cached_tokens, output_tokens, reasoning_tokens, images, audio_seconds, characters, cost_nanos, \
-             estimated, latency_ms, goal, task, priority, request_id, upstream_request_id, run_id, path, \
-             requested_model, upstream_retries) ",
-        );
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(r.ts.timestamp_millis())
-                .push_bind(r.workspace.clone())
-                .push_bind(r.key_id.clone())
-                .push_bind(r.family.clone())
-                .push_bind(r.model.clone())
-                .push_bind(r.http_status as i64)
-                .push_bind(r.input_tokens as i64)
-                .push_bind(r.cached_tokens as i64)
-                .push_bind(r.output_tokens as i64)
-                .push_bind(r.reasoning_tokens as i64)
-                .push_bind(r.images as i64)
-                .push_bind(r.audio_seconds)
-                .push_bind(r.characters as i64)
-                .push_bind(r.cost_nanos.map(|c| c as i64))
-                .push_bind(r.estimated)
-                .push_bind(r.latency_ms as i64)
-                .push_bind(r.goal.clone())
-                .push_bind(r.task.clone())
-                .push_bind(r.priority.clone())
-                .push_bind(r.request_id.clone())
-                .push_bind(r.upstream_request_id.clone())
-                .push_bind(r.run_id.clone())
-                .push_bind(r.path.clone())
-                .push_bind(r.requested_model.clone())
-                .push_bind(i64::from(r.upstream_retries));
-        });
-        qb.build().execute(&mut *tx).await?;
+        let mut q = sqlx::query(ledger_insert(chunk.len()));
+        for r in chunk {
+            q = q
+                .bind(r.ts.timestamp_millis())
+                .bind(&*r.workspace)
+                .bind(&*r.key_id)
+                .bind(&*r.family)
+                .bind(r.model.as_deref())
+                .bind(i64::from(r.http_status))
+                .bind(r.input_tokens as i64)
+                .bind(r.cached_tokens as i64)
+                .bind(r.output_tokens as i64)
+                .bind(r.reasoning_tokens as i64)
+                .bind(r.images as i64)
+                .bind(r.audio_seconds)
+                .bind(r.characters as i64)
+                .bind(r.cost_nanos.map(|c| c as i64))
+                .bind(i64::from(r.estimated))
+                .bind(r.latency_ms as i64)
+                .bind(r.goal.as_deref())
+                .bind(r.task.as_deref())
+                .bind(r.priority.as_deref())
+                .bind(r.request_id.as_deref())
+                .bind(r.upstream_request_id.as_deref())
+                .bind(r.run_id.as_deref())
+                .bind(r.path.as_deref())
+                .bind(r.requested_model.as_deref())
+                .bind(i64::from(r.upstream_retries));
+        }
+        q.execute(&mut *tx).await?;
     }
     for w in batch {
         match w {
             Write::Call(_) => {}
             Write::Notification(n) => {
                 let added = sqlx::query(
-                    "INSERT OR IGNORE INTO notifications (id, workspace, ts_ms, level, status, key, args, action_keys) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO notifications (id, workspace, ts_ms, level, status, key, args, action_keys) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
                 )
                 .bind(&n.id)
                 .bind(&n.workspace)
@@ -355,7 +406,7 @@ async fn write_batch(
             Write::StatusChange(s) => {
                 sqlx::query(
                     "INSERT INTO status_changes (workspace, ts_ms, from_status, to_status, cause) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(&s.workspace)
                 .bind(s.ts.timestamp_millis())

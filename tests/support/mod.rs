@@ -30,6 +30,8 @@ pub(crate) struct Env {
     pub sim_url: String,
     pub http: reqwest::Client,
     pub db_dir: tempfile::TempDir,
+    /// The database, when not the SQLite file in `db_dir`.
+    pub database_url: Option<String>,
     pub running: Option<Running>,
     pub stop: CancellationToken,
     sim_stop: CancellationToken,
@@ -49,6 +51,30 @@ pub(crate) struct Options {
     pub upstream_url: Option<String>,
     /// `QS_SESSION_SECRET`; `None`: sessions are signed with a key derived from the admin key.
     pub session_secret: Option<String>,
+    /// The database; `None`: a SQLite file in the test's own folder.
+    pub database_url: Option<String>,
+}
+
+/// A new, empty schema on the test PostgreSQL server that `scripts/with-engines.sh` starts
+/// (`QS_TEST_POSTGRES_URL`), as a database URL whose connections use it.
+pub(crate) async fn postgres_schema_url() -> String {
+    use sqlx::Connection;
+    let Ok(base) = std::env::var("QS_TEST_POSTGRES_URL") else {
+        panic!(
+            "QS_TEST_POSTGRES_URL is not set: this test runs on PostgreSQL; run it with \
+             `make test` or `scripts/with-engines.sh cargo test`"
+        )
+    };
+    let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = conn.close().await;
+    format!("{base}?options=-c%20search_path%3D{schema}")
 }
 
 impl Default for Options {
@@ -62,6 +88,7 @@ impl Default for Options {
             admin_key: Some(ADMIN_KEY.into()),
             upstream_url: None,
             session_secret: None,
+            database_url: None,
         }
     }
 }
@@ -240,6 +267,7 @@ impl Env {
             admin_key: opts.admin_key,
             session_secret: opts.session_secret,
             upstream_url: opts.upstream_url,
+            database_url: opts.database_url,
         };
         env.boot().await;
         env
@@ -250,7 +278,11 @@ impl Env {
         let config = raw
             .validate(Overrides {
                 listen: Some("127.0.0.1:0".into()),
-                database_url: Some(format!("sqlite://{}/qs.db", self.db_dir.path().display())),
+                database_url: Some(
+                    self.database_url.clone().unwrap_or_else(|| {
+                        format!("sqlite://{}/qs.db", self.db_dir.path().display())
+                    }),
+                ),
                 upstream_url: Some(
                     self.upstream_url
                         .clone()

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs a command with the database engines the tests use, started privately on loopback in a
+# temporary folder and stopped (and removed) when the command ends, whatever its outcome:
+#   scripts/with-engines.sh cargo test …
+# The command sees QS_TEST_POSTGRES_URL (a superuser on a throwaway PostgreSQL cluster; tests
+# make their own schema or database in it). PostgreSQL refuses to run as root, so as root
+# the server runs as the `postgres` user of Debian's package.
+set -euo pipefail
+log() { printf '[engines] %s\n' "$*" >&2; }
+
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+  echo "PostgreSQL is not installed: run scripts/ensure-tools.sh test" >&2
+  exit 1
+fi
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+dir=$(mktemp -d /tmp/qs-engines.XXXXXX)
+chmod 755 "$dir"
+as_pg=()
+if [ "$(id -u)" -eq 0 ]; then
+  chown postgres: "$dir"
+  as_pg=(runuser -u postgres --)
+fi
+cleanup() {
+  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+pg_port=$(free_port)
+"${as_pg[@]}" "$pg_bin/initdb" -D "$dir/pg" -U qs -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+# Durability settings off: a test cluster is thrown away, and the suite creates many schemas.
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -t 30 start -o \
+  "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null \
+  || { cat "$dir/pg.log" >&2; exit 1; }
+"$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U qs qs
+export QS_TEST_POSTGRES_URL="postgres://qs@127.0.0.1:$pg_port/qs"
+log "PostgreSQL on 127.0.0.1:$pg_port"
+
+"$@"
