@@ -129,6 +129,9 @@ pub struct RawSmtp {
 pub struct RawServer {
     pub listen: Option<String>,
     pub database_url: Option<String>,
+    /// Where ledger batches the database does not take wait (default: next to a SQLite file,
+    /// `data/ledger.spool` for PostgreSQL). One per instance.
+    pub spool_file: Option<String>,
     /// Origins allowed by CORS (exact `scheme://host[:port]`); empty = none.
     #[serde(default)]
     pub cors_allow_origins: Vec<String>,
@@ -219,6 +222,7 @@ pub struct RawWorkspace {
 pub struct Overrides {
     pub listen: Option<String>,
     pub database_url: Option<String>,
+    pub spool_file: Option<String>,
     pub upstream_url: Option<String>,
     pub upstream_key: Option<SecretString>,
     pub admin_key: Option<SecretString>,
@@ -237,6 +241,8 @@ pub struct Config {
     pub demo: bool,
     pub listen: SocketAddr,
     pub database_url: String,
+    /// The ledger spool (`store::spool`); `None` for an in-memory SQLite database.
+    pub spool_file: Option<std::path::PathBuf>,
     pub cors_allow_origins: Vec<String>,
     pub retention_days: u32,
     pub time_zone: chrono_tz::Tz,
@@ -790,6 +796,25 @@ pub struct WorkspaceConfig {
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/quota-sentinel.db";
+
+/// The ledger spool's default place: beside a SQLite file (`<file>.spool`), none for an
+/// in-memory SQLite database, `data/ledger.spool` for PostgreSQL.
+fn default_spool_file(database_url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
+    match crate::store::Engine::of_url(database_url) {
+        Ok(crate::store::Engine::Sqlite) => {
+            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(database_url).ok()?;
+            let file = opts.get_filename();
+            if file.as_os_str().is_empty() || file == std::path::Path::new(":memory:") {
+                return None;
+            }
+            let mut name = file.as_os_str().to_owned();
+            name.push(".spool");
+            Some(name.into())
+        }
+        _ => Some("data/ledger.spool".into()),
+    }
+}
 pub const DEFAULT_UPSTREAM_URL: &str = "https://api.openai.com/v1";
 /// The longest a browser session may be configured to last: 30 days.
 pub const MAX_SESSION_TTL_HOURS: u32 = 30 * 24;
@@ -844,6 +869,13 @@ impl RawConfig {
                  (e.g. postgres://qs@db.internal/qs)",
             ));
         }
+        let spool_file = match over.spool_file.or(self.server.spool_file) {
+            Some(f) if f.trim().is_empty() => {
+                return Err(invalid("server.spool_file", "must be a file path"))
+            }
+            Some(f) => Some(std::path::PathBuf::from(f)),
+            None => default_spool_file(&database_url),
+        };
         for (i, o) in self.server.cors_allow_origins.iter().enumerate() {
             if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
                 return Err(invalid(
@@ -1018,6 +1050,7 @@ impl RawConfig {
             demo: false,
             listen,
             database_url,
+            spool_file,
             cors_allow_origins: self.server.cors_allow_origins,
             retention_days,
             time_zone,

@@ -75,7 +75,13 @@ pub enum AppError {
     UpstreamTimeout(u64),
     #[error("The upstream could not be reached.")]
     UpstreamUnreachable(#[source] hyper_util::client::legacy::Error),
-    #[error("Internal error.")]
+    /// A database that does not answer is a 503 `store_unavailable` (the gateway still
+    /// proxies and meters meanwhile); any other store failure is an internal error.
+    #[error("{}", if .0.is_unavailable() {
+        "The gateway's database is unavailable; try again shortly."
+    } else {
+        "Internal error."
+    })]
     Store(#[from] crate::store::StoreError),
     /// Any other failure of the gateway's own: the detail is logged, never sent.
     #[error("Internal error.")]
@@ -176,6 +182,7 @@ impl AppError {
             | AppError::TooManyWebSockets { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
+            AppError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -242,6 +249,7 @@ impl AppError {
             AppError::TooManyConcurrentRequests { .. } => "too_many_concurrent_requests",
             AppError::TooManyBufferedBytes { .. } => "too_many_buffered_bytes",
             AppError::TooManyWebSockets { .. } => "too_many_websockets",
+            AppError::Store(e) if e.is_unavailable() => "store_unavailable",
             AppError::BadRequest { .. } | AppError::Store(_) | AppError::Internal(_) => {
                 return None
             }
@@ -272,6 +280,7 @@ impl AppError {
             }
             // A socket is given back when a client closes one: not a matter of seconds.
             AppError::TooManyWebSockets { .. } => Some(5),
+            AppError::Store(e) if e.is_unavailable() => Some(5),
             _ => None,
         }
     }

@@ -51,7 +51,7 @@
 //! | `alerts` | `config`, `i18n`, `model`, `store` |
 //! | `error` | `i18n`, `store` |
 //! | `guard` | `error`, `loglimit` |
-//! | `config` | `conn`, `guard`, `pricing`, `quota`, `model` |
+//! | `config` | `conn`, `guard`, `pricing`, `quota`, `model`, `store` |
 //! | `registry` | `alerts`, `guard`, `model`, `quota`, `store` |
 //! | `proxy` | `config`, `error`, `guard`, `headers`, `loglimit`, `model`, `pricing`, `quota`, `registry`, `store` |
 //! | `api` | `alerts`, `config`, `error`, `guard`, `headers`, `i18n`, `loglimit`, `model`, `proxy`, `quota`, `registry`, `store` |

@@ -53,6 +53,10 @@ struct ServeArgs {
     /// Database URL: sqlite:… or postgres://… [default: sqlite://data/quota-sentinel.db].
     #[arg(long, env = "QS_DATABASE_URL")]
     database_url: Option<String>,
+    /// Where ledger batches wait while the database does not take them [default: beside a
+    /// SQLite file; data/ledger.spool for PostgreSQL]. One per instance.
+    #[arg(long, env = "QS_SPOOL_FILE")]
+    spool_file: Option<String>,
     /// Upstream OpenAI base URL [default: https://api.openai.com/v1].
     #[arg(long, env = "QS_UPSTREAM_URL")]
     upstream_url: Option<String>,
@@ -150,6 +154,7 @@ fn overrides(a: &ServeArgs) -> Result<Overrides, String> {
     Ok(Overrides {
         listen: a.listen.clone(),
         database_url: a.database_url.clone(),
+        spool_file: a.spool_file.clone(),
         upstream_url: a.upstream_url.clone(),
         upstream_key: secret(
             a.upstream_key.as_ref(),

@@ -55,7 +55,7 @@ pub struct LastError {
 pub const SEEN_RUNS_CAP: usize = 100_000;
 
 /// A notification as stored: key and arguments, rendered per locale when read.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredNotification {
     pub id: String,
     pub workspace: String,
@@ -68,7 +68,7 @@ pub struct StoredNotification {
 }
 
 /// A status change, for history.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusChange {
     pub workspace: String,
     pub ts: DateTime<Utc>,

@@ -108,6 +108,10 @@ pub async fn start(
 ) -> Result<Running, ServerError> {
     let addr = listener.local_addr()?;
     let (store, writer) = Store::open(&config.database_url).await?;
+    let writer = match &config.spool_file {
+        Some(path) => writer.with_spool(path.clone()).await?,
+        None => writer,
+    };
     // Before the writer stores any notification: it queues deliveries by the channels' filters.
     let channels = Arc::new(Channels::load(&config, &store).await?);
     tracing::info!(channels = channels.list().len(), "alert channels");

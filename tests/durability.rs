@@ -243,3 +243,111 @@ async fn a_run_counted_before_a_restart_is_not_counted_again() {
         .await;
     assert_eq!(runs_tokens(&after), counted, "{after}");
 }
+
+/// Rows of the ledger and distinct request ids, read straight from PostgreSQL.
+async fn pg_ledger(url: &str) -> (i64, i64) {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let row: (i64, i64) = sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM ledger")
+        .fetch_one(&mut c)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = c.close().await;
+    row
+}
+
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(40);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not in 40 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_postgres_unreachable_calls_are_served_and_their_rows_written_once_it_returns() {
+    let url = postgres_schema_url().await;
+    // Through a relay the test can cut: the server stays up for the other tests.
+    let authority = url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("{url}"))
+        .to_string();
+    let relay = support::cut::Cuttable::start(authority.clone()).await;
+    let opts = Options {
+        database_url: Some(url.replace(&authority, &relay.addr.to_string())),
+        ..Options::default()
+    };
+    let mut env = Env::start_opts(&base_toml(""), opts).await;
+    make_calls(&env).await;
+    wait_for("the first rows", || async {
+        pg_ledger(&url).await.0 == N as i64
+    })
+    .await;
+
+    relay.cut();
+    make_calls(&env).await; // still served: each answer is a 200
+    let health = || async {
+        let r = env.get_anon("/healthz").await;
+        assert_eq!(r.status(), 200, "a gateway that serves is healthy");
+        r.json::<Value>().await.unwrap_or_default()
+    };
+    wait_for("the batches spooled", || async {
+        let h = health().await;
+        h["status"] == "degraded"
+            && h["database"]["reachable"] == false
+            && h["ledger_spool"]["batches"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    let spooled = std::fs::metadata(env.spool_path())
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert!(spooled > 0, "the spool file holds the rows");
+    assert_eq!(pg_ledger(&url).await.0, N as i64);
+    // Reads that need the database say so; quotas are in memory and still answer.
+    let usage = env
+        .get(ACME_KEY, "/api/quota/usage?group_by=family&from=2000-01-01")
+        .await;
+    api_error(usage)
+        .await
+        .assert_status_code(503, "store_unavailable");
+    let st = env.get_json(ACME_KEY, "/api/quota/status").await;
+    assert_eq!(n(&st["usage"], "requests_day"), 2 * N, "{st}");
+
+    relay.heal();
+    wait_for("the spooled rows", || async {
+        pg_ledger(&url).await.0 == 2 * N as i64
+    })
+    .await;
+    wait_for("healthy again", || async {
+        health().await["status"] == "ok"
+    })
+    .await;
+    assert_eq!(
+        pg_ledger(&url).await,
+        (2 * N as i64, 2 * N as i64),
+        "each row once"
+    );
+    assert_eq!(
+        std::fs::metadata(env.spool_path())
+            .map(|m| m.len())
+            .unwrap_or(9),
+        0
+    );
+
+    // Still exactly once after a restart, which replays nothing.
+    env.restart().await;
+    let st = env.get_json(ACME_KEY, "/api/quota/status").await;
+    assert_eq!(n(&st["usage"], "requests_day"), 2 * N, "{st}");
+    assert_eq!(pg_ledger(&url).await.0, 2 * N as i64);
+}

@@ -614,7 +614,14 @@ async fn metrics_and_health() {
     let r = env.get_anon("/healthz").await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap_or_default();
-    assert_eq!(v, json!({"status": "ok"}));
+    assert_eq!(
+        v,
+        json!({
+            "status": "ok",
+            "database": {"engine": "sqlite", "reachable": true},
+            "ledger_spool": {"batches": 0},
+        })
+    );
 }
 
 /// Writes `head`, then each of `parts` in its own write, and reads the answer's status line.

@@ -60,6 +60,7 @@ mod audit;
 mod edits;
 mod marks;
 mod outbox;
+mod spool;
 mod usage;
 mod writer;
 
@@ -89,8 +90,29 @@ pub enum StoreError {
     },
     #[error("stored JSON is malformed: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("ledger spool {path}: {source}")]
+    Spool {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("unsupported database URL (expected sqlite:… or postgres://…): {0}")]
     Url(String),
+}
+
+impl StoreError {
+    /// The database does not answer (connection refused or lost, no connection in time):
+    /// worth trying again later, unlike a failed statement.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+            )
+        )
+    }
 }
 
 /// The database engine a [`Store`] runs on, from its URL's scheme.
@@ -131,8 +153,8 @@ impl Engine {
     }
 }
 
-/// One call, as the ledger records it.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// One call, as the ledger records it (and the spool keeps it, as JSON).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LedgerRow {
     pub ts: DateTime<Utc>,
     pub workspace: Arc<str>,
@@ -169,7 +191,7 @@ pub struct LedgerRow {
 }
 
 /// What the writer task commits.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum Write {
     Call(Box<LedgerRow>),
     Notification(Box<StoredNotification>),
@@ -211,6 +233,8 @@ pub struct Store {
     queued: Arc<Queued>,
     filters: Arc<outbox::Filters>,
     outbox_ready: Arc<tokio::sync::Notify>,
+    spooled: Arc<std::sync::atomic::AtomicUsize>,
+    has_spool: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -227,6 +251,8 @@ impl Store {
         let queued = Arc::new(Queued::default());
         let filters = Arc::new(outbox::Filters::default());
         let outbox_ready = Arc::new(tokio::sync::Notify::new());
+        let spooled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let has_spool = Arc::new(std::sync::atomic::AtomicBool::new(false));
         Ok((
             Store {
                 pool: pool.clone(),
@@ -235,6 +261,8 @@ impl Store {
                 queued: queued.clone(),
                 filters: filters.clone(),
                 outbox_ready: outbox_ready.clone(),
+                spooled: spooled.clone(),
+                has_spool: has_spool.clone(),
             },
             Writer {
                 pool,
@@ -242,6 +270,9 @@ impl Store {
                 queued,
                 filters,
                 outbox_ready,
+                spool: None,
+                spooled,
+                has_spool,
             },
         ))
     }
@@ -272,6 +303,16 @@ impl Store {
 
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// Whether the writer keeps the batches the database does not take in a spool.
+    pub fn spools(&self) -> bool {
+        self.has_spool.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many batches wait in the ledger spool for the database (see `spool`).
+    pub fn spooled_batches(&self) -> usize {
+        self.spooled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many ledger rows a workspace has (roll-ups not included).
@@ -478,12 +519,12 @@ async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
     Ok(pool)
 }
 
-/// Opens a PostgreSQL pool. Connections are awaited for 5 s at most, so that a database that
+/// Opens a PostgreSQL pool. Connections are awaited for 3 s at most, so that a database that
 /// went away fails a batch quickly (the writer then spools it) instead of holding it.
 async fn open_postgres(url: &str) -> Result<AnyPool, StoreError> {
     let pool = AnyPoolOptions::new()
         .max_connections(8)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(3))
         .connect(url)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;

@@ -97,6 +97,7 @@ on_both_engines!(
     usage_pages_hold_every_group_once_ledger_and_roll_ups_together,
     the_outbox_gets_one_row_per_matching_channel_once_and_leases_each_row_to_one_worker,
     workspaces_keys_sessions_and_edits_are_kept,
+    a_batch_written_again_adds_nothing,
 );
 
 async fn temp_store(engine: Engine) -> (Store, tokio::task::JoinHandle<()>, TestDb) {
@@ -706,4 +707,31 @@ async fn workspaces_keys_sessions_and_edits_are_kept(engine: Engine) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(changes, 1);
+}
+
+/// A spooled batch replayed after its commit went through (the answer was lost, or a replay
+/// was cut short) finds its id in `written_batches` and adds nothing.
+async fn a_batch_written_again_adds_nothing(engine: Engine) {
+    let (store, writer, db) = temp_store(engine).await;
+    let now = Utc::now();
+    let batch: Vec<Write> = (0..3)
+        .map(|i| Write::Call(Box::new(row("a", now, "embeddings", i, 0, Some(1)))))
+        .chain([Write::Notification(Box::new(note("a", 1, now)))])
+        .collect();
+    let first = super::writer::write_batch(&store.pool, "batch-1", &batch, &[]).await;
+    assert_eq!(first.unwrap_or_else(|e| panic!("{e}")), Some(0));
+    let again = super::writer::write_batch(&store.pool, "batch-1", &batch, &[]).await;
+    assert_eq!(
+        again.unwrap_or_else(|e| panic!("{e}")),
+        None,
+        "already written"
+    );
+    let other = super::writer::write_batch(&store.pool, "batch-2", &batch[..1], &[]).await;
+    assert_eq!(other.unwrap_or_else(|e| panic!("{e}")), Some(0));
+    let store = flushed(store, writer, &db).await;
+    assert_eq!(store.ledger_count("a").await.unwrap_or(0), 4);
+    assert_eq!(
+        store.notifications("a", 10).await.unwrap_or_default().len(),
+        1
+    );
 }

@@ -274,6 +274,10 @@ impl Store {
             .bind(c)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM written_batches WHERE ts_ms < $1")
+            .bind(c)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(n)
     }

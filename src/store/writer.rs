@@ -3,6 +3,7 @@
 //! [`super`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::outbox::{insert_row, takes};
+use super::spool::{Spool, Spooled};
 use super::{LedgerRow, Store, StoreError, Write};
 use crate::model::{ChannelFilter, StoredNotification};
 
@@ -24,6 +26,11 @@ pub struct Writer {
     pub(super) queued: Arc<Queued>,
     pub(super) filters: Arc<super::outbox::Filters>,
     pub(super) outbox_ready: Arc<tokio::sync::Notify>,
+    pub(super) spool: Option<Spool>,
+    /// Batches in the spool, shared with [`Store::spooled_batches`].
+    pub(super) spooled: Arc<AtomicUsize>,
+    /// Whether there is a spool, shared with [`Store::spools`].
+    pub(super) has_spool: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How many queued (not yet stored) notifications a workspace's ring holds.
@@ -185,6 +192,24 @@ impl Store {
 }
 
 impl Writer {
+    /// Keeps the batches the database does not take in the spool file at `path`, and writes
+    /// them, exactly once, when it answers again (see `spool`). Batches left there by an
+    /// earlier run are written first. Without a spool, a batch that fails its retries is lost
+    /// (and logged).
+    pub async fn with_spool(mut self, path: std::path::PathBuf) -> Result<Writer, StoreError> {
+        let spool = Spool::open(path).await?;
+        self.spooled.store(spool.batches(), Ordering::Relaxed);
+        if spool.batches() > 0 {
+            tracing::warn!(
+                batches = spool.batches(),
+                "ledger spool holds batches from an earlier run; writing them first"
+            );
+        }
+        self.spool = Some(spool);
+        self.has_spool.store(true, Ordering::Relaxed);
+        Ok(self)
+    }
+
     /// Commits queued writes in batches until every [`Store`] handle is dropped, then returns
     /// after the last batch: dropping the senders is how shutdown flushes.
     pub async fn run(self) {
@@ -192,12 +217,15 @@ impl Writer {
     }
 
     /// Like [`Writer::run`], but once `stop` completes no new write is accepted and the writer
-    /// returns after committing everything already queued (shutdown).
+    /// returns after committing (or spooling) everything already queued (shutdown).
     pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()>) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut stop = std::pin::pin!(stop);
         let mut stopping = false;
+        let mut next_drain = tokio::time::Instant::now();
+        self.drain(&mut next_drain).await;
         loop {
+            let spooled = self.spooled.load(Ordering::Relaxed) > 0;
             let n = if stopping {
                 self.rx.recv_many(&mut batch, BATCH).await
             } else {
@@ -206,6 +234,11 @@ impl Writer {
                     () = &mut stop => {
                         stopping = true;
                         self.rx.close();
+                        continue;
+                    }
+                    // Idle with a spool: try the database again now and then.
+                    () = tokio::time::sleep_until(next_drain), if spooled => {
+                        self.drain(&mut next_drain).await;
                         continue;
                     }
                 }
@@ -224,40 +257,153 @@ impl Writer {
                     }
                 }
             }
-            let mut attempt = 0;
-            let filters = self.filters.get();
-            loop {
-                match write_batch(&self.pool, &batch, &filters).await {
-                    Ok(0) => break,
-                    Ok(_) => {
-                        // New outbox rows: the delivery worker sends them now.
-                        self.outbox_ready.notify_one();
-                        break;
-                    }
-                    Err(e) if attempt < 5 => {
-                        attempt += 1;
-                        tracing::warn!(error = %e, rows = batch.len(), attempt, "ledger batch failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            let id = uuid::Uuid::now_v7().simple().to_string();
+            if self.spooled.load(Ordering::Relaxed) > 0 {
+                // Earlier batches wait in the spool: they go first, and while the database
+                // still does not take them this one joins them without a wait.
+                if tokio::time::Instant::now() >= next_drain {
+                    self.drain(&mut next_drain).await;
+                }
+                if self.spooled.load(Ordering::Relaxed) > 0 {
+                    let batch = std::mem::take(&mut batch);
+                    self.keep(Spooled { id, writes: batch }).await;
+                    continue;
+                }
+            }
+            self.commit(id, &mut batch).await;
+            batch.clear();
+        }
+    }
+
+    /// Commits one batch, with retries; a batch the database does not take goes to the spool.
+    async fn commit(&mut self, id: String, batch: &mut Vec<Write>) {
+        let filters = self.filters.get();
+        let mut attempt = 0;
+        loop {
+            match write_batch(&self.pool, &id, batch, &filters).await {
+                Ok(added) => {
+                    self.committed(added, batch);
+                    return;
+                }
+                Err(e) if attempt < RETRIES => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, rows = batch.len(), attempt, "ledger batch failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, rows = batch.len(), "ledger batch failed after retries");
+                    let writes = std::mem::take(batch);
+                    self.keep(Spooled { id, writes }).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After a batch is through: wakes the delivery worker for new outbox rows, and takes its
+    /// notifications out of the ring (the table answers for them from now on).
+    fn committed(&self, outbox_rows: Option<usize>, batch: &[Write]) {
+        if outbox_rows.is_some_and(|n| n > 0) {
+            self.outbox_ready.notify_one();
+        }
+        self.queued.remove(batch.iter().filter_map(|w| match w {
+            Write::Notification(n) => Some((n.workspace.as_str(), n.id.as_str())),
+            _ => None,
+        }));
+    }
+
+    /// Keeps a batch the database did not take in the spool (lost, and logged, without one).
+    async fn keep(&mut self, batch: Spooled) {
+        let rows = batch.writes.len();
+        let kept = match &mut self.spool {
+            Some(spool) => match spool.append(&batch).await {
+                Ok(()) => {
+                    self.spooled.store(spool.batches(), Ordering::Relaxed);
+                    tracing::warn!(
+                        rows,
+                        batches = spool.batches(),
+                        "ledger batch spooled until the database answers"
+                    );
+                    true
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, rows, "ledger batch lost: the spool failed");
+                    false
+                }
+            },
+            None => {
+                tracing::error!(rows, "ledger batch lost after retries (no spool)");
+                false
+            }
+        };
+        if !kept {
+            // Given up: the ring stops listing its notifications.
+            self.committed(None, &batch.writes);
+        }
+        // Spooled notifications stay listed from the ring until their replay commits them.
+    }
+
+    /// Writes every spooled batch, oldest first, then empties the spool; stops at the first
+    /// failure (the batches already written are skipped by the next attempt) and sets when to
+    /// try again.
+    async fn drain(&mut self, next_drain: &mut tokio::time::Instant) {
+        let Some(mut spool) = self.spool.take() else {
+            return;
+        };
+        if spool.batches() > 0 {
+            *next_drain = tokio::time::Instant::now() + DRAIN_EVERY;
+            if let Some(rows) = self.replay(&spool).await {
+                match spool.clear().await {
+                    Ok(()) => tracing::info!(rows, "ledger spool written to the database"),
+                    Err(e) => tracing::error!(error = %e, "ledger spool cannot be emptied"),
+                }
+                self.spooled.store(spool.batches(), Ordering::Relaxed);
+            }
+        }
+        self.spool = Some(spool);
+    }
+
+    /// Writes the spool's batches in order; the rows written, or `None` at the first failure.
+    async fn replay(&self, spool: &Spool) -> Option<usize> {
+        let filters = self.filters.get();
+        let (mut offset, mut rows) = (0, 0);
+        loop {
+            let (batches, next) = match spool.read_from(offset).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "ledger spool cannot be read");
+                    return None;
+                }
+            };
+            if batches.is_empty() {
+                return Some(rows);
+            }
+            for b in &batches {
+                match write_batch(&self.pool, &b.id, &b.writes, &filters).await {
+                    Ok(added) => {
+                        self.committed(added, &b.writes);
+                        rows += b.writes.len();
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, rows = batch.len(), "ledger batch lost after retries");
-                        break;
+                        tracing::debug!(error = %e, "ledger spool: the database still fails");
+                        return None;
                     }
                 }
             }
-            // Stored (or given up): the table answers for these notifications from now on.
-            self.queued.remove(batch.iter().filter_map(|w| match w {
-                Write::Notification(n) => Some((n.workspace.as_str(), n.id.as_str())),
-                _ => None,
-            }));
-            batch.clear();
+            offset = next;
         }
     }
 }
 
+/// Retries of a batch before it is spooled.
+const RETRIES: u64 = 2;
+/// How often a writer with spooled batches tries the database again.
+const DRAIN_EVERY: Duration = Duration::from_secs(1);
+
 /// Row counts of one multi-row INSERT. SQLite allows 32766 bound parameters and PostgreSQL
-/// 65535; 25 per row keeps 256 rows well below both. Batches are cut into these sizes only, so the five statements stay
-/// in sqlx's statement cache instead of being parsed again for every new batch length.
+/// 65535; 25 per row keeps 256 rows well below both. Batches are cut into these sizes only, so
+/// the five statements stay in sqlx's statement cache instead of being parsed again for every
+/// new batch length.
 pub(super) const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
 
 /// The ledger's columns, in the order [`write_batch`] binds them.
@@ -327,13 +473,28 @@ pub(super) fn fixed_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
 }
 
 /// Commits `batch` in one transaction, with the outbox rows of the notifications it adds
-/// (those `filters` take); how many outbox rows it added.
-async fn write_batch(
+/// (those `filters` take) and its `id` in `written_batches`; how many outbox rows it added, or
+/// `None` when a batch of this id was committed before (a replay from the spool), which adds
+/// nothing.
+pub(super) async fn write_batch(
     pool: &AnyPool,
+    id: &str,
     batch: &[Write],
     filters: &[ChannelFilter],
-) -> Result<usize, StoreError> {
+) -> Result<Option<usize>, StoreError> {
     let mut tx = pool.begin().await?;
+    let first = sqlx::query(
+        "INSERT INTO written_batches (id, ts_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(Utc::now().timestamp_millis())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if first == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
     let mut outbox_rows = 0;
     let calls: Vec<&LedgerRow> = batch
         .iter()
@@ -419,5 +580,5 @@ async fn write_batch(
         }
     }
     tx.commit().await?;
-    Ok(outbox_rows)
+    Ok(Some(outbox_rows))
 }

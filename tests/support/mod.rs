@@ -2,6 +2,7 @@
 //! with a fresh SQLite database per test.
 #![allow(dead_code)]
 
+pub(crate) mod cut;
 pub(crate) mod process;
 
 use std::time::Duration;
@@ -283,6 +284,7 @@ impl Env {
                         format!("sqlite://{}/qs.db", self.db_dir.path().display())
                     }),
                 ),
+                spool_file: Some(self.spool_path().display().to_string()),
                 upstream_url: Some(
                     self.upstream_url
                         .clone()
@@ -313,6 +315,11 @@ impl Env {
     /// The configuration (TOML) of the next (re)start.
     pub(crate) fn set_toml(&mut self, toml: &str) {
         self.extra = toml.to_string();
+    }
+
+    /// The ledger spool of the gateway.
+    pub(crate) fn spool_path(&self) -> std::path::PathBuf {
+        self.db_dir.path().join("ledger.spool")
     }
 
     /// The database file.
