@@ -9,7 +9,7 @@ ifneq ($(QS_CONFIG),)
 export QS_CONFIG
 endif
 
-.PHONY: run demo test test-suite build tools test-tools unit sdk e2e bench fmt lint
+.PHONY: run demo test test-suite build tools test-tools unit sdk e2e bench image fmt lint
 
 ## make run: build the gateway and its UI (release) and serve on 127.0.0.1:3000 with SQLite.
 run: build
@@ -40,6 +40,7 @@ test-suite:
 	# The WASM entry is built by `cargo leptos build` below.
 	cargo test --workspace --exclude frontend --quiet
 	cargo leptos build --release
+	scripts/test-image.sh --no-cargo-build
 	$(MAKE) --no-print-directory sdk e2e
 
 sdk:
@@ -58,6 +59,10 @@ bench: tools
 	scripts/bench-policies.sh $(BIN)
 	@scripts/ensure-tools.sh test
 	cd end2end && QS_BIN=$(BIN) npx playwright test --config playwright.bench.config.ts
+
+## make image: the OCI image (from scratch, with buildah, offline) as an archive for `docker load`.
+image:
+	scripts/image.sh
 
 fmt:
 	cargo fmt --all

@@ -2,6 +2,7 @@
 # Installs what the build and the tests need, idempotently; fast when everything is there.
 #   scripts/ensure-tools.sh build   -> rust wasm target, cargo-leptos, wasm-bindgen-cli, npm (binaryen)
 #   scripts/ensure-tools.sh test    -> build tools + chromium, nginx-free test deps, python venv with openai
+#   scripts/ensure-tools.sh image   -> build tools + buildah (OCI images from scratch, no daemon), jq
 set -euo pipefail
 mode="${1:-build}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -81,9 +82,17 @@ ensure_bench_tools() {
   fi
 }
 
+# make image: Debian's buildah builds and commits an image from scratch without a daemon or a
+# container runtime (nothing is RUN inside the image), and writes an OCI archive; jq edits and
+# checks the archive's JSON (index.json, manifest.json, the image config).
+ensure_image_tools() {
+  apt_install buildah jq
+}
+
 case "$mode" in
   build) ensure_build_tools ;;
   test) ensure_build_tools; ensure_test_tools ;;
   bench) ensure_build_tools; ensure_bench_tools ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  image) ensure_build_tools; ensure_image_tools ;;
+  *) echo "usage: $0 build|test|bench|image" >&2; exit 2 ;;
 esac
