@@ -1,8 +1,10 @@
 //! Measures the ledger writer's CPU cost per row, for BENCHMARKS.md: queues `ROWS` (default
 //! 200,000) call rows shaped like the benchmark's chat calls, lets the writer commit them into
-//! a fresh SQLite file, and prints CPU time (user + system, every thread) per row and rows/s.
+//! a fresh SQLite file (or the PostgreSQL database of `DATABASE_URL`), and prints this
+//! process's CPU time (user + system, every thread) per row and rows/s. With PostgreSQL the
+//! server's own CPU is not in the figure; rows/s is.
 //!
-//! `cargo run --release --example ledger_write -- [ROWS]`
+//! `cargo run --release --example ledger_write -- [ROWS] [DATABASE_URL]`
 
 #![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
 
@@ -30,7 +32,9 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(200_000);
     let dir = std::env::temp_dir().join(format!("qs-ledger-bench-{}", std::process::id()));
-    let url = format!("sqlite://{}/ledger.db", dir.display());
+    let url = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| format!("sqlite://{}/ledger.db", dir.display()));
     let (store, writer) = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     let writer = tokio::spawn(writer.run());
     let (ws, key, family, model): (Arc<str>, Arc<str>, Arc<str>, Arc<str>) = (

@@ -34,8 +34,12 @@ trap cleanup EXIT
 pg_port=$(free_port)
 "${as_pg[@]}" "$pg_bin/initdb" -D "$dir/pg" -U qs -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
 # Durability settings off: a test cluster is thrown away, and the suite creates many schemas.
-"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -t 30 start -o \
-  "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null \
+# QS_ENGINES_DURABLE=1 (benchmarks) keeps PostgreSQL's defaults: fsync and synchronous commits.
+pg_opts="-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300"
+if [ "${QS_ENGINES_DURABLE:-0}" != 1 ]; then
+  pg_opts="$pg_opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -t 30 start -o "$pg_opts" >/dev/null \
   || { cat "$dir/pg.log" >&2; exit 1; }
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U qs qs
 export QS_TEST_POSTGRES_URL="postgres://qs@127.0.0.1:$pg_port/qs"
