@@ -4,7 +4,8 @@
 //! Owns: admission against every [`LimitKind`], reservations and their settlement, restoring usage
 //! from the ledger, the workspace's side of the status (limit reached, refusal remembered, near
 //! a limit). Must not: read the clock (`now` is a parameter), do IO, allocate on the hot path
-//! (`admit` / `settle`), know about the upstream account, or format text.
+//! (`admit` / `settle`; the minute window's buckets are allocated once, by a workspace's first
+//! call), know about the upstream account, or format text.
 //!
 //! Money is counted in integer nano-dollars (1e-9 USD); dollars appear only in [`Usage`],
 //! [`Refusal`] and [`Limits`].
