@@ -1,6 +1,7 @@
 //! The admin's workspace list, `GET /api/admin/workspaces`: pages by cursor, search by part of
 //! the id or name, the count of matches, 400s in OpenAI's error shape for bad parameters; and
-//! the overview over every workspace, `GET /api/admin/overview`.
+//! the overview over every workspace, `GET /api/admin/overview`; and the admin socket without
+//! the snapshot of every workspace (`/api/quota/ws?snapshot=none`).
 
 mod support;
 
@@ -218,4 +219,89 @@ async fn the_overview_sums_every_workspace_not_one_page() {
     // Admin only.
     let e = api_error(env.get(ACME_KEY, "/api/admin/overview").await).await;
     assert_eq!(e.status, 403, "{}", e.raw);
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws_connect(env: &Env, query: &str) -> Ws {
+    let url = format!(
+        "{}/api/quota/ws?token={ADMIN_KEY}{query}",
+        env.gateway.replacen("http://", "ws://", 1)
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .unwrap_or_else(|e| panic!("ws connect: {e}"));
+    ws
+}
+
+/// The types of the messages up to and including the first `pong` (a ping is sent first).
+async fn types_until_pong(ws: &mut Ws) -> Vec<String> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::Text(r#"{"type":"ping"}"#.into()))
+        .await
+        .unwrap_or_else(|e| panic!("ping: {e}"));
+    let mut types = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no pong; got {types:?}"));
+        let Some(Ok(Message::Text(t))) = msg else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
+        let kind = v["type"].as_str().unwrap_or_default().to_string();
+        types.push(kind.clone());
+        if kind == "pong" {
+            return types;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_socket_may_go_without_the_snapshot_of_every_workspace() {
+    let env = Env::start(&many_toml()).await;
+    // The default: a status of every workspace first (the pong comes after them).
+    let mut all = ws_connect(&env, "").await;
+    let types = types_until_pong(&mut all).await;
+    assert_eq!(types.iter().filter(|t| *t == "status").count(), 122);
+    // snapshot=none: nothing before the pong; a change still comes through.
+    let mut none = ws_connect(&env, "&snapshot=none").await;
+    assert_eq!(types_until_pong(&mut none).await, ["pong"]);
+    let r = env.chat(ACME_KEY, "hello socket").await;
+    assert_eq!(r.status(), 200);
+    let _ = r.bytes().await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        use futures_util::StreamExt;
+        let msg = tokio::time::timeout_at(deadline, none.next())
+            .await
+            .unwrap_or_else(|_| panic!("no status of acme after its call"));
+        if let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = msg {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
+            if v["type"] == "status" && v["data"]["workspace"] == "acme" {
+                break;
+            }
+        }
+    }
+    // A workspace's own socket always gets its one snapshot; a bad value is a 400.
+    let mut one = ws_connect(&env, "&workspace=beta&snapshot=none").await;
+    assert_eq!(types_until_pong(&mut one).await, ["status", "pong"]);
+    let url = format!(
+        "{}/api/quota/ws?token={ADMIN_KEY}&snapshot=some",
+        env.gateway.replacen("http://", "ws://", 1)
+    );
+    match tokio_tungstenite::connect_async(url).await {
+        Ok(_) => panic!("snapshot=some: the upgrade was accepted"),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 400);
+            let body = resp.body().clone().unwrap_or_default();
+            let e: quota_sentinel::types::ErrorBody = serde_json::from_slice(&body)
+                .unwrap_or_else(|e| panic!("not an OpenAI error ({e}): {body:?}"));
+            assert_eq!(e.error.param.as_deref(), Some("snapshot"));
+        }
+        Err(e) => panic!("snapshot=some: unexpected error {e}"),
+    }
 }

@@ -529,3 +529,23 @@ pub mod browser {
         Ok((resp.status(), text))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_url_encodes_the_search_and_the_cursor() {
+        let it = Locale::all()
+            .find(|l| l.code() == "it")
+            .unwrap_or(Locale::EN);
+        assert_eq!(
+            workspace_page_url(Locale::EN, "", None),
+            "/api/admin/workspaces?locale=en&q="
+        );
+        assert_eq!(
+            workspace_page_url(it, "Team 1&x=é", Some("ws.61")),
+            "/api/admin/workspaces?locale=it&q=Team%201%26x%3D%C3%A9&cursor=ws.61"
+        );
+    }
+}
