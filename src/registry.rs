@@ -556,6 +556,57 @@ impl Registry {
     /// `after`. Also says how many match in all and whether more follow the page. Holds the
     /// index's read lock for one walk, reading only ids and names (no workspace lock).
     pub fn page(&self, q: &str, after: Option<&str>, limit: usize) -> Page {
+        self.page_with_status(q, None, after, limit)
+    }
+
+    /// [`Registry::page`] of the workspaces that also have `status` now (any when `None`). The
+    /// workspaces are read under their own locks after the index's lock is let go.
+    pub fn page_with_status(
+        &self,
+        q: &str,
+        status: Option<Status>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Page {
+        let Some(status) = status else {
+            return self.page_by_text(q, after, limit);
+        };
+        let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let needle = q.to_lowercase();
+        let candidates: Vec<Arc<Workspace>> = idx
+            .by_id
+            .values()
+            .filter(|w| {
+                needle.is_empty()
+                    || contains_ignore_case(&w.id, &needle)
+                    || contains_ignore_case(&w.name, &needle)
+            })
+            .cloned()
+            .collect();
+        drop(idx);
+        let mut page = Page {
+            workspaces: Vec::with_capacity(limit.min(candidates.len())),
+            total: 0,
+            more: false,
+        };
+        for w in candidates {
+            if w.status() != status {
+                continue;
+            }
+            page.total += 1;
+            if after.is_some_and(|a| *w.id <= *a) {
+                continue;
+            }
+            if page.workspaces.len() < limit {
+                page.workspaces.push(w);
+            } else {
+                page.more = true;
+            }
+        }
+        page
+    }
+
+    fn page_by_text(&self, q: &str, after: Option<&str>, limit: usize) -> Page {
         let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
         let needle = q.to_lowercase();
         let matches = |w: &Workspace| {
@@ -1448,6 +1499,37 @@ mod lock_tests {
         assert!(p.workspaces.is_empty());
         assert_eq!((p.total, p.more), (0, false));
         assert_eq!(reg.workspace_count(), 5);
+    }
+
+    #[test]
+    fn a_page_can_hold_one_status_only() {
+        let now = crate::quota::testutil::utc("2026-05-10T12:00:00Z");
+        let (reg, _kept) = registry(&["alpha", "bravo", "charlie"], now);
+        let p = reg.page_with_status("", Some(Status::Normal), None, 2);
+        assert_eq!(page_ids(&p), ["alpha", "bravo"]);
+        assert_eq!((p.total, p.more), (3, true));
+        // bravo refused at its minute limit: no longer normal.
+        let limits = Limits {
+            requests_per_minute: Some(1),
+            ..Limits::default()
+        };
+        let bravo = reg.upsert_workspace("bravo", "bravo", limits, now);
+        call(&reg, &bravo, None, now);
+        assert!(reg.admit(&bravo, Demand::default(), None, now).is_err());
+        let status = bravo.status();
+        assert_ne!(status, Status::Normal);
+        let p = reg.page_with_status("", Some(status), None, 10);
+        assert_eq!(page_ids(&p), ["bravo"]);
+        assert_eq!((p.total, p.more), (1, false));
+        let p = reg.page_with_status("", Some(Status::Normal), Some("alpha"), 10);
+        assert_eq!(page_ids(&p), ["charlie"]);
+        assert_eq!((p.total, p.more), (2, false));
+        let p = reg.page_with_status("ALP", Some(Status::Normal), None, 10);
+        assert_eq!(page_ids(&p), ["alpha"]);
+        assert!(reg
+            .page_with_status("", Some(Status::Degraded), None, 10)
+            .workspaces
+            .is_empty());
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl Backend for UiBackend {
     fn workspaces(&self, locale: Locale) -> WorkspaceList {
         let first = crate::api::admin::ListParams {
             q: String::new(),
+            status: None,
             after: None,
             limit: crate::types::WORKSPACE_PAGE_DEFAULT,
         };

@@ -148,6 +148,37 @@ async fn the_list_searches_ids_and_names_in_any_case() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_filters_by_status_on_the_server() {
+    let mut toml = base_toml("requests_per_minute = 1");
+    toml.push_str(&many_toml()[base_toml("").len()..]);
+    let env = Env::start(&toml).await;
+    let page = env
+        .get_json(ADMIN_KEY, "/api/admin/workspaces?status=normal&limit=3")
+        .await;
+    assert_eq!(ids(&page), ["acme", "beta", "team-000"]);
+    assert_eq!(page["total"], 122);
+    // acme refused at its minute limit: its status now, and it alone has it.
+    for want in [200, 429] {
+        let r = env.chat(ACME_KEY, "hello status").await;
+        assert_eq!(r.status(), want);
+        let _ = r.bytes().await;
+    }
+    let acme = env
+        .get_json(ADMIN_KEY, "/api/quota/status?workspace=acme")
+        .await;
+    let status = acme["status"].as_str().unwrap_or_default().to_string();
+    assert_ne!(status, "normal", "{acme}");
+    let page = env
+        .get_json(ADMIN_KEY, &format!("/api/admin/workspaces?status={status}"))
+        .await;
+    assert_eq!(ids(&page), ["acme"], "{page}");
+    assert_eq!(page["total"], 1);
+    let (all, totals) = all_pages(&env, "status=normal&q=team&limit=50").await;
+    assert_eq!(all.len(), 120);
+    assert!(totals.iter().all(|t| *t == 120), "{totals:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_list_parameters_are_400s_naming_the_parameter() {
     let env = Env::start(&many_toml()).await;
     let long = "x".repeat(201);
@@ -161,6 +192,8 @@ async fn bad_list_parameters_are_400s_naming_the_parameter() {
         ("cursor=ws.zz", "cursor"),
         ("cursor=ws.", "cursor"),
         ("cursor=ws.ff", "cursor"),
+        ("status=fine", "status"),
+        ("status=NORMAL", "status"),
         (&*format!("q={long}"), "q"),
     ] {
         let r = env

@@ -116,8 +116,14 @@ pub const NOTIFICATION_LIMIT: u32 = 20;
 pub const HOURS: i64 = 24;
 pub const DAYS: i64 = 30;
 
-/// The `GET /api/admin/workspaces` URL of the page after `cursor` for search `q`, in `locale`.
-pub fn workspace_page_url(locale: Locale, q: &str, cursor: Option<&str>) -> String {
+/// The `GET /api/admin/workspaces` URL of the page after `cursor` for search `q` (and
+/// `status`), in `locale`.
+pub fn workspace_page_url(
+    locale: Locale,
+    q: &str,
+    status: Option<crate::types::Status>,
+    cursor: Option<&str>,
+) -> String {
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
@@ -133,6 +139,10 @@ pub fn workspace_page_url(locale: Locale, q: &str, cursor: Option<&str>) -> Stri
         locale.code(),
         enc(q)
     );
+    if let Some(s) = status {
+        url.push_str("&status=");
+        url.push_str(s.as_str());
+    }
     if let Some(c) = cursor {
         url.push_str("&cursor=");
         url.push_str(&enc(c));
@@ -284,7 +294,7 @@ impl Loader {
         #[cfg(not(feature = "ssr"))]
         let (page, overview, latest, account) = {
             let code = self.locale.code();
-            let page = self.workspace_page("", None).await?;
+            let page = self.workspace_page("", None, None).await?;
             let overview = self.overview().await?;
             let latest = browser::get_json::<crate::types::NotificationList>(&format!(
                 "/api/quota/notifications?locale={code}&limit={NOTIFICATION_LIMIT}"
@@ -312,9 +322,10 @@ impl Loader {
     pub async fn workspace_page(
         &self,
         q: &str,
+        status: Option<crate::types::Status>,
         cursor: Option<&str>,
     ) -> Result<WorkspaceList, LoadError> {
-        browser::get_json(&workspace_page_url(self.locale, q, cursor)).await
+        browser::get_json(&workspace_page_url(self.locale, q, status, cursor)).await
     }
 
     /// The admin's overview of every workspace (the browser refreshes it with this).
@@ -540,12 +551,17 @@ mod tests {
             .find(|l| l.code() == "it")
             .unwrap_or(Locale::EN);
         assert_eq!(
-            workspace_page_url(Locale::EN, "", None),
+            workspace_page_url(Locale::EN, "", None, None),
             "/api/admin/workspaces?locale=en&q="
         );
         assert_eq!(
-            workspace_page_url(it, "Team 1&x=é", Some("ws.61")),
-            "/api/admin/workspaces?locale=it&q=Team%201%26x%3D%C3%A9&cursor=ws.61"
+            workspace_page_url(
+                it,
+                "Team 1&x=é",
+                Some(crate::types::Status::RateLimited),
+                Some("ws.61")
+            ),
+            "/api/admin/workspaces?locale=it&q=Team%201%26x%3D%C3%A9&status=rate_limited&cursor=ws.61"
         );
     }
 }

@@ -920,8 +920,8 @@ pub struct UsageReport {
     pub next_cursor: Option<String>,
 }
 
-/// `GET /api/admin/workspaces?q=&limit=&cursor=`: a page of the workspaces whose id or name
-/// contains `q`, sorted by id.
+/// `GET /api/admin/workspaces?q=&status=&limit=&cursor=`: a page of the workspaces whose id or
+/// name contains `q` (and that have `status`), sorted by id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkspaceList {
     pub workspaces: Vec<StatusReport>,

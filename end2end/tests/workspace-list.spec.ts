@@ -74,6 +74,17 @@ test.describe("workspace list", () => {
     await expect(range).toHaveText("1–50 of 122");
     await expect(rows).toHaveCount(50);
     await expect(rows.first()).toHaveAttribute("data-workspace", "acme");
+
+    // The status filter asks the server too: no workspace is degraded, every one is normal.
+    await page.getByTestId("status-filter").selectOption("degraded");
+    await expect(rows).toHaveCount(0);
+    await expect(range).toHaveText("");
+    await page.getByTestId("status-filter").selectOption("normal");
+    await expect(range).toHaveText("1–50 of 122");
+    await page.getByTestId("page-next").click();
+    await expect(range).toHaveText("51–100 of 122");
+    await page.getByTestId("status-filter").selectOption("");
+    await expect(range).toHaveText("1–50 of 122");
   });
 
   test("the first page is in the server's HTML, with the overview's sums over every workspace", async ({

@@ -70,6 +70,9 @@ pub struct ListQuery {
     pub limit: Option<String>,
     /// A `next_cursor` of an earlier page.
     pub cursor: Option<String>,
+    /// Only the workspaces with this status now (`normal`, `warning`, `degraded`,
+    /// `rate_limited`, `quota_exceeded`); absent or empty: any.
+    pub status: Option<String>,
     pub locale: Option<String>,
 }
 
@@ -80,6 +83,7 @@ const SEARCH_MAX: usize = 200;
 #[derive(Debug, PartialEq, Eq)]
 pub struct ListParams {
     pub q: String,
+    pub status: Option<Status>,
     pub after: Option<String>,
     pub limit: usize,
 }
@@ -126,8 +130,23 @@ impl ListQuery {
                 Some("q"),
             ));
         }
+        let status = match self.status.as_deref() {
+            None | Some("") => None,
+            Some(v) => Some(
+                Status::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == v)
+                    .ok_or_else(|| {
+                        AppError::bad_request(
+                            "`status` must be one of normal, warning, degraded, rate_limited, quota_exceeded.",
+                            Some("status"),
+                        )
+                    })?,
+            ),
+        };
         Ok(ListParams {
             q: q.to_string(),
+            status,
             after,
             limit,
         })
@@ -137,7 +156,9 @@ impl ListQuery {
 /// A page of the workspaces in `locale`: those whose id or name contains `p.q`, sorted by id.
 pub fn list_page(shared: &Shared, p: &ListParams, locale: crate::i18n::Locale) -> WorkspaceList {
     let now = Utc::now();
-    let page = shared.registry.page(&p.q, p.after.as_deref(), p.limit);
+    let page = shared
+        .registry
+        .page_with_status(&p.q, p.status, p.after.as_deref(), p.limit);
     let next_cursor = if page.more {
         page.workspaces.last().map(|w| encode_cursor(&w.id))
     } else {
@@ -160,8 +181,8 @@ pub fn list_page(shared: &Shared, p: &ListParams, locale: crate::i18n::Locale) -
     }
 }
 
-/// `GET /api/admin/workspaces?q=&limit=&cursor=&locale=`: a page of the workspaces, sorted by
-/// id, with the cursor of the next page (`null` on the last) and how many match in all.
+/// `GET /api/admin/workspaces?q=&status=&limit=&cursor=&locale=`: a page of the workspaces,
+/// sorted by id, with the cursor of the next page (`null` on the last) and how many match in all.
 pub async fn list(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,

@@ -1,6 +1,6 @@
 //! `/admin`: the overview ([`super::overview`]) and the workspaces in a live table, a page at a
 //! time (the server renders the first; the browser searches the server as the admin types,
-//! debounced, and pages with next / previous; sort and status filter apply to the page), and `/admin/workspaces/:id`: one workspace's history charts,
+//! debounced, and for a status, and pages with next / previous; sort applies to the page), and `/admin/workspaces/:id`: one workspace's history charts,
 //! notifications, upstream headroom, next resets and model downgrades in effect, alert rules
 //! ([`super::rules`]), limits and policies ([`super::policies`]) and the reset button (with
 //! confirmation). Admin sessions only.
@@ -33,9 +33,14 @@ pub fn AdminPage() -> impl IntoView {
     when_loaded(data, |d| view! { <AdminView data=d/> }.into_any(), None)
 }
 
-/// The `GET /api/admin/workspaces` URL of the page after `cursor` for search `q`.
-fn page_url(locale: crate::i18n::Locale, q: &str, cursor: Option<&str>) -> String {
-    crate::data::workspace_page_url(locale, q, cursor)
+/// The `GET /api/admin/workspaces` URL of the page after `cursor` for search `q` and `status`.
+fn page_url(
+    locale: crate::i18n::Locale,
+    q: &str,
+    status: Option<Status>,
+    cursor: Option<&str>,
+) -> String {
+    crate::data::workspace_page_url(locale, q, status, cursor)
 }
 
 /// How long the search box waits after the last keystroke before it asks the server.
@@ -55,7 +60,7 @@ fn AdminView(data: AdminData) -> impl IntoView {
     // The monitor keeps the reports of the page's workspaces only.
     m.watch_only(
         data.page.workspaces.clone(),
-        page_url(tr.locale(), "", None),
+        page_url(tr.locale(), "", None, None),
     );
     // The page shown: its workspaces come live from the monitor; its cursor and total from the
     // server. `cursors` holds the cursor of each page up to this one (`None`: the first).
@@ -68,17 +73,18 @@ fn AdminView(data: AdminData) -> impl IntoView {
     let query = RwSignal::new(String::new());
     let status_filter = RwSignal::new(None::<Status>);
     let sort = RwSignal::new((SortKey::Workspace, false));
-    // Loads the page after the last cursor of `stack` for search `q`.
+    // Loads the page after the last cursor of `stack` for search `q` and the status chosen.
     let load = move |q: String, stack: Vec<Option<String>>| {
         #[cfg(not(feature = "ssr"))]
         {
+            let status = status_filter.get_untracked();
             let n = seq.get_value() + 1;
             seq.set_value(n);
             loading.set(true);
             let cursor = stack.last().cloned().flatten();
             let loader = Loader::from_context(tr.locale());
             leptos::task::spawn_local(async move {
-                let r = loader.workspace_page(&q, cursor.as_deref()).await;
+                let r = loader.workspace_page(&q, status, cursor.as_deref()).await;
                 if seq.get_value() != n {
                     return;
                 }
@@ -88,7 +94,7 @@ fn AdminView(data: AdminData) -> impl IntoView {
                         failed.set(false);
                         m.watch_only(
                             list.workspaces.clone(),
-                            page_url(tr.locale(), &q, cursor.as_deref()),
+                            page_url(tr.locale(), &q, status, cursor.as_deref()),
                         );
                         page.set(list);
                         cursors.set(stack);
@@ -227,6 +233,7 @@ fn AdminView(data: AdminData) -> impl IntoView {
                     <select data-testid="status-filter" on:change=move |ev| {
                         let v = event_target_value(&ev);
                         status_filter.set(Status::ALL.into_iter().find(|s| s.as_str() == v));
+                        load(query.get_untracked(), vec![None]);
                     }>
                         <option value="">{tr.t("admin-filter-any")}</option>
                         {status_options}
