@@ -68,3 +68,36 @@ start_gateway() { local name=$1 bin=$2 config=$3 sim=$4
 
 # row LABEL NAME: one table row of the medians of gateway NAME's rounds.
 row() { echo "| $1 | $(med "${RPS[$2]}") | $(med "${CPU[$2]}") | ${CPU[$2]}|"; }
+
+# wait_long URL SECS: waits until URL answers, at most SECS seconds (a gateway with many
+# workspaces takes longer to start than wait_up allows); fails the script after that.
+wait_long() { local deadline=$(( $(date +%s) + $2 ))
+  until curl -s -o /dev/null "$1"; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "not up after $2 s: $1" >&2; exit 1; }
+    sleep 0.02
+  done
+}
+
+# many_toml FILE N [NAMED]: N idle workspaces `ws0` … with a key each (and a name with NAMED).
+many_toml() {
+  python3 - "$1" "$2" "${3:-}" <<'PY'
+import hashlib, sys
+path, n, named = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "named"
+with open(path, "w") as f:
+    for i in range(n):
+        h = hashlib.sha256(f"qs_idle_{i}".encode()).hexdigest()
+        name = f'name = "Workspace {i}"\n' if named else ""
+        f.write(f'[[workspaces]]\nid = "ws{i}"\n{name}key_sha256 = ["{h}"]\n')
+PY
+}
+
+# ledger_rows DB N WORKSPACES: N ledger rows in SQLite DB (a gateway made its schema), spread
+# over workspaces ws0 … and the last 20 days (none in the last minute: idle minute windows).
+ledger_rows() {
+  local now_ms; now_ms=$(( $(date +%s) * 1000 ))
+  sqlite3 "$1" "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $2 - 1)
+    INSERT INTO ledger (ts_ms, workspace, key_id, family, model, http_status, input_tokens,
+                        output_tokens, cost_nanos, latency_ms)
+    SELECT $now_ms - 120000 - (i * 7919) % (20 * 86400000), 'ws' || (i % $3), 'cfg_bench', 'chat',
+           'gpt-4o-mini', 200, 100, 20, 27000, 100 FROM c;"
+}

@@ -9,9 +9,12 @@
 #     served thread per core like the gateway (`--per-core`), and hyper's connection APIs alone (`--lean`);
 #     and the CPU time each proxy and the simulator spend per call in those rounds;
 #     and the ledger writer's CPU per row on its own (examples/ledger_write.rs, median of three runs);
-#  3. memory per idle workspace (RSS with 10,000 workspaces vs none, median of three starts);
-#  4. Web UI: WASM sizes, server render of /admin with 1,000 workspaces.
+#  3. many workspaces: memory per idle workspace (RSS with $BENCH_MANY = 100,000 workspaces vs
+#     none) and the start-up with that many and 200,000 ledger rows to rebuild counters from,
+#     medians of three starts; with BENCH_BEFORE=PATH/TO/an-earlier-build, that build side by side;
+#  4. Web UI: WASM sizes, server render of /admin with 1,000 and with 100,000 workspaces.
 # Usage: scripts/bench.sh PATH/TO/quota-sentinel     (make bench builds it and calls this)
+#        BENCH_ONLY=many [BENCH_BEFORE=OLD_BIN] scripts/bench.sh BIN   (steps 3 and 4 only)
 set -euo pipefail
 BIN=${1:?usage: bench.sh BIN}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,6 +81,8 @@ LUA
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 OHA=${OHA:-$HOME/.cache/quota-sentinel/tools/bin/oha}
+# BENCH_ONLY=many: steps 3 and 4 alone (many workspaces, Web UI).
+if [ "${BENCH_ONLY:-}" != many ]; then
 echo "## Fixed rate: oha -q $RATE -n $((RATE * SECS)) -c 16, $ROUNDS alternating rounds (µs, medians of the rounds)"
 declare -A L50 L99 L999
 LAT_NAMES=(direct nginx lean perc gateway)
@@ -198,32 +203,56 @@ for i in 1 2 3; do
 done
 echo "ledger writer alone: $(printf '%s\n' "${LW[@]}" | median) µs of CPU per row (median of ${LW[*]})"
 
-echo; echo "## Memory per idle workspace"
+fi
+
+echo; echo "## Many workspaces: memory per idle workspace, start-up with counter rebuild"
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 rss_small=$(rss_kb $GW_PID)
-python3 - "$TMP/many.toml" <<'PY'
-import hashlib, sys
-with open(sys.argv[1], "w") as f:
-    for i in range(10000):
-        h = hashlib.sha256(f"qs_idle_{i}".encode()).hexdigest()
-        f.write(f'[[workspaces]]\nid = "ws{i}"\nkey_sha256 = ["{h}"]\n')
-PY
-# Three fresh starts of each (the first start after creating a database can be larger): medians.
-PER=()
+MANY=${BENCH_MANY:-100000}
+many_toml "$TMP/many.toml" "$MANY"
+# Builds compared side by side: this one, and $BENCH_BEFORE (an earlier build) if set.
+BUILDS=(now); declare -A BUILD_BIN=([now]=$BIN)
+if [ -n "${BENCH_BEFORE:-}" ]; then BUILDS+=(before); BUILD_BIN[before]=$BENCH_BEFORE; fi
+# A database with $MANY workspaces' ledger: 2 rows per workspace over the last 20 days.
+GW5=$(port)
+QS_LOG=warn "$BIN" serve --config "$TMP/many.toml" --listen 127.0.0.1:$GW5 --database-url "sqlite://$TMP/ledger.db" \
+  --upstream-url http://127.0.0.1:$SIM/v1 & GW5_PID=$!; PIDS+=($GW5_PID)
+wait_long "http://127.0.0.1:$GW5/healthz" 120
+kill $GW5_PID; wait $GW5_PID 2>/dev/null || true
+ledger_rows "$TMP/ledger.db" $(( 2 * MANY )) "$MANY"
+declare -A PER_WS UP_MS
+# Three rounds; in each, every build: RSS idle with $MANY workspaces vs none (fresh databases),
+# then the time from exec to a first /healthz answer with $MANY workspaces and the ledger above.
 for i in 1 2 3; do
-  GW2=$(port); GW3=$(port)
-  QS_LOG=warn "$BIN" serve --config "$TMP/many.toml" --listen 127.0.0.1:$GW2 --database-url "sqlite://$TMP/many$i.db" \
-    --upstream-url http://127.0.0.1:$SIM/v1 & GW2_PID=$!; PIDS+=($GW2_PID)
-  QS_LOG=warn "$BIN" serve --listen 127.0.0.1:$GW3 --database-url "sqlite://$TMP/none$i.db" \
-    --upstream-url http://127.0.0.1:$SIM/v1 & GW3_PID=$!; PIDS+=($GW3_PID)
-  wait_up "http://127.0.0.1:$GW2/healthz"; wait_up "http://127.0.0.1:$GW3/healthz"
-  sleep 1
-  rss_many=$(rss_kb $GW2_PID); rss_none=$(rss_kb $GW3_PID)
-  kill $GW2_PID $GW3_PID 2>/dev/null || true
-  echo "start $i: RSS idle with 0 workspaces: ${rss_none} KiB; with 10,000: ${rss_many} KiB"
-  PER+=("$(( (rss_many - rss_none) * 1024 / 10000 ))")
+  for b in "${BUILDS[@]}"; do
+    bin=${BUILD_BIN[$b]}
+    GW2=$(port); GW3=$(port)
+    QS_LOG=warn "$bin" serve --config "$TMP/many.toml" --listen 127.0.0.1:$GW2 --database-url "sqlite://$TMP/many-$b$i.db" \
+      --upstream-url http://127.0.0.1:$SIM/v1 & GW2_PID=$!; PIDS+=($GW2_PID)
+    wait_long "http://127.0.0.1:$GW2/healthz" 120
+    QS_LOG=warn "$bin" serve --listen 127.0.0.1:$GW3 --database-url "sqlite://$TMP/none-$b$i.db" \
+      --upstream-url http://127.0.0.1:$SIM/v1 & GW3_PID=$!; PIDS+=($GW3_PID)
+    wait_long "http://127.0.0.1:$GW3/healthz" 60
+    sleep 2
+    rss_many=$(rss_kb $GW2_PID); rss_none=$(rss_kb $GW3_PID)
+    kill $GW2_PID $GW3_PID 2>/dev/null || true; wait $GW2_PID $GW3_PID 2>/dev/null || true
+    PER_WS[$b]+="$(( (rss_many - rss_none) * 1024 / MANY )) "
+    cp "$TMP/ledger.db" "$TMP/up-$b$i.db"
+    GW6=$(port); t0=$(date +%s%N)
+    QS_LOG=warn "$bin" serve --config "$TMP/many.toml" --listen 127.0.0.1:$GW6 --database-url "sqlite://$TMP/up-$b$i.db" \
+      --upstream-url http://127.0.0.1:$SIM/v1 & GW6_PID=$!; PIDS+=($GW6_PID)
+    wait_long "http://127.0.0.1:$GW6/healthz" 120
+    UP_MS[$b]+="$(( ($(date +%s%N) - t0) / 1000000 )) "
+    kill $GW6_PID; wait $GW6_PID 2>/dev/null || true
+    echo "round $i, $b: RSS idle with 0 workspaces ${rss_none} KiB, with $MANY ${rss_many} KiB; up with $MANY and $(( 2 * MANY )) ledger rows in $(last "${UP_MS[$b]}") ms"
+  done
 done
 echo "RSS after the load above (1 workspace): ${rss_small} KiB"
-echo "per idle workspace: $(printf '%s\n' "${PER[@]}" | median) bytes (median of ${PER[*]})"
+for b in "${BUILDS[@]}"; do
+  echo "| $b: memory per idle workspace, $MANY workspaces | $(med "${PER_WS[$b]}") bytes | ${PER_WS[$b]}|"
+  echo "| $b: start-up to /healthz, $MANY workspaces, $(( 2 * MANY )) ledger rows | $(med "${UP_MS[$b]}") ms | ${UP_MS[$b]}|"
+done
 
 echo; echo "## Web UI"
 SITE=${LEPTOS_SITE_ROOT:-$ROOT/target/site}
@@ -234,24 +263,23 @@ if [ -n "$WASM" ]; then
 else
   echo "no WASM under $SITE/pkg: build with cargo leptos first" >&2
 fi
-# Server render of /admin with 1,000 workspaces, signed in as admin: 25 GETs, the first 5 dropped.
-python3 - "$TMP/ui.toml" <<'PY'
-import hashlib, sys
-with open(sys.argv[1], "w") as f:
-    for i in range(1000):
-        h = hashlib.sha256(f"qs_ui_{i}".encode()).hexdigest()
-        f.write(f'[[workspaces]]\nid = "ws{i}"\nname = "Workspace {i}"\nkey_sha256 = ["{h}"]\n')
-PY
-GW4=$(port); ADMIN=qs_bench_admin_key_0123456789
-QUOTA_ADMIN_KEY=$ADMIN QS_LOG=warn LEPTOS_SITE_ROOT="$SITE" "$BIN" serve --config "$TMP/ui.toml" --listen 127.0.0.1:$GW4 \
-  --database-url "sqlite://$TMP/ui.db" --upstream-url http://127.0.0.1:$SIM/v1 & PIDS+=($!)
-wait_up "http://127.0.0.1:$GW4/healthz"
-curl -sf -c "$TMP/jar" -H 'content-type: application/json' -d "{\"key\":\"$ADMIN\"}" "http://127.0.0.1:$GW4/api/session" >/dev/null
-times=(); bytes=0
-for i in $(seq 1 25); do
-  out=$(curl -s -b "$TMP/jar" -o "$TMP/admin.html" -w '%{http_code} %{time_total}' "http://127.0.0.1:$GW4/admin")
-  [ "${out%% *}" = 200 ] || { echo "GET /admin answered ${out%% *}" >&2; exit 1; }
-  [ "$i" -gt 5 ] && times+=("${out##* }")
+# Server render of /admin (the first page of 50 and the overview over every workspace) with
+# 1,000 and with $MANY workspaces, signed in as admin: 25 GETs each, the first 5 dropped.
+ADMIN=qs_bench_admin_key_0123456789
+for n in 1000 "$MANY"; do
+  many_toml "$TMP/ui$n.toml" "$n" named
+  GW4=$(port)
+  QUOTA_ADMIN_KEY=$ADMIN QS_LOG=warn LEPTOS_SITE_ROOT="$SITE" "$BIN" serve --config "$TMP/ui$n.toml" --listen 127.0.0.1:$GW4 \
+    --database-url "sqlite://$TMP/ui$n.db" --upstream-url http://127.0.0.1:$SIM/v1 & GW4_PID=$!; PIDS+=($GW4_PID)
+  wait_long "http://127.0.0.1:$GW4/healthz" 120
+  curl -sf -c "$TMP/jar" -H 'content-type: application/json' -d "{\"key\":\"$ADMIN\"}" "http://127.0.0.1:$GW4/api/session" >/dev/null
+  times=(); bytes=0
+  for i in $(seq 1 25); do
+    out=$(curl -s -b "$TMP/jar" -o "$TMP/admin.html" -w '%{http_code} %{time_total}' "http://127.0.0.1:$GW4/admin")
+    [ "${out%% *}" = 200 ] || { echo "GET /admin answered ${out%% *}" >&2; exit 1; }
+    [ "$i" -gt 5 ] && times+=("${out##* }")
+  done
+  bytes=$(stat -c %s "$TMP/admin.html")
+  printf '%s\n' "${times[@]}" | python3 -c "import sys, statistics as s; t=[float(x)*1000 for x in sys.stdin]; print(f'| server render of /admin, $n workspaces ($bytes bytes of HTML) | median {s.median(t):.1f} ms | max {max(t):.1f} ms | {len(t)} requests after 5 warm-up |')"
+  kill $GW4_PID; wait $GW4_PID 2>/dev/null || true
 done
-bytes=$(stat -c %s "$TMP/admin.html")
-printf '%s\n' "${times[@]}" | python3 -c "import sys, statistics as s; t=[float(x)*1000 for x in sys.stdin]; print(f'| server render of /admin, 1,000 workspaces ($bytes bytes of HTML) | median {s.median(t):.1f} ms | max {max(t):.1f} ms | {len(t)} requests after 5 warm-up |')"

@@ -56,10 +56,13 @@ pub struct Workspace {
 struct WsState {
     meter: WorkspaceMeter,
     tracker: StatusTracker,
-    last_error: Option<LastError>,
+    /// Boxed, like the rest that most idle workspaces never have (a few bytes each matter
+    /// with many workspaces).
+    last_error: Option<Box<LastError>>,
     /// Usage changed since the last snapshot pushed to subscribers.
     dirty: bool,
-    unpriced: Unpriced,
+    /// Allocated by the first call of a model without a price.
+    unpriced: Option<Box<Unpriced>>,
     alerts: AlertRules,
     /// The admin's edits, if any (boxed: most workspaces have none).
     edited: Option<Box<Edited>>,
@@ -166,7 +169,8 @@ pub struct Caller {
 
 #[derive(Default, Debug)]
 struct Index {
-    by_id: HashMap<Arc<str>, Arc<Workspace>>,
+    /// Sorted by id: the admin's list pages through it by range, without sorting.
+    by_id: BTreeMap<Arc<str>, Arc<Workspace>>,
     by_key: HashMap<[u8; 32], Caller>,
 }
 
@@ -250,6 +254,9 @@ pub struct Registry {
     burn_min_minutes: u32,
     /// The account-wide budget (`[account]`), if one is set: read once a second by the tick.
     account_budget: Mutex<Option<AccountBudget>>,
+    /// The limits last put in a meter, shared with the next meter that has equal limits (with
+    /// many workspaces on the defaults, one copy serves them all).
+    last_limits: Mutex<Option<Arc<Limits>>>,
 }
 
 /// A workspace's policies for one call (see [`Registry::call_policy`]).
@@ -297,6 +304,20 @@ impl Registry {
             hub,
             burn_min_minutes,
             account_budget: Mutex::new(None),
+            last_limits: Mutex::new(None),
+        }
+    }
+
+    /// `limits` as a shared copy: the one last used if equal, else a new one (then the last).
+    fn share(&self, limits: Limits) -> Arc<Limits> {
+        let mut last = self.last_limits.lock().unwrap_or_else(|p| p.into_inner());
+        match &*last {
+            Some(l) if **l == limits => l.clone(),
+            _ => {
+                let l = Arc::new(limits);
+                *last = Some(l.clone());
+                l
+            }
         }
     }
 
@@ -340,7 +361,7 @@ impl Registry {
                     }
                     None => limits,
                 };
-                st.meter.set_limits(limits, now);
+                st.meter.set_limits(self.share(limits), now);
                 let mut alerts = Vec::new();
                 st.alerts.on_limits_changed(&st.meter, now, &mut alerts);
                 self.evaluate(&w, st, now, &[]);
@@ -354,11 +375,11 @@ impl Registry {
             name: name.to_string(),
             load: Arc::default(),
             state: Mutex::new(WsState {
-                meter: WorkspaceMeter::new(limits, self.tz),
+                meter: WorkspaceMeter::new(self.share(limits), self.tz),
                 tracker: StatusTracker::new(now),
                 last_error: None,
                 dirty: false,
-                unpriced: Unpriced::default(),
+                unpriced: None,
                 alerts: AlertRules::default(),
                 edited: None,
             }),
@@ -518,9 +539,175 @@ impl Registry {
     /// All workspaces, sorted by id.
     pub fn workspaces(&self) -> Vec<Arc<Workspace>> {
         let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
-        let mut v: Vec<_> = idx.by_id.values().cloned().collect();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
-        v
+        idx.by_id.values().cloned().collect()
+    }
+
+    /// How many workspaces there are.
+    pub fn workspace_count(&self) -> usize {
+        self.index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .len()
+    }
+
+    /// A page of the workspaces whose id or name contains `q` (case-insensitive; every
+    /// workspace when `q` is empty), sorted by id: at most `limit` of those with an id after
+    /// `after`. Also says how many match in all and whether more follow the page. Holds the
+    /// index's read lock for one walk, reading only ids and names (no workspace lock).
+    pub fn page(&self, q: &str, after: Option<&str>, limit: usize) -> Page {
+        self.page_with_status(q, None, after, limit)
+    }
+
+    /// [`Registry::page`] of the workspaces that also have `status` now (any when `None`). The
+    /// workspaces are read under their own locks after the index's lock is let go.
+    pub fn page_with_status(
+        &self,
+        q: &str,
+        status: Option<Status>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Page {
+        let Some(status) = status else {
+            return self.page_by_text(q, after, limit);
+        };
+        let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let needle = q.to_lowercase();
+        let candidates: Vec<Arc<Workspace>> = idx
+            .by_id
+            .values()
+            .filter(|w| {
+                needle.is_empty()
+                    || contains_ignore_case(&w.id, &needle)
+                    || contains_ignore_case(&w.name, &needle)
+            })
+            .cloned()
+            .collect();
+        drop(idx);
+        let mut page = Page {
+            workspaces: Vec::with_capacity(limit.min(candidates.len())),
+            total: 0,
+            more: false,
+        };
+        for w in candidates {
+            if w.status() != status {
+                continue;
+            }
+            page.total += 1;
+            if after.is_some_and(|a| *w.id <= *a) {
+                continue;
+            }
+            if page.workspaces.len() < limit {
+                page.workspaces.push(w);
+            } else {
+                page.more = true;
+            }
+        }
+        page
+    }
+
+    fn page_by_text(&self, q: &str, after: Option<&str>, limit: usize) -> Page {
+        let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let needle = q.to_lowercase();
+        let matches = |w: &Workspace| {
+            needle.is_empty()
+                || contains_ignore_case(&w.id, &needle)
+                || contains_ignore_case(&w.name, &needle)
+        };
+        let mut page = Page {
+            workspaces: Vec::with_capacity(limit.min(idx.by_id.len())),
+            total: 0,
+            more: false,
+        };
+        let start = match after {
+            Some(a) => std::ops::Bound::Excluded(a),
+            None => std::ops::Bound::Unbounded,
+        };
+        let before = match after {
+            // Those up to `after` count in the total only.
+            Some(a) if needle.is_empty() => idx
+                .by_id
+                .range::<str, _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(a)))
+                .count(),
+            Some(a) => idx
+                .by_id
+                .range::<str, _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(a)))
+                .filter(|(_, w)| matches(w))
+                .count(),
+            None => 0,
+        };
+        let mut after_count = 0usize;
+        for w in idx
+            .by_id
+            .range::<str, _>((start, std::ops::Bound::Unbounded))
+            .map(|(_, w)| w)
+        {
+            if !matches(w) {
+                continue;
+            }
+            after_count += 1;
+            if page.workspaces.len() < limit {
+                page.workspaces.push(w.clone());
+            }
+        }
+        page.more = after_count > page.workspaces.len();
+        page.total = before + after_count;
+        page
+    }
+
+    /// What the admin's overview shows of every workspace, in one walk that copies out a few
+    /// numbers under each workspace's lock: spend today and this month summed, the `top`
+    /// spenders today, the `top` limits forecast to run out soonest (before their reset), and
+    /// the workspace with the greatest account-wide status (its view, for the account's card).
+    pub fn overview(&self, now: DateTime<Utc>, top: usize) -> Overview {
+        let acct = self.account.current();
+        let mut o = Overview {
+            workspaces: 0,
+            cost_usd_day: 0.0,
+            cost_usd_month: 0.0,
+            top_spend: Vec::new(),
+            burning: Vec::new(),
+            account: None,
+            upstream: None,
+        };
+        let mut account: Option<(Status, Arc<Workspace>)> = None;
+        for w in self.workspaces() {
+            o.workspaces += 1;
+            let st = w.lock();
+            let usage = st.meter.usage(now);
+            o.cost_usd_day += usage.cost_usd_day;
+            o.cost_usd_month += usage.cost_usd_month;
+            if usage.cost_usd_day > 0.0 {
+                keep_top(
+                    &mut o.top_spend,
+                    top,
+                    (w.clone(), usage.cost_usd_day),
+                    |a, b| b.1.total_cmp(&a.1),
+                );
+            }
+            for f in st.alerts.forecasts(&st.meter, now, self.burn_min_minutes) {
+                if f.before_reset() {
+                    keep_top(&mut o.burning, top, (w.clone(), f), |a, b| {
+                        a.1.runs_out_at.cmp(&b.1.runs_out_at)
+                    });
+                }
+            }
+            let (status, cause, _) = st.tracker.current();
+            if cause.scope() == Some(crate::types::Scope::Account)
+                && account.as_ref().is_none_or(|(s, _)| status > *s)
+            {
+                account = Some((status, w.clone()));
+            }
+            drop(st);
+        }
+        if o.workspaces > 0 {
+            o.upstream = acct.headroom(now).cloned();
+        }
+        o.account = account.map(|(_, w)| {
+            let st = w.lock();
+            view_of(&w, &st, &acct, now, self.burn_min_minutes)
+        });
+        o
     }
 
     /// The first instant of the earliest current month period among the workspaces (the
@@ -593,11 +780,11 @@ impl Registry {
                 "retry_after".into(),
                 ArgValue::Number(refusal.retry_after_secs as f64),
             );
-            st.last_error = Some(LastError {
+            st.last_error = Some(Box::new(LastError {
                 key: limit_error_key(refusal.limit),
                 args: with_reset_time(args, refusal, self.tz, now),
                 at: now,
-            });
+            }));
             self.evaluate(w, &mut st, now, &[]);
         }
         r
@@ -620,7 +807,7 @@ impl Registry {
             st.meter.settle(r, actual, now);
             st.dirty = true;
             if let Some((key, args)) = error {
-                st.last_error = Some(LastError { key, args, at: now });
+                st.last_error = Some(Box::new(LastError { key, args, at: now }));
             }
             let spent = Spent {
                 requests: 1,
@@ -671,7 +858,7 @@ impl Registry {
         {
             let mut st = w.lock();
             if let Some((key, args)) = error {
-                st.last_error = Some(LastError { key, args, at: now });
+                st.last_error = Some(Box::new(LastError { key, args, at: now }));
             }
             // Its last error changed: subscribers get it with the next tick.
             st.dirty = true;
@@ -709,7 +896,11 @@ impl Registry {
                     month_nanos =
                         month_nanos.saturating_add(settled[LimitKind::BudgetUsdPerMonth as usize]);
                 }
-                let unpriced = st.unpriced.due(now).map(|d| (d, st.tracker.current().0));
+                let unpriced = st
+                    .unpriced
+                    .as_mut()
+                    .and_then(|u| u.due(now))
+                    .map(|d| (d, st.tracker.current().0));
                 let view = if st.dirty {
                     st.dirty = false;
                     self.hub
@@ -825,10 +1016,11 @@ impl Registry {
     pub fn note_unpriced(&self, w: &Workspace, model: &str, now: DateTime<Utc>) {
         let due = {
             let mut st = w.lock();
-            if !st.unpriced.see(model, now) {
+            let unpriced = st.unpriced.get_or_insert_with(Box::default);
+            if !unpriced.see(model, now) {
                 return;
             }
-            st.unpriced.due(now).map(|d| (d, st.tracker.current().0))
+            unpriced.due(now).map(|d| (d, st.tracker.current().0))
         };
         if let Some(((models, more), status)) = due {
             self.emit(w, quota::unpriced_models_notice(&models, more, status), now);
@@ -993,6 +1185,54 @@ impl Workspace {
     }
 }
 
+/// A page of the admin's workspace list (see [`Registry::page`]).
+#[derive(Debug)]
+pub struct Page {
+    pub workspaces: Vec<Arc<Workspace>>,
+    /// Workspaces matching the search, on every page.
+    pub total: usize,
+    /// Whether matching workspaces follow this page.
+    pub more: bool,
+}
+
+/// The admin's overview of every workspace (see [`Registry::overview`]).
+#[derive(Debug)]
+pub struct Overview {
+    pub workspaces: usize,
+    pub cost_usd_day: f64,
+    pub cost_usd_month: f64,
+    /// The greatest spenders today, greatest first.
+    pub top_spend: Vec<(Arc<Workspace>, f64)>,
+    /// The limits forecast to run out before their reset, soonest first.
+    pub burning: Vec<(Arc<Workspace>, quota::Forecast)>,
+    /// The view of the workspace with the greatest account-wide status, if any has one.
+    pub account: Option<StatusView>,
+    /// The upstream's headroom, as every workspace's view shows it (none without workspaces).
+    pub upstream: Option<crate::types::UpstreamHeadroom>,
+}
+
+/// Inserts `item` into `list` (kept sorted by `cmp`, at most `n` long) if it is among the
+/// first `n`. Stable: of equals, the one seen first stays first.
+fn keep_top<T>(list: &mut Vec<T>, n: usize, item: T, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    let at = list.partition_point(|x| cmp(x, &item) != std::cmp::Ordering::Greater);
+    if at < n {
+        list.insert(at, item);
+        list.truncate(n);
+    }
+}
+
+/// Whether `hay` contains `needle_lower` (already lower case), ignoring case. An ASCII needle
+/// is compared byte by byte without allocating; another needle against `hay` in lower case.
+fn contains_ignore_case(hay: &str, needle_lower: &str) -> bool {
+    if !needle_lower.is_ascii() {
+        return hay.to_lowercase().contains(needle_lower);
+    }
+    let (h, n) = (hay.as_bytes(), needle_lower.as_bytes());
+    n.is_empty()
+        || h.windows(n.len())
+            .any(|win| win.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}
+
 /// The last-error key of a refusal by `limit`: minute limits say "retry in N seconds", day and
 /// month limits name their reset time.
 fn limit_error_key(limit: LimitKind) -> &'static str {
@@ -1068,7 +1308,7 @@ fn view_of(
                 // Workspace windows free on whole seconds, counted from the second `now` is in.
                 _ => (s * 1000).saturating_sub(u64::from(now.timestamp_subsec_millis())),
             }),
-        last_error: st.last_error.clone(),
+        last_error: st.last_error.as_deref().cloned(),
         forecasts: st
             .alerts
             .forecasts(&st.meter, now, burn_min_minutes)
@@ -1221,6 +1461,152 @@ mod lock_tests {
     fn ws(reg: &Registry, id: &str) -> Arc<Workspace> {
         reg.workspace(id)
             .unwrap_or_else(|| panic!("no workspace {id}"))
+    }
+
+    fn page_ids(p: &Page) -> Vec<&str> {
+        p.workspaces.iter().map(|w| &*w.id).collect()
+    }
+
+    #[test]
+    fn pages_follow_the_id_order_and_count_every_match() {
+        let now = crate::quota::testutil::utc("2026-05-10T12:00:00Z");
+        let (reg, _kept) = registry(&["delta", "alpha", "charlie", "bravo"], now);
+        reg.upsert_workspace("echo", "Research Échelon", Limits::default(), now);
+        let p = reg.page("", None, 2);
+        assert_eq!(page_ids(&p), ["alpha", "bravo"]);
+        assert_eq!((p.total, p.more), (5, true));
+        let p = reg.page("", Some("bravo"), 2);
+        assert_eq!(page_ids(&p), ["charlie", "delta"]);
+        assert_eq!((p.total, p.more), (5, true));
+        let p = reg.page("", Some("delta"), 2);
+        assert_eq!(page_ids(&p), ["echo"]);
+        assert_eq!((p.total, p.more), (5, false));
+        // A cursor between ids (a workspace that is gone) pages on after its place.
+        let p = reg.page("", Some("b"), 10);
+        assert_eq!(page_ids(&p), ["bravo", "charlie", "delta", "echo"]);
+        // Search: ids and names, any case (also beyond ASCII), counted before the cursor too.
+        let p = reg.page("HA", None, 10);
+        assert_eq!(page_ids(&p), ["alpha", "charlie"]);
+        let p = reg.page("r", Some("bravo"), 1);
+        assert_eq!(page_ids(&p), ["charlie"]);
+        // bravo, charlie, echo ("Research"): one before the cursor, one more after the page.
+        assert_eq!((p.total, p.more), (3, true));
+        let p = reg.page("RESEARCH", None, 10);
+        assert_eq!(page_ids(&p), ["echo"]);
+        let p = reg.page("éCHEL", None, 10);
+        assert_eq!(page_ids(&p), ["echo"]);
+        let p = reg.page("zulu", None, 10);
+        assert!(p.workspaces.is_empty());
+        assert_eq!((p.total, p.more), (0, false));
+        assert_eq!(reg.workspace_count(), 5);
+    }
+
+    #[test]
+    fn a_page_can_hold_one_status_only() {
+        let now = crate::quota::testutil::utc("2026-05-10T12:00:00Z");
+        let (reg, _kept) = registry(&["alpha", "bravo", "charlie"], now);
+        let p = reg.page_with_status("", Some(Status::Normal), None, 2);
+        assert_eq!(page_ids(&p), ["alpha", "bravo"]);
+        assert_eq!((p.total, p.more), (3, true));
+        // bravo refused at its minute limit: no longer normal.
+        let limits = Limits {
+            requests_per_minute: Some(1),
+            ..Limits::default()
+        };
+        let bravo = reg.upsert_workspace("bravo", "bravo", limits, now);
+        call(&reg, &bravo, None, now);
+        assert!(reg.admit(&bravo, Demand::default(), None, now).is_err());
+        let status = bravo.status();
+        assert_ne!(status, Status::Normal);
+        let p = reg.page_with_status("", Some(status), None, 10);
+        assert_eq!(page_ids(&p), ["bravo"]);
+        assert_eq!((p.total, p.more), (1, false));
+        let p = reg.page_with_status("", Some(Status::Normal), Some("alpha"), 10);
+        assert_eq!(page_ids(&p), ["charlie"]);
+        assert_eq!((p.total, p.more), (2, false));
+        let p = reg.page_with_status("ALP", Some(Status::Normal), None, 10);
+        assert_eq!(page_ids(&p), ["alpha"]);
+        assert!(reg
+            .page_with_status("", Some(Status::Degraded), None, 10)
+            .workspaces
+            .is_empty());
+    }
+
+    #[test]
+    fn case_insensitive_contains() {
+        assert!(contains_ignore_case("Research Team", "team"));
+        assert!(contains_ignore_case("ws-00042", "00042"));
+        assert!(contains_ignore_case("anything", ""));
+        assert!(!contains_ignore_case("abc", "abcd"));
+        assert!(contains_ignore_case("ÄRGER", "ärg"));
+        assert!(!contains_ignore_case("Team", "tea m"));
+    }
+
+    #[test]
+    fn the_overview_sums_every_workspace_and_keeps_the_top_few() {
+        let now = crate::quota::testutil::utc("2026-05-10T12:00:00Z");
+        let ids: Vec<String> = (0..30).map(|i| format!("w{i:02}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let (reg, _kept) = registry(&refs, now);
+        // w03 spends $3, w07 $1, w20 $2, w21 $2 (equal: the first seen stays first).
+        for (id, usd) in [("w03", 3), ("w07", 1), ("w20", 2), ("w21", 2)] {
+            let w = ws(&reg, id);
+            let r = reg
+                .admit(&w, Demand::default(), None, now)
+                .unwrap_or_else(|e| panic!("refused: {e:?}"));
+            let actual = Actual {
+                tokens: 10,
+                cost_nanos: Some(usd * 1_000_000_000),
+            };
+            reg.settle(&w, r, actual, None, None, now);
+        }
+        let o = reg.overview(now, 3);
+        assert_eq!(o.workspaces, 30);
+        assert!((o.cost_usd_day - 8.0).abs() < 1e-9, "{}", o.cost_usd_day);
+        assert!(
+            (o.cost_usd_month - 8.0).abs() < 1e-9,
+            "{}",
+            o.cost_usd_month
+        );
+        let top: Vec<(&str, f64)> = o.top_spend.iter().map(|(w, c)| (&*w.id, *c)).collect();
+        assert_eq!(top, [("w03", 3.0), ("w20", 2.0), ("w21", 2.0)]);
+        assert!(o.burning.is_empty());
+        assert!(o.account.is_none());
+        // Idle meters stay unallocated: reading them for the overview allocates no window.
+        assert!(!ws(&reg, "w00").lock().meter.window_allocated());
+        assert!(ws(&reg, "w03").lock().meter.window_allocated());
+    }
+
+    #[test]
+    fn keep_top_is_bounded_sorted_and_stable() {
+        let mut list = Vec::new();
+        for (i, x) in [5, 1, 9, 5, 7, 3, 9].into_iter().enumerate() {
+            keep_top(&mut list, 3, (x, i), |a: &(i32, usize), b| b.0.cmp(&a.0));
+        }
+        let values: Vec<i32> = list.iter().map(|x| x.0).collect();
+        assert_eq!(values, [9, 9, 7]);
+        // The first 9 seen is first.
+        assert!(list[0].1 < list[1].1);
+        keep_top(&mut list, 0, (100, 0), |a, b| b.0.cmp(&a.0));
+        assert_eq!(list.len(), 3);
+    }
+
+    /// What an idle workspace holds inline (heap parts are counted by `scripts/bench.sh`, which
+    /// measures the process): the window's buckets are not among them until a first call.
+    #[test]
+    fn an_idle_workspace_is_small() {
+        let sizes = [
+            ("Workspace", std::mem::size_of::<Workspace>()),
+            ("WsState", std::mem::size_of::<WsState>()),
+            ("WorkspaceMeter", std::mem::size_of::<WorkspaceMeter>()),
+            ("StatusTracker", std::mem::size_of::<StatusTracker>()),
+            ("AlertRules", std::mem::size_of::<AlertRules>()),
+            ("Limits", std::mem::size_of::<Limits>()),
+            ("Unpriced", std::mem::size_of::<Unpriced>()),
+        ];
+        eprintln!("{sizes:?}");
+        assert!(std::mem::size_of::<Workspace>() <= 512, "{sizes:?}");
+        assert!(std::mem::size_of::<AlertRules>() <= 16, "{sizes:?}");
     }
 
     /// A downgrade rule takes effect once the day's budget, reservations included, reaches its

@@ -102,7 +102,7 @@ impl Running {
 
 /// Builds everything and starts serving on `listener`; stops when `shutdown` is cancelled.
 pub async fn start(
-    config: Config,
+    mut config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<Running, ServerError> {
@@ -133,6 +133,9 @@ pub async fn start(
     registry.set_account_budget(config.account_budget.clone());
     let now = Utc::now();
     load_workspaces(&config, &store, &registry, now).await?;
+    // The registry holds the workspaces now: the file's copy would only take memory (hundreds
+    // of bytes each, a lot with many workspaces).
+    config.workspaces = Vec::new();
     // From the start of the earliest month period of any workspace (each has its own
     // `reset_monthly_on`); each meter keeps only what falls in its own periods.
     let since = registry.earliest_month_start(now);
@@ -197,7 +200,7 @@ pub async fn start(
     }
     let sessions = api::session::Sessions::load(session_key, &config, &store).await?;
     // First run: nobody could sign in or create anything, so a one-time setup link is made.
-    let (setup, setup_link) = if registry.workspaces().is_empty() && admin_hash.is_none() {
+    let (setup, setup_link) = if registry.workspace_count() == 0 && admin_hash.is_none() {
         let (gate, token) = api::setup::SetupGate::new(std::time::Instant::now());
         (
             Some(gate),
@@ -473,7 +476,7 @@ async fn load_workspaces(
     for edit in store.workspace_edits().await? {
         registry.restore_edit(&edit.id, edit.limits.as_ref().map_err(String::as_str), now);
     }
-    if registry.workspaces().is_empty() {
+    if registry.workspace_count() == 0 {
         tracing::warn!("no workspaces: add [[workspaces]] to the config file or create one with POST /api/admin/workspaces");
     }
     Ok(())

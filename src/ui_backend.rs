@@ -15,8 +15,8 @@ use crate::api::{Principal, Shared};
 use crate::i18n::{render_notification, render_status, Locale};
 use crate::store::Page;
 use crate::types::{
-    AccountBudgetReport, AuditList, ChannelList, GroupBy, Notification, StatusReport, UsageRow,
-    USAGE_PAGE_MAX,
+    AccountBudgetReport, AdminOverview, AuditList, ChannelList, GroupBy, Notification,
+    StatusReport, UsageRow, WorkspaceList, USAGE_PAGE_MAX,
 };
 
 /// The UI's backend: a handle on the gateway's shared state.
@@ -91,20 +91,18 @@ impl Backend for UiBackend {
         ))
     }
 
-    fn workspaces(&self, locale: Locale) -> Vec<StatusReport> {
-        let now = Utc::now();
-        self.shared
-            .registry
-            .workspaces()
-            .iter()
-            .map(|w| {
-                render_status(
-                    &self.shared.registry.view(w, now),
-                    locale,
-                    self.shared.config.time_zone,
-                )
-            })
-            .collect()
+    fn workspaces(&self, locale: Locale) -> WorkspaceList {
+        let first = crate::api::admin::ListParams {
+            q: String::new(),
+            status: None,
+            after: None,
+            limit: crate::types::WORKSPACE_PAGE_DEFAULT,
+        };
+        crate::api::admin::list_page(&self.shared, &first, locale)
+    }
+
+    fn overview(&self, locale: Locale) -> AdminOverview {
+        crate::api::admin::overview_report(&self.shared, locale)
     }
 
     fn notifications_of_all(

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::i18n::Locale;
 use crate::types::{
-    AccountBudgetReport, AuditList, ChannelList, GroupBy, Notification, StatusReport, UsageRow,
+    AccountBudgetReport, AdminOverview, AuditList, ChannelList, GroupBy, Notification,
+    StatusReport, UsageRow, WorkspaceList,
 };
 
 /// Who is signed in: `GET /api/session`.
@@ -70,7 +71,10 @@ pub struct WorkspaceData {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdminData {
     pub session: Session,
-    pub workspaces: Vec<StatusReport>,
+    /// The table's first page (no search).
+    pub page: WorkspaceList,
+    /// Sums and top lists over every workspace.
+    pub overview: AdminOverview,
     /// The newest notifications of every workspace, newest first.
     pub latest: Vec<Notification>,
     /// The account-wide budget, if one is set, and its forecasts.
@@ -112,6 +116,40 @@ pub const NOTIFICATION_LIMIT: u32 = 20;
 pub const HOURS: i64 = 24;
 pub const DAYS: i64 = 30;
 
+/// The `GET /api/admin/workspaces` URL of the page after `cursor` for search `q` (and
+/// `status`), in `locale`.
+pub fn workspace_page_url(
+    locale: Locale,
+    q: &str,
+    status: Option<crate::types::Status>,
+    cursor: Option<&str>,
+) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let mut url = format!(
+        "/api/admin/workspaces?locale={}&q={}",
+        locale.code(),
+        enc(q)
+    );
+    if let Some(s) = status {
+        url.push_str("&status=");
+        url.push_str(s.as_str());
+    }
+    if let Some(c) = cursor {
+        url.push_str("&cursor=");
+        url.push_str(&enc(c));
+    }
+    url
+}
+
 /// The server's side of page data, implemented by the gateway (`src/ui_backend.rs`) and
 /// provided as Leptos context with [`BackendHandle`].
 #[cfg(feature = "ssr")]
@@ -122,8 +160,10 @@ pub trait Backend: Send + Sync + 'static {
     fn session(&self, headers: &http::HeaderMap) -> Option<Session>;
     /// One workspace's status in `locale`.
     fn status(&self, workspace: &str, locale: Locale) -> Option<StatusReport>;
-    /// Every workspace's status in `locale`, sorted by id.
-    fn workspaces(&self, locale: Locale) -> Vec<StatusReport>;
+    /// The first page of the admin's workspace list in `locale` (sorted by id, no search).
+    fn workspaces(&self, locale: Locale) -> WorkspaceList;
+    /// The admin's overview of every workspace in `locale`.
+    fn overview(&self, locale: Locale) -> AdminOverview;
     /// The newest notifications of every workspace, newest first.
     fn notifications_of_all(
         &self,
@@ -238,22 +278,24 @@ impl Loader {
             return Err(LoadError::Forbidden);
         }
         #[cfg(feature = "ssr")]
-        let (workspaces, latest, account) = {
+        let (page, overview, latest, account) = {
             let b = self.backend()?;
             let latest = b
                 .notifications_of_all(self.locale, NOTIFICATION_LIMIT)
                 .await
                 .map_err(|Incident(id)| LoadError::Failed(id))?;
-            (b.workspaces(self.locale), latest, b.account(self.locale))
+            (
+                b.workspaces(self.locale),
+                b.overview(self.locale),
+                latest,
+                b.account(self.locale),
+            )
         };
         #[cfg(not(feature = "ssr"))]
-        let (workspaces, latest, account) = {
+        let (page, overview, latest, account) = {
             let code = self.locale.code();
-            let workspaces = browser::get_json::<crate::types::WorkspaceList>(&format!(
-                "/api/admin/workspaces?locale={code}"
-            ))
-            .await?
-            .workspaces;
+            let page = self.workspace_page("", None, None).await?;
+            let overview = self.overview().await?;
             let latest = browser::get_json::<crate::types::NotificationList>(&format!(
                 "/api/quota/notifications?locale={code}&limit={NOTIFICATION_LIMIT}"
             ))
@@ -263,14 +305,37 @@ impl Loader {
                 "/api/admin/account?locale={code}"
             ))
             .await?;
-            (workspaces, latest, account)
+            (page, overview, latest, account)
         };
         Ok(AdminData {
             session,
-            workspaces,
+            page,
+            overview,
             latest,
             account,
         })
+    }
+
+    /// A page of the workspaces whose id or name contains `q`, after the page `cursor` ends
+    /// (the browser searches and pages with it; the server renders the first page only).
+    #[cfg(not(feature = "ssr"))]
+    pub async fn workspace_page(
+        &self,
+        q: &str,
+        status: Option<crate::types::Status>,
+        cursor: Option<&str>,
+    ) -> Result<WorkspaceList, LoadError> {
+        browser::get_json(&workspace_page_url(self.locale, q, status, cursor)).await
+    }
+
+    /// The admin's overview of every workspace (the browser refreshes it with this).
+    #[cfg(not(feature = "ssr"))]
+    pub async fn overview(&self) -> Result<AdminOverview, LoadError> {
+        browser::get_json(&format!(
+            "/api/admin/overview?locale={}",
+            self.locale.code()
+        ))
+        .await
     }
 
     /// The alert channels (admin).
@@ -473,5 +538,30 @@ pub mod browser {
             .map_err(|_| LoadError::Failed("network".into()))?;
         let text = resp.text().await.unwrap_or_default();
         Ok((resp.status(), text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_url_encodes_the_search_and_the_cursor() {
+        let it = Locale::all()
+            .find(|l| l.code() == "it")
+            .unwrap_or(Locale::EN);
+        assert_eq!(
+            workspace_page_url(Locale::EN, "", None, None),
+            "/api/admin/workspaces?locale=en&q="
+        );
+        assert_eq!(
+            workspace_page_url(
+                it,
+                "Team 1&x=é",
+                Some(crate::types::Status::RateLimited),
+                Some("ws.61")
+            ),
+            "/api/admin/workspaces?locale=it&q=Team%201%26x%3D%C3%A9&status=rate_limited&cursor=ws.61"
+        );
     }
 }

@@ -53,6 +53,19 @@ pub struct QuotaMonitor {
     /// When the data was last confirmed (a message, an open socket or a successful poll).
     pub confirmed_ms: RwSignal<u64>,
     workspace: StoredValue<Option<String>>,
+    /// For an every-workspace monitor: when set, the only workspaces whose reports are kept
+    /// (the admin table's page), so that the page holds a page of reports, not every one.
+    watched: StoredValue<Option<Watch>>,
+}
+
+/// The workspaces an every-workspace monitor keeps, and the REST URL (a
+/// `GET /api/admin/workspaces` page) that gives their reports: fetched on every (re)connect
+/// instead of a snapshot of every workspace, and polled while the socket is down.
+#[derive(Clone, Debug)]
+struct Watch {
+    ids: std::collections::BTreeSet<String>,
+    #[cfg_attr(feature = "ssr", allow(dead_code))]
+    refresh: String,
 }
 
 /// Notifications kept in the panel.
@@ -119,6 +132,32 @@ impl QuotaMonitor {
         })
     }
 
+    /// Watches only the workspaces of `reports` from now on (every-workspace monitor: the
+    /// admin table's page), with `reports` as their latest. Reports of other workspaces are
+    /// dropped when they arrive; `refresh` is the `GET /api/admin/workspaces` URL of that page,
+    /// read again on every (re)connect (the socket then sends no snapshot of every workspace).
+    pub fn watch_only(self, reports: Vec<StatusReport>, refresh: String) {
+        let now = clock_ms();
+        self.watched.set_value(Some(Watch {
+            ids: reports.iter().map(|r| r.workspace.clone()).collect(),
+            refresh,
+        }));
+        self.reports.set(
+            reports
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.workspace.clone(),
+                        Tracked {
+                            report: r,
+                            received_ms: now,
+                        },
+                    )
+                })
+                .collect(),
+        );
+    }
+
     /// Shows `r` (a report of the watched workspace) as the latest: from the socket, a poll, or
     /// the answer to an admin's edit.
     #[cfg_attr(feature = "ssr", allow(dead_code))]
@@ -127,6 +166,17 @@ impl QuotaMonitor {
             if r.workspace != ws {
                 return;
             }
+        }
+        let kept = self
+            .watched
+            .with_value(|w| w.as_ref().is_none_or(|w| w.ids.contains(&r.workspace)));
+        if !kept {
+            // Still a sign of life from the server (set once a millisecond at most: a snapshot
+            // of many workspaces comes in a burst).
+            if self.confirmed_ms.get_untracked() != now {
+                self.confirmed_ms.set(now);
+            }
+            return;
         }
         self.reports.update(|m| {
             m.insert(
@@ -189,6 +239,7 @@ pub fn use_quota_monitor(opts: MonitorOptions) -> QuotaMonitor {
         now_ms: RwSignal::new(now),
         confirmed_ms: RwSignal::new(now),
         workspace: StoredValue::new(opts.workspace.clone()),
+        watched: StoredValue::new(None),
     };
     #[cfg(not(feature = "ssr"))]
     browser::start(m, opts);
@@ -244,7 +295,7 @@ mod browser {
         }
     }
 
-    fn ws_url(opts: &MonitorOptions) -> String {
+    fn ws_url(opts: &MonitorOptions, m: QuotaMonitor) -> String {
         let loc = web_sys::window().map(|w| w.location());
         let host = loc.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
         let https = loc.as_ref().and_then(|l| l.protocol().ok()).as_deref() == Some("https:");
@@ -256,8 +307,32 @@ mod browser {
         if let Some(ws) = &opts.workspace {
             url.push_str("&workspace=");
             url.push_str(&enc(ws));
+        } else if m.watched.with_value(Option::is_some) {
+            // The page reads its workspaces by REST on open (see `refresh_watched`).
+            url.push_str("&snapshot=none");
         }
         url
+    }
+
+    /// Reads the watched page's reports again (after the socket opened without a snapshot).
+    async fn refresh_watched(conn: Shared) {
+        let (m, url) = {
+            let c = conn.borrow();
+            (
+                c.m,
+                c.m.watched
+                    .with_value(|w| w.as_ref().map(|w| w.refresh.clone())),
+            )
+        };
+        let Some(url) = url else {
+            return;
+        };
+        if let Ok(list) = get_json::<WorkspaceList>(&url).await {
+            let now = clock_ms();
+            for r in list.workspaces {
+                m.apply_report(r, now);
+            }
+        }
     }
 
     pub(super) fn start(m: QuotaMonitor, opts: MonitorOptions) {
@@ -363,10 +438,10 @@ mod browser {
             ))
             .await
             .map(|r| vec![r]),
-            None => get_json::<WorkspaceList>(&format!(
-                "/api/admin/workspaces?locale={}",
-                locale.code()
-            ))
+            None => get_json::<WorkspaceList>(&m.watched.with_value(|w| match w {
+                Some(w) => w.refresh.clone(),
+                None => format!("/api/admin/workspaces?locale={}", locale.code()),
+            }))
             .await
             .map(|l| l.workspaces),
         };
@@ -433,7 +508,7 @@ mod browser {
             if c.stopped || c.ws.is_some() {
                 return;
             }
-            ws_url(&c.opts)
+            ws_url(&c.opts, c.m)
         };
         let ws = match WebSocket::new(&url) {
             Ok(ws) => ws,
@@ -461,6 +536,8 @@ mod browser {
                     let conn = conn.clone();
                     leptos::task::spawn_local(async move { catch_up(conn).await });
                 }
+                let conn = conn.clone();
+                leptos::task::spawn_local(async move { refresh_watched(conn).await });
             })
         };
         let on_message = {

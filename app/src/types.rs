@@ -920,10 +920,56 @@ pub struct UsageReport {
     pub next_cursor: Option<String>,
 }
 
-/// `GET /api/admin/workspaces`.
+/// `GET /api/admin/workspaces?q=&status=&limit=&cursor=`: a page of the workspaces whose id or
+/// name contains `q` (and that have `status`), sorted by id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkspaceList {
     pub workspaces: Vec<StatusReport>,
+    /// Pass as `cursor` for the next page; `null` on the last page. Opaque.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// How many workspaces match `q` in all pages.
+    #[serde(default)]
+    pub total: usize,
+}
+
+/// The admin list's page size when the request names none, and the largest it may name.
+pub const WORKSPACE_PAGE_DEFAULT: usize = 50;
+pub const WORKSPACE_PAGE_MAX: usize = 500;
+
+/// `GET /api/admin/overview`: what the admin's overview shows of every workspace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminOverview {
+    /// How many workspaces there are.
+    pub workspaces: usize,
+    /// Spend today and this month, summed over every workspace.
+    pub cost_usd_day: f64,
+    pub cost_usd_month: f64,
+    /// The greatest spenders today, greatest first (a few).
+    pub top_spend: Vec<WorkspaceSpend>,
+    /// The limits forecast to run out before they reset, soonest first (a few).
+    pub burning: Vec<WorkspaceForecast>,
+    /// The account's status: the greatest status any workspace has for an account-wide cause,
+    /// and that workspace's message.
+    pub account_status: Status,
+    pub account_message: Option<String>,
+    pub upstream: Option<UpstreamHeadroom>,
+}
+
+/// One of [`AdminOverview::top_spend`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceSpend {
+    pub workspace: String,
+    pub name: String,
+    pub cost_usd_day: f64,
+}
+
+/// One of [`AdminOverview::burning`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceForecast {
+    pub workspace: String,
+    pub name: String,
+    pub forecast: LimitForecast,
 }
 
 /// `POST /api/admin/workspaces`: the id, the name and the limit fields side by side (limits

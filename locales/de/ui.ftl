@@ -350,3 +350,11 @@ setup-closed-expired = Er ist abgelaufen: Ein Einrichtungslink funktioniert 15 M
 setup-closed-invalid = Es ist nicht der aktuelle Einrichtungslink dieses Gateways.
 setup-closed-next = Solange das Gateway keinen Workspace und keinen Admin-Schlüssel hat, gibt es bei jedem Start einen neuen Link aus. Oder melde dich mit einem Schlüssel an.
 setup-closed-sign-in = Mit einem Schlüssel anmelden
+
+# Workspace list paging
+admin-paging = Seiten der Workspaces
+admin-page-range = { $from }–{ $to } von { $total }
+admin-page-previous = Zurück
+admin-page-next = Weiter
+admin-page-loading = Wird geladen …
+admin-page-failed = Die Workspaces konnten nicht geladen werden. Bitte erneut versuchen.

@@ -367,3 +367,11 @@ setup-closed-expired = It has expired: a setup link works for 15 minutes.
 setup-closed-invalid = It is not this gateway's current setup link.
 setup-closed-next = While the gateway has no workspace and no admin key, it prints a new link each time it starts. Or sign in with a key.
 setup-closed-sign-in = Sign in with a key
+
+# Workspace list paging
+admin-paging = Pages of workspaces
+admin-page-range = { $from }–{ $to } of { $total }
+admin-page-previous = Previous
+admin-page-next = Next
+admin-page-loading = Loading…
+admin-page-failed = The workspaces could not be loaded. Try again.

@@ -350,3 +350,11 @@ setup-closed-expired = Ha caducado: un enlace de configuración funciona durante
 setup-closed-invalid = No es el enlace de configuración actual de este gateway.
 setup-closed-next = Mientras el gateway no tenga ningún workspace ni clave de administrador, imprime un enlace nuevo cada vez que arranca. O inicia sesión con una clave.
 setup-closed-sign-in = Iniciar sesión con una clave
+
+# Workspace list paging
+admin-paging = Páginas de espacios de trabajo
+admin-page-range = { $from }–{ $to } de { $total }
+admin-page-previous = Anterior
+admin-page-next = Siguiente
+admin-page-loading = Cargando…
+admin-page-failed = No se pudieron cargar los espacios de trabajo. Inténtelo de nuevo.

@@ -350,3 +350,11 @@ setup-closed-expired = È scaduto: un link di configurazione funziona per 15 min
 setup-closed-invalid = Non è il link di configurazione attuale di questo gateway.
 setup-closed-next = Finché il gateway non ha workspace né chiave di amministrazione, stampa un nuovo link a ogni avvio. Oppure accedi con una chiave.
 setup-closed-sign-in = Accedi con una chiave
+
+# Workspace list paging
+admin-paging = Pagine dei workspace
+admin-page-range = { $from }–{ $to } di { $total }
+admin-page-previous = Precedente
+admin-page-next = Successiva
+admin-page-loading = Caricamento…
+admin-page-failed = Impossibile caricare i workspace. Riprova.

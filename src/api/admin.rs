@@ -1,4 +1,5 @@
-//! Admin endpoints: `POST /api/quota/reset`, `GET/POST /api/admin/workspaces`,
+//! Admin endpoints: `POST /api/quota/reset`, `GET/POST /api/admin/workspaces` (the list is
+//! paged and searched: see [`list`]), `GET /api/admin/overview`,
 //! `PATCH /api/admin/workspaces/{id}` (limits and alert rules, live),
 //! `POST /api/admin/workspaces/{id}/keys`, `DELETE /api/admin/workspaces/{id}/keys/{key_id}`.
 //! All need the admin key; the POSTs take a JSON body (`{}` to mint a key), so a plain HTML
@@ -23,7 +24,8 @@ use crate::i18n::{render_status, request_locale};
 use crate::registry::key_hash;
 use crate::store::{StoredKey, StoredWorkspace};
 use crate::types::{
-    CreateWorkspace, LimitFields, MintedKey, ResetRequest, StatusReport, WorkspaceList,
+    AdminOverview, CreateWorkspace, LimitFields, MintedKey, ResetRequest, Status, StatusReport,
+    WorkspaceForecast, WorkspaceList, WorkspaceSpend, WORKSPACE_PAGE_DEFAULT, WORKSPACE_PAGE_MAX,
 };
 
 fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
@@ -58,28 +60,200 @@ pub async fn reset(
     )))
 }
 
+/// The query of `GET /api/admin/workspaces`. Numbers are read here, so that a wrong one is a
+/// 400 naming its parameter.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    /// Part of the id or name, any case; empty or absent: every workspace.
+    pub q: Option<String>,
+    /// 1 to [`WORKSPACE_PAGE_MAX`]; [`WORKSPACE_PAGE_DEFAULT`] when absent.
+    pub limit: Option<String>,
+    /// A `next_cursor` of an earlier page.
+    pub cursor: Option<String>,
+    /// Only the workspaces with this status now (`normal`, `warning`, `degraded`,
+    /// `rate_limited`, `quota_exceeded`); absent or empty: any.
+    pub status: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// The longest search text: more than any id or name can match.
+const SEARCH_MAX: usize = 200;
+
+/// A checked [`ListQuery`]: the search, the id the page starts after, the page size.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ListParams {
+    pub q: String,
+    pub status: Option<Status>,
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+/// The cursor of a page that ends with workspace `last`: opaque to callers (keyset paging by
+/// id, so a workspace created meanwhile moves no other one to another page).
+pub fn encode_cursor(last: &str) -> String {
+    format!("ws.{}", hex::encode(last))
+}
+
+fn decode_cursor(c: &str) -> Option<String> {
+    let bytes = hex::decode(c.strip_prefix("ws.")?).ok()?;
+    String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
+}
+
+impl ListQuery {
+    pub fn check(&self) -> Result<ListParams, AppError> {
+        let limit = match self.limit.as_deref() {
+            None | Some("") => WORKSPACE_PAGE_DEFAULT,
+            Some(s) => s
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=WORKSPACE_PAGE_MAX).contains(n))
+                .ok_or_else(|| {
+                    AppError::bad_request(
+                        format!("`limit` must be a whole number from 1 to {WORKSPACE_PAGE_MAX}, not `{}`.", s.chars().take(40).collect::<String>()),
+                        Some("limit"),
+                    )
+                })?,
+        };
+        let after = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+                AppError::bad_request(
+                    "`cursor` must be a `next_cursor` of this endpoint.",
+                    Some("cursor"),
+                )
+            })?),
+        };
+        let q = self.q.as_deref().unwrap_or("").trim();
+        if q.chars().count() > SEARCH_MAX {
+            return Err(AppError::bad_request(
+                format!("`q` must be at most {SEARCH_MAX} characters."),
+                Some("q"),
+            ));
+        }
+        let status = match self.status.as_deref() {
+            None | Some("") => None,
+            Some(v) => Some(
+                Status::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == v)
+                    .ok_or_else(|| {
+                        AppError::bad_request(
+                            "`status` must be one of normal, warning, degraded, rate_limited, quota_exceeded.",
+                            Some("status"),
+                        )
+                    })?,
+            ),
+        };
+        Ok(ListParams {
+            q: q.to_string(),
+            status,
+            after,
+            limit,
+        })
+    }
+}
+
+/// A page of the workspaces in `locale`: those whose id or name contains `p.q`, sorted by id.
+pub fn list_page(shared: &Shared, p: &ListParams, locale: crate::i18n::Locale) -> WorkspaceList {
+    let now = Utc::now();
+    let page = shared
+        .registry
+        .page_with_status(&p.q, p.status, p.after.as_deref(), p.limit);
+    let next_cursor = if page.more {
+        page.workspaces.last().map(|w| encode_cursor(&w.id))
+    } else {
+        None
+    };
+    WorkspaceList {
+        workspaces: page
+            .workspaces
+            .iter()
+            .map(|w| {
+                render_status(
+                    &shared.registry.view(w, now),
+                    locale,
+                    shared.config.time_zone,
+                )
+            })
+            .collect(),
+        next_cursor,
+        total: page.total,
+    }
+}
+
+/// `GET /api/admin/workspaces?q=&status=&limit=&cursor=&locale=`: a page of the workspaces,
+/// sorted by id, with the cursor of the next page (`null` on the last) and how many match in all.
 pub async fn list(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    q: Result<Query<Scope>, QueryRejection>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<WorkspaceList>, AppError> {
     shared.require_admin(&headers)?;
     let q = query(q)?;
+    let params = q.check()?;
     let locale = request_locale(q.locale.as_deref(), &headers);
+    Ok(Json(list_page(&shared, &params, locale)))
+}
+
+/// How many workspaces each of the overview's top lists names.
+pub const OVERVIEW_TOP: usize = 5;
+
+/// `GET /api/admin/overview?locale=`: the overview of every workspace (sums, top lists, the
+/// account's status).
+pub async fn overview(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<Scope>, QueryRejection>,
+) -> Result<Json<AdminOverview>, AppError> {
+    shared.require_admin(&headers)?;
+    let q = query(q)?;
+    let locale = request_locale(q.locale.as_deref(), &headers);
+    Ok(Json(overview_report(&shared, locale)))
+}
+
+/// The overview as the API and the admin page show it.
+pub fn overview_report(shared: &Shared, locale: crate::i18n::Locale) -> AdminOverview {
     let now = Utc::now();
-    let workspaces = shared
-        .registry
-        .workspaces()
-        .iter()
-        .map(|w| {
-            render_status(
-                &shared.registry.view(w, now),
-                locale,
-                shared.config.time_zone,
-            )
-        })
-        .collect();
-    Ok(Json(WorkspaceList { workspaces }))
+    let tz = shared.config.time_zone;
+    let o = shared.registry.overview(now, OVERVIEW_TOP);
+    let account = o.account.as_ref().map(|v| render_status(v, locale, tz));
+    AdminOverview {
+        workspaces: o.workspaces,
+        cost_usd_day: o.cost_usd_day,
+        cost_usd_month: o.cost_usd_month,
+        top_spend: o
+            .top_spend
+            .iter()
+            .map(|(w, usd)| WorkspaceSpend {
+                workspace: w.id.to_string(),
+                name: w.name.clone(),
+                cost_usd_day: *usd,
+            })
+            .collect(),
+        burning: o
+            .burning
+            .iter()
+            .map(|(w, f)| WorkspaceForecast {
+                workspace: w.id.to_string(),
+                name: w.name.clone(),
+                forecast: crate::i18n::render_forecast(
+                    &crate::types::LimitForecast {
+                        limit: f.limit,
+                        runs_out_at: f.runs_out_at,
+                        resets_at: f.resets_at,
+                        before_reset: f.before_reset(),
+                        text: String::new(),
+                    },
+                    locale,
+                    tz,
+                    now,
+                ),
+            })
+            .collect(),
+        account_status: account.as_ref().map_or(Status::Normal, |r| r.status),
+        account_message: account.as_ref().map(|r| r.message.clone()),
+        upstream: o.upstream,
+    }
 }
 
 pub async fn create(

@@ -185,6 +185,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             delete(admin::revoke_key),
         )
         .route("/api/admin/account", get(admin::account))
+        .route("/api/admin/overview", get(admin::overview))
         .route("/api/admin/audit", get(audit::list))
         .route("/api/admin/audit.csv", get(audit::export))
         .route(

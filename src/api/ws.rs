@@ -1,10 +1,11 @@
 //! `GET /api/quota/ws`: live status and notifications over a WebSocket.
 //!
 //! On connect the client gets a `status` snapshot (every workspace's, for an admin without
-//! `?workspace=`); then `status` and `notification` messages on every change; `ping` is
-//! answered with `pong`. A lagging client is not dropped: it gets a fresh snapshot instead of
-//! the events it missed. The socket is split into a sending and a receiving half driven by one
-//! `select!` loop. Sockets per workspace and the size of a client's messages are capped
+//! `?workspace=`, unless `?snapshot=none`: a page of many workspaces reads its own by REST);
+//! then `status` and `notification` messages on every change; `ping` is answered with `pong`.
+//! A lagging client is not dropped: it gets a fresh snapshot instead of the events it missed
+//! (without snapshots, the socket ends and the client reconnects and reads again). The socket
+//! is split into a sending and a receiving half driven by one `select!` loop. Sockets per workspace and the size of a client's messages are capped
 //! (`crate::guard`): a message past `websocket_max_message_bytes` ends the socket.
 //! A socket opened with the session cookie (no `token`, no bearer) must come from the
 //! gateway's own origin or an allowed one (`security::check_origin`).
@@ -35,6 +36,10 @@ pub(super) struct WsQuery {
     token: Option<String>,
     workspace: Option<String>,
     locale: Option<String>,
+    /// `all` (the default) or `none`: an admin's every-workspace socket then sends no snapshot
+    /// of every workspace on connect or after a lag (a client showing a page of workspaces
+    /// reads that page by REST instead).
+    snapshot: Option<String>,
 }
 
 pub(super) async fn upgrade(
@@ -55,6 +60,19 @@ pub(super) async fn upgrade(
         _ => Some(shared.target(&p, q.workspace.as_deref())?),
     };
     let locale = request_locale(q.locale.as_deref(), &headers);
+    let wanted = match q.snapshot.as_deref() {
+        None | Some("all") => true,
+        Some("none") => false,
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "`snapshot` must be `all` or `none`.",
+                Some("snapshot"),
+            ))
+        }
+    };
+    // With `snapshot=none` only the every-workspace socket goes without: one workspace's
+    // snapshot is one message.
+    let wanted = wanted || target.is_some();
     // A workspace's sockets are capped (refused before the upgrade); the place is held as long
     // as the socket lives. An admin's all-workspaces socket is not counted.
     let limits = shared.config.abuse;
@@ -66,7 +84,7 @@ pub(super) async fn upgrade(
         .max_message_size(limits.websocket_max_message_bytes)
         .max_frame_size(limits.websocket_max_message_bytes)
         .on_upgrade(move |socket| async move {
-            serve(socket, shared, target, locale).await;
+            serve(socket, shared, target, locale, wanted).await;
             drop(slot);
         }))
 }
@@ -75,7 +93,15 @@ fn encode(m: &ServerMessage) -> Message {
     Message::Text(serde_json::to_string(m).unwrap_or_default().into())
 }
 
-fn snapshot(shared: &Shared, target: &Option<Arc<Workspace>>, locale: Locale) -> Vec<Message> {
+fn snapshot(
+    shared: &Shared,
+    target: &Option<Arc<Workspace>>,
+    locale: Locale,
+    wanted: bool,
+) -> Vec<Message> {
+    if !wanted {
+        return Vec::new();
+    }
     let now = Utc::now();
     let list = match target {
         Some(w) => vec![w.clone()],
@@ -98,13 +124,14 @@ async fn serve(
     shared: Arc<Shared>,
     target: Option<Arc<Workspace>>,
     locale: Locale,
+    wanted: bool,
 ) {
     let mut events = match &target {
         Some(w) => shared.registry.hub().subscribe(&w.id),
         None => shared.registry.hub().subscribe_all(),
     };
     let (mut tx, mut rx) = socket.split();
-    for m in snapshot(&shared, &target, locale) {
+    for m in snapshot(&shared, &target, locale, wanted) {
         if tx.send(m).await.is_err() {
             return;
         }
@@ -115,9 +142,15 @@ async fn serve(
                 let out = match ev {
                     Ok(Event::Status(v)) => vec![encode(&ServerMessage::Status(Box::new(render_status(&v, locale, shared.config.time_zone))))],
                     Ok(Event::Notification(n)) => vec![encode(&ServerMessage::Notification(Box::new(render_notification(&n, locale, shared.config.time_zone))))],
+                    Err(RecvError::Lagged(missed)) if !wanted => {
+                        // No snapshot to resend: end the socket, the client reconnects and
+                        // reads what it shows again.
+                        tracing::debug!(missed, "websocket subscriber lagged; closing it (no snapshot)");
+                        return;
+                    }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "websocket subscriber lagged; resending a snapshot");
-                        snapshot(&shared, &target, locale)
+                        snapshot(&shared, &target, locale, wanted)
                     }
                     Err(RecvError::Closed) => return,
                 };

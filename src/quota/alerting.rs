@@ -255,16 +255,30 @@ struct Fired {
 /// One workspace's alert state. `Default` is a workspace that raised nothing yet.
 #[derive(Clone, Debug, Default)]
 pub struct AlertRules {
-    /// Per [`PERIOD_KINDS`] entry: the highest threshold fired and its round.
-    fired: [Option<Fired>; PERIOD_KINDS.len()],
-    /// Per [`PERIOD_KINDS`] entry: the latest round an admin started (a period's first round
-    /// is implied).
-    rounds: [Option<Round>; PERIOD_KINDS.len()],
-    /// Per [`PERIOD_KINDS`] entry: the period a burn-rate warning was raised in.
-    warned: [Option<i64>; PERIOD_KINDS.len()],
+    /// Allocated by the first mark (a threshold fired, a round started, a warning raised):
+    /// a workspace that never raised anything holds a null pointer, not ~280 bytes.
+    marks: Option<Box<Marks>>,
     /// Allocated on the first call.
     burn: Option<Box<BurnRate>>,
 }
+
+/// What a workspace's alerts remember, per [`PERIOD_KINDS`] entry.
+#[derive(Clone, Debug, Default)]
+struct Marks {
+    /// The highest threshold fired and its round.
+    fired: [Option<Fired>; PERIOD_KINDS.len()],
+    /// The latest round an admin started (a period's first round is implied).
+    rounds: [Option<Round>; PERIOD_KINDS.len()],
+    /// The period a burn-rate warning was raised in.
+    warned: [Option<i64>; PERIOD_KINDS.len()],
+}
+
+/// The marks of a workspace without any.
+static NO_MARKS: Marks = Marks {
+    fired: [None; PERIOD_KINDS.len()],
+    rounds: [None; PERIOD_KINDS.len()],
+    warned: [None; PERIOD_KINDS.len()],
+};
 
 /// What one call used, for the burn rate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -345,9 +359,28 @@ impl Reading {
 }
 
 impl AlertRules {
+    fn marks(&self) -> &Marks {
+        self.marks.as_deref().unwrap_or(&NO_MARKS)
+    }
+
+    fn marks_mut(&mut self) -> &mut Marks {
+        self.marks.get_or_insert_with(Box::default)
+    }
+
+    /// Forgets slot `i`'s fired threshold (allocates nothing when there are no marks).
+    fn clear_fired(&mut self, i: usize) -> Option<Fired> {
+        self.marks.as_deref_mut().and_then(|m| m.fired[i].take())
+    }
+
+    /// Forgets slot `i`'s burn-rate warning (allocates nothing when there are no marks).
+    fn clear_warned(&mut self, i: usize) {
+        if let Some(m) = self.marks.as_deref_mut() {
+            m.warned[i] = None;
+        }
+    }
     /// The round of slot `i` in `period`: the one an admin started in it, else its first.
     fn round(&self, i: usize, period: i64) -> Round {
-        match self.rounds[i] {
+        match self.marks().rounds[i] {
             Some(r) if r.period == period => r,
             _ => Round::first(period),
         }
@@ -367,18 +400,18 @@ impl AlertRules {
         let snap = Snap::of(meter, now);
         for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
             let Some(r) = read(meter, &snap, kind) else {
-                self.fired[i] = None;
+                self.clear_fired(i);
                 continue;
             };
             self.roll(i, kind, r.period, out);
             let Some(t) = reached(meter.limits().thresholds_of(kind), r.ratio()) else {
                 continue;
             };
-            if self.fired[i].is_some_and(|f| f.threshold >= t) {
+            if self.marks().fired[i].is_some_and(|f| f.threshold >= t) {
                 continue;
             }
             let round = self.round(i, r.period);
-            self.fired[i] = Some(Fired {
+            self.marks_mut().fired[i] = Some(Fired {
                 round,
                 threshold: t,
             });
@@ -404,8 +437,9 @@ impl AlertRules {
         min_minutes: u32,
         out: &mut Vec<Alert>,
     ) {
-        let idle = self.fired.iter().all(Option::is_none)
-            && self.warned.iter().all(Option::is_none)
+        let marks = self.marks();
+        let idle = marks.fired.iter().all(Option::is_none)
+            && marks.warned.iter().all(Option::is_none)
             && self.burn.as_ref().is_none_or(|b| !b.active(now));
         if idle {
             return;
@@ -416,14 +450,14 @@ impl AlertRules {
                 continue;
             };
             self.roll(i, kind, r.period, out);
-            if self.warned[i] == Some(r.period) {
+            if self.marks().warned[i] == Some(r.period) {
                 continue;
             }
             let Some(f) = self.forecast(meter, &r, kind, now, min_minutes) else {
                 continue;
             };
             if f.before_reset() {
-                self.warned[i] = Some(r.period);
+                self.marks_mut().warned[i] = Some(r.period);
                 out.push(Alert::BurnRate {
                     limit: kind,
                     period: r.period,
@@ -446,9 +480,11 @@ impl AlertRules {
     ) {
         let snap = Snap::of(meter, now);
         for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
-            let Some(f) = self.fired[i] else { continue };
+            let Some(f) = self.marks().fired[i] else {
+                continue;
+            };
             let Some(r) = read(meter, &snap, kind) else {
-                self.fired[i] = None;
+                self.clear_fired(i);
                 continue;
             };
             if r.period != f.round.period {
@@ -464,9 +500,9 @@ impl AlertRules {
                     why: Under::LimitRaised,
                 });
                 // The thresholds still reached stay fired (in the new round).
-                self.fired[i] = now_reached.map(|threshold| Fired { round, threshold });
+                self.marks_mut().fired[i] = now_reached.map(|threshold| Fired { round, threshold });
                 // A raised limit may last the period: forecast it afresh.
-                self.warned[i] = None;
+                self.clear_warned(i);
             }
         }
     }
@@ -475,7 +511,7 @@ impl AlertRules {
     /// new round.
     pub fn on_reset(&mut self, meter: &WorkspaceMeter, now: DateTime<Utc>, out: &mut Vec<Alert>) {
         for (i, kind) in PERIOD_KINDS.into_iter().enumerate() {
-            if let Some(f) = self.fired[i].take() {
+            if let Some(f) = self.clear_fired(i) {
                 let round = self.start_round(i, meter.period(kind, now), now);
                 out.push(Alert::BackUnder {
                     limit: kind,
@@ -484,7 +520,7 @@ impl AlertRules {
                     why: Under::AdminReset,
                 });
             }
-            self.warned[i] = None;
+            self.clear_warned(i);
         }
     }
 
@@ -496,7 +532,7 @@ impl AlertRules {
             period,
             since_ms: now.timestamp_millis().max(last.saturating_add(1)),
         };
-        self.rounds[i] = Some(round);
+        self.marks_mut().rounds[i] = Some(round);
         round
     }
 
@@ -511,37 +547,37 @@ impl AlertRules {
                 threshold,
             } => {
                 let Some(i) = slot(limit) else { return };
-                let keep = self.fired[i].is_some_and(|f| {
+                let keep = self.marks().fired[i].is_some_and(|f| {
                     f.round > round || (f.round == round && f.threshold >= threshold)
                 });
                 if !keep {
-                    self.fired[i] = Some(Fired { round, threshold });
+                    self.marks_mut().fired[i] = Some(Fired { round, threshold });
                 }
-                if round.since_ms != 0 && self.rounds[i].is_none_or(|r| r < round) {
-                    self.rounds[i] = Some(round);
+                if round.since_ms != 0 && self.marks().rounds[i].is_none_or(|r| r < round) {
+                    self.marks_mut().rounds[i] = Some(round);
                 }
             }
             Mark::BurnRate { limit, period } => {
                 if let Some(i) = slot(limit) {
-                    if self.warned[i].is_none_or(|p| p < period) {
-                        self.warned[i] = Some(period);
+                    if self.marks().warned[i].is_none_or(|p| p < period) {
+                        self.marks_mut().warned[i] = Some(period);
                     }
                 }
             }
             Mark::Under { limit, round } => {
                 if let Some(i) = slot(limit) {
-                    if self.fired[i].is_some_and(|f| f.round.period <= round.period) {
-                        self.fired[i] = None;
+                    if self.marks().fired[i].is_some_and(|f| f.round.period <= round.period) {
+                        self.clear_fired(i);
                     }
                 }
             }
             Mark::Again { limit, round } => {
                 if let Some(i) = slot(limit) {
-                    if self.rounds[i].is_none_or(|r| r < round) {
-                        self.rounds[i] = Some(round);
+                    if self.marks().rounds[i].is_none_or(|r| r < round) {
+                        self.marks_mut().rounds[i] = Some(round);
                     }
-                    if self.fired[i].is_some_and(|f| f.round < round) {
-                        self.fired[i] = None;
+                    if self.marks().fired[i].is_some_and(|f| f.round < round) {
+                        self.clear_fired(i);
                     }
                 }
             }
@@ -608,9 +644,9 @@ impl AlertRules {
 
     /// A period that ended while thresholds of it had fired: they are back under.
     fn roll(&mut self, i: usize, kind: LimitKind, period: i64, out: &mut Vec<Alert>) {
-        if let Some(f) = self.fired[i] {
+        if let Some(f) = self.marks().fired[i] {
             if f.round.period < period {
-                self.fired[i] = None;
+                self.clear_fired(i);
                 out.push(Alert::BackUnder {
                     limit: kind,
                     threshold: f.threshold,

@@ -4,10 +4,13 @@
 //! Owns: admission against every [`LimitKind`], reservations and their settlement, restoring usage
 //! from the ledger, the workspace's side of the status (limit reached, refusal remembered, near
 //! a limit). Must not: read the clock (`now` is a parameter), do IO, allocate on the hot path
-//! (`admit` / `settle`), know about the upstream account, or format text.
+//! (`admit` / `settle`; the minute window's buckets are allocated once, by a workspace's first
+//! call), know about the upstream account, or format text.
 //!
 //! Money is counted in integer nano-dollars (1e-9 USD); dollars appear only in [`Usage`],
 //! [`Refusal`] and [`Limits`].
+
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -174,7 +177,9 @@ fn is_budget(kind: LimitKind) -> bool {
 /// A workspace's counters and its own refusal state.
 #[derive(Clone, Debug)]
 pub struct WorkspaceMeter {
-    limits: Limits,
+    /// Shared with the meters of other workspaces that have the same limits (one copy for
+    /// many workspaces on the defaults).
+    limits: Arc<Limits>,
     caps: Caps,
     /// Limits that only warn (`soft_limits`): never refused, never a refusal status.
     soft: PerKind<bool>,
@@ -192,9 +197,16 @@ pub struct WorkspaceMeter {
 }
 
 impl WorkspaceMeter {
+    /// Whether the minute window's buckets are allocated (a call was counted).
+    pub fn window_allocated(&self) -> bool {
+        self.window.is_allocated()
+    }
+
     /// A meter with empty counters; day and month counters start on first use. Its periods
-    /// are in `tz`, on the limits' schedule.
-    pub fn new(limits: Limits, tz: Tz) -> Self {
+    /// are in `tz`, on the limits' schedule. Limits given as an `Arc` may be shared with other
+    /// meters (many workspaces have the same limits).
+    pub fn new(limits: impl Into<Arc<Limits>>, tz: Tz) -> Self {
+        let limits = limits.into();
         WorkspaceMeter {
             caps: caps_of(&limits),
             soft: soft_of(&limits),
@@ -229,8 +241,9 @@ impl WorkspaceMeter {
     /// actually change (they were judged against the old limits). A changed schedule
     /// (`reset_daily_at`, `reset_monthly_on`) takes effect at its next period start: what the
     /// current day and month counted so far stays counted until then.
-    pub fn set_limits(&mut self, limits: Limits, now: DateTime<Utc>) {
-        if limits != self.limits {
+    pub fn set_limits(&mut self, limits: impl Into<Arc<Limits>>, now: DateTime<Utc>) {
+        let limits = limits.into();
+        if *limits != *self.limits {
             self.refused_minute = None;
             self.refused_period = None;
         }

@@ -5,7 +5,9 @@
 //! from an instant to its period day / month and to the next day or month start, on local
 //! midnight and the 1st or on a schedule (`reset_daily_at`, `reset_monthly_on`), DST gaps and
 //! overlaps included.
-//! Must not: read the clock, allocate, do IO, or know about limits or statuses (callers compare).
+//! Must not: read the clock, do IO, or know about limits or statuses (callers compare), or
+//! allocate but once: a window's buckets are allocated on its first add (an idle workspace
+//! holds a null pointer, not 1.4 KB) and kept from then on.
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -53,12 +55,15 @@ pub fn fits(used: u64, demand: u64, limit: u64) -> bool {
 }
 
 /// A sliding 60-second window of requests and tokens: sixty one-second buckets, each tagged with
-/// the second it counts, so a stale bucket is recognised without a sweep. Fixed size, no heap.
+/// the second it counts, so a stale bucket is recognised without a sweep. The buckets are
+/// allocated by the first [`MinuteWindow::add`] (one allocation in the window's life; until then
+/// the window is 16 bytes and counts nothing), then fixed: no allocation after.
 ///
 /// The window's "now" never goes back: a clock that steps backwards cannot free capacity.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MinuteWindow {
-    buckets: [Bucket; SLOTS],
+    /// `None` until the first add: every bucket is then empty.
+    buckets: Option<Box<[Bucket; SLOTS]>>,
     /// The latest second ever written.
     head: i64,
 }
@@ -66,7 +71,7 @@ pub struct MinuteWindow {
 impl Default for MinuteWindow {
     fn default() -> Self {
         MinuteWindow {
-            buckets: [EMPTY; SLOTS],
+            buckets: None,
             head: i64::MIN,
         }
     }
@@ -87,9 +92,22 @@ impl MinuteWindow {
         Self::default()
     }
 
-    /// Empties every bucket (the window's notion of "now" is kept).
+    /// Empties every bucket (the window's notion of "now" is kept, and so are the buckets'
+    /// memory, for the next add).
     pub fn clear(&mut self) {
-        self.buckets = [EMPTY; SLOTS];
+        if let Some(b) = &mut self.buckets {
+            **b = [EMPTY; SLOTS];
+        }
+    }
+
+    /// Whether the buckets are allocated (the window was ever added to).
+    pub fn is_allocated(&self) -> bool {
+        self.buckets.is_some()
+    }
+
+    /// The bucket of `second`'s slot, if the buckets exist.
+    fn bucket(&self, second: i64) -> Option<&Bucket> {
+        self.buckets.as_deref().map(|b| &b[slot(second)])
     }
 
     /// The second the window treats as "now" for a caller at `second`.
@@ -106,7 +124,11 @@ impl MinuteWindow {
         if !live(second, self.head) {
             return false;
         }
-        let b = &mut self.buckets[slot(second)];
+        if self.buckets.is_none() && requests == 0 && tokens == 0 {
+            // Every bucket is empty and stays so: nothing to allocate for.
+            return true;
+        }
+        let b = &mut self.buckets.get_or_insert_with(|| Box::new([EMPTY; SLOTS]))[slot(second)];
         if b.second != second {
             *b = Bucket {
                 second,
@@ -122,7 +144,10 @@ impl MinuteWindow {
     /// Takes back what was added to the bucket of `second`, if that bucket still counts that
     /// second (it is reused once the second has left the window).
     pub fn remove(&mut self, second: i64, requests: u64, tokens: u64) {
-        let b = &mut self.buckets[slot(second)];
+        let Some(buckets) = &mut self.buckets else {
+            return;
+        };
+        let b = &mut buckets[slot(second)];
         if b.second == second {
             b.requests = b.requests.saturating_sub(requests);
             b.tokens = b.tokens.saturating_sub(tokens);
@@ -131,8 +156,11 @@ impl MinuteWindow {
 
     /// The sum of one counter over the window ending at `second`.
     pub fn total(&self, second: i64, c: Counter) -> u64 {
+        let Some(buckets) = self.buckets.as_deref() else {
+            return 0;
+        };
         let eff = self.effective(second);
-        self.buckets
+        buckets
             .iter()
             .filter(|b| live(b.second, eff))
             .fold(0u64, |acc, b| acc.saturating_add(b.get(c)))
@@ -146,8 +174,7 @@ impl MinuteWindow {
         for k in 1..=WINDOW_SECS {
             // At eff + k the bucket of eff - 60 + k leaves the window.
             let leaving = eff.saturating_sub(WINDOW_SECS).saturating_add(k);
-            let b = &self.buckets[slot(leaving)];
-            if b.second == leaving {
+            if let Some(b) = self.bucket(leaving).filter(|b| b.second == leaving) {
                 used = used.saturating_sub(b.get(c));
             }
             if fits(used, demand, limit) {
@@ -460,6 +487,50 @@ mod tests {
         assert_eq!(w.secs_until_fits(50, Counter::Tokens, 0, 0), 60);
         // Already fits: the minimum, 1.
         assert_eq!(w.secs_until_fits(50, Counter::Tokens, 1, 1000), 1);
+    }
+
+    #[test]
+    fn an_idle_window_is_small_and_allocates_on_its_first_add_only() {
+        let mut w = MinuteWindow::new();
+        assert!(std::mem::size_of::<MinuteWindow>() <= 16);
+        assert!(!w.is_allocated());
+        // Reading, removing, clearing and asking for a wait leave it unallocated.
+        assert_eq!(w.total(1000, Counter::Requests), 0);
+        assert_eq!(w.secs_until_fits(1000, Counter::Tokens, 10, 100), 1);
+        assert_eq!(w.secs_until_fits(1000, Counter::Tokens, 101, 100), 60);
+        w.remove(1000, 1, 1);
+        w.clear();
+        assert!(!w.is_allocated());
+        assert_eq!(w, MinuteWindow::new());
+        // An add of nothing moves "now" and allocates nothing; nor does a refused add.
+        let mut zero = MinuteWindow::new();
+        assert!(zero.add(2000, 0, 0));
+        assert!(!zero.is_allocated());
+        assert_eq!(zero.effective(1000), 2000);
+        assert!(!zero.add(1000, 1, 1));
+        assert!(!zero.is_allocated());
+        let mut never = MinuteWindow::new();
+        never.head = 2000;
+        assert!(!never.add(1000, 1, 1));
+        assert!(!never.is_allocated());
+        // First use: the buckets exist and count as before; the same box is kept after.
+        assert!(w.add(1000, 2, 30));
+        assert!(w.is_allocated());
+        let first = w.buckets.as_deref().map(|b| b as *const _);
+        assert_eq!(w.total(1000, Counter::Requests), 2);
+        assert_eq!(w.total(1059, Counter::Tokens), 30);
+        // Expiry: the second leaves the window after sixty seconds, as with inline buckets.
+        assert_eq!(w.total(1060, Counter::Tokens), 0);
+        assert_eq!(w.secs_until_fits(1030, Counter::Tokens, 80, 100), 30);
+        for s in 1000..1200 {
+            assert!(w.add(s, 1, 1));
+        }
+        w.clear();
+        assert_eq!(w.total(1199, Counter::Requests), 0);
+        assert_eq!(w.buckets.as_deref().map(|b| b as *const _), first);
+        // A clock stepping back after expiry still frees nothing.
+        assert!(w.add(1199, 4, 0));
+        assert_eq!(w.total(900, Counter::Requests), 4);
     }
 
     #[test]

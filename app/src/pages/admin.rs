@@ -1,5 +1,6 @@
-//! `/admin`: the overview ([`super::overview`]) and every workspace in one live table
-//! (sortable, filterable), and `/admin/workspaces/:id`: one workspace's history charts,
+//! `/admin`: the overview ([`super::overview`]) and the workspaces in a live table, a page at a
+//! time (the server renders the first; the browser searches the server as the admin types,
+//! debounced, and for a status, and pages with next / previous; sort applies to the page), and `/admin/workspaces/:id`: one workspace's history charts,
 //! notifications, upstream headroom, next resets and model downgrades in effect, alert rules
 //! ([`super::rules`]), limits and policies ([`super::policies`]) and the reset button (with
 //! confirmation). Admin sessions only.
@@ -20,7 +21,7 @@ use crate::logic::chart::{daily_slots, hourly_slots};
 use crate::logic::table::{filter_and_sort, SortKey};
 use crate::monitor::{use_quota_monitor, MonitorOptions, QuotaMonitor};
 use crate::tr::{use_tr, Tr};
-use crate::types::{LimitKind, Status, StatusReport, UsageRow};
+use crate::types::{ArgValue, LimitKind, Status, StatusReport, UsageRow, WORKSPACE_PAGE_DEFAULT};
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -32,19 +33,131 @@ pub fn AdminPage() -> impl IntoView {
     when_loaded(data, |d| view! { <AdminView data=d/> }.into_any(), None)
 }
 
+/// The `GET /api/admin/workspaces` URL of the page after `cursor` for search `q` and `status`.
+fn page_url(
+    locale: crate::i18n::Locale,
+    q: &str,
+    status: Option<Status>,
+    cursor: Option<&str>,
+) -> String {
+    crate::data::workspace_page_url(locale, q, status, cursor)
+}
+
+/// How long the search box waits after the last keystroke before it asks the server.
+#[cfg_attr(feature = "ssr", allow(dead_code))]
+const SEARCH_DEBOUNCE_MS: u64 = 250;
+
 #[component]
 fn AdminView(data: AdminData) -> impl IntoView {
     let tr = use_tr();
     let m = use_quota_monitor(MonitorOptions {
         workspace: None,
         locale: tr.locale(),
-        initial: data.workspaces.clone(),
+        initial: data.page.workspaces.clone(),
         initial_notifications: data.latest.clone(),
         toasts: true,
     });
+    // The monitor keeps the reports of the page's workspaces only.
+    m.watch_only(
+        data.page.workspaces.clone(),
+        page_url(tr.locale(), "", None, None),
+    );
+    // The page shown: its workspaces come live from the monitor; its cursor and total from the
+    // server. `cursors` holds the cursor of each page up to this one (`None`: the first).
+    let page = RwSignal::new(data.page.clone());
+    let cursors = RwSignal::new(vec![None::<String>]);
+    let loading = RwSignal::new(false);
+    let failed = RwSignal::new(false);
+    // Numbers the latest search and page load: a late answer to an earlier one is dropped.
+    let seq = StoredValue::new(0u64);
     let query = RwSignal::new(String::new());
     let status_filter = RwSignal::new(None::<Status>);
     let sort = RwSignal::new((SortKey::Workspace, false));
+    // Loads the page after the last cursor of `stack` for search `q` and the status chosen.
+    let load = move |q: String, stack: Vec<Option<String>>| {
+        #[cfg(not(feature = "ssr"))]
+        {
+            let status = status_filter.get_untracked();
+            let n = seq.get_value() + 1;
+            seq.set_value(n);
+            loading.set(true);
+            let cursor = stack.last().cloned().flatten();
+            let loader = Loader::from_context(tr.locale());
+            leptos::task::spawn_local(async move {
+                let r = loader.workspace_page(&q, status, cursor.as_deref()).await;
+                if seq.get_value() != n {
+                    return;
+                }
+                loading.set(false);
+                match r {
+                    Ok(list) => {
+                        failed.set(false);
+                        m.watch_only(
+                            list.workspaces.clone(),
+                            page_url(tr.locale(), &q, status, cursor.as_deref()),
+                        );
+                        page.set(list);
+                        cursors.set(stack);
+                    }
+                    Err(_) => failed.set(true),
+                }
+            });
+        }
+        #[cfg(feature = "ssr")]
+        let _ = (q, stack, seq, loading, failed);
+    };
+    let debounce = StoredValue::new(0u64);
+    let on_search = move |ev: leptos::ev::Event| {
+        let v = event_target_value(&ev);
+        query.set(v.clone());
+        let n = debounce.get_value() + 1;
+        debounce.set_value(n);
+        #[cfg(not(feature = "ssr"))]
+        set_timeout(
+            move || {
+                if debounce.get_value() == n {
+                    load(v, vec![None]);
+                }
+            },
+            std::time::Duration::from_millis(SEARCH_DEBOUNCE_MS),
+        );
+        #[cfg(feature = "ssr")]
+        let _ = (v, load);
+    };
+    let next = move |_| {
+        let Some(c) = page.with_untracked(|p| p.next_cursor.clone()) else {
+            return;
+        };
+        let mut stack = cursors.get_untracked();
+        stack.push(Some(c));
+        load(query.get_untracked(), stack);
+    };
+    let previous = move |_| {
+        let mut stack = cursors.get_untracked();
+        if stack.len() <= 1 {
+            return;
+        }
+        stack.pop();
+        load(query.get_untracked(), stack);
+    };
+    // "51–100 of 100,000": pages before this one are full (a cursor follows full pages only).
+    let range = move || {
+        let before = cursors.with(|c| c.len().saturating_sub(1)) * WORKSPACE_PAGE_DEFAULT;
+        page.with(|p| {
+            (!p.workspaces.is_empty()).then(|| {
+                let n = |v: usize| ArgValue::Text(tr.int(v as u64));
+                tr.ta(
+                    "admin-page-range",
+                    &[
+                        ("from", n(before + 1)),
+                        ("to", n(before + p.workspaces.len())),
+                        ("total", n(p.total)),
+                    ],
+                )
+            })
+        })
+    };
+    // The page's rows, filtered (at once, before the server's answer) and sorted here.
     let rows = Memo::new(move |_| {
         let (key, desc) = sort.get();
         m.reports.with(|r| {
@@ -107,19 +220,20 @@ fn AdminView(data: AdminData) -> impl IntoView {
             {move || m.stale().get().then(|| view! {
                 <p class="stale" data-testid="stale" role="status"><span aria-hidden="true">"◷ "</span>{tr.t("stale-data")}</p>
             })}
-            <Overview monitor=m budget=data.account.clone()/>
+            <Overview monitor=m budget=data.account.clone() initial=data.overview.clone()/>
             <h2 class="section-title">{tr.t("admin-title")}</h2>
             <div class="filters">
                 <label>
                     <span>{tr.t("admin-filter")}</span>
                     <input type="search" data-testid="filter" placeholder=tr.t("admin-filter-placeholder")
-                        prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev))/>
+                        prop:value=move || query.get() on:input=on_search/>
                 </label>
                 <label>
                     <span>{tr.t("admin-filter-status")}</span>
                     <select data-testid="status-filter" on:change=move |ev| {
                         let v = event_target_value(&ev);
                         status_filter.set(Status::ALL.into_iter().find(|s| s.as_str() == v));
+                        load(query.get_untracked(), vec![None]);
                     }>
                         <option value="">{tr.t("admin-filter-any")}</option>
                         {status_options}
@@ -148,6 +262,19 @@ fn AdminView(data: AdminData) -> impl IntoView {
                 </table>
                 {move || rows.with(|r| r.is_empty()).then(|| view! { <p class="muted">{tr.t("admin-empty")}</p> })}
             </div>
+            <nav class="pager" aria-label=tr.t("admin-paging") data-testid="pager">
+                <button class="button secondary" data-testid="page-previous" on:click=previous
+                    disabled=move || loading.get() || cursors.with(|c| c.len() <= 1)>
+                    {tr.t("admin-page-previous")}
+                </button>
+                <span class="muted" data-testid="page-range" aria-live="polite">{range}</span>
+                <button class="button secondary" data-testid="page-next" on:click=next
+                    disabled=move || loading.get() || page.with(|p| p.next_cursor.is_none())>
+                    {tr.t("admin-page-next")}
+                </button>
+                {move || loading.get().then(|| view! { <span class="muted small" data-testid="page-loading">{tr.t("admin-page-loading")}</span> })}
+            </nav>
+            {move || failed.get().then(|| view! { <p class="reset-outcome failed" role="status" data-testid="page-failed">{tr.t("admin-page-failed")}</p> })}
         </main>
         <ToastStack monitor=m/>
     }

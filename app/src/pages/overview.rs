@@ -1,31 +1,58 @@
 //! The admin page's overview: the OpenAI account's status and headroom, spend today and this
 //! month across every workspace, the workspaces that spend most and those on course to use up
-//! a limit, and the latest alerts. Live: it reads the admin monitor.
+//! a limit, and the latest alerts. The sums and top lists are the server's
+//! (`GET /api/admin/overview`: the page holds one page of workspaces, not every one), refreshed
+//! every ten seconds; the account's status and headroom also follow the page's live reports,
+//! and the alerts the admin monitor.
 
 use leptos::prelude::*;
 
 use crate::components::{NotificationList, StatusPill, Upstream};
 use crate::monitor::QuotaMonitor;
 use crate::tr::use_tr;
-use crate::types::{AccountBudgetReport, Scope, Status, StatusReport};
+use crate::types::{AccountBudgetReport, AdminOverview, Scope, Status, StatusReport};
 
-/// How many workspaces each top list shows.
-const TOP: usize = 5;
+/// How often the browser asks the server for a fresh overview (sums over every workspace are
+/// the server's: the page holds one page of workspaces, not every one).
+#[cfg_attr(feature = "ssr", allow(dead_code))]
+const REFRESH_MS: u64 = 10_000;
 
-/// The account's own status: the greatest status any workspace has for an account-wide cause.
-fn account_status(reports: &[StatusReport]) -> (Status, Option<String>) {
+/// The account's own status as the page's live reports show it: the greatest status any of
+/// them has for an account-wide cause.
+fn account_status(reports: &[&StatusReport]) -> Option<(Status, String)> {
     reports
         .iter()
         .filter(|r| r.scope == Some(Scope::Account))
         .max_by_key(|r| r.status)
-        .map_or((Status::Normal, None), |r| {
-            (r.status, Some(r.message.clone()))
-        })
+        .map(|r| (r.status, r.message.clone()))
 }
 
 #[component]
-pub fn Overview(monitor: QuotaMonitor, budget: AccountBudgetReport) -> impl IntoView {
+pub fn Overview(
+    monitor: QuotaMonitor,
+    budget: AccountBudgetReport,
+    initial: AdminOverview,
+) -> impl IntoView {
     let tr = use_tr();
+    let overview = RwSignal::new(initial);
+    #[cfg(not(feature = "ssr"))]
+    {
+        // Refreshed every REFRESH_MS on the page clock; an answer that fails keeps the last.
+        let last = StoredValue::new(monitor.now_ms.get_untracked());
+        let locale = tr.locale();
+        Effect::new(move |_| {
+            let now = monitor.now_ms.get();
+            if now.saturating_sub(last.get_value()) < REFRESH_MS {
+                return;
+            }
+            last.set_value(now);
+            leptos::task::spawn_local(async move {
+                if let Ok(o) = crate::data::Loader::from_context(locale).overview().await {
+                    overview.set(o);
+                }
+            });
+        });
+    }
     // "of $500" under a total when the account has a budget for it.
     let of_budget = move |b: Option<f64>| {
         b.map(|b| {
@@ -53,65 +80,55 @@ pub fn Overview(monitor: QuotaMonitor, budget: AccountBudgetReport) -> impl Into
             view! { <p class="usage-forecast soon" data-testid="account-forecast">{text}</p> }
         })
         .collect_view();
-    let reports = Memo::new(move |_| {
+    // The account's status: the server's over every workspace, or a greater one a workspace
+    // of the page shows live (it arrives before the next refresh).
+    let account = Memo::new(move |_| {
+        let live = monitor
+            .reports
+            .with(|r| account_status(&r.values().map(|t| &t.report).collect::<Vec<_>>()));
+        overview.with(|o| {
+            let server = (o.account_status, o.account_message.clone());
+            match live {
+                Some((s, m)) if s > server.0 => (s, Some(m)),
+                _ => server,
+            }
+        })
+    });
+    let account_pill = Signal::derive(move || account.get().0);
+    let upstream = Signal::derive(move || {
         monitor
             .reports
-            .with(|r| r.values().map(|t| t.report.clone()).collect::<Vec<_>>())
+            .with(|r| r.values().find_map(|t| t.report.upstream.clone()))
+            .or_else(|| overview.with(|o| o.upstream.clone()))
     });
-    let account = Memo::new(move |_| reports.with(|r| account_status(r)));
-    let account_pill = Signal::derive(move || account.get().0);
-    let upstream =
-        Signal::derive(move || reports.with(|r| r.iter().find_map(|r| r.upstream.clone())));
-    let total = move |f: fn(&StatusReport) -> f64| {
-        move || tr.usd(reports.with(|r| r.iter().map(f).sum::<f64>()))
-    };
+    let total = move |f: fn(&AdminOverview) -> f64| move || tr.usd(overview.with(f));
     let top_spend = move || {
-        let mut r: Vec<(String, String, f64)> = reports.with(|r| {
-            r.iter()
-                .filter(|r| r.usage.cost_usd_day > 0.0)
-                .map(|r| (r.workspace.clone(), r.name.clone(), r.usage.cost_usd_day))
-                .collect()
-        });
-        r.sort_by(|a, b| b.2.total_cmp(&a.2));
-        r.truncate(TOP);
+        let r = overview.with(|o| o.top_spend.clone());
         if r.is_empty() {
             return view! { <p class="muted">{tr.t("overview-no-spend")}</p> }.into_any();
         }
         view! {
             <ol class="top-list" data-testid="top-spend">
-                {r.into_iter().map(|(id, name, usd)| view! {
-                    <li><a href=format!("/admin/workspaces/{id}")>{name}</a>" "<span class="num">{tr.usd(usd)}</span></li>
+                {r.into_iter().map(|s| view! {
+                    <li><a href=format!("/admin/workspaces/{}", s.workspace)>{s.name}</a>" "<span class="num">{tr.usd(s.cost_usd_day)}</span></li>
                 }).collect_view()}
             </ol>
         }
         .into_any()
     };
     let burning = move || {
-        let mut r: Vec<(String, String, chrono::DateTime<chrono::Utc>, String)> =
-            reports.with(|r| {
-                r.iter()
-                    .flat_map(|r| {
-                        r.forecasts.iter().filter(|f| f.before_reset).map(|f| {
-                            let limit = tr.t(&format!("usage-label-{}", f.limit.as_str()));
-                            (
-                                r.workspace.clone(),
-                                r.name.clone(),
-                                f.runs_out_at,
-                                format!("{limit}: {}", f.text),
-                            )
-                        })
-                    })
-                    .collect()
-            });
-        r.sort_by_key(|x| x.2);
-        r.truncate(TOP);
+        let r = overview.with(|o| o.burning.clone());
         if r.is_empty() {
             return view! { <p class="muted">{tr.t("overview-no-burn")}</p> }.into_any();
         }
         view! {
             <ol class="top-list" data-testid="top-burn">
-                {r.into_iter().map(|(id, name, _, text)| view! {
-                    <li><a href=format!("/admin/workspaces/{id}")>{name}</a>" "<span class="muted">{text}</span></li>
+                {r.into_iter().map(|b| {
+                    let limit = tr.t(&format!("usage-label-{}", b.forecast.limit.as_str()));
+                    let text = format!("{limit}: {}", b.forecast.text);
+                    view! {
+                        <li><a href=format!("/admin/workspaces/{}", b.workspace)>{b.name}</a>" "<span class="muted">{text}</span></li>
+                    }
                 }).collect_view()}
             </ol>
         }
@@ -129,9 +146,9 @@ pub fn Overview(monitor: QuotaMonitor, budget: AccountBudgetReport) -> impl Into
                 <h2>{tr.t("overview-spend")}</h2>
                 <dl class="totals">
                     <dt>{tr.t("overview-spend-today")}</dt>
-                    <dd><span data-testid="spend-today">{total(|r| r.usage.cost_usd_day)}</span>{of_budget(budget_day)}</dd>
+                    <dd><span data-testid="spend-today">{total(|o| o.cost_usd_day)}</span>{of_budget(budget_day)}</dd>
                     <dt>{tr.t("overview-spend-month")}</dt>
-                    <dd><span data-testid="spend-month">{total(|r| r.usage.cost_usd_month)}</span>{of_budget(budget_month)}</dd>
+                    <dd><span data-testid="spend-month">{total(|o| o.cost_usd_month)}</span>{of_budget(budget_month)}</dd>
                 </dl>
                 {account_forecasts}
                 <h3>{tr.t("overview-top-spend")}</h3>
