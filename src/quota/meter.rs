@@ -64,6 +64,28 @@ pub struct Reservation {
     generation: u64,
 }
 
+/// A workspace's counters as instances share them (through Redis, see `crate::state`): the
+/// minute window's live seconds and the current day's and month's totals, reservations in
+/// flight included (`held_*` says how much of them reservations hold). In the core's units.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SharedCounters {
+    /// Grows with every change of the shared copy: an older copy is never mirrored over a newer.
+    pub version: u64,
+    /// `(second, requests, tokens)` of the seconds in the minute window that counted something.
+    pub minute: Vec<(i64, u64, u64)>,
+    /// The day period counted ([`WorkspaceMeter::periods`]).
+    pub day: i64,
+    pub day_requests: u64,
+    pub day_tokens: u64,
+    pub day_cost_nanos: u64,
+    pub day_held_tokens: u64,
+    pub day_held_cost_nanos: u64,
+    /// The month period counted ([`WorkspaceMeter::periods`]).
+    pub month: i64,
+    pub month_cost_nanos: u64,
+    pub month_held_cost_nanos: u64,
+}
+
 /// Why a call was refused. `used` and `limit_value` are in the limit's unit (USD for budgets);
 /// `used` includes the reservations in flight, not the refused demand.
 #[derive(Clone, Debug, PartialEq)]
@@ -194,6 +216,8 @@ pub struct WorkspaceMeter {
     refused_period: Option<Remembered>,
     /// Bumped by `reset`: reservations made before it take nothing back.
     generation: u64,
+    /// The version of the last [`SharedCounters`] mirrored (0: none).
+    shared_version: u64,
 }
 
 impl WorkspaceMeter {
@@ -219,6 +243,7 @@ impl WorkspaceMeter {
             refused_minute: None,
             refused_period: None,
             generation: 0,
+            shared_version: 0,
         }
     }
 
@@ -519,7 +544,11 @@ impl WorkspaceMeter {
         if let Some(r) = self.shed(priority, &used, &demand, now) {
             return Err(r);
         }
+        Ok(self.hold(d, now))
+    }
 
+    /// Counts `d` as a reservation at `now`, unchecked.
+    fn hold(&mut self, d: Demand, now: DateTime<Utc>) -> Reservation {
         let second = self.window.effective(now.timestamp());
         self.window.add(second, 1, d.tokens);
         self.day.requests = self.day.requests.saturating_add(1);
@@ -529,14 +558,140 @@ impl WorkspaceMeter {
         self.day.held_cost_nanos = self.day.held_cost_nanos.saturating_add(d.cost_nanos);
         self.month.cost_nanos = self.month.cost_nanos.saturating_add(d.cost_nanos);
         self.month.held_cost_nanos = self.month.held_cost_nanos.saturating_add(d.cost_nanos);
-        Ok(Reservation {
+        Reservation {
             second,
             day_epoch: self.day.epoch,
             month_epoch: self.month.epoch,
             tokens: d.tokens,
             cost_nanos: d.cost_nanos,
             generation: self.generation,
-        })
+        }
+    }
+
+    /// The caps a shared admission checks for a call of class `priority`, indexed by
+    /// `LimitKind as usize`: each hard limit's cap, or its class's share of it when that is
+    /// smaller ([`WorkspaceMeter::admit_as`] checks the same); `None` for no limit or a soft one.
+    pub fn shared_caps(&self, priority: Option<Priority>) -> PerKind<Option<u64>> {
+        let share = self.limits.share_of(priority);
+        let mut caps = [None; LimitKind::COUNT];
+        for kind in LimitKind::ALL {
+            let i = kind as usize;
+            if self.soft[i] {
+                continue;
+            }
+            caps[i] = self.caps[i].map(|cap| {
+                if share < 1.0 {
+                    cap.min((cap as f64 * share).floor() as u64)
+                } else {
+                    cap
+                }
+            });
+        }
+        caps
+    }
+
+    /// Whether a USD budget is set (a shared admission cannot fall back to this instance's own
+    /// counters for it without risking overspend).
+    pub fn has_budget(&self) -> bool {
+        self.caps[LimitKind::BudgetUsdPerDay as usize].is_some()
+            || self.caps[LimitKind::BudgetUsdPerMonth as usize].is_some()
+    }
+
+    /// This meter's counters at `now` as [`SharedCounters`] (version 0): what a cold shared copy
+    /// is seeded with after the meter was rebuilt from the ledger.
+    pub fn export(&self, now: DateTime<Utc>) -> SharedCounters {
+        let (day, month) = self.periods(now);
+        let today = self.cal.day(now);
+        let d = (today == self.day.day).then_some(&self.day);
+        let m = (self.cal.month(today) == self.month.month).then_some(&self.month);
+        SharedCounters {
+            version: 0,
+            minute: self.window.live_buckets(now.timestamp()).collect(),
+            day,
+            day_requests: d.map_or(0, |d| d.requests),
+            day_tokens: d.map_or(0, |d| d.tokens),
+            day_cost_nanos: d.map_or(0, |d| d.cost_nanos),
+            day_held_tokens: d.map_or(0, |d| d.held_tokens),
+            day_held_cost_nanos: d.map_or(0, |d| d.held_cost_nanos),
+            month,
+            month_cost_nanos: m.map_or(0, |m| m.cost_nanos),
+            month_held_cost_nanos: m.map_or(0, |m| m.held_cost_nanos),
+        }
+    }
+
+    /// Replaces the counters by the shared copy `s`, unless a copy at least as new was mirrored
+    /// already (then returns false). Periods other than the current one at `now` count zero
+    /// here. Reservations made here keep taking back from the counters of their period.
+    pub fn mirror(&mut self, s: &SharedCounters, now: DateTime<Utc>) -> bool {
+        if s.version != 0 && s.version <= self.shared_version {
+            return false;
+        }
+        self.shared_version = s.version;
+        self.roll(now);
+        let (day, month) = self.periods(now);
+        self.window.clear();
+        for &(second, requests, tokens) in &s.minute {
+            self.window.add(second, requests, tokens);
+        }
+        let same_day = s.day == day;
+        self.day.requests = if same_day { s.day_requests } else { 0 };
+        self.day.tokens = if same_day { s.day_tokens } else { 0 };
+        self.day.cost_nanos = if same_day { s.day_cost_nanos } else { 0 };
+        self.day.held_tokens = if same_day { s.day_held_tokens } else { 0 };
+        self.day.held_cost_nanos = if same_day { s.day_held_cost_nanos } else { 0 };
+        let same_month = s.month == month;
+        self.month.cost_nanos = if same_month { s.month_cost_nanos } else { 0 };
+        self.month.held_cost_nanos = if same_month {
+            s.month_held_cost_nanos
+        } else {
+            0
+        };
+        true
+    }
+
+    /// A shared admission's outcome made local: mirrors `s` (the shared counters just before
+    /// the call, at `version`), then, when the shared copy `reserved` the call, counts its
+    /// reservation here too; else refuses it as [`WorkspaceMeter::admit_as`] does (remembering
+    /// the refusal), naming `refused` (the limit the shared copy refused at) should this
+    /// instance's arithmetic disagree.
+    pub fn admit_shared(
+        &mut self,
+        d: Demand,
+        priority: Option<Priority>,
+        s: &SharedCounters,
+        reserved: bool,
+        refused: Option<LimitKind>,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation, Refusal> {
+        self.mirror(s, now);
+        if reserved {
+            return Ok(self.hold(d, now));
+        }
+        match self.admit_as(d, priority, now) {
+            Err(r) => Err(r),
+            Ok(r) => {
+                // The shared copy refused what the mirror admits (limits edited meanwhile):
+                // the shared copy decides.
+                self.settle(r, Actual::default(), now);
+                self.day.requests = self.day.requests.saturating_sub(1);
+                self.window.remove(r.second, 1, 0);
+                let kind = refused.unwrap_or(LimitKind::RequestsPerMinute);
+                let used = self.snapshot(now)[kind as usize];
+                let cap = self.caps[kind as usize].unwrap_or(used);
+                let retry = self.retry_after(kind, 1, cap, now).max(1);
+                self.remember(kind, retry, now);
+                Err(Refusal {
+                    limit: kind,
+                    priority: None,
+                    retry_after_secs: retry,
+                    used: Self::value(kind, used),
+                    limit_value: self
+                        .limits
+                        .get(kind)
+                        .unwrap_or_else(|| Self::value(kind, cap)),
+                })
+            }
+        }
     }
 
     /// Ends a call: takes back what was reserved (from the second / day / month it was counted
@@ -1301,5 +1456,99 @@ mod tests {
         m.restore(utc("2024-05-10T05:00:00Z"), 1, 70, 0, now); // the period day before
         m.restore(utc("2024-05-10T06:30:00Z"), 1, 30, 0, now);
         assert_eq!(m.usage(now).tokens_day, 30);
+    }
+
+    #[test]
+    fn a_mirror_of_an_export_is_the_same_usage_and_older_copies_are_ignored() {
+        let caps = [
+            (LimitKind::TokensPerMinute, 1000.0),
+            (LimitKind::BudgetUsdPerDay, 1.0),
+        ];
+        let mut a = meter(limits(&caps));
+        call(&mut a, demand(100, 10), actual(40, 5), at(10));
+        let _held = admitted(&mut a, demand(30, 7), at(20));
+        let mut copy = a.export(at(20));
+        copy.version = 3;
+        let mut b = meter(limits(&caps));
+        assert!(b.mirror(&copy, at(20)));
+        assert_eq!(b.usage(at(20)), a.usage(at(20)));
+        assert_eq!(b.settled(at(20)), a.settled(at(20)));
+        // The minute slides on the mirrored seconds.
+        assert_eq!(b.usage(at(71)).tokens_minute, 30);
+        let mut older = copy.clone();
+        older.version = 2;
+        older.day_requests = 99;
+        assert!(!b.mirror(&older, at(20)));
+        assert_eq!(b.usage(at(20)).requests_day, 2);
+    }
+
+    #[test]
+    fn a_mirror_of_another_day_counts_nothing_today() {
+        let mut a = meter(limits(&[(LimitKind::RequestsPerDay, 10.0)]));
+        call(&mut a, demand(1, 0), actual(1, 0), at(0));
+        let mut copy = a.export(at(0));
+        copy.version = 1;
+        copy.day -= 1;
+        let mut b = meter(limits(&[(LimitKind::RequestsPerDay, 10.0)]));
+        b.mirror(&copy, at(0));
+        assert_eq!(b.usage(at(0)).requests_day, 0);
+    }
+
+    #[test]
+    fn shared_caps_skip_soft_limits_and_apply_the_class_share() {
+        let mut l = limits(&[
+            (LimitKind::RequestsPerMinute, 10.0),
+            (LimitKind::TokensPerDay, 1000.0),
+        ]);
+        l.soft_limits = Some(vec![LimitKind::TokensPerDay]);
+        let m = meter(l);
+        let caps = m.shared_caps(Some(Priority::Normal));
+        assert_eq!(caps[LimitKind::TokensPerDay as usize], None);
+        assert_eq!(caps[LimitKind::BudgetUsdPerDay as usize], None);
+        let normal = m.shared_caps(Some(Priority::Normal))[LimitKind::RequestsPerMinute as usize];
+        assert!(normal.is_some_and(|c| c < 10));
+        assert_eq!(
+            m.shared_caps(None)[LimitKind::RequestsPerMinute as usize],
+            Some(10)
+        );
+    }
+
+    #[test]
+    fn a_shared_admission_follows_the_shared_verdict() {
+        let caps = [(LimitKind::RequestsPerMinute, 2.0)];
+        let mut elsewhere = meter(limits(&caps));
+        call(&mut elsewhere, demand(0, 0), actual(0, 0), at(5));
+        let mut copy = elsewhere.export(at(6));
+        copy.version = 7;
+        // Reserved by the shared copy: counted here on top of the mirror.
+        let mut m = meter(limits(&caps));
+        let r = m.admit_shared(demand(5, 0), None, &copy, true, None, at(6));
+        assert!(r.is_ok());
+        assert_eq!(m.usage(at(6)).requests_minute, 2);
+        // Refused by the shared copy: the local refusal with its exact retry (the call at 5 s
+        // leaves the window at 65 s).
+        copy.version = 8;
+        copy.minute.push((at(6).timestamp(), 1, 0));
+        let e = m
+            .admit_shared(demand(0, 0), None, &copy, false, None, at(7))
+            .unwrap_err();
+        assert_eq!(e.limit, LimitKind::RequestsPerMinute);
+        assert_eq!(e.retry_after_secs, 58);
+        // Refused by the shared copy though the mirror has room (limits edited meanwhile): refused.
+        let mut room = copy.clone();
+        room.version = 9;
+        room.minute.clear();
+        let e = m
+            .admit_shared(
+                demand(0, 0),
+                None,
+                &room,
+                false,
+                Some(LimitKind::RequestsPerMinute),
+                at(8),
+            )
+            .unwrap_err();
+        assert_eq!(e.limit, LimitKind::RequestsPerMinute);
+        assert_eq!(m.usage(at(8)).requests_minute, 0);
     }
 }

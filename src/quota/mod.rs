@@ -25,7 +25,7 @@ pub mod window;
 
 pub use account::{AccountPolicy, AccountState, UpstreamObservation};
 pub use alerting::{Alert, AlertRules, Forecast, Mark, Round, Spent, Under};
-pub use meter::{Actual, Demand, Refusal, Reservation, WorkspaceMeter};
+pub use meter::{Actual, Demand, Refusal, Reservation, SharedCounters, WorkspaceMeter};
 pub use status::{
     account_alert_notice, alert_notice, describe, level_for, limit_name_key, status_name_key,
     stored_limits_invalid_notice, unpriced_model_notice, unpriced_models_notice, Notice,

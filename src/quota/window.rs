@@ -154,6 +154,18 @@ impl MinuteWindow {
         }
     }
 
+    /// The live seconds of the window ending at `second` that counted something, as
+    /// `(second, requests, tokens)` in no particular order.
+    pub fn live_buckets(&self, second: i64) -> impl Iterator<Item = (i64, u64, u64)> + '_ {
+        let eff = self.effective(second);
+        self.buckets
+            .as_deref()
+            .into_iter()
+            .flat_map(|b| b.iter())
+            .filter(move |b| live(b.second, eff) && (b.requests > 0 || b.tokens > 0))
+            .map(|b| (b.second, b.requests, b.tokens))
+    }
+
     /// The sum of one counter over the window ending at `second`.
     pub fn total(&self, second: i64, c: Counter) -> u64 {
         let Some(buckets) = self.buckets.as_deref() else {
