@@ -62,8 +62,9 @@ ensure_build_tools() {
 ensure_test_tools() {
   # faketime: the SDK tests move the gateway's clock (scheduled resets) with libfaketime.
   # postgresql: the store suite runs on PostgreSQL too (scripts/with-engines.sh starts a
-  # private server on loopback; the package's own cluster is not used).
-  apt_install chromium chromium-driver faketime postgresql
+  # private server on loopback; the package's own cluster is not used). redis-server: the
+  # shared-state suite (with-engines.sh starts a private one too).
+  apt_install chromium chromium-driver faketime postgresql redis-server
   local venv="$root/.venv"
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import openai' 2>/dev/null; then
     log "python venv with the openai SDK"

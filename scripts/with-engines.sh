@@ -3,7 +3,8 @@
 # temporary folder and stopped (and removed) when the command ends, whatever its outcome:
 #   scripts/with-engines.sh cargo test …
 # The command sees QS_TEST_POSTGRES_URL (a superuser on a throwaway PostgreSQL cluster; tests
-# make their own schema or database in it). PostgreSQL refuses to run as root, so as root
+# make their own schema or database in it) and QS_TEST_REDIS_URL (a throwaway Redis; tests use
+# their own workspace ids, or a database number of their own). PostgreSQL refuses to run as root, so as root
 # the server runs as the `postgres` user of Debian's package.
 set -euo pipefail
 log() { printf '[engines] %s\n' "$*" >&2; }
@@ -26,6 +27,7 @@ if [ "$(id -u)" -eq 0 ]; then
   as_pg=(runuser -u postgres --)
 fi
 cleanup() {
+  if [ -f "$dir/redis.pid" ]; then kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; fi
   "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
@@ -44,5 +46,20 @@ fi
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U qs qs
 export QS_TEST_POSTGRES_URL="postgres://qs@127.0.0.1:$pg_port/qs"
 log "PostgreSQL on 127.0.0.1:$pg_port"
+
+if ! command -v redis-server >/dev/null; then
+  echo "Redis is not installed: run scripts/ensure-tools.sh test" >&2
+  exit 1
+fi
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" --databases 64 >/dev/null
+for _ in $(seq 50); do
+  redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+redis-cli -p "$redis_port" ping >/dev/null || { cat "$dir/redis.log" >&2; exit 1; }
+export QS_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
+log "Redis on 127.0.0.1:$redis_port"
 
 "$@"

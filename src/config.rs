@@ -47,6 +47,43 @@ pub enum ConfigError {
     Invalid { path: String, rule: String },
 }
 
+/// `[redis]` with the URL of the command line or environment, if any.
+fn redis_config(url: Option<String>, raw: &RawRedis) -> Result<Option<RedisConfig>, ConfigError> {
+    let fail_open = match raw.on_failure.as_deref() {
+        None | Some("closed") => false,
+        Some("open") => true,
+        Some(_) => {
+            return Err(invalid(
+                "redis.on_failure",
+                "must be \"closed\" or \"open\"",
+            ))
+        }
+    };
+    let Some(url) = url.filter(|u| !u.is_empty()) else {
+        if raw.on_failure.is_some() {
+            return Err(invalid(
+                "redis.on_failure",
+                "needs redis.url (or QS_REDIS_URL)",
+            ));
+        }
+        return Ok(None);
+    };
+    if !(url.starts_with("redis://")
+        || url.starts_with("rediss://")
+        || url.starts_with("redis+unix://")
+        || url.starts_with("unix://"))
+    {
+        return Err(invalid(
+            "redis.url",
+            "must start with redis://, rediss:// or unix://",
+        ));
+    }
+    if redis::Client::open(url.as_str()).is_err() {
+        return Err(invalid("redis.url", "is not a valid Redis URL"));
+    }
+    Ok(Some(RedisConfig { url, fail_open }))
+}
+
 fn invalid(path: impl Into<String>, rule: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         path: path.into(),
@@ -82,6 +119,30 @@ pub struct RawConfig {
     /// The account-wide budget across every workspace.
     #[serde(default)]
     pub account: RawAccount,
+    /// Shared state for several instances.
+    #[serde(default)]
+    pub redis: RawRedis,
+}
+
+/// `[redis]`: the counters, reservations and statuses every instance shares. Without a URL,
+/// state stays in this process.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedis {
+    /// `redis://[user:password@]host[:port][/db]`.
+    pub url: Option<String>,
+    /// What calls of workspaces with USD budgets get while Redis does not answer: `closed`
+    /// (the default: 503 `quota_state_unavailable`) or `open` (admitted on this instance's own
+    /// counters).
+    pub on_failure: Option<String>,
+}
+
+/// `[redis]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    pub url: String,
+    /// `on_failure = "open"`.
+    pub fail_open: bool,
 }
 
 /// `[account]`: an optional budget of the whole OpenAI account, across every workspace. It
@@ -223,6 +284,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub database_url: Option<String>,
     pub spool_file: Option<String>,
+    /// `--redis-url` / `QS_REDIS_URL`.
+    pub redis_url: Option<String>,
     pub upstream_url: Option<String>,
     pub upstream_key: Option<SecretString>,
     pub admin_key: Option<SecretString>,
@@ -281,6 +344,8 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// The account-wide budget (`[account]`) as warn-only limits, if one is set.
     pub account_budget: Option<Limits>,
+    /// `[redis]`: shared state, if configured.
+    pub redis: Option<RedisConfig>,
 }
 
 /// How deliveries are retried (`[alerts]`).
@@ -869,6 +934,10 @@ impl RawConfig {
                  (e.g. postgres://qs@db.internal/qs)",
             ));
         }
+        let redis = redis_config(
+            over.redis_url.clone().or(self.redis.url.clone()),
+            &self.redis,
+        )?;
         let spool_file = match over.spool_file.or(self.server.spool_file) {
             Some(f) if f.trim().is_empty() => {
                 return Err(invalid("server.spool_file", "must be a file path"))
@@ -1051,6 +1120,7 @@ impl RawConfig {
             listen,
             database_url,
             spool_file,
+            redis,
             cors_allow_origins: self.server.cors_allow_origins,
             retention_days,
             time_zone,

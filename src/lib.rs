@@ -16,6 +16,7 @@
 //! | [`registry`] | live workspaces, key index, account state, the admin's live edits, the account-wide budget; transitions and alerts → store + hub | do IO or format text (beyond the locale-neutral local `HH:MM` of a period's reset) |
 //! | [`proxy`] | the request's way in ([`proxy::Proxy::forward`]) and the answer's way back: the one table of API families ([`proxy::family`]: how each reserves, streams and shows its usage), request inspection, the stream tap, usage extraction, settlement, upstream signals — one job a file | decide policy |
 //! | [`pricing`] | the shipped price table + overrides → cost of a usage | guess a price |
+//! | [`state`] | the state several instances share through Redis: the admission, settlement and seed scripts (one round trip each), reservation ids, whether Redis answers | decide a limit, hold a lock across a call |
 //! | [`store`] | the SQLite or PostgreSQL pool (one sqlx `Any` pool, migrations per engine), batched ledger writer, notifications queued but not yet written (listed from memory), the alert outbox (rows written with their notification, leases, delivery log) and stored channels, the alerts raised so far, the audit trail, the admin's limit edits, counter rebuild, roll-ups | block the hot path |
 //! | [`alerts`] | per-workspace broadcast hub; the alert channels in force (file + admin API) and the delivery worker: claim due outbox rows, render, send (webhook, Slack, email), back off, give up, record | drop a lagging subscriber, use the registry, log or return a secret, send a row it has not leased |
 //! | [`api`] | REST, WebSocket, admin (workspaces, live edits, keys, channels, the audit trail and who the admin is), metrics, health; browser sessions, the first-run setup link, cross-origin checks, security headers | hold business rules, answer an admin change before it is audited |
@@ -48,13 +49,14 @@
 //! | `pricing` | `model` |
 //! | `i18n` | `model`, `quota` |
 //! | `store` | `model`, `quota` |
+//! | `state` | `quota` |
 //! | `alerts` | `config`, `i18n`, `model`, `store` |
 //! | `error` | `i18n`, `store` |
 //! | `guard` | `error`, `loglimit` |
 //! | `config` | `conn`, `guard`, `pricing`, `quota`, `model`, `store` |
 //! | `registry` | `alerts`, `guard`, `model`, `quota`, `store` |
-//! | `proxy` | `config`, `error`, `guard`, `headers`, `loglimit`, `model`, `pricing`, `quota`, `registry`, `store` |
-//! | `api` | `alerts`, `config`, `error`, `guard`, `headers`, `i18n`, `loglimit`, `model`, `proxy`, `quota`, `registry`, `store` |
+//! | `proxy` | `config`, `error`, `guard`, `headers`, `loglimit`, `model`, `pricing`, `quota`, `registry`, `state`, `store` |
+//! | `api` | `alerts`, `config`, `error`, `guard`, `headers`, `i18n`, `loglimit`, `model`, `proxy`, `quota`, `registry`, `state`, `store` |
 //! | `ui_backend` | `api`, `error`, `i18n`, `model`, `quota`, `store` |
 //! | `server` | every module but `demo` |
 //! | `demo` | `config`, `registry`, `server`, `simulator` |
@@ -84,6 +86,7 @@ pub mod quota;
 pub mod registry;
 pub mod server;
 pub mod simulator;
+pub mod state;
 pub mod store;
 pub mod ui_backend;
 

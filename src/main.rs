@@ -57,6 +57,10 @@ struct ServeArgs {
     /// SQLite file; data/ledger.spool for PostgreSQL]. One per instance.
     #[arg(long, env = "QS_SPOOL_FILE")]
     spool_file: Option<String>,
+    /// Redis URL (redis://host:port) for the state several instances share: counters,
+    /// reservations, statuses [default: none, state stays in this process].
+    #[arg(long, env = "QS_REDIS_URL")]
+    redis_url: Option<String>,
     /// Upstream OpenAI base URL [default: https://api.openai.com/v1].
     #[arg(long, env = "QS_UPSTREAM_URL")]
     upstream_url: Option<String>,
@@ -155,6 +159,7 @@ fn overrides(a: &ServeArgs) -> Result<Overrides, String> {
         listen: a.listen.clone(),
         database_url: a.database_url.clone(),
         spool_file: a.spool_file.clone(),
+        redis_url: a.redis_url.clone(),
         upstream_url: a.upstream_url.clone(),
         upstream_key: secret(
             a.upstream_key.as_ref(),

@@ -1531,7 +1531,7 @@ mod tests {
         copy.minute.push((at(6).timestamp(), 1, 0));
         let e = m
             .admit_shared(demand(0, 0), None, &copy, false, None, at(7))
-            .unwrap_err();
+            .expect_err("refused");
         assert_eq!(e.limit, LimitKind::RequestsPerMinute);
         assert_eq!(e.retry_after_secs, 58);
         // Refused by the shared copy though the mirror has room (limits edited meanwhile): refused.
@@ -1547,7 +1547,7 @@ mod tests {
                 Some(LimitKind::RequestsPerMinute),
                 at(8),
             )
-            .unwrap_err();
+            .expect_err("refused");
         assert_eq!(e.limit, LimitKind::RequestsPerMinute);
         assert_eq!(m.usage(at(8)).requests_minute, 0);
     }

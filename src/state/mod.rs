@@ -1,0 +1,288 @@
+//! Shared state: the counters and reservations several gateway instances share through Redis.
+//!
+//! Owns: the Redis connection, the three server-side scripts (`admit.lua`, `settle.lua`,
+//! `seed.lua`, each after `common.lua`) and the mapping of their replies to
+//! [`SharedCounters`]. One script call per admission (every window checked and the call
+//! reserved, all or nothing) and one per settlement (idempotent by reservation id); a
+//! reservation expires on its own, in the scripts, when the instance holding it never settles
+//! it; a cold workspace (never seeded, or Redis flushed) is seeded by setting its counters from
+//! the ledger, never by adding. Whether Redis answers is tracked for `/healthz` and the status.
+//! Must not: decide a limit (the caps come from `crate::quota`), hold a workspace's lock
+//! across a call (the caller reads caps, awaits, then mirrors), or log the URL (it may hold a
+//! password).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use crate::quota::{Demand, SharedCounters};
+use crate::types::LimitKind;
+
+/// Why shared state could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("redis is unreachable: {0}")]
+    Unavailable(#[from] redis::RedisError),
+    #[error("redis answered a script with an unexpected reply: {0}")]
+    Protocol(&'static str),
+}
+
+/// What a shared admission decided, with the counters just before the call.
+#[derive(Debug, PartialEq)]
+pub enum Admission {
+    /// Reserved under `id` (the counters' version already counts the reservation).
+    Reserved(SharedCounters),
+    /// Refused at the limit of that index (`LimitKind as usize`).
+    Refused(SharedCounters, Option<LimitKind>),
+    /// The workspace has no shared counters yet: seed them from the ledger and ask again.
+    Cold,
+}
+
+/// One admission's question: the call's demand against the caps, in the periods of `now`.
+#[derive(Clone, Copy, Debug)]
+pub struct AdmitArgs<'a> {
+    pub workspace: &'a str,
+    pub id: u64,
+    pub now_sec: i64,
+    pub day: i64,
+    pub month: i64,
+    pub demand: Demand,
+    pub caps: [Option<u64>; LimitKind::COUNT],
+}
+
+/// One settlement: what the call used, in the periods of `now`.
+#[derive(Clone, Copy, Debug)]
+pub struct SettleArgs<'a> {
+    pub workspace: &'a str,
+    pub id: u64,
+    pub admitted_sec: i64,
+    pub now_sec: i64,
+    pub day: i64,
+    pub month: i64,
+    pub tokens: u64,
+    pub cost_nanos: u64,
+}
+
+const COMMON: &str = include_str!("common.lua");
+
+/// The Redis side of shared state. Cheap to clone the connection out of; one per process.
+pub struct RedisState {
+    conn: ConnectionManager,
+    admit: Script,
+    settle: Script,
+    seed: Script,
+    /// This process's prefix of reservation ids (random), so ids of instances never collide.
+    instance: u64,
+    next: AtomicU64,
+    /// Seconds a reservation lives without a settlement (the upstream timeout and a minute).
+    hold_secs: i64,
+    reachable: AtomicBool,
+    /// What calls of workspaces with USD budgets get while Redis does not answer.
+    fail_open: bool,
+}
+
+impl std::fmt::Debug for RedisState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisState")
+            .field("reachable", &self.is_reachable())
+            .finish_non_exhaustive()
+    }
+}
+
+fn keys(workspace: &str) -> [String; 4] {
+    ["c", "m", "r", "x"].map(|k| format!("qs:{{{workspace}}}:{k}"))
+}
+
+impl RedisState {
+    /// Connects to `url` (waiting at most a few seconds): a Redis that does not answer at
+    /// start is an error, so that a wrong URL is seen at once. Later outages are survived: the
+    /// connection reconnects by itself. `hold_secs`: how long a reservation lives unsettled.
+    pub async fn connect(url: &str, hold_secs: u64, fail_open: bool) -> Result<Self, StateError> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| StateError::Protocol("no answer from redis within 5 s"))??;
+        let state = RedisState {
+            conn,
+            admit: Script::new(&format!("{COMMON}\n{}", include_str!("admit.lua"))),
+            settle: Script::new(&format!("{COMMON}\n{}", include_str!("settle.lua"))),
+            seed: Script::new(include_str!("seed.lua")),
+            instance: rand::random::<u64>(),
+            next: AtomicU64::new(1),
+            hold_secs: i64::try_from(hold_secs).unwrap_or(i64::MAX / 4),
+            reachable: AtomicBool::new(true),
+            fail_open,
+        };
+        state.ping().await?;
+        Ok(state)
+    }
+
+    /// Whether the last call to Redis was answered.
+    pub fn is_reachable(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    /// `[redis] on_failure = "open"`.
+    pub fn fails_open(&self) -> bool {
+        self.fail_open
+    }
+
+    /// Seconds a reservation lives unsettled before the scripts release it.
+    pub fn hold_secs(&self) -> i64 {
+        self.hold_secs
+    }
+
+    /// A new reservation number; with this process's random prefix ([`RedisState::id`]) it is
+    /// unique across instances.
+    pub fn next_id(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The reservation id of number `n`, as the scripts see it.
+    fn id(&self, n: u64) -> String {
+        format!("{:x}-{n}", self.instance)
+    }
+
+    fn note<T>(&self, r: Result<T, StateError>) -> Result<T, StateError> {
+        self.reachable.store(
+            !matches!(r, Err(StateError::Unavailable(_))),
+            Ordering::Relaxed,
+        );
+        r
+    }
+
+    /// `PING`: whether Redis answers now (health checks; also refreshes reachability).
+    pub async fn ping(&self) -> Result<(), StateError> {
+        let mut conn = self.conn.clone();
+        let r: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+        self.note(r.map(|_| ()).map_err(StateError::from))
+    }
+
+    /// Admits one call (one script call, one round trip).
+    pub async fn admit(&self, a: &AdmitArgs<'_>) -> Result<Admission, StateError> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.admit.prepare_invoke();
+        for k in keys(a.workspace) {
+            inv.key(k);
+        }
+        inv.arg(a.now_sec)
+            .arg(a.day)
+            .arg(a.month)
+            .arg(self.id(a.id))
+            .arg(a.now_sec.saturating_add(self.hold_secs))
+            .arg(a.demand.tokens)
+            .arg(a.demand.cost_nanos);
+        for cap in a.caps {
+            inv.arg(cap.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX)));
+        }
+        let r = inv.invoke_async::<Vec<i64>>(&mut conn).await;
+        let reply = self.note(r.map_err(StateError::from))?;
+        match reply.first() {
+            Some(1) => Ok(Admission::Reserved(counters(&reply)?)),
+            Some(2) => {
+                let kind = reply
+                    .get(11)
+                    .and_then(|&k| usize::try_from(k).ok())
+                    .and_then(|k| LimitKind::ALL.get(k).copied());
+                Ok(Admission::Refused(counters(&reply)?, kind))
+            }
+            Some(3) => Ok(Admission::Cold),
+            _ => Err(StateError::Protocol("admit")),
+        }
+    }
+
+    /// Settles one call (one script call); `None` when the workspace is cold (nothing to take
+    /// back: the ledger will count the call). Idempotent by id.
+    pub async fn settle(&self, a: &SettleArgs<'_>) -> Result<Option<SharedCounters>, StateError> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.settle.prepare_invoke();
+        for k in keys(a.workspace) {
+            inv.key(k);
+        }
+        inv.arg(a.now_sec)
+            .arg(a.day)
+            .arg(a.month)
+            .arg(self.id(a.id))
+            .arg(a.tokens)
+            .arg(a.cost_nanos)
+            .arg(a.now_sec.saturating_add(self.hold_secs))
+            .arg(a.admitted_sec);
+        let r = inv.invoke_async::<Vec<i64>>(&mut conn).await;
+        let reply = self.note(r.map_err(StateError::from))?;
+        match reply.first() {
+            Some(4) => Ok(Some(counters(&reply)?)),
+            Some(3) => Ok(None),
+            _ => Err(StateError::Protocol("settle")),
+        }
+    }
+
+    /// Seeds a cold workspace's counters with `s` (a meter rebuilt from the ledger) at
+    /// `now_sec`: sets them, unless another instance did first. True when this call seeded.
+    pub async fn seed(
+        &self,
+        workspace: &str,
+        s: &SharedCounters,
+        now_sec: i64,
+    ) -> Result<bool, StateError> {
+        let mut conn = self.conn.clone();
+        let [c, m, _, _] = keys(workspace);
+        let mut inv = self.seed.prepare_invoke();
+        inv.key(c).key(m);
+        inv.arg(now_sec)
+            .arg(s.day)
+            .arg(s.day_requests)
+            .arg(s.day_tokens)
+            .arg(s.day_cost_nanos)
+            .arg(s.month)
+            .arg(s.month_cost_nanos);
+        for &(sec, r, t) in &s.minute {
+            inv.arg(sec).arg(r).arg(t);
+        }
+        let r = inv.invoke_async::<i64>(&mut conn).await;
+        Ok(self.note(r.map_err(StateError::from))? == 1)
+    }
+}
+
+/// The counters of a script's reply (see `common.lua`'s `reply`).
+fn counters(reply: &[i64]) -> Result<SharedCounters, StateError> {
+    let i = |k: usize| -> Result<i64, StateError> {
+        reply
+            .get(k)
+            .copied()
+            .ok_or(StateError::Protocol("a short reply"))
+    };
+    let u = |k: usize| i(k).map(|v| v.max(0) as u64);
+    let rest = reply.get(12..).unwrap_or_default();
+    if rest.len() % 3 != 0 {
+        return Err(StateError::Protocol("a torn minute"));
+    }
+    Ok(SharedCounters {
+        version: u(1)?,
+        day: i(2)?,
+        day_requests: u(3)?,
+        day_tokens: u(4)?,
+        day_cost_nanos: u(5)?,
+        day_held_tokens: u(6)?,
+        day_held_cost_nanos: u(7)?,
+        month: i(8)?,
+        month_cost_nanos: u(9)?,
+        month_held_cost_nanos: u(10)?,
+        minute: rest
+            .chunks_exact(3)
+            .map(|c| (c[0], c[1].max(0) as u64, c[2].max(0) as u64))
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
