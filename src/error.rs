@@ -83,6 +83,10 @@ pub enum AppError {
         "Internal error."
     })]
     Store(#[from] crate::store::StoreError),
+    /// Shared state (Redis) does not answer and the workspace has USD budgets: admitted on
+    /// this instance's counters alone, its calls could overspend (`[redis] on_failure`).
+    #[error("Workspace `{0}` has USD budgets shared by every gateway instance, and the shared quota state is unavailable; try again shortly.")]
+    QuotaStateUnavailable(String),
     /// Any other failure of the gateway's own: the detail is logged, never sent.
     #[error("Internal error.")]
     Internal(String),
@@ -183,6 +187,7 @@ impl AppError {
             AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             AppError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::QuotaStateUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -216,7 +221,9 @@ impl AppError {
             | AppError::TooManyBufferedBytes { .. }
             | AppError::TooManyWebSockets { .. } => "requests",
             AppError::UpstreamTimeout(_) | AppError::UpstreamUnreachable(_) => "upstream_error",
-            AppError::Store(_) | AppError::Internal(_) => "server_error",
+            AppError::Store(_) | AppError::Internal(_) | AppError::QuotaStateUnavailable(_) => {
+                "server_error"
+            }
         }
     }
 
@@ -250,6 +257,7 @@ impl AppError {
             AppError::TooManyBufferedBytes { .. } => "too_many_buffered_bytes",
             AppError::TooManyWebSockets { .. } => "too_many_websockets",
             AppError::Store(e) if e.is_unavailable() => "store_unavailable",
+            AppError::QuotaStateUnavailable(_) => "quota_state_unavailable",
             AppError::BadRequest { .. } | AppError::Store(_) | AppError::Internal(_) => {
                 return None
             }
@@ -281,6 +289,7 @@ impl AppError {
             // A socket is given back when a client closes one: not a matter of seconds.
             AppError::TooManyWebSockets { .. } => Some(5),
             AppError::Store(e) if e.is_unavailable() => Some(5),
+            AppError::QuotaStateUnavailable(_) => Some(5),
             _ => None,
         }
     }

@@ -32,12 +32,22 @@ use crate::alerts::{Event, Hub};
 use crate::model::{LastError, StatusChange, StatusView, StoredNotification, SEEN_RUNS_CAP};
 use crate::quota::{
     self, AccountPolicy, AccountState, Actual, Alert, AlertRules, Demand, Evaluation, Mark, Notice,
-    Refusal, Reservation, Spent, StatusTracker, UpstreamObservation, WorkspaceMeter,
+    Refusal, Reservation, SharedCounters, Spent, StatusTracker, UpstreamObservation,
+    WorkspaceMeter,
 };
 use crate::store::{Store, Write};
 use crate::types::{
     ArgValue, Cause, LimitFields, LimitForecast, LimitKind, Limits, Priority, Status,
 };
+
+/// See [`Registry::shared_question`].
+#[derive(Clone, Copy, Debug)]
+pub struct SharedQuestion {
+    pub caps: [Option<u64>; LimitKind::COUNT],
+    pub day: i64,
+    pub month: i64,
+    pub has_budget: bool,
+}
 
 /// One live workspace.
 #[derive(Debug)]
@@ -719,6 +729,16 @@ impl Registry {
             .fold(quota::window::month_start(now, self.tz), DateTime::min)
     }
 
+    /// The first instant of `w`'s current month period.
+    pub fn month_start_of(&self, w: &Workspace, now: DateTime<Utc>) -> DateTime<Utc> {
+        w.lock().meter.calendar().month_start(now)
+    }
+
+    /// `w`'s day and month periods at `now` ([`WorkspaceMeter::periods`]).
+    pub fn periods_of(&self, w: &Workspace, now: DateTime<Utc>) -> (i64, i64) {
+        w.lock().meter.periods(now)
+    }
+
     /// Seconds until a call of class `priority` is no longer shed at its share of `w`'s
     /// limits, or `None` when one would be admitted at its share now.
     pub fn shed_for(
@@ -768,6 +788,89 @@ impl Registry {
             st.dirty = true;
             st.meter.admit_as(demand, priority, now)
         };
+        self.after_admission(w, r, now)
+    }
+
+    /// What a shared admission of a call of class `priority` asks at `now`: the caps it checks
+    /// ([`WorkspaceMeter::shared_caps`]), the day and month periods, and whether the workspace
+    /// has USD budgets.
+    pub fn shared_question(
+        &self,
+        w: &Workspace,
+        priority: Option<Priority>,
+        now: DateTime<Utc>,
+    ) -> SharedQuestion {
+        let st = w.lock();
+        let (day, month) = st.meter.periods(now);
+        SharedQuestion {
+            caps: st.meter.shared_caps(priority),
+            day,
+            month,
+            has_budget: st.meter.has_budget(),
+        }
+    }
+
+    /// A shared admission's verdict made local ([`WorkspaceMeter::admit_shared`]): the
+    /// counters are mirrored, the call reserved or refused (and the status changed) as
+    /// [`Registry::admit`] does.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the verdict's parts, as the script gave them"
+    )]
+    pub fn admit_shared(
+        &self,
+        w: &Workspace,
+        demand: Demand,
+        priority: Option<Priority>,
+        counters: &SharedCounters,
+        reserved: bool,
+        refused: Option<LimitKind>,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation, Refusal> {
+        let r = {
+            let mut st = w.lock();
+            st.dirty = true;
+            st.meter
+                .admit_shared(demand, priority, counters, reserved, refused, now)
+        };
+        self.after_admission(w, r, now)
+    }
+
+    /// Mirrors the shared counters after a settlement, and re-evaluates the status.
+    pub fn mirror(&self, w: &Workspace, counters: &SharedCounters, now: DateTime<Utc>) {
+        let mut st = w.lock();
+        if st.meter.mirror(counters, now) {
+            st.dirty = true;
+            self.evaluate(w, &mut st, now, &[]);
+        }
+    }
+
+    /// The counters a cold shared copy of `w` is seeded with: a meter with `w`'s limits,
+    /// rebuilt from `buckets` (the ledger's, as at start-up).
+    pub fn seed_counters(
+        &self,
+        w: &Workspace,
+        buckets: &[(DateTime<Utc>, u64, u64, u64)],
+        now: DateTime<Utc>,
+    ) -> SharedCounters {
+        let mut meter = {
+            let st = w.lock();
+            WorkspaceMeter::new(Arc::new(st.meter.limits().clone()), st.meter.time_zone())
+        };
+        for &(at, requests, tokens, cost) in buckets {
+            meter.restore(at, requests, tokens, cost, now);
+        }
+        meter.export(now)
+    }
+
+    /// The local half of an admission: a refusal of the workspace (not of a class at its
+    /// share) becomes its last error and may change its status.
+    fn after_admission(
+        &self,
+        w: &Workspace,
+        r: Result<Reservation, Refusal>,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation, Refusal> {
         if let Some(refusal) = r.as_ref().err().filter(|r| r.priority.is_none()) {
             // Only a refusal can change the status here.
             let mut st = w.lock();

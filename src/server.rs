@@ -45,6 +45,8 @@ pub enum ServerError {
     Metrics(String),
     #[error("alert channels: {0}")]
     Alerts(#[from] crate::alerts::AlertsError),
+    #[error("redis ([redis] url / QS_REDIS_URL): {0}")]
+    Redis(#[from] crate::state::StateError),
 }
 
 /// The process-wide Prometheus recorder, installed once; concurrent first callers wait for
@@ -173,19 +175,28 @@ pub async fn start(
     if upstream_key.is_none() {
         tracing::warn!("OPENAI_API_KEY is not set: calls reach the upstream without a key");
     }
-    let proxy = Arc::new(
-        Proxy::new(
-            &config.upstream_url,
-            upstream_key.as_deref(),
-            config.upstream_timeout_seconds,
-            registry.clone(),
-            prices,
-            store.clone(),
-            config.serving_threads,
-        )?
-        .with_account(&config.upstream_account)?
-        .with_limits(config.abuse),
-    );
+    let proxy = Proxy::new(
+        &config.upstream_url,
+        upstream_key.as_deref(),
+        config.upstream_timeout_seconds,
+        registry.clone(),
+        prices,
+        store.clone(),
+        config.serving_threads,
+    )?
+    .with_account(&config.upstream_account)?
+    .with_limits(config.abuse);
+    let proxy = Arc::new(match &config.redis {
+        None => proxy,
+        Some(r) => {
+            // A reservation lives as long as a call may: the upstream timeout, and a minute.
+            let hold = config.upstream_timeout_seconds.saturating_add(60);
+            let state = crate::state::RedisState::connect(&r.url, hold, r.fail_open).await?;
+            let on_failure = if r.fail_open { "open" } else { "closed" };
+            tracing::info!(on_failure, "shared state in redis");
+            proxy.with_shared_state(Arc::new(state))
+        }
+    });
     let admin_hash = config
         .admin_key
         .as_ref()

@@ -258,21 +258,6 @@ async fn pg_ledger(url: &str) -> (i64, i64) {
     row
 }
 
-async fn wait_for<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(40);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not in 40 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_postgres_unreachable_calls_are_served_and_their_rows_written_once_it_returns() {
     let url = postgres_schema_url().await;

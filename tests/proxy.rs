@@ -620,6 +620,7 @@ async fn metrics_and_health() {
             "status": "ok",
             "database": {"engine": "sqlite", "reachable": true},
             "ledger_spool": {"batches": 0},
+            "shared_state": {"engine": "memory", "reachable": true},
         })
     );
 }

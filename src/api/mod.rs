@@ -267,10 +267,16 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
         Err(e) => return AppError::Store(e.into()).into_response(),
     };
     let spooled = store.spooled_batches();
+    let (state_engine, state_reachable) = match shared.proxy.shared_state() {
+        Some(s) => ("redis", s.ping().await.is_ok()),
+        None => ("memory", true),
+    };
+    let ok = reachable && spooled == 0 && state_reachable;
     let body = serde_json::json!({
-        "status": if reachable && spooled == 0 { "ok" } else { "degraded" },
+        "status": if ok { "ok" } else { "degraded" },
         "database": {"engine": store.engine().as_str(), "reachable": reachable},
         "ledger_spool": {"batches": spooled},
+        "shared_state": {"engine": state_engine, "reachable": state_reachable},
     });
     (StatusCode::OK, axum::Json(body)).into_response()
 }

@@ -13,6 +13,7 @@ use crate::proxy::estimate;
 use crate::proxy::family::{FamilyKind, Reserve};
 use crate::proxy::inspect::RequestInfo;
 use crate::proxy::request::Seen;
+use crate::proxy::shared::SharedCall;
 use crate::proxy::{Proxy, DEFAULT_OUTPUT_RESERVE};
 use crate::quota::{Demand, Reservation};
 use crate::registry::Caller;
@@ -21,17 +22,24 @@ use crate::types::Priority;
 impl Proxy {
     /// Reserves the call's worst case in its workspace, or refuses it with the limit it would
     /// pass (counted in `qs_refused_total`).
-    pub(super) fn reserve(
+    /// With shared state (`[redis]`), Redis decides ([`Proxy::admit_shared`]) and the call
+    /// carries its shared reservation too.
+    pub(super) async fn reserve(
         &self,
         caller: &Caller,
         kind: FamilyKind,
         request: &Seen,
         priority: Option<Priority>,
-    ) -> Result<Reservation, AppError> {
+    ) -> Result<(Reservation, Option<SharedCall>), AppError> {
         let demand = self.demand(kind, &request.info, &request.json);
-        self.registry
-            .admit(&caller.workspace, demand, priority, Utc::now())
-            .map_err(|r| {
+        let verdict = match &self.state {
+            None => self
+                .registry
+                .admit(&caller.workspace, demand, priority, Utc::now())
+                .map(|r| (r, None)),
+            Some(state) => self.admit_shared(state, caller, demand, priority).await?,
+        };
+        verdict.map_err(|r| {
                 let workspace = caller.workspace.id.to_string();
                 match r.priority {
                     None => {

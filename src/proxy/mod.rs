@@ -56,6 +56,7 @@ mod request;
 mod retry;
 mod route;
 mod settle;
+mod shared;
 mod tags;
 mod upstream;
 
@@ -115,6 +116,8 @@ pub struct Proxy {
     /// Settlements still running off the async threads (token estimates of streams that
     /// ended without usage): shutdown waits for them before the ledger writer stops.
     settling: tokio_util::task::TaskTracker,
+    /// Shared state (`[redis]`), if several instances share the counters.
+    state: Option<Arc<crate::state::RedisState>>,
 }
 
 impl Proxy {
@@ -158,6 +161,7 @@ impl Proxy {
             meters: meters::Meters::default(),
             limits: crate::guard::Limits::default(),
             settling: tokio_util::task::TaskTracker::new(),
+            state: None,
         })
     }
 
@@ -173,6 +177,17 @@ impl Proxy {
         self.project = value(&account.project)?;
         self.pass_organization_header = account.pass_organization_header;
         Ok(self)
+    }
+
+    /// The same proxy, admitting and settling through shared state.
+    pub fn with_shared_state(mut self, state: Arc<crate::state::RedisState>) -> Proxy {
+        self.state = Some(state);
+        self
+    }
+
+    /// Shared state, if configured.
+    pub fn shared_state(&self) -> Option<&Arc<crate::state::RedisState>> {
+        self.state.as_ref()
     }
 
     /// The same proxy with these per-workspace caps (else the defaults).
@@ -215,7 +230,9 @@ impl Proxy {
         let requested_model = policy
             .downgrade_to
             .and_then(|to| downgrade::apply(&mut request, to, &caller.workspace.id));
-        let reservation = self.reserve(&caller, route.kind, &request.seen, tags.priority)?;
+        let (reservation, shared) = self
+            .reserve(&caller, route.kind, &request.seen, tags.priority)
+            .await?;
         let uri = self.upstream_uri(route.rest, parts.uri.query())?;
         let headers = self.upstream_headers(std::mem::take(&mut parts.headers), request.is_json);
         // Only a body the gateway holds can be sent again.
@@ -231,6 +248,7 @@ impl Proxy {
         let call = Call {
             caller,
             reservation,
+            shared,
             family: route.family,
             other_path: route.other_path(),
             kind: route.kind,

@@ -22,6 +22,7 @@ use crate::proxy::answer::End;
 use crate::proxy::family::FamilyKind;
 use crate::proxy::header_policy::X_REQUEST_ID;
 use crate::proxy::request::Seen;
+use crate::proxy::shared::{self, SharedCall};
 use crate::proxy::signals::{self, UpstreamError};
 use crate::proxy::sse::StreamOutcome;
 use crate::proxy::tags::Tags;
@@ -67,6 +68,8 @@ type ErrorNote = (&'static str, BTreeMap<String, ArgValue>);
 pub(super) struct Call {
     pub caller: Caller,
     pub reservation: Reservation,
+    /// The call's reservation in shared state, if Redis admitted it.
+    pub shared: Option<SharedCall>,
     pub family: &'static str,
     /// The path of an [`OTHER_FAMILY`](crate::proxy::family::OTHER_FAMILY) call (kept in its
     /// ledger row only).
@@ -333,6 +336,15 @@ impl Settlement {
             );
         }
         let tokens = usage.total_tokens();
+        if let Some(shared) = self.call.shared {
+            shared::settle_shared(
+                &self.proxy,
+                self.call.caller.workspace.clone(),
+                shared,
+                Actual { tokens, cost_nanos },
+                now,
+            );
+        }
         self.proxy.registry.settle(
             &self.call.caller.workspace,
             self.call.reservation,

@@ -172,27 +172,37 @@ impl Store {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<UsageBucket>, StoreError> {
+        self.buckets(BUCKETS_ALL, None, since, now).await
+    }
+
+    /// [`Store::usage_buckets`] of one workspace: what a cold shared copy of its counters is
+    /// seeded with.
+    pub async fn usage_buckets_of(
+        &self,
+        workspace: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UsageBucket>, StoreError> {
+        self.buckets(BUCKETS_ONE, Some(workspace), since, now).await
+    }
+
+    async fn buckets(
+        &self,
+        sql: &'static str,
+        workspace: Option<&str>,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UsageBucket>, StoreError> {
         let recent = now.timestamp_millis() - 61_000;
-        let rows = sqlx::query(
-            "SELECT workspace, (ts_ms / $3) * $3 AS at, COUNT(*) AS requests, \
-                    CAST(SUM(input_tokens + output_tokens) AS BIGINT) AS tokens, \
-                    CAST(SUM(COALESCE(cost_nanos, 0)) AS BIGINT) AS cost \
-               FROM ledger WHERE ts_ms >= $1 AND ts_ms < $2 GROUP BY workspace, at \
-             UNION ALL \
-             SELECT workspace, (ts_ms / 1000) * 1000 AS at, COUNT(*), \
-                    CAST(SUM(input_tokens + output_tokens) AS BIGINT), \
-                    CAST(SUM(COALESCE(cost_nanos, 0)) AS BIGINT) FROM ledger WHERE ts_ms >= $2 GROUP BY workspace, at \
-             UNION ALL \
-             SELECT workspace, hour_ms, CAST(SUM(requests) AS BIGINT), \
-                    CAST(SUM(input_tokens + output_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT) \
-               FROM usage_rollup WHERE hour_ms >= $4 GROUP BY workspace, hour_ms",
-        )
-        .bind(since.timestamp_millis())
-        .bind(recent.max(since.timestamp_millis()))
-        .bind(60_000i64)
-        .bind(since.timestamp_millis() - since.timestamp_millis().rem_euclid(3_600_000))
-        .fetch_all(&self.pool)
-        .await?;
+        let mut q = sqlx::query(sql)
+            .bind(since.timestamp_millis())
+            .bind(recent.max(since.timestamp_millis()))
+            .bind(60_000i64)
+            .bind(since.timestamp_millis() - since.timestamp_millis().rem_euclid(3_600_000));
+        if let Some(w) = workspace {
+            q = q.bind(w.to_string());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let at: i64 = r.try_get(1)?;
@@ -282,3 +292,33 @@ impl Store {
         Ok(n)
     }
 }
+
+/// The bucketed usage of [`Store::usage_buckets`], with `$5` naming one workspace when `$filter`
+/// says so: `$1` since, `$2` the start of the last minute, `$3` a minute in ms, `$4` the hour of
+/// `$1`.
+macro_rules! buckets_sql {
+    ($filter:literal) => {
+        concat!(
+            "SELECT workspace, (ts_ms / $3) * $3 AS at, COUNT(*) AS requests, \
+                    CAST(SUM(input_tokens + output_tokens) AS BIGINT) AS tokens, \
+                    CAST(SUM(COALESCE(cost_nanos, 0)) AS BIGINT) AS cost \
+               FROM ledger WHERE ts_ms >= $1 AND ts_ms < $2",
+            $filter,
+            " GROUP BY workspace, at \
+             UNION ALL \
+             SELECT workspace, (ts_ms / 1000) * 1000 AS at, COUNT(*), \
+                    CAST(SUM(input_tokens + output_tokens) AS BIGINT), \
+                    CAST(SUM(COALESCE(cost_nanos, 0)) AS BIGINT) FROM ledger WHERE ts_ms >= $2",
+            $filter,
+            " GROUP BY workspace, at \
+             UNION ALL \
+             SELECT workspace, hour_ms, CAST(SUM(requests) AS BIGINT), \
+                    CAST(SUM(input_tokens + output_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT) \
+               FROM usage_rollup WHERE hour_ms >= $4",
+            $filter,
+            " GROUP BY workspace, hour_ms"
+        )
+    };
+}
+const BUCKETS_ALL: &str = buckets_sql!("");
+const BUCKETS_ONE: &str = buckets_sql!(" AND workspace = $5");

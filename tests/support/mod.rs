@@ -33,6 +33,8 @@ pub(crate) struct Env {
     pub db_dir: tempfile::TempDir,
     /// The database, when not the SQLite file in `db_dir`.
     pub database_url: Option<String>,
+    /// Shared state (`[redis]`), if any.
+    pub redis_url: Option<String>,
     pub running: Option<Running>,
     pub stop: CancellationToken,
     sim_stop: CancellationToken,
@@ -54,6 +56,34 @@ pub(crate) struct Options {
     pub session_secret: Option<String>,
     /// The database; `None`: a SQLite file in the test's own folder.
     pub database_url: Option<String>,
+    /// Shared state; `None`: in process.
+    pub redis_url: Option<String>,
+}
+
+/// A Redis database of its own on the test Redis that `scripts/with-engines.sh` starts
+/// (`QS_TEST_REDIS_URL`, 64 databases; database 0 counts which are handed out).
+pub(crate) async fn redis_db_url() -> String {
+    let Ok(base) = std::env::var("QS_TEST_REDIS_URL") else {
+        panic!(
+            "QS_TEST_REDIS_URL is not set: this test needs Redis; run it with `make test` or \
+             `scripts/with-engines.sh cargo test`"
+        )
+    };
+    let client = redis::Client::open(base.as_str()).unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let n: i64 = redis::cmd("INCR")
+        .arg("qs-test-databases")
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        n < 64,
+        "the test Redis has 64 databases; {n} were asked for"
+    );
+    format!("{base}/{n}")
 }
 
 /// A new, empty schema on the test PostgreSQL server that `scripts/with-engines.sh` starts
@@ -90,6 +120,7 @@ impl Default for Options {
             upstream_url: None,
             session_secret: None,
             database_url: None,
+            redis_url: None,
         }
     }
 }
@@ -269,6 +300,7 @@ impl Env {
             session_secret: opts.session_secret,
             upstream_url: opts.upstream_url,
             database_url: opts.database_url,
+            redis_url: opts.redis_url,
         };
         env.boot().await;
         env
@@ -285,6 +317,7 @@ impl Env {
                     }),
                 ),
                 spool_file: Some(self.spool_path().display().to_string()),
+                redis_url: self.redis_url.clone(),
                 upstream_url: Some(
                     self.upstream_url
                         .clone()
@@ -751,5 +784,21 @@ impl Captured {
             .finish();
         tracing::subscriber::set_global_default(subscriber)?;
         Ok(log)
+    }
+}
+
+/// Polls `check` every 100 ms until it holds; fails the test after 40 s naming `what`.
+pub(crate) async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(40);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not in 40 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

@@ -1,0 +1,183 @@
+//! Several gateway instances on one PostgreSQL and one Redis (`scripts/with-engines.sh` starts
+//! both): limits are exact across instances, a cold Redis is rebuilt from the ledger, and an
+//! unreachable Redis fails closed for workspaces with USD budgets.
+
+mod support;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use support::*;
+
+/// Three instances sharing a PostgreSQL schema and a Redis database; the second and third
+/// call the first one's simulator.
+async fn cluster(toml: &str, redis_url: &str) -> Vec<Env> {
+    let db = postgres_schema_url().await;
+    let opts = |upstream: Option<String>| Options {
+        database_url: Some(db.clone()),
+        redis_url: Some(redis_url.to_string()),
+        upstream_url: upstream,
+        ..Options::default()
+    };
+    let a = Env::start_opts(toml, opts(None)).await;
+    let upstream = Some(format!("{}/v1", a.sim_url));
+    let b = Env::start_opts(toml, opts(upstream.clone())).await;
+    let c = Env::start_opts(toml, opts(upstream)).await;
+    vec![a, b, c]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_per_minute_are_exact_across_three_instances() {
+    let redis = redis_db_url().await;
+    let envs = Arc::new(cluster(&base_toml("requests_per_minute = 100"), &redis).await);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..32 {
+        let (envs, next) = (envs.clone(), next.clone());
+        clients.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= 300 {
+                    return seen;
+                }
+                let r = envs[i % 3].chat(ACME_KEY, &format!("call {i}")).await;
+                let status = r.status().as_u16();
+                let retry = r.headers().contains_key("retry-after");
+                let body: Value = r.json().await.unwrap_or_else(|e| panic!("{e}"));
+                seen.push((status, retry, body));
+            }
+        }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for c in clients {
+        for (status, retry, body) in c.await.unwrap_or_else(|e| panic!("{e}")) {
+            match status {
+                200 => ok += 1,
+                429 => {
+                    assert_eq!(body["error"]["code"], "workspace_quota_exceeded", "{body}");
+                    assert!(retry, "{body}");
+                    refused += 1;
+                }
+                other => panic!("{other}: {body}"),
+            }
+        }
+    }
+    assert_eq!((ok, refused), (100, 200));
+    let upstream = envs[0].sim.stats().by_path["/v1/chat/completions"];
+    assert_eq!(upstream, 100, "calls the upstream answered");
+    // Every instance shows the shared minute once its calls have settled.
+    for env in envs.iter() {
+        let st = env.get_json(ACME_KEY, "/api/quota/status").await;
+        assert_eq!(st["status"], "rate_limited", "{st}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flushed_redis_is_rebuilt_from_the_ledger_without_double_counting() {
+    let redis = redis_db_url().await;
+    let envs = cluster(&base_toml("requests_per_day = 10"), &redis).await;
+    for i in 0..4 {
+        let r = envs[i % 3].chat(ACME_KEY, &format!("call {i}")).await;
+        assert_eq!(r.status(), 200);
+    }
+    // The rows reach the ledger (batched), then Redis forgets everything.
+    wait_for("four ledger rows", || async {
+        let st = envs[1]
+            .get_json(ACME_KEY, "/api/quota/usage?group_by=family")
+            .await;
+        st["rows"][0]["requests"].as_u64() == Some(4)
+    })
+    .await;
+    flush(&redis).await;
+    // Seeded from the ledger (4), never added to: six more fit, the eleventh does not.
+    for i in 4..10 {
+        let r = envs[i % 3].chat(ACME_KEY, &format!("call {i}")).await;
+        assert_eq!(r.status(), 200, "call {i}");
+    }
+    let r = envs[1].chat(ACME_KEY, "one too many").await;
+    assert_eq!(r.status(), 429);
+    // The refusing instance mirrored the shared counters.
+    let st = envs[1].get_json(ACME_KEY, "/api/quota/status").await;
+    assert_eq!(n(&st["usage"], "requests_day"), 10, "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_fails_closed_for_budgets_only_and_service_resumes() {
+    let redis = redis_db_url().await;
+    let authority = redis
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap_or_else(|| panic!("{redis}"))
+        .to_string();
+    let relay = support::cut::Cuttable::start(authority.clone()).await;
+    let toml = base_toml("budget_usd_per_day = 100.0");
+    let opts = Options {
+        database_url: Some(postgres_schema_url().await),
+        redis_url: Some(redis.replace(&authority, &relay.addr.to_string())),
+        ..Options::default()
+    };
+    let env = Env::start_opts(&toml, opts).await;
+    assert_eq!(env.chat(ACME_KEY, "before").await.status(), 200);
+
+    relay.cut();
+    let r = env.chat(ACME_KEY, "while redis is away").await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let body: Value = r.json().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(body["error"]["code"], "quota_state_unavailable", "{body}");
+    assert_eq!(body["error"]["type"], "server_error", "{body}");
+    // Beta has no USD budget: served on this instance's own counters.
+    assert_eq!(env.chat(BETA_KEY, "no budget").await.status(), 200);
+    let health = env.get_json(ACME_KEY, "/healthz").await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["shared_state"]["engine"], "redis", "{health}");
+    assert_eq!(health["shared_state"]["reachable"], false, "{health}");
+
+    relay.heal();
+    wait_for("service to resume", || async {
+        env.chat(ACME_KEY, "after").await.status() == 200
+    })
+    .await;
+    let health = env.get_json(ACME_KEY, "/healthz").await;
+    assert_eq!(health["shared_state"]["reachable"], true, "{health}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_failure_open_serves_budgets_on_local_counters() {
+    let redis = redis_db_url().await;
+    let authority = redis
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap_or_else(|| panic!("{redis}"))
+        .to_string();
+    let relay = support::cut::Cuttable::start(authority.clone()).await;
+    let toml = format!(
+        "{}\n[redis]\non_failure = \"open\"\n",
+        base_toml("budget_usd_per_day = 100.0")
+    );
+    let opts = Options {
+        redis_url: Some(redis.replace(&authority, &relay.addr.to_string())),
+        ..Options::default()
+    };
+    let env = Env::start_opts(&toml, opts).await;
+    relay.cut();
+    assert_eq!(env.chat(ACME_KEY, "redis away").await.status(), 200);
+}
+
+async fn flush(url: &str) {
+    let client = redis::Client::open(url).unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let () = redis::cmd("FLUSHDB")
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
