@@ -269,6 +269,9 @@ pub async fn start(
             }
         }
     });
+    if let Some(state) = shared.proxy.shared_state() {
+        spawn_fanout(&tracker, state.clone(), registry.clone(), shutdown.clone());
+    }
     // Hourly roll-up and pruning of rows past the retention period.
     let roll_stop = shutdown.clone();
     let roll_store = store.clone();
@@ -316,6 +319,64 @@ pub async fn start(
         setup_link,
         done,
     })
+}
+
+/// Status changes between instances sharing Redis: a status that changes here is announced
+/// (one `PUBLISH` per change, not per call); an announcement from another instance makes this
+/// one read that workspace's shared counters again and mirror them, so that its own status,
+/// WebSockets and alerts follow what calls through the other instance caused.
+fn spawn_fanout(
+    tracker: &tokio_util::task::TaskTracker,
+    state: Arc<crate::state::RedisState>,
+    registry: Arc<Registry>,
+    stop: CancellationToken,
+) {
+    let mut changes = registry.hub().subscribe_all();
+    let (announce_state, announce_stop) = (state.clone(), stop.clone());
+    tracker.spawn(async move {
+        // The last status announced per workspace: the hub also carries usage snapshots
+        // (once a second while a workspace is busy), which announce nothing.
+        let mut told = std::collections::HashMap::<String, crate::types::Status>::new();
+        loop {
+            let event = tokio::select! {
+                e = changes.recv() => e,
+                () = announce_stop.cancelled() => return,
+            };
+            match event {
+                Ok(crate::alerts::Event::Status(v)) => {
+                    if told.get(&v.workspace) == Some(&v.status) {
+                        continue;
+                    }
+                    told.insert(v.workspace.clone(), v.status);
+                    // Unreachable Redis: the other instances read the counters at their next
+                    // call anyway.
+                    let _ = announce_state.announce(&v.workspace).await;
+                }
+                Ok(crate::alerts::Event::Notification(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1024);
+    let (listen_state, listen_stop) = (state.clone(), stop.clone());
+    tracker.spawn(async move { listen_state.listen(tx, listen_stop).await });
+    tracker.spawn(async move {
+        loop {
+            let ws = tokio::select! {
+                ws = rx.recv() => ws,
+                () = stop.cancelled() => return,
+            };
+            let Some(w) = ws.and_then(|id| registry.workspace(&id)) else {
+                continue;
+            };
+            let now = Utc::now();
+            let (day, month) = registry.periods_of(&w, now);
+            if let Ok(Some(c)) = state.peek(&w.id, now.timestamp(), day, month).await {
+                registry.mirror(&w, &c, Utc::now());
+            }
+        }
+    });
 }
 
 /// `http://` and `addr`, with a wildcard address replaced by loopback: what a browser on this

@@ -170,6 +170,50 @@ async fn on_failure_open_serves_budgets_on_local_counters() {
     assert_eq!(env.chat(ACME_KEY, "redis away").await.status(), 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_websocket_on_one_instance_sees_the_status_a_call_through_another_caused() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let redis = redis_db_url().await;
+    let envs = cluster(&base_toml("requests_per_minute = 3"), &redis).await;
+    let url = format!(
+        "{}/api/quota/ws?token={ACME_KEY}",
+        envs[0].gateway.replacen("http://", "ws://", 1)
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Three calls through the third instance reach the limit; the fourth is refused there.
+    for i in 0..3 {
+        assert_eq!(
+            envs[2].chat(ACME_KEY, &format!("call {i}")).await.status(),
+            200
+        );
+    }
+    let caused = std::time::Instant::now();
+    assert_eq!(envs[2].chat(ACME_KEY, "refused").await.status(), 429);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let m = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no rate_limited status on the first instance in 10 s"));
+        let Some(Ok(Message::Text(t))) = m else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&t).unwrap_or_default();
+        if v["type"] == "status" && v["data"]["status"] == "rate_limited" {
+            eprintln!(
+                "cross-instance status: {} ms after the refusal's answer",
+                caused.elapsed().as_millis()
+            );
+            break;
+        }
+    }
+    // The first instance's REST status agrees.
+    let st = envs[0].get_json(ACME_KEY, "/api/quota/status").await;
+    assert_eq!(st["status"], "rate_limited", "{st}");
+}
+
 async fn flush(url: &str) {
     let client = redis::Client::open(url).unwrap_or_else(|e| panic!("{e}"));
     let mut conn = client

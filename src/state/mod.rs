@@ -67,12 +67,17 @@ pub struct SettleArgs<'a> {
 
 const COMMON: &str = include_str!("common.lua");
 
+/// The pub/sub channel of status announcements: `"<instance> <workspace>"`.
+const STATUS_CHANNEL: &str = "qs:status";
+
 /// The Redis side of shared state. Cheap to clone the connection out of; one per process.
 pub struct RedisState {
+    client: redis::Client,
     conn: ConnectionManager,
     admit: Script,
     settle: Script,
     seed: Script,
+    peek: Script,
     /// This process's prefix of reservation ids (random), so ids of instances never collide.
     instance: u64,
     next: AtomicU64,
@@ -108,15 +113,17 @@ impl RedisState {
             .set_max_delay(Duration::from_secs(1));
         let conn = tokio::time::timeout(
             Duration::from_secs(5),
-            client.get_connection_manager_with_config(config),
+            client.clone().get_connection_manager_with_config(config),
         )
         .await
         .map_err(|_| StateError::Protocol("no answer from redis within 5 s"))??;
         let state = RedisState {
+            client,
             conn,
             admit: Script::new(&format!("{COMMON}\n{}", include_str!("admit.lua"))),
             settle: Script::new(&format!("{COMMON}\n{}", include_str!("settle.lua"))),
             seed: Script::new(include_str!("seed.lua")),
+            peek: Script::new(&format!("{COMMON}\n{}", include_str!("peek.lua"))),
             instance: rand::random::<u64>(),
             next: AtomicU64::new(1),
             hold_secs: i64::try_from(hold_secs).unwrap_or(i64::MAX / 4),
@@ -223,6 +230,84 @@ impl RedisState {
             Some(4) => Ok(Some(counters(&reply)?)),
             Some(3) => Ok(None),
             _ => Err(StateError::Protocol("settle")),
+        }
+    }
+
+    /// The workspace's shared counters now (releasing expired reservations); `None` when cold.
+    pub async fn peek(
+        &self,
+        workspace: &str,
+        now_sec: i64,
+        day: i64,
+        month: i64,
+    ) -> Result<Option<SharedCounters>, StateError> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.peek.prepare_invoke();
+        for k in keys(workspace) {
+            inv.key(k);
+        }
+        inv.arg(now_sec).arg(day).arg(month);
+        let r = inv.invoke_async::<Vec<i64>>(&mut conn).await;
+        let reply = self.note(r.map_err(StateError::from))?;
+        match reply.first() {
+            Some(4) => Ok(Some(counters(&reply)?)),
+            Some(3) => Ok(None),
+            _ => Err(StateError::Protocol("peek")),
+        }
+    }
+
+    /// Tells the other instances that `workspace`'s status changed here (they read its
+    /// counters again: [`RedisState::listen`]).
+    pub async fn announce(&self, workspace: &str) -> Result<(), StateError> {
+        let mut conn = self.conn.clone();
+        let r: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(STATUS_CHANNEL)
+            .arg(format!("{:x} {workspace}", self.instance))
+            .query_async(&mut conn)
+            .await;
+        self.note(r.map(|_| ()).map_err(StateError::from))
+    }
+
+    /// Hands `tx` the workspaces whose status another instance announced, until `stop`;
+    /// resubscribes (every second) after a lost connection.
+    pub async fn listen(
+        &self,
+        tx: tokio::sync::mpsc::Sender<String>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        use futures_util::StreamExt;
+        let own = format!("{:x} ", self.instance);
+        loop {
+            let sub = async {
+                let mut pubsub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(STATUS_CHANNEL).await?;
+                let mut messages = pubsub.on_message();
+                while let Some(m) = messages.next().await {
+                    let Ok(text) = m.get_payload::<String>() else {
+                        continue;
+                    };
+                    if text.starts_with(&own) {
+                        continue;
+                    }
+                    if let Some((_, ws)) = text.split_once(' ') {
+                        // Full: the refresher is behind; the next announcement catches up.
+                        let _ = tx.try_send(ws.to_string());
+                    }
+                }
+                Ok::<(), redis::RedisError>(())
+            };
+            tokio::select! {
+                r = sub => {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "status announcements: resubscribing");
+                    }
+                }
+                () = stop.cancelled() => return,
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = stop.cancelled() => return,
+            }
         }
     }
 
