@@ -947,6 +947,14 @@ impl Registry {
         }
     }
 
+    /// What the upstream answered another instance (shared state): the account's state
+    /// observes it as if seen here, and every status follows.
+    pub fn observe_remote(&self, observation: UpstreamObservation, now: DateTime<Utc>) {
+        if let Some(walk) = self.account.observe(observation, now) {
+            self.evaluate_all(walk, now);
+        }
+    }
+
     /// Records what the upstream answered to an attempt of a call that is not settled yet (it
     /// is sent again): the account's state observes it as it would a settled call's answer,
     /// and the workspace keeps it as its last error. The call's reservation stays as it is.

@@ -324,7 +324,8 @@ pub async fn start(
 /// Status changes between instances sharing Redis: a status that changes here is announced
 /// (one `PUBLISH` per change, not per call); an announcement from another instance makes this
 /// one read that workspace's shared counters again and mirror them, so that its own status,
-/// WebSockets and alerts follow what calls through the other instance caused.
+/// WebSockets and alerts follow what calls through the other instance caused. What the
+/// upstream answered another instance (announced by the proxy) is observed here as if seen.
 fn spawn_fanout(
     tracker: &tokio_util::task::TaskTracker,
     state: Arc<crate::state::RedisState>,
@@ -358,16 +359,24 @@ fn spawn_fanout(
             }
         }
     });
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1024);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::state::Heard>(1024);
     let (listen_state, listen_stop) = (state.clone(), stop.clone());
     tracker.spawn(async move { listen_state.listen(tx, listen_stop).await });
     tracker.spawn(async move {
         loop {
-            let ws = tokio::select! {
-                ws = rx.recv() => ws,
+            let heard = tokio::select! {
+                h = rx.recv() => h,
                 () = stop.cancelled() => return,
             };
-            let Some(w) = ws.and_then(|id| registry.workspace(&id)) else {
+            let id = match heard {
+                None => return,
+                Some(crate::state::Heard::Upstream(o)) => {
+                    registry.observe_remote(o, Utc::now());
+                    continue;
+                }
+                Some(crate::state::Heard::Status(id)) => id,
+            };
+            let Some(w) = registry.workspace(&id) else {
                 continue;
             };
             let now = Utc::now();

@@ -214,6 +214,28 @@ async fn a_websocket_on_one_instance_sees_the_status_a_call_through_another_caus
     assert_eq!(st["status"], "rate_limited", "{st}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_upstream_answered_one_instance_is_the_account_state_of_all() {
+    let redis = redis_db_url().await;
+    let envs = cluster(&base_toml(""), &redis).await;
+    // Let the instances' subscriptions settle in before the announcement.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    envs[0]
+        .sim
+        .inject(quota_sentinel::simulator::Fault::InsufficientQuota, 1);
+    let r = envs[2].chat(ACME_KEY, "the account is out of quota").await;
+    assert_eq!(r.status(), 429);
+    // Beta never called through the first instance, which never saw the 429 itself.
+    wait_for(
+        "the account's quota_exceeded on the first instance",
+        || async {
+            let st = envs[0].get_json(BETA_KEY, "/api/quota/status").await;
+            st["status"] == "quota_exceeded" && st["scope"] == "account"
+        },
+    )
+    .await;
+}
+
 async fn flush(url: &str) {
     let client = redis::Client::open(url).unwrap_or_else(|e| panic!("{e}"));
     let mut conn = client

@@ -336,6 +336,9 @@ impl Settlement {
             );
         }
         let tokens = usage.total_tokens();
+        if let Some(o) = &obs {
+            shared::announce_upstream(&self.proxy, o, now);
+        }
         if let Some(shared) = self.call.shared {
             shared::settle_shared(
                 &self.proxy,

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::error::AppError;
 use crate::loglimit::LineBudget;
 use crate::proxy::Proxy;
-use crate::quota::{Actual, Demand, Refusal, Reservation};
+use crate::quota::{Actual, Demand, Refusal, Reservation, UpstreamObservation};
 use crate::registry::{Caller, Workspace};
 use crate::state::{Admission, AdmitArgs, RedisState, SettleArgs, StateError};
 use crate::types::Priority;
@@ -167,4 +167,22 @@ pub(super) fn settle_shared(
         }
     };
     settling.spawn_on(task, &handle);
+}
+
+/// Announces what the upstream answered this call to the other instances (the account's
+/// state is shared: see `RedisState::announce_upstream`), off the call's way.
+pub(super) fn announce_upstream(proxy: &Proxy, o: &UpstreamObservation, now: DateTime<Utc>) {
+    let Some(state) = proxy.state.clone() else {
+        return;
+    };
+    if !state.worth_announcing(o, now.timestamp()) {
+        return;
+    }
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let o = o.clone();
+    proxy
+        .settling
+        .spawn_on(async move { state.announce_upstream(&o).await }, &handle);
 }

@@ -17,8 +17,9 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
-use crate::quota::{Demand, SharedCounters};
+use crate::quota::{Demand, SharedCounters, UpstreamObservation};
 use crate::types::LimitKind;
+use crate::types::UpstreamHeadroom;
 
 /// Why shared state could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +70,74 @@ const COMMON: &str = include_str!("common.lua");
 
 /// The pub/sub channel of status announcements: `"<instance> <workspace>"`.
 const STATUS_CHANNEL: &str = "qs:status";
+/// The pub/sub channel of upstream observations: `"<instance> <observation>"`
+/// ([`encode_observation`]).
+const UPSTREAM_CHANNEL: &str = "qs:upstream";
+
+/// What another instance announced.
+#[derive(Debug, PartialEq)]
+pub enum Heard {
+    /// This workspace's status changed there: read its counters again.
+    Status(String),
+    /// The upstream (the OpenAI account every instance calls) answered this there.
+    Upstream(UpstreamObservation),
+}
+
+/// An upstream observation as announced: `q` (quota exhausted), `f` (failure),
+/// `r <seconds|-> <headroom JSON|->` (rate limited), `s <headroom JSON>` (a success's headroom).
+pub fn encode_observation(o: &UpstreamObservation) -> Option<String> {
+    let headroom = |h: &Option<UpstreamHeadroom>| {
+        h.as_ref()
+            .and_then(|h| serde_json::to_string(h).ok())
+            .unwrap_or_else(|| "-".into())
+    };
+    Some(match o {
+        UpstreamObservation::QuotaExhausted => "q".into(),
+        UpstreamObservation::Failure => "f".into(),
+        UpstreamObservation::RateLimited {
+            retry_after_secs,
+            headroom: h,
+        } => format!(
+            "r {} {}",
+            retry_after_secs.map_or_else(|| "-".into(), |s| s.to_string()),
+            headroom(h)
+        ),
+        UpstreamObservation::Success { headroom: h } => {
+            format!("s {}", headroom(&Some(h.clone()?)))
+        }
+    })
+}
+
+/// The inverse of [`encode_observation`]; `None` for anything else.
+pub fn decode_observation(text: &str) -> Option<UpstreamObservation> {
+    let headroom = |t: &str| -> Option<Option<UpstreamHeadroom>> {
+        if t == "-" {
+            Some(None)
+        } else {
+            serde_json::from_str(t).ok().map(Some)
+        }
+    };
+    let (kind, rest) = text.split_once(' ').unwrap_or((text, ""));
+    match kind {
+        "q" => Some(UpstreamObservation::QuotaExhausted),
+        "f" => Some(UpstreamObservation::Failure),
+        "r" => {
+            let (secs, h) = rest.split_once(' ')?;
+            Some(UpstreamObservation::RateLimited {
+                retry_after_secs: if secs == "-" {
+                    None
+                } else {
+                    Some(secs.parse().ok()?)
+                },
+                headroom: headroom(h)?,
+            })
+        }
+        "s" => Some(UpstreamObservation::Success {
+            headroom: Some(headroom(rest)??),
+        }),
+        _ => None,
+    }
+}
 
 /// The Redis side of shared state. Cheap to clone the connection out of; one per process.
 pub struct RedisState {
@@ -84,6 +153,8 @@ pub struct RedisState {
     /// Seconds a reservation lives without a settlement (the upstream timeout and a minute).
     hold_secs: i64,
     reachable: AtomicBool,
+    /// The last second a success's headroom was announced.
+    headroom_told: std::sync::atomic::AtomicI64,
     /// What calls of workspaces with USD budgets get while Redis does not answer.
     fail_open: bool,
 }
@@ -128,6 +199,7 @@ impl RedisState {
             next: AtomicU64::new(1),
             hold_secs: i64::try_from(hold_secs).unwrap_or(i64::MAX / 4),
             reachable: AtomicBool::new(true),
+            headroom_told: std::sync::atomic::AtomicI64::new(0),
             fail_open,
         };
         state.ping().await?;
@@ -268,11 +340,44 @@ impl RedisState {
         self.note(r.map(|_| ()).map_err(StateError::from))
     }
 
-    /// Hands `tx` the workspaces whose status another instance announced, until `stop`;
-    /// resubscribes (every second) after a lost connection.
+    /// Whether `o` is worth announcing at `now_sec`: failures, rate limits and an exhausted
+    /// quota always; a success only for its headroom, at most once a second (the first caller
+    /// of a second gets true).
+    pub fn worth_announcing(&self, o: &UpstreamObservation, now_sec: i64) -> bool {
+        match o {
+            UpstreamObservation::Success { headroom: None } => false,
+            UpstreamObservation::Success { headroom: Some(_) } => {
+                let last = self.headroom_told.load(Ordering::Relaxed);
+                last < now_sec
+                    && self
+                        .headroom_told
+                        .compare_exchange(last, now_sec, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+            }
+            _ => true,
+        }
+    }
+
+    /// Tells the other instances what the upstream answered here (see
+    /// [`RedisState::worth_announcing`]).
+    pub async fn announce_upstream(&self, o: &UpstreamObservation) {
+        let Some(text) = encode_observation(o) else {
+            return;
+        };
+        let mut conn = self.conn.clone();
+        let r: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(UPSTREAM_CHANNEL)
+            .arg(format!("{:x} {text}", self.instance))
+            .query_async(&mut conn)
+            .await;
+        let _ = self.note(r.map(|_| ()).map_err(StateError::from));
+    }
+
+    /// Hands `tx` what other instances announce ([`Heard`]), until `stop`; resubscribes
+    /// (every second) after a lost connection.
     pub async fn listen(
         &self,
-        tx: tokio::sync::mpsc::Sender<String>,
+        tx: tokio::sync::mpsc::Sender<Heard>,
         stop: tokio_util::sync::CancellationToken,
     ) {
         use futures_util::StreamExt;
@@ -280,18 +385,29 @@ impl RedisState {
         loop {
             let sub = async {
                 let mut pubsub = self.client.get_async_pubsub().await?;
-                pubsub.subscribe(STATUS_CHANNEL).await?;
+                pubsub
+                    .subscribe(&[STATUS_CHANNEL, UPSTREAM_CHANNEL])
+                    .await?;
                 let mut messages = pubsub.on_message();
                 while let Some(m) = messages.next().await {
                     let Ok(text) = m.get_payload::<String>() else {
                         continue;
                     };
+                    // This instance's own announcements come back too: skipped.
                     if text.starts_with(&own) {
                         continue;
                     }
-                    if let Some((_, ws)) = text.split_once(' ') {
+                    let Some((_, rest)) = text.split_once(' ') else {
+                        continue;
+                    };
+                    let heard = if m.get_channel_name() == STATUS_CHANNEL {
+                        Some(Heard::Status(rest.to_string()))
+                    } else {
+                        decode_observation(rest).map(Heard::Upstream)
+                    };
+                    if let Some(h) = heard {
                         // Full: the refresher is behind; the next announcement catches up.
-                        let _ = tx.try_send(ws.to_string());
+                        let _ = tx.try_send(h);
                     }
                 }
                 Ok::<(), redis::RedisError>(())

@@ -335,3 +335,38 @@ async fn an_unreachable_redis_is_an_error_at_connect() {
     };
     assert!(matches!(e, StateError::Unavailable(_)), "{e}");
 }
+
+#[test]
+fn observations_survive_their_announcement() {
+    let h = UpstreamHeadroom {
+        limit_requests: Some(100),
+        remaining_requests: Some(3),
+        reset_requests_ms: Some(1500),
+        limit_tokens: None,
+        remaining_tokens: Some(10),
+        reset_tokens_ms: None,
+        observed_at: chrono::DateTime::from_timestamp(T0, 0).expect("a time"),
+    };
+    for o in [
+        UpstreamObservation::QuotaExhausted,
+        UpstreamObservation::Failure,
+        UpstreamObservation::RateLimited {
+            retry_after_secs: Some(20),
+            headroom: Some(h.clone()),
+        },
+        UpstreamObservation::RateLimited {
+            retry_after_secs: None,
+            headroom: None,
+        },
+        UpstreamObservation::Success { headroom: Some(h) },
+    ] {
+        let text = encode_observation(&o).expect("announced");
+        assert_eq!(decode_observation(&text), Some(o), "{text}");
+    }
+    assert_eq!(
+        encode_observation(&UpstreamObservation::Success { headroom: None }),
+        None
+    );
+    assert_eq!(decode_observation("x"), None);
+    assert_eq!(decode_observation("r 5"), None);
+}
