@@ -189,8 +189,9 @@ pub async fn start(
     let proxy = Arc::new(match &config.redis {
         None => proxy,
         Some(r) => {
-            // A reservation lives as long as a call may: the upstream timeout, and a minute.
-            let hold = config.upstream_timeout_seconds.saturating_add(60);
+            // A reservation lives as long as a call may (the upstream timeout bounds the answer
+            // and its body), and 10 s for the instances' clocks.
+            let hold = config.upstream_timeout_seconds.saturating_add(10);
             let state = crate::state::RedisState::connect(&r.url, hold, r.fail_open).await?;
             let on_failure = if r.fail_open { "open" } else { "closed" };
             tracing::info!(on_failure, "shared state in redis");

@@ -236,6 +236,82 @@ async fn what_the_upstream_answered_one_instance_is_the_account_state_of_all() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reservations_of_a_killed_instance_expire_and_its_calls_leave_no_row() {
+    let redis = redis_db_url().await;
+    let db = postgres_schema_url().await;
+    let toml = format!(
+        "{}\n[upstream]\ntimeout_seconds = 3\n",
+        base_toml("tokens_per_day = 2000")
+    );
+    let env = Env::start_opts(
+        &toml,
+        Options {
+            database_url: Some(db.clone()),
+            redis_url: Some(redis.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let sim_v1 = format!("{}/v1", env.sim_url);
+    let mut killed = support::process::Process::start_with(
+        "4096:4096",
+        &toml,
+        &["--database-url", &db, "--redis-url", &redis],
+        &[
+            ("QS_UPSTREAM_URL", &sim_v1),
+            ("OPENAI_API_KEY", UPSTREAM_KEY),
+        ],
+    )
+    .await;
+    // Two calls through the doomed instance hang upstream, holding ~1,600 of the 2,000 tokens.
+    env.sim
+        .inject(quota_sentinel::simulator::Fault::Delay { ms: 20_000 }, 2);
+    let big = serde_json::json!({"model": "gpt-4o-mini", "max_tokens": 800,
+        "messages": [{"role": "user", "content": "hello"}]});
+    let url = format!("http://{}/v1/chat/completions", killed.addr);
+    for _ in 0..2 {
+        let (http, url, body) = (env.http.clone(), url.clone(), big.clone());
+        tokio::spawn(async move {
+            let _ = http
+                .post(url)
+                .bearer_auth(ACME_KEY)
+                .json(&body)
+                .send()
+                .await;
+        });
+    }
+    wait_for("two calls upstream", || async {
+        env.sim.stats().by_path.get("/v1/chat/completions") == Some(&2)
+    })
+    .await;
+    killed.kill();
+    let killed_at = std::time::Instant::now();
+    // Held by the dead instance: refused here.
+    let r = env
+        .post(ACME_KEY, "/v1/chat/completions", big.clone())
+        .await;
+    assert_eq!(r.status(), 429, "{}", r.text().await.unwrap_or_default());
+    // Released by expiry (3 s timeout + 10 s), without the dead instance.
+    wait_for("the dead instance's reservations to expire", || async {
+        env.post(ACME_KEY, "/v1/chat/completions", big.clone())
+            .await
+            .status()
+            == 200
+    })
+    .await;
+    let waited = killed_at.elapsed();
+    assert!(waited.as_secs() <= 14, "{waited:?}");
+    // Only answered calls are in the ledger: the survivor's one.
+    wait_for("the survivor's row", || async {
+        let st = env
+            .get_json(ACME_KEY, "/api/quota/usage?group_by=family")
+            .await;
+        st["rows"][0]["requests"].as_u64() == Some(1)
+    })
+    .await;
+}
+
 async fn flush(url: &str) {
     let client = redis::Client::open(url).unwrap_or_else(|e| panic!("{e}"));
     let mut conn = client

@@ -150,7 +150,7 @@ pub struct RedisState {
     /// This process's prefix of reservation ids (random), so ids of instances never collide.
     instance: u64,
     next: AtomicU64,
-    /// Seconds a reservation lives without a settlement (the upstream timeout and a minute).
+    /// Seconds a reservation lives without a settlement (the upstream timeout and 10 s).
     hold_secs: i64,
     reachable: AtomicBool,
     /// The last second a success's headroom was announced.

@@ -21,8 +21,8 @@ pub(crate) struct Process {
 }
 
 impl Process {
-    /// Starts it with `args` after `serve --config … --listen … --database-url …` and the
-    /// extra environment `envs`.
+    /// Starts it with `args` after `serve --config … --listen … --database-url …` (a SQLite
+    /// file of its own unless `args` has a `--database-url`) and the extra environment `envs`.
     pub(crate) async fn start_with(
         nofile: &str,
         toml: &str,
@@ -44,8 +44,18 @@ impl Process {
             .arg(&config)
             .arg("--listen")
             .arg(addr.to_string())
-            .arg("--database-url")
-            .arg(format!("sqlite://{}/qs.db", dir.path().display()))
+            .args(
+                // The test's own database, if it names one in `args`.
+                (!args.contains(&"--database-url"))
+                    .then(|| {
+                        [
+                            "--database-url".to_string(),
+                            format!("sqlite://{}/qs.db", dir.path().display()),
+                        ]
+                    })
+                    .into_iter()
+                    .flatten(),
+            )
             .env_remove("QS_CONFIG")
             .env_remove("QUOTA_ADMIN_KEY")
             .env_remove("OPENAI_API_KEY")
@@ -98,6 +108,14 @@ impl Process {
     }
 
     /// Stops the gateway and returns what it wrote to stdout and stderr.
+    /// Kills the gateway with SIGKILL, as a crash would: nothing is flushed.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     pub(crate) async fn stop(mut self) -> (String, String) {
         let Some(mut child) = self.child.take() else {
             return Default::default();
