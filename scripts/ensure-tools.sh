@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, idempotently; fast when everything is there.
 #   scripts/ensure-tools.sh build   -> rust wasm target, cargo-leptos, wasm-bindgen-cli, npm (binaryen)
-#   scripts/ensure-tools.sh test    -> build tools + chromium, nginx-free test deps, python venv with openai
+#   scripts/ensure-tools.sh test    -> build tools + chromium, test deps, python venv with openai, cluster tools
 #   scripts/ensure-tools.sh image   -> build tools + buildah (OCI images from scratch, no daemon), jq
+#   scripts/ensure-tools.sh cluster -> build tools + nginx, PostgreSQL, Redis (make cluster)
 set -euo pipefail
 mode="${1:-build}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -75,7 +76,7 @@ ensure_test_tools() {
 
 # make bench: nginx and wrk from Debian; oha (fixed-rate latency) from crates.io, outside the clone.
 ensure_bench_tools() {
-  apt_install nginx-light wrk brotli
+  apt_install nginx-light wrk brotli redis-server
   local root_dir="$HOME/.cache/quota-sentinel/tools"
   if [ "$("$root_dir/bin/oha" --version 2>/dev/null | awk '{print $2}')" != "$OHA_VERSION" ]; then
     log "cargo install oha $OHA_VERSION (fixed-rate latency for make bench, ≈ 5 minutes once)"
@@ -90,10 +91,25 @@ ensure_image_tools() {
   apt_install buildah jq
 }
 
+# make cluster (and its test in make test): Debian's servers, which scripts/cluster.sh starts
+# privately on loopback, with their configs, pid files and logs in a temp dir. A system nginx
+# is not used: if installing the package just started one (port 80), it is stopped again.
+ensure_cluster_tools() {
+  local fresh_nginx=0
+  dpkg -s nginx >/dev/null 2>&1 || fresh_nginx=1
+  apt_install nginx postgresql redis-server curl
+  if [ "$fresh_nginx" = 1 ] && [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+    log "stopping the system nginx that the package started (make cluster runs its own)"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO invoke-rc.d nginx stop >/dev/null 2>&1 || $SUDO nginx -s quit || true
+  fi
+}
+
 case "$mode" in
   build) ensure_build_tools ;;
-  test) ensure_build_tools; ensure_test_tools ;;
+  test) ensure_build_tools; ensure_test_tools; ensure_cluster_tools ;;
   bench) ensure_build_tools; ensure_bench_tools ;;
   image) ensure_build_tools; ensure_image_tools ;;
-  *) echo "usage: $0 build|test|bench|image" >&2; exit 2 ;;
+  cluster) ensure_build_tools; ensure_cluster_tools ;;
+  *) echo "usage: $0 build|test|bench|image|cluster" >&2; exit 2 ;;
 esac

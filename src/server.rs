@@ -272,6 +272,7 @@ pub async fn start(
     });
     if let Some(state) = shared.proxy.shared_state() {
         spawn_fanout(&tracker, state.clone(), registry.clone(), shutdown.clone());
+        store.set_notice_claim(Arc::new(RedisClaim(state.clone())));
     }
     // Hourly roll-up and pruning of rows past the retention period.
     let roll_stop = shutdown.clone();
@@ -387,6 +388,19 @@ fn spawn_fanout(
             }
         }
     });
+}
+
+/// Status notices between instances: the first to claim one in Redis stores it.
+#[derive(Debug)]
+struct RedisClaim(Arc<crate::state::RedisState>);
+
+impl crate::store::NoticeClaim for RedisClaim {
+    fn claim<'a>(
+        &'a self,
+        n: &'a crate::model::StoredNotification,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        Box::pin(self.0.claim_notice(&n.workspace, n.status.as_str(), &n.key))
+    }
 }
 
 /// `http://` and `addr`, with a wildcard address replaced by loopback: what a browser on this

@@ -312,6 +312,37 @@ async fn the_reservations_of_a_killed_instance_expire_and_its_calls_leave_no_row
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_change_seen_by_every_instance_is_notified_once() {
+    let redis = redis_db_url().await;
+    let envs = cluster(&base_toml("requests_per_minute = 2"), &redis).await;
+    for i in 0..2 {
+        assert_eq!(
+            envs[0].chat(ACME_KEY, &format!("call {i}")).await.status(),
+            200
+        );
+    }
+    // Refused through every instance: each one sees the workspace rate limited.
+    for env in &envs {
+        assert_eq!(env.chat(ACME_KEY, "refused").await.status(), 429);
+    }
+    // Once the writers are through (batches every few ms), each instance lists one notice.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    for env in &envs {
+        assert_eq!(rate_limited_notices(env).await, 1);
+    }
+}
+
+async fn rate_limited_notices(env: &Env) -> usize {
+    let v = env
+        .get_json(ACME_KEY, "/api/quota/notifications?limit=500")
+        .await;
+    v["notifications"]
+        .as_array()
+        .map(|a| a.iter().filter(|n| n["status"] == "rate_limited").count())
+        .unwrap_or(0)
+}
+
 async fn flush(url: &str) {
     let client = redis::Client::open(url).unwrap_or_else(|e| panic!("{e}"));
     let mut conn = client

@@ -328,6 +328,23 @@ impl RedisState {
         }
     }
 
+    /// Whether this instance stores the status notice `key` (of status `status`) of
+    /// `workspace`: the first instance to ask in a minute does; the others raised the same
+    /// notice for the same change. Redis unreachable: true (twice rather than never).
+    pub async fn claim_notice(&self, workspace: &str, status: &str, key: &str) -> bool {
+        let mut conn = self.conn.clone();
+        let r: Result<Option<String>, _> = redis::cmd("SET")
+            .arg(format!("qs:{{{workspace}}}:told:{status}:{key}"))
+            .arg(format!("{:x}", self.instance))
+            .arg("NX")
+            .arg("EX")
+            .arg(60)
+            .query_async(&mut conn)
+            .await;
+        self.note(r.map_err(StateError::from))
+            .map_or(true, |set| set.is_some())
+    }
+
     /// Tells the other instances that `workspace`'s status changed here (they read its
     /// counters again: [`RedisState::listen`]).
     pub async fn announce(&self, workspace: &str) -> Result<(), StateError> {

@@ -235,6 +235,18 @@ pub struct Store {
     outbox_ready: Arc<tokio::sync::Notify>,
     spooled: Arc<std::sync::atomic::AtomicUsize>,
     has_spool: Arc<std::sync::atomic::AtomicBool>,
+    claim: Arc<std::sync::OnceLock<Arc<dyn NoticeClaim>>>,
+}
+
+/// Decides, between instances that share the database, which one stores (and delivers) a
+/// status notice several of them raise for the same change: set once by the server when state
+/// is shared (`crate::state`). A notice refused was stored by another instance. Alerts need
+/// none: their ids are the same whichever instance raises them.
+pub trait NoticeClaim: std::fmt::Debug + Send + Sync + 'static {
+    fn claim<'a>(
+        &'a self,
+        n: &'a StoredNotification,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
 }
 
 impl Store {
@@ -253,6 +265,7 @@ impl Store {
         let outbox_ready = Arc::new(tokio::sync::Notify::new());
         let spooled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let has_spool = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let claim = Arc::new(std::sync::OnceLock::new());
         Ok((
             Store {
                 pool: pool.clone(),
@@ -263,6 +276,7 @@ impl Store {
                 outbox_ready: outbox_ready.clone(),
                 spooled: spooled.clone(),
                 has_spool: has_spool.clone(),
+                claim: claim.clone(),
             },
             Writer {
                 pool,
@@ -273,8 +287,14 @@ impl Store {
                 spool: None,
                 spooled,
                 has_spool,
+                claim,
             },
         ))
+    }
+
+    /// Sets how instances decide which one stores a status notice ([`NoticeClaim`]); once.
+    pub fn set_notice_claim(&self, claim: Arc<dyn NoticeClaim>) {
+        let _ = self.claim.set(claim);
     }
 
     /// Queues a write; never waits. Returns false only if the writer has stopped. A

@@ -31,6 +31,8 @@ pub struct Writer {
     pub(super) spooled: Arc<AtomicUsize>,
     /// Whether there is a spool, shared with [`Store::spools`].
     pub(super) has_spool: Arc<std::sync::atomic::AtomicBool>,
+    /// Set when instances share state: see [`super::NoticeClaim`].
+    pub(super) claim: Arc<std::sync::OnceLock<Arc<dyn super::NoticeClaim>>>,
 }
 
 /// How many queued (not yet stored) notifications a workspace's ring holds.
@@ -277,6 +279,7 @@ impl Writer {
 
     /// Commits one batch, with retries; a batch the database does not take goes to the spool.
     async fn commit(&mut self, id: String, batch: &mut Vec<Write>) {
+        self.drop_unclaimed(batch).await;
         let filters = self.filters.get();
         let mut attempt = 0;
         loop {
@@ -302,6 +305,30 @@ impl Writer {
 
     /// After a batch is through: wakes the delivery worker for new outbox rows, and takes its
     /// notifications out of the ring (the table answers for them from now on).
+    /// Drops the status notices another instance stores (see [`super::NoticeClaim`]); they
+    /// leave the queued ring too. Alerts (ids of their own) are kept: the database dedups them.
+    async fn drop_unclaimed(&self, batch: &mut Vec<Write>) {
+        let Some(claim) = self.claim.get() else {
+            return;
+        };
+        let mut dropped = Vec::new();
+        for (i, w) in batch.iter().enumerate() {
+            if let Write::Notification(n) = w {
+                let own_id = ["alert:", "burn:", "under:"]
+                    .iter()
+                    .any(|p| n.id.starts_with(p));
+                if !own_id && !claim.claim(n).await {
+                    dropped.push(i);
+                }
+            }
+        }
+        for i in dropped.into_iter().rev() {
+            if let Write::Notification(n) = batch.remove(i) {
+                self.queued.remove([(n.workspace.as_str(), n.id.as_str())]);
+            }
+        }
+    }
+
     fn committed(&self, outbox_rows: Option<usize>, batch: &[Write]) {
         if outbox_rows.is_some_and(|n| n > 0) {
             self.outbox_ready.notify_one();

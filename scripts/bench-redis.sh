@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Shared state's cost, side by side in one run, all on 127.0.0.1 (BENCHMARKS.md, "Shared state"):
+# one simulator; a gateway with in-process counters and one with --redis-url (a private
+# redis-server); the bench workspace has a minute, a day and a USD limit, so that admission
+# checks every window. Alternating rounds of oha at a fixed rate give p50/p99 of each path and
+# the CPU per call of each gateway (user + system, every thread) and of redis-server; Redis's
+# own command counts give the round trips per call.
+# Usage: scripts/bench-redis.sh PATH/TO/quota-sentinel     (make bench calls it)
+set -euo pipefail
+BIN=${1:?usage: bench-redis.sh BIN}
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+HZ=$(getconf CLK_TCK)
+KEY=qs_bench_key_0123456789
+HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
+BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello benchmark"}],"max_tokens":16}'
+RATE=${BENCH_RATE:-1000}; SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
+OHA=${OHA:-$HOME/.cache/quota-sentinel/tools/bin/oha}
+
+SIM=$(port); LOCAL=$(port); SHARED=$(port); REDIS=$(port)
+QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & PIDS+=($!)
+redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --pidfile "$TMP/redis.pid" --logfile "$TMP/redis.log" --dir "$TMP" >/dev/null
+for _ in $(seq 50); do redis-cli -p "$REDIS" ping >/dev/null 2>&1 && break; sleep 0.1; done
+REDIS_PID=$(cat "$TMP/redis.pid"); PIDS+=("$REDIS_PID")
+cat > "$TMP/qs.toml" <<TOML
+[[workspaces]]
+id = "bench"
+key_sha256 = ["$HASH"]
+requests_per_minute = 100000000
+requests_per_day = 1000000000
+tokens_per_minute = 1000000000
+budget_usd_per_day = 1000000.0
+TOML
+QS_LOG=warn OPENAI_API_KEY=sk-bench "$BIN" serve --config "$TMP/qs.toml" --listen 127.0.0.1:$LOCAL \
+  --database-url "sqlite://$TMP/local.db" --upstream-url http://127.0.0.1:$SIM/v1 & LOCAL_PID=$!; PIDS+=($LOCAL_PID)
+QS_LOG=warn OPENAI_API_KEY=sk-bench "$BIN" serve --config "$TMP/qs.toml" --listen 127.0.0.1:$SHARED \
+  --database-url "sqlite://$TMP/shared.db" --upstream-url http://127.0.0.1:$SIM/v1 \
+  --redis-url "redis://127.0.0.1:$REDIS/0" & SHARED_PID=$!; PIDS+=($SHARED_PID)
+wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$LOCAL/healthz"; wait_up "http://127.0.0.1:$SHARED/healthz"
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# One oha run against port $1: "p50 p99" in µs (a failed call fails the bench).
+oha_run() {
+  "$OHA" -q "$RATE" -n "$((RATE * SECS))" -c 16 --no-tui --output-format json -m POST \
+    -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d "$BODY" \
+    "http://127.0.0.1:$1/v1/chat/completions" > "$TMP/oha.json"
+  python3 - "$TMP/oha.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = r.get("statusCodeDistribution", {})
+bad = {k: v for k, v in codes.items() if k != "200"}
+if bad or (r.get("errorDistribution") or {}):
+    sys.exit(f"oha saw failures: {codes} {r.get('errorDistribution')}")
+p = r["latencyPercentiles"]
+print(f"{p['p50'] * 1e6:.1f} {p['p99'] * 1e6:.1f}")
+PY
+}
+evals() { redis-cli -p "$REDIS" info commandstats | awk -F'[=,:]' '/^cmdstat_(evalsha|eval|publish)/ {n += $3} END {print n + 0}'; }
+for p in $LOCAL $SHARED; do   # warm-up: connections, the scripts loaded
+  "$OHA" -q 500 -n 1000 -c 16 --no-tui --output-format json -m POST -H "Authorization: Bearer $KEY" \
+    -H "Content-Type: application/json" -d "$BODY" "http://127.0.0.1:$p/v1/chat/completions" >/dev/null
+done
+sleep 1
+declare -A P50 P99 CPU
+RCPU=""; TRIPS=""
+N=$((RATE * SECS))
+for r in $(seq 1 "$ROUNDS"); do
+  for name in local shared; do
+    if [ $name = local ]; then p=$LOCAL; pid=$LOCAL_PID; else p=$SHARED; pid=$SHARED_PID; fi
+    t0=$(ticks "$pid"); r0=$(ticks "$REDIS_PID"); e0=$(evals)
+    read -r a b < <(oha_run "$p")
+    sleep 1   # settlements after the last answers
+    t1=$(ticks "$pid"); r1=$(ticks "$REDIS_PID"); e1=$(evals)
+    P50[$name]+="$a "; P99[$name]+="$b "
+    CPU[$name]+="$(python3 -c "print(f'{($t1 - $t0) * 1e6 / $HZ / $N:.1f}')") "
+    if [ $name = shared ]; then
+      RCPU+="$(python3 -c "print(f'{($r1 - $r0) * 1e6 / $HZ / $N:.1f}')") "
+      TRIPS+="$(python3 -c "print(f'{($e1 - $e0) / $N:.3f}')") "
+    fi
+    echo "round $r $name: p50 $a µs, p99 $b µs"
+  done
+done
+medof() { tr ' ' '\n' <<< "$1" | grep . | median; }
+echo
+echo "## Shared state: oha -q $RATE -n $N -c 16, $ROUNDS alternating rounds (medians)"
+echo "| path | p50 µs | p99 µs | gateway CPU µs/call | redis-server CPU µs/call | Redis scripts per call |"
+echo "|---|---|---|---|---|---|"
+echo "| in-process counters | $(medof "${P50[local]}") | $(medof "${P99[local]}") | $(medof "${CPU[local]}") | — | — |"
+echo "| Redis shared state | $(medof "${P50[shared]}") | $(medof "${P99[shared]}") | $(medof "${CPU[shared]}") | $(medof "$RCPU") | $(medof "$TRIPS") |"
+echo "(rounds: local p50 ${P50[local]}| shared p50 ${P50[shared]}| local CPU ${CPU[local]}| shared CPU ${CPU[shared]}| redis CPU $RCPU| scripts/call $TRIPS)"
