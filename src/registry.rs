@@ -836,6 +836,18 @@ impl Registry {
         self.after_admission(w, r, now)
     }
 
+    /// Notes on `w` that a call was refused because shared state did not answer (its last
+    /// error: the status report says why).
+    pub fn note_state_unavailable(&self, w: &Workspace, now: DateTime<Utc>) {
+        let mut st = w.lock();
+        st.last_error = Some(Box::new(LastError {
+            key: "error-quota-state-unavailable",
+            args: BTreeMap::new(),
+            at: now,
+        }));
+        st.dirty = true;
+    }
+
     /// Mirrors the shared counters after a settlement, and re-evaluates the status.
     pub fn mirror(&self, w: &Workspace, counters: &SharedCounters, now: DateTime<Utc>) {
         let mut st = w.lock();

@@ -131,6 +131,10 @@ async fn an_unreachable_redis_fails_closed_for_budgets_only_and_service_resumes(
     let body: Value = r.json().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(body["error"]["code"], "quota_state_unavailable", "{body}");
     assert_eq!(body["error"]["type"], "server_error", "{body}");
+    // The workspace's status says why.
+    let st = env.get_json(ACME_KEY, "/api/quota/status").await;
+    let why = st["last_error"].as_str().unwrap_or_default();
+    assert!(why.contains("Redis"), "{st}");
     // Beta has no USD budget: served on this instance's own counters.
     assert_eq!(env.chat(BETA_KEY, "no budget").await.status(), 200);
     let health = env.get_json(ACME_KEY, "/healthz").await;

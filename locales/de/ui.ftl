@@ -11,6 +11,7 @@ error-upstream-cut = Die Verbindung zu OpenAI brach ab, während eine Antwort ge
 error-upstream-rate-limited = OpenAI hat die Anfragerate des Kontos begrenzt.
 error-upstream-quota = OpenAI hat den Aufruf abgelehnt: Das Konto hat kein Guthaben mehr.
 error-upstream-server = OpenAI hat mit einem Serverfehler geantwortet ({ $status }).
+error-quota-state-unavailable = Ein Aufruf wurde abgelehnt: Der Kontingentstatus, den die Gateway-Instanzen teilen (Redis), antwortete nicht, und dieser Arbeitsbereich hat ein USD-Budget. Aufrufe laufen wieder, sobald er antwortet.
 
 ## ─── Weboberfläche ───────────────────────────────────────────────────────────────
 

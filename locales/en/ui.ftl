@@ -12,6 +12,7 @@ error-upstream-cut = The connection to OpenAI broke while a response was streami
 error-upstream-rate-limited = OpenAI rate-limited the account.
 error-upstream-quota = OpenAI refused the call: the account is out of credit.
 error-upstream-server = OpenAI answered with a server error ({ $status }).
+error-quota-state-unavailable = A call was refused: the quota state the gateway instances share (Redis) did not answer, and this workspace has a USD budget. Calls resume when it answers.
 
 ## ─── Web interface ───────────────────────────────────────────────────────────────
 ## Everything below is shown in the browser. Keep the keys; translate the text.

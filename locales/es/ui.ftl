@@ -11,6 +11,7 @@ error-upstream-cut = La conexión con OpenAI se cortó mientras se transmitía u
 error-upstream-rate-limited = OpenAI limitó la tasa de solicitudes de la cuenta.
 error-upstream-quota = OpenAI rechazó la llamada: la cuenta no tiene crédito.
 error-upstream-server = OpenAI respondió con un error del servidor ({ $status }).
+error-quota-state-unavailable = Se rechazó una llamada: el estado de cuotas que comparten las instancias del gateway (Redis) no respondió y este espacio de trabajo tiene un presupuesto en USD. Las llamadas se reanudan cuando responda.
 
 ## ─── Interfaz web ────────────────────────────────────────────────────────────────
 

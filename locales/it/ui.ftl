@@ -11,6 +11,7 @@ error-upstream-cut = La connessione a OpenAI si è interrotta durante lo streami
 error-upstream-rate-limited = OpenAI ha limitato la frequenza delle richieste dell'account.
 error-upstream-quota = OpenAI ha rifiutato la chiamata: l'account ha esaurito il credito.
 error-upstream-server = OpenAI ha risposto con un errore del server ({ $status }).
+error-quota-state-unavailable = Una chiamata è stata rifiutata: lo stato delle quote condiviso dalle istanze del gateway (Redis) non ha risposto e questo spazio di lavoro ha un budget in USD. Le chiamate riprendono quando risponde.
 
 ## ─── Interfaccia web ─────────────────────────────────────────────────────────────
 

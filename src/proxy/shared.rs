@@ -89,6 +89,7 @@ impl Proxy {
                     }
                 }
                 if q.has_budget && !state.fails_open() {
+                    reg.note_state_unavailable(w, now);
                     return Err(AppError::QuotaStateUnavailable(w.id.to_string()));
                 }
                 reg.admit(w, demand, priority, now).map(|r| (r, None))
