@@ -9,7 +9,7 @@ ifneq ($(QS_CONFIG),)
 export QS_CONFIG
 endif
 
-.PHONY: run demo test test-suite build tools test-tools unit sdk e2e bench image fmt lint
+.PHONY: run demo cluster test test-suite build tools test-tools unit sdk e2e bench image fmt lint
 
 ## make run: build the gateway and its UI (release) and serve on 127.0.0.1:3000 with SQLite.
 run: build
@@ -19,6 +19,12 @@ run: build
 ## make demo: the gateway and UI with a simulated OpenAI and traffic through every status.
 demo: build
 	$(BIN) demo
+
+## make cluster: PostgreSQL, Redis, three gateways and nginx on 127.0.0.1:8080 until Ctrl-C
+## (OPENAI_API_KEY for OpenAI, or QS_CLUSTER_SIMULATE=1 for the simulator; QS_CLUSTER_PORT).
+cluster: build
+	@scripts/ensure-tools.sh cluster
+	scripts/cluster.sh
 
 build: tools
 	cargo leptos build --release
@@ -41,6 +47,7 @@ test-suite:
 	cargo test --workspace --exclude frontend --quiet
 	cargo leptos build --release
 	scripts/test-image.sh --no-cargo-build
+	scripts/test-cluster.sh
 	$(MAKE) --no-print-directory sdk e2e
 
 sdk:
@@ -57,6 +64,7 @@ bench: tools
 	scripts/bench.sh $(BIN)
 	scripts/bench-alerts.sh $(BIN)
 	scripts/bench-policies.sh $(BIN)
+	scripts/bench-redis.sh $(BIN)
 	@scripts/ensure-tools.sh test
 	cd end2end && QS_BIN=$(BIN) npx playwright test --config playwright.bench.config.ts
 

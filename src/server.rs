@@ -370,17 +370,22 @@ fn spawn_fanout(
                 h = rx.recv() => h,
                 () = stop.cancelled() => return,
             };
-            let id = match heard {
+            let (id, reset) = match heard {
                 None => return,
                 Some(crate::state::Heard::Upstream(o)) => {
                     registry.observe_remote(o, Utc::now());
                     continue;
                 }
-                Some(crate::state::Heard::Status(id)) => id,
+                Some(crate::state::Heard::Status(id)) => (id, false),
+                Some(crate::state::Heard::Reset(id)) => (id, true),
             };
             let Some(w) = registry.workspace(&id) else {
                 continue;
             };
+            if reset {
+                // As the admin's reset did there: refusals remembered here go too.
+                registry.reset(&w, Utc::now());
+            }
             let now = Utc::now();
             let (day, month) = registry.periods_of(&w, now);
             if let Ok(Some(c)) = state.peek(&w.id, now.timestamp(), day, month).await {

@@ -480,6 +480,41 @@ async fn redis_and_postgres_restarted_mid_load_lose_and_duplicate_no_row() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_reset_on_one_instance_resets_every_instance() {
+    let redis = redis_db_url().await;
+    let envs = cluster(&base_toml("requests_per_minute = 2"), &redis).await;
+    for i in 0..2 {
+        assert_eq!(
+            envs[0].chat(ACME_KEY, &format!("call {i}")).await.status(),
+            200
+        );
+    }
+    assert_eq!(envs[1].chat(ACME_KEY, "refused").await.status(), 429);
+    let r = envs[2]
+        .post(
+            ADMIN_KEY,
+            "/api/quota/reset",
+            serde_json::json!({"workspace": "acme"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // The other instances mirror the reset (announced), and calls go through them again.
+    wait_for("the reset on the second instance", || async {
+        envs[1].get_json(ACME_KEY, "/api/quota/status").await["status"] == "normal"
+    })
+    .await;
+    assert_eq!(
+        envs[1].chat(ACME_KEY, "after the reset").await.status(),
+        200
+    );
+    assert_eq!(envs[0].chat(ACME_KEY, "and one more").await.status(), 200);
+    assert_eq!(
+        envs[1].chat(ACME_KEY, "the limit again").await.status(),
+        429
+    );
+}
+
 async fn flush(url: &str) {
     let client = redis::Client::open(url).unwrap_or_else(|e| panic!("{e}"));
     let mut conn = client

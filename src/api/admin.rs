@@ -50,6 +50,14 @@ pub async fn reset(
         .record(&shared, "quota.reset", &w.id, before, None)
         .await?;
     let now = Utc::now();
+    if let Some(state) = shared.proxy.shared_state() {
+        // Every instance's counters: unreachable, nothing is reset anywhere.
+        let (day, month) = shared.registry.periods_of(&w, now);
+        state
+            .reset(&w.id, now.timestamp(), day, month)
+            .await
+            .map_err(|_| AppError::QuotaStateUnavailable(w.id.to_string()))?;
+    }
     shared.registry.reset(&w, now);
     tracing::info!(workspace = %w.id, "admin reset");
     let view = shared.registry.view(&w, now);

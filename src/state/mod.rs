@@ -73,6 +73,8 @@ const STATUS_CHANNEL: &str = "qs:status";
 /// The pub/sub channel of upstream observations: `"<instance> <observation>"`
 /// ([`encode_observation`]).
 const UPSTREAM_CHANNEL: &str = "qs:upstream";
+/// The pub/sub channel of admin resets: `"<instance> <workspace>"`.
+const RESET_CHANNEL: &str = "qs:reset";
 
 /// What another instance announced.
 #[derive(Debug, PartialEq)]
@@ -81,6 +83,8 @@ pub enum Heard {
     Status(String),
     /// The upstream (the OpenAI account every instance calls) answered this there.
     Upstream(UpstreamObservation),
+    /// An admin reset this workspace there.
+    Reset(String),
 }
 
 /// An upstream observation as announced: `q` (quota exhausted), `f` (failure),
@@ -147,6 +151,7 @@ pub struct RedisState {
     settle: Script,
     seed: Script,
     peek: Script,
+    reset: Script,
     /// This process's prefix of reservation ids (random), so ids of instances never collide.
     instance: u64,
     next: AtomicU64,
@@ -195,6 +200,7 @@ impl RedisState {
             settle: Script::new(&format!("{COMMON}\n{}", include_str!("settle.lua"))),
             seed: Script::new(include_str!("seed.lua")),
             peek: Script::new(&format!("{COMMON}\n{}", include_str!("peek.lua"))),
+            reset: Script::new(&format!("{COMMON}\n{}", include_str!("reset.lua"))),
             instance: rand::random::<u64>(),
             next: AtomicU64::new(1),
             hold_secs: i64::try_from(hold_secs).unwrap_or(i64::MAX / 4),
@@ -305,6 +311,34 @@ impl RedisState {
         }
     }
 
+    /// Admin reset of `workspace`'s shared counters (a cold one is seeded empty, so that the
+    /// ledger does not bring the usage back); announced to the other instances.
+    pub async fn reset(
+        &self,
+        workspace: &str,
+        now_sec: i64,
+        day: i64,
+        month: i64,
+    ) -> Result<(), StateError> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.reset.prepare_invoke();
+        for k in keys(workspace) {
+            inv.key(k);
+        }
+        inv.arg(now_sec).arg(day).arg(month);
+        let r = inv.invoke_async::<Vec<i64>>(&mut conn).await;
+        let reply = self.note(r.map_err(StateError::from))?;
+        if reply.first() == Some(&3) {
+            let empty = SharedCounters {
+                day,
+                month,
+                ..SharedCounters::default()
+            };
+            self.seed(workspace, &empty, now_sec).await?;
+        }
+        self.publish(RESET_CHANNEL, workspace).await
+    }
+
     /// The workspace's shared counters now (releasing expired reservations); `None` when cold.
     pub async fn peek(
         &self,
@@ -345,16 +379,21 @@ impl RedisState {
             .map_or(true, |set| set.is_some())
     }
 
-    /// Tells the other instances that `workspace`'s status changed here (they read its
-    /// counters again: [`RedisState::listen`]).
-    pub async fn announce(&self, workspace: &str) -> Result<(), StateError> {
+    /// `PUBLISH` on `channel` of `"<instance> <text>"`.
+    async fn publish(&self, channel: &str, text: &str) -> Result<(), StateError> {
         let mut conn = self.conn.clone();
         let r: Result<i64, _> = redis::cmd("PUBLISH")
-            .arg(STATUS_CHANNEL)
-            .arg(format!("{:x} {workspace}", self.instance))
+            .arg(channel)
+            .arg(format!("{:x} {text}", self.instance))
             .query_async(&mut conn)
             .await;
         self.note(r.map(|_| ()).map_err(StateError::from))
+    }
+
+    /// Tells the other instances that `workspace`'s status changed here (they read its
+    /// counters again: [`RedisState::listen`]).
+    pub async fn announce(&self, workspace: &str) -> Result<(), StateError> {
+        self.publish(STATUS_CHANNEL, workspace).await
     }
 
     /// Whether `o` is worth announcing at `now_sec`: failures, rate limits and an exhausted
@@ -381,13 +420,7 @@ impl RedisState {
         let Some(text) = encode_observation(o) else {
             return;
         };
-        let mut conn = self.conn.clone();
-        let r: Result<i64, _> = redis::cmd("PUBLISH")
-            .arg(UPSTREAM_CHANNEL)
-            .arg(format!("{:x} {text}", self.instance))
-            .query_async(&mut conn)
-            .await;
-        let _ = self.note(r.map(|_| ()).map_err(StateError::from));
+        let _ = self.publish(UPSTREAM_CHANNEL, &text).await;
     }
 
     /// Hands `tx` what other instances announce ([`Heard`]), until `stop`; resubscribes
@@ -403,7 +436,7 @@ impl RedisState {
             let sub = async {
                 let mut pubsub = self.client.get_async_pubsub().await?;
                 pubsub
-                    .subscribe(&[STATUS_CHANNEL, UPSTREAM_CHANNEL])
+                    .subscribe(&[STATUS_CHANNEL, UPSTREAM_CHANNEL, RESET_CHANNEL])
                     .await?;
                 let mut messages = pubsub.on_message();
                 while let Some(m) = messages.next().await {
@@ -417,10 +450,10 @@ impl RedisState {
                     let Some((_, rest)) = text.split_once(' ') else {
                         continue;
                     };
-                    let heard = if m.get_channel_name() == STATUS_CHANNEL {
-                        Some(Heard::Status(rest.to_string()))
-                    } else {
-                        decode_observation(rest).map(Heard::Upstream)
+                    let heard = match m.get_channel_name() {
+                        STATUS_CHANNEL => Some(Heard::Status(rest.to_string())),
+                        RESET_CHANNEL => Some(Heard::Reset(rest.to_string())),
+                        _ => decode_observation(rest).map(Heard::Upstream),
                     };
                     if let Some(h) = heard {
                         // Full: the refresher is behind; the next announcement catches up.
