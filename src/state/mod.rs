@@ -1,12 +1,15 @@
 //! Shared state: the counters and reservations several gateway instances share through Redis.
 //!
-//! Owns: the Redis connection, the three server-side scripts (`admit.lua`, `settle.lua`,
-//! `seed.lua`, each after `common.lua`) and the mapping of their replies to
-//! [`SharedCounters`]. One script call per admission (every window checked and the call
-//! reserved, all or nothing) and one per settlement (idempotent by reservation id); a
-//! reservation expires on its own, in the scripts, when the instance holding it never settles
-//! it; a cold workspace (never seeded, or Redis flushed) is seeded by setting its counters from
-//! the ledger, never by adding. Whether Redis answers is tracked for `/healthz` and the status.
+//! Owns: the Redis connection, the server-side scripts (`admit.lua`, `settle.lua`, `peek.lua`,
+//! `reset.lua`, each after `common.lua`, and `seed.lua`), run through one helper
+//! (`RedisState::run`: a workspace's four keys, one round trip), the mapping of their replies
+//! to [`SharedCounters`], the pub/sub announcements between instances (status changes, upstream
+//! observations, admin resets) and the claims that let one instance store a notice. One script
+//! call per admission (every window checked and the call reserved, all or nothing) and one per
+//! settlement (idempotent by reservation id); a reservation expires on its own, in the
+//! scripts, when the instance holding it never settles it; a cold workspace (never seeded, or
+//! Redis flushed) is seeded by setting its counters from the ledger, never by adding. Whether
+//! Redis answers is tracked for `/healthz` and the status.
 //! Must not: decide a limit (the caps come from `crate::quota`), hold a workspace's lock
 //! across a call (the caller reads caps, awaits, then mirrors), or log the URL (it may hold a
 //! password).
@@ -222,11 +225,6 @@ impl RedisState {
         self.fail_open
     }
 
-    /// Seconds a reservation lives unsettled before the scripts release it.
-    pub fn hold_secs(&self) -> i64 {
-        self.hold_secs
-    }
-
     /// A new reservation number; with this process's random prefix ([`RedisState::id`]) it is
     /// unique across instances.
     pub fn next_id(&self) -> u64 {
@@ -246,6 +244,25 @@ impl RedisState {
         r
     }
 
+    /// Runs `script` on `workspace`'s four keys (`keys`) with the arguments `args` puts, in one
+    /// round trip (EVALSHA, loading the script first where Redis lacks it), noting whether Redis
+    /// answered.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        workspace: &str,
+        args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
+    ) -> Result<T, StateError> {
+        let mut conn = self.conn.clone();
+        let mut inv = script.prepare_invoke();
+        for k in keys(workspace) {
+            inv.key(k);
+        }
+        args(&mut inv);
+        let r = inv.invoke_async::<T>(&mut conn).await;
+        self.note(r.map_err(StateError::from))
+    }
+
     /// `PING`: whether Redis answers now (health checks; also refreshes reachability).
     pub async fn ping(&self) -> Result<(), StateError> {
         let mut conn = self.conn.clone();
@@ -255,23 +272,20 @@ impl RedisState {
 
     /// Admits one call (one script call, one round trip).
     pub async fn admit(&self, a: &AdmitArgs<'_>) -> Result<Admission, StateError> {
-        let mut conn = self.conn.clone();
-        let mut inv = self.admit.prepare_invoke();
-        for k in keys(a.workspace) {
-            inv.key(k);
-        }
-        inv.arg(a.now_sec)
-            .arg(a.day)
-            .arg(a.month)
-            .arg(self.id(a.id))
-            .arg(a.now_sec.saturating_add(self.hold_secs))
-            .arg(a.demand.tokens)
-            .arg(a.demand.cost_nanos);
-        for cap in a.caps {
-            inv.arg(cap.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX)));
-        }
-        let r = inv.invoke_async::<Vec<i64>>(&mut conn).await;
-        let reply = self.note(r.map_err(StateError::from))?;
+        let reply: Vec<i64> = self
+            .run(&self.admit, a.workspace, |inv| {
+                inv.arg(a.now_sec)
+                    .arg(a.day)
+                    .arg(a.month)
+                    .arg(self.id(a.id))
+                    .arg(a.now_sec.saturating_add(self.hold_secs))
+                    .arg(a.demand.tokens)
+                    .arg(a.demand.cost_nanos);
+                for cap in a.caps {
+                    inv.arg(cap.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX)));
+                }
+            })
+            .await?;
         match reply.first() {
             Some(1) => Ok(Admission::Reserved(counters(&reply)?)),
             Some(2) => {
@@ -289,26 +303,19 @@ impl RedisState {
     /// Settles one call (one script call); `None` when the workspace is cold (nothing to take
     /// back: the ledger will count the call). Idempotent by id.
     pub async fn settle(&self, a: &SettleArgs<'_>) -> Result<Option<SharedCounters>, StateError> {
-        let mut conn = self.conn.clone();
-        let mut inv = self.settle.prepare_invoke();
-        for k in keys(a.workspace) {
-            inv.key(k);
-        }
-        inv.arg(a.now_sec)
-            .arg(a.day)
-            .arg(a.month)
-            .arg(self.id(a.id))
-            .arg(a.tokens)
-            .arg(a.cost_nanos)
-            .arg(a.now_sec.saturating_add(self.hold_secs))
-            .arg(a.admitted_sec);
-        let r = inv.invoke_async::<Vec<i64>>(&mut conn).await;
-        let reply = self.note(r.map_err(StateError::from))?;
-        match reply.first() {
-            Some(4) => Ok(Some(counters(&reply)?)),
-            Some(3) => Ok(None),
-            _ => Err(StateError::Protocol("settle")),
-        }
+        let reply: Vec<i64> = self
+            .run(&self.settle, a.workspace, |inv| {
+                inv.arg(a.now_sec)
+                    .arg(a.day)
+                    .arg(a.month)
+                    .arg(self.id(a.id))
+                    .arg(a.tokens)
+                    .arg(a.cost_nanos)
+                    .arg(a.now_sec.saturating_add(self.hold_secs))
+                    .arg(a.admitted_sec);
+            })
+            .await?;
+        counters_or_cold(&reply, "settle")
     }
 
     /// Admin reset of `workspace`'s shared counters (a cold one is seeded empty, so that the
@@ -320,14 +327,11 @@ impl RedisState {
         day: i64,
         month: i64,
     ) -> Result<(), StateError> {
-        let mut conn = self.conn.clone();
-        let mut inv = self.reset.prepare_invoke();
-        for k in keys(workspace) {
-            inv.key(k);
-        }
-        inv.arg(now_sec).arg(day).arg(month);
-        let r = inv.invoke_async::<Vec<i64>>(&mut conn).await;
-        let reply = self.note(r.map_err(StateError::from))?;
+        let reply: Vec<i64> = self
+            .run(&self.reset, workspace, |inv| {
+                inv.arg(now_sec).arg(day).arg(month);
+            })
+            .await?;
         if reply.first() == Some(&3) {
             let empty = SharedCounters {
                 day,
@@ -347,19 +351,12 @@ impl RedisState {
         day: i64,
         month: i64,
     ) -> Result<Option<SharedCounters>, StateError> {
-        let mut conn = self.conn.clone();
-        let mut inv = self.peek.prepare_invoke();
-        for k in keys(workspace) {
-            inv.key(k);
-        }
-        inv.arg(now_sec).arg(day).arg(month);
-        let r = inv.invoke_async::<Vec<i64>>(&mut conn).await;
-        let reply = self.note(r.map_err(StateError::from))?;
-        match reply.first() {
-            Some(4) => Ok(Some(counters(&reply)?)),
-            Some(3) => Ok(None),
-            _ => Err(StateError::Protocol("peek")),
-        }
+        let reply: Vec<i64> = self
+            .run(&self.peek, workspace, |inv| {
+                inv.arg(now_sec).arg(day).arg(month);
+            })
+            .await?;
+        counters_or_cold(&reply, "peek")
     }
 
     /// Whether this instance stores the status notice `key` (of status `status`) of
@@ -485,22 +482,34 @@ impl RedisState {
         s: &SharedCounters,
         now_sec: i64,
     ) -> Result<bool, StateError> {
-        let mut conn = self.conn.clone();
-        let [c, m, _, _] = keys(workspace);
-        let mut inv = self.seed.prepare_invoke();
-        inv.key(c).key(m);
-        inv.arg(now_sec)
-            .arg(s.day)
-            .arg(s.day_requests)
-            .arg(s.day_tokens)
-            .arg(s.day_cost_nanos)
-            .arg(s.month)
-            .arg(s.month_cost_nanos);
-        for &(sec, r, t) in &s.minute {
-            inv.arg(sec).arg(r).arg(t);
-        }
-        let r = inv.invoke_async::<i64>(&mut conn).await;
-        Ok(self.note(r.map_err(StateError::from))? == 1)
+        let seeded: i64 = self
+            .run(&self.seed, workspace, |inv| {
+                inv.arg(now_sec)
+                    .arg(s.day)
+                    .arg(s.day_requests)
+                    .arg(s.day_tokens)
+                    .arg(s.day_cost_nanos)
+                    .arg(s.month)
+                    .arg(s.month_cost_nanos);
+                for &(sec, r, t) in &s.minute {
+                    inv.arg(sec).arg(r).arg(t);
+                }
+            })
+            .await?;
+        Ok(seeded == 1)
+    }
+}
+
+/// A settlement's or a peek's reply: the counters (tag 4), or `None` when the workspace is cold
+/// (tag 3).
+fn counters_or_cold(
+    reply: &[i64],
+    script: &'static str,
+) -> Result<Option<SharedCounters>, StateError> {
+    match reply.first() {
+        Some(4) => Ok(Some(counters(reply)?)),
+        Some(3) => Ok(None),
+        _ => Err(StateError::Protocol(script)),
     }
 }
 
