@@ -9,12 +9,17 @@ use std::sync::Arc;
 use serde_json::Value;
 use support::*;
 
-/// Three instances sharing a PostgreSQL schema and a Redis database; the second and third
+/// Three instances sharing a new PostgreSQL schema and a Redis database; the second and third
 /// call the first one's simulator.
 async fn cluster(toml: &str, redis_url: &str) -> Vec<Env> {
-    let db = postgres_schema_url().await;
+    cluster_on(toml, &postgres_schema_url().await, redis_url).await
+}
+
+/// Three instances on the PostgreSQL at `database_url` and the Redis at `redis_url` (either may
+/// lead through a relay a test cuts); the second and third call the first one's simulator.
+async fn cluster_on(toml: &str, database_url: &str, redis_url: &str) -> Vec<Env> {
     let opts = |upstream: Option<String>| Options {
-        database_url: Some(db.clone()),
+        database_url: Some(database_url.to_string()),
         redis_url: Some(redis_url.to_string()),
         upstream_url: upstream,
         ..Options::default()
@@ -24,6 +29,21 @@ async fn cluster(toml: &str, redis_url: &str) -> Vec<Env> {
     let b = Env::start_opts(toml, opts(upstream.clone())).await;
     let c = Env::start_opts(toml, opts(upstream)).await;
     vec![a, b, c]
+}
+
+/// A relay in front of the server of `url`, which a test can cut and heal, and `url` leading
+/// through it (the server's host and port follow `after`: `"redis://"`, or `"@"` in a
+/// PostgreSQL URL).
+async fn relayed(url: &str, after: &str) -> (support::cut::Cuttable, String) {
+    let authority = url
+        .split(after)
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("{url}"))
+        .to_string();
+    let relay = support::cut::Cuttable::start(authority.clone()).await;
+    let through = url.replace(&authority, &relay.addr.to_string());
+    (relay, through)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -105,17 +125,11 @@ async fn a_flushed_redis_is_rebuilt_from_the_ledger_without_double_counting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_redis_fails_closed_for_budgets_only_and_service_resumes() {
     let redis = redis_db_url().await;
-    let authority = redis
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap_or_else(|| panic!("{redis}"))
-        .to_string();
-    let relay = support::cut::Cuttable::start(authority.clone()).await;
+    let (relay, through) = relayed(&redis, "redis://").await;
     let toml = base_toml("budget_usd_per_day = 100.0");
     let opts = Options {
         database_url: Some(postgres_schema_url().await),
-        redis_url: Some(redis.replace(&authority, &relay.addr.to_string())),
+        redis_url: Some(through),
         ..Options::default()
     };
     let env = Env::start_opts(&toml, opts).await;
@@ -154,19 +168,13 @@ async fn an_unreachable_redis_fails_closed_for_budgets_only_and_service_resumes(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_failure_open_serves_budgets_on_local_counters() {
     let redis = redis_db_url().await;
-    let authority = redis
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap_or_else(|| panic!("{redis}"))
-        .to_string();
-    let relay = support::cut::Cuttable::start(authority.clone()).await;
+    let (relay, through) = relayed(&redis, "redis://").await;
     let toml = format!(
         "{}\n[redis]\non_failure = \"open\"\n",
         base_toml("budget_usd_per_day = 100.0")
     );
     let opts = Options {
-        redis_url: Some(redis.replace(&authority, &relay.addr.to_string())),
+        redis_url: Some(through),
         ..Options::default()
     };
     let env = Env::start_opts(&toml, opts).await;
@@ -398,18 +406,8 @@ async fn pg_ledger(url: &str) -> (i64, i64, i64) {
 async fn tokens_per_minute_admitted_across_instances_never_pass_the_limit() {
     let redis = redis_db_url().await;
     let db = postgres_schema_url().await;
-    let opts = |upstream: Option<String>| Options {
-        database_url: Some(db.clone()),
-        redis_url: Some(redis.clone()),
-        upstream_url: upstream,
-        ..Options::default()
-    };
     let toml = base_toml("tokens_per_minute = 3000\nrequests_per_minute = 0");
-    let a = Env::start_opts(&toml, opts(None)).await;
-    let up = Some(format!("{}/v1", a.sim_url));
-    let b = Env::start_opts(&toml, opts(up.clone())).await;
-    let c = Env::start_opts(&toml, opts(up)).await;
-    let envs = Arc::new(vec![a, b, c]);
+    let envs = Arc::new(cluster_on(&toml, &db, &redis).await);
     let body = serde_json::json!({"model": "gpt-4o-mini", "max_tokens": 40,
         "messages": [{"role": "user", "content": "count the tokens of this call"}]});
     let seen = load(&envs, 300, body).await;
@@ -434,29 +432,11 @@ async fn tokens_per_minute_admitted_across_instances_never_pass_the_limit() {
 async fn redis_and_postgres_restarted_mid_load_lose_and_duplicate_no_row() {
     let redis = redis_db_url().await;
     let db = postgres_schema_url().await;
-    let authority = |url: &str, after: &str| {
-        url.split(after)
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("{url}"))
-            .to_string()
-    };
-    let (redis_at, db_at) = (authority(&redis, "redis://"), authority(&db, "@"));
-    let redis_relay = support::cut::Cuttable::start(redis_at.clone()).await;
-    let db_relay = support::cut::Cuttable::start(db_at.clone()).await;
-    let opts = |upstream: Option<String>| Options {
-        database_url: Some(db.replace(&db_at, &db_relay.addr.to_string())),
-        redis_url: Some(redis.replace(&redis_at, &redis_relay.addr.to_string())),
-        upstream_url: upstream,
-        ..Options::default()
-    };
+    let (redis_relay, redis_through) = relayed(&redis, "redis://").await;
+    let (db_relay, db_through) = relayed(&db, "@").await;
     // No limit is reached: every call is answered, whatever the outages.
     let toml = base_toml("requests_per_minute = 0\nrequests_per_day = 0");
-    let a = Env::start_opts(&toml, opts(None)).await;
-    let up = Some(format!("{}/v1", a.sim_url));
-    let b = Env::start_opts(&toml, opts(up.clone())).await;
-    let c = Env::start_opts(&toml, opts(up)).await;
-    let envs = Arc::new(vec![a, b, c]);
+    let envs = Arc::new(cluster_on(&toml, &db_through, &redis_through).await);
     let body = serde_json::json!({"model": "gpt-4o-mini", "max_tokens": 8,
         "messages": [{"role": "user", "content": "hello"}]});
     let chaos = async {
