@@ -16,6 +16,8 @@
 # shellcheck disable=SC2317  # (functions run from traps and conditions are not unreachable)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/proc-lib.sh
+. "$root/scripts/proc-lib.sh"
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() {
   printf '[cluster] FAILED: %s\n' "$*" >&2
@@ -32,8 +34,8 @@ simulate="${QS_CLUSTER_SIMULATE:-0}"
 # What must be there before anything starts.
 [ -x "$bin" ] || die "no gateway binary at $bin: run make cluster (or cargo leptos build --release)"
 [ -d "$site/pkg" ] || die "no UI files in $site: run make cluster (or cargo leptos build --release)"
-pg_bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)
-[ -x "$pg_bin/initdb" ] || die "PostgreSQL is not installed: run scripts/ensure-tools.sh cluster"
+pg_bin=$(pg_bin_dir)
+[ -n "$pg_bin" ] || die "PostgreSQL is not installed: run scripts/ensure-tools.sh cluster"
 command -v redis-server >/dev/null || die "Redis is not installed: run scripts/ensure-tools.sh cluster"
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx_bin" ] || die "nginx is not installed: run scripts/ensure-tools.sh cluster"
@@ -43,9 +45,6 @@ if [ "$simulate" != 1 ] && [ -z "${OPENAI_API_KEY:-}" ] && [ -z "${OPENAI_API_KE
   die "set OPENAI_API_KEY (or OPENAI_API_KEY_FILE) for the real OpenAI, or QS_CLUSTER_SIMULATE=1 for the built-in simulator"
 fi
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 port_free() {
   python3 -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
 }
@@ -65,25 +64,6 @@ names=()
 pids=()
 stopping=0
 ours="^(nginx|postgres|redis-server|quota-sentinel|$(basename "$bin" | cut -c1-15))\$"
-# The given pids and every descendant of theirs.
-family() {
-  ps -e -o pid=,ppid= | awk -v roots="$*" '
-    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
-    { parent[$1] = $2 }
-    END {
-      do { more = 0; for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; more = 1 } } while (more)
-      for (p in keep) print p
-    }'
-}
-# A live process's start time (clock ticks since boot; nothing for a zombie or no process): a
-# pid with another start time is another process (pids are reused).
-start_time() {
-  local s
-  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-  s=${s##*) }
-  read -r -a s <<<"$s"
-  [ "${s[0]}" = Z ] || echo "${s[19]}"
-}
 stop_pid() { # name pid seconds: SIGTERM, then SIGKILL after `seconds`
   local name=$1 pid=$2 wait_s=$3 i
   if kill -0 "$pid" 2>/dev/null; then

@@ -9,6 +9,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# shellcheck source=scripts/proc-lib.sh
+. "$root/scripts/proc-lib.sh"
 log() { printf '[test-cluster] %s\n' "$*" >&2; }
 t0=$EPOCHREALTIME
 out=$(mktemp /tmp/qs-test-cluster.XXXXXX)
@@ -42,9 +44,6 @@ python=$root/.venv/bin/python
 if ! [ -x "$python" ] || ! "$python" -c 'import openai' 2>/dev/null; then
   fail "no .venv with the openai SDK: run scripts/ensure-tools.sh test"
 fi
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 port=$(free_port)
 
 # 1. Start the cluster and wait for it.
@@ -77,22 +76,6 @@ log "ready after $ready s: $base, gateways ${gateways[*]}, logs in $dir"
 # Everything cluster.sh started, by pid and start time, for the check after the stop: its
 # descendants, and PostgreSQL's postmaster (pg_ctl detaches it) with its children.
 # (A zombie, exited but not yet reaped by its parent, has none: it runs no more.)
-start_time() {
-  local s
-  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-  s=${s##*) }
-  read -r -a s <<<"$s"
-  [ "${s[0]}" = Z ] || echo "${s[19]}"
-}
-family() {
-  ps -e -o pid=,ppid= | awk -v roots="$*" '
-    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
-    { parent[$1] = $2 }
-    END {
-      do { more = 0; for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; more = 1 } } while (more)
-      for (p in keep) print p
-    }'
-}
 [ -s "$dir/pg/postmaster.pid" ] || fail "no PostgreSQL postmaster.pid in $dir/pg"
 postmaster=$(head -n1 "$dir/pg/postmaster.pid")
 qs_comm=$(basename "${QS_BIN:-quota-sentinel}" | cut -c1-15) # QS_BIN: see scripts/cluster.sh

@@ -7,17 +7,15 @@
 # their own workspace ids, or a database number of their own). PostgreSQL refuses to run as root, so as root
 # the server runs as the `postgres` user of Debian's package.
 set -euo pipefail
+# shellcheck source=scripts/proc-lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/proc-lib.sh"
 log() { printf '[engines] %s\n' "$*" >&2; }
 
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
-if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+pg_bin=$(pg_bin_dir)
+if [ -z "$pg_bin" ]; then
   echo "PostgreSQL is not installed: run scripts/ensure-tools.sh test" >&2
   exit 1
 fi
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 dir=$(mktemp -d /tmp/qs-engines.XXXXXX)
 chmod 755 "$dir"
