@@ -60,7 +60,7 @@ e2e:
 bench: tools
 	@scripts/ensure-tools.sh bench
 	cargo leptos build --release
-	cargo build --release --example stream_probe --example bare_proxy --example ledger_write --example alert_latency
+	cargo build --release --example stream_probe --example bare_proxy --example ledger_write --example alert_latency --example fanout_latency
 	scripts/bench.sh $(BIN)
 	scripts/bench-alerts.sh $(BIN)
 	scripts/bench-policies.sh $(BIN)

@@ -20,35 +20,20 @@
 #![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+#[path = "common/procs.rs"]
+mod procs;
+use procs::{arg, free_port, ms_between, summary, wait_up, Children};
+
 /// The channel's signing secret (a local benchmark: a fixed one is enough).
 const SECRET: &str = "whsec_YWxlcnQtbGF0ZW5jeS1iZW5jaC1zZWNyZXQtMDA=";
 /// How long the webhooks are waited for after the last crossing.
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Child processes, killed when dropped.
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A free port on 127.0.0.1 (bound, then released for a child to take).
-fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-}
 
 fn key(i: usize) -> String {
     format!("qs_alert_latency_{i:04}")
@@ -109,39 +94,8 @@ fn receiver(listener: tokio::net::TcpListener, arrivals: Arrivals) {
     });
 }
 
-/// Waits (bounded, 20 s) until `url` answers.
-async fn wait_up(http: &reqwest::Client, url: &str) -> Result<(), String> {
-    for _ in 0..400 {
-        if http.get(url).send().await.is_ok() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Err(format!("not up: {url}"))
-}
-
-/// The value at quantile `q` of sorted `v` (nearest rank).
-fn quantile(v: &[f64], q: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
-    v[rank - 1]
-}
-
-fn arg<T: std::str::FromStr>(i: usize, default: T) -> T {
-    std::env::args()
-        .nth(i)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
-
 async fn run() -> Result<String, String> {
-    let default_bin = std::env::current_exe()
-        .ok()
-        .and_then(|p| Some(p.parent()?.parent()?.join("quota-sentinel")))
-        .unwrap_or_else(|| PathBuf::from("quota-sentinel"));
-    let bin: PathBuf = std::env::args().nth(1).map_or(default_bin, PathBuf::from);
+    let bin = procs::binary(1);
     let crossings: usize = arg(2, 100);
     let spacing = Duration::from_millis(arg(3, 20));
     let n = crossings + 1; // the first warms up
@@ -161,19 +115,13 @@ async fn run() -> Result<String, String> {
     std::fs::write(&cfg, config(n, &hook)).map_err(|e| e.to_string())?;
     let (sim_port, gw_port) = (free_port()?, free_port()?);
     let mut children = Children(Vec::new());
-    let spawn = |cmd: &mut Command| {
-        cmd.env("QS_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))
-    };
-    children.0.push(spawn(
+    children.spawn(
         Command::new(&bin)
             .arg("simulate")
             .arg("--sim-listen")
             .arg(format!("127.0.0.1:{sim_port}")),
-    )?);
-    children.0.push(spawn(
+    )?;
+    children.spawn(
         Command::new(&bin)
             .arg("serve")
             .arg("--config")
@@ -188,7 +136,7 @@ async fn run() -> Result<String, String> {
             // Sessions that outlive a restart: only so the gateway does not warn that they don't.
             .env("QUOTA_ADMIN_KEY", "qs_alert_latency_admin_0123456789")
             .env("QS_ALERT_LATENCY_SECRET", SECRET),
-    )?);
+    )?;
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
@@ -244,23 +192,14 @@ async fn run() -> Result<String, String> {
         .filter_map(|i| {
             let w = workspace(i);
             let (answer, hook) = (answers.get(&w)?, arrived.get(&w)?);
-            Some(match hook.checked_duration_since(*answer) {
-                Some(d) => d.as_secs_f64() * 1e3,
-                None => -(answer.duration_since(*hook).as_secs_f64() * 1e3),
-            })
+            Some(ms_between(*answer, *hook))
         })
         .collect();
-    ms.sort_by(f64::total_cmp);
     let out = serde_json::json!({
         "crossings": crossings,
         "delivered": ms.len(),
         "spacing_ms": spacing.as_millis() as u64,
-        "ms": {
-            "p50": (quantile(&ms, 0.50) * 1000.0).round() / 1000.0,
-            "p99": (quantile(&ms, 0.99) * 1000.0).round() / 1000.0,
-            "max": (quantile(&ms, 1.0) * 1000.0).round() / 1000.0,
-            "min": (quantile(&ms, 0.0) * 1000.0).round() / 1000.0,
-        },
+        "ms": summary(&mut ms),
     });
     if ms.len() < crossings {
         return Err(format!(
@@ -272,25 +211,5 @@ async fn run() -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("alert_latency: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(run()) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("alert_latency: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    procs::report("alert_latency", run)
 }

@@ -1,0 +1,221 @@
+//! Cross-instance notification latency for BENCHMARKS.md ("Shared state"): the time from the
+//! answer of a call through instance B that changes a workspace's status to the arrival of that
+//! status on a WebSocket open on instance A, the two instances sharing one Redis.
+//!
+//! Starts `quota-sentinel simulate` and two `quota-sentinel serve` as child processes (each
+//! with its own SQLite ledger, both with `--redis-url REDIS_URL`, whose database is flushed
+//! first), with `CROSSINGS + 1` workspaces of `requests_per_day = 1`, and opens the admin's
+//! every-workspace socket on A (`?snapshot=none`). Each workspace's first call through B uses
+//! its whole day: answered 200, its status leaves `normal` on B, B announces it on Redis, and A
+//! reads the workspace's shared counters again and sends the new status. The crossings start
+//! one every `SPACING_MS` (one workspace each); the program records when each call's answer
+//! was read in full and when A's first status other than `normal` naming that workspace
+//! arrived, on one monotonic clock. The first crossing warms up and is not counted.
+//!
+//! `cargo run --release --example fanout_latency -- BIN REDIS_URL [CROSSINGS] [SPACING_MS]`
+//! (defaults 100 and 20; `REDIS_URL` must name a database nothing else uses) prints one JSON
+//! line: `{"crossings", "delivered", "spacing_ms", "ms": {"p50", "p99", "max", "min"}}`; it
+//! exits non-zero if a call was not answered 200 or a status did not arrive within 30 s.
+
+#![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
+
+use std::collections::HashMap;
+use std::process::{Command, ExitCode};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio_tungstenite::tungstenite::Message;
+
+#[path = "common/procs.rs"]
+mod procs;
+use procs::{arg, free_port, ms_between, summary, wait_up, Children};
+
+const ADMIN_KEY: &str = "qs_fanout_latency_admin_0123456789";
+/// How long the statuses are waited for after the last crossing.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn key(i: usize) -> String {
+    format!("qs_fanout_latency_{i:04}")
+}
+
+fn workspace(i: usize) -> String {
+    format!("fan{i:04}")
+}
+
+/// The gateways' config: `n` workspaces of one request a day.
+fn config(n: usize) -> String {
+    let mut toml = String::new();
+    for i in 0..n {
+        let hash = hex::encode(Sha256::digest(key(i).as_bytes()));
+        toml.push_str(&format!(
+            "[[workspaces]]\nid = \"{}\"\nkey_sha256 = [\"{hash}\"]\nrequests_per_minute = 0\n\
+             tokens_per_minute = 0\nrequests_per_day = 1\n",
+            workspace(i)
+        ));
+    }
+    toml
+}
+
+/// Arrival times on A of each workspace's first status other than `normal`.
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// Reads the socket until it ends, recording arrivals.
+async fn listen<S>(mut ws: S, arrivals: Arrivals)
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    while let Some(Ok(m)) = ws.next().await {
+        let Message::Text(text) = m else { continue };
+        let at = Instant::now();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if v["type"] != "status" || v["data"]["status"] == "normal" {
+            continue;
+        }
+        if let Some(w) = v["data"]["workspace"].as_str() {
+            arrivals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(w.to_string())
+                .or_insert(at);
+        }
+    }
+}
+
+async fn run() -> Result<String, String> {
+    let bin = procs::binary(1);
+    let redis_url = std::env::args()
+        .nth(2)
+        .ok_or("usage: fanout_latency BIN REDIS_URL [CROSSINGS] [SPACING_MS]")?;
+    let crossings: usize = arg(3, 100);
+    let spacing = Duration::from_millis(arg(4, 20));
+    let n = crossings + 1; // the first warms up
+
+    let redis = redis::Client::open(redis_url.as_str()).map_err(|e| e.to_string())?;
+    let mut conn = redis
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| format!("redis: {e}"))?;
+    redis::cmd("FLUSHDB")
+        .query_async::<()>(&mut conn)
+        .await
+        .map_err(|e| format!("redis: {e}"))?;
+
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let cfg = dir.path().join("qs.toml");
+    std::fs::write(&cfg, config(n)).map_err(|e| e.to_string())?;
+    let (sim_port, a_port, b_port) = (free_port()?, free_port()?, free_port()?);
+    let mut children = Children(Vec::new());
+    children.spawn(
+        Command::new(&bin)
+            .arg("simulate")
+            .arg("--sim-listen")
+            .arg(format!("127.0.0.1:{sim_port}")),
+    )?;
+    for (name, port) in [("a", a_port), ("b", b_port)] {
+        children.spawn(
+            Command::new(&bin)
+                .arg("serve")
+                .arg("--config")
+                .arg(&cfg)
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--database-url")
+                .arg(format!("sqlite://{}/{name}.db", dir.path().display()))
+                .arg("--redis-url")
+                .arg(&redis_url)
+                .arg("--upstream-url")
+                .arg(format!("http://127.0.0.1:{sim_port}/v1"))
+                .env("OPENAI_API_KEY", "sk-fanout-latency")
+                .env("QUOTA_ADMIN_KEY", ADMIN_KEY),
+        )?;
+    }
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (a, b) = (
+        format!("127.0.0.1:{a_port}"),
+        format!("http://127.0.0.1:{b_port}"),
+    );
+    wait_up(&http, &format!("http://127.0.0.1:{sim_port}/_sim/stats")).await?;
+    wait_up(&http, &format!("http://{a}/healthz")).await?;
+    wait_up(&http, &format!("{b}/healthz")).await?;
+
+    let arrivals: Arrivals = Arc::default();
+    let (ws, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{a}/api/quota/ws?token={ADMIN_KEY}&snapshot=none"
+    ))
+    .await
+    .map_err(|e| format!("websocket on A: {e}"))?;
+    let (_sink, stream) = ws.split();
+    tokio::spawn(listen(stream, arrivals.clone()));
+
+    // One crossing every `spacing` through B, each in its own task: the answers' instants.
+    let start = tokio::time::Instant::now() + Duration::from_millis(100);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (http, url) = (http.clone(), format!("{b}/v1/chat/completions"));
+        let at = start + spacing * u32::try_from(i).unwrap_or(u32::MAX);
+        tasks.spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let r = http
+                .post(url)
+                .bearer_auth(key(i))
+                .header("content-type", "application/json")
+                .body(r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"use the day"}],"max_tokens":16}"#)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = r.status();
+            r.bytes().await.map_err(|e| e.to_string())?;
+            let answered = Instant::now();
+            if status != 200 {
+                return Err(format!("{}: answered {status}", workspace(i)));
+            }
+            Ok((workspace(i), answered))
+        });
+    }
+    let mut answers = HashMap::new();
+    while let Some(r) = tasks.join_next().await {
+        let (w, at) = r.map_err(|e| e.to_string())??;
+        answers.insert(w, at);
+    }
+
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let got = arrivals.lock().unwrap_or_else(|p| p.into_inner()).len();
+        if got >= n || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let arrived = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    drop(children);
+
+    let mut ms: Vec<f64> = (1..n)
+        .filter_map(|i| {
+            let w = workspace(i);
+            Some(ms_between(*answers.get(&w)?, *arrived.get(&w)?))
+        })
+        .collect();
+    let out = serde_json::json!({
+        "crossings": crossings,
+        "delivered": ms.len(),
+        "spacing_ms": spacing.as_millis() as u64,
+        "ms": summary(&mut ms),
+    });
+    if ms.len() < crossings {
+        return Err(format!(
+            "{} of {crossings} statuses arrived on A within {DEADLINE:?}: {out}",
+            ms.len()
+        ));
+    }
+    Ok(out.to_string())
+}
+
+fn main() -> ExitCode {
+    procs::report("fanout_latency", run)
+}
