@@ -13,7 +13,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/bench-lib.sh"
 TMP=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
 SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-5}
 KEY=qs_bench_key_0123456789

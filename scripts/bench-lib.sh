@@ -1,20 +1,53 @@
 # Helpers shared by the benchmark scripts (sourced, never run): free ports, waiting for a server,
-# medians, a process's CPU time, and one wrk run that records requests/s and CPU µs per call.
+# medians, processes' CPU time, one oha run at a fixed rate, and one wrk run that records
+# requests/s and CPU µs per call.
 # shellcheck shell=bash
 
+# Kills the processes in PIDS and removes $TMP (the callers' `trap cleanup EXIT`).
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+
+# shellcheck source=scripts/proc-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc-lib.sh"
 # A free TCP port on 127.0.0.1.
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port() { free_port; }
 # Waits until $1 answers (at most 10 s).
 wait_up() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
 # The median of the numbers on stdin, one per line.
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 # The median of the space-separated numbers in $1.
 med() { tr ' ' '\n' <<< "$1" | grep . | median; }
-# CPU time (user + system, all threads) of process $1, in clock ticks.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time (user + system, all threads) of the processes $@, in clock ticks.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
 # The last word of $1.
 last() { echo $1 | awk '{print $NF}'; }
 HZ=$(getconf CLK_TCK)
+OHA=${OHA:-$HOME/.cache/quota-sentinel/tools/bin/oha}
+
+# oha_run PORT: one oha run of $RATE calls/s for $SECS s (16 connections) posting $BODY with
+# $KEY to PORT's chat completions; prints "p50 p99 p99.9" in µs of the successful calls (a
+# failed call fails the bench).
+oha_run() {
+  "$OHA" -q "$RATE" -n "$((RATE * SECS))" -c 16 --no-tui --output-format json -m POST \
+    -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d "$BODY" \
+    "http://127.0.0.1:$1/v1/chat/completions" > "$TMP/oha.json"
+  python3 - "$TMP/oha.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = r.get("statusCodeDistribution", {})
+bad = {k: v for k, v in codes.items() if k != "200"}
+errors = r.get("errorDistribution") or {}
+if bad or errors or r["summary"].get("successRate", 1) < 1:
+    sys.exit(f"oha saw failures: {codes} {errors}")
+p = r["latencyPercentiles"]
+print(" ".join(f"{p[k] * 1e6:.1f}" for k in ("p50", "p99", "p99.9")))
+PY
+}
+
+# oha_warm PORT: 500 calls at 500/s (connections, caches, scripts loaded), results discarded.
+oha_warm() {
+  "$OHA" -q 500 -n 500 -c 16 --no-tui --output-format json -m POST -H "Authorization: Bearer $KEY" \
+    -H "Content-Type: application/json" -d "$BODY" "http://127.0.0.1:$1/v1/chat/completions" >/dev/null
+}
 
 # wrk_cpu NAME PID URL LUA SECS: one wrk -t2 -c64 run of LUA against URL; appends its requests/s
 # to RPS[NAME], the µs of CPU per call of process PID to CPU[NAME] and any non-2xx count to

@@ -4,23 +4,21 @@
 # redis-server); the bench workspace has a minute, a day and a USD limit, so that admission
 # checks every window. Alternating rounds of oha at a fixed rate give p50/p99 of each path and
 # the CPU per call of each gateway (user + system, every thread) and of redis-server; Redis's
-# own command counts give the round trips per call.
+# own command counts give the round trips per call. Then the cross-instance notification latency
+# (examples/fanout_latency.rs, three runs on a second database of the same redis-server).
 # Usage: scripts/bench-redis.sh PATH/TO/quota-sentinel     (make bench calls it)
 set -euo pipefail
 BIN=${1:?usage: bench-redis.sh BIN}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
-ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
-HZ=$(getconf CLK_TCK)
 KEY=qs_bench_key_0123456789
 HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello benchmark"}],"max_tokens":16}'
 RATE=${BENCH_RATE:-1000}; SECS=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-3}
-OHA=${OHA:-$HOME/.cache/quota-sentinel/tools/bin/oha}
 
 SIM=$(port); LOCAL=$(port); SHARED=$(port); REDIS=$(port)
 QS_LOG=warn "$BIN" simulate --sim-listen 127.0.0.1:$SIM & PIDS+=($!)
@@ -44,28 +42,8 @@ QS_LOG=warn OPENAI_API_KEY=sk-bench "$BIN" serve --config "$TMP/qs.toml" --liste
   --redis-url "redis://127.0.0.1:$REDIS/0" & SHARED_PID=$!; PIDS+=($SHARED_PID)
 wait_up "http://127.0.0.1:$SIM/_sim/stats"; wait_up "http://127.0.0.1:$LOCAL/healthz"; wait_up "http://127.0.0.1:$SHARED/healthz"
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-# One oha run against port $1: "p50 p99" in µs (a failed call fails the bench).
-oha_run() {
-  "$OHA" -q "$RATE" -n "$((RATE * SECS))" -c 16 --no-tui --output-format json -m POST \
-    -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d "$BODY" \
-    "http://127.0.0.1:$1/v1/chat/completions" > "$TMP/oha.json"
-  python3 - "$TMP/oha.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-codes = r.get("statusCodeDistribution", {})
-bad = {k: v for k, v in codes.items() if k != "200"}
-if bad or (r.get("errorDistribution") or {}):
-    sys.exit(f"oha saw failures: {codes} {r.get('errorDistribution')}")
-p = r["latencyPercentiles"]
-print(f"{p['p50'] * 1e6:.1f} {p['p99'] * 1e6:.1f}")
-PY
-}
 evals() { redis-cli -p "$REDIS" info commandstats | awk -F'[=,:]' '/^cmdstat_(evalsha|eval|publish)/ {n += $3} END {print n + 0}'; }
-for p in $LOCAL $SHARED; do   # warm-up: connections, the scripts loaded
-  "$OHA" -q 500 -n 1000 -c 16 --no-tui --output-format json -m POST -H "Authorization: Bearer $KEY" \
-    -H "Content-Type: application/json" -d "$BODY" "http://127.0.0.1:$p/v1/chat/completions" >/dev/null
-done
+for p in $LOCAL $SHARED; do oha_warm "$p"; done   # connections, the scripts loaded
 sleep 1
 declare -A P50 P99 CPU
 RCPU=""; TRIPS=""
@@ -74,7 +52,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for name in local shared; do
     if [ $name = local ]; then p=$LOCAL; pid=$LOCAL_PID; else p=$SHARED; pid=$SHARED_PID; fi
     t0=$(ticks "$pid"); r0=$(ticks "$REDIS_PID"); e0=$(evals)
-    read -r a b < <(oha_run "$p")
+    read -r a b _ < <(oha_run "$p")
     sleep 1   # settlements after the last answers
     t1=$(ticks "$pid"); r1=$(ticks "$REDIS_PID"); e1=$(evals)
     P50[$name]+="$a "; P99[$name]+="$b "
@@ -86,11 +64,25 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "round $r $name: p50 $a µs, p99 $b µs"
   done
 done
-medof() { tr ' ' '\n' <<< "$1" | grep . | median; }
 echo
 echo "## Shared state: oha -q $RATE -n $N -c 16, $ROUNDS alternating rounds (medians)"
 echo "| path | p50 µs | p99 µs | gateway CPU µs/call | redis-server CPU µs/call | Redis scripts per call |"
 echo "|---|---|---|---|---|---|"
-echo "| in-process counters | $(medof "${P50[local]}") | $(medof "${P99[local]}") | $(medof "${CPU[local]}") | — | — |"
-echo "| Redis shared state | $(medof "${P50[shared]}") | $(medof "${P99[shared]}") | $(medof "${CPU[shared]}") | $(medof "$RCPU") | $(medof "$TRIPS") |"
+echo "| in-process counters | $(med "${P50[local]}") | $(med "${P99[local]}") | $(med "${CPU[local]}") | — | — |"
+echo "| Redis shared state | $(med "${P50[shared]}") | $(med "${P99[shared]}") | $(med "${CPU[shared]}") | $(med "$RCPU") | $(med "$TRIPS") |"
 echo "(rounds: local p50 ${P50[local]}| shared p50 ${P50[shared]}| local CPU ${CPU[local]}| shared CPU ${CPU[shared]}| redis CPU $RCPU| scripts/call $TRIPS)"
+
+echo
+echo "## Cross-instance notification latency (fanout_latency: 100 status changes through B, 20 ms apart, seen on a WebSocket on A; 3 runs)"
+kill "$LOCAL_PID" "$SHARED_PID" 2>/dev/null || true   # idle, but they would hear the announcements
+FAN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/fanout_latency"
+F50=""; F99=""; FMAX=""
+for r in 1 2 3; do
+  out=$("$FAN" "$BIN" "redis://127.0.0.1:$REDIS/1" 100 20)
+  echo "run $r: $out"
+  read -r a b c < <(python3 -c "import json,sys; m=json.loads(sys.argv[1])['ms']; print(m['p50'], m['p99'], m['max'])" "$out")
+  F50+="$a "; F99+="$b "; FMAX+="$c "
+done
+echo "| path | p50 ms | p99 ms | max ms |"
+echo "|---|---|---|---|"
+echo "| status caused through B, seen on a WebSocket on A (medians of 3 runs) | $(med "$F50") | $(med "$F99") | $(med "$FMAX") |"

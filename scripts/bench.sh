@@ -20,10 +20,9 @@ BIN=${1:?usage: bench.sh BIN}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 KEY=qs_bench_key_0123456789
 HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
@@ -79,35 +78,13 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $KEY"
 LUA
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-OHA=${OHA:-$HOME/.cache/quota-sentinel/tools/bin/oha}
 # BENCH_ONLY=many: steps 3 and 4 alone (many workspaces, Web UI).
 if [ "${BENCH_ONLY:-}" != many ]; then
 echo "## Fixed rate: oha -q $RATE -n $((RATE * SECS)) -c 16, $ROUNDS alternating rounds (µs, medians of the rounds)"
 declare -A L50 L99 L999
 LAT_NAMES=(direct nginx lean perc gateway)
 declare -A LAT_URL=([direct]=$SIM [nginx]=$NG [lean]=$BP [perc]=$PC [gateway]=$GW)
-# One oha run: "p50 p99 p99.9" in µs, of successful calls only (a failed call fails the bench).
-oha_run() {
-  "$OHA" -q "$RATE" -n "$((RATE * SECS))" -c 16 --no-tui --output-format json -m POST \
-    -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d "$BODY" \
-    "http://127.0.0.1:$1/v1/chat/completions" > "$TMP/oha.json"
-  python3 - "$TMP/oha.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-codes = r.get("statusCodeDistribution", {})
-bad = {k: v for k, v in codes.items() if k != "200"}
-errors = r.get("errorDistribution") or {}
-if bad or errors or r["summary"].get("successRate", 1) < 1:
-    sys.exit(f"oha saw failures: {codes} {errors}")
-p = r["latencyPercentiles"]
-print(" ".join(f"{p[k] * 1e6:.1f}" for k in ("p50", "p99", "p99.9")))
-PY
-}
-for name in "${LAT_NAMES[@]}"; do   # warm-up: connections, caches
-  "$OHA" -q 500 -n 500 -c 16 --no-tui --output-format json -m POST -H "Authorization: Bearer $KEY" \
-    -H "Content-Type: application/json" -d "$BODY" "http://127.0.0.1:${LAT_URL[$name]}/v1/chat/completions" >/dev/null
-done
+for name in "${LAT_NAMES[@]}"; do oha_warm "${LAT_URL[$name]}"; done   # connections, caches
 for r in $(seq 1 "$ROUNDS"); do
   line="round $r (p50 µs):"
   for name in "${LAT_NAMES[@]}"; do
@@ -117,14 +94,13 @@ for r in $(seq 1 "$ROUNDS"); do
   done
   echo "$line"
 done
-medof() { tr ' ' '\n' <<< "$1" | grep . | median; }
 declare -A LAT_LABEL=([direct]="direct to upstream" [nginx]="through nginx proxy_pass"
   [lean]="through a bare proxy on hyper's connection APIs" [perc]="through a bare axum + hyper-util proxy, thread per core"
   [gateway]="through Quota Sentinel")
 echo "| path | p50 µs | p99 µs | p99.9 µs | added p50 µs | added p99 µs |"; echo "|---|---|---|---|---|---|"
 declare -A M50 M99 M999
 for name in "${LAT_NAMES[@]}"; do
-  M50[$name]=$(medof "${L50[$name]}"); M99[$name]=$(medof "${L99[$name]}"); M999[$name]=$(medof "${L999[$name]}")
+  M50[$name]=$(med "${L50[$name]}"); M99[$name]=$(med "${L99[$name]}"); M999[$name]=$(med "${L999[$name]}")
 done
 for name in "${LAT_NAMES[@]}"; do
   python3 -c "import sys; n,a,b,c,d50,d99=sys.argv[1],*map(float,sys.argv[2:]); print(f'| {n} | {a:.0f} | {b:.0f} | {c:.0f} | ' + ('— | — |' if n.startswith('direct') else f'{a-d50:.0f} | {b-d99:.0f} |'))" \
@@ -147,17 +123,14 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo "| path | first byte p50 | first byte p99 | chunk transit p50 | p99 | p99.9 | max |"; echo "|---|---|---|---|---|---|---|"
 for name in direct floor gateway; do
-  echo "| $name | $(medof "${T50[$name]}") | $(medof "${T99[$name]}") | $(medof "${S50[$name]}") | $(medof "${S99[$name]}") | $(medof "${S999[$name]}") | $(medof "${SMAX[$name]}") |"
+  echo "| $name | $(med "${T50[$name]}") | $(med "${T99[$name]}") | $(med "${S50[$name]}") | $(med "${S99[$name]}") | $(med "${S999[$name]}") | $(med "${SMAX[$name]}") |"
 done
 python3 -c "import sys; v=list(map(float,sys.argv[1:])); print(f'added by the gateway: first byte p50 {v[0]-v[1]:.3f} ms, p99 {v[2]-v[3]:.3f} ms; chunk transit p50 {v[4]-v[5]:.3f} ms, p99 {v[6]-v[7]:.3f} ms (target ≤ 1 ms at p99); slowest chunk through the gateway {v[8]:.3f} ms (a chunk held for the next one would take ≥ 20 ms); the bare floor adds {v[9]-v[1]:.3f} ms to the first byte at p50, {v[10]-v[3]:.3f} ms at p99')" \
-  "$(medof "${T50[gateway]}")" "$(medof "${T50[direct]}")" "$(medof "${T99[gateway]}")" "$(medof "${T99[direct]}")" \
-  "$(medof "${S50[gateway]}")" "$(medof "${S50[direct]}")" "$(medof "${S99[gateway]}")" "$(medof "${S99[direct]}")" \
-  "$(tr ' ' '\n' <<< "${SMAX[gateway]}" | grep . | sort -n | tail -1)" "$(medof "${T50[floor]}")" "$(medof "${T99[floor]}")"
+  "$(med "${T50[gateway]}")" "$(med "${T50[direct]}")" "$(med "${T99[gateway]}")" "$(med "${T99[direct]}")" \
+  "$(med "${S50[gateway]}")" "$(med "${S50[direct]}")" "$(med "${S99[gateway]}")" "$(med "${S99[direct]}")" \
+  "$(tr ' ' '\n' <<< "${SMAX[gateway]}" | grep . | sort -n | tail -1)" "$(med "${T50[floor]}")" "$(med "${T99[floor]}")"
 
 echo; echo "## Maximum requests/s (wrk -t2 -c64 -d${SECS}s, $ROUNDS alternating rounds)"
-# CPU time (user + system, all threads) of processes, in clock ticks.
-ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
-HZ=$(getconf CLK_TCK)
 NGW=$(pgrep -P "$NG_PID" | tr '\n' ' ')   # nginx's workers do its work
 declare -A RPS CPU SIMCPU
 # One wrk run against $2: appends requests/s, and the µs of CPU per call of the processes $3…
@@ -182,7 +155,6 @@ for r in $(seq 1 "$ROUNDS"); do
   measure lean http://127.0.0.1:$BP "$BP_PID"
   line="round $r:"; for k in "${NAMES[@]}"; do line+="  $k $(echo ${RPS[$k]} | awk '{print $NF}')"; done; echo "$line"
 done
-med() { tr ' ' '\n' <<< "$1" | grep . | median; }
 echo "| path | median requests/s | proxy CPU µs per call | simulator CPU µs per call |"; echo "|---|---|---|---|"
 declare -A LABEL=([direct]="direct to upstream" [gateway]="through Quota Sentinel" [nginx]="through nginx proxy_pass"
   [perc]="through a bare axum + hyper-util proxy, thread per core" [lean]="through a bare proxy on hyper's connection APIs")
@@ -206,8 +178,6 @@ echo "ledger writer alone: $(printf '%s\n' "${LW[@]}" | median) µs of CPU per r
 fi
 
 echo; echo "## Many workspaces: memory per idle workspace, start-up with counter rebuild"
-# shellcheck source=scripts/bench-lib.sh
-. "$ROOT/scripts/bench-lib.sh"
 rss_small=$(rss_kb $GW_PID)
 MANY=${BENCH_MANY:-100000}
 many_toml "$TMP/many.toml" "$MANY"
