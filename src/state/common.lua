@@ -28,15 +28,18 @@ if month > st.mo then
   changed = true
 end
 
--- The minute window: seconds that left it are dropped.
-local mr, mt = {}, {}
+-- The minute window: seconds that left it are dropped. What was read is kept (mr0, mt0) so that
+-- store() writes only the fields that changed.
+local mr, mt, mr0, mt0, gone = {}, {}, {}, {}, {}
 local flat = redis.call('HGETALL', m)
 for i = 1, #flat, 2 do
   local f = flat[i]
   local sec = tonumber(string.sub(f, 2))
   if sec and sec > now - 60 then
-    if string.sub(f, 1, 1) == 'r' then mr[sec] = tonumber(flat[i + 1]) else mt[sec] = tonumber(flat[i + 1]) end
+    local v = tonumber(flat[i + 1])
+    if string.sub(f, 1, 1) == 'r' then mr[sec], mr0[sec] = v, v else mt[sec], mt0[sec] = v, v end
   else
+    gone[#gone + 1] = f
     changed = true
   end
 end
@@ -84,19 +87,33 @@ local function reply(tag, refused)
   return out
 end
 
--- Writes the counters back (with a new version) and renews the keys' lifetimes.
+-- Writes the counters back (with a new version) and renews the keys' lifetimes. Of the minute,
+-- only the seconds that changed are written (a second at 0 and the seconds that left the
+-- window are deleted): one call touches a field or two, not the whole minute.
 local function store()
   st.v = st.v + 1
   redis.call('HSET', c, 'v', s(st.v), 'day', s(st.day), 'dr', s(st.dr), 'dt', s(st.dt),
     'dc', s(st.dc), 'dht', s(st.dht), 'dhc', s(st.dhc), 'mo', s(st.mo), 'mc', s(st.mc),
     'mhc', s(st.mhc))
   redis.call('EXPIRE', c, 3456000)
-  redis.call('DEL', m)
-  local args = {}
-  for sec, v in pairs(mr) do if v > 0 then args[#args + 1] = 'r' .. s(sec); args[#args + 1] = s(v) end end
-  for sec, v in pairs(mt) do if v > 0 then args[#args + 1] = 't' .. s(sec); args[#args + 1] = s(v) end end
-  if #args > 0 then
-    redis.call('HSET', m, unpack(args))
+  local set, del = {}, gone
+  local function diff(now_t, was_t, prefix)
+    for sec, v in pairs(now_t) do
+      if v ~= was_t[sec] then
+        if v > 0 then
+          set[#set + 1] = prefix .. s(sec)
+          set[#set + 1] = s(v)
+        else
+          del[#del + 1] = prefix .. s(sec)
+        end
+      end
+    end
+  end
+  diff(mr, mr0, 'r')
+  diff(mt, mt0, 't')
+  if #del > 0 then redis.call('HDEL', m, unpack(del)) end
+  if #set > 0 then
+    redis.call('HSET', m, unpack(set))
     redis.call('EXPIRE', m, 120)
   end
 end
