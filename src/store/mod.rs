@@ -280,6 +280,7 @@ impl Store {
             },
             Writer {
                 pool,
+                engine,
                 rx,
                 queued,
                 filters,

@@ -1,4 +1,4 @@
-use super::writer::{fixed_chunks, CHUNK_SIZES};
+use super::writer::{fixed_chunks, ledger_insert, CHUNK_SIZES};
 use super::*;
 use crate::types::{GroupBy, Status, UsageRow};
 use std::collections::BTreeMap;
@@ -142,6 +142,18 @@ fn batches_are_cut_into_cached_statement_sizes() {
     // 300 = 256 + 2×16 + 3×4: few statements, all of them cached.
     let rows = vec![0u8; 300];
     assert_eq!(fixed_chunks(&rows).count(), 6);
+}
+
+#[test]
+fn sqlite_ledger_inserts_bind_by_position_and_postgres_by_number() {
+    // SQLite reads `$n` as a named parameter and finds each name by a walk of the statement's
+    // list of names: binding a 256-row INSERT by name was quadratic (6,400 names).
+    let sqlite = ledger_insert(Engine::Sqlite, 256);
+    assert!(!sqlite.contains('$'), "named parameters in SQLite's insert");
+    assert_eq!(sqlite.matches('?').count(), 256 * 25);
+    let postgres = ledger_insert(Engine::Postgres, 256);
+    assert!(postgres.contains("$6400)") && !postgres.contains('?'));
+    assert_eq!(ledger_insert(Engine::Sqlite, 1).matches('?').count(), 25);
 }
 
 async fn flushed(store: Store, writer: tokio::task::JoinHandle<()>, db: &TestDb) -> Store {
@@ -718,15 +730,18 @@ async fn a_batch_written_again_adds_nothing(engine: Engine) {
         .map(|i| Write::Call(Box::new(row("a", now, "embeddings", i, 0, Some(1)))))
         .chain([Write::Notification(Box::new(note("a", 1, now)))])
         .collect();
-    let first = super::writer::write_batch(&store.pool, "batch-1", &batch, &[]).await;
+    let first =
+        super::writer::write_batch(&store.pool, store.engine(), "batch-1", &batch, &[]).await;
     assert_eq!(first.unwrap_or_else(|e| panic!("{e}")), Some(0));
-    let again = super::writer::write_batch(&store.pool, "batch-1", &batch, &[]).await;
+    let again =
+        super::writer::write_batch(&store.pool, store.engine(), "batch-1", &batch, &[]).await;
     assert_eq!(
         again.unwrap_or_else(|e| panic!("{e}")),
         None,
         "already written"
     );
-    let other = super::writer::write_batch(&store.pool, "batch-2", &batch[..1], &[]).await;
+    let other =
+        super::writer::write_batch(&store.pool, store.engine(), "batch-2", &batch[..1], &[]).await;
     assert_eq!(other.unwrap_or_else(|e| panic!("{e}")), Some(0));
     let store = flushed(store, writer, &db).await;
     assert_eq!(store.ledger_count("a").await.unwrap_or(0), 4);
