@@ -25,6 +25,8 @@ use crate::types::Priority;
 /// How long a settlement is retried while Redis does not answer; after that the reservation
 /// expires there by itself (the call's row is in the ledger, and a cold rebuild reads it).
 const SETTLE_RETRY_FOR: Duration = Duration::from_secs(30);
+// A retried settlement must find its id still marked settled in Redis.
+const _: () = assert!(SETTLE_RETRY_FOR.as_secs() * 2 <= crate::state::SETTLED_KEPT_SECS as u64);
 
 /// Warnings about an unreachable Redis: at most one a second.
 static UNREACHABLE_LINES: std::sync::Mutex<LineBudget> = std::sync::Mutex::new(LineBudget::new(1));

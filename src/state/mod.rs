@@ -71,6 +71,13 @@ pub struct SettleArgs<'a> {
 
 const COMMON: &str = include_str!("common.lua");
 
+/// Seconds a settled reservation's id is remembered, so that a settlement retried (its answer
+/// lost) counts nothing twice: longer than the settlement's retries (`proxy::shared` retries
+/// for 30 s) with room for the instances' clocks. Not the reservation's hold (the upstream
+/// timeout and 10 s: 610 s by default): at 1,000 calls a second, one workspace would keep
+/// 610,000 settled ids in Redis instead of 120,000.
+pub const SETTLED_KEPT_SECS: i64 = 120;
+
 /// The pub/sub channel of status announcements: `"<instance> <workspace>"`.
 const STATUS_CHANNEL: &str = "qs:status";
 /// The pub/sub channel of upstream observations: `"<instance> <observation>"`
@@ -311,7 +318,7 @@ impl RedisState {
                     .arg(self.id(a.id))
                     .arg(a.tokens)
                     .arg(a.cost_nanos)
-                    .arg(a.now_sec.saturating_add(self.hold_secs))
+                    .arg(a.now_sec.saturating_add(SETTLED_KEPT_SECS))
                     .arg(a.admitted_sec);
             })
             .await?;

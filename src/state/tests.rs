@@ -229,6 +229,49 @@ async fn settlement_replaces_the_reservation_once_per_id() {
 }
 
 #[tokio::test]
+async fn a_settled_id_is_remembered_for_the_retries_not_for_the_hold() {
+    // A hold of ten minutes (the default upstream timeout): settled ids must not live as long.
+    let s = state(610).await;
+    let ws = workspace();
+    seeded(&s, &ws, T0).await;
+    let Admission::Reserved(_) = s
+        .admit(&ask(&ws, 1, T0, 100, 50, caps(&[])))
+        .await
+        .expect("redis answers")
+    else {
+        panic!("refused")
+    };
+    let settled = |now| done(&ws, 1, T0, now, 30, 20);
+    s.settle(&settled(T0 + 2)).await.expect("redis answers");
+    // A retry within the time kept counts nothing more.
+    let again = s
+        .settle(&settled(T0 + 1 + SETTLED_KEPT_SECS))
+        .await
+        .expect("redis answers")
+        .expect("seeded");
+    assert_eq!((again.day_tokens, again.day_cost_nanos), (30, 20));
+    // After it, the id is forgotten (the next script releases it).
+    let r_key = keys(&ws)[2].clone();
+    let remembered = || async {
+        let mut conn = s.conn.clone();
+        redis::cmd("HEXISTS")
+            .arg(&r_key)
+            .arg(s.id(1))
+            .query_async::<bool>(&mut conn)
+            .await
+            .expect("redis answers")
+    };
+    assert!(remembered().await);
+    s.peek(&ws, T0 + 3 + SETTLED_KEPT_SECS, DAY, MONTH)
+        .await
+        .expect("redis answers");
+    assert!(
+        !remembered().await,
+        "a settled id kept past SETTLED_KEPT_SECS"
+    );
+}
+
+#[tokio::test]
 async fn an_unsettled_reservation_expires_and_a_late_settlement_counts_the_actual_only() {
     let s = state(10).await;
     let ws = workspace();
