@@ -19,16 +19,15 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
 
-use std::collections::HashMap;
 use std::process::{Command, ExitCode};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 #[path = "common/procs.rs"]
 mod procs;
-use procs::{arg, free_port, ms_between, summary, wait_up, Children};
+use procs::{arg, arrived, free_port, wait_up, Arrivals, Children, Crossings};
 
 /// The channel's signing secret (a local benchmark: a fixed one is enough).
 const SECRET: &str = "whsec_YWxlcnQtbGF0ZW5jeS1iZW5jaC1zZWNyZXQtMDA=";
@@ -60,9 +59,6 @@ fn config(n: usize, hook: &str) -> String {
     toml
 }
 
-/// Arrival times of the threshold alerts, by workspace (the first of each).
-type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
-
 /// Serves the webhook receiver on `listener`: records the arrival of each `error` threshold
 /// alert by workspace and answers 200.
 fn receiver(listener: tokio::net::TcpListener, arrivals: Arrivals) {
@@ -79,11 +75,7 @@ fn receiver(listener: tokio::net::TcpListener, arrivals: Arrivals) {
             let n = &v["data"]["notification"];
             if n["key"] == "notif-alert-threshold" && n["level"] == "error" {
                 if let Some(w) = n["workspace"].as_str() {
-                    arrivals
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .entry(w.to_string())
-                        .or_insert(at);
+                    arrived(&arrivals, w, at);
                 }
             }
             "ok"
@@ -98,7 +90,6 @@ async fn run() -> Result<String, String> {
     let bin = procs::binary(1);
     let crossings: usize = arg(2, 100);
     let spacing = Duration::from_millis(arg(3, 20));
-    let n = crossings + 1; // the first warms up
 
     let arrivals: Arrivals = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -112,7 +103,7 @@ async fn run() -> Result<String, String> {
 
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let cfg = dir.path().join("qs.toml");
-    std::fs::write(&cfg, config(n, &hook)).map_err(|e| e.to_string())?;
+    std::fs::write(&cfg, config(crossings + 1, &hook)).map_err(|e| e.to_string())?;
     let (sim_port, gw_port) = (free_port()?, free_port()?);
     let mut children = Children(Vec::new());
     children.spawn(
@@ -146,68 +137,18 @@ async fn run() -> Result<String, String> {
     wait_up(&http, &format!("http://127.0.0.1:{sim_port}/_sim/stats")).await?;
     wait_up(&http, &format!("{gw}/healthz")).await?;
 
-    // One crossing every `spacing`, each in its own task: the answers' instants by workspace.
-    let start = tokio::time::Instant::now() + Duration::from_millis(100);
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let (http, url) = (http.clone(), format!("{gw}/v1/chat/completions"));
-        let at = start + spacing * u32::try_from(i).unwrap_or(u32::MAX);
-        tasks.spawn(async move {
-            tokio::time::sleep_until(at).await;
-            let r = http
-                .post(url)
-                .bearer_auth(key(i))
-                .header("content-type", "application/json")
-                .body(r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"cross the limit"}],"max_tokens":16}"#)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = r.status();
-            r.bytes().await.map_err(|e| e.to_string())?;
-            let answered = Instant::now();
-            if status != 200 {
-                return Err(format!("{}: answered {status}", workspace(i)));
-            }
-            Ok((workspace(i), answered))
-        });
+    Crossings {
+        url: format!("{gw}/v1/chat/completions"),
+        body: r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"cross the limit"}],"max_tokens":16}"#,
+        count: crossings,
+        spacing,
+        key,
+        workspace,
+        deadline: DEADLINE,
+        what: "webhooks",
     }
-    let mut answers = HashMap::new();
-    while let Some(r) = tasks.join_next().await {
-        let (w, at) = r.map_err(|e| e.to_string())??;
-        answers.insert(w, at);
-    }
-
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let got = arrivals.lock().unwrap_or_else(|p| p.into_inner()).len();
-        if got >= n || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let arrived = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    drop(children);
-
-    let mut ms: Vec<f64> = (1..n)
-        .filter_map(|i| {
-            let w = workspace(i);
-            let (answer, hook) = (answers.get(&w)?, arrived.get(&w)?);
-            Some(ms_between(*answer, *hook))
-        })
-        .collect();
-    let out = serde_json::json!({
-        "crossings": crossings,
-        "delivered": ms.len(),
-        "spacing_ms": spacing.as_millis() as u64,
-        "ms": summary(&mut ms),
-    });
-    if ms.len() < crossings {
-        return Err(format!(
-            "{} of {crossings} webhooks arrived within {DEADLINE:?}: {out}",
-            ms.len()
-        ));
-    }
-    Ok(out.to_string())
+    .run(&http, &arrivals, children)
+    .await
 }
 
 fn main() -> ExitCode {

@@ -19,9 +19,8 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
 
-use std::collections::HashMap;
 use std::process::{Command, ExitCode};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -30,7 +29,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[path = "common/procs.rs"]
 mod procs;
-use procs::{arg, free_port, ms_between, summary, wait_up, Children};
+use procs::{arg, arrived, free_port, wait_up, Arrivals, Children, Crossings};
 
 const ADMIN_KEY: &str = "qs_fanout_latency_admin_0123456789";
 /// How long the statuses are waited for after the last crossing.
@@ -58,9 +57,6 @@ fn config(n: usize) -> String {
     toml
 }
 
-/// Arrival times on A of each workspace's first status other than `normal`.
-type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
-
 /// Reads the socket until it ends, recording arrivals.
 async fn listen<S>(mut ws: S, arrivals: Arrivals)
 where
@@ -74,11 +70,7 @@ where
             continue;
         }
         if let Some(w) = v["data"]["workspace"].as_str() {
-            arrivals
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(w.to_string())
-                .or_insert(at);
+            arrived(&arrivals, w, at);
         }
     }
 }
@@ -90,7 +82,6 @@ async fn run() -> Result<String, String> {
         .ok_or("usage: fanout_latency BIN REDIS_URL [CROSSINGS] [SPACING_MS]")?;
     let crossings: usize = arg(3, 100);
     let spacing = Duration::from_millis(arg(4, 20));
-    let n = crossings + 1; // the first warms up
 
     let redis = redis::Client::open(redis_url.as_str()).map_err(|e| e.to_string())?;
     let mut conn = redis
@@ -104,7 +95,7 @@ async fn run() -> Result<String, String> {
 
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let cfg = dir.path().join("qs.toml");
-    std::fs::write(&cfg, config(n)).map_err(|e| e.to_string())?;
+    std::fs::write(&cfg, config(crossings + 1)).map_err(|e| e.to_string())?;
     let (sim_port, a_port, b_port) = (free_port()?, free_port()?, free_port()?);
     let mut children = Children(Vec::new());
     children.spawn(
@@ -153,67 +144,18 @@ async fn run() -> Result<String, String> {
     let (_sink, stream) = ws.split();
     tokio::spawn(listen(stream, arrivals.clone()));
 
-    // One crossing every `spacing` through B, each in its own task: the answers' instants.
-    let start = tokio::time::Instant::now() + Duration::from_millis(100);
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let (http, url) = (http.clone(), format!("{b}/v1/chat/completions"));
-        let at = start + spacing * u32::try_from(i).unwrap_or(u32::MAX);
-        tasks.spawn(async move {
-            tokio::time::sleep_until(at).await;
-            let r = http
-                .post(url)
-                .bearer_auth(key(i))
-                .header("content-type", "application/json")
-                .body(r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"use the day"}],"max_tokens":16}"#)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = r.status();
-            r.bytes().await.map_err(|e| e.to_string())?;
-            let answered = Instant::now();
-            if status != 200 {
-                return Err(format!("{}: answered {status}", workspace(i)));
-            }
-            Ok((workspace(i), answered))
-        });
+    Crossings {
+        url: format!("{b}/v1/chat/completions"),
+        body: r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"use the day"}],"max_tokens":16}"#,
+        count: crossings,
+        spacing,
+        key,
+        workspace,
+        deadline: DEADLINE,
+        what: "statuses on A",
     }
-    let mut answers = HashMap::new();
-    while let Some(r) = tasks.join_next().await {
-        let (w, at) = r.map_err(|e| e.to_string())??;
-        answers.insert(w, at);
-    }
-
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let got = arrivals.lock().unwrap_or_else(|p| p.into_inner()).len();
-        if got >= n || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let arrived = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    drop(children);
-
-    let mut ms: Vec<f64> = (1..n)
-        .filter_map(|i| {
-            let w = workspace(i);
-            Some(ms_between(*answers.get(&w)?, *arrived.get(&w)?))
-        })
-        .collect();
-    let out = serde_json::json!({
-        "crossings": crossings,
-        "delivered": ms.len(),
-        "spacing_ms": spacing.as_millis() as u64,
-        "ms": summary(&mut ms),
-    });
-    if ms.len() < crossings {
-        return Err(format!(
-            "{} of {crossings} statuses arrived on A within {DEADLINE:?}: {out}",
-            ms.len()
-        ));
-    }
-    Ok(out.to_string())
+    .run(&http, &arrivals, children)
+    .await
 }
 
 fn main() -> ExitCode {

@@ -1,10 +1,13 @@
 //! What the latency examples that start `quota-sentinel` as child processes share: the children
-//! (killed when dropped), free ports, waiting for a server, arguments, and quantiles.
+//! (killed when dropped), free ports, waiting for a server, arguments, the crossings (calls
+//! spaced in time, each timed against what it caused to arrive) and their quantiles.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Child processes, killed when dropped.
 pub(crate) struct Children(pub(crate) Vec<Child>);
@@ -75,14 +78,14 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 }
 
 /// `{"p50", "p99", "max", "min"}` of the milliseconds `ms` (sorted here), to the µs.
-pub(crate) fn summary(ms: &mut [f64]) -> serde_json::Value {
+fn summary(ms: &mut [f64]) -> serde_json::Value {
     ms.sort_by(f64::total_cmp);
     let r = |q| (quantile(ms, q) * 1000.0).round() / 1000.0;
     serde_json::json!({ "p50": r(0.50), "p99": r(0.99), "max": r(1.0), "min": r(0.0) })
 }
 
 /// Milliseconds from `from` to `to` (negative when `to` came first).
-pub(crate) fn ms_between(from: std::time::Instant, to: std::time::Instant) -> f64 {
+fn ms_between(from: Instant, to: Instant) -> f64 {
     match to.checked_duration_since(from) {
         Some(d) => d.as_secs_f64() * 1e3,
         None => -(from.duration_since(to).as_secs_f64() * 1e3),
@@ -115,5 +118,119 @@ where
             eprintln!("{name}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// When what each crossing caused arrived, by workspace (the first arrival of each).
+pub(crate) type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// Records that what `workspace`'s crossing caused arrived `at` (only the first time).
+pub(crate) fn arrived(arrivals: &Arrivals, workspace: &str, at: Instant) {
+    arrivals
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(workspace.to_string())
+        .or_insert(at);
+}
+
+/// The crossings of a latency example: `workspace(i)`'s call number `i` (of `count + 1`)
+/// posts `body` to `url` with the key `key(i)`, one every `spacing`, each in its own task, and
+/// must be answered 200.
+pub(crate) struct Crossings {
+    pub(crate) url: String,
+    pub(crate) body: &'static str,
+    pub(crate) count: usize,
+    pub(crate) spacing: Duration,
+    pub(crate) key: fn(usize) -> String,
+    pub(crate) workspace: fn(usize) -> String,
+    /// How long the arrivals are waited for after the last answer.
+    pub(crate) deadline: Duration,
+    /// What arrives, for the error when some did not.
+    pub(crate) what: &'static str,
+}
+
+impl Crossings {
+    /// Makes the crossings, waits until each workspace's arrival is in `arrivals` (or the
+    /// deadline), then stops the `children` and prints
+    /// `{"crossings", "delivered", "spacing_ms", "ms": {"p50", "p99", "max", "min"}}`: from
+    /// each answer, read in full, to its arrival, on one clock; the first crossing warms up
+    /// and is not counted. An error when an arrival is missing.
+    pub(crate) async fn run(
+        self,
+        http: &reqwest::Client,
+        arrivals: &Arrivals,
+        children: Children,
+    ) -> Result<String, String> {
+        let Crossings {
+            url,
+            body,
+            count: crossings,
+            spacing,
+            key,
+            workspace,
+            deadline,
+            what,
+        } = self;
+        let n = crossings + 1;
+        let start = tokio::time::Instant::now() + Duration::from_millis(100);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let (http, url) = (http.clone(), url.to_string());
+            let at = start + spacing * u32::try_from(i).unwrap_or(u32::MAX);
+            tasks.spawn(async move {
+                tokio::time::sleep_until(at).await;
+                let r = http
+                    .post(url)
+                    .bearer_auth(key(i))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = r.status();
+                r.bytes().await.map_err(|e| e.to_string())?;
+                let answered = Instant::now();
+                if status != 200 {
+                    return Err(format!("{}: answered {status}", workspace(i)));
+                }
+                Ok((workspace(i), answered))
+            });
+        }
+        let mut answers = HashMap::new();
+        while let Some(r) = tasks.join_next().await {
+            let (w, at) = r.map_err(|e| e.to_string())??;
+            answers.insert(w, at);
+        }
+
+        let until = Instant::now() + deadline;
+        loop {
+            let got = arrivals.lock().unwrap_or_else(|p| p.into_inner()).len();
+            if got >= n || Instant::now() > until {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let came = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        drop(children);
+
+        let mut ms: Vec<f64> = (1..n)
+            .filter_map(|i| {
+                let w = workspace(i);
+                Some(ms_between(*answers.get(&w)?, *came.get(&w)?))
+            })
+            .collect();
+        let out = serde_json::json!({
+            "crossings": crossings,
+            "delivered": ms.len(),
+            "spacing_ms": spacing.as_millis() as u64,
+            "ms": summary(&mut ms),
+        });
+        if ms.len() < crossings {
+            return Err(format!(
+                "{} of {crossings} {what} arrived within {deadline:?}: {out}",
+                ms.len()
+            ));
+        }
+        Ok(out.to_string())
     }
 }
