@@ -324,8 +324,9 @@ async fn the_reservations_of_a_killed_instance_expire_and_its_calls_leave_no_row
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_status_change_seen_by_every_instance_is_notified_once() {
+/// A cluster whose workspace has `requests_per_minute = 2`, both used through the first
+/// instance.
+async fn cluster_at_its_limit() -> Vec<Env> {
     let redis = redis_db_url().await;
     let envs = cluster(&base_toml("requests_per_minute = 2"), &redis).await;
     for i in 0..2 {
@@ -334,6 +335,12 @@ async fn a_status_change_seen_by_every_instance_is_notified_once() {
             200
         );
     }
+    envs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_change_seen_by_every_instance_is_notified_once() {
+    let envs = cluster_at_its_limit().await;
     // Refused through every instance: each one sees the workspace rate limited.
     for env in &envs {
         assert_eq!(env.chat(ACME_KEY, "refused").await.status(), 429);
@@ -462,14 +469,7 @@ async fn redis_and_postgres_restarted_mid_load_lose_and_duplicate_no_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_reset_on_one_instance_resets_every_instance() {
-    let redis = redis_db_url().await;
-    let envs = cluster(&base_toml("requests_per_minute = 2"), &redis).await;
-    for i in 0..2 {
-        assert_eq!(
-            envs[0].chat(ACME_KEY, &format!("call {i}")).await.status(),
-            200
-        );
-    }
+    let envs = cluster_at_its_limit().await;
     assert_eq!(envs[1].chat(ACME_KEY, "refused").await.status(), 429);
     let r = envs[2]
         .post(
