@@ -19,15 +19,16 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 #[path = "common/procs.rs"]
 mod procs;
-use procs::{arg, arrived, free_port, wait_up, Arrivals, Children, Crossings};
+use procs::{
+    arg, arrived, free_port, http_client, one_call_workspaces, serve, wait_up, Arrivals, Children,
+    Crossings,
+};
 
 /// The channel's signing secret (a local benchmark: a fixed one is enough).
 const SECRET: &str = "whsec_YWxlcnQtbGF0ZW5jeS1iZW5jaC1zZWNyZXQtMDA=";
@@ -44,19 +45,11 @@ fn workspace(i: usize) -> String {
 
 /// The gateway's config: `n` workspaces of one request a day, and the webhook channel.
 fn config(n: usize, hook: &str) -> String {
-    let mut toml = format!(
+    format!(
         "[[channels]]\nid = \"bench\"\nkind = \"webhook\"\nurl = \"{hook}\"\n\
-         secret_env = \"QS_ALERT_LATENCY_SECRET\"\nlevels = [\"error\"]\n"
-    );
-    for i in 0..n {
-        let hash = hex::encode(Sha256::digest(key(i).as_bytes()));
-        toml.push_str(&format!(
-            "[[workspaces]]\nid = \"{}\"\nkey_sha256 = [\"{hash}\"]\nrequests_per_minute = 0\n\
-             tokens_per_minute = 0\nrequests_per_day = 1\n",
-            workspace(i)
-        ));
-    }
-    toml
+         secret_env = \"QS_ALERT_LATENCY_SECRET\"\nlevels = [\"error\"]\n{}",
+        one_call_workspaces(n, key, workspace)
+    )
 }
 
 /// Serves the webhook receiver on `listener`: records the arrival of each `error` threshold
@@ -104,35 +97,17 @@ async fn run() -> Result<String, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let cfg = dir.path().join("qs.toml");
     std::fs::write(&cfg, config(crossings + 1, &hook)).map_err(|e| e.to_string())?;
-    let (sim_port, gw_port) = (free_port()?, free_port()?);
     let mut children = Children(Vec::new());
+    let sim_port = children.simulator(&bin)?;
+    let gw_port = free_port()?;
     children.spawn(
-        Command::new(&bin)
-            .arg("simulate")
-            .arg("--sim-listen")
-            .arg(format!("127.0.0.1:{sim_port}")),
-    )?;
-    children.spawn(
-        Command::new(&bin)
-            .arg("serve")
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{gw_port}"))
-            .arg("--database-url")
-            .arg(format!("sqlite://{}/qs.db", dir.path().display()))
-            .arg("--upstream-url")
-            .arg(format!("http://127.0.0.1:{sim_port}/v1"))
+        serve(&bin, &cfg, gw_port, &dir.path().join("qs.db"), sim_port)
             .env("OPENAI_API_KEY", "sk-alert-latency")
             // Sessions that outlive a restart: only so the gateway does not warn that they don't.
             .env("QUOTA_ADMIN_KEY", "qs_alert_latency_admin_0123456789")
             .env("QS_ALERT_LATENCY_SECRET", SECRET),
     )?;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let http = http_client()?;
     let gw = format!("http://127.0.0.1:{gw_port}");
     wait_up(&http, &format!("http://127.0.0.1:{sim_port}/_sim/stats")).await?;
     wait_up(&http, &format!("{gw}/healthz")).await?;

@@ -19,17 +19,19 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark program reports on stdout")]
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
 use tokio_tungstenite::tungstenite::Message;
 
 #[path = "common/procs.rs"]
 mod procs;
-use procs::{arg, arrived, free_port, wait_up, Arrivals, Children, Crossings};
+use procs::{
+    arg, arrived, free_port, http_client, one_call_workspaces, serve, wait_up, Arrivals, Children,
+    Crossings,
+};
 
 const ADMIN_KEY: &str = "qs_fanout_latency_admin_0123456789";
 /// How long the statuses are waited for after the last crossing.
@@ -41,20 +43,6 @@ fn key(i: usize) -> String {
 
 fn workspace(i: usize) -> String {
     format!("fan{i:04}")
-}
-
-/// The gateways' config: `n` workspaces of one request a day.
-fn config(n: usize) -> String {
-    let mut toml = String::new();
-    for i in 0..n {
-        let hash = hex::encode(Sha256::digest(key(i).as_bytes()));
-        toml.push_str(&format!(
-            "[[workspaces]]\nid = \"{}\"\nkey_sha256 = [\"{hash}\"]\nrequests_per_minute = 0\n\
-             tokens_per_minute = 0\nrequests_per_day = 1\n",
-            workspace(i)
-        ));
-    }
-    toml
 }
 
 /// Reads the socket until it ends, recording arrivals.
@@ -95,38 +83,22 @@ async fn run() -> Result<String, String> {
 
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let cfg = dir.path().join("qs.toml");
-    std::fs::write(&cfg, config(crossings + 1)).map_err(|e| e.to_string())?;
-    let (sim_port, a_port, b_port) = (free_port()?, free_port()?, free_port()?);
+    std::fs::write(&cfg, one_call_workspaces(crossings + 1, key, workspace))
+        .map_err(|e| e.to_string())?;
     let mut children = Children(Vec::new());
-    children.spawn(
-        Command::new(&bin)
-            .arg("simulate")
-            .arg("--sim-listen")
-            .arg(format!("127.0.0.1:{sim_port}")),
-    )?;
+    let sim_port = children.simulator(&bin)?;
+    let (a_port, b_port) = (free_port()?, free_port()?);
     for (name, port) in [("a", a_port), ("b", b_port)] {
+        let db = dir.path().join(format!("{name}.db"));
         children.spawn(
-            Command::new(&bin)
-                .arg("serve")
-                .arg("--config")
-                .arg(&cfg)
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--database-url")
-                .arg(format!("sqlite://{}/{name}.db", dir.path().display()))
+            serve(&bin, &cfg, port, &db, sim_port)
                 .arg("--redis-url")
                 .arg(&redis_url)
-                .arg("--upstream-url")
-                .arg(format!("http://127.0.0.1:{sim_port}/v1"))
                 .env("OPENAI_API_KEY", "sk-fanout-latency")
                 .env("QUOTA_ADMIN_KEY", ADMIN_KEY),
         )?;
     }
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let http = http_client()?;
     let (a, b) = (
         format!("127.0.0.1:{a_port}"),
         format!("http://127.0.0.1:{b_port}"),

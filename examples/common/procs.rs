@@ -34,6 +34,71 @@ impl Children {
     }
 }
 
+impl Children {
+    /// Starts `BIN simulate` (the OpenAI simulator) on a free port of 127.0.0.1; its port.
+    pub(crate) fn simulator(&mut self, bin: &std::path::Path) -> Result<u16, String> {
+        let port = free_port()?;
+        self.spawn(
+            Command::new(bin)
+                .arg("simulate")
+                .arg("--sim-listen")
+                .arg(format!("127.0.0.1:{port}")),
+        )?;
+        Ok(port)
+    }
+}
+
+/// `BIN serve` with the config `cfg` on 127.0.0.1:`port`, its ledger in the SQLite file `db`,
+/// in front of the simulator on `sim_port` (the caller adds its own arguments and environment).
+pub(crate) fn serve(
+    bin: &std::path::Path,
+    cfg: &std::path::Path,
+    port: u16,
+    db: &std::path::Path,
+    sim_port: u16,
+) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg("serve")
+        .arg("--config")
+        .arg(cfg)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .arg("--upstream-url")
+        .arg(format!("http://127.0.0.1:{sim_port}/v1"));
+    cmd
+}
+
+/// The config of `n` workspaces `workspace(i)`, each with the key `key(i)` and one request a
+/// day (its first call uses the day: a crossing).
+pub(crate) fn one_call_workspaces(
+    n: usize,
+    key: fn(usize) -> String,
+    workspace: fn(usize) -> String,
+) -> String {
+    use sha2::Digest;
+    let mut toml = String::new();
+    for i in 0..n {
+        let hash = hex::encode(sha2::Sha256::digest(key(i).as_bytes()));
+        toml.push_str(&format!(
+            "[[workspaces]]\nid = \"{}\"\nkey_sha256 = [\"{hash}\"]\nrequests_per_minute = 0\n\
+             tokens_per_minute = 0\nrequests_per_day = 1\n",
+            workspace(i)
+        ));
+    }
+    toml
+}
+
+/// The HTTP client of the calls: no proxy, 10 s per call.
+pub(crate) fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// The `quota-sentinel` binary: argument `i`, else the one of the same target directory.
 pub(crate) fn binary(i: usize) -> PathBuf {
     let default_bin = std::env::current_exe()
